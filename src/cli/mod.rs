@@ -1,0 +1,3 @@
+//! Command-line commands: one module per command.
+
+pub mod serve;

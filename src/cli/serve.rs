@@ -1,0 +1,69 @@
+//! `jobcert serve`: run the reference implementation until SIGINT or SIGTERM.
+
+use std::io::Write;
+use std::net::SocketAddr;
+
+use anyhow::Context;
+use clap::Args;
+use jobcert::reference::{RunningServer, ServeConfig};
+
+/// Options of `jobcert serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Data-plane listen address (port 0 picks a free port).
+    #[arg(long, default_value = "127.0.0.1:9080")]
+    http: SocketAddr,
+    /// Control-plane listen address (port 0 picks a free port).
+    #[arg(long, default_value = "127.0.0.1:9081")]
+    control: SocketAddr,
+    /// Virtual clock speed: 600 makes one minute pass in 0.1 s.
+    #[arg(long, default_value_t = 1.0, value_parser = positive_scale)]
+    time_scale: f64,
+    /// Region named in ARNs.
+    #[arg(long, default_value = "us-east-1")]
+    region: String,
+    /// Account id named in ARNs.
+    #[arg(long, default_value = "123456789012")]
+    account_id: String,
+}
+
+fn positive_scale(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+        _ => Err(format!("{s:?} is not a positive number")),
+    }
+}
+
+/// Runs the server; prints one line per listener, then serves until a signal arrives.
+pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let config = ServeConfig {
+        http: args.http,
+        control: args.control,
+        time_scale: args.time_scale,
+        region: args.region,
+        account_id: args.account_id,
+    };
+    let server = RunningServer::start(&config)
+        .await
+        .context("starting the reference server")?;
+    {
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "data-plane http://{}", server.data_plane())?;
+        writeln!(out, "control-plane http://{}", server.control_plane())?;
+        out.flush()?;
+    }
+    stop_signal().await?;
+    tracing::info!("stopping");
+    server.shutdown().await;
+    Ok(())
+}
+
+async fn stop_signal() -> anyhow::Result<()> {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("installing the SIGTERM handler")?;
+    tokio::select! {
+        r = tokio::signal::ctrl_c() => r.context("waiting for SIGINT")?,
+        _ = term.recv() => {}
+    }
+    Ok(())
+}

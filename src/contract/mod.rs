@@ -1,0 +1,16 @@
+//! The contract as data: the files of `schemas/`, embedded in the binary and typed here.
+//!
+//! The harness and the reference server share this module and nothing else. Constraints,
+//! error statuses and state-machine facts live in the JSON files; this module only loads them.
+
+mod errors;
+mod execution_model;
+mod schemas;
+
+pub use errors::{ErrorKind, error_status};
+pub use execution_model::{ExecutionModel, Status, execution_model};
+pub use schemas::{RequestSchema, SchemaError, SchemaSet, Violation, file, schemas};
+
+/// The job id that selects the next pending execution (DescribeJobExecution, and the
+/// StartNextPendingJobExecution route), as `schemas/common.json` `DescribeJobId` admits it.
+pub const NEXT_EXECUTION: &str = "$next";

@@ -1,0 +1,66 @@
+//! Deadlines of running timers: one queue and one task for the whole engine.
+//!
+//! Each armed deadline is one small heap entry, not a task; an entry whose timer was replaced
+//! or stopped meanwhile finds nothing due when it fires. Reads apply due expiries themselves
+//! (see `ThingState::expire`), so the task only makes expiry visible without a read.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::Notify;
+
+use super::clock::VirtualMillis;
+
+/// Armed deadlines, earliest first.
+#[derive(Debug, Default)]
+pub struct TimerQueue {
+    heap: Mutex<BinaryHeap<Reverse<(VirtualMillis, Arc<str>)>>>,
+    wake: Notify,
+}
+
+impl TimerQueue {
+    /// Arms a deadline for `thing`.
+    pub(super) fn arm(&self, at: VirtualMillis, thing: Arc<str>) {
+        let mut heap = self.heap.lock().unwrap_or_else(|p| p.into_inner());
+        let earlier = heap.peek().is_none_or(|Reverse((first, _))| at < *first);
+        heap.push(Reverse((at, thing)));
+        drop(heap);
+        if earlier {
+            self.wake.notify_one();
+        }
+    }
+
+    /// The earliest armed deadline.
+    pub(super) fn earliest(&self) -> Option<VirtualMillis> {
+        let heap = self.heap.lock().unwrap_or_else(|p| p.into_inner());
+        heap.peek().map(|Reverse((at, _))| *at)
+    }
+
+    /// Removes and returns every thing whose deadline is at or before `now`.
+    pub(super) fn take_due(&self, now: VirtualMillis) -> Vec<Arc<str>> {
+        let mut heap = self.heap.lock().unwrap_or_else(|p| p.into_inner());
+        let mut due = Vec::new();
+        while heap.peek().is_some_and(|Reverse((at, _))| *at <= now) {
+            if let Some(Reverse((_, thing))) = heap.pop() {
+                due.push(thing);
+            }
+        }
+        due
+    }
+
+    /// Resolves when a deadline earlier than all others was armed.
+    pub(super) async fn rearmed(&self) {
+        self.wake.notified().await;
+    }
+
+    /// How many deadlines are armed (including ones whose timer has since been replaced).
+    pub fn len(&self) -> usize {
+        self.heap.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
+    /// Whether no deadline is armed.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}

@@ -1,0 +1,29 @@
+//! The HTTP listeners of the reference server: the data plane (the four device operations) and
+//! the control-plane subset used to seed state.
+
+mod control_plane;
+mod data_plane;
+pub mod wire;
+
+use std::sync::Arc;
+
+use axum::Router;
+
+use super::engine::Engine;
+
+/// The data-plane application (REST-JSON, service `iot-jobs-data`).
+pub fn data_plane(engine: Arc<Engine>) -> Router {
+    Router::new()
+        .fallback(data_plane::dispatch)
+        .with_state(engine)
+        .layer(axum::middleware::map_response(wire::request_id))
+}
+
+/// The control-plane application (REST-JSON, service `iot`; CreateThing, CreateJob, DescribeJob,
+/// CancelJob, DescribeJobExecution).
+pub fn control_plane(engine: Arc<Engine>) -> Router {
+    Router::new()
+        .fallback(control_plane::dispatch)
+        .with_state(engine)
+        .layer(axum::middleware::map_response(wire::request_id))
+}

@@ -1,0 +1,84 @@
+//! Shared set-up for integration tests: a reference server on free loopback ports, and seeding
+//! through its control plane over real HTTP.
+
+#![allow(dead_code)]
+
+use jobcert::reference::{RunningServer, ServeConfig};
+use serde_json::{Value, json};
+
+/// A reference server on free ports with the given virtual clock speed.
+pub async fn server(time_scale: f64) -> RunningServer {
+    RunningServer::start(&ServeConfig {
+        time_scale,
+        ..ServeConfig::default()
+    })
+    .await
+    .expect("reference server starts")
+}
+
+/// Base URL of the data plane.
+pub fn data_url(server: &RunningServer) -> String {
+    format!("http://{}", server.data_plane())
+}
+
+/// Base URL of the control plane.
+pub fn control_url(server: &RunningServer) -> String {
+    format!("http://{}", server.control_plane())
+}
+
+/// A thing ARN as the reference server names it.
+pub fn thing_arn(thing: &str) -> String {
+    format!("arn:aws:iot:us-east-1:123456789012:thing/{thing}")
+}
+
+/// Creates `thing` through the control plane.
+pub async fn create_thing(server: &RunningServer, thing: &str) {
+    let url = format!("{}/things/{}", control_url(server), encode(thing));
+    let r = reqwest::Client::new().post(url).json(&json!({})).send().await.expect("CreateThing");
+    assert_eq!(r.status(), 200, "CreateThing {thing}: {}", r.text().await.unwrap_or_default());
+}
+
+/// Creates job `job_id` targeting `things` with extra CreateJob members from `extra`.
+pub async fn create_job(server: &RunningServer, job_id: &str, things: &[&str], extra: Value) {
+    let mut body = json!({
+        "targets": things.iter().map(|t| thing_arn(t)).collect::<Vec<_>>(),
+        "document": format!("{{\"job\":\"{job_id}\"}}"),
+    });
+    if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
+        b.extend(e.clone());
+    }
+    let url = format!("{}/jobs/{job_id}", control_url(server));
+    let r = reqwest::Client::new().put(url).json(&body).send().await.expect("CreateJob");
+    assert_eq!(r.status(), 200, "CreateJob {job_id}: {}", r.text().await.unwrap_or_default());
+}
+
+/// Percent-encodes a path label the way the AWS SDKs do.
+pub fn encode(label: &str) -> String {
+    percent_encoding::utf8_percent_encode(label, percent_encoding::NON_ALPHANUMERIC)
+        .to_string()
+        .replace("%2D", "-")
+        .replace("%5F", "_")
+        .replace("%2E", ".")
+        .replace("%7E", "~")
+}
+
+/// A data-plane call: method, path (already encoded), optional raw body. Returns status,
+/// the error type header (if any) and the JSON body.
+pub async fn call(server: &RunningServer, method: &str, path: &str, body: Option<&str>) -> (u16, Option<String>, Value) {
+    let url = format!("{}{path}", data_url(server));
+    let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+    let mut req = reqwest::Client::new().request(method, url);
+    if let Some(b) = body {
+        req = req.header("content-type", "application/json").body(b.to_string());
+    }
+    let r = req.send().await.expect("data-plane request");
+    let status = r.status().as_u16();
+    let error_type = r
+        .headers()
+        .get("x-amzn-errortype")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let text = r.text().await.expect("body");
+    let json = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    (status, error_type, json)
+}

@@ -34,8 +34,18 @@ pub fn thing_arn(thing: &str) -> String {
 /// Creates `thing` through the control plane.
 pub async fn create_thing(server: &RunningServer, thing: &str) {
     let url = format!("{}/things/{}", control_url(server), encode(thing));
-    let r = reqwest::Client::new().post(url).json(&json!({})).send().await.expect("CreateThing");
-    assert_eq!(r.status(), 200, "CreateThing {thing}: {}", r.text().await.unwrap_or_default());
+    let r = reqwest::Client::new()
+        .post(url)
+        .json(&json!({}))
+        .send()
+        .await
+        .expect("CreateThing");
+    assert_eq!(
+        r.status(),
+        200,
+        "CreateThing {thing}: {}",
+        r.text().await.unwrap_or_default()
+    );
 }
 
 /// Creates job `job_id` targeting `things` with extra CreateJob members from `extra`.
@@ -48,8 +58,18 @@ pub async fn create_job(server: &RunningServer, job_id: &str, things: &[&str], e
         b.extend(e.clone());
     }
     let url = format!("{}/jobs/{job_id}", control_url(server));
-    let r = reqwest::Client::new().put(url).json(&body).send().await.expect("CreateJob");
-    assert_eq!(r.status(), 200, "CreateJob {job_id}: {}", r.text().await.unwrap_or_default());
+    let r = reqwest::Client::new()
+        .put(url)
+        .json(&body)
+        .send()
+        .await
+        .expect("CreateJob");
+    assert_eq!(
+        r.status(),
+        200,
+        "CreateJob {job_id}: {}",
+        r.text().await.unwrap_or_default()
+    );
 }
 
 /// Percent-encodes a path label the way the AWS SDKs do.
@@ -64,12 +84,19 @@ pub fn encode(label: &str) -> String {
 
 /// A data-plane call: method, path (already encoded), optional raw body. Returns status,
 /// the error type header (if any) and the JSON body.
-pub async fn call(server: &RunningServer, method: &str, path: &str, body: Option<&str>) -> (u16, Option<String>, Value) {
+pub async fn call(
+    server: &RunningServer,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+) -> (u16, Option<String>, Value) {
     let url = format!("{}{path}", data_url(server));
     let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
     let mut req = reqwest::Client::new().request(method, url);
     if let Some(b) = body {
-        req = req.header("content-type", "application/json").body(b.to_string());
+        req = req
+            .header("content-type", "application/json")
+            .body(b.to_string());
     }
     let r = req.send().await.expect("data-plane request");
     let status = r.status().as_u16();

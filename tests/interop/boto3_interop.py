@@ -1,0 +1,324 @@
+"""Wire-compatibility check of a running `jobcert serve` against boto3 and the AWS CLI.
+
+Usage: boto3_interop.py DATA_PLANE_URL CONTROL_PLANE_URL
+
+Seeds things and jobs through boto3's `iot` client (control plane), then drives every device
+operation through boto3's `iot-jobs-data` client and once through the AWS CLI. Prints one line
+per check and exits non-zero on the first failure.
+"""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import boto3
+from botocore.config import Config
+
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+ACCESS_KEY = "AKIDEXAMPLE"
+SECRET_KEY = "secret"
+THING = "interop:thing-1"
+CANCEL_THING = "interop:thing-2"
+JOB_TIMED = "interop-job-1"
+JOB_PLAIN = "interop-job-2"
+JOB_CANCEL = "interop-job-cancel"
+TIMESTAMPS = ("queuedAt", "startedAt", "lastUpdatedAt")
+
+checks = 0
+
+
+def passed(what):
+    """Records and prints one passed check."""
+    global checks
+    checks += 1
+    print(f"ok {checks:2} - {what}", flush=True)
+
+
+def thing_arn(name):
+    """The ARN the server names `name` by."""
+    return f"arn:aws:iot:{REGION}:{ACCOUNT}:thing/{name}"
+
+
+def document(job_id):
+    """The job document text of `job_id`."""
+    return json.dumps({"operation": "interop", "job": job_id})
+
+
+class Wire:
+    """Records the last request URL and raw response body a client exchanged."""
+
+    def __init__(self, client):
+        self.url = None
+        self.body = None
+        client.meta.events.register("before-send", self._sent)
+        client.meta.events.register("after-call", self._received)
+
+    def _sent(self, request, **_):
+        self.url = request.url
+
+    def _received(self, http_response, **_):
+        self.body = json.loads(http_response.content or b"{}")
+
+
+def expect_error(call, exception, status, what):
+    """Runs `call`, which must raise the SDK's typed `exception` with HTTP `status`."""
+    try:
+        result = call()
+    except exception as e:
+        meta = e.response["ResponseMetadata"]
+        assert meta["HTTPStatusCode"] == status, f"{what}: HTTP {meta['HTTPStatusCode']}, want {status}"
+        assert e.response["Error"]["Message"], f"{what}: the error has no message: {e.response}"
+        assert meta.get("RequestId"), f"{what}: no x-amzn-RequestId on the error: {meta}"
+        passed(f"{what} -> {exception.__name__} ({status})")
+        return e.response
+    except Exception as e:  # noqa: BLE001 - any other class is exactly the failure reported
+        raise AssertionError(f"{what}: raised {type(e).__name__}: {e}, want {exception.__name__}") from e
+    raise AssertionError(f"{what}: succeeded with {result}, want {exception.__name__}")
+
+
+def assert_integer_timestamps(raw, what):
+    """The raw JSON execution carries its timestamps as JSON integers (spec §1.3)."""
+    for key in TIMESTAMPS:
+        if key in raw:
+            assert type(raw[key]) is int, f"{what}: {key} is {raw[key]!r} on the wire, want an integer"
+
+
+def seed(iot):
+    """CreateThing, CreateJob (one with timeoutConfig) and DescribeJob through boto3's iot client."""
+    for name in (THING, CANCEL_THING):
+        out = iot.create_thing(thingName=name)
+        assert out["thingName"] == name, f"CreateThing echoed {out['thingName']!r}"
+        assert out["thingArn"] == thing_arn(name), f"CreateThing ARN {out['thingArn']!r}"
+    passed(f"CreateThing {THING!r} and {CANCEL_THING!r} (':' in the name)")
+
+    out = iot.create_job(
+        jobId=JOB_TIMED,
+        targets=[thing_arn(THING)],
+        document=document(JOB_TIMED),
+        description="interop job with a timeout",
+        timeoutConfig={"inProgressTimeoutInMinutes": 60},
+    )
+    assert out["jobId"] == JOB_TIMED and out["jobArn"].endswith(f":job/{JOB_TIMED}"), f"CreateJob: {out}"
+    for job_id, thing in ((JOB_PLAIN, THING), (JOB_CANCEL, CANCEL_THING)):
+        iot.create_job(jobId=job_id, targets=[thing_arn(thing)], document=document(job_id))
+    passed("CreateJob x3 (thing ARN targets, inline document, timeoutConfig)")
+
+    job = iot.describe_job(jobId=JOB_TIMED)["job"]
+    assert job["jobId"] == JOB_TIMED and job["status"] == "IN_PROGRESS", f"DescribeJob: {job}"
+    assert job["targets"] == [thing_arn(THING)], f"DescribeJob targets: {job['targets']}"
+    assert job["timeoutConfig"] == {"inProgressTimeoutInMinutes": 60}, f"timeoutConfig: {job.get('timeoutConfig')}"
+    assert job["jobProcessDetails"]["numberOfQueuedThings"] == 1, f"jobProcessDetails: {job['jobProcessDetails']}"
+    assert hasattr(job["createdAt"], "timestamp"), f"createdAt parsed as {job['createdAt']!r}, want a datetime"
+    passed("DescribeJob (status, targets, timeoutConfig, counts, createdAt as a timestamp)")
+
+
+def happy_path(jobs, wire):
+    """GetPending, Describe ($next, by id), StartNext and Update on the main thing."""
+    out = jobs.get_pending_job_executions(thingName=THING)
+    assert "%3A" in wire.url, f"boto3 did not percent-encode ':' in {wire.url}"
+    assert out["inProgressJobs"] == [], f"inProgressJobs: {out['inProgressJobs']}"
+    assert [j["jobId"] for j in out["queuedJobs"]] == [JOB_TIMED, JOB_PLAIN], f"queuedJobs: {out['queuedJobs']}"
+    for summary in wire.body["queuedJobs"]:
+        assert "status" not in summary and "startedAt" not in summary, f"summary: {summary}"
+        assert_integer_timestamps(summary, "GetPending summary")
+    queued_version = out["queuedJobs"][0]["versionNumber"]
+    passed("GetPendingJobExecutions: both lists present, queued oldest first, integer timestamps")
+
+    out = jobs.describe_job_execution(thingName=THING, jobId="$next")
+    assert "/jobs/%24next" in wire.url, f"boto3 sent {wire.url}, expected the %24next label"
+    e = out["execution"]
+    assert e["jobId"] == JOB_TIMED and e["status"] == "QUEUED", f"Describe $next: {e}"
+    assert "startedAt" not in e, f"a QUEUED execution has startedAt: {e}"
+    passed("DescribeJobExecution jobId='$next' (sent as %24next) while QUEUED")
+
+    details = {"step": "download", "progress": "0%"}
+    out = jobs.start_next_pending_job_execution(thingName=THING, statusDetails=details, stepTimeoutInMinutes=30)
+    e = out["execution"]
+    assert "/jobs/$next" in wire.url, f"StartNext went to {wire.url}"
+    assert e["jobId"] == JOB_TIMED and e["thingName"] == THING, f"StartNext: {e}"
+    assert e["status"] == "IN_PROGRESS", f"StartNext status {e['status']}"
+    assert e["statusDetails"] == details, f"statusDetails {e.get('statusDetails')}"
+    assert e["versionNumber"] == queued_version + 1, f"versionNumber {e['versionNumber']}, queued at {queued_version}"
+    assert json.loads(e["jobDocument"]) == json.loads(document(JOB_TIMED)), f"jobDocument {e.get('jobDocument')!r}"
+    assert 0 < e["approximateSecondsBeforeTimedOut"] <= 30 * 60, f"approximateSecondsBeforeTimedOut {e}"
+    assert e["queuedAt"] <= e["startedAt"] <= e["lastUpdatedAt"], f"timestamps out of order: {e}"
+    assert isinstance(e["executionNumber"], int), f"executionNumber {e['executionNumber']!r}"
+    assert_integer_timestamps(wire.body["execution"], "StartNext")
+    passed("StartNextPendingJobExecution with statusDetails and stepTimeoutInMinutes")
+    version, number = e["versionNumber"], e["executionNumber"]
+
+    out = jobs.describe_job_execution(thingName=THING, jobId="$next")
+    assert out["execution"]["jobId"] == JOB_TIMED and out["execution"]["status"] == "IN_PROGRESS", f"{out}"
+    passed("DescribeJobExecution '$next' returns the IN_PROGRESS head")
+
+    out = jobs.describe_job_execution(
+        thingName=THING, jobId=JOB_TIMED, includeJobDocument=False, executionNumber=number
+    )
+    assert "includeJobDocument=false" in wire.url, f"query not on the wire: {wire.url}"
+    assert f"executionNumber={number}" in wire.url, f"query not on the wire: {wire.url}"
+    e = out["execution"]
+    assert "jobDocument" not in e, f"jobDocument returned with includeJobDocument=False: {e}"
+    assert e["executionNumber"] == number and e["versionNumber"] == version, f"Describe by id: {e}"
+    passed("DescribeJobExecution by jobId with includeJobDocument=False and executionNumber")
+
+    details = {"step": "install"}
+    out = jobs.update_job_execution(
+        thingName=THING,
+        jobId=JOB_TIMED,
+        status="IN_PROGRESS",
+        statusDetails=details,
+        expectedVersion=version,
+        includeJobExecutionState=True,
+        includeJobDocument=True,
+        executionNumber=number,
+    )
+    state = out["executionState"]
+    assert state == {"status": "IN_PROGRESS", "statusDetails": details, "versionNumber": version + 1}, f"{state}"
+    assert json.loads(out["jobDocument"]) == json.loads(document(JOB_TIMED)), f"jobDocument {out.get('jobDocument')!r}"
+    passed("UpdateJobExecution IN_PROGRESS with expectedVersion, includeJobExecutionState, includeJobDocument")
+    version += 1
+
+    expect_error(
+        lambda: jobs.update_job_execution(
+            thingName=THING, jobId=JOB_TIMED, status="IN_PROGRESS", expectedVersion=version - 1
+        ),
+        jobs.exceptions.InvalidStateTransitionException,
+        409,
+        "UpdateJobExecution with a stale expectedVersion",
+    )
+    out = jobs.describe_job_execution(thingName=THING, jobId=JOB_TIMED)
+    assert out["execution"]["versionNumber"] == version, f"a refused update changed the version: {out}"
+    passed("the refused update left the execution unchanged")
+
+    out = jobs.update_job_execution(
+        thingName=THING, jobId=JOB_TIMED, status="SUCCEEDED", expectedVersion=version
+    )
+    assert set(out) == {"ResponseMetadata"}, f"Update without include flags returned {out}"
+    expect_error(
+        lambda: jobs.update_job_execution(thingName=THING, jobId=JOB_TIMED, status="IN_PROGRESS"),
+        jobs.exceptions.InvalidStateTransitionException,
+        409,
+        "UpdateJobExecution SUCCEEDED -> IN_PROGRESS",
+    )
+    out = jobs.describe_job_execution(thingName=THING, jobId=JOB_TIMED)
+    assert out["execution"]["status"] == "SUCCEEDED", f"Describe after SUCCEEDED: {out}"
+    assert "approximateSecondsBeforeTimedOut" not in out["execution"], f"timers still running: {out}"
+    passed("a SUCCEEDED execution is described with its terminal status and no timer")
+
+
+def errors(jobs):
+    """Modelled errors surface as boto3's typed exceptions."""
+    invalid = jobs.exceptions.InvalidRequestException
+    expect_error(
+        lambda: jobs.start_next_pending_job_execution(thingName=THING, stepTimeoutInMinutes=0),
+        invalid,
+        400,
+        "StartNext stepTimeoutInMinutes=0",
+    )
+    expect_error(
+        lambda: jobs.get_pending_job_executions(thingName="bad thing"),
+        invalid,
+        400,
+        "GetPending thingName with a space",
+    )
+    expect_error(
+        lambda: jobs.update_job_execution(
+            thingName=THING, jobId=JOB_PLAIN, status="IN_PROGRESS", statusDetails={"step": "bell\x07"}
+        ),
+        invalid,
+        400,
+        "Update statusDetails value with a control character",
+    )
+    expect_error(
+        lambda: jobs.describe_job_execution(thingName=THING, jobId="no-such-job"),
+        jobs.exceptions.ResourceNotFoundException,
+        404,
+        "DescribeJobExecution of an unknown job",
+    )
+
+
+def aws_cli(data_url):
+    """`aws iot-jobs-data get-pending-job-executions` prints the pending lists as JSON."""
+    aws = Path(sys.executable).with_name("aws")
+    assert aws.exists(), f"no AWS CLI at {aws}; install awscli into the venv that runs this script"
+    env = dict(
+        os.environ,
+        AWS_ACCESS_KEY_ID=ACCESS_KEY,
+        AWS_SECRET_ACCESS_KEY=SECRET_KEY,
+        AWS_DEFAULT_REGION=REGION,
+        AWS_EC2_METADATA_DISABLED="true",
+    )
+    run = subprocess.run(
+        [str(aws), "iot-jobs-data", "get-pending-job-executions", "--thing-name", THING,
+         "--endpoint-url", data_url, "--output", "json"],
+        env=env, capture_output=True, text=True, timeout=60, check=False,
+    )
+    assert run.returncode == 0, f"aws exited {run.returncode}\nstdout: {run.stdout}\nstderr: {run.stderr}"
+    out = json.loads(run.stdout)
+    assert out["inProgressJobs"] == [], f"aws: inProgressJobs {out}"
+    assert [j["jobId"] for j in out["queuedJobs"]] == [JOB_PLAIN], f"aws: queuedJobs {out}"
+    passed("AWS CLI get-pending-job-executions JSON output")
+
+
+def drain(jobs):
+    """Finish the last job; then nothing is pending and StartNext returns no execution."""
+    e = jobs.start_next_pending_job_execution(thingName=THING)["execution"]
+    assert e["jobId"] == JOB_PLAIN and e["status"] == "IN_PROGRESS", f"StartNext: {e}"
+    assert "statusDetails" not in e and "approximateSecondsBeforeTimedOut" not in e, f"StartNext: {e}"
+    jobs.update_job_execution(thingName=THING, jobId=JOB_PLAIN, status="SUCCEEDED")
+    out = jobs.get_pending_job_executions(thingName=THING)
+    assert out["inProgressJobs"] == [] and out["queuedJobs"] == [], f"GetPending after all finished: {out}"
+    passed("GetPendingJobExecutions with nothing pending: both lists present and empty")
+    out = jobs.start_next_pending_job_execution(thingName=THING)
+    assert "execution" not in out, f"StartNext with nothing pending returned {out['execution']}"
+    out = jobs.describe_job_execution(thingName=THING, jobId="$next")
+    assert "execution" not in out, f"Describe $next with nothing pending returned {out['execution']}"
+    passed("StartNext and Describe '$next' with nothing pending: no execution")
+
+
+def cancel(iot, jobs):
+    """CancelJob(force=True) cancels an IN_PROGRESS execution on a separate thing."""
+    e = jobs.start_next_pending_job_execution(thingName=CANCEL_THING)["execution"]
+    assert e["jobId"] == JOB_CANCEL and e["status"] == "IN_PROGRESS", f"StartNext: {e}"
+    out = iot.cancel_job(jobId=JOB_CANCEL, force=True, comment="interop cancel")
+    assert out["jobId"] == JOB_CANCEL and out["jobArn"].endswith(f":job/{JOB_CANCEL}"), f"CancelJob: {out}"
+    job = iot.describe_job(jobId=JOB_CANCEL)["job"]
+    assert job["status"] == "CANCELED" and job["forceCanceled"] is True, f"DescribeJob after cancel: {job}"
+    assert job["jobProcessDetails"]["numberOfCanceledThings"] == 1, f"counts: {job['jobProcessDetails']}"
+    e = jobs.describe_job_execution(thingName=CANCEL_THING, jobId=JOB_CANCEL)["execution"]
+    assert e["status"] == "CANCELED", f"execution after CancelJob(force=True): {e}"
+    out = jobs.get_pending_job_executions(thingName=CANCEL_THING)
+    assert out["inProgressJobs"] == [] and out["queuedJobs"] == [], f"GetPending after cancel: {out}"
+    passed("CancelJob(force=True) cancels the IN_PROGRESS execution; DescribeJob shows CANCELED")
+
+
+def main():
+    """Runs every check against the server at argv[1] (data plane) and argv[2] (control plane)."""
+    if len(sys.argv) != 3:
+        sys.exit(f"usage: {sys.argv[0]} DATA_PLANE_URL CONTROL_PLANE_URL")
+    if not __debug__:
+        sys.exit("the checks are assert statements: run without -O")
+    data_url, control_url = sys.argv[1:]
+    # Keep any local AWS configuration out of both clients and the CLI.
+    os.environ["AWS_CONFIG_FILE"] = os.devnull
+    os.environ["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull
+    credentials = dict(region_name=REGION, aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY)
+    config = Config(retries={"max_attempts": 1}, parameter_validation=False)
+    iot = boto3.client("iot", endpoint_url=control_url, config=config, **credentials)
+    jobs = boto3.client("iot-jobs-data", endpoint_url=data_url, config=config, **credentials)
+    wire = Wire(jobs)
+
+    seed(iot)
+    happy_path(jobs, wire)
+    errors(jobs)
+    aws_cli(data_url)
+    drain(jobs)
+    cancel(iot, jobs)
+    print(f"boto3 interop: {checks} checks passed")
+
+
+if __name__ == "__main__":
+    main()

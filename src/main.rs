@@ -15,8 +15,12 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run conformance scenarios against a target (the embedded reference server by default).
+    Run(cli::run::RunArgs),
     /// Run the reference implementation (HTTP data plane and control plane).
     Serve(cli::serve::ServeArgs),
+    /// Check scenario files without running them.
+    Validate(cli::validate::ValidateArgs),
 }
 
 #[tokio::main]
@@ -28,14 +32,15 @@ async fn main() -> std::process::ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
-    let result = match cli.command {
-        Command::Serve(args) => cli::serve::run(args).await,
-    };
-    match result {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("jobcert: {e:#}");
-            std::process::ExitCode::from(2)
-        }
+    match cli.command {
+        Command::Run(args) => cli::run::run(args).await,
+        Command::Serve(args) => match cli::serve::run(args).await {
+            Ok(()) => std::process::ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("jobcert serve: {e:#}");
+                std::process::ExitCode::from(2)
+            }
+        },
+        Command::Validate(args) => cli::validate::run(&args),
     }
 }

@@ -5,11 +5,15 @@
 
 mod errors;
 mod execution_model;
+mod operation;
+mod requirements;
 mod schemas;
 
 pub use errors::{ErrorKind, error_status};
 pub use execution_model::{ExecutionModel, Status, execution_model};
-pub use schemas::{RequestSchema, SchemaError, SchemaSet, Violation, file, schemas};
+pub use operation::{ControlOperation, Operation};
+pub use requirements::{Catalogue, Level, Requirement, catalogue};
+pub use schemas::{Schema, SchemaError, SchemaSet, Violation, file, schemas};
 
 /// The job id that selects the next pending execution (DescribeJobExecution, and the
 /// StartNextPendingJobExecution route), as `schemas/common.json` `DescribeJobId` admits it.

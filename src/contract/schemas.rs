@@ -65,13 +65,13 @@ impl std::fmt::Display for Violation {
 }
 
 /// A compiled schema together with its source document.
-pub struct RequestSchema {
+pub struct Schema {
     path: &'static str,
     document: Value,
     validator: Validator,
 }
 
-impl RequestSchema {
+impl Schema {
     /// The file this schema was compiled from, relative to `schemas/`.
     pub fn path(&self) -> &'static str {
         self.path
@@ -124,16 +124,23 @@ impl RequestSchema {
             .map(|(name, _)| name.as_str())
     }
 
+    /// The HTTP method and URI template of the operation (`x-http`).
+    pub fn http_binding(&self) -> Option<(&str, &str)> {
+        let binding = self.document.get("x-http")?;
+        Some((
+            binding.get("method")?.as_str()?,
+            binding.get("uri")?.as_str()?,
+        ))
+    }
+
     fn property(&self, member: &str) -> Option<&Value> {
         self.document.get("properties")?.get(member)
     }
 }
 
-impl std::fmt::Debug for RequestSchema {
+impl std::fmt::Debug for Schema {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RequestSchema")
-            .field("path", &self.path)
-            .finish()
+        f.debug_struct("Schema").field("path", &self.path).finish()
     }
 }
 
@@ -155,7 +162,7 @@ impl Retrieve for EmbeddedRetriever {
 
 /// Every schema of `schemas/`, compiled once.
 pub struct SchemaSet {
-    compiled: HashMap<&'static str, RequestSchema>,
+    compiled: HashMap<&'static str, Schema>,
 }
 
 impl SchemaSet {
@@ -182,7 +189,7 @@ impl SchemaSet {
                 })?;
             compiled.insert(
                 *path,
-                RequestSchema {
+                Schema {
                     path,
                     document,
                     validator,
@@ -193,7 +200,7 @@ impl SchemaSet {
     }
 
     /// The compiled schema at `path` (relative to `schemas/`).
-    pub fn get(&self, path: &str) -> Result<&RequestSchema, SchemaError> {
+    pub fn get(&self, path: &str) -> Result<&Schema, SchemaError> {
         self.compiled
             .get(path)
             .ok_or_else(|| SchemaError::Missing(path.to_string()))

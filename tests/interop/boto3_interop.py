@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import boto3
@@ -52,7 +53,7 @@ class Wire:
 
     def __init__(self, client):
         self.url = None
-        self.body = None
+        self.content = None
         client.meta.events.register("before-send", self._sent)
         client.meta.events.register("after-call", self._received)
 
@@ -60,7 +61,11 @@ class Wire:
         self.url = request.url
 
     def _received(self, http_response, **_):
-        self.body = json.loads(http_response.content or b"{}")
+        self.content = http_response.content
+
+    def body(self):
+        """The last response body as parsed JSON (exactly as sent, before boto3's parsing)."""
+        return json.loads(self.content)
 
 
 def expect_error(call, exception, status, what):
@@ -69,25 +74,28 @@ def expect_error(call, exception, status, what):
         result = call()
     except exception as e:
         meta = e.response["ResponseMetadata"]
-        assert meta["HTTPStatusCode"] == status, f"{what}: HTTP {meta['HTTPStatusCode']}, want {status}"
+        got = meta["HTTPStatusCode"]
+        assert got == status, f"{what}: HTTP {got}, want {status}"
         assert e.response["Error"]["Message"], f"{what}: the error has no message: {e.response}"
         assert meta.get("RequestId"), f"{what}: no x-amzn-RequestId on the error: {meta}"
         passed(f"{what} -> {exception.__name__} ({status})")
-        return e.response
-    except Exception as e:  # noqa: BLE001 - any other class is exactly the failure reported
-        raise AssertionError(f"{what}: raised {type(e).__name__}: {e}, want {exception.__name__}") from e
-    raise AssertionError(f"{what}: succeeded with {result}, want {exception.__name__}")
+    except Exception as e:
+        want = exception.__name__
+        raise AssertionError(f"{what}: raised {type(e).__name__}: {e}, want {want}") from e
+    else:
+        raise AssertionError(f"{what}: succeeded with {result}, want {exception.__name__}")
 
 
 def assert_integer_timestamps(raw, what):
     """The raw JSON execution carries its timestamps as JSON integers (spec §1.3)."""
     for key in TIMESTAMPS:
         if key in raw:
-            assert type(raw[key]) is int, f"{what}: {key} is {raw[key]!r} on the wire, want an integer"
+            value = raw[key]
+            assert type(value) is int, f"{what}: {key} is {value!r} on the wire, want an integer"
 
 
 def seed(iot):
-    """CreateThing, CreateJob (one with timeoutConfig) and DescribeJob through boto3's iot client."""
+    """CreateThing, CreateJob (one with timeoutConfig) and DescribeJob via boto3's iot client."""
     for name in (THING, CANCEL_THING):
         out = iot.create_thing(thingName=name)
         assert out["thingName"] == name, f"CreateThing echoed {out['thingName']!r}"
@@ -101,7 +109,8 @@ def seed(iot):
         description="interop job with a timeout",
         timeoutConfig={"inProgressTimeoutInMinutes": 60},
     )
-    assert out["jobId"] == JOB_TIMED and out["jobArn"].endswith(f":job/{JOB_TIMED}"), f"CreateJob: {out}"
+    assert out["jobId"] == JOB_TIMED, f"CreateJob: {out}"
+    assert out["jobArn"].endswith(f":job/{JOB_TIMED}"), f"CreateJob: {out}"
     for job_id, thing in ((JOB_PLAIN, THING), (JOB_CANCEL, CANCEL_THING)):
         iot.create_job(jobId=job_id, targets=[thing_arn(thing)], document=document(job_id))
     passed("CreateJob x3 (thing ARN targets, inline document, timeoutConfig)")
@@ -109,9 +118,9 @@ def seed(iot):
     job = iot.describe_job(jobId=JOB_TIMED)["job"]
     assert job["jobId"] == JOB_TIMED and job["status"] == "IN_PROGRESS", f"DescribeJob: {job}"
     assert job["targets"] == [thing_arn(THING)], f"DescribeJob targets: {job['targets']}"
-    assert job["timeoutConfig"] == {"inProgressTimeoutInMinutes": 60}, f"timeoutConfig: {job.get('timeoutConfig')}"
-    assert job["jobProcessDetails"]["numberOfQueuedThings"] == 1, f"jobProcessDetails: {job['jobProcessDetails']}"
-    assert hasattr(job["createdAt"], "timestamp"), f"createdAt parsed as {job['createdAt']!r}, want a datetime"
+    assert job["timeoutConfig"] == {"inProgressTimeoutInMinutes": 60}, f"DescribeJob: {job}"
+    assert job["jobProcessDetails"]["numberOfQueuedThings"] == 1, f"DescribeJob: {job}"
+    assert isinstance(job["createdAt"], datetime), f"createdAt parsed as {job['createdAt']!r}"
     passed("DescribeJob (status, targets, timeoutConfig, counts, createdAt as a timestamp)")
 
 
@@ -120,8 +129,9 @@ def happy_path(jobs, wire):
     out = jobs.get_pending_job_executions(thingName=THING)
     assert "%3A" in wire.url, f"boto3 did not percent-encode ':' in {wire.url}"
     assert out["inProgressJobs"] == [], f"inProgressJobs: {out['inProgressJobs']}"
-    assert [j["jobId"] for j in out["queuedJobs"]] == [JOB_TIMED, JOB_PLAIN], f"queuedJobs: {out['queuedJobs']}"
-    for summary in wire.body["queuedJobs"]:
+    queued = [j["jobId"] for j in out["queuedJobs"]]
+    assert queued == [JOB_TIMED, JOB_PLAIN], f"queuedJobs: {out['queuedJobs']}"
+    for summary in wire.body()["queuedJobs"]:
         assert "status" not in summary and "startedAt" not in summary, f"summary: {summary}"
         assert_integer_timestamps(summary, "GetPending summary")
     queued_version = out["queuedJobs"][0]["versionNumber"]
@@ -135,23 +145,26 @@ def happy_path(jobs, wire):
     passed("DescribeJobExecution jobId='$next' (sent as %24next) while QUEUED")
 
     details = {"step": "download", "progress": "0%"}
-    out = jobs.start_next_pending_job_execution(thingName=THING, statusDetails=details, stepTimeoutInMinutes=30)
+    out = jobs.start_next_pending_job_execution(
+        thingName=THING, statusDetails=details, stepTimeoutInMinutes=30
+    )
     e = out["execution"]
     assert "/jobs/$next" in wire.url, f"StartNext went to {wire.url}"
     assert e["jobId"] == JOB_TIMED and e["thingName"] == THING, f"StartNext: {e}"
     assert e["status"] == "IN_PROGRESS", f"StartNext status {e['status']}"
     assert e["statusDetails"] == details, f"statusDetails {e.get('statusDetails')}"
-    assert e["versionNumber"] == queued_version + 1, f"versionNumber {e['versionNumber']}, queued at {queued_version}"
-    assert json.loads(e["jobDocument"]) == json.loads(document(JOB_TIMED)), f"jobDocument {e.get('jobDocument')!r}"
-    assert 0 < e["approximateSecondsBeforeTimedOut"] <= 30 * 60, f"approximateSecondsBeforeTimedOut {e}"
+    assert e["versionNumber"] == queued_version + 1, f"versionNumber was {queued_version}: {e}"
+    assert e["jobDocument"] == document(JOB_TIMED), f"jobDocument {e.get('jobDocument')!r}"
+    assert 0 < e["approximateSecondsBeforeTimedOut"] <= 30 * 60, f"step timer: {e}"
     assert e["queuedAt"] <= e["startedAt"] <= e["lastUpdatedAt"], f"timestamps out of order: {e}"
     assert isinstance(e["executionNumber"], int), f"executionNumber {e['executionNumber']!r}"
-    assert_integer_timestamps(wire.body["execution"], "StartNext")
+    assert_integer_timestamps(wire.body()["execution"], "StartNext")
     passed("StartNextPendingJobExecution with statusDetails and stepTimeoutInMinutes")
     version, number = e["versionNumber"], e["executionNumber"]
 
     out = jobs.describe_job_execution(thingName=THING, jobId="$next")
-    assert out["execution"]["jobId"] == JOB_TIMED and out["execution"]["status"] == "IN_PROGRESS", f"{out}"
+    e = out["execution"]
+    assert e["jobId"] == JOB_TIMED and e["status"] == "IN_PROGRESS", f"Describe $next: {e}"
     passed("DescribeJobExecution '$next' returns the IN_PROGRESS head")
 
     out = jobs.describe_job_execution(
@@ -176,9 +189,10 @@ def happy_path(jobs, wire):
         executionNumber=number,
     )
     state = out["executionState"]
-    assert state == {"status": "IN_PROGRESS", "statusDetails": details, "versionNumber": version + 1}, f"{state}"
-    assert json.loads(out["jobDocument"]) == json.loads(document(JOB_TIMED)), f"jobDocument {out.get('jobDocument')!r}"
-    passed("UpdateJobExecution IN_PROGRESS with expectedVersion, includeJobExecutionState, includeJobDocument")
+    want = {"status": "IN_PROGRESS", "statusDetails": details, "versionNumber": version + 1}
+    assert state == want, f"executionState {state}, want {want}"
+    assert out["jobDocument"] == document(JOB_TIMED), f"jobDocument {out.get('jobDocument')!r}"
+    passed("UpdateJobExecution with expectedVersion, includeJobExecutionState, includeJobDocument")
     version += 1
 
     expect_error(
@@ -190,7 +204,7 @@ def happy_path(jobs, wire):
         "UpdateJobExecution with a stale expectedVersion",
     )
     out = jobs.describe_job_execution(thingName=THING, jobId=JOB_TIMED)
-    assert out["execution"]["versionNumber"] == version, f"a refused update changed the version: {out}"
+    assert out["execution"]["versionNumber"] == version, f"a refused update changed it: {out}"
     passed("the refused update left the execution unchanged")
 
     out = jobs.update_job_execution(
@@ -205,7 +219,7 @@ def happy_path(jobs, wire):
     )
     out = jobs.describe_job_execution(thingName=THING, jobId=JOB_TIMED)
     assert out["execution"]["status"] == "SUCCEEDED", f"Describe after SUCCEEDED: {out}"
-    assert "approximateSecondsBeforeTimedOut" not in out["execution"], f"timers still running: {out}"
+    assert "approximateSecondsBeforeTimedOut" not in out["execution"], f"timer left: {out}"
     passed("a SUCCEEDED execution is described with its terminal status and no timer")
 
 
@@ -226,7 +240,10 @@ def errors(jobs):
     )
     expect_error(
         lambda: jobs.update_job_execution(
-            thingName=THING, jobId=JOB_PLAIN, status="IN_PROGRESS", statusDetails={"step": "bell\x07"}
+            thingName=THING,
+            jobId=JOB_PLAIN,
+            status="IN_PROGRESS",
+            statusDetails={"step": "bell\x07"},
         ),
         invalid,
         400,
@@ -256,7 +273,7 @@ def aws_cli(data_url):
          "--endpoint-url", data_url, "--output", "json"],
         env=env, capture_output=True, text=True, timeout=60, check=False,
     )
-    assert run.returncode == 0, f"aws exited {run.returncode}\nstdout: {run.stdout}\nstderr: {run.stderr}"
+    assert run.returncode == 0, f"aws exited {run.returncode}\n{run.stdout}\n{run.stderr}"
     out = json.loads(run.stdout)
     assert out["inProgressJobs"] == [], f"aws: inProgressJobs {out}"
     assert [j["jobId"] for j in out["queuedJobs"]] == [JOB_PLAIN], f"aws: queuedJobs {out}"
@@ -267,15 +284,16 @@ def drain(jobs):
     """Finish the last job; then nothing is pending and StartNext returns no execution."""
     e = jobs.start_next_pending_job_execution(thingName=THING)["execution"]
     assert e["jobId"] == JOB_PLAIN and e["status"] == "IN_PROGRESS", f"StartNext: {e}"
-    assert "statusDetails" not in e and "approximateSecondsBeforeTimedOut" not in e, f"StartNext: {e}"
+    assert "statusDetails" not in e, f"StartNext invented statusDetails: {e}"
+    assert "approximateSecondsBeforeTimedOut" not in e, f"StartNext invented a timer: {e}"
     jobs.update_job_execution(thingName=THING, jobId=JOB_PLAIN, status="SUCCEEDED")
     out = jobs.get_pending_job_executions(thingName=THING)
-    assert out["inProgressJobs"] == [] and out["queuedJobs"] == [], f"GetPending after all finished: {out}"
+    assert out["inProgressJobs"] == [] and out["queuedJobs"] == [], f"GetPending: {out}"
     passed("GetPendingJobExecutions with nothing pending: both lists present and empty")
     out = jobs.start_next_pending_job_execution(thingName=THING)
-    assert "execution" not in out, f"StartNext with nothing pending returned {out['execution']}"
+    assert "execution" not in out, f"StartNext returned {out['execution']}"
     out = jobs.describe_job_execution(thingName=THING, jobId="$next")
-    assert "execution" not in out, f"Describe $next with nothing pending returned {out['execution']}"
+    assert "execution" not in out, f"Describe $next returned {out['execution']}"
     passed("StartNext and Describe '$next' with nothing pending: no execution")
 
 
@@ -284,14 +302,15 @@ def cancel(iot, jobs):
     e = jobs.start_next_pending_job_execution(thingName=CANCEL_THING)["execution"]
     assert e["jobId"] == JOB_CANCEL and e["status"] == "IN_PROGRESS", f"StartNext: {e}"
     out = iot.cancel_job(jobId=JOB_CANCEL, force=True, comment="interop cancel")
-    assert out["jobId"] == JOB_CANCEL and out["jobArn"].endswith(f":job/{JOB_CANCEL}"), f"CancelJob: {out}"
+    assert out["jobId"] == JOB_CANCEL, f"CancelJob: {out}"
+    assert out["jobArn"].endswith(f":job/{JOB_CANCEL}"), f"CancelJob: {out}"
     job = iot.describe_job(jobId=JOB_CANCEL)["job"]
-    assert job["status"] == "CANCELED" and job["forceCanceled"] is True, f"DescribeJob after cancel: {job}"
-    assert job["jobProcessDetails"]["numberOfCanceledThings"] == 1, f"counts: {job['jobProcessDetails']}"
+    assert job["status"] == "CANCELED" and job["forceCanceled"] is True, f"DescribeJob: {job}"
+    assert job["jobProcessDetails"]["numberOfCanceledThings"] == 1, f"DescribeJob: {job}"
     e = jobs.describe_job_execution(thingName=CANCEL_THING, jobId=JOB_CANCEL)["execution"]
     assert e["status"] == "CANCELED", f"execution after CancelJob(force=True): {e}"
     out = jobs.get_pending_job_executions(thingName=CANCEL_THING)
-    assert out["inProgressJobs"] == [] and out["queuedJobs"] == [], f"GetPending after cancel: {out}"
+    assert out["inProgressJobs"] == [] and out["queuedJobs"] == [], f"GetPending: {out}"
     passed("CancelJob(force=True) cancels the IN_PROGRESS execution; DescribeJob shows CANCELED")
 
 
@@ -305,7 +324,9 @@ def main():
     # Keep any local AWS configuration out of both clients and the CLI.
     os.environ["AWS_CONFIG_FILE"] = os.devnull
     os.environ["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull
-    credentials = dict(region_name=REGION, aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY)
+    credentials = dict(
+        region_name=REGION, aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY
+    )
     config = Config(retries={"max_attempts": 1}, parameter_validation=False)
     iot = boto3.client("iot", endpoint_url=control_url, config=config, **credentials)
     jobs = boto3.client("iot-jobs-data", endpoint_url=data_url, config=config, **credentials)

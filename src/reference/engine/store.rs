@@ -8,11 +8,13 @@ use super::thing::ThingState;
 
 const SHARDS: usize = 64;
 
+type Shard = HashMap<Arc<str>, ThingState>;
+
 /// Things by name, split over independently locked shards.
 #[derive(Debug)]
 pub struct Store {
     hasher: RandomState,
-    shards: Box<[Mutex<HashMap<Arc<str>, ThingState>>]>,
+    shards: Box<[Mutex<Shard>]>,
 }
 
 impl Store {
@@ -23,7 +25,7 @@ impl Store {
         }
     }
 
-    fn shard(&self, name: &str) -> MutexGuard<'_, HashMap<Arc<str>, ThingState>> {
+    fn shard(&self, name: &str) -> MutexGuard<'_, Shard> {
         let i = (self.hasher.hash_one(name) as usize) % SHARDS;
         // A panic while holding a shard leaves plain data behind; keep serving it.
         self.shards[i]

@@ -12,10 +12,13 @@ use tokio::sync::Notify;
 
 use super::clock::VirtualMillis;
 
+/// One armed deadline: when, and for which thing.
+type Deadline = Reverse<(VirtualMillis, Arc<str>)>;
+
 /// Armed deadlines, earliest first.
 #[derive(Debug, Default)]
 pub struct TimerQueue {
-    heap: Mutex<BinaryHeap<Reverse<(VirtualMillis, Arc<str>)>>>,
+    heap: Mutex<BinaryHeap<Deadline>>,
     wake: Notify,
 }
 

@@ -10,7 +10,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
-use crate::contract::{ErrorKind, RequestSchema, error_status, schemas};
+use crate::contract::{ErrorKind, Schema, error_status, schemas};
 use crate::reference::engine::{EngineError, StateView};
 
 /// Largest request body read; anything longer is refused before parsing.
@@ -149,7 +149,7 @@ fn json_type(v: &Value) -> &'static str {
 
 /// A query-string value as the schema types the member: `true`/`false` for booleans, decimal for
 /// integers; anything else stays a string, so the schema reports it.
-fn query_value(schema: &RequestSchema, name: &str, raw: &str) -> Value {
+fn query_value(schema: &Schema, name: &str, raw: &str) -> Value {
     match schema.inline_type(name) {
         Some("boolean") => match raw {
             "true" => Value::Bool(true),

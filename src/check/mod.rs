@@ -1,0 +1,10 @@
+//! Checks: reading answers the way SDKs do, the state oracle, explicit expectations, and what
+//! each finding weighs. A check never sends a request.
+
+pub mod answer;
+pub mod expect;
+mod finding;
+pub mod oracle;
+pub mod verdict;
+
+pub use finding::{Finding, Profile, Severity, severity};

@@ -1,0 +1,253 @@
+//! `jobcert run`: load scenarios, add the generated negative cases, run them against a target
+//! (the embedded reference server unless told otherwise), write the reports, and turn the
+//! verdict into the exit code.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, bail};
+use clap::Args;
+use jobcert::check::Profile;
+use jobcert::check::verdict::{assess, load_deviations};
+use jobcert::drive::conformance::{self, Settings, Target};
+use jobcert::record::{LatencyBook, RunRecord, TargetInfo};
+use jobcert::reference::{RunningServer, ServeConfig};
+use jobcert::report::{self, ReportInput};
+use jobcert::scenario::plan::Plan;
+use jobcert::scenario::{generate, load, scenario_files};
+use jobcert::transport::Signer;
+use jobcert::transport::http::{Endpoint, HttpTransport};
+use tokio::sync::watch;
+
+/// Virtual clock speed of the embedded reference server when no target is given.
+const EMBEDDED_TIME_SCALE: f64 = 600.0;
+
+/// Options of `jobcert run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Scenario files or folders.
+    #[arg(default_value = "scenarios/conformance")]
+    paths: Vec<PathBuf>,
+    /// Data-plane URL of the target; without it the embedded reference server is started.
+    #[arg(long)]
+    target: Option<String>,
+    /// Control-plane URL of the target, used to seed things and jobs.
+    #[arg(long, requires = "target")]
+    control: Option<String>,
+    /// How fast the target's clock runs (1 for real targets).
+    #[arg(long, default_value_t = 1.0)]
+    target_time_scale: f64,
+    /// Region for ARNs and SigV4 (requests are signed when AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are set).
+    #[arg(long, env = "AWS_REGION", default_value = "us-east-1")]
+    region: String,
+    /// Account id for thing ARNs.
+    #[arg(long, default_value = "123456789012")]
+    account_id: String,
+    /// Where reports go (a folder per run).
+    #[arg(long, default_value = "reports")]
+    report_dir: PathBuf,
+    /// Run only cases with this requirement ID, tag or case id (repeatable).
+    #[arg(long)]
+    only: Vec<String>,
+    /// Skip cases with this requirement ID, tag or case id (repeatable).
+    #[arg(long)]
+    skip: Vec<String>,
+    /// How strictly to judge where the contract leaves room.
+    #[arg(long, value_enum, default_value_t = Profile::Aws)]
+    profile: Profile,
+    /// YAML list of accepted deviations (`deviations: [{requirement, reason}]`).
+    #[arg(long)]
+    deviations: Option<PathBuf>,
+    /// Deadline of one request, in milliseconds.
+    #[arg(long, default_value_t = 5000)]
+    deadline_ms: u64,
+    /// Cases run side by side.
+    #[arg(long, default_value_t = 8)]
+    concurrency: usize,
+    /// Longest real time one wait step may take, in seconds.
+    #[arg(long, default_value_t = 600)]
+    max_wait_s: u64,
+    /// Leave out the negative cases generated from the request schemas.
+    #[arg(long)]
+    no_generated: bool,
+}
+
+/// Runs the command; exit 0 = pass, 1 = a failure, 2 = bad arguments or scenarios.
+pub async fn run(args: RunArgs) -> ExitCode {
+    match execute(args).await {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("jobcert run: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn plan(args: &RunArgs) -> anyhow::Result<Plan> {
+    let files = scenario_files(&args.paths).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let cases = load(&files).map_err(|errors| {
+        anyhow::anyhow!(
+            "{} problem(s) in the scenarios:\n{}",
+            errors.len(),
+            errors
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("\n")
+        )
+    })?;
+    let mut plan = Plan { cases };
+    if !args.no_generated {
+        plan.cases
+            .extend(generate::negative_cases().context("generating negative cases")?);
+    }
+    plan.filter(&args.only, &args.skip);
+    Ok(plan)
+}
+
+async fn execute(args: RunArgs) -> anyhow::Result<bool> {
+    if !(args.target_time_scale.is_finite() && args.target_time_scale > 0.0) {
+        bail!("--target-time-scale must be a positive number");
+    }
+    let deviations = match &args.deviations {
+        Some(p) => load_deviations(p)?,
+        None => Vec::new(),
+    };
+    let plan = plan(&args)?;
+    let embedded = match &args.target {
+        None => Some(
+            RunningServer::start(&ServeConfig {
+                time_scale: EMBEDDED_TIME_SCALE,
+                region: args.region.clone(),
+                account_id: args.account_id.clone(),
+                ..ServeConfig::default()
+            })
+            .await
+            .context("starting the embedded reference server")?,
+        ),
+        Some(_) => None,
+    };
+    let (data, control, time_scale) = match (&embedded, &args.target) {
+        (Some(server), _) => (
+            format!("http://{}", server.data_plane()),
+            format!("http://{}", server.control_plane()),
+            EMBEDDED_TIME_SCALE,
+        ),
+        (None, Some(target)) => {
+            let control = args
+                .control
+                .clone()
+                .context("--control is needed with --target, to seed things and jobs")?;
+            (
+                target.trim_end_matches('/').to_string(),
+                control.trim_end_matches('/').to_string(),
+                args.target_time_scale,
+            )
+        }
+        (None, None) => unreachable!("a target or the embedded server"),
+    };
+    let signer = Signer::from_env(&args.region);
+    let origin = Instant::now();
+    let started_at_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis() as u64;
+    let run_id = uuid::Uuid::new_v4().simple().to_string()[..8].to_string();
+    let target = Target {
+        transport: HttpTransport::new(origin, signer.clone()),
+        data: Endpoint {
+            base: data.clone(),
+            service: "iot-jobs-data",
+        },
+        control: Endpoint {
+            base: control.clone(),
+            service: "iot",
+        },
+        time_scale,
+        thing_arn_prefix: format!("arn:aws:iot:{}:{}:thing/", args.region, args.account_id),
+    };
+    let settings = Settings {
+        run_id: run_id.clone(),
+        deadline: Duration::from_millis(args.deadline_ms),
+        max_wait: Duration::from_secs(args.max_wait_s),
+        concurrency: args.concurrency,
+        profile: args.profile,
+    };
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let interrupt = tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("jobcert run: interrupted; finishing the report");
+            let _ = stop_tx.send(true);
+        }
+    });
+    let cases = conformance::run(&plan, &target, &settings, stop_rx.clone()).await;
+    interrupt.abort();
+    let partial = *stop_rx.borrow();
+    if let Some(server) = embedded {
+        server.shutdown().await;
+    }
+
+    let mut latency = LatencyBook::default();
+    for exchange in cases.iter().flat_map(|c| &c.exchanges) {
+        latency.record(exchange);
+    }
+    let record = RunRecord {
+        run_id: run_id.clone(),
+        started_at_ms,
+        duration_ms: origin.elapsed().as_millis() as u64,
+        target: TargetInfo {
+            data_plane: data.clone(),
+            control_plane: control.clone(),
+            transport: "http".into(),
+            time_scale,
+            embedded: args.target.is_none(),
+            signed: signer.is_some(),
+        },
+        partial,
+        cases,
+        latency,
+    };
+    let assessment = assess(&record, args.profile, &deviations);
+    let rerun_prefix = rerun_prefix(&args);
+    let input = ReportInput {
+        run: &record,
+        assessment: &assessment,
+        rerun_prefix: &rerun_prefix,
+    };
+    let dir = args.report_dir.join(&run_id);
+    report::write_all(&dir, &input)
+        .with_context(|| format!("writing reports to {}", dir.display()))?;
+    print!(
+        "{}",
+        report::console(&input, std::io::stdout().is_terminal())
+    );
+    println!("reports: {}", dir.display());
+    if assessment.totals.checks == 0 {
+        eprintln!("jobcert run: no check was executed; that is a failure");
+    }
+    Ok(assessment.passed)
+}
+
+/// The command that re-runs a case of this run, without credentials.
+fn rerun_prefix(args: &RunArgs) -> String {
+    let mut parts = vec!["jobcert run".to_string()];
+    parts.extend(args.paths.iter().map(|p| p.display().to_string()));
+    if let Some(t) = &args.target {
+        parts.push(format!("--target {t}"));
+    }
+    if let Some(c) = &args.control {
+        parts.push(format!("--control {c}"));
+        parts.push(format!("--target-time-scale {}", args.target_time_scale));
+    }
+    if args.profile == Profile::Strict {
+        parts.push("--profile strict".into());
+    }
+    if let Some(d) = &args.deviations {
+        parts.push(format!("--deviations {}", d.display()));
+    }
+    parts.join(" ")
+}

@@ -1,0 +1,129 @@
+//! The record of one exchange with a target: what was sent, what came back (or that nothing
+//! did), and when. It is self-contained and serialisable, so a run can be written to a capture
+//! file and replayed from one.
+
+use serde::{Deserialize, Serialize};
+
+/// Header names whose values never leave the process (credentials, signatures).
+const SECRET_HEADERS: [&str; 2] = ["authorization", "x-amz-security-token"];
+
+/// What the request put on the wire.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WireRequest {
+    /// `http` or `mqtt`.
+    pub transport: String,
+    /// HTTP method (empty for MQTT).
+    pub method: String,
+    /// Base URL of the target (`http://127.0.0.1:9080`).
+    pub endpoint: String,
+    /// Path and query (HTTP) or topic (MQTT), as sent.
+    pub target: String,
+    /// Headers as sent, secrets redacted.
+    pub headers: Vec<(String, String)>,
+    /// Body or payload as sent.
+    pub body: Option<String>,
+}
+
+/// What the target answered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WireResponse {
+    /// HTTP status (0 for MQTT).
+    pub status: u16,
+    /// Headers, lowercase names.
+    pub headers: Vec<(String, String)>,
+    /// Body (lossy UTF-8; cut at the transport's limit, see `truncated`).
+    pub body: String,
+    /// Whether the body was longer than the transport keeps.
+    pub truncated: bool,
+}
+
+impl WireResponse {
+    /// The first header named `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// How a transport failure is classified.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FailureClass {
+    /// The connection could not be made.
+    Connect,
+    /// The connection broke before a whole answer arrived.
+    Reset,
+    /// The answer was not a valid protocol message.
+    Protocol,
+}
+
+/// How an exchange ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Outcome {
+    /// An answer arrived within the deadline.
+    Answered(WireResponse),
+    /// No whole answer arrived within the deadline.
+    Timeout {
+        /// The deadline, in milliseconds.
+        deadline_ms: u64,
+    },
+    /// The transport failed.
+    Failed {
+        /// What kind of failure.
+        class: FailureClass,
+        /// What the transport said.
+        message: String,
+    },
+}
+
+/// When things happened, in microseconds since the run started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Timing {
+    /// When the request was meant to go out (open-loop schedules; equal to `sent_us` otherwise).
+    pub intended_us: u64,
+    /// When it went out.
+    pub sent_us: u64,
+    /// When the outcome was known.
+    pub done_us: u64,
+}
+
+impl Timing {
+    /// Latency from the intended send time, which does not hide queueing in the sender.
+    pub fn latency_us(&self) -> u64 {
+        self.done_us.saturating_sub(self.intended_us)
+    }
+}
+
+/// One request and its outcome.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Exchange {
+    /// Order within the run.
+    pub seq: u64,
+    /// The case or device it belongs to.
+    pub context: String,
+    /// The model's operation name.
+    pub operation: String,
+    /// What was sent.
+    pub request: WireRequest,
+    /// What came of it.
+    pub outcome: Outcome,
+    /// When.
+    pub timing: Timing,
+}
+
+/// Replaces the value of every secret header with `***`.
+pub fn redact(headers: impl IntoIterator<Item = (String, String)>) -> Vec<(String, String)> {
+    headers
+        .into_iter()
+        .map(|(k, v)| {
+            if SECRET_HEADERS.iter().any(|s| k.eq_ignore_ascii_case(s)) {
+                (k, "***".to_string())
+            } else {
+                (k, v)
+            }
+        })
+        .collect()
+}

@@ -1,0 +1,148 @@
+//! A small run for the report tests: one passing case, one failing case (with a warning and a
+//! hostile response body), and one aborted case.
+
+use super::ReportInput;
+use crate::check::Finding;
+use crate::check::Profile;
+use crate::check::verdict::{Assessment, Deviation, assess};
+use crate::record::{
+    CaseRecord, Exchange, LatencyBook, Outcome, RunRecord, TargetInfo, Timing, WireRequest,
+    WireResponse,
+};
+
+pub const RERUN: &str = "jobcert run scenarios/conformance --target http://127.0.0.1:9080";
+
+fn exchange(seq: u64, operation: &str, outcome: Outcome) -> Exchange {
+    Exchange {
+        seq,
+        context: "case".into(),
+        operation: operation.into(),
+        request: WireRequest {
+            transport: "http".into(),
+            method: "PUT".into(),
+            endpoint: "http://127.0.0.1:9080".into(),
+            target: "/things/t-1/jobs/$next".into(),
+            headers: vec![
+                ("content-type".into(), "application/json".into()),
+                (
+                    "authorization".into(),
+                    "AWS4-HMAC-SHA256 Credential=AKIDSECRET".into(),
+                ),
+            ],
+            body: Some(r#"{"stepTimeoutInMinutes":5}"#.into()),
+        },
+        outcome,
+        timing: Timing {
+            intended_us: seq * 1_000,
+            sent_us: seq * 1_000,
+            done_us: seq * 1_000 + 1_500 * seq,
+        },
+    }
+}
+
+fn answered(status: u16, body: &str) -> Outcome {
+    Outcome::Answered(WireResponse {
+        status,
+        headers: vec![("content-type".into(), "application/json".into())],
+        body: body.into(),
+        truncated: false,
+    })
+}
+
+fn case(suite: &str, name: &str, findings: Vec<Finding>, exchanges: Vec<Exchange>) -> CaseRecord {
+    CaseRecord {
+        id: format!("{suite}/{name}"),
+        suite: suite.into(),
+        name: name.into(),
+        description: None,
+        source: Some(format!("scenarios/{suite}.yaml:3:5")),
+        requirements: findings.iter().map(|f| f.requirement.clone()).collect(),
+        tags: vec![],
+        findings,
+        exchanges,
+        aborted: None,
+        duration_ms: 12,
+    }
+}
+
+/// The run and its assessment under the AWS profile, with one unused deviation.
+pub fn sample() -> (RunRecord, Assessment) {
+    let passing = case(
+        "start-next",
+        "order",
+        vec![
+            Finding::pass("SN-ROUTE", "answered 200", Some(1)),
+            Finding::pass("SN-NEXT-ORDER", "head of the queue", Some(1)),
+        ],
+        vec![exchange(
+            1,
+            "StartNextPendingJobExecution",
+            answered(200, r#"{"execution":{}}"#),
+        )],
+    );
+    let failing = case(
+        "start-next",
+        "empty",
+        vec![
+            Finding::fail("SN-EMPTY", "expected no `execution` member", Some(2)),
+            Finding::fail(
+                "SN-UNKNOWN-THING",
+                "answered 404 for an unknown thing",
+                None,
+            ),
+            Finding::pass("SN-ROUTE", "answered 200", Some(2)),
+        ],
+        vec![exchange(
+            2,
+            "StartNextPendingJobExecution",
+            answered(200, r#"{"execution":"<script>alert(1)</script>"}"#),
+        )],
+    );
+    let mut aborted = case(
+        "update",
+        "timeout",
+        vec![Finding::fail("WI-ANSWER", "no answer", Some(3))],
+        vec![exchange(
+            3,
+            "UpdateJobExecution",
+            Outcome::Timeout { deadline_ms: 5_000 },
+        )],
+    );
+    aborted.aborted = Some("setup refused: CreateJob answered 500".into());
+    let cases = vec![passing, failing, aborted];
+    let mut latency = LatencyBook::default();
+    for e in cases.iter().flat_map(|c| &c.exchanges) {
+        latency.record(e);
+    }
+    let run = RunRecord {
+        run_id: "r-1a2b".into(),
+        started_at_ms: 1_700_000_000_000,
+        duration_ms: 1_234,
+        target: TargetInfo {
+            data_plane: "http://127.0.0.1:9080".into(),
+            control_plane: "http://127.0.0.1:9081".into(),
+            transport: "http".into(),
+            time_scale: 1.0,
+            embedded: true,
+            signed: false,
+        },
+        partial: false,
+        cases,
+        latency,
+    };
+    let deviations = [Deviation {
+        requirement: "GP-CAP".into(),
+        reason: "pages of 10".into(),
+    }];
+    let assessment = assess(&run, Profile::Aws, &deviations);
+    (run, assessment)
+}
+
+/// The report input over `sample()`.
+pub fn input<'a>(run: &'a RunRecord, assessment: &'a Assessment) -> ReportInput<'a> {
+    ReportInput {
+        run,
+        assessment,
+        rerun_prefix: RERUN,
+    }
+}

@@ -1,0 +1,9 @@
+//! Scenarios: the YAML model with source positions, loading and checking, and expansion into
+//! the [`plan::Plan`] a run executes.
+
+pub mod generate;
+mod load;
+pub mod model;
+pub mod plan;
+
+pub use load::{ScenarioError, load, load_file, scenario_files};

@@ -1,0 +1,140 @@
+//! The YAML scenario format, as written by users (see `schemas/scenario.schema.json`).
+
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use serde_saphyr::Spanned;
+
+/// One scenario file: a suite of cases.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct ScenarioFile {
+    /// Suite name; the file stem when absent.
+    pub suite: Option<String>,
+    /// What the suite is about.
+    pub description: Option<String>,
+    /// Tags given to every case.
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// The cases.
+    pub cases: Vec<Spanned<CaseSpec>>,
+}
+
+/// One case: fixtures to seed, then steps.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct CaseSpec {
+    /// Name, unique in its file.
+    pub name: Spanned<String>,
+    /// What the case shows.
+    pub description: Option<String>,
+    /// Requirement IDs the case exercises.
+    #[serde(default)]
+    pub requirements: Vec<Spanned<String>>,
+    /// Tags for `--only` / `--skip`.
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// Logical names of the things to create; each run gives them run-unique names.
+    #[serde(default)]
+    pub things: Vec<Spanned<String>>,
+    /// Logical names of things that get run-unique names but are never created.
+    #[serde(default)]
+    pub absent_things: Vec<Spanned<String>>,
+    /// Jobs to create, in order.
+    #[serde(default)]
+    pub jobs: Vec<Spanned<JobSpecYaml>>,
+    /// What to do.
+    pub steps: Vec<Spanned<StepSpec>>,
+}
+
+/// A job fixture.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct JobSpecYaml {
+    /// Logical job id.
+    pub id: String,
+    /// Logical names of the target things.
+    pub targets: Vec<Spanned<String>>,
+    /// The job document (any JSON value; sent as its text).
+    #[serde(default)]
+    pub document: Option<Value>,
+    /// timeoutConfig.inProgressTimeoutInMinutes.
+    pub in_progress_timeout_minutes: Option<i64>,
+    /// jobExecutionsRetryConfig.criteriaList.
+    #[serde(default)]
+    pub retry: Vec<RetrySpec>,
+}
+
+/// One retry criterion.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RetrySpec {
+    /// FAILED, TIMED_OUT or ALL.
+    pub failure_type: String,
+    /// How many retries.
+    pub number_of_retries: u32,
+}
+
+/// One step: exactly one action, and what to expect of it.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct StepSpec {
+    /// StartNextPendingJobExecution.
+    pub start_next: Option<Map<String, Value>>,
+    /// UpdateJobExecution.
+    pub update: Option<Map<String, Value>>,
+    /// DescribeJobExecution.
+    pub describe: Option<Map<String, Value>>,
+    /// GetPendingJobExecutions.
+    pub get_pending: Option<Map<String, Value>>,
+    /// CancelJob (control plane).
+    pub cancel_job: Option<CancelSpec>,
+    /// Let target time pass.
+    pub wait: Option<WaitSpec>,
+    /// Send this text as the body instead of the JSON of the input.
+    pub raw_body: Option<String>,
+    /// Use this path (with `{thing}` and `{job}` filled in) instead of the bound one.
+    pub raw_path: Option<String>,
+    /// What the answer must be, beyond what the state model predicts.
+    pub expect: Option<ExpectSpec>,
+    /// Longest wait for the answer, in milliseconds of real time.
+    pub deadline_ms: Option<u64>,
+}
+
+/// CancelJob.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct CancelSpec {
+    /// Logical job id.
+    pub job: String,
+    /// Cancel IN_PROGRESS executions too.
+    #[serde(default)]
+    pub force: bool,
+}
+
+/// A wait in the target's time.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct WaitSpec {
+    /// Minutes of target time.
+    pub minutes: f64,
+}
+
+/// Explicit expectations.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct ExpectSpec {
+    /// HTTP status.
+    pub status: Option<u16>,
+    /// Error type, as the SDKs read it.
+    pub error: Option<String>,
+    /// An error type the answer must not be (a valid boundary value must not be refused as invalid).
+    pub not_error: Option<String>,
+    /// Body members by dotted path: a value to equal, or `{absent: true}` / `{present: true}`.
+    #[serde(default)]
+    pub body: Map<String, Value>,
+    /// After a refusal, read the thing's executions back and check nothing changed.
+    #[serde(default)]
+    pub state_unchanged: bool,
+    /// The requirement these expectations check; the case's first one when absent.
+    pub requirement: Option<String>,
+}

@@ -1019,6 +1019,17 @@ impl Oracle {
             .and_then(|s| serde_json::from_value(s.clone()).ok());
         let Some(requested) = requested else { return };
         let e = self.things[thing].executions[i].clone();
+        if !self.model.is_device_settable(requested) {
+            Self::expect_error(
+                out,
+                answer,
+                &["InvalidRequestException"],
+                "UP-DEVICE-STATUS",
+                "UP-DEVICE-STATUS-TYPE",
+                seq,
+            );
+            return;
+        }
         if let (Some(expected), Some(stored)) = (
             call.input.get("expectedVersion").and_then(Value::as_i64),
             e.version.value(),
@@ -1030,17 +1041,6 @@ impl Oracle {
                 &["InvalidStateTransitionException"],
                 "UP-EXPECTED-VERSION",
                 "UP-EXPECTED-VERSION-TYPE",
-                seq,
-            );
-            return;
-        }
-        if !self.model.is_device_settable(requested) {
-            Self::expect_error(
-                out,
-                answer,
-                &["InvalidRequestException"],
-                "UP-DEVICE-STATUS",
-                "UP-DEVICE-STATUS-TYPE",
                 seq,
             );
             return;

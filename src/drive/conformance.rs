@@ -150,7 +150,7 @@ impl<'a> CaseRun<'a> {
                     aborted = Some("the run was interrupted".to_string());
                     break;
                 }
-                self.step(step).await;
+                self.step(step, &stop).await;
             }
         }
         let c = self.case;
@@ -282,12 +282,15 @@ impl<'a> CaseRun<'a> {
         Ok(())
     }
 
-    async fn step(&mut self, step: &Step) {
+    async fn step(&mut self, step: &Step, stop: &watch::Receiver<bool>) {
         match &step.action {
             Action::Wait { minutes } => {
                 let real =
                     Duration::from_secs_f64((minutes * 60.0 / self.target.time_scale).max(0.0));
-                tokio::time::sleep(real.min(self.settings.max_wait)).await;
+                tokio::select! {
+                    () = tokio::time::sleep(real.min(self.settings.max_wait)) => {}
+                    () = stopped(stop.clone()) => {}
+                }
             }
             Action::CancelJob { job, force } => {
                 let input = json!({ "jobId": self.jobs[job], "force": force });

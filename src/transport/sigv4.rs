@@ -31,19 +31,21 @@ impl Signer {
     /// A signer from `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and optionally
     /// `AWS_SESSION_TOKEN`; `None` when the key pair is not set.
     pub fn from_env(region: &str) -> Option<Self> {
-        let key = std::env::var("AWS_ACCESS_KEY_ID")
-            .ok()
-            .filter(|v| !v.is_empty())?;
-        let secret = std::env::var("AWS_SECRET_ACCESS_KEY")
-            .ok()
-            .filter(|v| !v.is_empty())?;
-        let token = std::env::var("AWS_SESSION_TOKEN")
-            .ok()
-            .filter(|v| !v.is_empty());
-        Some(Self {
-            identity: Credentials::new(key, secret, token, None, "environment").into(),
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        Some(Self::new(
+            var("AWS_ACCESS_KEY_ID")?,
+            var("AWS_SECRET_ACCESS_KEY")?,
+            var("AWS_SESSION_TOKEN"),
+            region,
+        ))
+    }
+
+    /// A signer from explicit credentials.
+    pub fn new(key: String, secret: String, token: Option<String>, region: &str) -> Self {
+        Self {
+            identity: Credentials::new(key, secret, token, None, "jobcert").into(),
             region: region.to_string(),
-        })
+        }
     }
 
     /// Adds `authorization`, `x-amz-date` (and the session token) to `request`, signing for
@@ -80,5 +82,46 @@ impl Signer {
             .into_parts();
         instructions.apply_to_request_http1x(request);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signs_for_the_service_and_region_and_never_shows_the_secret() {
+        let signer = Signer::new(
+            "AKIDEXAMPLE".into(),
+            "wJalrXUtnFEMI/SECRET".into(),
+            Some("TOKEN123".into()),
+            "eu-west-1",
+        );
+        let mut request = http::Request::builder()
+            .method("PUT")
+            .uri("http://127.0.0.1:9080/things/my%3Athing/jobs/$next")
+            .header("content-type", "application/json")
+            .body(b"{}".to_vec())
+            .unwrap();
+        signer.sign(&mut request, "iot-jobs-data").unwrap();
+        let auth = request.headers()["authorization"].to_str().unwrap();
+        assert!(
+            auth.starts_with("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/"),
+            "{auth}"
+        );
+        assert!(
+            auth.contains("/eu-west-1/iot-jobs-data/aws4_request"),
+            "{auth}"
+        );
+        assert!(
+            auth.contains("SignedHeaders=") && auth.contains("Signature="),
+            "{auth}"
+        );
+        assert!(request.headers().contains_key("x-amz-date"));
+        assert_eq!(request.headers()["x-amz-security-token"], "TOKEN123");
+        assert!(!auth.contains("SECRET"));
+        assert!(
+            !format!("{signer:?}").contains("SECRET") && !format!("{signer:?}").contains("AKID")
+        );
     }
 }

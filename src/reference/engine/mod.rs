@@ -252,6 +252,12 @@ impl Engine {
                 .find(&req.job_id, req.execution_number)
                 .ok_or_else(not_found)?;
             let e = &mut t.executions[i];
+            if !model.is_device_settable(req.status) {
+                return Err(EngineError::InvalidRequest(format!(
+                    "status {} cannot be set by a device",
+                    req.status.as_str()
+                )));
+            }
             if let Some(expected) = req.expected_version
                 && expected != e.version
             {
@@ -262,12 +268,6 @@ impl Engine {
                     ),
                     state: e.state(),
                 });
-            }
-            if !model.is_device_settable(req.status) {
-                return Err(EngineError::InvalidRequest(format!(
-                    "status {} cannot be set by a device",
-                    req.status.as_str()
-                )));
             }
             if !model.device_may_move(e.status, req.status) {
                 return Err(EngineError::InvalidStateTransition {

@@ -349,6 +349,14 @@ fn assert_schema_refuses(text: &str, field: &str) {
     "cases:\n  - name: c\n    things: [dev]\n    steps:\n      - get-pending: { thing: dev, status: QUEUED }\n",
     "cases.0.steps.0.get-pending"
 )]
+#[case::unknown_not_error(
+    "cases:\n  - name: c\n    steps:\n      - wait: { minutes: 1 }\n        expect: { not-error: NoSuchException }\n",
+    "cases.0.steps.0.expect.not-error"
+)]
+#[case::malformed_expect_requirement(
+    "cases:\n  - name: c\n    steps:\n      - wait: { minutes: 1 }\n        expect: { requirement: not-an-id }\n",
+    "cases.0.steps.0.expect.requirement"
+)]
 #[case::unknown_expect_key(
     "cases:\n  - name: c\n    steps:\n      - wait: { minutes: 1 }\n        expect: { statuss: 200 }\n",
     "cases.0.steps.0.expect"
@@ -486,14 +494,6 @@ fn schema_and_loader_both_admit(#[case] text: &str) {
 #[case::unknown_failure_type(
     "cases:\n  - name: c\n    things: [dev]\n    jobs: [{ id: j, targets: [dev], retry: [{ failureType: SOMETIMES, numberOfRetries: 1 }] }]\n    steps: []\n",
     "cases.0.jobs.0.retry.0.failureType"
-)]
-#[case::unknown_not_error(
-    "cases:\n  - name: c\n    steps:\n      - wait: { minutes: 1 }\n        expect: { not-error: NoSuchException }\n",
-    "cases.0.steps.0.expect.not-error"
-)]
-#[case::malformed_expect_requirement(
-    "cases:\n  - name: c\n    steps:\n      - wait: { minutes: 1 }\n        expect: { requirement: not-an-id }\n",
-    "cases.0.steps.0.expect.requirement"
 )]
 #[case::status_out_of_range(
     "cases:\n  - name: c\n    steps:\n      - wait: { minutes: 1 }\n        expect: { status: 999 }\n",
@@ -663,16 +663,12 @@ fn assert_refused(ran: &Ran, path: &Path, at: At, message: &str) {
 // A one-line step: the loader reports the step, which is on the right line.
 #[case::undeclared_thing_in_a_step(
     b"cases:\n  - name: c\n    things: [dev]\n    steps:\n      - get-pending: { thing: ghost }\n",
-    At::Exact(5, 9),
+    At::Exact(5, 31),
     "thing \"ghost\" is not among the case's things"
 )]
 #[case::undeclared_thing_in_a_block_step(
     b"cases:\n  - name: c\n    things: [dev]\n    steps:\n      - get-pending:\n          thing: ghost\n",
-    At::Bug {
-        reported: (5, 9),
-        want: (6, 18),
-        why: "problems inside a step's input are reported at the step, not at the value",
-    },
+    At::Exact(6, 18),
     "thing \"ghost\" is not among the case's things"
 )]
 #[case::duplicate_key(
@@ -683,16 +679,12 @@ fn assert_refused(ran: &Ran, path: &Path, at: At, message: &str) {
 // A one-line step: the loader reports the step, which is on the right line.
 #[case::unknown_error_type_in_a_one_line_step(
     b"cases:\n  - name: c\n    things: [dev]\n    steps:\n      - { get-pending: { thing: dev }, expect: { error: NoSuchException } }\n",
-    At::Exact(5, 9),
+    At::Exact(5, 57),
     "expect.error NoSuchException is not an error type"
 )]
 #[case::unknown_error_type(
     b"cases:\n  - name: c\n    things: [dev]\n    steps:\n      - get-pending: { thing: dev }\n        expect: { error: NoSuchException }\n",
-    At::Bug {
-        reported: (5, 9),
-        want: (6, 26),
-        why: "expect.error is reported at the step, not at the value",
-    },
+    At::Exact(6, 26),
     "expect.error NoSuchException is not an error type"
 )]
 #[case::empty_file(b"", At::Exact(1, 1), "unexpected end of input")]
@@ -703,11 +695,7 @@ fn assert_refused(ran: &Ran, path: &Path, at: At, message: &str) {
 )]
 #[case::not_utf8(
     b"cases:\n  - name: \xff\xfe\n    steps: []\n",
-    At::Bug {
-        reported: (0, 0),
-        want: (2, 11),
-        why: "a file that is not UTF-8 is reported without a line and column",
-    },
+    At::Exact(2, 11),
     "UTF-8"
 )]
 #[case::alias_bomb(ALIAS_BOMB.as_bytes(), At::Lines(8, 16), "budget")]

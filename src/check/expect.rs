@@ -5,12 +5,12 @@ use serde_json::Value;
 use super::answer::Answer;
 use super::finding::Finding;
 use crate::record::{Exchange, Outcome};
-use crate::scenario::model::ExpectSpec;
+use crate::scenario::plan::Expectation;
 
 /// Checks `answer` against the step's explicit expectations, citing `requirement`.
 /// `resolve` maps a logical thing or job name to the name used on the target.
 pub fn check(
-    expect: &ExpectSpec,
+    expect: &Expectation,
     exchange: &Exchange,
     answer: &Answer,
     requirement: &str,

@@ -5,7 +5,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::model::ExpectSpec;
+use super::plan::Expectation;
 use super::plan::{Action, JobFixture, PlannedCase, Step};
 use crate::contract::{Operation, SchemaError, execution_model, file};
 
@@ -561,17 +561,17 @@ pub fn negative_cases() -> Result<Vec<PlannedCase>, SchemaError> {
                 continue;
             }
             let expect = if v.valid {
-                ExpectSpec {
+                Expectation {
                     not_error: Some("InvalidRequestException".into()),
                     requirement: Some(v.requirement.clone()),
-                    ..ExpectSpec::default()
+                    ..Expectation::default()
                 }
             } else {
-                ExpectSpec {
+                Expectation {
                     error: Some("InvalidRequestException".into()),
                     state_unchanged: true,
                     requirement: Some(v.requirement.clone()),
-                    ..ExpectSpec::default()
+                    ..Expectation::default()
                 }
             };
             let mut steps = prelude.clone();

@@ -4,16 +4,15 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 use serde_saphyr::Spanned;
 
-use super::model::{CaseSpec, ScenarioFile, StepSpec};
-use super::plan::{Action, JobFixture, PlannedCase, Source, Step};
+use super::model::{CaseSpec, Input, ScenarioFile, StepSpec};
+use super::plan::{Action, Expectation, JobFixture, PlannedCase, Source, Step};
 use crate::contract::{NEXT_EXECUTION, Operation, catalogue, file};
 
 /// A problem in a scenario file, with where it is.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{file}:{line}:{column}: {message}", file = .file.display())]
 pub struct ScenarioError {
     /// The file.
     pub file: PathBuf,
@@ -23,6 +22,23 @@ pub struct ScenarioError {
     pub column: u64,
     /// What is wrong.
     pub message: String,
+}
+
+impl std::fmt::Display for ScenarioError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.line == 0 {
+            write!(f, "{}: {}", self.file.display(), self.message)
+        } else {
+            write!(
+                f,
+                "{}:{}:{}: {}",
+                self.file.display(),
+                self.line,
+                self.column,
+                self.message
+            )
+        }
+    }
 }
 
 /// Every `*.yaml` / `*.yml` file under `paths` (files are taken as given), sorted.
@@ -104,12 +120,24 @@ fn source<T>(file: &Path, spanned: &Spanned<T>) -> Source {
 
 /// Loads one file.
 pub fn load_file(path: &Path) -> Result<Vec<PlannedCase>, Vec<ScenarioError>> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
+    let bytes = std::fs::read(path).map_err(|e| {
         vec![ScenarioError {
             file: path.to_path_buf(),
             line: 0,
             column: 0,
             message: format!("cannot read: {e}"),
+        }]
+    })?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        let good = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+        let line = good.iter().filter(|b| **b == b'\n').count() as u64 + 1;
+        let line_start = good.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+        let column = String::from_utf8_lossy(&good[line_start..]).chars().count() as u64 + 1;
+        vec![ScenarioError {
+            file: path.to_path_buf(),
+            line,
+            column,
+            message: "the file is not UTF-8 text".to_string(),
         }]
     })?;
     let parsed: ScenarioFile = serde_saphyr::from_str(&text).map_err(|e| {
@@ -228,7 +256,10 @@ fn step_from(
         .filter_map(|(op, input)| {
             input.as_ref().map(|i| Action::Call {
                 operation: *op,
-                input: i.clone(),
+                input: i
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.value.clone()))
+                    .collect(),
             })
         })
         .collect();
@@ -252,7 +283,14 @@ fn step_from(
     }
     let action = actions.remove(0);
     match &action {
-        Action::Call { operation, input } => check_input(&at, *operation, input, things, jobs)?,
+        Action::Call { operation, .. } => {
+            let written = calls
+                .iter()
+                .find(|(op, _)| op == operation)
+                .and_then(|(_, input)| input.as_ref())
+                .expect("the call's input");
+            check_input(path, *operation, written, things, jobs)?;
+        }
         Action::CancelJob { job, .. } if !jobs.contains(&job.as_str()) => {
             return Err(error_at(
                 &at,
@@ -267,19 +305,40 @@ fn step_from(
         }
         _ => {}
     }
-    if let Some(expected) = s.expect.as_ref().and_then(|e| e.error.as_deref())
-        && !is_known_error(expected)
+    let expect = s.expect.clone().unwrap_or_default();
+    for (key, named) in [("error", &expect.error), ("not-error", &expect.not_error)] {
+        if let Some(name) = named
+            && !is_known_error(&name.value)
+        {
+            return Err(error_at(
+                &source(path, name),
+                format!(
+                    "expect.{key} {} is not an error type of errors.json",
+                    name.value
+                ),
+            ));
+        }
+    }
+    if let Some(r) = &expect.requirement
+        && catalogue().get(&r.value).is_none()
     {
         return Err(error_at(
-            &at,
-            format!("expect.error {expected} is not an error type of errors.json"),
+            &source(path, r),
+            format!("unknown requirement ID {}", r.value),
         ));
     }
     Ok(Step {
         action,
         raw_body: s.raw_body.clone(),
         raw_path: s.raw_path.clone(),
-        expect: s.expect.clone().unwrap_or_default(),
+        expect: Expectation {
+            status: expect.status,
+            error: expect.error.map(|e| e.value),
+            not_error: expect.not_error.map(|e| e.value),
+            body: expect.body,
+            state_unchanged: expect.state_unchanged,
+            requirement: expect.requirement.map(|r| r.value),
+        },
         deadline: s.deadline_ms.map(Duration::from_millis),
         source: Some(at),
     })
@@ -295,41 +354,43 @@ fn is_known_error(name: &str) -> bool {
 }
 
 fn check_input(
-    at: &Source,
+    path: &Path,
     operation: Operation,
-    input: &Map<String, Value>,
+    input: &Input,
     things: &[String],
     jobs: &[&str],
 ) -> Result<(), ScenarioError> {
-    let schema = operation
-        .request_schema()
-        .map_err(|e| error_at(at, e.to_string()))?;
-    for key in input.keys() {
+    let schema = operation.request_schema().map_err(|e| ScenarioError {
+        file: path.to_path_buf(),
+        line: 0,
+        column: 0,
+        message: e.to_string(),
+    })?;
+    for (key, value) in input {
+        let at = source(path, value);
         let known = matches!(key.as_str(), "thing" | "job")
             || schema.document()["properties"].get(key).is_some();
         if !known {
             return Err(error_at(
-                at,
+                &at,
                 format!("{} has no member {key}", operation.name()),
             ));
         }
-    }
-    if let Some(thing) = input.get("thing") {
-        let name = thing.as_str().unwrap_or_default();
-        if !things.iter().any(|t| t == name) {
-            return Err(error_at(
-                at,
-                format!("thing {thing} is not among the case's things"),
-            ));
-        }
-    }
-    if let Some(job) = input.get("job") {
-        let name = job.as_str().unwrap_or_default();
-        if name != NEXT_EXECUTION && !jobs.contains(&name) {
-            return Err(error_at(
-                at,
-                format!("job {job} is not among the case's jobs"),
-            ));
+        let name = value.value.as_str().unwrap_or_default();
+        match key.as_str() {
+            "thing" if !things.iter().any(|t| t == name) => {
+                return Err(error_at(
+                    &at,
+                    format!("thing {} is not among the case's things", value.value),
+                ));
+            }
+            "job" if name != NEXT_EXECUTION && !jobs.contains(&name) => {
+                return Err(error_at(
+                    &at,
+                    format!("job {} is not among the case's jobs", value.value),
+                ));
+            }
+            _ => {}
         }
     }
     Ok(())

@@ -74,18 +74,21 @@ pub struct RetrySpec {
     pub number_of_retries: u32,
 }
 
+/// An operation's input as written: members with where each value stands.
+pub type Input = std::collections::BTreeMap<String, Spanned<Value>>;
+
 /// One step: exactly one action, and what to expect of it.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct StepSpec {
     /// StartNextPendingJobExecution.
-    pub start_next: Option<Map<String, Value>>,
+    pub start_next: Option<Input>,
     /// UpdateJobExecution.
-    pub update: Option<Map<String, Value>>,
+    pub update: Option<Input>,
     /// DescribeJobExecution.
-    pub describe: Option<Map<String, Value>>,
+    pub describe: Option<Input>,
     /// GetPendingJobExecutions.
-    pub get_pending: Option<Map<String, Value>>,
+    pub get_pending: Option<Input>,
     /// CancelJob (control plane).
     pub cancel_job: Option<CancelSpec>,
     /// Let target time pass.
@@ -119,22 +122,22 @@ pub struct WaitSpec {
     pub minutes: f64,
 }
 
-/// Explicit expectations.
+/// Explicit expectations, as written (see [`super::plan::Expectation`]).
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct ExpectSpec {
     /// HTTP status.
     pub status: Option<u16>,
     /// Error type, as the SDKs read it.
-    pub error: Option<String>,
-    /// An error type the answer must not be (a valid boundary value must not be refused as invalid).
-    pub not_error: Option<String>,
-    /// Body members by dotted path: a value to equal, or `{absent: true}` / `{present: true}`.
+    pub error: Option<Spanned<String>>,
+    /// An error type the answer must not be.
+    pub not_error: Option<Spanned<String>>,
+    /// Body members by dotted path.
     #[serde(default)]
     pub body: Map<String, Value>,
-    /// After a refusal, read the thing's executions back and check nothing changed.
+    /// After a refusal, check nothing changed.
     #[serde(default)]
     pub state_unchanged: bool,
-    /// The requirement these expectations check; the case's first one when absent.
-    pub requirement: Option<String>,
+    /// The requirement these expectations check.
+    pub requirement: Option<Spanned<String>>,
 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde_json::{Map, Value};
 
-use super::model::{ExpectSpec, RetrySpec};
+use super::model::RetrySpec;
 use crate::contract::Operation;
 
 /// Where a case or step was written.
@@ -38,6 +38,23 @@ pub struct JobFixture {
     pub in_progress_timeout_minutes: Option<i64>,
     /// Retry criteria.
     pub retry: Vec<RetrySpec>,
+}
+
+/// What a step's answer must be, beyond what the state model predicts.
+#[derive(Debug, Clone, Default)]
+pub struct Expectation {
+    /// HTTP status.
+    pub status: Option<u16>,
+    /// Error type, as the SDKs read it.
+    pub error: Option<String>,
+    /// An error type the answer must not be (a valid boundary value must not be refused as invalid).
+    pub not_error: Option<String>,
+    /// Body members by dotted path: a value to equal, or `{absent: true}` / `{present: true}`.
+    pub body: serde_json::Map<String, Value>,
+    /// After a refusal, read the thing's executions back and check nothing changed.
+    pub state_unchanged: bool,
+    /// The requirement these expectations check; the case's first one when absent.
+    pub requirement: Option<String>,
 }
 
 /// What a step does.
@@ -75,7 +92,7 @@ pub struct Step {
     /// A path to send instead of the bound one (`{thing}`, `{job}` filled in).
     pub raw_path: Option<String>,
     /// Explicit expectations.
-    pub expect: ExpectSpec,
+    pub expect: Expectation,
     /// How long to wait for the answer; the run's default when absent.
     pub deadline: Option<Duration>,
     /// Where it was written.
@@ -89,7 +106,7 @@ impl Step {
             action: Action::Call { operation, input },
             raw_body: None,
             raw_path: None,
-            expect: ExpectSpec::default(),
+            expect: Expectation::default(),
             deadline: None,
             source: None,
         }

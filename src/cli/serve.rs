@@ -16,6 +16,12 @@ pub struct ServeArgs {
     /// Control-plane listen address (port 0 picks a free port).
     #[arg(long, default_value = "127.0.0.1:9081")]
     control: SocketAddr,
+    /// MQTT listen address of the embedded broker (port 0 picks a free port).
+    #[arg(long)]
+    mqtt: Option<SocketAddr>,
+    /// Serve the Jobs topics through this existing broker instead (`mqtt://HOST:PORT`).
+    #[arg(long, value_name = "URL")]
+    mqtt_broker: Option<String>,
     /// Virtual clock speed: 600 makes one minute pass in 0.1 s.
     #[arg(long, default_value_t = 1.0, value_parser = positive_scale)]
     time_scale: f64,
@@ -39,6 +45,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let config = ServeConfig {
         http: args.http,
         control: args.control,
+        mqtt: args.mqtt,
+        mqtt_broker: args.mqtt_broker.clone(),
         time_scale: args.time_scale,
         region: args.region,
         account_id: args.account_id,
@@ -50,6 +58,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         let mut out = std::io::stdout().lock();
         writeln!(out, "data-plane http://{}", server.data_plane())?;
         writeln!(out, "control-plane http://{}", server.control_plane())?;
+        if let Some(addr) = server.mqtt() {
+            writeln!(out, "mqtt mqtt://{addr}")?;
+        }
+        if let Some(url) = &args.mqtt_broker {
+            writeln!(out, "mqtt-attached {url}")?;
+        }
         out.flush()?;
     }
     stop_signal().await?;

@@ -46,6 +46,7 @@ impl ErrorKind {
 #[serde(rename_all = "camelCase")]
 struct ErrorRow {
     http_status: u16,
+    mqtt_code: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -73,4 +74,21 @@ pub fn error_status(kind: ErrorKind) -> u16 {
         .or_else(|| t.protocol.get(kind.type_name()))
         .map(|row| row.http_status)
         .unwrap_or_else(|| panic!("schemas/errors.json has no row for {}", kind.type_name()))
+}
+
+/// The MQTT rejected code of an error type, where the API has one.
+pub fn mqtt_code(kind: ErrorKind) -> Option<&'static str> {
+    table()
+        .data_plane
+        .get(kind.type_name())
+        .and_then(|row| row.mqtt_code.as_deref())
+}
+
+/// The HTTP error type a MQTT rejected code stands for, where there is one.
+pub fn type_for_mqtt_code(code: &str) -> Option<&'static str> {
+    table()
+        .data_plane
+        .iter()
+        .find(|(_, row)| row.mqtt_code.as_deref() == Some(code))
+        .map(|(name, _)| name.as_str())
 }

@@ -9,7 +9,7 @@ mod operation;
 mod requirements;
 mod schemas;
 
-pub use errors::{ErrorKind, error_status};
+pub use errors::{ErrorKind, error_status, mqtt_code, type_for_mqtt_code};
 pub use execution_model::{ExecutionModel, Status, execution_model};
 pub use operation::{ControlOperation, Operation};
 pub use requirements::{Catalogue, Level, Requirement, catalogue};

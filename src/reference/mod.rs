@@ -5,6 +5,7 @@
 
 pub mod engine;
 pub mod http;
+pub mod mqtt;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -15,6 +16,9 @@ use tokio::task::JoinSet;
 
 use engine::{Engine, VirtualClock};
 
+/// How long attach mode may take to subscribe on the broker.
+const ATTACH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
+
 /// Where and how the reference server runs.
 #[derive(Debug, Clone)]
 pub struct ServeConfig {
@@ -22,6 +26,10 @@ pub struct ServeConfig {
     pub http: SocketAddr,
     /// Control-plane listen address (port 0 picks a free port).
     pub control: SocketAddr,
+    /// MQTT listen address of the embedded broker, if one is wanted.
+    pub mqtt: Option<SocketAddr>,
+    /// An existing broker (`mqtt://HOST:PORT`) to serve the Jobs topics through, if any.
+    pub mqtt_broker: Option<String>,
     /// Virtual clock speed: 600 makes a minute pass in 0.1 s.
     pub time_scale: f64,
     /// Region named in ARNs.
@@ -35,6 +43,8 @@ impl Default for ServeConfig {
         Self {
             http: SocketAddr::from(([127, 0, 0, 1], 0)),
             control: SocketAddr::from(([127, 0, 0, 1], 0)),
+            mqtt: None,
+            mqtt_broker: None,
             time_scale: 1.0,
             region: "us-east-1".to_string(),
             account_id: "123456789012".to_string(),
@@ -46,13 +56,15 @@ impl Default for ServeConfig {
 pub struct RunningServer {
     data_plane: SocketAddr,
     control_plane: SocketAddr,
+    mqtt: Option<SocketAddr>,
     engine: Arc<Engine>,
     stop: watch::Sender<bool>,
     tasks: JoinSet<()>,
 }
 
 impl RunningServer {
-    /// Binds the listeners and starts serving.
+    /// Binds the listeners and starts serving; with `mqtt_broker`, waits until the Jobs topics
+    /// are subscribed on that broker.
     pub async fn start(config: &ServeConfig) -> std::io::Result<Self> {
         let engine = Arc::new(Engine::new(
             VirtualClock::new(config.time_scale),
@@ -82,9 +94,44 @@ impl RunningServer {
                 }
             });
         }
+        let service = mqtt::service::JobsService::new(engine.clone());
+        let mqtt = match config.mqtt {
+            Some(addr) => {
+                let listener = TcpListener::bind(addr).await?;
+                let local = listener.local_addr()?;
+                tasks.spawn(mqtt::broker::serve(
+                    listener,
+                    service.clone(),
+                    stopped.clone(),
+                ));
+                Some(local)
+            }
+            None => None,
+        };
+        if let Some(url) = &config.mqtt_broker {
+            mqtt::attach::broker_address(url)
+                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+            let (ready, subscribed) = tokio::sync::oneshot::channel();
+            let (url, service, stopped) = (url.clone(), service.clone(), stopped.clone());
+            tasks.spawn(async move {
+                if let Err(e) = mqtt::attach::attach(&url, service, ready, stopped).await {
+                    tracing::error!("attach mode: {e}");
+                }
+            });
+            tokio::time::timeout(ATTACH_TIMEOUT, subscribed)
+                .await
+                .map_err(|_| {
+                    std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        "the broker did not acknowledge the Jobs subscription",
+                    )
+                })?
+                .map_err(|_| std::io::Error::other("attach mode stopped"))?;
+        }
         Ok(Self {
             data_plane,
             control_plane,
+            mqtt,
             engine,
             stop,
             tasks,
@@ -101,6 +148,11 @@ impl RunningServer {
         self.control_plane
     }
 
+    /// The embedded broker's address, when it runs.
+    pub fn mqtt(&self) -> Option<SocketAddr> {
+        self.mqtt
+    }
+
     /// The engine behind the listeners.
     pub fn engine(&self) -> &Arc<Engine> {
         &self.engine
@@ -110,16 +162,14 @@ impl RunningServer {
     pub async fn shutdown(mut self) {
         let _ = self.stop.send(true);
         // The timer task never ends by itself; the listeners end once drained.
-        let mut listeners_left = 2;
-        while listeners_left > 0 {
-            match self.tasks.join_next().await {
-                Some(_) => listeners_left -= 1,
-                None => break,
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+            while self.tasks.len() > 1 {
+                if self.tasks.join_next().await.is_none() {
+                    break;
+                }
             }
-            if self.tasks.len() == 1 {
-                break;
-            }
-        }
+        })
+        .await;
         self.tasks.abort_all();
     }
 }

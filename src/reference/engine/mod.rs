@@ -13,6 +13,8 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
+use tokio::sync::broadcast;
+
 pub use clock::{VirtualClock, VirtualMillis, epoch_seconds};
 pub use execution::{Details, ExecutionView, StateView, SummaryView};
 pub use job::{JobSpec, JobState, JobStatus, RetryCriterion};
@@ -75,6 +77,20 @@ impl EngineError {
         }
     }
 }
+
+/// A thing whose pending list changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    /// The thing.
+    pub thing: Arc<str>,
+    /// An execution joined or left the pending list.
+    pub list_changed: bool,
+    /// The head of the pending list is another execution (or none).
+    pub head_changed: bool,
+}
+
+/// Changes buffered for a slow listener before it starts missing them.
+const CHANGE_BUFFER: usize = 65_536;
 
 /// What UpdateJobExecution returns.
 #[derive(Debug, Clone, PartialEq)]
@@ -140,6 +156,7 @@ pub struct Engine {
     timers: TimerQueue,
     region: String,
     account_id: String,
+    changes: broadcast::Sender<Change>,
 }
 
 impl Engine {
@@ -154,6 +171,7 @@ impl Engine {
             timers: TimerQueue::default(),
             region: region.to_string(),
             account_id: account_id.to_string(),
+            changes: broadcast::channel(CHANGE_BUFFER).0,
         }
     }
 
@@ -173,6 +191,38 @@ impl Engine {
         }
     }
 
+    /// Runs `f` on the thing named `name` (or `None`), and announces a change of its pending
+    /// list or of its head to [`Engine::changes`] subscribers.
+    fn with_thing<R>(&self, name: &str, f: impl FnOnce(Option<&mut thing::ThingState>) -> R) -> R {
+        let mut change = None;
+        let result = self.things.with(name, |t| match t {
+            None => f(None),
+            Some(t) => {
+                let before = t.signature(self.model);
+                let result = f(Some(t));
+                let after = t.signature(self.model);
+                if before != after {
+                    change = Some(Change {
+                        thing: t.name.clone(),
+                        list_changed: before.0 != after.0,
+                        head_changed: before.1 != after.1,
+                    });
+                }
+                result
+            }
+        });
+        if let Some(c) = change {
+            // Nobody listening is fine.
+            let _ = self.changes.send(c);
+        }
+        result
+    }
+
+    /// Changes of things' pending lists, as they happen (for notifications).
+    pub fn changes(&self) -> broadcast::Receiver<Change> {
+        self.changes.subscribe()
+    }
+
     /// Expires due timers until the task is dropped. Reads expire lazily as well, so this only
     /// makes expiry happen without a read.
     pub async fn run_timers(self: Arc<Self>) {
@@ -180,7 +230,7 @@ impl Engine {
             let due = self.timers.take_due(self.clock.now_ms());
             for thing in due {
                 let now = self.clock.now_ms();
-                self.things.with(&thing, |t| {
+                self.with_thing(&thing, |t| {
                     if let Some(t) = t {
                         t.expire(now, self.model, &self.seq);
                     }
@@ -205,7 +255,7 @@ impl Engine {
         req: &requests::StartNext,
     ) -> Result<Option<ExecutionView>, EngineError> {
         let now = self.clock.now_ms();
-        let (view, deadline, thing) = self.things.with(&req.thing_name, |t| {
+        let (view, deadline, thing) = self.with_thing(&req.thing_name, |t| {
             let Some(t) = t else {
                 return (None, None, None);
             };
@@ -239,7 +289,7 @@ impl Engine {
     pub fn update(&self, req: &requests::Update) -> Result<UpdateOutcome, EngineError> {
         let now = self.clock.now_ms();
         let model = self.model;
-        let (outcome, deadline, thing) = self.things.with(&req.thing_name, |t| {
+        let (outcome, deadline, thing) = self.with_thing(&req.thing_name, |t| {
             let not_found = || {
                 EngineError::NotFound(format!(
                     "no execution of job {} on thing {}",
@@ -322,7 +372,7 @@ impl Engine {
         let now = self.clock.now_ms();
         let with_document = req.include_job_document.unwrap_or(true);
         let next = req.job_id == NEXT_EXECUTION;
-        self.things.with(&req.thing_name, |t| {
+        self.with_thing(&req.thing_name, |t| {
             let not_found = || {
                 EngineError::NotFound(format!(
                     "no execution of job {} on thing {}",
@@ -348,7 +398,7 @@ impl Engine {
     /// GetPendingJobExecutions: IN_PROGRESS then QUEUED, oldest first, at most the model's limit.
     pub fn pending(&self, req: &requests::GetPending) -> PendingView {
         let now = self.clock.now_ms();
-        self.things.with(&req.thing_name, |t| {
+        self.with_thing(&req.thing_name, |t| {
             let Some(t) = t else {
                 return PendingView::default();
             };
@@ -455,7 +505,7 @@ impl Engine {
         let now = self.clock.now_ms();
         let mut counts: HashMap<Status, u64> = HashMap::new();
         for thing in &job.spec.things {
-            self.things.with(thing, |t| {
+            self.with_thing(thing, |t| {
                 if let Some(t) = t {
                     t.expire(now, self.model, &self.seq);
                     if let Some(i) = t.find(&job.spec.id, None) {
@@ -508,7 +558,7 @@ impl Engine {
             state.completed_at = Some(now);
         }
         for thing in &job.spec.things {
-            self.things.with(thing, |t| {
+            self.with_thing(thing, |t| {
                 let Some(t) = t else { return };
                 t.expire(now, self.model, &self.seq);
                 for e in t.executions.iter_mut().filter(|e| e.job_id() == id) {
@@ -535,7 +585,7 @@ impl Engine {
         number: Option<i64>,
     ) -> Result<ControlExecutionView, EngineError> {
         let now = self.clock.now_ms();
-        let execution = self.things.with(thing, |t| {
+        let execution = self.with_thing(thing, |t| {
             let t = t?;
             t.expire(now, self.model, &self.seq);
             let i = t.find(job_id, number)?;

@@ -2,6 +2,8 @@
 //! schemas of `schemas/` (the bindings validate; these types only carry the values).
 
 use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
 
 use super::execution::Details;
 use crate::contract::Status;
@@ -64,4 +66,33 @@ pub struct Describe {
 pub struct GetPending {
     /// Thing name.
     pub thing_name: String,
+}
+
+/// Reads a schema-checked input object into a typed input; a refusal names the member.
+pub fn read<T: DeserializeOwned>(input: Value) -> Result<T, String> {
+    serde_path_to_error::deserialize(whole_numbers(input)).map_err(|e| {
+        let field = e.path().to_string();
+        format!("{field}: {}", e.into_inner())
+    })
+}
+
+/// JSON Schema counts `5.0` as an integer; so do the typed inputs. Whole numbers beyond the
+/// 64-bit range stay fractional and are refused by name when the input is read.
+fn whole_numbers(value: Value) -> Value {
+    const LIMIT: f64 = 9_223_372_036_854_775_808.0; // 2^63
+    match value {
+        Value::Number(n) => match n.as_f64() {
+            Some(f) if !n.is_i64() && !n.is_u64() && f.fract() == 0.0 && f.abs() < LIMIT => {
+                Value::from(f as i64)
+            }
+            _ => Value::Number(n),
+        },
+        Value::Array(items) => Value::Array(items.into_iter().map(whole_numbers).collect()),
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| (k, whole_numbers(v)))
+                .collect(),
+        ),
+        other => other,
+    }
 }

@@ -96,6 +96,19 @@ impl ThingState {
         pending.into_iter().map(|(_, i)| i).collect()
     }
 
+    /// What notifications follow: the pending executions (as a set) and the head.
+    pub(super) fn signature(
+        &self,
+        model: &ExecutionModel,
+    ) -> (Vec<(u64, i64)>, Option<(u64, i64)>) {
+        let pending = self.pending(model);
+        let key = |i: usize| (self.executions[i].seq, self.executions[i].number);
+        let head = pending.first().map(|&i| key(i));
+        let mut set: Vec<(u64, i64)> = pending.into_iter().map(key).collect();
+        set.sort_unstable();
+        (set, head)
+    }
+
     /// Index of the execution of `job_id` numbered `number`, or the latest one when `number` is `None`.
     pub(super) fn find(&self, job_id: &str, number: Option<i64>) -> Option<usize> {
         self.executions

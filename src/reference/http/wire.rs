@@ -204,31 +204,7 @@ pub fn read_input<T: DeserializeOwned>(
     if let Some(violation) = schema.first_violation(&input) {
         return Err(ApiError::invalid(violation.to_string()));
     }
-    serde_path_to_error::deserialize(whole_numbers(input)).map_err(|e| {
-        let field = e.path().to_string();
-        ApiError::invalid(format!("{field}: {}", e.into_inner()))
-    })
-}
-
-/// JSON Schema counts `5.0` as an integer; so do the typed inputs. Whole numbers beyond the
-/// 64-bit range stay fractional and are refused by name when the input is read.
-fn whole_numbers(value: Value) -> Value {
-    const LIMIT: f64 = 9_223_372_036_854_775_808.0; // 2^63
-    match value {
-        Value::Number(n) => match n.as_f64() {
-            Some(f) if !n.is_i64() && !n.is_u64() && f.fract() == 0.0 && f.abs() < LIMIT => {
-                Value::from(f as i64)
-            }
-            _ => Value::Number(n),
-        },
-        Value::Array(items) => Value::Array(items.into_iter().map(whole_numbers).collect()),
-        Value::Object(map) => Value::Object(
-            map.into_iter()
-                .map(|(k, v)| (k, whole_numbers(v)))
-                .collect(),
-        ),
-        other => other,
-    }
+    crate::reference::engine::requests::read(input).map_err(ApiError::invalid)
 }
 
 /// Reads at most [`MAX_BODY_BYTES`] of a request body.

@@ -1,0 +1,285 @@
+//! The embedded broker: MQTT 3.1.1 and 5 over TCP, QoS 0 and 1, `+`/`#` routing, and the Jobs
+//! service answering on the reserved topics. A malformed or oversized packet, a protocol
+//! violation or a silent client ends that one session, never the broker.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Buf, BytesMut};
+use futures_util::{SinkExt, StreamExt};
+use tokio::io::AsyncReadExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{broadcast, watch};
+use tokio_util::codec::{Framed, FramedParts};
+
+use super::dialect::{Dialect, Incoming, Reply, V4, V5};
+use super::hub::{Hub, Outgoing, valid_filter};
+use super::service::JobsService;
+use super::topics;
+
+/// Largest packet accepted: AWS IoT's 128 KiB payload limit plus room for the headers.
+const MAX_PACKET: usize = 128 * 1024 + 2048;
+/// How long a new connection may take to send its CONNECT.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Most bytes read while looking for the protocol version.
+const SNIFF_LIMIT: usize = 1024;
+
+/// Accepts connections on `listener` until `stop` turns true.
+pub async fn serve(listener: TcpListener, service: JobsService, mut stop: watch::Receiver<bool>) {
+    let hub = Arc::new(Hub::default());
+    let notifier = tokio::spawn(notify(hub.clone(), service.clone()));
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => {
+                    tokio::spawn(session(stream, hub.clone(), service.clone()));
+                }
+                Err(e) => {
+                    tracing::warn!("accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            },
+            () = stopped(&mut stop) => break,
+        }
+    }
+    notifier.abort();
+}
+
+/// Publishes `notify` and `notify-next` as the engine's pending lists change.
+async fn notify(hub: Arc<Hub>, service: JobsService) {
+    let mut changes = service.engine().changes();
+    loop {
+        match changes.recv().await {
+            Ok(change) => {
+                for m in service.notifications(&change, &|topic| hub.has_subscribers(topic)) {
+                    hub.publish(&m.topic, m.payload.into(), 1);
+                }
+            }
+            Err(broadcast::error::RecvError::Lagged(n)) => {
+                tracing::warn!("{n} pending-list changes were not notified")
+            }
+            Err(broadcast::error::RecvError::Closed) => return,
+        }
+    }
+}
+
+/// Reads until the CONNECT packet's protocol level is known; returns it and the bytes read.
+async fn sniff(stream: &mut TcpStream) -> std::io::Result<Option<(u8, BytesMut)>> {
+    let mut buf = BytesMut::with_capacity(64);
+    loop {
+        if let Some(level) = protocol_level(&buf) {
+            return Ok(level.map(|l| (l, buf)));
+        }
+        if buf.len() >= SNIFF_LIMIT || stream.read_buf(&mut buf).await? == 0 {
+            return Ok(None);
+        }
+    }
+}
+
+/// `Some(Some(level))` once known, `Some(None)` when the bytes are no CONNECT, `None` when
+/// more bytes are needed.
+fn protocol_level(buf: &[u8]) -> Option<Option<u8>> {
+    let mut b = buf;
+    if b.is_empty() {
+        return None;
+    }
+    if b.get_u8() != 0x10 {
+        return Some(None);
+    }
+    for i in 0..4 {
+        if b.is_empty() {
+            return None;
+        }
+        if b.get_u8() & 0x80 == 0 {
+            break;
+        }
+        if i == 3 {
+            return Some(None);
+        }
+    }
+    if b.len() < 2 {
+        return None;
+    }
+    let name = usize::from(b.get_u16());
+    if b.len() < name + 1 {
+        return None;
+    }
+    Some(Some(b[name]))
+}
+
+async fn session(mut stream: TcpStream, hub: Arc<Hub>, service: JobsService) {
+    let _ = stream.set_nodelay(true);
+    let sniffed = tokio::time::timeout(CONNECT_TIMEOUT, sniff(&mut stream)).await;
+    let Ok(Ok(Some((level, buf)))) = sniffed else {
+        return;
+    };
+    match level {
+        4 => run::<V4>(stream, buf, hub, service).await,
+        5 => run::<V5>(stream, buf, hub, service).await,
+        _ => {}
+    }
+}
+
+async fn run<D: Dialect>(stream: TcpStream, buf: BytesMut, hub: Arc<Hub>, service: JobsService) {
+    let mut parts = FramedParts::new::<D::Packet>(stream, D::codec(MAX_PACKET));
+    parts.read_buf = buf;
+    let mut framed = Framed::from_parts(parts);
+    let first = tokio::time::timeout(CONNECT_TIMEOUT, framed.next()).await;
+    let Ok(Some(Ok(packet))) = first else { return };
+    let Incoming::Connect {
+        client_id,
+        keep_alive,
+    } = D::incoming(packet)
+    else {
+        return;
+    };
+    let client_id = if client_id.is_empty() {
+        format!("jobcert-{}", uuid::Uuid::new_v4().simple())
+    } else {
+        client_id
+    };
+    let (id, mut queue) = hub.connect(&client_id);
+    if framed.send(D::reply(Reply::ConnAck)).await.is_err() {
+        hub.disconnect(id, &client_id);
+        return;
+    }
+    // MQTT: a server may close a connection silent for one and a half keep-alive periods.
+    let idle = (keep_alive > 0).then(|| Duration::from_millis(u64::from(keep_alive) * 1500));
+    let mut next_pkid: u16 = 0;
+    let mut pkid = move || {
+        next_pkid = next_pkid.checked_add(1).unwrap_or(1);
+        next_pkid
+    };
+    loop {
+        let received = async {
+            match idle {
+                Some(limit) => tokio::time::timeout(limit, framed.next())
+                    .await
+                    .ok()
+                    .flatten(),
+                None => framed.next().await,
+            }
+        };
+        let reply = tokio::select! {
+            packet = received => match packet {
+                Some(Ok(p)) => match handle(D::incoming(p), id, &hub, &service) {
+                    Step::Send(replies) => replies,
+                    Step::Close => break,
+                },
+                _ => break,
+            },
+            out = queue.recv() => match out {
+                Some(Outgoing::Publish { topic, payload, qos }) => {
+                    vec![Reply::Publish { topic: topic.to_string(), payload, qos, pkid: if qos > 0 { pkid() } else { 0 } }]
+                }
+                None => break,
+            },
+        };
+        let mut failed = false;
+        for mut r in reply {
+            if let Reply::Publish { qos, pkid: p, .. } = &mut r
+                && *qos > 0
+                && *p == 0
+            {
+                *p = pkid();
+            }
+            if framed.feed(D::reply(r)).await.is_err() {
+                failed = true;
+                break;
+            }
+        }
+        if failed || framed.flush().await.is_err() {
+            break;
+        }
+    }
+    hub.disconnect(id, &client_id);
+}
+
+/// What a session does after a packet.
+enum Step {
+    /// Send these and carry on.
+    Send(Vec<Reply>),
+    /// End the session.
+    Close,
+}
+
+fn handle(incoming: Incoming, id: u64, hub: &Hub, service: &JobsService) -> Step {
+    match incoming {
+        Incoming::Publish {
+            topic,
+            payload,
+            qos,
+            pkid,
+        } => {
+            // AWS IoT has no QoS 2; a topic name may hold no wildcard.
+            if qos > 1 || topic.is_empty() || topic.contains(['+', '#']) {
+                return Step::Close;
+            }
+            let mut out = Vec::new();
+            if topics::parse(&topic).is_some() {
+                // Replies go to the publisher only, at the QoS it subscribed with (capped at 1).
+                if let Some(reply) = service.handle(&topic, &payload) {
+                    let qos = hub.granted(id, &reply.topic).unwrap_or(0).min(1);
+                    out.push(Reply::Publish {
+                        topic: reply.topic,
+                        payload: reply.payload.into(),
+                        qos,
+                        pkid: 0,
+                    });
+                }
+            } else {
+                hub.publish(&topic, payload, qos);
+            }
+            if qos == 1 {
+                out.insert(0, Reply::PubAck(pkid));
+            }
+            Step::Send(out)
+        }
+        Incoming::Subscribe(pkid, filters) => {
+            let granted = filters
+                .into_iter()
+                .map(|(filter, qos)| {
+                    valid_filter(&filter).then(|| {
+                        let q = qos.min(1);
+                        hub.subscribe(id, &filter, q);
+                        q
+                    })
+                })
+                .collect();
+            Step::Send(vec![Reply::SubAck(pkid, granted)])
+        }
+        Incoming::Unsubscribe(pkid, filters) => {
+            for f in &filters {
+                hub.unsubscribe(id, f);
+            }
+            Step::Send(vec![Reply::UnsubAck(pkid, filters.len())])
+        }
+        Incoming::Ping => Step::Send(vec![Reply::Pong]),
+        Incoming::Other => Step::Send(Vec::new()),
+        Incoming::Connect { .. } | Incoming::Disconnect => Step::Close,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::protocol_level;
+
+    #[test]
+    fn the_protocol_level_is_read_from_the_connect_packet() {
+        let v4 = [0x10, 0x10, 0x00, 0x04, b'M', b'Q', b'T', b'T', 0x04, 0x02];
+        let v5 = [0x10, 0x10, 0x00, 0x04, b'M', b'Q', b'T', b'T', 0x05, 0x02];
+        assert_eq!(protocol_level(&v4), Some(Some(4)));
+        assert_eq!(protocol_level(&v5), Some(Some(5)));
+        assert_eq!(protocol_level(&v4[..5]), None);
+        assert_eq!(protocol_level(&[0x30, 0x00]), Some(None));
+        assert_eq!(
+            protocol_level(&[0x10, 0xff, 0xff, 0xff, 0xff, 0x00]),
+            Some(None)
+        );
+    }
+}
+
+/// Resolves once `stop` turns true (or its sender is gone).
+async fn stopped(stop: &mut watch::Receiver<bool>) {
+    let _ = stop.wait_for(|s| *s).await;
+}

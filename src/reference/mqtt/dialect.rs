@@ -1,0 +1,258 @@
+//! MQTT 3.1.1 and 5 behind one set of messages, on rumqttc's packet codecs.
+
+use bytes::Bytes;
+use rumqttc::mqttbytes::QoS;
+use rumqttc::mqttbytes::v4;
+use rumqttc::v5::mqttbytes::v5;
+use tokio_util::codec::{Decoder, Encoder};
+
+/// What a client sent, whatever its protocol version.
+#[derive(Debug)]
+pub enum Incoming {
+    /// CONNECT.
+    Connect {
+        /// Client id (may be empty).
+        client_id: String,
+        /// Keep-alive, in seconds (0 = none).
+        keep_alive: u16,
+    },
+    /// PUBLISH.
+    Publish {
+        /// Topic.
+        topic: String,
+        /// Payload.
+        payload: Bytes,
+        /// QoS 0, 1 or 2.
+        qos: u8,
+        /// Packet id (QoS 1 and 2).
+        pkid: u16,
+    },
+    /// SUBSCRIBE: packet id, filters with their requested QoS.
+    Subscribe(u16, Vec<(String, u8)>),
+    /// UNSUBSCRIBE: packet id, filters.
+    Unsubscribe(u16, Vec<String>),
+    /// PINGREQ.
+    Ping,
+    /// DISCONNECT.
+    Disconnect,
+    /// Anything the broker does not act on (PUBACK and the QoS 2 flow's packets).
+    Other,
+}
+
+/// What the broker sends, whatever the client's protocol version.
+#[derive(Debug)]
+pub enum Reply {
+    /// CONNACK, accepted.
+    ConnAck,
+    /// PUBLISH.
+    Publish {
+        /// Topic.
+        topic: String,
+        /// Payload.
+        payload: Bytes,
+        /// 0 or 1.
+        qos: u8,
+        /// Packet id (QoS 1).
+        pkid: u16,
+    },
+    /// PUBACK.
+    PubAck(u16),
+    /// SUBACK: packet id, granted QoS per filter (`None` = refused).
+    SubAck(u16, Vec<Option<u8>>),
+    /// UNSUBACK: packet id, number of filters.
+    UnsubAck(u16, usize),
+    /// PINGRESP.
+    Pong,
+}
+
+fn qos(q: u8) -> QoS {
+    match q {
+        0 => QoS::AtMostOnce,
+        _ => QoS::AtLeastOnce,
+    }
+}
+
+fn qos5(q: u8) -> rumqttc::v5::mqttbytes::QoS {
+    match q {
+        0 => rumqttc::v5::mqttbytes::QoS::AtMostOnce,
+        _ => rumqttc::v5::mqttbytes::QoS::AtLeastOnce,
+    }
+}
+
+/// One MQTT protocol version: its codec and how its packets map to [`Incoming`] and [`Reply`].
+pub trait Dialect: Send + 'static {
+    /// The packet type.
+    type Packet: Send;
+    /// The codec.
+    type Codec: Decoder<Item = Self::Packet, Error = Self::Error>
+        + Encoder<Self::Packet, Error = Self::Error>
+        + Send
+        + Unpin;
+    /// Codec errors.
+    type Error: std::fmt::Display + From<std::io::Error> + Send;
+    /// A codec refusing packets larger than `max` bytes.
+    fn codec(max: usize) -> Self::Codec;
+    /// Reads a packet.
+    fn incoming(packet: Self::Packet) -> Incoming;
+    /// Writes a reply.
+    fn reply(reply: Reply) -> Self::Packet;
+}
+
+/// MQTT 3.1.1.
+pub struct V4;
+
+impl Dialect for V4 {
+    type Packet = v4::Packet;
+    type Codec = v4::Codec;
+    type Error = rumqttc::mqttbytes::Error;
+
+    fn codec(max: usize) -> Self::Codec {
+        v4::Codec {
+            max_incoming_size: max,
+            max_outgoing_size: max,
+        }
+    }
+
+    fn incoming(packet: v4::Packet) -> Incoming {
+        match packet {
+            v4::Packet::Connect(c) => Incoming::Connect {
+                client_id: c.client_id,
+                keep_alive: c.keep_alive,
+            },
+            v4::Packet::Publish(p) => Incoming::Publish {
+                topic: p.topic,
+                payload: p.payload,
+                qos: p.qos as u8,
+                pkid: p.pkid,
+            },
+            v4::Packet::Subscribe(s) => Incoming::Subscribe(
+                s.pkid,
+                s.filters
+                    .into_iter()
+                    .map(|f| (f.path, f.qos as u8))
+                    .collect(),
+            ),
+            v4::Packet::Unsubscribe(u) => Incoming::Unsubscribe(u.pkid, u.topics),
+            v4::Packet::PingReq => Incoming::Ping,
+            v4::Packet::Disconnect => Incoming::Disconnect,
+            _ => Incoming::Other,
+        }
+    }
+
+    fn reply(reply: Reply) -> v4::Packet {
+        match reply {
+            Reply::ConnAck => {
+                v4::Packet::ConnAck(v4::ConnAck::new(v4::ConnectReturnCode::Success, false))
+            }
+            Reply::Publish {
+                topic,
+                payload,
+                qos: q,
+                pkid,
+            } => {
+                let mut p = v4::Publish::new(topic, qos(q), payload.to_vec());
+                p.pkid = pkid;
+                v4::Packet::Publish(p)
+            }
+            Reply::PubAck(pkid) => v4::Packet::PubAck(v4::PubAck::new(pkid)),
+            Reply::SubAck(pkid, granted) => v4::Packet::SubAck(v4::SubAck::new(
+                pkid,
+                granted
+                    .into_iter()
+                    .map(|g| {
+                        g.map_or(v4::SubscribeReasonCode::Failure, |q| {
+                            v4::SubscribeReasonCode::Success(qos(q))
+                        })
+                    })
+                    .collect(),
+            )),
+            Reply::UnsubAck(pkid, _) => v4::Packet::UnsubAck(v4::UnsubAck::new(pkid)),
+            Reply::Pong => v4::Packet::PingResp,
+        }
+    }
+}
+
+/// MQTT 5.
+pub struct V5;
+
+impl Dialect for V5 {
+    type Packet = v5::Packet;
+    type Codec = v5::Codec;
+    type Error = rumqttc::v5::mqttbytes::Error;
+
+    fn codec(max: usize) -> Self::Codec {
+        v5::Codec {
+            max_incoming_size: Some(max as u32),
+            max_outgoing_size: None,
+        }
+    }
+
+    fn incoming(packet: v5::Packet) -> Incoming {
+        match packet {
+            v5::Packet::Connect(c, _, _) => Incoming::Connect {
+                client_id: c.client_id,
+                keep_alive: c.keep_alive,
+            },
+            v5::Packet::Publish(p) => Incoming::Publish {
+                topic: String::from_utf8_lossy(&p.topic).into_owned(),
+                payload: p.payload,
+                qos: p.qos as u8,
+                pkid: p.pkid,
+            },
+            v5::Packet::Subscribe(s) => Incoming::Subscribe(
+                s.pkid,
+                s.filters
+                    .into_iter()
+                    .map(|f| (f.path, f.qos as u8))
+                    .collect(),
+            ),
+            v5::Packet::Unsubscribe(u) => Incoming::Unsubscribe(u.pkid, u.filters),
+            v5::Packet::PingReq(_) => Incoming::Ping,
+            v5::Packet::Disconnect(_) => Incoming::Disconnect,
+            _ => Incoming::Other,
+        }
+    }
+
+    fn reply(reply: Reply) -> v5::Packet {
+        match reply {
+            Reply::ConnAck => v5::Packet::ConnAck(v5::ConnAck {
+                session_present: false,
+                code: v5::ConnectReturnCode::Success,
+                properties: None,
+            }),
+            Reply::Publish {
+                topic,
+                payload,
+                qos: q,
+                pkid,
+            } => v5::Packet::Publish(v5::Publish {
+                dup: false,
+                qos: qos5(q),
+                retain: false,
+                topic: Bytes::from(topic),
+                pkid,
+                payload,
+                properties: None,
+            }),
+            Reply::PubAck(pkid) => v5::Packet::PubAck(v5::PubAck::new(pkid, None)),
+            Reply::SubAck(pkid, granted) => v5::Packet::SubAck(v5::SubAck {
+                pkid,
+                return_codes: granted
+                    .into_iter()
+                    .map(|g| {
+                        g.map_or(v5::SubscribeReasonCode::TopicFilterInvalid, |q| {
+                            v5::SubscribeReasonCode::Success(qos5(q))
+                        })
+                    })
+                    .collect(),
+                properties: None,
+            }),
+            Reply::UnsubAck(pkid, n) => v5::Packet::UnsubAck(v5::UnsubAck {
+                pkid,
+                reasons: vec![v5::UnsubAckReason::Success; n],
+                properties: None,
+            }),
+            Reply::Pong => v5::Packet::PingResp(v5::PingResp),
+        }
+    }
+}

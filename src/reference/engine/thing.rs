@@ -7,6 +7,12 @@ use super::clock::VirtualMillis;
 use super::execution::Execution;
 use crate::contract::{ExecutionModel, Status};
 
+/// An execution's identity: creation sequence and execution number.
+type ExecutionKey = (u64, i64);
+
+/// The pending executions (as a set) and the head of the list.
+pub(super) type Signature = (Vec<ExecutionKey>, Option<ExecutionKey>);
+
 /// One thing and its job executions.
 #[derive(Debug)]
 pub struct ThingState {
@@ -97,14 +103,11 @@ impl ThingState {
     }
 
     /// What notifications follow: the pending executions (as a set) and the head.
-    pub(super) fn signature(
-        &self,
-        model: &ExecutionModel,
-    ) -> (Vec<(u64, i64)>, Option<(u64, i64)>) {
+    pub(super) fn signature(&self, model: &ExecutionModel) -> Signature {
         let pending = self.pending(model);
         let key = |i: usize| (self.executions[i].seq, self.executions[i].number);
         let head = pending.first().map(|&i| key(i));
-        let mut set: Vec<(u64, i64)> = pending.into_iter().map(key).collect();
+        let mut set: Vec<ExecutionKey> = pending.into_iter().map(key).collect();
         set.sort_unstable();
         (set, head)
     }

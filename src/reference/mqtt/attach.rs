@@ -93,7 +93,7 @@ pub async fn attach(
                 Err(broadcast::error::RecvError::Lagged(n)) => tracing::warn!("{n} pending-list changes were not notified"),
                 Err(broadcast::error::RecvError::Closed) => return Ok(()),
             },
-            () = stopped(&mut stop) => {
+            () = super::stopped(&mut stop) => {
                 let _ = client.try_disconnect();
                 return Ok(());
             }
@@ -117,9 +117,4 @@ mod tests {
         );
         assert!(broker_address("tcp://x:1").is_err() && broker_address("mqtt://x").is_err());
     }
-}
-
-/// Resolves once `stop` turns true (or its sender is gone).
-async fn stopped(stop: &mut watch::Receiver<bool>) {
-    let _ = stop.wait_for(|s| *s).await;
 }

@@ -39,7 +39,7 @@ pub async fn serve(listener: TcpListener, service: JobsService, mut stop: watch:
                     tokio::time::sleep(Duration::from_millis(50)).await;
                 }
             },
-            () = stopped(&mut stop) => break,
+            () = super::stopped(&mut stop) => break,
         }
     }
     notifier.abort();
@@ -277,9 +277,4 @@ mod tests {
             Some(None)
         );
     }
-}
-
-/// Resolves once `stop` turns true (or its sender is gone).
-async fn stopped(stop: &mut watch::Receiver<bool>) {
-    let _ = stop.wait_for(|s| *s).await;
 }

@@ -7,3 +7,8 @@ mod dialect;
 pub mod hub;
 pub mod service;
 pub mod topics;
+
+/// Resolves once `stop` turns true (or its sender is gone).
+async fn stopped(stop: &mut tokio::sync::watch::Receiver<bool>) {
+    let _ = stop.wait_for(|s| *s).await;
+}

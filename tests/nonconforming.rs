@@ -15,8 +15,9 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use jobcert::check::verdict::{Assessment, Weighed, assess};
 use jobcert::check::{Profile, Severity};
+use jobcert::contract::Binding;
 use jobcert::contract::schemas;
-use jobcert::drive::conformance::{self, Settings, Target};
+use jobcert::drive::conformance::{self, DataPlane, Settings, Target};
 use jobcert::record::{LatencyBook, Outcome, RunRecord, TargetInfo};
 use jobcert::reference::{RunningServer, ServeConfig};
 use jobcert::scenario::plan::Plan;
@@ -336,9 +337,10 @@ fn plan(only: &[&str]) -> Plan {
         cases: load(&files).expect("scenarios load"),
     };
     plan.cases
-        .extend(generate::negative_cases().expect("negative cases generate"));
+        .extend(generate::negative_cases(Binding::Http).expect("negative cases generate"));
     let only: Vec<String> = only.iter().map(ToString::to_string).collect();
     plan.filter(&only, &[]);
+    let plan = plan.over(Binding::Http);
     assert!(!plan.cases.is_empty(), "no case matches {only:?}");
     plan
 }
@@ -357,10 +359,10 @@ async fn run_through(fault: Fault, plan: &Plan, deadline: Duration) -> (RunRecor
     let origin = Instant::now();
     let target = Target {
         transport: HttpTransport::new(origin, None),
-        data: Endpoint {
+        data: DataPlane::Http(Endpoint {
             base: proxy.base.clone(),
             service: "iot-jobs-data",
-        },
+        }),
         control: Endpoint {
             base: control.clone(),
             service: "iot",
@@ -377,6 +379,7 @@ async fn run_through(fault: Fault, plan: &Plan, deadline: Duration) -> (RunRecor
     };
     let (_stop, stopped) = watch::channel(false);
     let cases = conformance::run(plan, &target, &settings, stopped).await;
+    let proxy_base = proxy.base.clone();
     drop(proxy);
     server.shutdown().await;
     let record = RunRecord {
@@ -384,7 +387,7 @@ async fn run_through(fault: Fault, plan: &Plan, deadline: Duration) -> (RunRecor
         started_at_ms: 0,
         duration_ms: origin.elapsed().as_millis() as u64,
         target: TargetInfo {
-            data_plane: target.data.base,
+            data_plane: proxy_base,
             control_plane: control,
             transport: "http".into(),
             time_scale: TIME_SCALE,

@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use super::finding::{Finding, Profile};
-use crate::contract::{Operation, file};
+use crate::contract::{Binding, Operation, file, schemas, type_for_mqtt_code};
 use crate::record::{Exchange, Outcome, WireResponse};
 
 /// An answer as a client sees it.
@@ -87,9 +87,192 @@ fn error_statuses(name: &str) -> Option<(u64, Vec<u64>)> {
     Some((row["httpStatus"].as_u64()?, also))
 }
 
-/// Reads the answer of a data-plane exchange and makes the checks every answer gets:
-/// an answer at all, a JSON body, a named error type with the model's status.
-pub fn read(exchange: &Exchange, operation: Operation, profile: Profile) -> (Answer, Vec<Finding>) {
+/// Reads the answer of a data-plane exchange in `binding` and makes the checks every answer
+/// gets: an answer at all, a well-formed body, a named error type (with the model's status over
+/// HTTP; on the right topic, with the token echoed and a timestamp over MQTT).
+pub fn read(
+    exchange: &Exchange,
+    operation: Operation,
+    binding: Binding,
+    profile: Profile,
+) -> (Answer, Vec<Finding>) {
+    match binding {
+        Binding::Http => read_http(exchange, operation, profile),
+        Binding::Mqtt => read_mqtt(exchange, operation),
+    }
+}
+
+/// The outcome's answer, or the WI-ANSWER failure of a timeout or transport failure.
+fn answered<'a>(exchange: &'a Exchange, findings: &mut Vec<Finding>) -> Option<&'a WireResponse> {
+    let seq = Some(exchange.seq);
+    match &exchange.outcome {
+        Outcome::Answered(r) => {
+            findings.push(Finding::pass(
+                "WI-ANSWER",
+                "answered within the deadline",
+                seq,
+            ));
+            Some(r)
+        }
+        Outcome::Timeout { deadline_ms } => {
+            findings.push(Finding::fail(
+                "WI-ANSWER",
+                format!("timeout: no answer within {deadline_ms} ms"),
+                seq,
+            ));
+            None
+        }
+        Outcome::Failed { class, message } => {
+            findings.push(Finding::fail(
+                "WI-ANSWER",
+                format!("transport failure ({class:?}): {message}"),
+                seq,
+            ));
+            None
+        }
+    }
+}
+
+/// The HTTP status an MQTT rejected code is filed under (its error type's, or errors.json's
+/// `httpStatusEquivalent` for the MQTT-only codes).
+fn status_class(code: &str) -> u16 {
+    let table: Value = file("errors.json")
+        .and_then(|t| serde_json::from_str(t).ok())
+        .unwrap_or_default();
+    let status = match type_for_mqtt_code(code) {
+        Some(name) => table["dataPlane"][name]["httpStatus"].as_u64(),
+        None => table["mqttOnly"][code]["httpStatusEquivalent"].as_u64(),
+    };
+    status.and_then(|s| u16::try_from(s).ok()).unwrap_or(400)
+}
+
+fn read_mqtt(exchange: &Exchange, operation: Operation) -> (Answer, Vec<Finding>) {
+    let seq = Some(exchange.seq);
+    let mut findings = Vec::new();
+    let Some(response) = answered(exchange, &mut findings) else {
+        return (Answer::Unanswered, findings);
+    };
+    let topic = response.header("topic").unwrap_or_default();
+    let request_topic = &exchange.request.target;
+    let accepted = topic == format!("{request_topic}/accepted");
+    let rejected = topic == format!("{request_topic}/rejected");
+    findings.push(Finding::check(
+        accepted || rejected,
+        "MQ-REPLY-TOPIC",
+        format!("the reply to {request_topic} came on {topic}"),
+        seq,
+    ));
+    let Some(body) = serde_json::from_str::<Value>(&response.body)
+        .ok()
+        .filter(Value::is_object)
+    else {
+        findings.push(Finding::fail(
+            "WI-JSON",
+            "the reply payload is not a JSON object",
+            seq,
+        ));
+        return (Answer::Garbled, findings);
+    };
+    let sent_token = exchange
+        .request
+        .body
+        .as_deref()
+        .and_then(|b| serde_json::from_str::<Value>(b).ok())
+        .and_then(|b| b.get("clientToken").cloned());
+    if let Some(token) = sent_token {
+        findings.push(Finding::check(
+            body.get("clientToken") == Some(&token),
+            "MQ-CLIENT-TOKEN",
+            format!(
+                "sent clientToken {token}, the reply carries {}",
+                body.get("clientToken").unwrap_or(&Value::Null)
+            ),
+            seq,
+        ));
+    }
+    findings.push(Finding::check(
+        body["timestamp"]
+            .as_i64()
+            .is_some_and(|t| (1_000_000_000..10_000_000_000).contains(&t)),
+        "MQ-TIMESTAMP",
+        format!(
+            "timestamp {} is not whole epoch seconds",
+            body.get("timestamp").unwrap_or(&Value::Null)
+        ),
+        seq,
+    ));
+    if rejected || (!accepted && body.get("code").is_some()) {
+        let schema = schemas()
+            .get("mqtt/rejected.json")
+            .expect("embedded schema");
+        let violations = schema.violations(&body);
+        findings.push(Finding::check(
+            violations.is_empty(),
+            "MQ-REJECTED",
+            match violations.first() {
+                Some(v) => format!("the rejected payload breaks mqtt/rejected.json: {v}"),
+                None => "a documented code with a message".to_string(),
+            },
+            seq,
+        ));
+        let code = body["code"].as_str().unwrap_or_default().to_string();
+        let type_name = type_for_mqtt_code(&code)
+            .map(str::to_string)
+            .or((!code.is_empty()).then_some(code.clone()));
+        return (
+            Answer::Error {
+                status: status_class(&code),
+                type_name,
+                body: Some(body),
+            },
+            findings,
+        );
+    }
+    let schema = operation
+        .response_schema_for(Binding::Mqtt)
+        .expect("embedded schema");
+    let violations = schema.violations(&body);
+    let requirement = match operation {
+        Operation::StartNextPendingJobExecution => "SN-SHAPE",
+        _ => "WI-SCHEMA",
+    };
+    findings.push(Finding::check(
+        violations.is_empty(),
+        requirement,
+        match violations.first() {
+            Some(v) => format!(
+                "{} accepted payload breaks {}: {v}",
+                operation.name(),
+                schema.path()
+            ),
+            None => format!(
+                "{} accepted payload matches {}",
+                operation.name(),
+                schema.path()
+            ),
+        },
+        seq,
+    ));
+    if let Some(doc) = body
+        .get("execution")
+        .and_then(|e| e.get("jobDocument"))
+        .or_else(|| body.get("jobDocument"))
+    {
+        findings.push(Finding::check(
+            doc.is_object(),
+            "MQ-DOCUMENT-OBJECT",
+            format!("jobDocument is {doc}"),
+            seq,
+        ));
+    }
+    (Answer::Success(body), findings)
+}
+
+fn read_http(
+    exchange: &Exchange,
+    operation: Operation,
+    profile: Profile,
+) -> (Answer, Vec<Finding>) {
     let seq = Some(exchange.seq);
     let mut findings = Vec::new();
     let response = match &exchange.outcome {

@@ -12,7 +12,9 @@ use serde_json::{Map, Value};
 
 use super::answer::Answer;
 use super::finding::Finding;
-use crate::contract::{ExecutionModel, NEXT_EXECUTION, Operation, Status, execution_model};
+use crate::contract::{
+    Binding, ExecutionModel, NEXT_EXECUTION, Operation, Status, execution_model,
+};
 
 /// A span of target time, in milliseconds since the run started: when a request was sent and
 /// when its answer arrived, in the target's clock.
@@ -182,6 +184,8 @@ pub struct Call<'a> {
     /// Whether the input satisfies the request schema and was sent as bound (invalid input
     /// is refused and changes nothing, so the model does not move).
     pub valid: bool,
+    /// The wire binding it travelled on.
+    pub binding: Binding,
     /// When it was sent and answered, in target time.
     pub window: Window,
     /// The exchange's sequence number.
@@ -618,7 +622,7 @@ impl Oracle {
                     _ => "DE-DOCUMENT",
                 };
                 out.push(Finding::check(
-                    body["jobDocument"] == job.document.as_str(),
+                    document_matches(&body["jobDocument"], &job.document),
                     doc_req,
                     format!(
                         "jobDocument: expected the job's document text, got {}",
@@ -1031,19 +1035,43 @@ impl Oracle {
             return;
         }
         if let (Some(expected), Some(stored)) = (
-            call.input.get("expectedVersion").and_then(Value::as_i64),
+            expected_version(call.input.get("expectedVersion")),
             e.version.value(),
         ) && expected != *stored
         {
+            // Over MQTT the code is documented (VersionMismatch); over HTTP it is open (§7.3).
+            let (wanted, type_requirement) = match call.binding {
+                Binding::Http => (
+                    "InvalidStateTransitionException",
+                    "UP-EXPECTED-VERSION-TYPE",
+                ),
+                Binding::Mqtt => ("VersionMismatch", "MQ-VERSION-MISMATCH"),
+            };
             Self::expect_error(
                 out,
                 answer,
-                &["InvalidStateTransitionException"],
+                &[wanted],
                 "UP-EXPECTED-VERSION",
-                "UP-EXPECTED-VERSION-TYPE",
+                type_requirement,
                 seq,
             );
             return;
+        }
+        if call.binding == Binding::Mqtt
+            && call
+                .input
+                .get("expectedVersion")
+                .is_some_and(Value::is_string)
+        {
+            out.push(Finding::check(
+                answer.success().is_some(),
+                "MQ-VERSION-STRING",
+                format!(
+                    "expectedVersion as a decimal string gave {}",
+                    answer.describe()
+                ),
+                Some(seq),
+            ));
         }
         if self.model.is_terminal(e.status) {
             Self::expect_error(
@@ -1102,7 +1130,7 @@ impl Oracle {
         ));
         if include_doc && let Some(job) = self.jobs.get(job) {
             out.push(Finding::check(
-                body["jobDocument"] == job.document.as_str(),
+                document_matches(&body["jobDocument"], &job.document),
                 "UP-RESPONSE",
                 "jobDocument is the job's document",
                 Some(seq),
@@ -1426,6 +1454,21 @@ impl Oracle {
             }
         }
     }
+}
+
+/// Whether a jobDocument as answered is the job's document: its text over HTTP, the object
+/// that text parses to over MQTT.
+fn document_matches(answered: &Value, text: &str) -> bool {
+    match answered {
+        Value::String(s) => s == text,
+        other => serde_json::from_str::<Value>(text).is_ok_and(|parsed| parsed == *other),
+    }
+}
+
+/// expectedVersion as sent: a number, or over MQTT possibly a decimal string.
+fn expected_version(value: Option<&Value>) -> Option<i64> {
+    let v = value?;
+    v.as_i64().or_else(|| v.as_str()?.parse().ok())
 }
 
 /// Whether two executions may carry the same queuedAt second, so that their order is the

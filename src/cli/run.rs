@@ -3,15 +3,18 @@
 //! verdict into the exit code.
 
 use std::io::IsTerminal;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, bail};
 use clap::Args;
 use jobcert::check::Profile;
 use jobcert::check::verdict::{assess, load_deviations};
-use jobcert::drive::conformance::{self, Settings, Target};
+use jobcert::contract::Binding;
+use jobcert::drive::conformance::{self, DataPlane, Settings, Target};
 use jobcert::record::{LatencyBook, RunRecord, TargetInfo};
 use jobcert::reference::{RunningServer, ServeConfig};
 use jobcert::report::{self, ReportInput};
@@ -19,6 +22,7 @@ use jobcert::scenario::plan::Plan;
 use jobcert::scenario::{generate, load, scenario_files};
 use jobcert::transport::Signer;
 use jobcert::transport::http::{Endpoint, HttpTransport};
+use jobcert::transport::mqtt::MqttTransport;
 use tokio::sync::watch;
 
 /// Virtual clock speed of the embedded reference server when no target is given.
@@ -72,6 +76,20 @@ pub struct RunArgs {
     /// Leave out the negative cases generated from the request schemas.
     #[arg(long)]
     no_generated: bool,
+    /// Transports to cover against the embedded server (a --target URL sets its own).
+    #[arg(long, value_enum, default_value_t = Transports::Both)]
+    transport: Transports,
+}
+
+/// Which transports a run against the embedded server covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Transports {
+    /// HTTP and MQTT.
+    Both,
+    /// HTTP only.
+    Http,
+    /// MQTT only.
+    Mqtt,
 }
 
 /// Runs the command; exit 0 = pass, 1 = a failure, 2 = bad arguments or scenarios.
@@ -101,11 +119,27 @@ fn plan(args: &RunArgs) -> anyhow::Result<Plan> {
     })?;
     let mut plan = Plan { cases };
     if !args.no_generated {
-        plan.cases
-            .extend(generate::negative_cases().context("generating negative cases")?);
+        for binding in [Binding::Http, Binding::Mqtt] {
+            plan.cases
+                .extend(generate::negative_cases(binding).context("generating negative cases")?);
+        }
     }
     plan.filter(&args.only, &args.skip);
     Ok(plan)
+}
+
+/// The bindings a run covers: the target's, or those asked for against the embedded server.
+fn bindings(args: &RunArgs) -> anyhow::Result<Vec<Binding>> {
+    Ok(match &args.target {
+        Some(t) if t.starts_with("mqtt://") => vec![Binding::Mqtt],
+        Some(t) if t.starts_with("http://") || t.starts_with("https://") => vec![Binding::Http],
+        Some(t) => bail!("--target takes an http://, https:// or mqtt:// URL, not {t}"),
+        None => match args.transport {
+            Transports::Both => vec![Binding::Http, Binding::Mqtt],
+            Transports::Http => vec![Binding::Http],
+            Transports::Mqtt => vec![Binding::Mqtt],
+        },
+    })
 }
 
 async fn execute(args: RunArgs) -> anyhow::Result<bool> {
@@ -117,12 +151,16 @@ async fn execute(args: RunArgs) -> anyhow::Result<bool> {
         None => Vec::new(),
     };
     let plan = plan(&args)?;
+    let bindings = bindings(&args)?;
     let embedded = match &args.target {
         None => Some(
             RunningServer::start(&ServeConfig {
                 time_scale: EMBEDDED_TIME_SCALE,
                 region: args.region.clone(),
                 account_id: args.account_id.clone(),
+                mqtt: bindings
+                    .contains(&Binding::Mqtt)
+                    .then(|| SocketAddr::from(([127, 0, 0, 1], 0))),
                 ..ServeConfig::default()
             })
             .await
@@ -156,11 +194,27 @@ async fn execute(args: RunArgs) -> anyhow::Result<bool> {
         .unwrap_or_default()
         .as_millis() as u64;
     let run_id = uuid::Uuid::new_v4().simple().to_string()[..8].to_string();
-    let target = Target {
-        transport: HttpTransport::new(origin, signer.clone()),
-        data: Endpoint {
-            base: data.clone(),
-            service: "iot-jobs-data",
+    let http = HttpTransport::new(origin, signer.clone());
+    let mqtt_url = match (&embedded, &args.target) {
+        (Some(server), _) => server.mqtt().map(|a| format!("mqtt://{a}")),
+        (None, Some(t)) if t.starts_with("mqtt://") => Some(t.clone()),
+        _ => None,
+    };
+    let mqtt = match &mqtt_url {
+        Some(url) => {
+            let (host, port) = jobcert::reference::mqtt::attach::broker_address(url)?;
+            Some(Arc::new(MqttTransport::new(&host, port, origin)))
+        }
+        None => None,
+    };
+    let target_for = |binding: Binding| Target {
+        transport: http.clone(),
+        data: match (binding, &mqtt) {
+            (Binding::Mqtt, Some(m)) => DataPlane::Mqtt(m.clone()),
+            _ => DataPlane::Http(Endpoint {
+                base: data.clone(),
+                service: "iot-jobs-data",
+            }),
         },
         control: Endpoint {
             base: control.clone(),
@@ -184,8 +238,25 @@ async fn execute(args: RunArgs) -> anyhow::Result<bool> {
             let _ = stop_tx.send(true);
         }
     });
-    let cases = conformance::run(&plan, &target, &settings, stop_rx.clone()).await;
+    let mut cases = Vec::new();
+    for binding in &bindings {
+        if *stop_rx.borrow() {
+            break;
+        }
+        cases.extend(
+            conformance::run(
+                &plan.over(*binding),
+                &target_for(*binding),
+                &settings,
+                stop_rx.clone(),
+            )
+            .await,
+        );
+    }
     interrupt.abort();
+    if let Some(m) = &mqtt {
+        m.close().await;
+    }
     let partial = *stop_rx.borrow();
     if let Some(server) = embedded {
         server.shutdown().await;
@@ -200,9 +271,16 @@ async fn execute(args: RunArgs) -> anyhow::Result<bool> {
         started_at_ms,
         duration_ms: origin.elapsed().as_millis() as u64,
         target: TargetInfo {
-            data_plane: data.clone(),
+            data_plane: mqtt_url
+                .clone()
+                .filter(|_| args.target.is_some())
+                .unwrap_or_else(|| data.clone()),
             control_plane: control.clone(),
-            transport: "http".into(),
+            transport: bindings
+                .iter()
+                .map(|b| b.name())
+                .collect::<Vec<_>>()
+                .join("+"),
             time_scale,
             embedded: args.target.is_none(),
             signed: signer.is_some(),

@@ -11,7 +11,7 @@ mod schemas;
 
 pub use errors::{ErrorKind, error_status, mqtt_code, type_for_mqtt_code};
 pub use execution_model::{ExecutionModel, Status, execution_model};
-pub use operation::{ControlOperation, Operation};
+pub use operation::{Binding, ControlOperation, Operation};
 pub use requirements::{Catalogue, Level, Requirement, catalogue};
 pub use schemas::{Schema, SchemaError, SchemaSet, Violation, file, schemas};
 

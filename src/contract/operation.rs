@@ -2,6 +2,28 @@
 
 use super::schemas::{Schema, SchemaError, schemas};
 
+/// The two wire bindings of the device API.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Binding {
+    /// REST-JSON over HTTPS.
+    Http,
+    /// JSON payloads on the reserved MQTT topics.
+    Mqtt,
+}
+
+impl Binding {
+    /// `http` or `mqtt`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Http => "http",
+            Self::Mqtt => "mqtt",
+        }
+    }
+}
+
 /// The four device operations of the data plane.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
@@ -43,21 +65,34 @@ impl Operation {
 
     fn stem(self) -> &'static str {
         match self {
-            Self::StartNextPendingJobExecution => "http/start-next-pending-job-execution",
-            Self::UpdateJobExecution => "http/update-job-execution",
-            Self::DescribeJobExecution => "http/describe-job-execution",
-            Self::GetPendingJobExecutions => "http/get-pending-job-executions",
+            Self::StartNextPendingJobExecution => "start-next-pending-job-execution",
+            Self::UpdateJobExecution => "update-job-execution",
+            Self::DescribeJobExecution => "describe-job-execution",
+            Self::GetPendingJobExecutions => "get-pending-job-executions",
         }
     }
 
     /// The schema of the operation's input (HTTP binding).
     pub fn request_schema(self) -> Result<&'static Schema, SchemaError> {
-        schemas().get(&format!("{}.request.json", self.stem()))
+        self.request_schema_for(Binding::Http)
+    }
+
+    /// The schema of the operation's input in `binding`.
+    pub fn request_schema_for(self, binding: Binding) -> Result<&'static Schema, SchemaError> {
+        schemas().get(&format!("{}/{}.request.json", binding.name(), self.stem()))
     }
 
     /// The schema of the operation's 200 body (HTTP binding).
     pub fn response_schema(self) -> Result<&'static Schema, SchemaError> {
-        schemas().get(&format!("{}.response.json", self.stem()))
+        self.response_schema_for(Binding::Http)
+    }
+
+    /// The schema of the operation's success in `binding` (HTTP 200 body, MQTT accepted payload).
+    pub fn response_schema_for(self, binding: Binding) -> Result<&'static Schema, SchemaError> {
+        match binding {
+            Binding::Http => schemas().get(&format!("http/{}.response.json", self.stem())),
+            Binding::Mqtt => schemas().get(&format!("mqtt/{}.accepted.json", self.stem())),
+        }
     }
 }
 

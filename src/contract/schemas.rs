@@ -133,6 +133,11 @@ impl Schema {
         ))
     }
 
+    /// The MQTT topic template of the operation (`x-mqtt`).
+    pub fn mqtt_topic(&self) -> Option<&str> {
+        self.document.get("x-mqtt")?.get("topic")?.as_str()
+    }
+
     fn property(&self, member: &str) -> Option<&Value> {
         self.document.get("properties")?.get(member)
     }

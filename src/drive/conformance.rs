@@ -13,19 +13,40 @@ use tokio::sync::{Semaphore, watch};
 use crate::check::answer::{self, Answer};
 use crate::check::oracle::{Call, JobFacts, Oracle, Subject, Window, subject};
 use crate::check::{Finding, Profile, expect};
-use crate::contract::{ControlOperation, NEXT_EXECUTION, Operation};
+use crate::contract::{Binding, ControlOperation, NEXT_EXECUTION, Operation};
 use crate::record::{CaseRecord, Exchange, Outcome};
 use crate::scenario::plan::{Action, JobFixture, Plan, PlannedCase, Step};
 use crate::transport::binding::{HttpRequest, bind, encode_label};
+use crate::transport::binding::{MqttRequest, bind_mqtt};
 use crate::transport::http::{Endpoint, HttpTransport};
+use crate::transport::mqtt::MqttTransport;
+
+/// Where device requests go.
+#[derive(Debug, Clone)]
+pub enum DataPlane {
+    /// The REST-JSON endpoint.
+    Http(Endpoint),
+    /// An MQTT broker carrying the Jobs topics.
+    Mqtt(Arc<MqttTransport>),
+}
+
+impl DataPlane {
+    /// The binding this data plane speaks.
+    pub fn binding(&self) -> Binding {
+        match self {
+            Self::Http(_) => Binding::Http,
+            Self::Mqtt(_) => Binding::Mqtt,
+        }
+    }
+}
 
 /// The target of a run.
 #[derive(Debug, Clone)]
 pub struct Target {
-    /// The transport.
+    /// The HTTP transport (control plane, and the data plane when it is HTTP).
     pub transport: HttpTransport,
     /// Data plane.
-    pub data: Endpoint,
+    pub data: DataPlane,
     /// Control plane.
     pub control: Endpoint,
     /// How fast the target's clock runs (1 for real targets).
@@ -105,6 +126,10 @@ struct CaseRun<'a> {
     oracle: Oracle,
     findings: Vec<Finding>,
     exchanges: Vec<Exchange>,
+    /// When the last step other than a notification began (notifications it caused come after);
+    /// 0 until the first step, so that notifications caused by the set-up count.
+    step_mark_us: u64,
+    steps_taken: usize,
 }
 
 impl<'a> CaseRun<'a> {
@@ -115,7 +140,12 @@ impl<'a> CaseRun<'a> {
         settings: &'a Settings,
         seq: Arc<AtomicU64>,
     ) -> Self {
-        let suffix = format!("{}-{index}", settings.run_id);
+        // Run id, binding initial and case index: unique on a persistent target.
+        let suffix = format!(
+            "{}{}-{index}",
+            settings.run_id,
+            &target.data.binding().name()[..1]
+        );
         let things = case
             .things
             .iter()
@@ -138,6 +168,8 @@ impl<'a> CaseRun<'a> {
             oracle: Oracle::new(tolerance_ms),
             findings: Vec::new(),
             exchanges: Vec::new(),
+            step_mark_us: 0,
+            steps_taken: 0,
         }
     }
 
@@ -237,6 +269,13 @@ impl<'a> CaseRun<'a> {
         for logical in &self.case.absent_things {
             self.oracle.thing_absent(logical);
         }
+        // Devices listen before any job exists, so they hear every notification.
+        if let DataPlane::Mqtt(mqtt) = &self.target.data {
+            for logical in &self.case.things {
+                mqtt.connect(&self.things[logical], self.settings.deadline)
+                    .await?;
+            }
+        }
         for job in self.case.jobs.clone() {
             self.create_job(&job).await?;
         }
@@ -283,6 +322,10 @@ impl<'a> CaseRun<'a> {
     }
 
     async fn step(&mut self, step: &Step, stop: &watch::Receiver<bool>) {
+        if !matches!(step.action, Action::Notification { .. }) && self.steps_taken > 0 {
+            self.step_mark_us = self.exchanges.last().map_or(0, |e| e.timing.done_us);
+        }
+        self.steps_taken += 1;
         match &step.action {
             Action::Wait { minutes } => {
                 let real =
@@ -307,7 +350,86 @@ impl<'a> CaseRun<'a> {
                 }
             }
             Action::Call { operation, input } => self.call(*operation, input, step).await,
+            Action::Notification {
+                thing,
+                topic,
+                job,
+                queued,
+                in_progress,
+            } => {
+                self.notification(thing, topic, job.as_deref(), queued, in_progress, step)
+                    .await
+            }
         }
+    }
+
+    /// Waits for a notification to the thing's device and checks what it lists.
+    async fn notification(
+        &mut self,
+        thing: &str,
+        topic: &str,
+        job: Option<&str>,
+        queued: &[String],
+        in_progress: &[String],
+        step: &Step,
+    ) {
+        let DataPlane::Mqtt(mqtt) = &self.target.data else {
+            return;
+        };
+        let requirement = if topic == "notify-next" {
+            "MQ-NOTIFY-NEXT"
+        } else {
+            "MQ-NOTIFY"
+        };
+        let real_thing = self.things[thing].clone();
+        let full_topic = format!("$aws/things/{real_thing}/jobs/{topic}");
+        let since = self.step_mark_us;
+        let deadline = step.deadline.unwrap_or(self.settings.deadline);
+        let Some(message) = mqtt
+            .next_message(&real_thing, &full_topic, since, deadline)
+            .await
+        else {
+            self.findings.push(Finding::fail(
+                requirement,
+                format!("no {topic} arrived within {deadline:?}"),
+                None,
+            ));
+            return;
+        };
+        let body: Value = serde_json::from_str(&message.payload).unwrap_or(Value::Null);
+        let real = |j: &String| self.jobs.get(j).cloned().unwrap_or_default();
+        let ids = |v: &Value| -> Vec<String> {
+            v.as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|e| e["jobId"].as_str().map(str::to_string))
+                .collect()
+        };
+        let (ok, what) = if topic == "notify-next" {
+            let got = body["execution"]["jobId"].as_str().map(str::to_string);
+            let want = job.map(|j| real(&j.to_string()));
+            (
+                got == want,
+                format!("notify-next names {got:?}, expected {want:?}"),
+            )
+        } else {
+            let want_q: Vec<String> = queued.iter().map(real).collect();
+            let want_i: Vec<String> = in_progress.iter().map(real).collect();
+            let jobs = &body["jobs"];
+            let lists_ok = ids(&jobs["QUEUED"]) == want_q
+                && ids(&jobs["IN_PROGRESS"]) == want_i
+                && (jobs.get("QUEUED").is_some() != want_q.is_empty())
+                && (jobs.get("IN_PROGRESS").is_some() != want_i.is_empty());
+            (
+                lists_ok,
+                format!(
+                    "notify lists {jobs}, expected QUEUED {want_q:?} and IN_PROGRESS {want_i:?}"
+                ),
+            )
+        };
+        let stamped = body["timestamp"].as_i64().is_some();
+        self.findings
+            .push(Finding::check(ok && stamped, requirement, what, None));
     }
 
     fn primary_requirement(&self) -> String {
@@ -345,7 +467,11 @@ impl<'a> CaseRun<'a> {
         out
     }
 
-    fn request(
+    fn binding(&self) -> Binding {
+        self.target.data.binding()
+    }
+
+    fn http_request(
         &self,
         operation: Operation,
         sent: &Map<String, Value>,
@@ -370,52 +496,104 @@ impl<'a> CaseRun<'a> {
         Ok(request)
     }
 
+    fn mqtt_request(
+        &self,
+        operation: Operation,
+        sent: &Map<String, Value>,
+        step: &Step,
+    ) -> Result<MqttRequest, String> {
+        let schema = operation
+            .request_schema_for(Binding::Mqtt)
+            .map_err(|e| e.to_string())?;
+        let mut request = bind_mqtt(schema, sent).map_err(|e| e.to_string())?;
+        if let Some(topic) = &step.raw_topic {
+            let label = |key: &str| {
+                sent.get(key)
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string()
+            };
+            request.topic = topic
+                .replace("{thing}", &label("thingName"))
+                .replace("{job}", &label("jobId"));
+        }
+        if let Some(body) = &step.raw_body {
+            request.payload = body.clone();
+        }
+        Ok(request)
+    }
+
     async fn send(
         &mut self,
         operation: Operation,
         sent: &Map<String, Value>,
         step: &Step,
     ) -> Option<Exchange> {
-        let request = match self.request(operation, sent, step) {
-            Ok(r) => r,
-            Err(e) => {
-                self.findings.push(Finding::fail(
-                    &self.primary_requirement(),
-                    format!("cannot build the request: {e}"),
-                    None,
-                ));
-                return None;
-            }
-        };
         let seq = self.next_seq();
         let deadline = step.deadline.unwrap_or(self.settings.deadline);
-        let exchange = self
-            .target
-            .transport
-            .send(
-                &self.target.data,
-                &request,
-                deadline,
-                seq,
-                &self.case.id,
-                operation.name(),
-            )
-            .await;
+        let exchange = match &self.target.data {
+            DataPlane::Http(endpoint) => match self.http_request(operation, sent, step) {
+                Ok(request) => {
+                    self.target
+                        .transport
+                        .send(
+                            endpoint,
+                            &request,
+                            deadline,
+                            seq,
+                            &self.case.id,
+                            operation.name(),
+                        )
+                        .await
+                }
+                Err(e) => return self.unbuildable(&e),
+            },
+            DataPlane::Mqtt(mqtt) => match self.mqtt_request(operation, sent, step) {
+                Ok(request) => {
+                    let thing = sent
+                        .get("thingName")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default();
+                    mqtt.send(
+                        thing,
+                        &request,
+                        deadline,
+                        seq,
+                        &self.case.id,
+                        operation.name(),
+                    )
+                    .await
+                }
+                Err(e) => return self.unbuildable(&e),
+            },
+        };
         self.exchanges.push(exchange.clone());
         Some(exchange)
+    }
+
+    fn unbuildable(&mut self, e: &str) -> Option<Exchange> {
+        let requirement = self.primary_requirement();
+        self.findings.push(Finding::fail(
+            &requirement,
+            format!("cannot build the request: {e}"),
+            None,
+        ));
+        None
     }
 
     async fn call(&mut self, operation: Operation, input: &Map<String, Value>, step: &Step) {
         let sent = self.resolve(input);
         let schema_ok = operation
-            .request_schema()
+            .request_schema_for(self.binding())
             .map(|s| s.violations(&Value::Object(sent.clone())).is_empty())
             .unwrap_or(false);
-        let valid = schema_ok && step.raw_body.is_none();
+        // A raw body or topic is not the bound request: the state model does not judge it.
+        let valid = schema_ok && step.raw_body.is_none() && step.raw_topic.is_none();
         let Some(exchange) = self.send(operation, &sent, step).await else {
             return;
         };
-        let (answer, wire) = answer::read(&exchange, operation, self.settings.profile);
+        let (answer, wire) =
+            answer::read(&exchange, operation, self.binding(), self.settings.profile);
         self.findings.extend(wire);
         let call = Call {
             operation,
@@ -430,6 +608,7 @@ impl<'a> CaseRun<'a> {
             ),
             input: &sent,
             valid,
+            binding: self.binding(),
             window: self.window(&exchange),
             seq: exchange.seq,
         };
@@ -500,7 +679,8 @@ impl<'a> CaseRun<'a> {
             let Some(exchange) = self.send(operation, &sent, &step).await else {
                 return;
             };
-            let (answer, wire) = answer::read(&exchange, operation, self.settings.profile);
+            let (answer, wire) =
+                answer::read(&exchange, operation, self.binding(), self.settings.profile);
             self.findings.extend(wire);
             let call = Call {
                 operation,
@@ -508,6 +688,7 @@ impl<'a> CaseRun<'a> {
                 job: subject(read.get("job"), None),
                 input: &sent,
                 valid: true,
+                binding: self.binding(),
                 window: self.window(&exchange),
                 seq: exchange.seq,
             };

@@ -9,7 +9,7 @@ use serde_saphyr::Spanned;
 
 use super::model::{CaseSpec, Input, ScenarioFile, StepSpec};
 use super::plan::{Action, Expectation, JobFixture, PlannedCase, Source, Step};
-use crate::contract::{NEXT_EXECUTION, Operation, catalogue, file};
+use crate::contract::{Binding, NEXT_EXECUTION, Operation, catalogue, file};
 
 /// A problem in a scenario file, with where it is.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -222,6 +222,19 @@ fn case_from(
     }
     let mut tags = file_tags.to_vec();
     tags.extend(case.tags.iter().cloned());
+    // Raw paths exist only over HTTP; raw topics and notifications only over MQTT.
+    let mut bindings = case.transports.clone();
+    if bindings.is_empty() {
+        if steps.iter().any(|s| s.raw_path.is_some()) {
+            bindings.push(Binding::Http);
+        }
+        if steps
+            .iter()
+            .any(|s| s.raw_topic.is_some() || matches!(s.action, Action::Notification { .. }))
+        {
+            bindings.push(Binding::Mqtt);
+        }
+    }
     Ok(PlannedCase {
         id: format!("{suite}/{}", case.name.value),
         suite: suite.to_string(),
@@ -230,6 +243,7 @@ fn case_from(
         source: Some(source(path, spanned)),
         requirements: case.requirements.iter().map(|r| r.value.clone()).collect(),
         tags,
+        bindings,
         things,
         absent_things,
         jobs,
@@ -272,11 +286,20 @@ fn step_from(
     if let Some(w) = &s.wait {
         actions.push(Action::Wait { minutes: w.minutes });
     }
+    if let Some(n) = &s.notification {
+        actions.push(Action::Notification {
+            thing: n.thing.clone(),
+            topic: n.topic.clone(),
+            job: n.job.clone(),
+            queued: n.queued.clone(),
+            in_progress: n.in_progress.clone(),
+        });
+    }
     if actions.len() != 1 {
         return Err(error_at(
             &at,
             format!(
-                "a step takes exactly one of start-next, update, describe, get-pending, cancel-job, wait; this one has {}",
+                "a step takes exactly one of start-next, update, describe, get-pending, cancel-job, wait, notification; this one has {}",
                 actions.len()
             ),
         ));
@@ -296,6 +319,37 @@ fn step_from(
                 &at,
                 format!("cancel-job names job {job}, which the case does not create"),
             ));
+        }
+        Action::Notification {
+            thing,
+            topic,
+            job,
+            queued,
+            in_progress,
+        } => {
+            if !things.contains(thing) {
+                return Err(error_at(
+                    &at,
+                    format!("thing {thing} is not among the case's things"),
+                ));
+            }
+            if topic != "notify" && topic != "notify-next" {
+                return Err(error_at(
+                    &at,
+                    format!("notification topic is notify or notify-next, not {topic}"),
+                ));
+            }
+            if let Some(j) = job
+                .iter()
+                .chain(queued)
+                .chain(in_progress)
+                .find(|j| !jobs.contains(&j.as_str()))
+            {
+                return Err(error_at(
+                    &at,
+                    format!("job {j} is not among the case's jobs"),
+                ));
+            }
         }
         Action::Wait { minutes } if !(minutes.is_finite() && *minutes >= 0.0) => {
             return Err(error_at(
@@ -331,6 +385,7 @@ fn step_from(
         action,
         raw_body: s.raw_body.clone(),
         raw_path: s.raw_path.clone(),
+        raw_topic: s.raw_topic.clone(),
         expect: Expectation {
             status: expect.status,
             error: expect.error.map(|e| e.value),
@@ -348,7 +403,7 @@ fn is_known_error(name: &str) -> bool {
     let table: Value = file("errors.json")
         .and_then(|t| serde_json::from_str(t).ok())
         .unwrap_or_default();
-    ["dataPlane", "controlPlane", "protocol"]
+    ["dataPlane", "controlPlane", "protocol", "mqttOnly"]
         .iter()
         .any(|section| table[section].get(name).is_some())
 }

@@ -4,6 +4,8 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 use serde_saphyr::Spanned;
 
+use crate::contract::Binding;
+
 /// One scenario file: a suite of cases.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
@@ -33,6 +35,9 @@ pub struct CaseSpec {
     /// Tags for `--only` / `--skip`.
     #[serde(default)]
     pub tags: Vec<String>,
+    /// The transports the case runs over (`http`, `mqtt`); all when absent.
+    #[serde(default)]
+    pub transports: Vec<Binding>,
     /// Logical names of the things to create; each run gives them run-unique names.
     #[serde(default)]
     pub things: Vec<Spanned<String>>,
@@ -93,10 +98,14 @@ pub struct StepSpec {
     pub cancel_job: Option<CancelSpec>,
     /// Let target time pass.
     pub wait: Option<WaitSpec>,
+    /// Wait for a notification (MQTT only).
+    pub notification: Option<NotificationSpec>,
     /// Send this text as the body instead of the JSON of the input.
     pub raw_body: Option<String>,
-    /// Use this path (with `{thing}` and `{job}` filled in) instead of the bound one.
+    /// Use this path (with `{thing}` and `{job}` filled in) instead of the bound one (HTTP).
     pub raw_path: Option<String>,
+    /// Publish to this topic (with `{thing}` and `{job}` filled in) instead of the bound one (MQTT).
+    pub raw_topic: Option<String>,
     /// What the answer must be, beyond what the state model predicts.
     pub expect: Option<ExpectSpec>,
     /// Longest wait for the answer, in milliseconds of real time.
@@ -112,6 +121,24 @@ pub struct CancelSpec {
     /// Cancel IN_PROGRESS executions too.
     #[serde(default)]
     pub force: bool,
+}
+
+/// A notification the thing's device must receive after the previous step.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct NotificationSpec {
+    /// Logical thing name.
+    pub thing: String,
+    /// `notify` or `notify-next`.
+    pub topic: String,
+    /// notify-next: the logical job now at the head; absent = the list became empty.
+    pub job: Option<String>,
+    /// notify: logical jobs listed as QUEUED.
+    #[serde(default)]
+    pub queued: Vec<String>,
+    /// notify: logical jobs listed as IN_PROGRESS.
+    #[serde(default)]
+    pub in_progress: Vec<String>,
 }
 
 /// A wait in the target's time.

@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 
 use super::model::RetrySpec;
-use crate::contract::Operation;
+use crate::contract::{Binding, Operation};
 
 /// Where a case or step was written.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,6 +80,19 @@ pub enum Action {
         /// Minutes of target time.
         minutes: f64,
     },
+    /// A notification the thing's device must receive (MQTT only).
+    Notification {
+        /// Logical thing name.
+        thing: String,
+        /// `notify` or `notify-next`.
+        topic: String,
+        /// notify-next: the logical job at the head, `None` for an empty list.
+        job: Option<String>,
+        /// notify: logical jobs listed as QUEUED.
+        queued: Vec<String>,
+        /// notify: logical jobs listed as IN_PROGRESS.
+        in_progress: Vec<String>,
+    },
 }
 
 /// One step of a case.
@@ -89,8 +102,10 @@ pub struct Step {
     pub action: Action,
     /// A body to send instead of the bound one.
     pub raw_body: Option<String>,
-    /// A path to send instead of the bound one (`{thing}`, `{job}` filled in).
+    /// A path to send instead of the bound one (`{thing}`, `{job}` filled in; HTTP).
     pub raw_path: Option<String>,
+    /// A topic to publish to instead of the bound one (`{thing}`, `{job}` filled in; MQTT).
+    pub raw_topic: Option<String>,
     /// Explicit expectations.
     pub expect: Expectation,
     /// How long to wait for the answer; the run's default when absent.
@@ -106,6 +121,7 @@ impl Step {
             action: Action::Call { operation, input },
             raw_body: None,
             raw_path: None,
+            raw_topic: None,
             expect: Expectation::default(),
             deadline: None,
             source: None,
@@ -130,6 +146,8 @@ pub struct PlannedCase {
     pub requirements: Vec<String>,
     /// Tags.
     pub tags: Vec<String>,
+    /// The bindings the case runs over; all when empty.
+    pub bindings: Vec<Binding>,
     /// Logical thing names to create.
     pub things: Vec<String>,
     /// Logical thing names that are named but never created.
@@ -141,6 +159,11 @@ pub struct PlannedCase {
 }
 
 impl PlannedCase {
+    /// Whether the case runs over `binding`.
+    pub fn runs_over(&self, binding: Binding) -> bool {
+        self.bindings.is_empty() || self.bindings.contains(&binding)
+    }
+
     /// Whether the case carries `label` as a requirement ID or a tag.
     pub fn matches(&self, label: &str) -> bool {
         self.requirements.iter().any(|r| r == label) || self.tags.iter().any(|t| t == label)
@@ -155,6 +178,28 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// The cases that run over `binding`, with ids and suites prefixed by its name.
+    pub fn over(&self, binding: Binding) -> Plan {
+        Plan {
+            cases: self
+                .cases
+                .iter()
+                .filter(|c| c.runs_over(binding))
+                .map(|c| PlannedCase {
+                    id: format!("{}:{}", binding.name(), c.id),
+                    suite: format!("{}:{}", binding.name(), c.suite),
+                    tags: c
+                        .tags
+                        .iter()
+                        .cloned()
+                        .chain([binding.name().to_string()])
+                        .collect(),
+                    ..c.clone()
+                })
+                .collect(),
+        }
+    }
+
     /// Keeps the cases that match any of `only` (all when empty) and none of `skip`.
     pub fn filter(&mut self, only: &[String], skip: &[String]) {
         self.cases.retain(|c| {

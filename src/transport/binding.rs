@@ -24,12 +24,45 @@ pub struct HttpRequest {
     pub body: Option<String>,
 }
 
+/// An MQTT publish ready for the transport.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MqttRequest {
+    /// Topic.
+    pub topic: String,
+    /// JSON payload.
+    pub payload: String,
+}
+
 /// Why an input could not be bound.
 #[derive(Debug, thiserror::Error)]
 pub enum BindingError {
     /// The schema has no `x-http` annotation.
     #[error("schema {0} declares no HTTP binding")]
     NoBinding(String),
+}
+
+/// Binds `input` to an MQTT publish as the schema's `x-mqtt` topic template and `x-location`
+/// annotations say: topic members fill the template, the others form the payload.
+pub fn bind_mqtt(schema: &Schema, input: &Map<String, Value>) -> Result<MqttRequest, BindingError> {
+    let template = schema
+        .mqtt_topic()
+        .ok_or_else(|| BindingError::NoBinding(schema.path().to_string()))?;
+    let mut topic = template.to_string();
+    for name in schema.members_at("topic") {
+        topic = topic.replace(
+            &format!("{{{name}}}"),
+            &input.get(name).map(text).unwrap_or_default(),
+        );
+    }
+    let payload: Map<String, Value> = input
+        .iter()
+        .filter(|(name, _)| schema.location(name).is_none())
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    Ok(MqttRequest {
+        topic,
+        payload: Value::Object(payload).to_string(),
+    })
 }
 
 fn text(value: &Value) -> String {

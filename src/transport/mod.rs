@@ -3,6 +3,7 @@
 
 pub mod binding;
 pub mod http;
+pub mod mqtt;
 mod sigv4;
 
 pub use sigv4::{Signer, SigningError};

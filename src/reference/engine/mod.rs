@@ -432,7 +432,7 @@ impl Engine {
 
     /// CreateThing: creates the thing, or reports the existing one.
     pub fn create_thing(&self, name: &str) -> ThingInfo {
-        let id = self.things.with_or_create(name, |t, _| t.id.clone());
+        let id = self.things.with_or_create(name, |t| t.id.clone());
         ThingInfo {
             name: name.to_string(),
             arn: self.thing_arn(name),
@@ -475,8 +475,11 @@ impl Engine {
         };
         for thing in &job.spec.things {
             let seq = self.seq.fetch_add(1, Ordering::Relaxed);
-            self.things.with_or_create(thing, |t, _| {
-                if t.find(&job.spec.id, None).is_none() {
+            // Things exist (checked above); a job adds one execution to each, once.
+            self.with_thing(thing, |t| {
+                if let Some(t) = t
+                    && t.find(&job.spec.id, None).is_none()
+                {
                     t.executions.push(execution::Execution::queued(
                         job.clone(),
                         1,

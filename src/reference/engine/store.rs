@@ -38,18 +38,13 @@ impl Store {
         f(self.shard(name).get_mut(name))
     }
 
-    /// Runs `f` on the thing named `name`, creating it first if needed; `f` learns whether it was created.
-    pub(super) fn with_or_create<R>(
-        &self,
-        name: &str,
-        f: impl FnOnce(&mut ThingState, bool) -> R,
-    ) -> R {
+    /// Runs `f` on the thing named `name`, creating it first if needed.
+    pub(super) fn with_or_create<R>(&self, name: &str, f: impl FnOnce(&mut ThingState) -> R) -> R {
         let mut shard = self.shard(name);
-        let created = !shard.contains_key(name);
         let thing = shard
             .entry(Arc::from(name))
             .or_insert_with_key(|k| ThingState::new(k.clone()));
-        f(thing, created)
+        f(thing)
     }
 
     /// Whether a thing exists.

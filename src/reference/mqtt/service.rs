@@ -7,7 +7,7 @@ use std::sync::Arc;
 use serde_json::{Map, Value, json};
 
 use super::topics::{self, JobsTopic};
-use crate::contract::{NEXT_EXECUTION, Operation, mqtt_code, schemas};
+use crate::contract::{Binding, NEXT_EXECUTION, Operation, mqtt_code};
 use crate::reference::engine::{Change, Engine, EngineError, ExecutionView, requests};
 
 /// A message the service publishes.
@@ -56,17 +56,6 @@ impl From<EngineError> for Rejection {
     }
 }
 
-fn schema_path(op: Operation) -> &'static str {
-    match op {
-        Operation::StartNextPendingJobExecution => {
-            "mqtt/start-next-pending-job-execution.request.json"
-        }
-        Operation::UpdateJobExecution => "mqtt/update-job-execution.request.json",
-        Operation::DescribeJobExecution => "mqtt/describe-job-execution.request.json",
-        Operation::GetPendingJobExecutions => "mqtt/get-pending-job-executions.request.json",
-    }
-}
-
 /// An execution as MQTT carries it: the job document as a JSON object.
 fn execution_json(view: ExecutionView) -> Value {
     let document = view.job_document.clone();
@@ -104,7 +93,10 @@ impl JobsService {
             JobsTopic::Outbound => return None,
             JobsTopic::Invalid => {
                 let r = Rejection::new("InvalidTopic", format!("{topic} names no Jobs operation"));
-                return Some(self.rejected(topic, None, r));
+                let token = parse_payload(payload)
+                    .ok()
+                    .and_then(|b| b.get("clientToken").cloned());
+                return Some(self.rejected(topic, token, r));
             }
             JobsTopic::Request {
                 operation,
@@ -164,8 +156,8 @@ impl JobsService {
         if let Some(ns) = namespace {
             input.insert("namespaceId".into(), Value::String(ns));
         }
-        let schema = schemas()
-            .get(schema_path(operation))
+        let schema = operation
+            .request_schema_for(Binding::Mqtt)
             .map_err(|e| Rejection::new("InternalError", e.to_string()))?;
         let input = Value::Object(input);
         if let Some(v) = schema.first_violation(&input) {

@@ -1,0 +1,339 @@
+//! MQTT transport (rumqttc, MQTT 3.1.1): one connection per simulated device, client id = thing
+//! name, subscribed to its thing's Jobs topics. Requests are correlated with replies by
+//! `clientToken` (by reply topic when the payload carries none); messages nobody waits for
+//! (notifications) are kept for the steps that look for them.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+use serde_json::Value;
+use tokio::sync::{Notify, oneshot};
+
+use super::binding::MqttRequest;
+use crate::record::{Exchange, FailureClass, Outcome, Timing, WireRequest, WireResponse};
+
+/// Largest packet sent or accepted.
+const MAX_PACKET: usize = 256 * 1024;
+
+/// A message a device received.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Received {
+    /// Topic.
+    pub topic: String,
+    /// Payload (lossy UTF-8).
+    pub payload: String,
+    /// When it arrived, in microseconds since the run started.
+    pub at_us: u64,
+}
+
+struct Waiter {
+    token: Option<String>,
+    topics: [String; 2],
+    reply: oneshot::Sender<Received>,
+}
+
+#[derive(Default)]
+struct Mailbox {
+    waiters: Mutex<Vec<Waiter>>,
+    inbox: Mutex<VecDeque<Received>>,
+    arrived: Notify,
+}
+
+impl Mailbox {
+    fn deliver(&self, message: Received) {
+        let token = serde_json::from_str::<Value>(&message.payload)
+            .ok()
+            .and_then(|v| {
+                v.get("clientToken")
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+            });
+        let mut waiters = self.waiters.lock().unwrap_or_else(|p| p.into_inner());
+        let found = waiters.iter().position(|w| match (&w.token, &token) {
+            (Some(a), Some(b)) => a == b,
+            (None, _) => w.topics.contains(&message.topic),
+            _ => false,
+        });
+        match found {
+            Some(i) => {
+                let _ = waiters.swap_remove(i).reply.send(message);
+            }
+            None => {
+                drop(waiters);
+                self.inbox
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push_back(message);
+                self.arrived.notify_waiters();
+            }
+        }
+    }
+}
+
+struct Device {
+    client: AsyncClient,
+    mailbox: Arc<Mailbox>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+/// Connections to one broker, one per thing.
+pub struct MqttTransport {
+    host: String,
+    port: u16,
+    origin: Instant,
+    devices: tokio::sync::Mutex<HashMap<String, Arc<Device>>>,
+}
+
+impl std::fmt::Debug for MqttTransport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MqttTransport")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .finish_non_exhaustive()
+    }
+}
+
+impl MqttTransport {
+    /// A transport to `host:port`; timings count from `origin`.
+    pub fn new(host: &str, port: u16, origin: Instant) -> Self {
+        Self {
+            host: host.to_string(),
+            port,
+            origin,
+            devices: tokio::sync::Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// `mqtt://host:port`.
+    pub fn endpoint(&self) -> String {
+        format!("mqtt://{}:{}", self.host, self.port)
+    }
+
+    fn now_us(&self) -> u64 {
+        self.origin.elapsed().as_micros() as u64
+    }
+
+    /// The device of `thing`, connected and subscribed to its Jobs topics.
+    async fn device(&self, thing: &str, deadline: Duration) -> Result<Arc<Device>, String> {
+        let mut devices = self.devices.lock().await;
+        if let Some(d) = devices.get(thing).filter(|d| !d.task.is_finished()) {
+            return Ok(d.clone());
+        }
+        let mut options = MqttOptions::new(thing, self.host.clone(), self.port);
+        options.set_keep_alive(Duration::from_secs(30));
+        options.set_max_packet_size(MAX_PACKET, MAX_PACKET);
+        options.set_inflight(10);
+        let (client, mut events) = AsyncClient::new(options, 64);
+        let mailbox = Arc::new(Mailbox::default());
+        let (subscribed_tx, subscribed) = oneshot::channel();
+        let origin = self.origin;
+        let inbox = mailbox.clone();
+        let task = tokio::spawn(async move {
+            let mut subscribed_tx = Some(subscribed_tx);
+            loop {
+                match events.poll().await {
+                    Ok(Event::Incoming(Packet::SubAck(_))) => {
+                        if let Some(tx) = subscribed_tx.take() {
+                            let _ = tx.send(());
+                        }
+                    }
+                    Ok(Event::Incoming(Packet::Publish(p))) => inbox.deliver(Received {
+                        topic: p.topic,
+                        payload: String::from_utf8_lossy(&p.payload).into_owned(),
+                        at_us: origin.elapsed().as_micros() as u64,
+                    }),
+                    Ok(_) => {}
+                    Err(e) => {
+                        tracing::debug!("device connection ended: {e}");
+                        // Waiters see their reply channel close: a transport failure.
+                        inbox
+                            .waiters
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .clear();
+                        return;
+                    }
+                }
+            }
+        });
+        let filter = format!("$aws/things/{thing}/jobs/#");
+        client
+            .subscribe(filter, QoS::AtLeastOnce)
+            .await
+            .map_err(|e| e.to_string())?;
+        match tokio::time::timeout(deadline, subscribed).await {
+            Ok(Ok(())) => {}
+            _ => {
+                task.abort();
+                return Err(format!(
+                    "no connection and subscription to {} within {deadline:?}",
+                    self.endpoint()
+                ));
+            }
+        }
+        let device = Arc::new(Device {
+            client,
+            mailbox,
+            task,
+        });
+        devices.insert(thing.to_string(), device.clone());
+        Ok(device)
+    }
+
+    /// Publishes `request` as `thing`'s device and waits at most `deadline` for its reply.
+    pub async fn send(
+        &self,
+        thing: &str,
+        request: &MqttRequest,
+        deadline: Duration,
+        seq: u64,
+        context: &str,
+        operation: &str,
+    ) -> Exchange {
+        let sent_us = self.now_us();
+        let mut payload = request.payload.clone();
+        let mut token = None;
+        if let Ok(Value::Object(mut body)) = serde_json::from_str::<Value>(&payload) {
+            match body.get("clientToken").and_then(Value::as_str) {
+                Some(t) => token = Some(t.to_string()),
+                None => {
+                    let t = format!("jc-{seq}");
+                    body.insert("clientToken".into(), Value::String(t.clone()));
+                    payload = Value::Object(body).to_string();
+                    token = Some(t);
+                }
+            }
+        }
+        let wire = WireRequest {
+            transport: "mqtt".into(),
+            method: "PUBLISH".into(),
+            endpoint: self.endpoint(),
+            target: request.topic.clone(),
+            headers: Vec::new(),
+            body: Some(payload.clone()),
+        };
+        let outcome = self
+            .exchange(thing, &request.topic, payload, token, deadline)
+            .await;
+        Exchange {
+            seq,
+            context: context.to_string(),
+            operation: operation.to_string(),
+            request: wire,
+            outcome,
+            timing: Timing {
+                intended_us: sent_us,
+                sent_us,
+                done_us: self.now_us(),
+            },
+        }
+    }
+
+    async fn exchange(
+        &self,
+        thing: &str,
+        topic: &str,
+        payload: String,
+        token: Option<String>,
+        deadline: Duration,
+    ) -> Outcome {
+        let started = Instant::now();
+        let device = match self.device(thing, deadline).await {
+            Ok(d) => d,
+            Err(message) => {
+                return Outcome::Failed {
+                    class: FailureClass::Connect,
+                    message,
+                };
+            }
+        };
+        let (reply, answer) = oneshot::channel();
+        device
+            .mailbox
+            .waiters
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(Waiter {
+                token,
+                topics: [format!("{topic}/accepted"), format!("{topic}/rejected")],
+                reply,
+            });
+        if let Err(e) = device
+            .client
+            .publish(topic, QoS::AtLeastOnce, false, payload)
+            .await
+        {
+            return Outcome::Failed {
+                class: FailureClass::Reset,
+                message: e.to_string(),
+            };
+        }
+        let left = deadline.saturating_sub(started.elapsed());
+        match tokio::time::timeout(left, answer).await {
+            Ok(Ok(m)) => Outcome::Answered(WireResponse {
+                status: 0,
+                headers: vec![("topic".into(), m.topic)],
+                body: m.payload,
+                truncated: false,
+            }),
+            Ok(Err(_)) => Outcome::Failed {
+                class: FailureClass::Reset,
+                message: "the connection closed before a reply arrived".into(),
+            },
+            Err(_) => Outcome::Timeout {
+                deadline_ms: deadline.as_millis() as u64,
+            },
+        }
+    }
+
+    /// The first message on `topic` that `thing`'s device received at or after `since_us`,
+    /// waiting at most `deadline` for it; it is taken out of the inbox.
+    pub async fn next_message(
+        &self,
+        thing: &str,
+        topic: &str,
+        since_us: u64,
+        deadline: Duration,
+    ) -> Option<Received> {
+        let device = self.device(thing, deadline).await.ok()?;
+        let until = Instant::now() + deadline;
+        loop {
+            let arrived = device.mailbox.arrived.notified();
+            {
+                let mut inbox = device
+                    .mailbox
+                    .inbox
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner());
+                if let Some(i) = inbox
+                    .iter()
+                    .position(|m| m.topic == topic && m.at_us >= since_us)
+                {
+                    return inbox.remove(i);
+                }
+            }
+            if tokio::time::timeout_at(until.into(), arrived)
+                .await
+                .is_err()
+            {
+                return None;
+            }
+        }
+    }
+
+    /// Connects `thing`'s device ahead of time (so it hears notifications from now on).
+    pub async fn connect(&self, thing: &str, deadline: Duration) -> Result<(), String> {
+        self.device(thing, deadline).await.map(|_| ())
+    }
+
+    /// Disconnects every device.
+    pub async fn close(&self) {
+        let mut devices = self.devices.lock().await;
+        for (_, d) in devices.drain() {
+            let _ = d.client.try_disconnect();
+            d.task.abort();
+        }
+    }
+}

@@ -30,6 +30,8 @@ pub struct Received {
 
 struct Waiter {
     token: Option<String>,
+    /// The request topic: a plain broker echoes the request back to a `#` subscriber.
+    request: String,
     topics: [String; 2],
     reply: oneshot::Sender<Received>,
 }
@@ -52,6 +54,7 @@ impl Mailbox {
             });
         let mut waiters = self.waiters.lock().unwrap_or_else(|p| p.into_inner());
         let found = waiters.iter().position(|w| match (&w.token, &token) {
+            _ if w.request == message.topic => false,
             (Some(a), Some(b)) => a == b,
             (None, _) => w.topics.contains(&message.topic),
             _ => false,
@@ -257,6 +260,7 @@ impl MqttTransport {
             .unwrap_or_else(|p| p.into_inner())
             .push(Waiter {
                 token,
+                request: topic.to_string(),
                 topics: [format!("{topic}/accepted"), format!("{topic}/rejected")],
                 reply,
             });

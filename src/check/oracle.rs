@@ -931,28 +931,19 @@ impl Oracle {
                 format!("a started execution is IN_PROGRESS with startedAt; got {observed_status}"),
                 Some(seq),
             ));
-            if let (Some(expected), Some(got)) = (
-                e.version.value().copied(),
-                execution["versionNumber"].as_i64(),
-            ) {
-                out.push(Finding::check(
-                    got == expected,
-                    "SN-START",
-                    format!("versionNumber after start: expected {expected}, got {got}"),
-                    Some(seq),
-                ));
-                e.version = Belief::Known(got);
+            if let Some(got) = execution["versionNumber"].as_i64() {
+                e.version
+                    .settle(got, "SN-START", "versionNumber after start", Some(seq), out);
             }
             if call.input.contains_key("statusDetails") {
                 let got = details_of(execution.get("statusDetails")).unwrap_or_default();
-                let want = e.details.value().cloned().unwrap_or_default();
-                out.push(Finding::check(
-                    got == want,
+                e.details.settle(
+                    got,
                     "SN-DETAILS",
-                    format!("statusDetails: expected {want:?}, got {got:?}"),
+                    "statusDetails after start",
                     Some(seq),
-                ));
-                e.details = Belief::Known(got);
+                    out,
+                );
             }
             if step.is_some() {
                 out.push(Finding::check(
@@ -964,25 +955,22 @@ impl Oracle {
                 ));
             }
         } else {
-            let details_before = e.details.value().cloned().unwrap_or_default();
             let got = details_of(execution.get("statusDetails")).unwrap_or_default();
-            out.push(Finding::check(
-                got == details_before,
+            e.details.settle(
+                got,
                 "SN-IN-PROGRESS-HEAD",
-                format!("an IN_PROGRESS head keeps its statusDetails: expected {details_before:?}, got {got:?}"),
+                "statusDetails of an IN_PROGRESS head",
                 Some(seq),
-            ));
-            if let (Some(before), Some(now)) = (
-                e.version.value().copied(),
-                execution["versionNumber"].as_i64(),
-            ) {
-                out.push(Finding::check(
-                    now == before,
+                out,
+            );
+            if let Some(now) = execution["versionNumber"].as_i64() {
+                e.version.settle(
+                    now,
                     "SN-IN-PROGRESS-UNTOUCHED",
-                    format!("versionNumber moved from {before} to {now}"),
+                    "versionNumber of an IN_PROGRESS head",
                     Some(seq),
-                ));
-                e.version = Belief::Known(now);
+                    out,
+                );
             }
         }
         self.check_execution(thing, i, execution, call, true, out);

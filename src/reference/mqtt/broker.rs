@@ -17,8 +17,10 @@ use super::hub::{Hub, Outgoing, valid_filter};
 use super::service::JobsService;
 use super::topics;
 
-/// Largest packet accepted: AWS IoT's 128 KiB payload limit plus room for the headers.
-const MAX_PACKET: usize = 128 * 1024 + 2048;
+/// Largest payload accepted (AWS IoT's message size limit); a larger one ends the session.
+const MAX_PAYLOAD: usize = 128 * 1024;
+/// Largest packet read: the payload limit plus room for the headers.
+const MAX_PACKET: usize = MAX_PAYLOAD + 2048;
 /// How long a new connection may take to send its CONNECT.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Most bytes read while looking for the protocol version.
@@ -211,8 +213,12 @@ fn handle(incoming: Incoming, id: u64, hub: &Hub, service: &JobsService) -> Step
             qos,
             pkid,
         } => {
-            // AWS IoT has no QoS 2; a topic name may hold no wildcard.
-            if qos > 1 || topic.is_empty() || topic.contains(['+', '#']) {
+            // AWS IoT has no QoS 2 and a 128 KiB limit; a topic name may hold no wildcard.
+            if qos > 1
+                || payload.len() > MAX_PAYLOAD
+                || topic.is_empty()
+                || topic.contains(['+', '#'])
+            {
                 return Step::Close;
             }
             let mut out = Vec::new();

@@ -175,16 +175,57 @@ impl Dialect for V4 {
 /// MQTT 5.
 pub struct V5;
 
+/// rumqttc's MQTT 5 codec, reading a DISCONNECT itself: the codec takes a DISCONNECT that has a
+/// reason code but no property length (allowed, MQTT 5 §3.14.2.2.1) off the stream and then
+/// reports that it needs more bytes, losing the packet.
+pub struct V5Codec(v5::Codec);
+
+impl Decoder for V5Codec {
+    type Item = v5::Packet;
+    type Error = rumqttc::v5::mqttbytes::Error;
+
+    fn decode(&mut self, src: &mut bytes::BytesMut) -> Result<Option<v5::Packet>, Self::Error> {
+        if src.first() == Some(&0xE0) {
+            let mut length = 0usize;
+            for (i, byte) in src.iter().skip(1).take(4).enumerate() {
+                length |= usize::from(byte & 0x7F) << (7 * i);
+                if byte & 0x80 == 0 {
+                    let total = 2 + i + length;
+                    if src.len() < total {
+                        return Ok(None);
+                    }
+                    let _ = src.split_to(total);
+                    return Ok(Some(v5::Packet::Disconnect(v5::Disconnect::new(
+                        v5::DisconnectReasonCode::NormalDisconnection,
+                    ))));
+                }
+            }
+            if src.len() < 5 {
+                return Ok(None);
+            }
+        }
+        self.0.decode(src)
+    }
+}
+
+impl Encoder<v5::Packet> for V5Codec {
+    type Error = rumqttc::v5::mqttbytes::Error;
+
+    fn encode(&mut self, item: v5::Packet, dst: &mut bytes::BytesMut) -> Result<(), Self::Error> {
+        self.0.encode(item, dst)
+    }
+}
+
 impl Dialect for V5 {
     type Packet = v5::Packet;
-    type Codec = v5::Codec;
+    type Codec = V5Codec;
     type Error = rumqttc::v5::mqttbytes::Error;
 
     fn codec(max: usize) -> Self::Codec {
-        v5::Codec {
+        V5Codec(v5::Codec {
             max_incoming_size: Some(max as u32),
             max_outgoing_size: None,
-        }
+        })
     }
 
     fn incoming(packet: v5::Packet) -> Incoming {

@@ -53,11 +53,18 @@ impl Mailbox {
                     .map(str::to_string)
             });
         let mut waiters = self.waiters.lock().unwrap_or_else(|p| p.into_inner());
-        let found = waiters.iter().position(|w| match (&w.token, &token) {
-            _ if w.request == message.topic => false,
-            (Some(a), Some(b)) => a == b,
-            (None, _) => w.topics.contains(&message.topic),
-            _ => false,
+        // By clientToken first; a reply without the token (or with another one) still belongs
+        // to the oldest request waiting on its topic, so that a missing echo is a finding, not
+        // a timeout. A plain broker echoes the request itself back: never a reply.
+        let by_token = token.as_ref().and_then(|t| {
+            waiters
+                .iter()
+                .position(|w| w.request != message.topic && w.token.as_ref() == Some(t))
+        });
+        let found = by_token.or_else(|| {
+            waiters
+                .iter()
+                .position(|w| w.topics.contains(&message.topic))
         });
         match found {
             Some(i) => {
@@ -129,6 +136,10 @@ impl MqttTransport {
         options.set_max_packet_size(MAX_PACKET, MAX_PACKET);
         options.set_inflight(10);
         let (client, mut events) = AsyncClient::new(options, 64);
+        // Requests are small and latency is measured: no Nagle delay.
+        let mut network = events.network_options();
+        network.set_tcp_nodelay(true);
+        events.set_network_options(network);
         let mailbox = Arc::new(Mailbox::default());
         let (subscribed_tx, subscribed) = oneshot::channel();
         let origin = self.origin;

@@ -817,7 +817,7 @@ fn an_unreachable_target_is_a_classified_failure() {
     for plan in &planned {
         let case = cases
             .iter()
-            .find(|c| c["id"] == plan.id.as_str())
+            .find(|c| c["id"] == format!("http:{}", plan.id).as_str())
             .unwrap_or_else(|| panic!("case {} is missing: {summary:#}", plan.id));
         if plan.things.is_empty() && plan.jobs.is_empty() {
             // Nothing to set up: the first call fails, as a failure of the target.

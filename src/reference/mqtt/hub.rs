@@ -24,12 +24,95 @@ pub enum Outgoing {
 /// Messages queued for a slow client before further ones are dropped.
 pub const QUEUE: usize = 64;
 
+/// Subscriptions, indexed so that routing a topic looks at few filters: exact filters by topic,
+/// wildcard filters by their literal leading levels, and every filter by session.
 #[derive(Default)]
 struct Subscriptions {
-    /// Filters without wildcards, by topic.
     exact: HashMap<String, Vec<(u64, u8)>>,
-    /// Filters with `+` or `#`.
-    wild: Vec<(String, u64, u8)>,
+    wild: HashMap<String, Vec<(String, u64, u8)>>,
+    by_session: HashMap<u64, Vec<(String, u8)>>,
+}
+
+/// The levels of a filter before its first wildcard (`a/b` for `a/b/+/c`; empty for `#`).
+fn literal_prefix(filter: &str) -> String {
+    filter
+        .split('/')
+        .take_while(|l| *l != "+" && *l != "#")
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+impl Subscriptions {
+    fn add(&mut self, id: u64, filter: &str, qos: u8) {
+        self.remove(id, filter);
+        if filter.contains(['+', '#']) {
+            self.wild.entry(literal_prefix(filter)).or_default().push((
+                filter.to_string(),
+                id,
+                qos,
+            ));
+        } else {
+            self.exact
+                .entry(filter.to_string())
+                .or_default()
+                .push((id, qos));
+        }
+        self.by_session
+            .entry(id)
+            .or_default()
+            .push((filter.to_string(), qos));
+    }
+
+    fn remove(&mut self, id: u64, filter: &str) {
+        if let Some(list) = self.exact.get_mut(filter) {
+            list.retain(|(s, _)| *s != id);
+            if list.is_empty() {
+                self.exact.remove(filter);
+            }
+        }
+        let prefix = literal_prefix(filter);
+        if let Some(list) = self.wild.get_mut(&prefix) {
+            list.retain(|(f, s, _)| !(*s == id && f == filter));
+            if list.is_empty() {
+                self.wild.remove(&prefix);
+            }
+        }
+        if let Some(list) = self.by_session.get_mut(&id) {
+            list.retain(|(f, _)| f != filter);
+        }
+    }
+
+    fn forget(&mut self, id: u64) {
+        for (filter, _) in self.by_session.remove(&id).unwrap_or_default() {
+            self.remove(id, &filter);
+        }
+    }
+
+    /// Every (session, QoS) whose filter matches `topic`.
+    fn matching(&self, topic: &str) -> Vec<(u64, u8)> {
+        let mut out: Vec<(u64, u8)> = self.exact.get(topic).cloned().unwrap_or_default();
+        let levels: Vec<&str> = topic.split('/').collect();
+        for n in 0..=levels.len() {
+            if let Some(list) = self.wild.get(&levels[..n].join("/")) {
+                out.extend(
+                    list.iter()
+                        .filter(|(f, _, _)| matches(topic, f))
+                        .map(|(_, s, q)| (*s, *q)),
+                );
+            }
+        }
+        out
+    }
+
+    /// The highest QoS of session `id`'s filters matching `topic`.
+    fn granted(&self, id: u64, topic: &str) -> Option<u8> {
+        self.by_session
+            .get(&id)?
+            .iter()
+            .filter(|(f, _)| matches(topic, f))
+            .map(|(_, q)| *q)
+            .max()
+    }
 }
 
 /// Whether `topic` matches `filter` (MQTT 3.1.1 §4.7; `$` topics never match a filter that
@@ -107,64 +190,41 @@ impl Hub {
                 clients.remove(c);
             }
         }
-        let mut subs = self
-            .subscriptions
+        self.subscriptions
             .write()
-            .unwrap_or_else(|p| p.into_inner());
-        subs.exact.retain(|_, list| {
-            list.retain(|(s, _)| *s != id);
-            !list.is_empty()
-        });
-        subs.wild.retain(|(_, s, _)| *s != id);
+            .unwrap_or_else(|p| p.into_inner())
+            .forget(id);
     }
 
     /// Adds (or replaces) a subscription.
     pub fn subscribe(&self, id: u64, filter: &str, qos: u8) {
-        let mut subs = self
-            .subscriptions
+        self.subscriptions
             .write()
-            .unwrap_or_else(|p| p.into_inner());
-        if filter.contains(['+', '#']) {
-            subs.wild.retain(|(f, s, _)| !(*s == id && f == filter));
-            subs.wild.push((filter.to_string(), id, qos));
-        } else {
-            let list = subs.exact.entry(filter.to_string()).or_default();
-            list.retain(|(s, _)| *s != id);
-            list.push((id, qos));
-        }
+            .unwrap_or_else(|p| p.into_inner())
+            .add(id, filter, qos);
     }
 
     /// Removes a subscription.
     pub fn unsubscribe(&self, id: u64, filter: &str) {
-        let mut subs = self
-            .subscriptions
+        self.subscriptions
             .write()
-            .unwrap_or_else(|p| p.into_inner());
-        if let Some(list) = subs.exact.get_mut(filter) {
-            list.retain(|(s, _)| *s != id);
-        }
-        subs.wild.retain(|(f, s, _)| !(*s == id && f == filter));
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(id, filter);
     }
 
     /// The highest QoS session `id` subscribed to `topic` with, if any.
     pub fn granted(&self, id: u64, topic: &str) -> Option<u8> {
-        self.matching(topic)
-            .into_iter()
-            .filter(|(s, _)| *s == id)
-            .map(|(_, q)| q)
-            .max()
+        self.subscriptions
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .granted(id, topic)
     }
 
     fn matching(&self, topic: &str) -> Vec<(u64, u8)> {
-        let subs = self.subscriptions.read().unwrap_or_else(|p| p.into_inner());
-        let mut out: Vec<(u64, u8)> = subs.exact.get(topic).cloned().unwrap_or_default();
-        out.extend(
-            subs.wild
-                .iter()
-                .filter(|(f, _, _)| matches(topic, f))
-                .map(|(_, s, q)| (*s, *q)),
-        );
-        out
+        self.subscriptions
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .matching(topic)
     }
 
     /// Delivers to every matching subscription once, at the lower of its QoS and `qos`.
@@ -216,6 +276,32 @@ impl Hub {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn routing_finds_exact_and_wildcard_filters_and_forgets_sessions() {
+        let mut subs = Subscriptions::default();
+        subs.add(1, "$aws/things/a/jobs/#", 1);
+        subs.add(2, "$aws/things/+/jobs/notify", 0);
+        subs.add(3, "$aws/things/a/jobs/notify", 1);
+        subs.add(4, "#", 0);
+        let mut hits = subs.matching("$aws/things/a/jobs/notify");
+        hits.sort_unstable();
+        assert_eq!(
+            hits,
+            vec![(1, 1), (2, 0), (3, 1)],
+            "# never matches a $ topic"
+        );
+        assert_eq!(subs.matching("plain/topic"), vec![(4, 0)]);
+        assert_eq!(
+            subs.granted(1, "$aws/things/a/jobs/x/get/accepted"),
+            Some(1)
+        );
+        assert_eq!(subs.granted(2, "$aws/things/a/jobs/x/get/accepted"), None);
+        subs.forget(1);
+        subs.remove(3, "$aws/things/a/jobs/notify");
+        assert_eq!(subs.matching("$aws/things/a/jobs/notify"), vec![(2, 0)]);
+        assert!(subs.exact.is_empty() && !subs.by_session.contains_key(&1));
+    }
 
     #[test]
     fn filters_match_as_mqtt_says() {

@@ -503,9 +503,8 @@ async fn a_late_answer_is_a_timeout_not_a_wrong_answer() {
     }
 }
 
-/// Known harness bug: `check::expect::check` judges the explicit expectations of a step even
-/// when no answer came, so a timeout is also reported as a wrong answer under the step's
-/// requirement (here GP-LISTS: "inProgressJobs: expected [], got nothing").
+/// A timeout is reported as a timeout (WI-ANSWER) only, not also as a wrong answer under the
+/// step's explicit expectations (here GP-LISTS: "inProgressJobs: expected []").
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_timeout_is_reported_only_as_a_timeout() {
     let (record, assessment) =

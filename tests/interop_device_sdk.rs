@@ -7,33 +7,23 @@
 //! broker is `$JOBCERT_MOSQUITTO`, else `mosquitto` on `PATH` or in `/usr/sbin`. Without either
 //! the test that needs it is skipped, unless `JOBCERT_REQUIRE_INTEROP` is set (as in CI).
 
-use std::fs::{self, File};
 use std::io::{BufRead, BufReader, Read};
-use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
+use std::process::{ChildStdout, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::thread;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
+
+mod common;
+
+use common::broker::{Mosquitto, Reaped, interop_required};
 
 /// How long the server may take to print its listener lines (attach mode included).
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(15);
 /// How long the server may take to exit after SIGTERM.
 const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
-/// How long mosquitto may take to accept connections.
-const BROKER_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long the whole script may run (each of its waits is bounded by 10 s).
 const SCRIPT_TIMEOUT: Duration = Duration::from_secs(180);
-
-/// Kills and reaps a child process on drop, so a failing test never leaks it.
-struct Reaped(Child);
-
-impl Drop for Reaped {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// A running `jobcert serve`; killed on drop.
 struct Server {
@@ -124,111 +114,6 @@ fn mqtt_address(url: &str) -> (String, u16) {
     (host.to_string(), port)
 }
 
-/// A scratch directory, removed on drop.
-struct Scratch(PathBuf);
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
-
-/// A mosquitto broker on a free loopback port, with its own config file in a scratch
-/// directory; killed on drop (before the directory is removed: fields drop in order).
-struct Mosquitto {
-    _child: Reaped,
-    port: u16,
-    _dir: Scratch,
-}
-
-impl Mosquitto {
-    /// Starts `binary` and waits until its port accepts TCP. The free port is found by binding
-    /// port 0 and releasing it; if another process takes it first, the broker exits and the
-    /// next attempt picks another port.
-    fn start(binary: &Path) -> Self {
-        let stamp = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos());
-        let dir = Scratch(
-            std::env::temp_dir().join(format!("jobcert-mosquitto-{}-{stamp}", std::process::id())),
-        );
-        fs::create_dir_all(&dir.0).expect("create the mosquitto scratch directory");
-        let mut failures = Vec::new();
-        for attempt in 1..=3 {
-            let port = free_port();
-            let conf = dir.0.join(format!("mosquitto-{attempt}.conf"));
-            let log = dir.0.join(format!("mosquitto-{attempt}.log"));
-            fs::write(
-                &conf,
-                format!("listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"),
-            )
-            .expect("write the mosquitto config");
-            let out = File::create(&log).expect("create the mosquitto log");
-            let err = out.try_clone().expect("clone the mosquitto log handle");
-            let mut child = Reaped(
-                Command::new(binary)
-                    .arg("-c")
-                    .arg(&conf)
-                    .stdin(Stdio::null())
-                    .stdout(out)
-                    .stderr(err)
-                    .spawn()
-                    .unwrap_or_else(|e| panic!("{} starts: {e}", binary.display())),
-            );
-            match wait_until_listening(&mut child.0, port) {
-                Ok(()) => {
-                    return Self {
-                        _child: child,
-                        port,
-                        _dir: dir,
-                    };
-                }
-                Err(why) => {
-                    drop(child);
-                    let text = fs::read_to_string(&log).unwrap_or_default();
-                    failures.push(format!("port {port}: {why}\n{text}"));
-                }
-            }
-        }
-        panic!("mosquitto did not start:\n{}", failures.join("\n"));
-    }
-
-    fn url(&self) -> String {
-        format!("mqtt://127.0.0.1:{}", self.port)
-    }
-}
-
-/// Waits until `port` on loopback accepts TCP, while `child` (the broker) keeps running.
-fn wait_until_listening(child: &mut Child, port: u16) -> Result<(), String> {
-    let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    let deadline = Instant::now() + BROKER_TIMEOUT;
-    loop {
-        if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
-            return Ok(());
-        }
-        if let Some(status) = child.try_wait().map_err(|e| e.to_string())? {
-            return Err(format!("exited with {status}"));
-        }
-        if Instant::now() >= deadline {
-            return Err(format!("not accepting TCP after {BROKER_TIMEOUT:?}"));
-        }
-        thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// A loopback port nothing listens on right now.
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("bind 127.0.0.1:0")
-        .port()
-}
-
-/// Whether a missing tool must fail the test rather than skip it.
-fn interop_required() -> bool {
-    std::env::var_os("JOBCERT_REQUIRE_INTEROP").is_some()
-}
-
 /// The interpreter that runs the script: `$JOBCERT_PYTHON`, else the crate's `.venv`; `None`
 /// (after saying why) when the test should be skipped.
 fn python() -> Option<PathBuf> {
@@ -248,35 +133,6 @@ fn python() -> Option<PathBuf> {
         "skipped: no venv at {} (or set JOBCERT_PYTHON), see README set-up: \
          python3 -m venv .venv && .venv/bin/pip install -r tests/interop/requirements.txt",
         python.display()
-    );
-    None
-}
-
-/// The mosquitto binary: `$JOBCERT_MOSQUITTO`, else `mosquitto` on `PATH`, else the apt
-/// location `/usr/sbin` (not on every user's `PATH`); `None` (after saying why) when the test
-/// should be skipped.
-fn mosquitto() -> Option<PathBuf> {
-    let found = match std::env::var_os("JOBCERT_MOSQUITTO") {
-        Some(path) => Some(PathBuf::from(path)).filter(|p| p.is_file()),
-        None => std::env::var_os("PATH")
-            .map(|paths| std::env::split_paths(&paths).collect::<Vec<_>>())
-            .unwrap_or_default()
-            .into_iter()
-            .chain(["/usr/sbin".into(), "/usr/local/sbin".into()])
-            .map(|dir| dir.join("mosquitto"))
-            .find(|p| p.is_file()),
-    };
-    if found.is_some() {
-        return found;
-    }
-    assert!(
-        !interop_required(),
-        "JOBCERT_REQUIRE_INTEROP is set but there is no mosquitto (on PATH, in /usr/sbin or \
-         $JOBCERT_MOSQUITTO)"
-    );
-    eprintln!(
-        "skipped: no mosquitto on PATH or in /usr/sbin (or set JOBCERT_MOSQUITTO); \
-         install it with `apt-get install mosquitto`"
     );
     None
 }
@@ -373,8 +229,9 @@ fn device_sdk_interoperates_with_the_embedded_broker() {
 #[test]
 fn device_sdk_interoperates_through_mosquitto() {
     let Some(python) = python() else { return };
-    let Some(binary) = mosquitto() else { return };
-    let broker = Mosquitto::start(&binary);
+    let Some(broker) = Mosquitto::start() else {
+        return;
+    };
     let url = broker.url();
     let mut server = Server::start(
         &[

@@ -7,12 +7,14 @@
 //!
 //! Needs mosquitto: `$JOBCERT_MOSQUITTO`, else `mosquitto` on `PATH` or in `/usr/sbin`.
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use common::broker::Mosquitto;
 use jobcert::check::verdict::{Assessment, Weighed, assess};
 use jobcert::check::{Profile, Severity};
 use jobcert::contract::{Binding, Operation};
@@ -37,8 +39,6 @@ const TIME_SCALE: f64 = 600.0;
 const DEADLINE: Duration = Duration::from_millis(1500);
 /// Longest a whole run may take before the test gives up on it.
 const RUN_LIMIT: Duration = Duration::from_secs(120);
-/// How long mosquitto may take to accept TCP.
-const BROKER_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long the responder may take to connect and subscribe.
 const SUBSCRIBE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Every thing's Jobs topics.
@@ -138,137 +138,6 @@ fn recode(message: &mut Message, from: &str, to: &str) {
             }
         });
     }
-}
-
-/// A scratch directory, removed on drop.
-struct Scratch(PathBuf);
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// A child process, killed and reaped on drop.
-struct Reaped(Child);
-
-impl Drop for Reaped {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// A mosquitto broker on a free loopback port; killed on drop (before its scratch directory
-/// is removed: fields drop in order).
-struct Mosquitto {
-    _child: Reaped,
-    port: u16,
-    _dir: Scratch,
-}
-
-impl Mosquitto {
-    /// Starts mosquitto (with TCP_NODELAY, so that no reply waits on Nagle's algorithm) and
-    /// waits until its port accepts TCP. The free port is found by binding port 0 and releasing
-    /// it; if another process takes it first, the broker exits and the next attempt picks
-    /// another port.
-    async fn start() -> Self {
-        let binary = mosquitto();
-        let dir = Scratch(std::env::temp_dir().join(format!(
-            "jobcert-nonconforming-mqtt-{}-{}",
-            std::process::id(),
-            uuid::Uuid::new_v4().simple()
-        )));
-        std::fs::create_dir_all(&dir.0).expect("create the mosquitto scratch directory");
-        let mut failures = Vec::new();
-        for attempt in 1..=3 {
-            let port = free_port();
-            let conf = dir.0.join(format!("mosquitto-{attempt}.conf"));
-            let log = dir.0.join(format!("mosquitto-{attempt}.log"));
-            std::fs::write(
-                &conf,
-                format!(
-                    "listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n\
-                     set_tcp_nodelay true\n"
-                ),
-            )
-            .expect("write the mosquitto config");
-            let out = std::fs::File::create(&log).expect("create the mosquitto log");
-            let err = out.try_clone().expect("clone the mosquitto log handle");
-            let mut child = Reaped(
-                Command::new(&binary)
-                    .arg("-c")
-                    .arg(&conf)
-                    .stdin(Stdio::null())
-                    .stdout(out)
-                    .stderr(err)
-                    .spawn()
-                    .unwrap_or_else(|e| panic!("{} starts: {e}", binary.display())),
-            );
-            match wait_until_listening(&mut child.0, port).await {
-                Ok(()) => {
-                    return Self {
-                        _child: child,
-                        port,
-                        _dir: dir,
-                    };
-                }
-                Err(why) => {
-                    drop(child);
-                    let text = std::fs::read_to_string(&log).unwrap_or_default();
-                    failures.push(format!("port {port}: {why}\n{text}"));
-                }
-            }
-        }
-        panic!("mosquitto did not start:\n{}", failures.join("\n"));
-    }
-}
-
-/// Waits until `port` on loopback accepts TCP, while `child` (the broker) keeps running.
-async fn wait_until_listening(child: &mut Child, port: u16) -> Result<(), String> {
-    let until = Instant::now() + BROKER_TIMEOUT;
-    loop {
-        let connect = tokio::net::TcpStream::connect(("127.0.0.1", port));
-        if let Ok(Ok(_)) = tokio::time::timeout(Duration::from_millis(200), connect).await {
-            return Ok(());
-        }
-        if let Some(status) = child.try_wait().map_err(|e| e.to_string())? {
-            return Err(format!("exited with {status}"));
-        }
-        if Instant::now() >= until {
-            return Err(format!("not accepting TCP after {BROKER_TIMEOUT:?}"));
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-/// The mosquitto binary: `$JOBCERT_MOSQUITTO`, else `mosquitto` on `PATH`, else `/usr/sbin`
-/// or `/usr/local/sbin` (the apt locations, not on every `PATH`).
-fn mosquitto() -> PathBuf {
-    let found = match std::env::var_os("JOBCERT_MOSQUITTO") {
-        Some(path) => Some(PathBuf::from(path)).filter(|p| p.is_file()),
-        None => std::env::var_os("PATH")
-            .map(|paths| std::env::split_paths(&paths).collect::<Vec<_>>())
-            .unwrap_or_default()
-            .into_iter()
-            .chain(["/usr/sbin".into(), "/usr/local/sbin".into()])
-            .map(|dir: PathBuf| dir.join("mosquitto"))
-            .find(|p: &PathBuf| p.is_file()),
-    };
-    found.unwrap_or_else(|| {
-        panic!(
-            "these tests need mosquitto (on PATH, in /usr/sbin or $JOBCERT_MOSQUITTO); \
-             install it with `apt-get install mosquitto`"
-        )
-    })
-}
-
-/// A loopback port nothing listens on right now.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("bind 127.0.0.1:0")
-        .port()
 }
 
 /// The faulty Jobs service: a client of the broker that answers through the reference's
@@ -417,7 +286,8 @@ fn plan(only: &[&str]) -> Plan {
 /// Runs `plan` over MQTT against a fresh mosquitto, a fresh reference server (its engine and
 /// control plane) and a responder with `fault`, and weighs the findings under the AWS profile.
 async fn run_through(fault: Fault, plan: &Plan) -> (RunRecord, Assessment) {
-    let broker = Mosquitto::start().await;
+    let broker =
+        Mosquitto::start().expect("these tests need mosquitto (apt-get install mosquitto)");
     let server = RunningServer::start(&ServeConfig {
         time_scale: TIME_SCALE,
         ..ServeConfig::default()
@@ -425,10 +295,10 @@ async fn run_through(fault: Fault, plan: &Plan) -> (RunRecord, Assessment) {
     .await
     .expect("reference server starts");
     assert!(server.mqtt().is_none(), "no embedded broker");
-    let responder = Responder::start(broker.port, server.engine().clone(), fault).await;
+    let responder = Responder::start(broker.port(), server.engine().clone(), fault).await;
     let control = format!("http://{}", server.control_plane());
     let origin = Instant::now();
-    let mqtt = Arc::new(MqttTransport::new("127.0.0.1", broker.port, origin));
+    let mqtt = Arc::new(MqttTransport::new("127.0.0.1", broker.port(), origin));
     let target = Target {
         transport: HttpTransport::new(origin, None),
         data: DataPlane::Mqtt(mqtt.clone()),

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod broker;
+
 use jobcert::reference::{RunningServer, ServeConfig};
 use serde_json::{Value, json};
 

@@ -102,6 +102,38 @@ pub fn read(
     }
 }
 
+/// A success body against the operation's response schema in `binding` (SN-SHAPE for
+/// StartNext, WI-SCHEMA for the others).
+fn shape(operation: Operation, binding: Binding, body: &Value, seq: Option<u64>) -> Finding {
+    let schema = operation
+        .response_schema_for(binding)
+        .expect("response schemas are embedded");
+    let requirement = match operation {
+        Operation::StartNextPendingJobExecution => "SN-SHAPE",
+        _ => "WI-SCHEMA",
+    };
+    let what = format!(
+        "{} {}",
+        operation.name(),
+        match binding {
+            Binding::Http => "body",
+            Binding::Mqtt => "accepted payload",
+        }
+    );
+    match schema.violations(body).first() {
+        Some(v) => Finding::fail(
+            requirement,
+            format!("{what} breaks {}: {v}", schema.path()),
+            seq,
+        ),
+        None => Finding::pass(
+            requirement,
+            format!("{what} matches {}", schema.path()),
+            seq,
+        ),
+    }
+}
+
 /// The outcome's answer, or the WI-ANSWER failure of a timeout or transport failure.
 fn answered<'a>(exchange: &'a Exchange, findings: &mut Vec<Finding>) -> Option<&'a WireResponse> {
     let seq = Some(exchange.seq);
@@ -228,31 +260,7 @@ fn read_mqtt(exchange: &Exchange, operation: Operation) -> (Answer, Vec<Finding>
             findings,
         );
     }
-    let schema = operation
-        .response_schema_for(Binding::Mqtt)
-        .expect("embedded schema");
-    let violations = schema.violations(&body);
-    let requirement = match operation {
-        Operation::StartNextPendingJobExecution => "SN-SHAPE",
-        _ => "WI-SCHEMA",
-    };
-    findings.push(Finding::check(
-        violations.is_empty(),
-        requirement,
-        match violations.first() {
-            Some(v) => format!(
-                "{} accepted payload breaks {}: {v}",
-                operation.name(),
-                schema.path()
-            ),
-            None => format!(
-                "{} accepted payload matches {}",
-                operation.name(),
-                schema.path()
-            ),
-        },
-        seq,
-    ));
+    findings.push(shape(operation, Binding::Mqtt, &body, seq));
     if let Some(doc) = body
         .get("execution")
         .and_then(|e| e.get("jobDocument"))
@@ -320,23 +328,7 @@ fn read_http(
         ));
         let answer = body.map_or(Answer::Garbled, Answer::Success);
         if let Answer::Success(b) = &answer {
-            let schema = operation
-                .response_schema()
-                .expect("response schema is embedded");
-            let violations = schema.violations(b);
-            let requirement = match operation {
-                Operation::StartNextPendingJobExecution => "SN-SHAPE",
-                _ => "WI-SCHEMA",
-            };
-            findings.push(Finding::check(
-                violations.is_empty(),
-                requirement,
-                match violations.first() {
-                    Some(v) => format!("{} body breaks {}: {v}", operation.name(), schema.path()),
-                    None => format!("{} body matches {}", operation.name(), schema.path()),
-                },
-                seq,
-            ));
+            findings.push(shape(operation, Binding::Http, b, seq));
         }
         return (answer, findings);
     }

@@ -450,23 +450,43 @@ impl Oracle {
         out
     }
 
-    /// Whether some execution of `job` on `thing` has a number not yet observed.
-    fn number_unknown(&self, thing: &str, job: &str) -> bool {
-        self.things[thing]
-            .executions
-            .iter()
-            .any(|e| e.job == job && e.number.value().is_none())
-    }
-
-    /// The execution of `job` numbered `number`, or the latest one.
-    fn find(&self, thing: &str, job: &str, number: Option<i64>) -> Option<usize> {
-        self.things[thing]
-            .executions
+    /// The execution a call names: `Ok(Some(i))`, `Ok(None)` when there is none (the target
+    /// must say ResourceNotFound, citing `missing`), or `Err(())` when the call names an
+    /// execution number the model has not seen yet (nothing can be predicted).
+    fn named_execution(
+        &self,
+        thing: &str,
+        job: &str,
+        call: &Call<'_>,
+        answer: &Answer,
+        missing: &str,
+        out: &mut Vec<Finding>,
+    ) -> Result<usize, ()> {
+        let executions = &self.things[thing].executions;
+        let number = call.input.get("executionNumber").and_then(Value::as_i64);
+        if number.is_some()
+            && executions
+                .iter()
+                .any(|e| e.job == job && e.number.value().is_none())
+        {
+            return Err(());
+        }
+        let found = executions
             .iter()
             .enumerate()
             .filter(|(_, e)| e.job == job && number.is_none_or(|n| e.number.value() == Some(&n)))
             .map(|(i, _)| i)
-            .next_back()
+            .next_back();
+        found.ok_or_else(|| {
+            Self::expect_error(
+                out,
+                answer,
+                &["ResourceNotFoundException"],
+                missing,
+                missing,
+                call.seq,
+            );
+        })
     }
 
     /// A thing that does not exist: nothing is pending and no execution of it exists (spec §7.14).
@@ -991,20 +1011,7 @@ impl Oracle {
             );
             return;
         };
-        let number = call.input.get("executionNumber").and_then(Value::as_i64);
-        if number.is_some() && self.number_unknown(thing, job) {
-            return;
-        }
-        let found = self.find(thing, job, number);
-        let Some(i) = found else {
-            Self::expect_error(
-                out,
-                answer,
-                &["ResourceNotFoundException"],
-                "UP-NOT-FOUND",
-                "UP-NOT-FOUND",
-                seq,
-            );
+        let Ok(i) = self.named_execution(thing, job, call, answer, "UP-NOT-FOUND", out) else {
             return;
         };
         let requested: Option<Status> = call
@@ -1247,20 +1254,8 @@ impl Oracle {
                 i
             }
             Subject::Seeded(job) => {
-                let number = call.input.get("executionNumber").and_then(Value::as_i64);
-                if number.is_some() && self.number_unknown(thing, job) {
-                    return;
-                }
-                let found = self.find(thing, job, number);
-                let Some(i) = found else {
-                    Self::expect_error(
-                        out,
-                        answer,
-                        &["ResourceNotFoundException"],
-                        "DE-NOT-FOUND",
-                        "DE-NOT-FOUND",
-                        seq,
-                    );
+                let Ok(i) = self.named_execution(thing, job, call, answer, "DE-NOT-FOUND", out)
+                else {
                     return;
                 };
                 let e = &self.things[thing].executions[i];

@@ -17,6 +17,10 @@ struct Cli {
 enum Command {
     /// Run conformance scenarios against a target (the embedded reference server by default).
     Run(cli::run::RunArgs),
+    /// Run a fleet scenario (or one shard of it): simulated devices under a load model.
+    Fleet(cli::fleet::FleetArgs),
+    /// Work with reports: merge shard results.
+    Report(cli::report::ReportArgs),
     /// Run the reference implementation (HTTP data plane and control plane).
     Serve(cli::serve::ServeArgs),
     /// Check scenario files without running them.
@@ -42,5 +46,7 @@ async fn main() -> std::process::ExitCode {
             }
         },
         Command::Validate(args) => cli::validate::run(&args),
+        Command::Fleet(args) => cli::fleet::run(args).await,
+        Command::Report(args) => cli::report::run(args),
     }
 }

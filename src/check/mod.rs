@@ -1,10 +1,12 @@
-//! Checks: reading answers the way SDKs do, the state oracle, explicit expectations, and what
-//! each finding weighs. A check never sends a request.
+//! Checks: reading answers the way SDKs do, the state oracle, explicit expectations, fleet
+//! thresholds, and what each finding weighs. A check never sends a request.
 
+pub mod agent;
 pub mod answer;
 pub mod expect;
 mod finding;
 pub mod oracle;
+pub mod thresholds;
 pub mod verdict;
 
 pub use finding::{Finding, Profile, Severity, severity};

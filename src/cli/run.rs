@@ -18,8 +18,9 @@ use jobcert::drive::conformance::{self, DataPlane, Settings, Target};
 use jobcert::record::{LatencyBook, RunRecord, TargetInfo};
 use jobcert::reference::{RunningServer, ServeConfig};
 use jobcert::report::{self, ReportInput};
+use jobcert::scenario::fleet::is_fleet_file;
 use jobcert::scenario::plan::Plan;
-use jobcert::scenario::{generate, load, scenario_files};
+use jobcert::scenario::{ScenarioError, generate, load, scenario_files};
 use jobcert::transport::Signer;
 use jobcert::transport::http::{Endpoint, HttpTransport};
 use jobcert::transport::mqtt::MqttTransport;
@@ -106,17 +107,21 @@ pub async fn run(args: RunArgs) -> ExitCode {
 
 fn plan(args: &RunArgs) -> anyhow::Result<Plan> {
     let files = scenario_files(&args.paths).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let cases = load(&files).map_err(|errors| {
-        anyhow::anyhow!(
-            "{} problem(s) in the scenarios:\n{}",
-            errors.len(),
-            errors
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join("\n")
-        )
-    })?;
+    let (fleets, files): (Vec<PathBuf>, Vec<PathBuf>) =
+        files.into_iter().partition(|f| is_fleet_file(f));
+    if let Some(f) = fleets.first() {
+        if files.is_empty() {
+            bail!(
+                "{} is a fleet scenario: run it with `jobcert fleet`",
+                f.display()
+            );
+        }
+        eprintln!(
+            "jobcert run: leaving out {} fleet scenario(s); run them with `jobcert fleet`",
+            fleets.len()
+        );
+    }
+    let cases = load(&files).map_err(|errors| problems("the scenarios", &errors))?;
     let mut plan = Plan { cases };
     if !args.no_generated {
         for binding in [Binding::Http, Binding::Mqtt] {
@@ -126,6 +131,19 @@ fn plan(args: &RunArgs) -> anyhow::Result<Plan> {
     }
     plan.filter(&args.only, &args.skip);
     Ok(plan)
+}
+
+/// One error listing every scenario problem, one per line.
+pub fn problems(what: &str, errors: &[ScenarioError]) -> anyhow::Error {
+    anyhow::anyhow!(
+        "{} problem(s) in {what}:\n{}",
+        errors.len(),
+        errors
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("\n")
+    )
 }
 
 /// The bindings a run covers: the target's, or those asked for against the embedded server.

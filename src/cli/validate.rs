@@ -1,9 +1,10 @@
-//! `jobcert validate`: check scenario files without running them.
+//! `jobcert validate`: check scenario files (conformance and fleet) without running them.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
+use jobcert::scenario::fleet::{is_fleet_file, load_fleet};
 use jobcert::scenario::{load, scenario_files};
 
 /// Options of `jobcert validate`.
@@ -23,16 +24,32 @@ pub fn run(args: &ValidateArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match load(&files) {
-        Ok(cases) => {
-            println!("ok: {} cases in {} files", cases.len(), files.len());
-            ExitCode::SUCCESS
+    let (fleets, suites): (Vec<PathBuf>, Vec<PathBuf>) =
+        files.into_iter().partition(|f| is_fleet_file(f));
+    let mut errors = Vec::new();
+    let cases = match load(&suites) {
+        Ok(cases) => cases.len(),
+        Err(mut e) => {
+            errors.append(&mut e);
+            0
         }
-        Err(errors) => {
-            for e in &errors {
-                eprintln!("{e}");
-            }
-            ExitCode::from(2)
+    };
+    for f in &fleets {
+        if let Err(mut e) = load_fleet(f) {
+            errors.append(&mut e);
         }
+    }
+    if errors.is_empty() {
+        println!(
+            "ok: {cases} cases in {} files, {} fleet scenarios",
+            suites.len(),
+            fleets.len()
+        );
+        ExitCode::SUCCESS
+    } else {
+        for e in &errors {
+            eprintln!("{e}");
+        }
+        ExitCode::from(2)
     }
 }

@@ -1,4 +1,5 @@
-//! Drivers execute a plan against a target: the conformance runner today; the fleet driver and
-//! the replayer later.
+//! Drivers execute a plan against a target: the conformance runner and the fleet driver; the
+//! replayer later.
 
 pub mod conformance;
+pub mod fleet;

@@ -37,20 +37,48 @@ fn new_histogram() -> Histogram<u64> {
 impl LatencyBook {
     /// Records an exchange's latency (from its intended send time).
     pub fn record(&mut self, exchange: &Exchange) {
-        let outcome = match exchange.outcome {
-            Outcome::Answered(_) => "answered",
-            Outcome::Timeout { .. } => "timeout",
-            Outcome::Failed { .. } => "failed",
-        };
-        let key = LatencyKey {
-            operation: exchange.operation.clone(),
-            outcome: outcome.to_string(),
-        };
-        let value = exchange.timing.latency_us().clamp(1, MAX_US);
-        self.histograms
-            .entry(key)
-            .or_insert_with(new_histogram)
-            .saturating_record(value);
+        self.record_value(
+            &exchange.operation,
+            outcome_name(&exchange.outcome),
+            exchange.timing.latency_us(),
+        );
+    }
+
+    /// Records one latency of `operation` ending in `outcome`.
+    pub fn record_value(&mut self, operation: &str, outcome: &str, latency_us: u64) {
+        let value = latency_us.clamp(1, MAX_US);
+        match self
+            .histograms
+            .iter_mut()
+            .find(|(k, _)| k.operation == operation && k.outcome == outcome)
+        {
+            Some((_, h)) => h.saturating_record(value),
+            None => {
+                let mut h = new_histogram();
+                h.saturating_record(value);
+                self.histograms.insert(
+                    LatencyKey {
+                        operation: operation.to_string(),
+                        outcome: outcome.to_string(),
+                    },
+                    h,
+                );
+            }
+        }
+    }
+
+    /// Whether nothing was recorded.
+    pub fn is_empty(&self) -> bool {
+        self.histograms.values().all(|h| h.is_empty())
+    }
+
+    /// Every histogram whose key `keep` accepts, added into one.
+    pub fn combined(&self, keep: impl Fn(&LatencyKey) -> bool) -> Histogram<u64> {
+        let mut sum = new_histogram();
+        for (_, h) in self.histograms.iter().filter(|(k, _)| keep(k)) {
+            sum.add(h).expect("histograms share their bounds");
+        }
+        sum
     }
 
     /// Adds every histogram of `other` to this book.
@@ -100,6 +128,57 @@ impl LatencyBook {
                 .map_err(|e| e.to_string())?;
         }
         Ok(book)
+    }
+}
+
+/// The outcome name a histogram is filed under: `answered`, `timeout` or `failed`.
+pub fn outcome_name(outcome: &Outcome) -> &'static str {
+    match outcome {
+        Outcome::Answered(_) => "answered",
+        Outcome::Timeout { .. } => "timeout",
+        Outcome::Failed { .. } => "failed",
+    }
+}
+
+/// One histogram as stored in `summary.json`.
+#[derive(Serialize, Deserialize)]
+struct EncodedHistogram {
+    operation: String,
+    outcome: String,
+    /// V2 + DEFLATE, base64: the form HdrHistogram tools read.
+    histogram: String,
+}
+
+impl Serialize for LatencyBook {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(
+            self.encoded()
+                .into_iter()
+                .map(|(k, histogram)| EncodedHistogram {
+                    operation: k.operation,
+                    outcome: k.outcome,
+                    histogram,
+                }),
+        )
+    }
+}
+
+impl<'de> Deserialize<'de> for LatencyBook {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let entries = Vec::<EncodedHistogram>::deserialize(deserializer)?;
+        let pairs: Vec<(LatencyKey, String)> = entries
+            .into_iter()
+            .map(|e| {
+                (
+                    LatencyKey {
+                        operation: e.operation,
+                        outcome: e.outcome,
+                    },
+                    e.histogram,
+                )
+            })
+            .collect();
+        Self::decode(&pairs).map_err(serde::de::Error::custom)
     }
 }
 

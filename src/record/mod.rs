@@ -1,9 +1,13 @@
-//! Records of a run: exchanges and latency histograms. Reports read these; nothing here judges.
+//! Records of a run: exchanges, latency histograms, and the fleet record. Reports read these; nothing here judges.
 
 mod exchange;
+mod fleet;
 mod latency;
+mod recorder;
 mod run;
 
 pub use exchange::{Exchange, FailureClass, Outcome, Timing, WireRequest, WireResponse, redact};
-pub use latency::{LatencyBook, LatencyKey, hgrm};
+pub use fleet::{EXAMPLES_KEPT, Example, FleetRecord, Interval, Memory, Schedule, Shard, Tally};
+pub use latency::{LatencyBook, LatencyKey, hgrm, outcome_name};
+pub use recorder::{Recorder, Snapshot, epoch_ms};
 pub use run::{CaseRecord, RunRecord, TargetInfo};

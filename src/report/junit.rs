@@ -12,9 +12,6 @@ use crate::check::Severity;
 use crate::check::verdict::{CaseVerdict, Verdict, Weighed};
 use crate::record::{CaseRecord, Exchange, Outcome};
 
-/// Bodies longer than this many bytes are cut in the evidence.
-const BODY_LIMIT: usize = 2048;
-
 fn severity_word(s: Severity) -> &'static str {
     match s {
         Severity::Pass => "pass",
@@ -38,17 +35,6 @@ fn problem_line(p: &Weighed) -> String {
     )
 }
 
-fn truncated(body: &str) -> String {
-    if body.len() <= BODY_LIMIT {
-        return body.to_string();
-    }
-    let cut = (0..=BODY_LIMIT)
-        .rev()
-        .find(|&i| body.is_char_boundary(i))
-        .unwrap_or(0);
-    format!("{}… ({} bytes in all)", &body[..cut], body.len())
-}
-
 fn evidence(e: &Exchange) -> String {
     let r = &e.request;
     let mut out = format!(
@@ -56,12 +42,12 @@ fn evidence(e: &Exchange) -> String {
         e.seq, e.operation, r.method, r.endpoint, r.target
     );
     if let Some(body) = &r.body {
-        let _ = writeln!(out, "> {}", truncated(body));
+        let _ = writeln!(out, "> {}", super::cut_body(body));
     }
     match &e.outcome {
         Outcome::Answered(resp) => {
             let _ = writeln!(out, "< {}", resp.status);
-            let _ = writeln!(out, "< {}", truncated(&resp.body));
+            let _ = writeln!(out, "< {}", super::cut_body(&resp.body));
         }
         other => {
             let _ = writeln!(out, "< {}", unanswered(other).unwrap_or_default());
@@ -172,8 +158,8 @@ mod tests {
 
     #[test]
     fn long_bodies_are_cut_on_a_char_boundary() {
-        let body = "é".repeat(BODY_LIMIT);
-        let cut = truncated(&body);
+        let body = "é".repeat(crate::report::BODY_LIMIT);
+        let cut = crate::report::cut_body(&body);
         assert!(cut.len() < body.len());
         assert!(cut.ends_with(&format!("… ({} bytes in all)", body.len())));
     }

@@ -4,6 +4,7 @@
 mod console;
 #[cfg(test)]
 mod fixture;
+pub mod fleet;
 mod html;
 mod junit;
 mod summary;
@@ -17,6 +18,21 @@ pub use console::console;
 
 use crate::check::verdict::{Assessment, CaseVerdict};
 use crate::record::{CaseRecord, Exchange, FailureClass, Outcome, RunRecord, hgrm};
+
+/// Most bytes of a body quoted in a report.
+const BODY_LIMIT: usize = 2048;
+
+/// `body` cut at [`BODY_LIMIT`] bytes on a character boundary.
+fn cut_body(body: &str) -> String {
+    if body.len() <= BODY_LIMIT {
+        return body.to_string();
+    }
+    let end = (0..=BODY_LIMIT)
+        .rev()
+        .find(|&i| body.is_char_boundary(i))
+        .unwrap_or(0);
+    format!("{}… ({} bytes in all)", &body[..end], body.len())
+}
 
 /// What the reports need.
 #[derive(Debug, Clone, Copy)]

@@ -43,6 +43,26 @@ impl HttpTransport {
         }
     }
 
+    /// A transport that keeps up to `pool` idle connections to each host.
+    pub fn with_pool(origin: Instant, signer: Option<Signer>, pool: usize) -> Self {
+        let client = reqwest::Client::builder()
+            .pool_idle_timeout(Duration::from_secs(30))
+            .pool_max_idle_per_host(pool)
+            .tcp_nodelay(true)
+            .build()
+            .expect("an HTTP client with default TLS");
+        Self {
+            client,
+            signer,
+            origin,
+        }
+    }
+
+    /// The instant timings count from.
+    pub fn origin(&self) -> Instant {
+        self.origin
+    }
+
     fn now_us(&self) -> u64 {
         self.origin.elapsed().as_micros() as u64
     }
@@ -57,32 +77,18 @@ impl HttpTransport {
         context: &str,
         operation: &str,
     ) -> Exchange {
-        let url = format!("{}{}", endpoint.base, request.target);
-        let body = request.body.clone().unwrap_or_default();
-        let mut wire = WireRequest {
-            transport: "http".into(),
-            method: request.method.clone(),
-            endpoint: endpoint.base.clone(),
-            target: request.target.clone(),
-            headers: Vec::new(),
-            body: request.body.clone(),
-        };
+        let mut wire = wire_request(endpoint, request);
         let sent_us = self.now_us();
-        let outcome = match self.build(endpoint, request, &url, body) {
-            Ok(built) => {
-                wire.headers = redact(built.headers().iter().map(|(k, v)| {
-                    (
-                        k.as_str().to_string(),
-                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                    )
-                }));
-                match tokio::time::timeout(deadline, self.exchange(built)).await {
-                    Ok(outcome) => outcome,
-                    Err(_) => Outcome::Timeout {
-                        deadline_ms: deadline.as_millis() as u64,
-                    },
-                }
-            }
+        let outcome = match prepare(endpoint, request, self.signer.as_ref()).and_then(|r| {
+            wire.headers = recorded_headers(&r);
+            reqwest::Request::try_from(r).map_err(|e| format!("invalid request: {e}"))
+        }) {
+            Ok(built) => match tokio::time::timeout(deadline, self.exchange(built)).await {
+                Ok(outcome) => outcome,
+                Err(_) => Outcome::Timeout {
+                    deadline_ms: deadline.as_millis() as u64,
+                },
+            },
             Err(message) => Outcome::Failed {
                 class: FailureClass::Protocol,
                 message,
@@ -103,55 +109,19 @@ impl HttpTransport {
         }
     }
 
-    fn build(
-        &self,
-        endpoint: &Endpoint,
-        request: &HttpRequest,
-        url: &str,
-        body: String,
-    ) -> Result<reqwest::Request, String> {
-        let mut builder = http::Request::builder()
-            .method(request.method.as_str())
-            .uri(url);
-        if request.body.is_some() {
-            builder = builder.header("content-type", "application/json");
-        }
-        let mut http_request = builder
-            .body(body.into_bytes())
-            .map_err(|e| format!("invalid request: {e}"))?;
-        if let Some(signer) = &self.signer {
-            signer
-                .sign(&mut http_request, endpoint.service)
-                .map_err(|e| e.to_string())?;
-        }
-        reqwest::Request::try_from(http_request).map_err(|e| format!("invalid request: {e}"))
-    }
-
     async fn exchange(&self, request: reqwest::Request) -> Outcome {
         let mut response = match self.client.execute(request).await {
             Ok(r) => r,
             Err(e) => return failure(&e),
         };
         let status = response.status().as_u16();
-        let headers = response
-            .headers()
-            .iter()
-            .map(|(k, v)| {
-                (
-                    k.as_str().to_string(),
-                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                )
-            })
-            .collect();
+        let headers = response_headers(response.headers());
         let mut kept = Vec::new();
         let mut read = 0usize;
         loop {
             match response.chunk().await {
                 Ok(Some(chunk)) => {
-                    read += chunk.len();
-                    let room = MAX_KEPT_BODY.saturating_sub(kept.len());
-                    kept.extend_from_slice(&chunk[..chunk.len().min(room)]);
-                    if read > MAX_READ_BODY {
+                    if keep(&mut kept, &mut read, &chunk) {
                         break;
                     }
                 }
@@ -168,6 +138,72 @@ impl HttpTransport {
     }
 }
 
+/// The record of `request` as it will go out (headers are filled in once signed).
+pub(super) fn wire_request(endpoint: &Endpoint, request: &HttpRequest) -> WireRequest {
+    WireRequest {
+        transport: "http".into(),
+        method: request.method.clone(),
+        endpoint: endpoint.base.clone(),
+        target: request.target.clone(),
+        headers: Vec::new(),
+        body: request.body.clone(),
+    }
+}
+
+/// The request to send: URL, JSON content type when there is a body, and the signature.
+pub(super) fn prepare(
+    endpoint: &Endpoint,
+    request: &HttpRequest,
+    signer: Option<&Signer>,
+) -> Result<http::Request<Vec<u8>>, String> {
+    let mut builder = http::Request::builder()
+        .method(request.method.as_str())
+        .uri(format!("{}{}", endpoint.base, request.target));
+    if request.body.is_some() {
+        builder = builder.header("content-type", "application/json");
+    }
+    let mut prepared = builder
+        .body(request.body.clone().unwrap_or_default().into_bytes())
+        .map_err(|e| format!("invalid request: {e}"))?;
+    if let Some(signer) = signer {
+        signer
+            .sign(&mut prepared, endpoint.service)
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(prepared)
+}
+
+/// A prepared request's headers as recorded: secrets redacted.
+pub(super) fn recorded_headers<B>(request: &http::Request<B>) -> Vec<(String, String)> {
+    redact(request.headers().iter().map(|(k, v)| {
+        (
+            k.as_str().to_string(),
+            String::from_utf8_lossy(v.as_bytes()).into_owned(),
+        )
+    }))
+}
+
+/// Response headers as recorded, lowercase names.
+pub(super) fn response_headers(headers: &http::HeaderMap) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect()
+}
+
+/// Keeps at most [`MAX_KEPT_BODY`] bytes of an answer; says whether reading should stop.
+pub(super) fn keep(kept: &mut Vec<u8>, read: &mut usize, chunk: &[u8]) -> bool {
+    *read += chunk.len();
+    let room = MAX_KEPT_BODY.saturating_sub(kept.len());
+    kept.extend_from_slice(&chunk[..chunk.len().min(room)]);
+    *read > MAX_READ_BODY
+}
+
 fn failure(e: &reqwest::Error) -> Outcome {
     let class = if e.is_connect() {
         FailureClass::Connect
@@ -176,12 +212,20 @@ fn failure(e: &reqwest::Error) -> Outcome {
     } else {
         FailureClass::Protocol
     };
+    Outcome::Failed {
+        class,
+        message: error_chain(e),
+    }
+}
+
+/// An error and every error under it, `: `-separated.
+pub(super) fn error_chain(e: &dyn std::error::Error) -> String {
     let mut message = e.to_string();
-    let mut source = std::error::Error::source(e);
+    let mut source = e.source();
     while let Some(s) = source {
         message.push_str(": ");
         message.push_str(&s.to_string());
         source = s.source();
     }
-    Outcome::Failed { class, message }
+    message
 }

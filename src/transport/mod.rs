@@ -3,6 +3,7 @@
 
 pub mod binding;
 pub mod http;
+pub mod http_conn;
 pub mod mqtt;
 mod sigv4;
 

@@ -72,66 +72,50 @@ impl Mailbox {
             }
             None => {
                 drop(waiters);
-                self.inbox
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .push_back(message);
+                let mut inbox = self.inbox.lock().unwrap_or_else(|p| p.into_inner());
+                if inbox.len() == INBOX_LIMIT {
+                    inbox.pop_front();
+                }
+                inbox.push_back(message);
+                drop(inbox);
                 self.arrived.notify_waiters();
             }
         }
     }
 }
 
-struct Device {
+/// Messages nobody waits for that a device keeps; older ones are dropped first.
+const INBOX_LIMIT: usize = 256;
+
+/// One device's MQTT connection: client id = thing name, subscribed to its thing's Jobs topics.
+pub struct MqttDevice {
     client: AsyncClient,
     mailbox: Arc<Mailbox>,
     task: tokio::task::JoinHandle<()>,
-}
-
-/// Connections to one broker, one per thing.
-pub struct MqttTransport {
-    host: String,
-    port: u16,
+    endpoint: String,
     origin: Instant,
-    devices: tokio::sync::Mutex<HashMap<String, Arc<Device>>>,
 }
 
-impl std::fmt::Debug for MqttTransport {
+impl std::fmt::Debug for MqttDevice {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MqttTransport")
-            .field("host", &self.host)
-            .field("port", &self.port)
+        f.debug_struct("MqttDevice")
+            .field("endpoint", &self.endpoint)
             .finish_non_exhaustive()
     }
 }
 
-impl MqttTransport {
-    /// A transport to `host:port`; timings count from `origin`.
-    pub fn new(host: &str, port: u16, origin: Instant) -> Self {
-        Self {
-            host: host.to_string(),
-            port,
-            origin,
-            devices: tokio::sync::Mutex::new(HashMap::new()),
-        }
-    }
-
-    /// `mqtt://host:port`.
-    pub fn endpoint(&self) -> String {
-        format!("mqtt://{}:{}", self.host, self.port)
-    }
-
-    fn now_us(&self) -> u64 {
-        self.origin.elapsed().as_micros() as u64
-    }
-
-    /// The device of `thing`, connected and subscribed to its Jobs topics.
-    async fn device(&self, thing: &str, deadline: Duration) -> Result<Arc<Device>, String> {
-        let mut devices = self.devices.lock().await;
-        if let Some(d) = devices.get(thing).filter(|d| !d.task.is_finished()) {
-            return Ok(d.clone());
-        }
-        let mut options = MqttOptions::new(thing, self.host.clone(), self.port);
+impl MqttDevice {
+    /// Connects as `thing` to `host:port` and subscribes to `$aws/things/{thing}/jobs/#`,
+    /// within `deadline`; timings count from `origin`.
+    pub async fn connect(
+        host: &str,
+        port: u16,
+        thing: &str,
+        origin: Instant,
+        deadline: Duration,
+    ) -> Result<Self, String> {
+        let endpoint = format!("mqtt://{host}:{port}");
+        let mut options = MqttOptions::new(thing, host, port);
         options.set_keep_alive(Duration::from_secs(30));
         options.set_max_packet_size(MAX_PACKET, MAX_PACKET);
         options.set_inflight(10);
@@ -142,7 +126,6 @@ impl MqttTransport {
         events.set_network_options(network);
         let mailbox = Arc::new(Mailbox::default());
         let (subscribed_tx, subscribed) = oneshot::channel();
-        let origin = self.origin;
         let inbox = mailbox.clone();
         let task = tokio::spawn(async move {
             let mut subscribed_tx = Some(subscribed_tx);
@@ -178,28 +161,35 @@ impl MqttTransport {
             .await
             .map_err(|e| e.to_string())?;
         match tokio::time::timeout(deadline, subscribed).await {
-            Ok(Ok(())) => {}
+            Ok(Ok(())) => Ok(Self {
+                client,
+                mailbox,
+                task,
+                endpoint,
+                origin,
+            }),
             _ => {
                 task.abort();
-                return Err(format!(
-                    "no connection and subscription to {} within {deadline:?}",
-                    self.endpoint()
-                ));
+                Err(format!(
+                    "no connection and subscription to {endpoint} within {deadline:?}"
+                ))
             }
         }
-        let device = Arc::new(Device {
-            client,
-            mailbox,
-            task,
-        });
-        devices.insert(thing.to_string(), device.clone());
-        Ok(device)
     }
 
-    /// Publishes `request` as `thing`'s device and waits at most `deadline` for its reply.
+    /// Whether the connection is still up.
+    pub fn is_connected(&self) -> bool {
+        !self.task.is_finished()
+    }
+
+    fn now_us(&self) -> u64 {
+        self.origin.elapsed().as_micros() as u64
+    }
+
+    /// Publishes `request` and waits at most `deadline` for its reply. A payload without a
+    /// `clientToken` gets one, so the reply can be told apart.
     pub async fn send(
         &self,
-        thing: &str,
         request: &MqttRequest,
         deadline: Duration,
         seq: u64,
@@ -223,13 +213,13 @@ impl MqttTransport {
         let wire = WireRequest {
             transport: "mqtt".into(),
             method: "PUBLISH".into(),
-            endpoint: self.endpoint(),
+            endpoint: self.endpoint.clone(),
             target: request.topic.clone(),
             headers: Vec::new(),
             body: Some(payload.clone()),
         };
         let outcome = self
-            .exchange(thing, &request.topic, payload, token, deadline)
+            .exchange(&request.topic, payload, token, deadline)
             .await;
         Exchange {
             seq,
@@ -247,25 +237,14 @@ impl MqttTransport {
 
     async fn exchange(
         &self,
-        thing: &str,
         topic: &str,
         payload: String,
         token: Option<String>,
         deadline: Duration,
     ) -> Outcome {
         let started = Instant::now();
-        let device = match self.device(thing, deadline).await {
-            Ok(d) => d,
-            Err(message) => {
-                return Outcome::Failed {
-                    class: FailureClass::Connect,
-                    message,
-                };
-            }
-        };
         let (reply, answer) = oneshot::channel();
-        device
-            .mailbox
+        self.mailbox
             .waiters
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -275,15 +254,24 @@ impl MqttTransport {
                 topics: [format!("{topic}/accepted"), format!("{topic}/rejected")],
                 reply,
             });
-        if let Err(e) = device
-            .client
-            .publish(topic, QoS::AtLeastOnce, false, payload)
-            .await
-        {
-            return Outcome::Failed {
-                class: FailureClass::Reset,
-                message: e.to_string(),
-            };
+        let published = tokio::time::timeout(
+            deadline,
+            self.client.publish(topic, QoS::AtLeastOnce, false, payload),
+        )
+        .await;
+        match published {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                return Outcome::Failed {
+                    class: FailureClass::Reset,
+                    message: e.to_string(),
+                };
+            }
+            Err(_) => {
+                return Outcome::Timeout {
+                    deadline_ms: deadline.as_millis() as u64,
+                };
+            }
         }
         let left = deadline.saturating_sub(started.elapsed());
         match tokio::time::timeout(left, answer).await {
@@ -303,25 +291,19 @@ impl MqttTransport {
         }
     }
 
-    /// The first message on `topic` that `thing`'s device received at or after `since_us`,
-    /// waiting at most `deadline` for it; it is taken out of the inbox.
+    /// The first message on `topic` received at or after `since_us`, waiting at most
+    /// `deadline` for it; it is taken out of the inbox.
     pub async fn next_message(
         &self,
-        thing: &str,
         topic: &str,
         since_us: u64,
         deadline: Duration,
     ) -> Option<Received> {
-        let device = self.device(thing, deadline).await.ok()?;
         let until = Instant::now() + deadline;
         loop {
-            let arrived = device.mailbox.arrived.notified();
+            let arrived = self.mailbox.arrived.notified();
             {
-                let mut inbox = device
-                    .mailbox
-                    .inbox
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner());
+                let mut inbox = self.mailbox.inbox.lock().unwrap_or_else(|p| p.into_inner());
                 if let Some(i) = inbox
                     .iter()
                     .position(|m| m.topic == topic && m.at_us >= since_us)
@@ -338,6 +320,116 @@ impl MqttTransport {
         }
     }
 
+    /// Disconnects.
+    pub fn close(&self) {
+        let _ = self.client.try_disconnect();
+        self.task.abort();
+    }
+}
+
+/// Connections to one broker, one per thing, made when a thing first sends or listens.
+pub struct MqttTransport {
+    host: String,
+    port: u16,
+    origin: Instant,
+    devices: tokio::sync::Mutex<HashMap<String, Arc<MqttDevice>>>,
+}
+
+impl std::fmt::Debug for MqttTransport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MqttTransport")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .finish_non_exhaustive()
+    }
+}
+
+impl MqttTransport {
+    /// A transport to `host:port`; timings count from `origin`.
+    pub fn new(host: &str, port: u16, origin: Instant) -> Self {
+        Self {
+            host: host.to_string(),
+            port,
+            origin,
+            devices: tokio::sync::Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// `mqtt://host:port`.
+    pub fn endpoint(&self) -> String {
+        format!("mqtt://{}:{}", self.host, self.port)
+    }
+
+    /// The device of `thing`, connected and subscribed to its Jobs topics.
+    async fn device(&self, thing: &str, deadline: Duration) -> Result<Arc<MqttDevice>, String> {
+        let mut devices = self.devices.lock().await;
+        if let Some(d) = devices.get(thing).filter(|d| d.is_connected()) {
+            return Ok(d.clone());
+        }
+        let device = Arc::new(
+            MqttDevice::connect(&self.host, self.port, thing, self.origin, deadline).await?,
+        );
+        devices.insert(thing.to_string(), device.clone());
+        Ok(device)
+    }
+
+    /// Publishes `request` as `thing`'s device and waits at most `deadline` for its reply.
+    pub async fn send(
+        &self,
+        thing: &str,
+        request: &MqttRequest,
+        deadline: Duration,
+        seq: u64,
+        context: &str,
+        operation: &str,
+    ) -> Exchange {
+        match self.device(thing, deadline).await {
+            Ok(device) => {
+                device
+                    .send(request, deadline, seq, context, operation)
+                    .await
+            }
+            Err(message) => {
+                let now = self.origin.elapsed().as_micros() as u64;
+                Exchange {
+                    seq,
+                    context: context.to_string(),
+                    operation: operation.to_string(),
+                    request: WireRequest {
+                        transport: "mqtt".into(),
+                        method: "PUBLISH".into(),
+                        endpoint: self.endpoint(),
+                        target: request.topic.clone(),
+                        headers: Vec::new(),
+                        body: Some(request.payload.clone()),
+                    },
+                    outcome: Outcome::Failed {
+                        class: FailureClass::Connect,
+                        message,
+                    },
+                    timing: Timing {
+                        intended_us: now,
+                        sent_us: now,
+                        done_us: now,
+                    },
+                }
+            }
+        }
+    }
+
+    /// The first message on `topic` that `thing`'s device received at or after `since_us`,
+    /// waiting at most `deadline` for it; it is taken out of the inbox.
+    pub async fn next_message(
+        &self,
+        thing: &str,
+        topic: &str,
+        since_us: u64,
+        deadline: Duration,
+    ) -> Option<Received> {
+        let device = self.device(thing, deadline).await.ok()?;
+        device.next_message(topic, since_us, deadline).await
+    }
+
     /// Connects `thing`'s device ahead of time (so it hears notifications from now on).
     pub async fn connect(&self, thing: &str, deadline: Duration) -> Result<(), String> {
         self.device(thing, deadline).await.map(|_| ())
@@ -347,8 +439,7 @@ impl MqttTransport {
     pub async fn close(&self) {
         let mut devices = self.devices.lock().await;
         for (_, d) in devices.drain() {
-            let _ = d.client.try_disconnect();
-            d.task.abort();
+            d.close();
         }
     }
 }

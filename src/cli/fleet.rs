@@ -1,0 +1,291 @@
+//! `jobcert fleet`: run a fleet scenario (or one shard of it) against a target — by default the
+//! reference server, started as a child process so that the fleet's connections and the
+//! server's count against separate descriptor limits and the measurements do not share a
+//! runtime — then write the reports and turn the verdict into the exit code.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::{ExitCode, Stdio};
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use clap::Args;
+use jobcert::check::Profile;
+use jobcert::check::thresholds::assess_fleet;
+use jobcert::drive::fleet::{self, FleetData, FleetSettings, FleetTarget};
+use jobcert::record::{Shard, TargetInfo};
+use jobcert::reference::mqtt::attach::broker_address;
+use jobcert::report::fleet::{FleetReport, console, write_all};
+use jobcert::scenario::fleet::{FleetSpec, FleetTransport, LoadModel, Until, load_fleet};
+use jobcert::transport::Signer;
+use jobcert::transport::http::{Endpoint, HttpTransport};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+use tokio::sync::watch;
+
+/// Longest a run id may be (it prefixes every thing name and job id).
+const MAX_RUN_ID: usize = 16;
+
+/// Options of `jobcert fleet`.
+#[derive(Debug, Args)]
+pub struct FleetArgs {
+    /// The fleet scenario file.
+    scenario: PathBuf,
+    /// Data-plane URL (`http://` or `mqtt://`); without it the reference server is started.
+    #[arg(long)]
+    target: Option<String>,
+    /// Control-plane URL of the target, used to create things and jobs.
+    #[arg(long, requires = "target")]
+    control: Option<String>,
+    /// How fast the target's clock runs (1 for real targets).
+    #[arg(long, default_value_t = 1.0)]
+    target_time_scale: f64,
+    /// Run shard K of N (0 ≤ K < N): the blocks of things whose number is K modulo N.
+    #[arg(long, env = "JOBCERT_SHARD", value_parser = Shard::parse)]
+    shard: Option<Shard>,
+    /// Run id shared by every shard of one run (letters, digits, `-`; at most 16).
+    #[arg(long, env = "JOBCERT_RUN_ID")]
+    run_id: Option<String>,
+    /// Replace the scenario's number of things.
+    #[arg(long)]
+    devices: Option<u64>,
+    /// Replace the scenario's open-loop rate (cycles per second).
+    #[arg(long)]
+    rate: Option<f64>,
+    /// Run for this many seconds instead of until drained.
+    #[arg(long)]
+    duration_s: Option<f64>,
+    /// Replace the scenario's seed.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Region for ARNs and SigV4 (requests are signed when AWS credentials are set).
+    #[arg(long, env = "AWS_REGION", default_value = "us-east-1")]
+    region: String,
+    /// Account id for thing ARNs.
+    #[arg(long, default_value = "123456789012")]
+    account_id: String,
+    /// How strictly to judge where the contract leaves room.
+    #[arg(long, value_enum, default_value_t = Profile::Aws)]
+    profile: Profile,
+    /// Where reports go (a folder per run; `shard-K` inside it for a shard).
+    #[arg(long, default_value = "reports")]
+    report_dir: PathBuf,
+    /// No progress line.
+    #[arg(long)]
+    quiet: bool,
+}
+
+/// Runs the command; exit 0 = pass, 1 = a failure, 2 = bad arguments or scenario.
+pub async fn run(args: FleetArgs) -> ExitCode {
+    match execute(args).await {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("jobcert fleet: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// The scenario with the command line's overrides applied.
+fn scenario(args: &FleetArgs) -> anyhow::Result<FleetSpec> {
+    let mut spec = load_fleet(&args.scenario)
+        .map_err(|errors| super::run::problems("the scenario", &errors))?;
+    if let Some(n) = args.devices {
+        if n == 0 {
+            bail!("--devices must be at least 1");
+        }
+        spec.things.count = n;
+    }
+    if let Some(r) = args.rate {
+        if spec.load.value.model != LoadModel::Open {
+            bail!("--rate applies to the open load model only");
+        }
+        if !(r.is_finite() && r > 0.0) {
+            bail!("--rate must be a positive number");
+        }
+        spec.load.value.rate = Some(r);
+        spec.load.value.stages.clear();
+    }
+    if let Some(d) = args.duration_s {
+        if !(d.is_finite() && d > 0.0) {
+            bail!("--duration-s must be a positive number");
+        }
+        spec.run.until = Until::Duration;
+        spec.run.duration_s = Some(d);
+    }
+    if let Some(s) = args.seed {
+        spec.seed = s;
+    }
+    Ok(spec)
+}
+
+fn run_id(args: &FleetArgs) -> anyhow::Result<String> {
+    match &args.run_id {
+        Some(id) => {
+            if id.is_empty()
+                || id.len() > MAX_RUN_ID
+                || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            {
+                bail!("--run-id takes 1 to {MAX_RUN_ID} letters, digits or '-', not {id:?}");
+            }
+            Ok(id.clone())
+        }
+        None => Ok(uuid::Uuid::new_v4().simple().to_string()[..8].to_string()),
+    }
+}
+
+/// The reference server in a child process, and the lines it printed.
+struct Reference {
+    _child: Child,
+    data: String,
+    control: String,
+    mqtt: Option<String>,
+}
+
+async fn start_reference(spec: &FleetSpec, args: &FleetArgs) -> anyhow::Result<Reference> {
+    let exe = std::env::current_exe().context("finding the jobcert binary")?;
+    let mut command = Command::new(exe);
+    command
+        .args(["serve", "--http", "127.0.0.1:0", "--control", "127.0.0.1:0"])
+        .args(["--time-scale", &spec.reference.time_scale.to_string()])
+        .args(["--region", &args.region, "--account-id", &args.account_id])
+        .stdout(Stdio::piped())
+        .stdin(Stdio::null())
+        .kill_on_drop(true);
+    if spec.transport == FleetTransport::Mqtt {
+        command.args(["--mqtt", "127.0.0.1:0"]);
+    }
+    let mut child = command.spawn().context("starting the reference server")?;
+    let stdout = child.stdout.take().context("the server's stdout")?;
+    let mut lines = BufReader::new(stdout).lines();
+    let mut next = async |prefix: &str| -> anyhow::Result<String> {
+        let line = tokio::time::timeout(std::time::Duration::from_secs(30), lines.next_line())
+            .await
+            .context("the reference server did not start within 30 s")??
+            .context("the reference server exited before it listened")?;
+        line.strip_prefix(prefix)
+            .map(str::to_string)
+            .with_context(|| format!("unexpected line from the server: {line:?}"))
+    };
+    let data = next("data-plane ").await?;
+    let control = next("control-plane ").await?;
+    let mqtt = match spec.transport {
+        FleetTransport::Mqtt => Some(next("mqtt ").await?),
+        FleetTransport::Http => None,
+    };
+    Ok(Reference {
+        _child: child,
+        data,
+        control,
+        mqtt,
+    })
+}
+
+async fn execute(args: FleetArgs) -> anyhow::Result<bool> {
+    if !(args.target_time_scale.is_finite() && args.target_time_scale > 0.0) {
+        bail!("--target-time-scale must be a positive number");
+    }
+    let spec = scenario(&args)?;
+    let run_id = run_id(&args)?;
+    let shard = args.shard.unwrap_or(Shard::WHOLE);
+    let reference = match &args.target {
+        None => Some(start_reference(&spec, &args).await?),
+        Some(_) => None,
+    };
+    let (data_url, control, time_scale) = match (&reference, &args.target) {
+        (Some(r), _) => (
+            r.mqtt.clone().unwrap_or_else(|| r.data.clone()),
+            r.control.clone(),
+            spec.reference.time_scale,
+        ),
+        (None, Some(t)) => (
+            t.trim_end_matches('/').to_string(),
+            args.control
+                .clone()
+                .context("--control is needed with --target, to create things and jobs")?
+                .trim_end_matches('/')
+                .to_string(),
+            args.target_time_scale,
+        ),
+        (None, None) => unreachable!("a target or the reference server"),
+    };
+    let data = if data_url.starts_with("mqtt://") {
+        if spec.transport != FleetTransport::Mqtt {
+            bail!("the scenario's transport is http, but the target is {data_url}");
+        }
+        let (host, port) = broker_address(&data_url)?;
+        FleetData::Mqtt { host, port }
+    } else if data_url.starts_with("http://") || data_url.starts_with("https://") {
+        if spec.transport != FleetTransport::Http {
+            bail!("the scenario's transport is mqtt, but the target is {data_url}");
+        }
+        FleetData::Http(Endpoint {
+            base: data_url.clone(),
+            service: "iot-jobs-data",
+        })
+    } else {
+        bail!("--target takes an http://, https:// or mqtt:// URL, not {data_url}");
+    };
+    let signer = Signer::from_env(&args.region);
+    let origin = Instant::now();
+    let target = FleetTarget {
+        http: HttpTransport::with_pool(origin, signer.clone(), spec.http.pool),
+        control: Endpoint {
+            base: control.clone(),
+            service: "iot",
+        },
+        data,
+        signer: signer.clone(),
+        time_scale,
+        thing_arn_prefix: format!("arn:aws:iot:{}:{}:thing/", args.region, args.account_id),
+        info: TargetInfo {
+            data_plane: data_url,
+            control_plane: control,
+            transport: match spec.transport {
+                FleetTransport::Http => "http".into(),
+                FleetTransport::Mqtt => "mqtt".into(),
+            },
+            time_scale,
+            embedded: reference.is_some(),
+            signed: signer.is_some(),
+        },
+    };
+    let settings = FleetSettings {
+        run_id: run_id.clone(),
+        shard,
+        profile: args.profile,
+        progress: !args.quiet && std::io::stderr().is_terminal(),
+    };
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let interrupt = tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("jobcert fleet: interrupted; finishing the report");
+            let _ = stop_tx.send(true);
+        }
+    });
+    let record = fleet::run(&spec, &target, &settings, stop_rx).await;
+    interrupt.abort();
+    drop(reference);
+    let verdict = assess_fleet(&record);
+    let dir = if shard.count > 1 {
+        args.report_dir
+            .join(&run_id)
+            .join(format!("shard-{}", shard.index))
+    } else {
+        args.report_dir.join(&run_id)
+    };
+    let report = FleetReport {
+        record: &record,
+        verdict: &verdict,
+    };
+    write_all(&dir, &report).with_context(|| format!("writing reports to {}", dir.display()))?;
+    // A closed stdout (a pipe to `head`) must not turn a verdict into a panic.
+    let _ = writeln!(
+        std::io::stdout(),
+        "{}reports: {}",
+        console(&report, std::io::stdout().is_terminal()),
+        dir.display()
+    );
+    Ok(verdict.passed)
+}

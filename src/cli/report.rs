@@ -1,0 +1,126 @@
+//! `jobcert report merge`: combine the results of a sharded fleet run into one — histograms
+//! added, counts summed, thresholds judged again on the merged data.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use clap::{Args, Subcommand};
+use jobcert::check::thresholds::assess_fleet;
+use jobcert::record::FleetRecord;
+use jobcert::report::fleet::{FleetReport, console, read_record, write_all};
+
+/// Options of `jobcert report`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    #[command(subcommand)]
+    command: ReportCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum ReportCommand {
+    /// Merge shard results: each DIR holds a `summary.json`, or folders that do.
+    Merge {
+        /// Shard result folders (or their parent).
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+        /// Where the merged reports go (default: `merged` beside the first shard).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+}
+
+/// Runs the command; exit 0 = the merged run passes, 1 = it fails, 2 = bad input.
+pub fn run(args: ReportArgs) -> ExitCode {
+    match args.command {
+        ReportCommand::Merge { dirs, out } => match merge(&dirs, out) {
+            Ok(true) => ExitCode::SUCCESS,
+            Ok(false) => ExitCode::from(1),
+            Err(e) => {
+                eprintln!("jobcert report merge: {e:#}");
+                ExitCode::from(2)
+            }
+        },
+    }
+}
+
+/// Every `summary.json` in `dir` or one level below it.
+fn summaries(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let direct = dir.join("summary.json");
+    if direct.is_file() {
+        return Ok(vec![direct]);
+    }
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
+        let path = entry?.path().join("summary.json");
+        if path.is_file() {
+            found.push(path);
+        }
+    }
+    found.sort();
+    if found.is_empty() {
+        bail!(
+            "no summary.json in {} or the folders inside it",
+            dir.display()
+        );
+    }
+    Ok(found)
+}
+
+fn merge(dirs: &[PathBuf], out: Option<PathBuf>) -> anyhow::Result<bool> {
+    let mut files = Vec::new();
+    for d in dirs {
+        files.extend(summaries(d)?);
+    }
+    let mut records = files
+        .iter()
+        .map(|f| read_record(f).map_err(anyhow::Error::from))
+        .collect::<anyhow::Result<Vec<FleetRecord>>>()?;
+    records.sort_by_key(|r| r.shards.first().map(|s| s.index));
+    let mut merged = records.remove(0);
+    for r in records {
+        if r.scenario != merged.scenario || r.run_id != merged.run_id {
+            bail!(
+                "{}/{} and {}/{} are not shards of one run",
+                merged.scenario,
+                merged.run_id,
+                r.scenario,
+                r.run_id
+            );
+        }
+        if r.shards.iter().any(|s| merged.shards.contains(s)) {
+            bail!("shard {:?} appears twice", r.shards);
+        }
+        merged.merge(r);
+    }
+    let count = merged.shards.first().map_or(1, |s| s.count);
+    let missing: Vec<u32> = (0..count)
+        .filter(|k| !merged.shards.iter().any(|s| s.index == *k))
+        .collect();
+    if !missing.is_empty() {
+        merged.partial = true;
+        merged.stopped_by = Some(format!("shards {missing:?} of {count} are missing"));
+    }
+    let verdict = assess_fleet(&merged);
+    let out = out.unwrap_or_else(|| {
+        files[0]
+            .parent()
+            .and_then(Path::parent)
+            .unwrap_or(Path::new("."))
+            .join("merged")
+    });
+    let report = FleetReport {
+        record: &merged,
+        verdict: &verdict,
+    };
+    write_all(&out, &report).with_context(|| format!("writing reports to {}", out.display()))?;
+    // A closed stdout (a pipe to `head`) must not turn a verdict into a panic.
+    let _ = writeln!(
+        std::io::stdout(),
+        "{}reports: {}",
+        console(&report, std::io::stdout().is_terminal()),
+        out.display()
+    );
+    Ok(verdict.passed)
+}

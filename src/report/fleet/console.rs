@@ -1,0 +1,175 @@
+//! The console summary of a fleet run: the verdict, throughput, schedule keeping, latency per
+//! operation and outcome, the thresholds, and the requirements that failed or warned.
+
+use std::fmt::Write;
+
+use super::{FleetReport, number, stats, throughput};
+use crate::check::Severity;
+use crate::record::FleetRecord;
+
+const GREEN: &str = "\x1b[32m";
+const YELLOW: &str = "\x1b[33m";
+const RED: &str = "\x1b[31m";
+const RESET: &str = "\x1b[0m";
+
+/// `text` in `colour` when `on`.
+fn paint(on: bool, colour: &str, text: &str) -> String {
+    if on {
+        format!("{colour}{text}{RESET}")
+    } else {
+        text.to_string()
+    }
+}
+
+fn verdict(out: &mut String, report: &FleetReport<'_>, colour: bool) {
+    let v = report.verdict;
+    let word = if v.passed {
+        paint(colour, GREEN, "PASS")
+    } else {
+        paint(colour, RED, "FAIL")
+    };
+    let r = report.record;
+    let _ = writeln!(
+        out,
+        "jobcert fleet {} (run {}): {word}",
+        r.scenario, r.run_id
+    );
+    for reason in &v.reasons {
+        let _ = writeln!(out, "  - {reason}");
+    }
+}
+
+fn rates(out: &mut String, record: &FleetRecord) {
+    let t = throughput(record);
+    let rate = t
+        .per_second
+        .map_or_else(|| "-".to_string(), |r| format!("{r:.1}/s"));
+    let _ = writeln!(
+        out,
+        "requests: {} in {:.1} s, {rate}; {} devices ({} connected), {} jobs",
+        t.requests, t.seconds, record.devices, record.connected, record.jobs
+    );
+    let s = &record.schedule;
+    if s.intended > 0 || s.target_rate.is_some() {
+        let target = s
+            .target_rate
+            .map(|r| format!("target {}/s, ", number(r)))
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "schedule: {target}{} intended, {} started, {} late, max lateness {:.1} ms",
+            s.intended,
+            s.started,
+            s.late,
+            s.max_lateness_us as f64 / 1000.0
+        );
+    }
+}
+
+fn latency(out: &mut String, record: &FleetRecord) {
+    let rows = stats(record);
+    if rows.is_empty() {
+        return;
+    }
+    let width = rows.iter().map(|r| r.operation.len()).max().unwrap_or(0);
+    let _ = writeln!(
+        out,
+        "{:width$}  {:8} {:>9} {:>10} {:>10} {:>10}",
+        "operation", "outcome", "count", "p50 ms", "p99 ms", "max ms"
+    );
+    for r in rows {
+        let _ = writeln!(
+            out,
+            "{:width$}  {:8} {:>9} {:>10.3} {:>10.3} {:>10.3}",
+            r.operation, r.outcome, r.count, r.p50_ms, r.p99_ms, r.max_ms
+        );
+    }
+}
+
+fn thresholds(out: &mut String, report: &FleetReport<'_>, colour: bool) {
+    for t in &report.verdict.thresholds {
+        let mark = if t.passed {
+            paint(colour, GREEN, "✓")
+        } else {
+            paint(colour, RED, "✗")
+        };
+        let observed = t.observed.map_or_else(|| "nothing".to_string(), number);
+        let _ = writeln!(out, "{mark} {} {} (observed {observed})", t.name, t.limit);
+    }
+}
+
+fn requirements(out: &mut String, report: &FleetReport<'_>, colour: bool) {
+    for c in &report.verdict.conformance {
+        let (mark, colour_code) = match c.severity {
+            Severity::Pass => continue,
+            Severity::Failure => ("✗", RED),
+            Severity::Warning | Severity::Deviation => ("!", YELLOW),
+        };
+        let _ = writeln!(
+            out,
+            "{} {} failed {} of {} checks",
+            paint(colour, colour_code, mark),
+            c.requirement,
+            c.failed,
+            c.passed + c.failed
+        );
+    }
+}
+
+/// The console summary; ANSI colours only when `colour`. The caller prints the report folder.
+pub fn console(report: &FleetReport<'_>, colour: bool) -> String {
+    let mut out = String::new();
+    verdict(&mut out, report, colour);
+    rates(&mut out, report.record);
+    latency(&mut out, report.record);
+    thresholds(&mut out, report, colour);
+    requirements(&mut out, report, colour);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::fixture;
+    use super::*;
+
+    #[test]
+    fn says_the_verdict_the_figures_and_what_broke() {
+        let (record, verdict) = fixture::sample();
+        let report = FleetReport {
+            record: &record,
+            verdict: &verdict,
+        };
+        let text = console(&report, false);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], "jobcert fleet smoke & soak (run f-1a2b): FAIL");
+        assert!(lines[1].starts_with("  - threshold UpdateJobExecution p99 ≤ 100 ms"));
+        assert!(lines.contains(&"  - SN-START failed 2 of 32 checks"));
+        assert!(lines.contains(&"requests: 53 in 3.0 s, 17.7/s; 10 devices (9 connected), 2 jobs"));
+        assert!(lines.contains(
+            &"schedule: target 10/s, 30 intended, 30 started, 1 late, max lateness 12.5 ms"
+        ));
+        assert!(text.contains("UpdateJobExecution            timeout"));
+        assert!(lines.contains(&"✓ StartNextPendingJobExecution p99 ≤ 250 ms (observed 3.751)"));
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.starts_with("✗ UpdateJobExecution p99 ≤ 100 ms"))
+        );
+        assert!(lines.contains(&"✗ SN-START failed 2 of 32 checks"));
+        assert!(lines.contains(&"! SN-IN-PROGRESS-UNTOUCHED failed 1 of 4 checks"));
+        assert!(!text.contains("SN-DOCUMENT"));
+        assert!(!text.contains('\x1b'));
+    }
+
+    #[test]
+    fn colours_only_when_asked() {
+        let (record, verdict) = fixture::sample();
+        let report = FleetReport {
+            record: &record,
+            verdict: &verdict,
+        };
+        let text = console(&report, true);
+        assert!(text.contains(&format!("{RED}FAIL{RESET}")));
+        assert!(text.contains(&format!("{GREEN}✓{RESET}")));
+    }
+}

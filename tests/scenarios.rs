@@ -11,6 +11,10 @@
 //! * `validate scenarios/conformance` passes; a run that selects nothing fails (exit 1); a run
 //!   against a target where nothing listens fails quickly with a valid summary.json.
 
+mod common;
+
+use common::fleet::Scratch;
+
 use std::ffi::OsString;
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -19,6 +23,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use jobcert::contract::{Schema, file, schemas};
+use jobcert::scenario::fleet::is_fleet_file;
 use jobcert::scenario::{load, scenario_files};
 use rstest::rstest;
 use serde_json::{Value, json};
@@ -67,42 +72,6 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
         }
     }
     out
-}
-
-/// A fresh folder under the system temp dir, removed (with its content) on drop.
-struct Scratch {
-    dir: PathBuf,
-}
-
-impl Scratch {
-    fn new(label: &str) -> Self {
-        static NEXT: AtomicU32 = AtomicU32::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "jobcert-tests-scenarios-{}-{}-{label}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::create_dir_all(&dir)
-            .unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
-        Self { dir }
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.join(name)
-    }
-
-    fn write(&self, name: &str, content: &[u8]) -> PathBuf {
-        let path = self.path(name);
-        std::fs::write(&path, content)
-            .unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
-        path
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
 }
 
 /// What one run of the binary did.
@@ -185,41 +154,12 @@ fn os(args: &[&str]) -> Vec<OsString> {
 /// Every `properties` member of the schema carries a title and a description, for editors.
 #[test]
 fn every_property_of_the_schema_has_a_title_and_a_description() {
-    fn visit(node: &Value, at: &str, missing: &mut Vec<String>) {
-        match node {
-            Value::Object(map) => {
-                if let Some(Value::Object(props)) = map.get("properties") {
-                    for (name, prop) in props {
-                        for key in ["title", "description"] {
-                            if prop
-                                .get(key)
-                                .and_then(Value::as_str)
-                                .is_none_or(str::is_empty)
-                            {
-                                missing.push(format!("{at}/properties/{name}: no {key}"));
-                            }
-                        }
-                    }
-                }
-                for (key, child) in map {
-                    visit(child, &format!("{at}/{key}"), missing);
-                }
-            }
-            Value::Array(items) => {
-                for (i, child) in items.iter().enumerate() {
-                    visit(child, &format!("{at}/{i}"), missing);
-                }
-            }
-            _ => {}
-        }
-    }
     let document = scenario_schema().document();
     assert_eq!(
         document["$schema"], "https://json-schema.org/draft/2020-12/schema",
         "draft 2020-12"
     );
-    let mut missing = Vec::new();
-    visit(document, "#", &mut missing);
+    let missing = common::undescribed_properties(document, false);
     assert!(missing.is_empty(), "{}", missing.join("\n"));
 }
 
@@ -266,18 +206,26 @@ fn the_requirement_pattern_admits_the_whole_catalogue() {
     assert!(violations.is_empty(), "{violations:#?}");
 }
 
-/// Every scenario shipped under `scenarios/` matches the schema and loads.
+/// Every conformance scenario shipped under `scenarios/` matches the schema and loads (fleet
+/// scenarios have their own schema, checked in `fleet_scenarios.rs`).
 #[test]
 fn every_scenario_file_matches_the_schema_and_loads() {
     let dir = root().join("scenarios");
-    let files = walk(&dir);
+    let files: Vec<PathBuf> = walk(&dir)
+        .into_iter()
+        .filter(|f| !is_fleet_file(f))
+        .collect();
     assert!(
         !files.is_empty(),
         "no scenario file under {}",
         dir.display()
     );
     assert_eq!(
-        scenario_files(std::slice::from_ref(&dir)).expect("scenarios/ is readable"),
+        scenario_files(std::slice::from_ref(&dir))
+            .expect("scenarios/ is readable")
+            .into_iter()
+            .filter(|f| !is_fleet_file(f))
+            .collect::<Vec<_>>(),
         files,
         "the loader and this test see different files under scenarios/"
     );

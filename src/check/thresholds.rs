@@ -14,7 +14,7 @@ pub struct Thresholds {
     /// Latency percentiles per operation (all outcomes: a timeout counts at its deadline).
     #[serde(default)]
     pub latency: Vec<LatencyThreshold>,
-    /// Share of data-plane requests that failed the device.
+    /// Share of data-plane requests and connection attempts that failed a device.
     pub error_rate: Option<Bound>,
     /// Executions the devices saw TIMED_OUT.
     pub timed_out: Option<Bound>,
@@ -74,18 +74,29 @@ pub struct ThresholdVerdict {
 }
 
 impl Thresholds {
-    /// What is wrong with the thresholds themselves.
-    pub fn problems(&self) -> Vec<String> {
+    /// What is wrong with the thresholds themselves: the member at fault (path under
+    /// `thresholds`) and why.
+    pub fn problems(&self) -> Vec<(Vec<String>, String)> {
         let mut out = Vec::new();
-        for t in &self.latency {
+        for (i, t) in self.latency.iter().enumerate() {
+            let at = |member: &str| vec!["latency".to_string(), i.to_string(), member.to_string()];
             if t.operation != "*" && Operation::from_name(&t.operation).is_none() {
-                out.push(format!("unknown operation {:?}", t.operation));
+                out.push((
+                    at("operation"),
+                    format!("unknown operation {:?}", t.operation),
+                ));
             }
             if !(t.percentile > 0.0 && t.percentile <= 100.0) {
-                out.push(format!("percentile {} is not in (0, 100]", t.percentile));
+                out.push((
+                    at("percentile"),
+                    format!("{} is not in (0, 100]", t.percentile),
+                ));
             }
             if !(t.max_ms.is_finite() && t.max_ms > 0.0) {
-                out.push(format!("max-ms {} is not a positive number", t.max_ms));
+                out.push((
+                    at("max-ms"),
+                    format!("{} is not a positive number", t.max_ms),
+                ));
             }
         }
         for (what, b) in [
@@ -93,11 +104,13 @@ impl Thresholds {
             ("timed-out", &self.timed_out),
             ("achieved-rate", &self.achieved_rate),
         ] {
-            if let Some(b) = b
-                && b.min.is_none()
-                && b.max.is_none()
-            {
-                out.push(format!("{what} needs min or max"));
+            if let Some(b) = b {
+                if b.min.is_none() && b.max.is_none() {
+                    out.push((vec![what.to_string()], "needs min or max".to_string()));
+                }
+                if [b.min, b.max].iter().flatten().any(|v| !v.is_finite()) {
+                    out.push((vec![what.to_string()], "bounds must be numbers".to_string()));
+                }
             }
         }
         out
@@ -124,8 +137,8 @@ impl Thresholds {
             });
         }
         if let Some(b) = &self.error_rate {
-            let requests = record.data_requests();
-            let observed = (requests > 0).then(|| record.error_count() as f64 / requests as f64);
+            let attempts = record.data_requests() + record.connects();
+            let observed = (attempts > 0).then(|| record.error_count() as f64 / attempts as f64);
             out.push(ThresholdVerdict {
                 name: "error rate".into(),
                 limit: b.describe(),

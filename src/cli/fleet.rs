@@ -16,7 +16,7 @@ use jobcert::drive::fleet::{self, FleetData, FleetSettings, FleetTarget};
 use jobcert::record::{Shard, TargetInfo};
 use jobcert::reference::mqtt::attach::broker_address;
 use jobcert::report::fleet::{FleetReport, console, write_all};
-use jobcert::scenario::fleet::{FleetSpec, FleetTransport, LoadModel, Until, load_fleet};
+use jobcert::scenario::fleet::{FleetSpec, FleetTransport, Until, load_fleet_with};
 use jobcert::transport::Signer;
 use jobcert::transport::http::{Endpoint, HttpTransport};
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -87,37 +87,28 @@ pub async fn run(args: FleetArgs) -> ExitCode {
     }
 }
 
-/// The scenario with the command line's overrides applied.
+/// The scenario with the command line's overrides applied (and checked like the file).
 fn scenario(args: &FleetArgs) -> anyhow::Result<FleetSpec> {
-    let mut spec = load_fleet(&args.scenario)
-        .map_err(|errors| super::run::problems("the scenario", &errors))?;
-    if let Some(n) = args.devices {
-        if n == 0 {
-            bail!("--devices must be at least 1");
+    load_fleet_with(&args.scenario, |spec| {
+        if let Some(n) = args.devices {
+            spec.things.count = n;
         }
-        spec.things.count = n;
-    }
-    if let Some(r) = args.rate {
-        if spec.load.value.model != LoadModel::Open {
-            bail!("--rate applies to the open load model only");
+        // A rate given to a closed model is refused by the check, like one in the file.
+        if let Some(r) = args.rate {
+            spec.load.rate = Some(r);
+            spec.load.stages.clear();
         }
-        if !(r.is_finite() && r > 0.0) {
-            bail!("--rate must be a positive number");
+        if let Some(d) = args.duration_s {
+            spec.run.until = Until::Duration;
+            spec.run.duration_s = Some(d);
         }
-        spec.load.value.rate = Some(r);
-        spec.load.value.stages.clear();
-    }
-    if let Some(d) = args.duration_s {
-        if !(d.is_finite() && d > 0.0) {
-            bail!("--duration-s must be a positive number");
+        if let Some(s) = args.seed {
+            spec.seed = s;
         }
-        spec.run.until = Until::Duration;
-        spec.run.duration_s = Some(d);
-    }
-    if let Some(s) = args.seed {
-        spec.seed = s;
-    }
-    Ok(spec)
+    })
+    .map_err(|errors| {
+        super::run::problems("the scenario (with the command line's values)", &errors)
+    })
 }
 
 fn run_id(args: &FleetArgs) -> anyhow::Result<String> {

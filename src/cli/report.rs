@@ -8,8 +8,11 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 use jobcert::check::thresholds::assess_fleet;
-use jobcert::record::FleetRecord;
+use jobcert::record::{FleetRecord, Shard};
 use jobcert::report::fleet::{FleetReport, console, read_record, write_all};
+
+/// The folder a merge writes to by default, beside the shards' folders.
+const MERGED: &str = "merged";
 
 /// Options of `jobcert report`.
 #[derive(Debug, Args)]
@@ -53,7 +56,12 @@ fn summaries(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
     }
     let mut found = Vec::new();
     for entry in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
-        let path = entry?.path().join("summary.json");
+        let folder = entry?.path();
+        // An earlier merge's output is not a shard.
+        if folder.file_name().is_some_and(|n| n == MERGED) {
+            continue;
+        }
+        let path = folder.join("summary.json");
         if path.is_file() {
             found.push(path);
         }
@@ -66,6 +74,15 @@ fn summaries(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
         );
     }
     Ok(found)
+}
+
+/// Shards as `K/N, …`.
+fn shard_list(shards: &[Shard]) -> String {
+    shards
+        .iter()
+        .map(|s| format!("{}/{}", s.index, s.count))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn merge(dirs: &[PathBuf], out: Option<PathBuf>) -> anyhow::Result<bool> {
@@ -89,8 +106,17 @@ fn merge(dirs: &[PathBuf], out: Option<PathBuf>) -> anyhow::Result<bool> {
                 r.run_id
             );
         }
+        let count = merged.shards.first().map(|s| s.count);
+        if r.shards.iter().any(|s| Some(s.count) != count) {
+            bail!(
+                "run {} mixes shard counts: {} and {}",
+                r.run_id,
+                shard_list(&merged.shards),
+                shard_list(&r.shards)
+            );
+        }
         if r.shards.iter().any(|s| merged.shards.contains(s)) {
-            bail!("shard {:?} appears twice", r.shards);
+            bail!("shard {} appears twice", shard_list(&r.shards));
         }
         merged.merge(r);
     }
@@ -108,7 +134,7 @@ fn merge(dirs: &[PathBuf], out: Option<PathBuf>) -> anyhow::Result<bool> {
             .parent()
             .and_then(Path::parent)
             .unwrap_or(Path::new("."))
-            .join("merged")
+            .join(MERGED)
     });
     let report = FleetReport {
         record: &merged,

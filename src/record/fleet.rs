@@ -12,6 +12,11 @@ use super::run::TargetInfo;
 use crate::check::Finding;
 use crate::check::thresholds::Thresholds;
 
+/// The pseudo-operation connection attempts are counted under.
+pub const CONNECT: &str = "Connect";
+/// The prefix of the error classes of seeding calls.
+pub const SETUP_ERROR: &str = "setup:";
+
 /// Failure examples kept per requirement.
 pub const EXAMPLES_KEPT: usize = 5;
 
@@ -132,8 +137,9 @@ pub struct FleetRecord {
     pub requests: BTreeMap<String, BTreeMap<String, u64>>,
     /// Final execution statuses the devices saw (SUCCEEDED, FAILED, REJECTED, TIMED_OUT).
     pub statuses: BTreeMap<String, u64>,
-    /// Data-plane requests that failed the device: by class (`timeout`, `failed:connect`, an
-    /// unexpected error type, `garbled`).
+    /// What failed a device, by class: data-plane requests (`timeout`, `failed:reset`, an
+    /// unexpected error type, `garbled`), connections (`connect: …`), and the seeding calls
+    /// (`setup:CreateThing`, `setup:CreateJob`).
     pub errors: BTreeMap<String, u64>,
     /// Checks by requirement.
     pub findings: BTreeMap<String, Tally>,
@@ -171,9 +177,19 @@ impl FleetRecord {
             .sum()
     }
 
-    /// Data-plane requests that failed the device.
+    /// Connection attempts.
+    pub fn connects(&self) -> u64 {
+        self.requests.get(CONNECT).map_or(0, |by| by.values().sum())
+    }
+
+    /// Data-plane requests and connection attempts that failed a device (the seeding calls,
+    /// whose failure ends the run, are not counted).
     pub fn error_count(&self) -> u64 {
-        self.errors.values().sum()
+        self.errors
+            .iter()
+            .filter(|(k, _)| !k.starts_with(SETUP_ERROR))
+            .map(|(_, n)| n)
+            .sum()
     }
 
     /// Adds `finding` (and, when it fails, its exchange as an example).

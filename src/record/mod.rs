@@ -7,7 +7,10 @@ mod recorder;
 mod run;
 
 pub use exchange::{Exchange, FailureClass, Outcome, Timing, WireRequest, WireResponse, redact};
-pub use fleet::{EXAMPLES_KEPT, Example, FleetRecord, Interval, Memory, Schedule, Shard, Tally};
+pub use fleet::{
+    CONNECT, EXAMPLES_KEPT, Example, FleetRecord, Interval, Memory, SETUP_ERROR, Schedule, Shard,
+    Tally,
+};
 pub use latency::{LatencyBook, LatencyKey, hgrm, outcome_name};
 pub use recorder::{Recorder, Snapshot, epoch_ms};
 pub use run::{CaseRecord, RunRecord, TargetInfo};

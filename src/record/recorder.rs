@@ -6,7 +6,7 @@ use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::exchange::Exchange;
-use super::fleet::{FleetRecord, Interval};
+use super::fleet::{CONNECT, FleetRecord, Interval};
 use super::latency::{LatencyBook, outcome_name};
 use crate::check::Finding;
 
@@ -101,14 +101,14 @@ impl Recorder {
         *live
             .record
             .requests
-            .entry("Connect".into())
+            .entry(CONNECT.into())
             .or_default()
             .entry(outcome.into())
             .or_default() += 1;
         live.record
             .latency
-            .record_value("Connect", outcome, latency_us);
-        live.current.record_value("Connect", outcome, latency_us);
+            .record_value(CONNECT, outcome, latency_us);
+        live.current.record_value(CONNECT, outcome, latency_us);
         match failure {
             Some(f) => {
                 *live

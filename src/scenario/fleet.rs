@@ -7,9 +7,9 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use serde_saphyr::Spanned;
 
 use super::load::ScenarioError;
+use super::spans::Spans;
 use crate::check::thresholds::Thresholds;
 use crate::contract::ControlOperation;
 
@@ -17,7 +17,7 @@ use crate::contract::ControlOperation;
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct FleetFile {
-    fleet: Spanned<FleetSpec>,
+    fleet: FleetSpec,
 }
 
 /// One fleet scenario.
@@ -44,9 +44,9 @@ pub struct FleetSpec {
     /// The jobs the control plane creates.
     pub rollout: RolloutSpec,
     /// What each device does.
-    pub behaviour: Spanned<BehaviourSpec>,
+    pub behaviour: BehaviourSpec,
     /// What drives the devices.
-    pub load: Spanned<LoadSpec>,
+    pub load: LoadSpec,
     /// When the run ends.
     #[serde(default)]
     pub run: RunSpec,
@@ -66,7 +66,7 @@ pub struct ThingsSpec {
     pub count: u64,
     /// Name template: `{run}` is the run id, `{index}` the thing's index (required).
     /// Default: `{run}-dev-{index}`.
-    pub name: Option<Spanned<String>>,
+    pub name: Option<String>,
     /// Things one job targets; the unit that shards are made of. Default: 1,000 or `count`.
     pub per_job: Option<u64>,
 }
@@ -81,7 +81,7 @@ impl ThingsSpec {
     pub fn name_of(&self, run: &str, index: u64) -> String {
         self.name
             .as_ref()
-            .map_or("{run}-dev-{index}", |n| n.value.as_str())
+            .map_or("{run}-dev-{index}", String::as_str)
             .replace("{run}", run)
             .replace("{index}", &index.to_string())
     }
@@ -443,7 +443,7 @@ impl FleetSpec {
         match self.run.until {
             Until::Drained => None,
             Until::Duration => self.run.duration_s.or_else(|| {
-                let total: f64 = self.load.value.stages.iter().map(|s| s.duration_s).sum();
+                let total: f64 = self.load.stages.iter().map(|s| s.duration_s).sum();
                 (total > 0.0).then_some(total)
             }),
         }
@@ -463,88 +463,154 @@ pub fn is_fleet_file(path: &Path) -> bool {
         .is_some_and(|top| top.contains_key("fleet"))
 }
 
+/// Highest rate accepted anywhere, per second.
+const MAX_RATE: f64 = 1e7;
+/// Lowest non-zero rate accepted, per second.
+const MIN_RATE: f64 = 1e-3;
+/// Longest time accepted anywhere, in seconds (a week).
+const MAX_SECONDS: f64 = 604_800.0;
+
+/// Collects problems, each at the position of the member it is about.
+struct Problems<'a> {
+    file: &'a Path,
+    spans: Option<Spans>,
+    found: Vec<ScenarioError>,
+}
+
+impl Problems<'_> {
+    fn at(&mut self, member: &[&str], message: impl Into<String>) {
+        let mut path = vec!["fleet"];
+        path.extend_from_slice(member);
+        let (line, column) = self.spans.as_ref().map_or((0, 0), |s| s.at(&path));
+        self.found.push(ScenarioError {
+            file: self.file.to_path_buf(),
+            line,
+            column,
+            message: format!("{}: {}", member.join("."), message.into()),
+        });
+    }
+
+    /// A rate: positive (or zero when `zero` allows it) and at most [`MAX_RATE`].
+    fn rate(&mut self, member: &[&str], v: f64, zero: bool) {
+        let ok = v.is_finite() && v <= MAX_RATE && (v >= MIN_RATE || (zero && v == 0.0));
+        if !ok {
+            self.at(
+                member,
+                format!("{v} is not a rate between {MIN_RATE} and {MAX_RATE} per second"),
+            );
+        }
+    }
+
+    /// A time in seconds: positive and at most [`MAX_SECONDS`].
+    fn seconds(&mut self, member: &[&str], v: f64) {
+        if !(v.is_finite() && v > 0.0 && v <= MAX_SECONDS) {
+            self.at(
+                member,
+                format!("{v} is not a time between 0 and {MAX_SECONDS} s"),
+            );
+        }
+    }
+
+    fn distribution(&mut self, member: &[&str], d: &Distribution) {
+        if let Err(problem) = distribution_ok(d) {
+            self.at(member, problem);
+        }
+    }
+}
+
 /// Loads a fleet scenario; every problem names `file:line:column`.
 pub fn load_fleet(path: &Path) -> Result<FleetSpec, Vec<ScenarioError>> {
-    let at = |line: u64, column: u64, message: String| ScenarioError {
+    load_fleet_with(path, |_| {})
+}
+
+/// Loads a fleet scenario, applies `change` (command-line overrides), then checks the result.
+pub fn load_fleet_with(
+    path: &Path,
+    change: impl FnOnce(&mut FleetSpec),
+) -> Result<FleetSpec, Vec<ScenarioError>> {
+    let error = |line: u64, column: u64, message: String| ScenarioError {
         file: path.to_path_buf(),
         line,
         column,
         message,
     };
-    let text =
-        std::fs::read_to_string(path).map_err(|e| vec![at(0, 0, format!("cannot read: {e}"))])?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| vec![error(0, 0, format!("cannot read: {e}"))])?;
     let file: FleetFile = serde_saphyr::from_str(&text).map_err(|e| {
         let (line, column) = e.location().map_or((0, 0), |l| (l.line(), l.column()));
-        vec![at(line, column, e.without_snippet().to_string())]
+        vec![error(line, column, e.without_snippet().to_string())]
     })?;
-    let spec = file.fleet.value;
-    let whole = &file.fleet.referenced;
-    let mut errors = Vec::new();
-    let mut fail = |span: &serde_saphyr::Location, message: String| {
-        errors.push(at(span.line(), span.column(), message));
+    let mut spec = file.fleet;
+    change(&mut spec);
+    let mut p = Problems {
+        file: path,
+        spans: Spans::read(&text),
+        found: Vec::new(),
     };
     if spec.things.count == 0 {
-        fail(whole, "things.count must be at least 1".into());
+        p.at(&["things", "count"], "must be at least 1");
     }
-    names(&spec, &mut fail);
-    positive(&mut fail, whole, "connect.rate", spec.connect.rate);
-    positive(&mut fail, whole, "rollout.rate", spec.rollout.rate);
-    positive(
-        &mut fail,
-        whole,
-        "reference.time-scale",
-        spec.reference.time_scale,
-    );
-    positive(
-        &mut fail,
-        whole,
-        "run.max-duration-s",
-        spec.run.max_duration_s,
-    );
+    if spec.things.per_job == Some(0) {
+        p.at(&["things", "per-job"], "must be at least 1");
+    }
+    names(&spec, &mut p);
+    p.rate(&["connect", "rate"], spec.connect.rate, false);
+    p.rate(&["rollout", "rate"], spec.rollout.rate, false);
+    if !(spec.reference.time_scale.is_finite()
+        && spec.reference.time_scale > 0.0
+        && spec.reference.time_scale <= 1e6)
+    {
+        p.at(
+            &["reference", "time-scale"],
+            "must be a number in (0, 1000000]",
+        );
+    }
+    p.seconds(&["run", "max-duration-s"], spec.run.max_duration_s);
+    if let Some(d) = spec.run.duration_s {
+        p.seconds(&["run", "duration-s"], d);
+    }
+    for (member, ms) in [
+        ("deadline-ms", spec.run.deadline_ms),
+        ("timeout-ms", spec.connect.timeout_ms),
+    ] {
+        if ms == 0 || ms as f64 > MAX_SECONDS * 1000.0 {
+            let section = if member == "deadline-ms" {
+                "run"
+            } else {
+                "connect"
+            };
+            p.at(&[section, member], "must be between 1 ms and a week");
+        }
+    }
     if spec.http.pool == 0 {
-        fail(whole, "http.pool must be at least 1".into());
-    }
-    if spec.run.deadline_ms == 0 {
-        fail(whole, "run.deadline-ms must be at least 1".into());
+        p.at(&["http", "pool"], "must be at least 1");
     }
     if let Some(doc) = &spec.rollout.document
         && !doc.is_object()
     {
-        fail(whole, "rollout.document must be a mapping".into());
+        p.at(&["rollout", "document"], "must be a mapping");
     }
-    behaviour(&spec.behaviour, &mut fail);
-    load_model(&spec, &mut fail);
-    for problem in spec.thresholds.problems() {
-        fail(whole, format!("thresholds: {problem}"));
+    behaviour(&spec.behaviour, &mut p);
+    load_model(&spec, &mut p);
+    for (member, problem) in spec.thresholds.problems() {
+        let mut at = vec!["thresholds"];
+        at.extend(member.iter().map(String::as_str));
+        p.at(&at, problem);
     }
-    if errors.is_empty() {
+    if p.found.is_empty() {
         Ok(spec)
     } else {
-        Err(errors)
+        Err(p.found)
     }
 }
 
-fn positive(
-    fail: &mut impl FnMut(&serde_saphyr::Location, String),
-    at: &serde_saphyr::Location,
-    what: &str,
-    value: f64,
-) {
-    if !(value.is_finite() && value > 0.0) {
-        fail(at, format!("{what} must be a positive number, not {value}"));
-    }
-}
-
-/// Thing names and job ids, as the run would make them, against the control-plane schemas.
-fn names(spec: &FleetSpec, fail: &mut impl FnMut(&serde_saphyr::Location, String)) {
+/// Thing names, as the run would make them, against the control-plane schema.
+fn names(spec: &FleetSpec, p: &mut Problems<'_>) {
     let Some(template) = &spec.things.name else {
         return;
     };
-    if !template.value.contains("{index}") {
-        fail(
-            &template.referenced,
-            "things.name must contain {index}".into(),
-        );
+    if !template.contains("{index}") {
+        p.at(&["things", "name"], "must contain {index}");
         return;
     }
     // The longest run id the command line accepts.
@@ -555,110 +621,92 @@ fn names(spec: &FleetSpec, fail: &mut impl FnMut(&serde_saphyr::Location, String
         .request_schema()
         .expect("control schemas are embedded");
     if let Some(v) = schema.first_violation(&json!({ "thingName": longest })) {
-        fail(
-            &template.referenced,
-            format!("things.name makes {longest:?}, which CreateThing refuses: {v}"),
+        p.at(
+            &["things", "name"],
+            format!("makes {longest:?}, which CreateThing refuses: {v}"),
         );
     }
 }
 
-fn behaviour(
-    spanned: &Spanned<BehaviourSpec>,
-    fail: &mut impl FnMut(&serde_saphyr::Location, String),
-) {
-    let b = &spanned.value;
-    let at = &spanned.referenced;
+fn behaviour(b: &BehaviourSpec, p: &mut Problems<'_>) {
     let o = &b.outcomes;
     let sum = o.succeeded + o.failed + o.rejected;
     if [o.succeeded, o.failed, o.rejected]
         .iter()
-        .any(|p| !(0.0..=1.0).contains(p))
+        .any(|v| !(0.0..=1.0).contains(v))
         || (sum - 1.0).abs() > 1e-9
     {
-        fail(
-            at,
-            format!(
-                "behaviour.outcomes must be probabilities that add up to 1 (they add up to {sum})"
-            ),
+        p.at(
+            &["behaviour", "outcomes"],
+            format!("must be probabilities that add up to 1 (they add up to {sum})"),
         );
     }
     if !(0.0..=1.0).contains(&b.silent) {
-        fail(at, "behaviour.silent is a share between 0 and 1".into());
+        p.at(&["behaviour", "silent"], "is a share between 0 and 1");
     }
     if b.silent > 0.0 && b.step_timeout_minutes.is_none_or(|m| m < 1) {
-        fail(
-            at,
-            "behaviour.silent needs step-timeout-minutes of at least 1 (the timer that fires)"
-                .into(),
+        p.at(
+            &["behaviour", "silent"],
+            "needs step-timeout-minutes of at least 1 (the timer that fires)",
         );
     }
-    for (what, d) in [("work", &b.work), ("idle", &b.idle)] {
-        if let Err(problem) = distribution_ok(d) {
-            fail(at, format!("behaviour.{what}: {problem}"));
-        }
-    }
+    p.distribution(&["behaviour", "work"], &b.work);
+    p.distribution(&["behaviour", "idle"], &b.idle);
 }
 
 /// Whether a distribution's parameters make sense.
 pub fn distribution_ok(d: &Distribution) -> Result<(), String> {
-    let ok = |v: f64| v.is_finite() && v >= 0.0;
+    let ok = |v: f64| v.is_finite() && (0.0..=MAX_SECONDS * 1000.0).contains(&v);
     let fine = match *d {
         Distribution::Constant(v) => ok(v),
         Distribution::Uniform { min, max } => ok(min) && ok(max) && min <= max,
         Distribution::Exponential { mean } => ok(mean),
-        Distribution::Lognormal { median, sigma } => ok(median) && ok(sigma),
+        Distribution::Lognormal { median, sigma } => {
+            ok(median) && sigma.is_finite() && (0.0..=10.0).contains(&sigma)
+        }
     };
     if fine {
         Ok(())
     } else {
         Err(format!(
-            "{d:?} is not a distribution of non-negative milliseconds"
+            "{d:?} is not a distribution of milliseconds between 0 and a week"
         ))
     }
 }
 
-fn load_model(spec: &FleetSpec, fail: &mut impl FnMut(&serde_saphyr::Location, String)) {
-    let load = &spec.load.value;
-    let at = &spec.load.referenced;
-    if let Err(problem) = distribution_ok(&load.think) {
-        fail(at, format!("load.think: {problem}"));
-    }
+fn load_model(spec: &FleetSpec, p: &mut Problems<'_>) {
+    let load = &spec.load;
+    p.distribution(&["load", "think"], &load.think);
     match load.model {
         LoadModel::Closed => {
-            if load.rate.is_some() || !load.stages.is_empty() {
-                fail(
-                    at,
-                    "load.rate and load.stages belong to the open model".into(),
-                );
+            if load.rate.is_some() {
+                p.at(&["load", "rate"], "belongs to the open model");
+            }
+            if !load.stages.is_empty() {
+                p.at(&["load", "stages"], "belong to the open model");
             }
         }
         LoadModel::Open => {
             match (load.rate, load.stages.is_empty()) {
-                (Some(_), false) => fail(at, "give load.rate or load.stages, not both".into()),
-                (None, true) => fail(at, "the open model needs load.rate or load.stages".into()),
+                (Some(_), false) => p.at(&["load", "rate"], "give rate or stages, not both"),
+                (None, true) => p.at(&["load", "model"], "the open model needs rate or stages"),
                 _ => {}
             }
             if let Some(r) = load.rate {
-                positive(fail, at, "load.rate", r);
+                p.rate(&["load", "rate"], r, false);
             }
-            for s in &load.stages {
-                if !(s.rate.is_finite() && s.rate >= 0.0) {
-                    fail(
-                        at,
-                        format!("a stage rate must be 0 or more, not {}", s.rate),
-                    );
-                }
-                positive(fail, at, "a stage's duration-s", s.duration_s);
+            for (i, s) in load.stages.iter().enumerate() {
+                let i = i.to_string();
+                p.rate(&["load", "stages", &i, "rate"], s.rate, true);
+                p.seconds(&["load", "stages", &i, "duration-s"], s.duration_s);
             }
-            if !(load.start_rate.is_finite() && load.start_rate >= 0.0) {
-                fail(at, "load.start-rate must be 0 or more".into());
-            }
+            p.rate(&["load", "start-rate"], load.start_rate, true);
         }
     }
     if spec.run.until == Until::Duration && spec.planned_duration_s().is_none() {
-        fail(
-            at,
-            "run.until: duration needs run.duration-s (or open-loop stages)".into(),
+        p.at(
+            &["run", "until"],
+            "duration needs run.duration-s (or open-loop stages)",
         );
     }
 }

@@ -6,5 +6,6 @@ pub mod generate;
 mod load;
 pub mod model;
 pub mod plan;
+mod spans;
 
 pub use load::{ScenarioError, load, load_file, scenario_files};

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod broker;
+pub mod fleet;
 
 use jobcert::reference::{RunningServer, ServeConfig};
 use serde_json::{Value, json};
@@ -110,4 +111,43 @@ pub async fn call(
     let text = r.text().await.expect("body");
     let json = serde_json::from_str(&text).unwrap_or(Value::String(text));
     (status, error_type, json)
+}
+
+/// The `properties` members of a JSON Schema without a title or a description (only those of
+/// titled objects when `titled_only`: untitled ones are `if`/`then` branches that narrow
+/// members described elsewhere).
+pub fn undescribed_properties(schema: &serde_json::Value, titled_only: bool) -> Vec<String> {
+    use serde_json::Value;
+    fn visit(node: &Value, at: &str, titled_only: bool, missing: &mut Vec<String>) {
+        match node {
+            Value::Object(map) => {
+                let described = !titled_only || map.contains_key("title");
+                if let (Some(Value::Object(props)), true) = (map.get("properties"), described) {
+                    for (name, prop) in props {
+                        for key in ["title", "description"] {
+                            if prop
+                                .get(key)
+                                .and_then(Value::as_str)
+                                .is_none_or(str::is_empty)
+                            {
+                                missing.push(format!("{at}/properties/{name}: no {key}"));
+                            }
+                        }
+                    }
+                }
+                for (key, child) in map {
+                    visit(child, &format!("{at}/{key}"), titled_only, missing);
+                }
+            }
+            Value::Array(items) => {
+                for (i, child) in items.iter().enumerate() {
+                    visit(child, &format!("{at}/{i}"), titled_only, missing);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut missing = Vec::new();
+    visit(schema, "#", titled_only, &mut missing);
+    missing
 }

@@ -106,12 +106,12 @@ impl Agent {
 
     /// One cycle, its first request due at `intended_us` (µs since the run started).
     pub async fn cycle(&mut self, fleet: &Fleet, intended_us: u64) -> CycleEnd {
-        let program = fleet.spec.behaviour.value.program;
+        let program = fleet.spec.behaviour.program;
         let block = fleet.rollout.block(self.block);
         let (before, done, exact_before) = block.view();
         let mut input = Map::new();
         input.insert("thingName".into(), json!(self.thing));
-        if let Some(m) = fleet.spec.behaviour.value.step_timeout_minutes {
+        if let Some(m) = fleet.spec.behaviour.step_timeout_minutes {
             input.insert("stepTimeoutInMinutes".into(), json!(m));
         }
         let exchange = self
@@ -147,7 +147,7 @@ impl Agent {
     /// Works on `job` (started by a request sent at `started_us`), or goes silent on it, as
     /// the draws say.
     async fn work(&mut self, fleet: &Fleet, job: Started, started_us: u64) -> CycleEnd {
-        let behaviour = &fleet.spec.behaviour.value;
+        let behaviour = &fleet.spec.behaviour;
         let silent = self.draws.chance(behaviour.silent);
         let work = self.draws.duration(&behaviour.work);
         let status = self.draws.outcome(&behaviour.outcomes);

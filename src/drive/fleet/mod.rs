@@ -397,7 +397,7 @@ async fn drive(fleet: &Arc<Fleet>, things: &[(u64, u64)], settings: &FleetSettin
             }
         });
     }
-    match fleet.spec.load.value.model {
+    match fleet.spec.load.model {
         LoadModel::Closed => closed(fleet, ready_rx).await,
         LoadModel::Open => open(fleet, ready_rx, devices, settings.shard, load_start).await,
     }
@@ -462,8 +462,8 @@ async fn closed(fleet: &Arc<Fleet>, mut ready: mpsc::UnboundedReceiver<Agent>) {
                                     break;
                                 }
                                 CycleEnd::Halted => break,
-                                CycleEnd::Empty => agent.draws.duration(&fleet.spec.behaviour.value.idle),
-                                CycleEnd::Worked => agent.draws.duration(&fleet.spec.load.value.think),
+                                CycleEnd::Empty => agent.draws.duration(&fleet.spec.behaviour.idle),
+                                CycleEnd::Worked => agent.draws.duration(&fleet.spec.load.think),
                             };
                             if !pause.is_zero() && !fleet.pause(pause).await {
                                 break;
@@ -489,7 +489,7 @@ async fn open(
     shard: Shard,
     start: Instant,
 ) {
-    let load = &fleet.spec.load.value;
+    let load = &fleet.spec.load;
     let schedule = Schedule::new(
         &load.ramps(),
         share(fleet, devices),

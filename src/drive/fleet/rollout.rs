@@ -14,7 +14,7 @@ use tokio::sync::watch;
 use super::Fleet;
 use crate::check::agent::CreatedJob;
 use crate::contract::ControlOperation;
-use crate::record::Outcome;
+use crate::record::{Outcome, SETUP_ERROR};
 use crate::transport::binding::bind;
 
 /// CreateThing calls in flight while seeding.
@@ -108,7 +108,7 @@ async fn control(fleet: &Fleet, op: ControlOperation, input: Value) -> Result<(u
     let error = result
         .as_ref()
         .err()
-        .map(|_| format!("setup:{}", op.name()));
+        .map(|_| format!("{SETUP_ERROR}{}", op.name()));
     fleet.recorder.exchange(&exchange, Vec::new(), error);
     result
 }

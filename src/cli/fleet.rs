@@ -16,7 +16,7 @@ use jobcert::drive::fleet::{self, FleetData, FleetSettings, FleetTarget};
 use jobcert::record::{Shard, TargetInfo};
 use jobcert::reference::mqtt::attach::broker_address;
 use jobcert::report::fleet::{FleetReport, console, write_all};
-use jobcert::scenario::fleet::{FleetSpec, FleetTransport, Until, load_fleet_with};
+use jobcert::scenario::fleet::{Connections, FleetSpec, FleetTransport, Until, load_fleet_with};
 use jobcert::transport::Signer;
 use jobcert::transport::http::{Endpoint, HttpTransport};
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -210,6 +210,12 @@ async fn execute(args: FleetArgs) -> anyhow::Result<bool> {
     } else if data_url.starts_with("http://") || data_url.starts_with("https://") {
         if spec.transport != FleetTransport::Http {
             bail!("the scenario's transport is mqtt, but the target is {data_url}");
+        }
+        if data_url.starts_with("https://") && spec.http.connections == Connections::PerDevice {
+            bail!(
+                "a connection per device speaks plain http:// only; for {data_url} use \
+                 `http: {{ connections: pool }}`"
+            );
         }
         FleetData::Http(Endpoint {
             base: data_url.clone(),

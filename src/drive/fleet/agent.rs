@@ -96,12 +96,13 @@ impl Agent {
         ok
     }
 
-    /// Closes the device's connection.
+    /// Disconnects an MQTT device cleanly (an HTTP connection closes when the device goes).
     pub fn close(&mut self) {
-        if let Link::Mqtt(Some(d)) = &self.link {
+        if let Link::Mqtt(slot) = &mut self.link
+            && let Some(d) = slot.take()
+        {
             d.close();
         }
-        self.link = Link::Mqtt(None);
     }
 
     /// One cycle, its first request due at `intended_us` (µs since the run started).

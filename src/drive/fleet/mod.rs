@@ -359,14 +359,15 @@ async fn drive(fleet: &Arc<Fleet>, things: &[(u64, u64)], settings: &FleetSettin
         ) {
             (FleetTransport::Mqtt, _, _) => Link::Mqtt(None),
             (FleetTransport::Http, Connections::Pool, _) => Link::Pool(pool.clone()),
-            (FleetTransport::Http, Connections::PerDevice, FleetData::Http(e)) => {
-                match DeviceConnection::new(e, fleet.target.signer.clone(), fleet.origin) {
-                    Ok(c) => Link::Own(c),
-                    Err(_) => Link::Pool(pool.clone()),
-                }
-            }
-            (FleetTransport::Http, Connections::PerDevice, FleetData::Mqtt { .. }) => {
-                Link::Pool(pool.clone())
+            (FleetTransport::Http, Connections::PerDevice, data) => {
+                // The command line only lets plain http:// targets have device connections.
+                let own = match data {
+                    FleetData::Http(e) => {
+                        DeviceConnection::new(e, fleet.target.signer.clone(), fleet.origin).ok()
+                    }
+                    FleetData::Mqtt { .. } => None,
+                };
+                own.map_or_else(|| Link::Pool(pool.clone()), Link::Own)
             }
         };
         Agent::new(

@@ -194,10 +194,15 @@ impl FleetRecord {
 
     /// Adds `finding` (and, when it fails, its exchange as an example).
     pub fn tally(&mut self, finding: Finding, exchange: Option<&Exchange>) {
+        // Looked up by reference first: this runs for every check of a fleet.
+        if !self.findings.contains_key(&finding.requirement) {
+            self.findings
+                .insert(finding.requirement.clone(), Tally::default());
+        }
         let tally = self
             .findings
-            .entry(finding.requirement.clone())
-            .or_default();
+            .get_mut(&finding.requirement)
+            .expect("inserted above");
         if finding.passed {
             tally.passed += 1;
         } else {
@@ -213,11 +218,20 @@ impl FleetRecord {
 
     /// Counts an exchange (its latency goes in the histograms separately).
     pub fn count(&mut self, exchange: &Exchange) {
+        let outcome = outcome_name(&exchange.outcome);
+        if let Some(n) = self
+            .requests
+            .get_mut(&exchange.operation)
+            .and_then(|by| by.get_mut(outcome))
+        {
+            *n += 1;
+            return;
+        }
         *self
             .requests
             .entry(exchange.operation.clone())
             .or_default()
-            .entry(outcome_name(&exchange.outcome).to_string())
+            .entry(outcome.to_string())
             .or_default() += 1;
     }
 

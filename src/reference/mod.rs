@@ -62,6 +62,23 @@ pub struct RunningServer {
     tasks: JoinSet<()>,
 }
 
+/// Connections waiting to be accepted (the kernel caps it at `net.core.somaxconn`): a fleet
+/// coming online in a burst must not overflow the queue, which costs each dropped connection
+/// a one-second SYN retry.
+const BACKLOG: u32 = 4096;
+
+/// A listener on `addr` with a deep accept queue.
+fn listen(addr: std::net::SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(BACKLOG)
+}
+
 impl RunningServer {
     /// Binds the listeners and starts serving; with `mqtt_broker`, waits until the Jobs topics
     /// are subscribed on that broker.
@@ -71,8 +88,8 @@ impl RunningServer {
             &config.region,
             &config.account_id,
         ));
-        let data = TcpListener::bind(config.http).await?;
-        let control = TcpListener::bind(config.control).await?;
+        let data = listen(config.http)?;
+        let control = listen(config.control)?;
         let (data_plane, control_plane) = (data.local_addr()?, control.local_addr()?);
         let (stop, stopped) = watch::channel(false);
         let mut tasks = JoinSet::new();
@@ -97,7 +114,7 @@ impl RunningServer {
         let service = mqtt::service::JobsService::new(engine.clone());
         let mqtt = match config.mqtt {
             Some(addr) => {
-                let listener = TcpListener::bind(addr).await?;
+                let listener = listen(addr)?;
                 let local = listener.local_addr()?;
                 tasks.spawn(mqtt::broker::serve(
                     listener,

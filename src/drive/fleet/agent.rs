@@ -107,9 +107,13 @@ impl Agent {
 
     /// One cycle, its first request due at `intended_us` (µs since the run started).
     pub async fn cycle(&mut self, fleet: &Fleet, intended_us: u64) -> CycleEnd {
-        let program = fleet.spec.behaviour.program;
+        let stateful = fleet.spec.behaviour.program == Program::Agent;
         let block = fleet.rollout.block(self.block);
-        let (before, done, exact_before) = block.view();
+        let (before, done, exact_before) = if stateful {
+            block.view()
+        } else {
+            (Vec::new(), false, false)
+        };
         let mut input = Map::new();
         input.insert("thingName".into(), json!(self.thing));
         if let Some(m) = fleet.spec.behaviour.step_timeout_minutes {
@@ -123,19 +127,21 @@ impl Agent {
                 intended_us,
             )
             .await;
-        let (after, _, exact_after) = block.view();
-        let exact = exact_before && exact_after && after.len() == before.len();
+        let exact = stateful && {
+            let (after, _, exact_after) = block.view();
+            exact_before && exact_after && after.len() == before.len()
+        };
         let (started, judged) = self.oracle.start_next(
             &exchange,
             fleet.binding(),
             fleet.profile,
             &before,
             exact,
-            program == Program::Agent,
+            stateful,
         );
         let answered = judged.error.is_none();
         fleet.record(&exchange, judged);
-        if program == Program::Poll {
+        if !stateful {
             return CycleEnd::Worked;
         }
         match started {

@@ -393,7 +393,7 @@ async fn drive(fleet: &Arc<Fleet>, things: &[(u64, u64)], settings: &FleetSettin
         tokio::spawn(async move {
             let mut halt = halt;
             tokio::select! {
-                () = tokio::time::sleep(Duration::from_secs_f64(d)) => { let _ = ending.send(true); }
+                () = tokio::time::sleep(Duration::from_secs_f64(d)) => { ending.send_replace(true); }
                 _ = halt.wait_for(|h| *h) => {}
             }
         });
@@ -503,13 +503,17 @@ async fn open(
     let mut halt = fleet.halt.clone();
     let mut ending = fleet.ending.subscribe();
     let until_drained = fleet.spec.run.until == Until::Drained;
-    'arrivals: for at in schedule {
-        let due = start + Duration::from_secs_f64(at);
-        tokio::select! {
-            () = tokio::time::sleep_until(due.into()) => {}
+    let (due_tx, mut due_rx) = mpsc::unbounded_channel();
+    let pacer = std::thread::spawn(move || pace(schedule, start, &due_tx));
+    'arrivals: loop {
+        let due = tokio::select! {
+            due = due_rx.recv() => match due {
+                Some(due) => due,
+                None => break,
+            },
             _ = halt.wait_for(|h| *h) => break,
             _ = ending.wait_for(|e| *e) => break,
-        }
+        };
         intended += 1;
         let agent = loop {
             if until_drained && fleet.drained.load(Ordering::Relaxed) as usize >= devices {
@@ -549,6 +553,8 @@ async fn open(
         });
     }
     let seconds = start.elapsed().as_secs_f64();
+    drop(due_rx);
+    let _ = tokio::task::spawn_blocking(move || pacer.join()).await;
     while running.join_next().await.is_some() {}
     let schedule_probe = Schedule::new(
         &load.ramps(),
@@ -566,6 +572,30 @@ async fn open(
     });
     while let Ok(mut a) = idle.try_recv() {
         a.close();
+    }
+}
+
+/// Hands over each arrival of `schedule` when it is due. It sleeps on a thread of its own:
+/// the runtime's timer rounds up to whole milliseconds, which would add up to a millisecond to
+/// every open-loop latency. Ends when the schedule does or the receiver is gone.
+fn pace(schedule: Schedule, start: Instant, due_tx: &mpsc::UnboundedSender<Instant>) {
+    /// Longest single sleep, so a dropped receiver is noticed soon.
+    const NAP: Duration = Duration::from_millis(50);
+    for at in schedule {
+        let due = start + Duration::from_secs_f64(at);
+        loop {
+            if due_tx.is_closed() {
+                return;
+            }
+            let now = Instant::now();
+            if now >= due {
+                break;
+            }
+            std::thread::sleep((due - now).min(NAP));
+        }
+        if due_tx.send(due).is_err() {
+            return;
+        }
     }
 }
 

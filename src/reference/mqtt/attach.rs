@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
-use tokio::sync::{broadcast, oneshot, watch};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 use super::service::JobsService;
 
@@ -53,7 +53,23 @@ pub async fn attach(
     );
     options.set_keep_alive(Duration::from_secs(30));
     options.set_max_packet_size(MAX_PACKET, MAX_PACKET);
+    // Replies wait in rumqttc's window of unacknowledged messages, not in a dropped queue.
+    options.set_inflight(u16::MAX);
     let (client, mut events) = AsyncClient::new(options, 4096);
+    // Outgoing messages go through their own task: a publish that waits for room must not
+    // stop this task from polling the connection, which is what makes room.
+    let (outgoing, mut queue) = mpsc::unbounded_channel::<(String, Vec<u8>)>();
+    let publisher = {
+        let client = client.clone();
+        tokio::spawn(async move {
+            while let Some((topic, payload)) = queue.recv().await {
+                if let Err(e) = client.publish(topic, QoS::AtLeastOnce, false, payload).await {
+                    tracing::warn!("publishing stopped: {e}");
+                    return;
+                }
+            }
+        })
+    };
     let mut changes = service.engine().changes();
     let mut ready = Some(ready);
     loop {
@@ -70,10 +86,8 @@ pub async fn attach(
                     }
                 }
                 Ok(Event::Incoming(Packet::Publish(p))) => {
-                    if let Some(reply) = service.handle(&p.topic, &p.payload)
-                        && let Err(e) = client.try_publish(reply.topic, QoS::AtLeastOnce, false, reply.payload)
-                    {
-                        tracing::warn!("reply dropped: {e}");
+                    if let Some(reply) = service.handle(&p.topic, &p.payload) {
+                        let _ = outgoing.send((reply.topic, reply.payload));
                     }
                 }
                 Ok(_) => {}
@@ -85,15 +99,17 @@ pub async fn attach(
             change = changes.recv() => match change {
                 Ok(change) => {
                     for m in service.notifications(&change, &|_| true) {
-                        if let Err(e) = client.try_publish(m.topic, QoS::AtLeastOnce, false, m.payload) {
-                            tracing::warn!("notification dropped: {e}");
-                        }
+                        let _ = outgoing.send((m.topic, m.payload));
                     }
                 }
                 Err(broadcast::error::RecvError::Lagged(n)) => tracing::warn!("{n} pending-list changes were not notified"),
-                Err(broadcast::error::RecvError::Closed) => return Ok(()),
+                Err(broadcast::error::RecvError::Closed) => {
+                    publisher.abort();
+                    return Ok(());
+                }
             },
             () = super::stopped(&mut stop) => {
+                publisher.abort();
                 let _ = client.try_disconnect();
                 return Ok(());
             }

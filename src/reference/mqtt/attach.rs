@@ -63,7 +63,10 @@ pub async fn attach(
         let client = client.clone();
         tokio::spawn(async move {
             while let Some((topic, payload)) = queue.recv().await {
-                if let Err(e) = client.publish(topic, QoS::AtLeastOnce, false, payload).await {
+                if let Err(e) = client
+                    .publish(topic, QoS::AtLeastOnce, false, payload)
+                    .await
+                {
                     tracing::warn!("publishing stopped: {e}");
                     return;
                 }

@@ -16,15 +16,14 @@ use jobcert::drive::fleet::{self, FleetData, FleetSettings, FleetTarget};
 use jobcert::record::{Shard, TargetInfo};
 use jobcert::reference::mqtt::attach::broker_address;
 use jobcert::report::fleet::{FleetReport, console, write_all};
-use jobcert::scenario::fleet::{Connections, FleetSpec, FleetTransport, Until, load_fleet_with};
+use jobcert::scenario::fleet::{
+    Connections, FleetSpec, FleetTransport, MAX_RUN_ID, Until, load_fleet_with,
+};
 use jobcert::transport::Signer;
 use jobcert::transport::http::{Endpoint, HttpTransport};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 use tokio::sync::watch;
-
-/// Longest a run id may be (it prefixes every thing name and job id).
-const MAX_RUN_ID: usize = 16;
 
 /// Options of `jobcert fleet`.
 #[derive(Debug, Args)]

@@ -463,6 +463,9 @@ pub fn is_fleet_file(path: &Path) -> bool {
         .is_some_and(|top| top.contains_key("fleet"))
 }
 
+/// Longest run id (it prefixes every thing name and job id).
+pub const MAX_RUN_ID: usize = 16;
+
 /// Highest rate accepted anywhere, per second.
 const MAX_RATE: f64 = 1e7;
 /// Lowest non-zero rate accepted, per second.
@@ -616,7 +619,7 @@ fn names(spec: &FleetSpec, p: &mut Problems<'_>) {
     // The longest run id the command line accepts.
     let longest = spec
         .things
-        .name_of("0000000000000000", spec.things.count.saturating_sub(1));
+        .name_of(&"0".repeat(MAX_RUN_ID), spec.things.count.saturating_sub(1));
     let schema = ControlOperation::CreateThing
         .request_schema()
         .expect("control schemas are embedded");

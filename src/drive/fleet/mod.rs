@@ -497,6 +497,8 @@ async fn open(
         load.arrivals,
         Draws::schedule(fleet.spec.seed, shard.index),
     );
+    // The same ramps, kept to report the rate they asked for once the pacer has the schedule.
+    let asked = schedule.clone();
     let (idle_tx, mut idle) = mpsc::unbounded_channel::<Agent>();
     let mut running = JoinSet::new();
     let (mut intended, mut started, mut late, mut max_late) = (0u64, 0u64, 0u64, 0u64);
@@ -556,14 +558,8 @@ async fn open(
     drop(due_rx);
     let _ = tokio::task::spawn_blocking(move || pacer.join()).await;
     while running.join_next().await.is_some() {}
-    let schedule_probe = Schedule::new(
-        &load.ramps(),
-        share(fleet, devices),
-        load.arrivals,
-        Draws::schedule(fleet.spec.seed, shard.index),
-    );
     fleet.recorder.update(|r| {
-        r.schedule.target_rate = Some(schedule_probe.mean_rate(seconds));
+        r.schedule.target_rate = Some(asked.mean_rate(seconds));
         r.schedule.intended = intended;
         r.schedule.started = started;
         r.schedule.late = late;

@@ -34,7 +34,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::Response;
 use clap::Parser;
-use jobcert::contract::{Binding, NEXT_EXECUTION, Operation};
+use jobcert_contract::{Binding, NEXT_EXECUTION, Operation};
 use serde_json::json;
 use tokio::sync::oneshot;
 

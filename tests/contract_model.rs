@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use jobcert::contract::{file, schemas};
+use jobcert_contract::{file, schemas};
 use rstest::rstest;
 use serde_json::Value;
 
@@ -32,7 +32,7 @@ fn pattern_core(p: &str) -> String {
 
 #[test]
 fn every_schema_compiles() {
-    jobcert::contract::SchemaSet::load().expect("all schemas compile");
+    jobcert_contract::SchemaSet::load().expect("all schemas compile");
 }
 
 #[rstest]

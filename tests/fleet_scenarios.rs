@@ -17,8 +17,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use common::fleet::{Scratch, args, jobcert, root};
-use jobcert::contract::{Schema, schemas};
-use jobcert::scenario::fleet::load_fleet;
+use jobcert_contract::{Schema, schemas};
+use jobcert_harness::scenario::fleet::load_fleet;
 use rstest::rstest;
 use serde_json::Value;
 
@@ -71,7 +71,7 @@ fn the_threshold_operations_are_the_data_plane_operations() {
             .map(|v| v.as_str().expect("a name").to_string())
             .collect();
     listed.sort();
-    let mut expected: Vec<String> = jobcert::contract::Operation::ALL
+    let mut expected: Vec<String> = jobcert_contract::Operation::ALL
         .iter()
         .map(|op| op.name().to_string())
         .chain(["*".to_string()])

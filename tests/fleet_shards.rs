@@ -26,8 +26,8 @@ use std::time::Duration;
 
 use common::fleet::{Process, Ran, Scratch, Serve, args, jobcert, summary};
 use hdrhistogram::Histogram;
-use jobcert::record::{FleetRecord, LatencyBook, LatencyKey};
-use jobcert::report::fleet::read_record;
+use jobcert_harness::record::{FleetRecord, LatencyBook, LatencyKey};
+use jobcert_harness::report::fleet::read_record;
 use serde_json::Value;
 
 /// Longest a fleet run, or a merge, may take here.

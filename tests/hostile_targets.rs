@@ -128,7 +128,7 @@ async fn a_hostile_data_plane_is_a_classified_failure(
         .path();
     let summary: Value =
         serde_json::from_str(&std::fs::read_to_string(run.join("summary.json")).unwrap()).unwrap();
-    let schema = jobcert::contract::schemas()
+    let schema = jobcert_contract::schemas()
         .get("report/summary.schema.json")
         .unwrap();
     assert_eq!(

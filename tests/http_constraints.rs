@@ -12,8 +12,8 @@
 mod common;
 
 use common::{call, create_job, create_thing, encode, server};
-use jobcert::contract::{NEXT_EXECUTION, execution_model, schemas};
-use jobcert::reference::RunningServer;
+use jobcert_contract::{NEXT_EXECUTION, execution_model, schemas};
+use jobcert_reference::RunningServer;
 use percent_encoding::percent_decode_str;
 use rstest::rstest;
 use serde_json::{Map, Value, json};

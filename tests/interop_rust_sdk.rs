@@ -18,8 +18,8 @@ use aws_sdk_iotjobsdataplane::operation::start_next_pending_job_execution::Start
 use aws_sdk_iotjobsdataplane::operation::update_job_execution::UpdateJobExecutionError;
 use aws_sdk_iotjobsdataplane::types::{JobExecution, JobExecutionStatus, JobExecutionSummary};
 use common::{create_job, create_thing, data_url, server};
-use jobcert::contract::{NEXT_EXECUTION, execution_model};
-use jobcert::reference::RunningServer;
+use jobcert_contract::{NEXT_EXECUTION, execution_model};
+use jobcert_reference::RunningServer;
 use serde_json::json;
 
 /// A thing name with `:`, so the SDK's label encoding (`%3A`) is exercised on every call.

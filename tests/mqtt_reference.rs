@@ -14,8 +14,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use common::{call, create_job, create_thing};
-use jobcert::contract::schemas;
-use jobcert::reference::{RunningServer, ServeConfig};
+use jobcert_contract::schemas;
+use jobcert_reference::{RunningServer, ServeConfig};
 use rstest::rstest;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

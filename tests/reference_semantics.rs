@@ -4,7 +4,7 @@
 mod common;
 
 use common::{call, control_url, create_job, create_thing, server, thing_arn};
-use jobcert::reference::RunningServer;
+use jobcert_reference::RunningServer;
 use rstest::rstest;
 use serde_json::{Value, json};
 
@@ -268,7 +268,7 @@ async fn a_failed_execution_is_retried_when_the_job_says_so() {
 async fn the_pending_list_is_capped() {
     let s = server(1.0).await;
     create_thing(&s, "dev-1").await;
-    let limit = jobcert::contract::execution_model().pending_list_limit;
+    let limit = jobcert_contract::execution_model().pending_list_limit;
     for i in 0..limit + 2 {
         create_job(&s, &format!("j{i:02}"), &["dev-1"], json!({})).await;
     }

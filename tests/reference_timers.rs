@@ -6,8 +6,8 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{call, create_job, create_thing, server};
-use jobcert::contract::execution_model;
-use jobcert::reference::RunningServer;
+use jobcert_contract::execution_model;
+use jobcert_reference::RunningServer;
 use serde_json::{Value, json};
 
 const SCALE: f64 = 600.0;

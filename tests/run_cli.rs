@@ -28,7 +28,7 @@ fn summary(reports: &Path) -> Value {
     }
     let text = std::fs::read_to_string(run.join("summary.json")).expect("summary.json");
     let summary: Value = serde_json::from_str(&text).expect("summary is JSON");
-    let schema = jobcert::contract::schemas()
+    let schema = jobcert_contract::schemas()
         .get("report/summary.schema.json")
         .expect("schema");
     assert_eq!(

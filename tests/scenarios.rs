@@ -22,9 +22,9 @@ use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use jobcert::contract::{Schema, file, schemas};
-use jobcert::scenario::fleet::is_fleet_file;
-use jobcert::scenario::{load, scenario_files};
+use jobcert_contract::{Schema, file, schemas};
+use jobcert_harness::scenario::fleet::is_fleet_file;
+use jobcert_harness::scenario::{load, scenario_files};
 use rstest::rstest;
 use serde_json::{Value, json};
 
@@ -193,7 +193,7 @@ fn the_error_type_enum_is_the_one_of_errors_json() {
 /// The requirement-ID pattern admits every ID of the catalogue.
 #[test]
 fn the_requirement_pattern_admits_the_whole_catalogue() {
-    let ids: Vec<String> = jobcert::contract::catalogue()
+    let ids: Vec<String> = jobcert_contract::catalogue()
         .requirements
         .iter()
         .map(|r| r.id.clone())

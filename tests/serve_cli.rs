@@ -5,7 +5,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use jobcert::contract::execution_model;
+use jobcert_contract::execution_model;
 use serde_json::{Value, json};
 
 /// Kills the server if the test fails half-way.

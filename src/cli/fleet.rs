@@ -10,17 +10,17 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 use clap::Args;
-use jobcert::check::Profile;
-use jobcert::check::thresholds::assess_fleet;
-use jobcert::drive::fleet::{self, FleetData, FleetSettings, FleetTarget};
-use jobcert::record::{Shard, TargetInfo};
-use jobcert::reference::mqtt::attach::broker_address;
-use jobcert::report::fleet::{FleetReport, console, write_all};
-use jobcert::scenario::fleet::{
+use jobcert_harness::check::Profile;
+use jobcert_harness::check::thresholds::assess_fleet;
+use jobcert_harness::drive::fleet::{self, FleetData, FleetSettings, FleetTarget};
+use jobcert_harness::record::{Shard, TargetInfo};
+use jobcert_harness::report::fleet::{FleetReport, console, write_all};
+use jobcert_harness::scenario::fleet::{
     Connections, FleetSpec, FleetTransport, MAX_RUN_ID, Until, load_fleet_with,
 };
-use jobcert::transport::Signer;
-use jobcert::transport::http::{Endpoint, HttpTransport};
+use jobcert_harness::transport::Signer;
+use jobcert_harness::transport::http::{Endpoint, HttpTransport};
+use jobcert_reference::mqtt::attach::broker_address;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 use tokio::sync::watch;

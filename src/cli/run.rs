@@ -11,19 +11,19 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, bail};
 use clap::Args;
-use jobcert::check::Profile;
-use jobcert::check::verdict::{assess, load_deviations};
-use jobcert::contract::Binding;
-use jobcert::drive::conformance::{self, DataPlane, Settings, Target};
-use jobcert::record::{LatencyBook, RunRecord, TargetInfo};
-use jobcert::reference::{RunningServer, ServeConfig};
-use jobcert::report::{self, ReportInput};
-use jobcert::scenario::fleet::is_fleet_file;
-use jobcert::scenario::plan::Plan;
-use jobcert::scenario::{ScenarioError, generate, load, scenario_files};
-use jobcert::transport::Signer;
-use jobcert::transport::http::{Endpoint, HttpTransport};
-use jobcert::transport::mqtt::MqttTransport;
+use jobcert_contract::Binding;
+use jobcert_harness::check::Profile;
+use jobcert_harness::check::verdict::{assess, load_deviations};
+use jobcert_harness::drive::conformance::{self, DataPlane, Settings, Target};
+use jobcert_harness::record::{LatencyBook, RunRecord, TargetInfo};
+use jobcert_harness::report::{self, ReportInput};
+use jobcert_harness::scenario::fleet::is_fleet_file;
+use jobcert_harness::scenario::plan::Plan;
+use jobcert_harness::scenario::{ScenarioError, generate, load, scenario_files};
+use jobcert_harness::transport::Signer;
+use jobcert_harness::transport::http::{Endpoint, HttpTransport};
+use jobcert_harness::transport::mqtt::MqttTransport;
+use jobcert_reference::{RunningServer, ServeConfig};
 use tokio::sync::watch;
 
 /// Virtual clock speed of the embedded reference server when no target is given.
@@ -220,7 +220,7 @@ async fn execute(args: RunArgs) -> anyhow::Result<bool> {
     };
     let mqtt = match &mqtt_url {
         Some(url) => {
-            let (host, port) = jobcert::reference::mqtt::attach::broker_address(url)?;
+            let (host, port) = jobcert_reference::mqtt::attach::broker_address(url)?;
             Some(Arc::new(MqttTransport::new(&host, port, origin)))
         }
         None => None,

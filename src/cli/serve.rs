@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 
 use anyhow::Context;
 use clap::Args;
-use jobcert::reference::{RunningServer, ServeConfig};
+use jobcert_reference::{RunningServer, ServeConfig};
 
 /// Options of `jobcert serve`.
 #[derive(Debug, Args)]

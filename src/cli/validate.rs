@@ -4,8 +4,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
-use jobcert::scenario::fleet::{is_fleet_file, load_fleet};
-use jobcert::scenario::{load, scenario_files};
+use jobcert_harness::scenario::fleet::{is_fleet_file, load_fleet};
+use jobcert_harness::scenario::{load, scenario_files};
 
 /// Options of `jobcert validate`.
 #[derive(Debug, Args)]

@@ -10,7 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use jobcert::contract::schemas;
+use jobcert_contract::schemas;
 use serde_json::Value;
 
 /// The schema of a fleet run's `summary.json`, relative to `schemas/`.

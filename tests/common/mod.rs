@@ -6,7 +6,7 @@
 pub mod broker;
 pub mod fleet;
 
-use jobcert::reference::{RunningServer, ServeConfig};
+use jobcert_reference::{RunningServer, ServeConfig};
 use serde_json::{Value, json};
 
 /// A reference server on free ports with the given virtual clock speed.

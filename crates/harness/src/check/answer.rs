@@ -1,0 +1,434 @@
+//! Reading an answer the way the AWS SDKs do (spec §2.4), and the wire checks that apply to
+//! every answer whatever was asked.
+
+use serde_json::Value;
+
+use super::finding::{Finding, Profile};
+use crate::record::{Exchange, Outcome, WireResponse};
+use jobcert_contract::{Binding, Operation, file, schemas, type_for_mqtt_code};
+
+/// An answer as a client sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Answer {
+    /// 2xx with a JSON object body.
+    Success(Value),
+    /// An error, with the type the SDKs would raise.
+    Error {
+        /// HTTP status.
+        status: u16,
+        /// Sanitised type name; `None` when nothing names one.
+        type_name: Option<String>,
+        /// The body, when it is JSON.
+        body: Option<Value>,
+    },
+    /// A 2xx whose body is not a JSON object.
+    Garbled,
+    /// No answer: timeout or transport failure.
+    Unanswered,
+}
+
+impl Answer {
+    /// The error type, if this is an error.
+    pub fn error_type(&self) -> Option<&str> {
+        match self {
+            Self::Error { type_name, .. } => type_name.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// The body of a success.
+    pub fn success(&self) -> Option<&Value> {
+        match self {
+            Self::Success(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// One line saying what came back.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Success(_) => "200 success".into(),
+            Self::Error {
+                status, type_name, ..
+            } => format!(
+                "{status} {}",
+                type_name.as_deref().unwrap_or("(no error type)")
+            ),
+            Self::Garbled => "a success whose body is not a JSON object".into(),
+            Self::Unanswered => "no answer".into(),
+        }
+    }
+}
+
+/// The error type as botocore derives it: header, else body `code`/`Code`, else `__type`;
+/// then everything after the first `:` and up to the last `#` is dropped.
+pub fn sdk_error_type(response: &WireResponse, body: Option<&Value>) -> Option<String> {
+    let raw = response
+        .header("x-amzn-errortype")
+        .map(str::to_string)
+        .or_else(|| {
+            let body = body?;
+            ["code", "Code", "__type"]
+                .iter()
+                .find_map(|k| body.get(k).and_then(Value::as_str).map(str::to_string))
+        })?;
+    let before_colon = raw.split(':').next().unwrap_or_default();
+    let name = before_colon.rsplit('#').next().unwrap_or_default();
+    (!name.is_empty()).then(|| name.to_string())
+}
+
+fn error_statuses(name: &str) -> Option<(u64, Vec<u64>)> {
+    let table: Value = serde_json::from_str(file("errors.json")?).ok()?;
+    let row = table["dataPlane"].get(name)?;
+    let also = row["alsoSeenHttpStatus"]
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_u64).collect())
+        .unwrap_or_default();
+    Some((row["httpStatus"].as_u64()?, also))
+}
+
+/// Reads the answer of a data-plane exchange in `binding` and makes the checks every answer
+/// gets: an answer at all, a well-formed body, a named error type (with the model's status over
+/// HTTP; on the right topic, with the token echoed and a timestamp over MQTT).
+pub fn read(
+    exchange: &Exchange,
+    operation: Operation,
+    binding: Binding,
+    profile: Profile,
+) -> (Answer, Vec<Finding>) {
+    match binding {
+        Binding::Http => read_http(exchange, operation, profile),
+        Binding::Mqtt => read_mqtt(exchange, operation),
+    }
+}
+
+/// A success body against the operation's response schema in `binding` (SN-SHAPE for
+/// StartNext, WI-SCHEMA for the others).
+fn shape(operation: Operation, binding: Binding, body: &Value, seq: Option<u64>) -> Finding {
+    let schema = operation
+        .response_schema_for(binding)
+        .expect("response schemas are embedded");
+    let requirement = match operation {
+        Operation::StartNextPendingJobExecution => "SN-SHAPE",
+        _ => "WI-SCHEMA",
+    };
+    let what = format!(
+        "{} {}",
+        operation.name(),
+        match binding {
+            Binding::Http => "body",
+            Binding::Mqtt => "accepted payload",
+        }
+    );
+    match schema.violations(body).first() {
+        Some(v) => Finding::fail(
+            requirement,
+            format!("{what} breaks {}: {v}", schema.path()),
+            seq,
+        ),
+        None => Finding::pass(
+            requirement,
+            format!("{what} matches {}", schema.path()),
+            seq,
+        ),
+    }
+}
+
+/// The outcome's answer, or the WI-ANSWER failure of a timeout or transport failure.
+fn answered<'a>(exchange: &'a Exchange, findings: &mut Vec<Finding>) -> Option<&'a WireResponse> {
+    let seq = Some(exchange.seq);
+    match &exchange.outcome {
+        Outcome::Answered(r) => {
+            findings.push(Finding::pass(
+                "WI-ANSWER",
+                "answered within the deadline",
+                seq,
+            ));
+            Some(r)
+        }
+        Outcome::Timeout { deadline_ms } => {
+            findings.push(Finding::fail(
+                "WI-ANSWER",
+                format!("timeout: no answer within {deadline_ms} ms"),
+                seq,
+            ));
+            None
+        }
+        Outcome::Failed { class, message } => {
+            findings.push(Finding::fail(
+                "WI-ANSWER",
+                format!("transport failure ({class:?}): {message}"),
+                seq,
+            ));
+            None
+        }
+    }
+}
+
+/// The HTTP status an MQTT rejected code is filed under (its error type's, or errors.json's
+/// `httpStatusEquivalent` for the MQTT-only codes).
+fn status_class(code: &str) -> u16 {
+    let table: Value = file("errors.json")
+        .and_then(|t| serde_json::from_str(t).ok())
+        .unwrap_or_default();
+    let status = match type_for_mqtt_code(code) {
+        Some(name) => table["dataPlane"][name]["httpStatus"].as_u64(),
+        None => table["mqttOnly"][code]["httpStatusEquivalent"].as_u64(),
+    };
+    status.and_then(|s| u16::try_from(s).ok()).unwrap_or(400)
+}
+
+fn read_mqtt(exchange: &Exchange, operation: Operation) -> (Answer, Vec<Finding>) {
+    let seq = Some(exchange.seq);
+    let mut findings = Vec::new();
+    let Some(response) = answered(exchange, &mut findings) else {
+        return (Answer::Unanswered, findings);
+    };
+    let topic = response.header("topic").unwrap_or_default();
+    let request_topic = &exchange.request.target;
+    let accepted = topic == format!("{request_topic}/accepted");
+    let rejected = topic == format!("{request_topic}/rejected");
+    findings.push(Finding::check(
+        accepted || rejected,
+        "MQ-REPLY-TOPIC",
+        format!("the reply to {request_topic} came on {topic}"),
+        seq,
+    ));
+    let Some(body) = serde_json::from_str::<Value>(&response.body)
+        .ok()
+        .filter(Value::is_object)
+    else {
+        findings.push(Finding::fail(
+            "WI-JSON",
+            "the reply payload is not a JSON object",
+            seq,
+        ));
+        return (Answer::Garbled, findings);
+    };
+    let sent_token = exchange
+        .request
+        .body
+        .as_deref()
+        .and_then(|b| serde_json::from_str::<Value>(b).ok())
+        .and_then(|b| b.get("clientToken").cloned());
+    if let Some(token) = sent_token {
+        findings.push(Finding::check(
+            body.get("clientToken") == Some(&token),
+            "MQ-CLIENT-TOKEN",
+            format!(
+                "sent clientToken {token}, the reply carries {}",
+                body.get("clientToken").unwrap_or(&Value::Null)
+            ),
+            seq,
+        ));
+    }
+    findings.push(Finding::check(
+        body["timestamp"]
+            .as_i64()
+            .is_some_and(|t| (1_000_000_000..10_000_000_000).contains(&t)),
+        "MQ-TIMESTAMP",
+        format!(
+            "timestamp {} is not whole epoch seconds",
+            body.get("timestamp").unwrap_or(&Value::Null)
+        ),
+        seq,
+    ));
+    if rejected || (!accepted && body.get("code").is_some()) {
+        let schema = schemas()
+            .get("mqtt/rejected.json")
+            .expect("embedded schema");
+        let violations = schema.violations(&body);
+        findings.push(Finding::check(
+            violations.is_empty(),
+            "MQ-REJECTED",
+            match violations.first() {
+                Some(v) => format!("the rejected payload breaks mqtt/rejected.json: {v}"),
+                None => "a documented code with a message".to_string(),
+            },
+            seq,
+        ));
+        let code = body["code"].as_str().unwrap_or_default().to_string();
+        let type_name = type_for_mqtt_code(&code)
+            .map(str::to_string)
+            .or((!code.is_empty()).then_some(code.clone()));
+        return (
+            Answer::Error {
+                status: status_class(&code),
+                type_name,
+                body: Some(body),
+            },
+            findings,
+        );
+    }
+    findings.push(shape(operation, Binding::Mqtt, &body, seq));
+    if let Some(doc) = body
+        .get("execution")
+        .and_then(|e| e.get("jobDocument"))
+        .or_else(|| body.get("jobDocument"))
+    {
+        findings.push(Finding::check(
+            doc.is_object(),
+            "MQ-DOCUMENT-OBJECT",
+            format!("jobDocument is {doc}"),
+            seq,
+        ));
+    }
+    (Answer::Success(body), findings)
+}
+
+fn read_http(
+    exchange: &Exchange,
+    operation: Operation,
+    profile: Profile,
+) -> (Answer, Vec<Finding>) {
+    let seq = Some(exchange.seq);
+    let mut findings = Vec::new();
+    let response = match &exchange.outcome {
+        Outcome::Answered(r) => r,
+        Outcome::Timeout { deadline_ms } => {
+            findings.push(Finding::fail(
+                "WI-ANSWER",
+                format!("timeout: no answer within {deadline_ms} ms"),
+                seq,
+            ));
+            return (Answer::Unanswered, findings);
+        }
+        Outcome::Failed { class, message } => {
+            findings.push(Finding::fail(
+                "WI-ANSWER",
+                format!("transport failure ({class:?}): {message}"),
+                seq,
+            ));
+            return (Answer::Unanswered, findings);
+        }
+    };
+    findings.push(Finding::pass(
+        "WI-ANSWER",
+        "answered within the deadline",
+        seq,
+    ));
+    let body: Option<Value> = serde_json::from_str(&response.body)
+        .ok()
+        .filter(Value::is_object);
+    let json_type = response.header("content-type").is_some_and(|c| {
+        c.starts_with("application/json") || c.starts_with("application/x-amz-json")
+    });
+    if (200..300).contains(&response.status) {
+        findings.push(Finding::check(
+            body.is_some(),
+            "WI-JSON",
+            "a success carries a JSON object",
+            seq,
+        ));
+        findings.push(Finding::check(
+            json_type,
+            "WI-CONTENT-TYPE",
+            "Content-Type is application/json",
+            seq,
+        ));
+        let answer = body.map_or(Answer::Garbled, Answer::Success);
+        if let Answer::Success(b) = &answer {
+            findings.push(shape(operation, Binding::Http, b, seq));
+        }
+        return (answer, findings);
+    }
+    let type_name = sdk_error_type(response, body.as_ref());
+    match &type_name {
+        None => findings.push(Finding::fail(
+            "WI-ERROR-TYPE",
+            format!(
+                "a {} answer names no error type (no x-amzn-ErrorType, code or __type)",
+                response.status
+            ),
+            seq,
+        )),
+        Some(name) => match error_statuses(name) {
+            None => findings.push(Finding::fail(
+                "WI-ERROR-TYPE",
+                format!("{name} is not an error type of the service model"),
+                seq,
+            )),
+            Some((status, also)) => {
+                findings.push(Finding::pass(
+                    "WI-ERROR-TYPE",
+                    format!("{name} is a modelled error type"),
+                    seq,
+                ));
+                let s = u64::from(response.status);
+                let ok = s == status || (profile == Profile::Aws && also.contains(&s));
+                findings.push(Finding::check(
+                    ok,
+                    "WI-ERROR-STATUS",
+                    format!("{name} came with HTTP {s}; the model says {status}"),
+                    seq,
+                ));
+            }
+        },
+    }
+    let has_message = body
+        .as_ref()
+        .and_then(|b| b.get("message").or_else(|| b.get("Message")))
+        .and_then(Value::as_str)
+        .is_some();
+    findings.push(Finding::check(
+        has_message,
+        "WI-ERROR-MESSAGE",
+        "the error body carries a message",
+        seq,
+    ));
+    (
+        Answer::Error {
+            status: response.status,
+            type_name,
+            body,
+        },
+        findings,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn response(header: Option<&str>) -> WireResponse {
+        WireResponse {
+            status: 400,
+            headers: header
+                .map(|h| vec![("x-amzn-errortype".to_string(), h.to_string())])
+                .unwrap_or_default(),
+            body: String::new(),
+            truncated: false,
+        }
+    }
+
+    #[test]
+    fn the_header_wins_and_is_sanitised() {
+        let body = json!({"__type": "InvalidRequestException"});
+        let r = response(Some(
+            "InvalidStateTransitionException:http://internal.amazon.com/",
+        ));
+        assert_eq!(
+            sdk_error_type(&r, Some(&body)).as_deref(),
+            Some("InvalidStateTransitionException")
+        );
+    }
+
+    #[test]
+    fn then_code_then_type_with_namespace_dropped() {
+        let r = response(None);
+        assert_eq!(
+            sdk_error_type(&r, Some(&json!({"code": "A", "__type": "B"}))).as_deref(),
+            Some("A")
+        );
+        assert_eq!(
+            sdk_error_type(
+                &r,
+                Some(&json!({"__type": "com.amazonaws.iot#InvalidRequestException"}))
+            )
+            .as_deref(),
+            Some("InvalidRequestException")
+        );
+        assert_eq!(sdk_error_type(&r, Some(&json!({"message": "x"}))), None);
+    }
+}

@@ -1,0 +1,93 @@
+//! What a check concludes, and how much it weighs under a profile.
+
+use serde::{Deserialize, Serialize};
+
+use jobcert_contract::{Level, catalogue};
+
+/// The outcome of one check against one requirement.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Finding {
+    /// Requirement ID.
+    pub requirement: String,
+    /// Whether the target met it.
+    pub passed: bool,
+    /// What was checked, or what was wrong.
+    pub message: String,
+    /// The exchange it is about, by sequence number.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exchange: Option<u64>,
+}
+
+impl Finding {
+    /// A met requirement.
+    pub fn pass(requirement: &str, message: impl Into<String>, exchange: Option<u64>) -> Self {
+        Self {
+            requirement: requirement.to_string(),
+            passed: true,
+            message: message.into(),
+            exchange,
+        }
+    }
+
+    /// A broken requirement.
+    pub fn fail(requirement: &str, message: impl Into<String>, exchange: Option<u64>) -> Self {
+        Self {
+            requirement: requirement.to_string(),
+            passed: false,
+            message: message.into(),
+            exchange,
+        }
+    }
+
+    /// A pass or a failure, as `ok` says.
+    pub fn check(
+        ok: bool,
+        requirement: &str,
+        message: impl Into<String>,
+        exchange: Option<u64>,
+    ) -> Self {
+        if ok {
+            Self::pass(requirement, message, exchange)
+        } else {
+            Self::fail(requirement, message, exchange)
+        }
+    }
+}
+
+/// How strictly findings are weighed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Profile {
+    /// Fail only what the contract clearly forbids; where it leaves room, warn.
+    Aws,
+    /// Also fail every departure from the defaults of spec §7 and the service model.
+    Strict,
+}
+
+/// What a finding means for the verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Met.
+    Pass,
+    /// Broken, but the contract leaves room (or it is only recommended).
+    Warning,
+    /// Broken, and listed as an accepted deviation.
+    Deviation,
+    /// Broken.
+    Failure,
+}
+
+/// The weight of a finding under `profile`, before deviations are applied.
+pub fn severity(finding: &Finding, profile: Profile) -> Severity {
+    if finding.passed {
+        return Severity::Pass;
+    }
+    let level = catalogue()
+        .get(&finding.requirement)
+        .map_or(Level::Must, |r| r.level);
+    match (level, profile) {
+        (Level::Must, _) | (Level::Ambiguous, Profile::Strict) => Severity::Failure,
+        (Level::Ambiguous, Profile::Aws) | (Level::Should, _) => Severity::Warning,
+    }
+}

@@ -1,0 +1,284 @@
+//! From findings to verdicts: per case, per requirement (the coverage matrix), and for the run,
+//! under a profile and a list of accepted deviations.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use super::finding::{Finding, Profile, Severity, severity};
+use crate::record::RunRecord;
+use jobcert_contract::{Level, catalogue};
+
+/// A known, accepted departure from one requirement.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Deviation {
+    /// Requirement ID.
+    pub requirement: String,
+    /// Why it is accepted.
+    pub reason: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DeviationsFile {
+    deviations: Vec<Deviation>,
+}
+
+/// A deviations file could not be used.
+#[derive(Debug, thiserror::Error)]
+#[error("{path}:{line}:{column}: {message}")]
+pub struct DeviationsError {
+    path: String,
+    line: u64,
+    column: u64,
+    message: String,
+}
+
+/// Reads a deviations file (`deviations: [{requirement, reason}]`); unknown requirement IDs are errors.
+pub fn load_deviations(path: &Path) -> Result<Vec<Deviation>, DeviationsError> {
+    let err = |line, column, message| DeviationsError {
+        path: path.display().to_string(),
+        line,
+        column,
+        message,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| err(0, 0, format!("cannot read: {e}")))?;
+    let file: DeviationsFile = serde_saphyr::from_str(&text).map_err(|e| {
+        let (l, c) = e.location().map_or((0, 0), |l| (l.line(), l.column()));
+        err(l, c, e.without_snippet().to_string())
+    })?;
+    if let Some(d) = file
+        .deviations
+        .iter()
+        .find(|d| catalogue().get(&d.requirement).is_none())
+    {
+        return Err(err(
+            0,
+            0,
+            format!("unknown requirement ID {}", d.requirement),
+        ));
+    }
+    Ok(file.deviations)
+}
+
+/// A case's verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    /// Every check met.
+    Pass,
+    /// Only warnings.
+    Warn,
+    /// Failures, all of them accepted deviations.
+    Deviation,
+    /// At least one failure.
+    Fail,
+    /// Could not run to its end.
+    Aborted,
+    /// Never exercised (requirements only).
+    Untested,
+}
+
+/// One weighed finding.
+#[derive(Debug, Clone, Serialize)]
+pub struct Weighed {
+    /// The finding.
+    #[serde(flatten)]
+    pub finding: Finding,
+    /// Its weight.
+    pub severity: Severity,
+}
+
+/// A case's verdict and the findings that decided it.
+#[derive(Debug, Clone, Serialize)]
+pub struct CaseVerdict {
+    /// Case id.
+    pub id: String,
+    /// Verdict.
+    pub verdict: Verdict,
+    /// Checks made.
+    pub checks: usize,
+    /// Every finding that is not a pass.
+    pub problems: Vec<Weighed>,
+}
+
+/// One row of the coverage matrix.
+#[derive(Debug, Clone, Serialize)]
+pub struct Coverage {
+    /// Requirement ID.
+    pub id: String,
+    /// Operation.
+    pub operation: String,
+    /// Level.
+    pub level: Level,
+    /// Spec section.
+    pub section: String,
+    /// Summary.
+    pub summary: String,
+    /// Cases that checked it.
+    pub cases: Vec<String>,
+    /// Checks made.
+    pub checks: usize,
+    /// Worst outcome.
+    pub verdict: Verdict,
+    /// Why the suite cannot trigger it, when it cannot.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub untestable: Option<String>,
+    /// The accepted deviation, if one applied.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deviation: Option<String>,
+}
+
+/// Counts of case verdicts.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Totals {
+    /// Cases run.
+    pub cases: usize,
+    /// Passed.
+    pub passed: usize,
+    /// Passed with warnings.
+    pub warned: usize,
+    /// Failed only on accepted deviations.
+    pub deviations: usize,
+    /// Failed.
+    pub failed: usize,
+    /// Aborted.
+    pub aborted: usize,
+    /// Checks made.
+    pub checks: usize,
+}
+
+/// Everything the reports say about a run's outcome.
+#[derive(Debug, Clone, Serialize)]
+pub struct Assessment {
+    /// The profile used.
+    pub profile: Profile,
+    /// Per case, in run order.
+    pub cases: Vec<CaseVerdict>,
+    /// The coverage matrix, in catalogue order.
+    pub coverage: Vec<Coverage>,
+    /// Deviations that matched no failure.
+    pub unused_deviations: Vec<Deviation>,
+    /// Counts.
+    pub totals: Totals,
+    /// The CI verdict: no failure, nothing aborted, not partial, and at least one check made.
+    pub passed: bool,
+}
+
+fn weigh(f: &Finding, profile: Profile, deviations: &[Deviation]) -> Severity {
+    match severity(f, profile) {
+        Severity::Failure if deviations.iter().any(|d| d.requirement == f.requirement) => {
+            Severity::Deviation
+        }
+        s => s,
+    }
+}
+
+fn verdict_of(severities: impl Iterator<Item = Severity>) -> Verdict {
+    match severities.max() {
+        Some(Severity::Failure) => Verdict::Fail,
+        Some(Severity::Deviation) => Verdict::Deviation,
+        Some(Severity::Warning) => Verdict::Warn,
+        _ => Verdict::Pass,
+    }
+}
+
+/// Weighs every finding of `run`.
+pub fn assess(run: &RunRecord, profile: Profile, deviations: &[Deviation]) -> Assessment {
+    let mut totals = Totals::default();
+    let mut cases = Vec::new();
+    let mut by_requirement: BTreeMap<String, (Vec<String>, usize, Vec<Severity>)> = BTreeMap::new();
+    let mut used = vec![false; deviations.len()];
+    for case in &run.cases {
+        let weighed: Vec<Weighed> = case
+            .findings
+            .iter()
+            .map(|f| Weighed {
+                finding: f.clone(),
+                severity: weigh(f, profile, deviations),
+            })
+            .collect();
+        for w in &weighed {
+            let entry = by_requirement
+                .entry(w.finding.requirement.clone())
+                .or_default();
+            if !entry.0.contains(&case.id) {
+                entry.0.push(case.id.clone());
+            }
+            entry.1 += 1;
+            entry.2.push(w.severity);
+            if w.severity == Severity::Deviation {
+                for (i, d) in deviations.iter().enumerate() {
+                    used[i] |= d.requirement == w.finding.requirement;
+                }
+            }
+        }
+        let verdict = if case.aborted.is_some() {
+            Verdict::Aborted
+        } else {
+            verdict_of(weighed.iter().map(|w| w.severity))
+        };
+        totals.cases += 1;
+        totals.checks += weighed.len();
+        match verdict {
+            Verdict::Pass => totals.passed += 1,
+            Verdict::Warn => totals.warned += 1,
+            Verdict::Deviation => totals.deviations += 1,
+            Verdict::Fail => totals.failed += 1,
+            Verdict::Aborted | Verdict::Untested => totals.aborted += 1,
+        }
+        cases.push(CaseVerdict {
+            id: case.id.clone(),
+            verdict,
+            checks: weighed.len(),
+            problems: weighed
+                .into_iter()
+                .filter(|w| w.severity != Severity::Pass)
+                .collect(),
+        });
+    }
+    let coverage = catalogue()
+        .requirements
+        .iter()
+        .map(|r| {
+            let (cases, checks, severities) = by_requirement.remove(&r.id).unwrap_or_default();
+            let verdict = if checks == 0 {
+                Verdict::Untested
+            } else {
+                verdict_of(severities.into_iter())
+            };
+            Coverage {
+                id: r.id.clone(),
+                operation: r.operation.clone(),
+                level: r.level,
+                section: r.section.clone(),
+                summary: r.summary.clone(),
+                cases,
+                checks,
+                verdict,
+                untestable: r.untestable.clone(),
+                deviation: deviations
+                    .iter()
+                    .find(|d| d.requirement == r.id)
+                    .map(|d| d.reason.clone()),
+            }
+        })
+        .collect();
+    let unused_deviations = deviations
+        .iter()
+        .zip(used)
+        .filter(|(_, u)| !u)
+        .map(|(d, _)| d.clone())
+        .collect();
+    let passed = totals.failed == 0 && totals.aborted == 0 && totals.checks > 0 && !run.partial;
+    Assessment {
+        profile,
+        cases,
+        coverage,
+        unused_deviations,
+        totals,
+        passed,
+    }
+}

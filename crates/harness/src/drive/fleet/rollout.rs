@@ -1,0 +1,201 @@
+//! Seeding a fleet through the control plane: its things (before anything else), then its
+//! jobs, one per block of things per `jobs-per-thing`, paced at the rollout rate. Devices read
+//! which jobs of their block were acknowledged, and when, to judge what start-next returns.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use serde_json::{Value, json};
+use tokio::sync::watch;
+
+use super::Fleet;
+use crate::check::agent::CreatedJob;
+use crate::record::{Outcome, SETUP_ERROR};
+use crate::transport::binding::bind;
+use jobcert_contract::ControlOperation;
+
+/// CreateThing calls in flight while seeding.
+const SEED_CONCURRENCY: usize = 64;
+
+/// What the devices of one block know about its jobs.
+#[derive(Debug, Default)]
+pub struct Block {
+    created: Mutex<Vec<CreatedJob>>,
+    in_flight: AtomicBool,
+    done: AtomicBool,
+}
+
+impl Block {
+    /// The jobs acknowledged so far, in creation order, and whether that is final and no
+    /// creation is in flight.
+    pub fn view(&self) -> (Vec<CreatedJob>, bool, bool) {
+        let done = self.done.load(Ordering::Acquire);
+        let exact = !self.in_flight.load(Ordering::Acquire);
+        let created = self
+            .created
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        (created, done, exact)
+    }
+}
+
+/// The blocks of this shard, by block number.
+#[derive(Debug, Default)]
+pub struct Rollout {
+    blocks: HashMap<u64, Block>,
+}
+
+impl Rollout {
+    /// Empty blocks for `blocks`.
+    pub fn new(blocks: impl IntoIterator<Item = u64>) -> Self {
+        Self {
+            blocks: blocks.into_iter().map(|b| (b, Block::default())).collect(),
+        }
+    }
+
+    /// How many blocks.
+    pub fn len(&self) -> usize {
+        self.blocks.len()
+    }
+
+    /// Block `block`.
+    pub fn block(&self, block: u64) -> &Block {
+        &self.blocks[&block]
+    }
+}
+
+/// The id of job `n` of block `block` in run `run`.
+pub fn job_id(run: &str, block: u64, n: u32) -> String {
+    format!("{run}-b{block}-j{n}")
+}
+
+/// One control-plane call; `Err` says what went wrong.
+async fn control(fleet: &Fleet, op: ControlOperation, input: Value) -> Result<(u64, u64), String> {
+    let schema = op.request_schema().map_err(|e| e.to_string())?;
+    let request = bind(schema, input.as_object().expect("an object")).map_err(|e| e.to_string())?;
+    let exchange = fleet
+        .target
+        .http
+        .send(
+            &fleet.target.control,
+            &request,
+            fleet.deadline,
+            fleet.next_seq(),
+            "setup",
+            op.name(),
+        )
+        .await;
+    let result = match &exchange.outcome {
+        Outcome::Answered(r) if r.status == 200 => {
+            Ok((exchange.timing.sent_us, exchange.timing.done_us))
+        }
+        Outcome::Answered(r) => Err(format!(
+            "{} answered {} {}",
+            op.name(),
+            r.status,
+            r.body.chars().take(200).collect::<String>()
+        )),
+        Outcome::Timeout { deadline_ms } => Err(format!(
+            "{} got no answer within {deadline_ms} ms",
+            op.name()
+        )),
+        Outcome::Failed { message, .. } => Err(format!("{} failed: {message}", op.name())),
+    };
+    let error = result
+        .as_ref()
+        .err()
+        .map(|_| format!("{SETUP_ERROR}{}", op.name()));
+    fleet.recorder.exchange(&exchange, Vec::new(), error);
+    result
+}
+
+/// Creates every thing of the shard; the first failure ends the seeding.
+pub async fn create_things(
+    fleet: &Fleet,
+    things: &[String],
+    stop: &watch::Receiver<bool>,
+) -> Result<(), String> {
+    let mut calls = futures_util::stream::iter(things.iter().map(|name| {
+        control(
+            fleet,
+            ControlOperation::CreateThing,
+            json!({ "thingName": name }),
+        )
+    }))
+    .buffer_unordered(SEED_CONCURRENCY);
+    while let Some(result) = calls.next().await {
+        result?;
+        if *stop.borrow() {
+            return Err("interrupted while creating things".into());
+        }
+    }
+    Ok(())
+}
+
+/// Creates the jobs of every block of the shard at `rate` per second: job 0 of every block,
+/// then job 1, and so on. Each block is marked done after its last job.
+pub async fn create_jobs(
+    fleet: &Fleet,
+    things_of: &HashMap<u64, Vec<String>>,
+    rate: f64,
+    stop: &watch::Receiver<bool>,
+) -> Result<(), String> {
+    let spec = &fleet.spec.rollout;
+    let document = spec
+        .document
+        .clone()
+        .unwrap_or_else(|| json!({ "operation": "update", "version": "1.0.0" }))
+        .to_string();
+    let mut blocks: Vec<u64> = things_of.keys().copied().collect();
+    blocks.sort_unstable();
+    let start = Instant::now();
+    let mut k = 0u32;
+    for n in 0..spec.jobs_per_thing {
+        for &b in &blocks {
+            let due = start + Duration::from_secs_f64(f64::from(k) / rate);
+            k += 1;
+            tokio::time::sleep_until(due.into()).await;
+            if *stop.borrow() {
+                return Err("interrupted while creating jobs".into());
+            }
+            let id = job_id(&fleet.run_id, b, n);
+            let mut input = json!({
+                "jobId": id,
+                "targets": things_of[&b].iter().map(|t| format!("{}{t}", fleet.target.thing_arn_prefix)).collect::<Vec<_>>(),
+                "document": document,
+            });
+            if let Some(m) = spec.in_progress_timeout_minutes {
+                input["timeoutConfig"] = json!({ "inProgressTimeoutInMinutes": m });
+            }
+            let block = fleet.rollout.block(b);
+            block.in_flight.store(true, Ordering::Release);
+            let result = control(fleet, ControlOperation::CreateJob, input).await;
+            if let Ok((sent_us, acked_us)) = result {
+                block
+                    .created
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push(CreatedJob {
+                        id,
+                        sent_us,
+                        acked_us,
+                    });
+                fleet.recorder.update(|r| r.jobs += 1);
+            }
+            block.in_flight.store(false, Ordering::Release);
+            if n + 1 == spec.jobs_per_thing {
+                block.done.store(true, Ordering::Release);
+            }
+            result?;
+        }
+    }
+    // With no jobs per thing the loop above marks nothing: every block is done as it is.
+    for &b in &blocks {
+        fleet.rollout.block(b).done.store(true, Ordering::Release);
+    }
+    Ok(())
+}

@@ -1,0 +1,474 @@
+//! `report.html`: one self-contained page (inline CSS and SVG, no scripts, no external assets).
+
+use std::fmt::{self, Display, Write};
+
+use super::{ReportInput, cited_exchanges, unanswered};
+use crate::check::verdict::{CaseVerdict, Verdict};
+use crate::check::{Profile, Severity};
+use crate::record::{CaseRecord, Exchange, Outcome, redact};
+use jobcert_contract::Level;
+
+/// The operation whose coverage the page states as a percentage.
+const COVERAGE_OPERATION: &str = "StartNextPendingJobExecution";
+
+const STYLE: &str = "\
+body{font:14px/1.45 system-ui,sans-serif;margin:0 auto;max-width:1200px;padding:1em 2em;color:#1d1d1f}\
+h1{margin:.2em 0}h2{border-bottom:2px solid #ddd;padding-bottom:.2em;margin-top:2em}\
+table{border-collapse:collapse;margin:.5em 0}th,td{border:1px solid #ddd;padding:3px 8px;text-align:left;vertical-align:top}\
+th{background:#f4f4f6}td.n{text-align:right;font-variant-numeric:tabular-nums}\
+code,pre{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:12.5px}\
+pre{background:#f7f7f9;border:1px solid #e3e3e8;padding:.6em;white-space:pre-wrap;word-break:break-all;margin:.3em 0}\
+.badge{display:inline-block;border-radius:3px;padding:0 6px;font-size:12px;font-weight:600;color:#fff;text-transform:uppercase}\
+.pass{background:#2e7d32}.warn,.warning{background:#b26a00}.deviation{background:#1565c0}\
+.fail,.failure{background:#c62828}.aborted{background:#6a1b9a}.untested{background:#8a8a8e}\
+.verdict{font-size:20px;padding:2px 12px}\
+.banner{background:#fff3cd;border:1px solid #e0b400;padding:.6em 1em;font-weight:600}\
+.case{border:1px solid #ddd;border-radius:4px;padding:.2em 1em 1em;margin:1em 0}\
+.pair{display:grid;grid-template-columns:1fr 1fr;gap:1em}h4{margin:.8em 0 .2em}h5{margin:.3em 0}\
+.muted{color:#6e6e73}";
+
+/// Text with the five HTML-special characters escaped, for element content and quoted attributes.
+struct Esc<'a>(&'a str);
+
+impl Display for Esc<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for c in self.0.chars() {
+            match c {
+                '&' => f.write_str("&amp;")?,
+                '<' => f.write_str("&lt;")?,
+                '>' => f.write_str("&gt;")?,
+                '"' => f.write_str("&quot;")?,
+                '\'' => f.write_str("&#39;")?,
+                c => f.write_char(c)?,
+            }
+        }
+        Ok(())
+    }
+}
+
+fn verdict_word(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Pass => "pass",
+        Verdict::Warn => "warn",
+        Verdict::Deviation => "deviation",
+        Verdict::Fail => "fail",
+        Verdict::Aborted => "aborted",
+        Verdict::Untested => "untested",
+    }
+}
+
+fn severity_word(s: Severity) -> &'static str {
+    match s {
+        Severity::Pass => "pass",
+        Severity::Warning => "warning",
+        Severity::Deviation => "deviation",
+        Severity::Failure => "failure",
+    }
+}
+
+fn profile_word(p: Profile) -> &'static str {
+    match p {
+        Profile::Aws => "aws",
+        Profile::Strict => "strict",
+    }
+}
+
+fn level_word(l: Level) -> &'static str {
+    match l {
+        Level::Must => "must",
+        Level::Ambiguous => "ambiguous",
+        Level::Should => "should",
+    }
+}
+
+fn badge(class: &str) -> String {
+    format!(r#"<span class="badge {class}">{class}</span>"#)
+}
+
+/// `s` as one POSIX shell word.
+fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+fn ms(us: u64) -> String {
+    format!("{:.3}", us as f64 / 1000.0)
+}
+
+/// Headers one per line, secret values masked even if the record was not redacted.
+fn headers(list: &[(String, String)]) -> String {
+    redact(list.iter().cloned())
+        .into_iter()
+        .map(|(k, v)| format!("{k}: {v}\n"))
+        .collect()
+}
+
+fn header(out: &mut String, input: &ReportInput<'_>) -> fmt::Result {
+    let (run, a) = (input.run, input.assessment);
+    let target = &run.target;
+    let verdict = if a.passed { "pass" } else { "fail" };
+    writeln!(out, "<header><h1>jobcert conformance report</h1>")?;
+    if run.partial {
+        writeln!(
+            out,
+            r#"<p class="banner">Partial run: it stopped before every case ran, so it cannot pass.</p>"#
+        )?;
+    }
+    writeln!(
+        out,
+        r#"<p><span class="badge verdict {verdict}">{verdict}</span></p><table>"#
+    )?;
+    let facts = [
+        ("Run id", run.run_id.clone()),
+        ("Data plane", target.data_plane.clone()),
+        ("Control plane", target.control_plane.clone()),
+        ("Transport", target.transport.clone()),
+        ("Time scale", target.time_scale.to_string()),
+        ("Embedded reference", target.embedded.to_string()),
+        ("Signed", target.signed.to_string()),
+        ("Profile", profile_word(a.profile).to_string()),
+        ("Duration", format!("{} ms", run.duration_ms)),
+    ];
+    for (name, value) in facts {
+        writeln!(out, "<tr><th>{name}</th><td>{}</td></tr>", Esc(&value))?;
+    }
+    let t = &a.totals;
+    writeln!(
+        out,
+        "</table><table><tr><th>Cases</th><th>Checks</th><th>Passed</th><th>Warned</th><th>Deviations</th>\
+         <th>Failed</th><th>Aborted</th></tr><tr><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td>\
+         <td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr></table>",
+        t.cases, t.checks, t.passed, t.warned, t.deviations, t.failed, t.aborted
+    )?;
+    if !a.unused_deviations.is_empty() {
+        write!(
+            out,
+            r#"<p class="muted">Deviations that matched no failure:"#
+        )?;
+        for d in &a.unused_deviations {
+            write!(
+                out,
+                " <code>{}</code> ({})",
+                Esc(&d.requirement),
+                Esc(&d.reason)
+            )?;
+        }
+        writeln!(out, "</p>")?;
+    }
+    writeln!(out, "</header>")
+}
+
+fn coverage(out: &mut String, input: &ReportInput<'_>) -> fmt::Result {
+    let rows = &input.assessment.coverage;
+    writeln!(out, r#"<section id="coverage"><h2>Coverage</h2>"#)?;
+    let scoped: Vec<_> = rows
+        .iter()
+        .filter(|r| r.operation == COVERAGE_OPERATION)
+        .collect();
+    if !scoped.is_empty() {
+        let covered = scoped
+            .iter()
+            .filter(|r| r.verdict != Verdict::Untested || r.untestable.is_some())
+            .count();
+        writeln!(
+            out,
+            "<p>{COVERAGE_OPERATION}: {covered} of {} requirements exercised or marked untestable ({}%).</p>",
+            scoped.len(),
+            covered * 100 / scoped.len()
+        )?;
+    }
+    writeln!(
+        out,
+        "<table><tr><th>Requirement</th><th>Level</th><th>Section</th><th>Summary</th><th>Verdict</th>\
+         <th>Cases</th><th>Untestable</th><th>Deviation</th></tr>"
+    )?;
+    for r in rows {
+        writeln!(
+            out,
+            "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"n\">{}</td><td>{}</td><td>{}</td></tr>",
+            Esc(&r.id),
+            level_word(r.level),
+            Esc(&r.section),
+            Esc(&r.summary),
+            badge(verdict_word(r.verdict)),
+            r.cases.len(),
+            Esc(r.untestable.as_deref().unwrap_or("")),
+            Esc(r.deviation.as_deref().unwrap_or(""))
+        )?;
+    }
+    writeln!(out, "</table></section>")
+}
+
+fn exchange(out: &mut String, e: &Exchange) -> fmt::Result {
+    let r = &e.request;
+    writeln!(
+        out,
+        "<h4>Exchange #{} — {}</h4><div class=\"pair\"><div><h5>Request</h5>",
+        e.seq,
+        Esc(&e.operation)
+    )?;
+    let request = format!(
+        "{} {}{}\n{}\n{}",
+        r.method,
+        r.endpoint,
+        r.target,
+        headers(&r.headers),
+        r.body.as_deref().unwrap_or("")
+    );
+    writeln!(
+        out,
+        "<pre>{}</pre></div><div><h5>Response</h5>",
+        Esc(&request)
+    )?;
+    match &e.outcome {
+        Outcome::Answered(resp) => {
+            let response = format!("{}\n{}\n{}", resp.status, headers(&resp.headers), resp.body);
+            writeln!(out, "<pre>{}</pre>", Esc(&response))?;
+            if resp.truncated {
+                writeln!(
+                    out,
+                    r#"<p class="muted">Body cut at the transport's limit.</p>"#
+                )?;
+            }
+        }
+        other => writeln!(
+            out,
+            "<p><strong>{}</strong></p>",
+            Esc(&unanswered(other).unwrap_or_default())
+        )?,
+    }
+    writeln!(out, "</div></div>")
+}
+
+fn failure(
+    out: &mut String,
+    input: &ReportInput<'_>,
+    case: &CaseRecord,
+    verdict: &CaseVerdict,
+) -> fmt::Result {
+    writeln!(
+        out,
+        r#"<article class="case"><h3>{} {}</h3>"#,
+        badge(verdict_word(verdict.verdict)),
+        Esc(&case.id)
+    )?;
+    if let Some(source) = &case.source {
+        writeln!(out, r#"<p class="muted">{}</p>"#, Esc(source))?;
+    }
+    if let Some(description) = &case.description {
+        writeln!(out, "<p>{}</p>", Esc(description))?;
+    }
+    if let Some(reason) = &case.aborted {
+        writeln!(out, "<p><strong>Aborted:</strong> {}</p>", Esc(reason))?;
+    }
+    writeln!(out, "<ul>")?;
+    for p in &verdict.problems {
+        let at = p
+            .finding
+            .exchange
+            .map(|s| format!(" (exchange #{s})"))
+            .unwrap_or_default();
+        writeln!(
+            out,
+            "<li>{} <code>{}</code> {}{at}</li>",
+            badge(severity_word(p.severity)),
+            Esc(&p.finding.requirement),
+            Esc(&p.finding.message)
+        )?;
+    }
+    writeln!(out, "</ul>")?;
+    for e in cited_exchanges(case, verdict) {
+        exchange(out, e)?;
+    }
+    let rerun = format!("{} --only {}", input.rerun_prefix, shell_quote(&case.id));
+    writeln!(out, "<h4>Re-run</h4><pre>{}</pre></article>", Esc(&rerun))
+}
+
+fn failures(out: &mut String, input: &ReportInput<'_>) -> fmt::Result {
+    writeln!(out, r#"<section id="failures"><h2>Failures</h2>"#)?;
+    let mut any = false;
+    for (case, verdict) in input.cases() {
+        if matches!(verdict.verdict, Verdict::Fail | Verdict::Aborted) {
+            any = true;
+            failure(out, input, case, verdict)?;
+        }
+    }
+    if !any {
+        writeln!(out, "<p>None.</p>")?;
+    }
+    writeln!(out, "</section>")
+}
+
+/// Horizontal bars of p50 and p99 per operation, answered exchanges only.
+fn chart(out: &mut String, input: &ReportInput<'_>) -> fmt::Result {
+    const LABEL: u64 = 260;
+    const BARS: u64 = 400;
+    const ROW: u64 = 34;
+    let rows: Vec<_> = input
+        .run
+        .latency
+        .histograms()
+        .filter(|(k, _)| k.outcome == "answered")
+        .map(|(k, h)| {
+            (
+                k.operation.as_str(),
+                h.value_at_quantile(0.5),
+                h.value_at_quantile(0.99),
+            )
+        })
+        .collect();
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let scale = rows.iter().map(|r| r.2).max().unwrap_or(1).max(1);
+    let height = 24 + ROW * rows.len() as u64;
+    let width = LABEL + BARS + 100;
+    writeln!(
+        out,
+        r##"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" font-size="12" font-family="system-ui,sans-serif"><title>p50 and p99 latency per operation (answered)</title>"##
+    )?;
+    writeln!(
+        out,
+        r##"<rect x="{LABEL}" y="4" width="10" height="10" fill="#4a78c2"/><text x="{}" y="13">p50</text><rect x="{}" y="4" width="10" height="10" fill="#e8953a"/><text x="{}" y="13">p99 (ms)</text>"##,
+        LABEL + 14,
+        LABEL + 60,
+        LABEL + 74
+    )?;
+    for (i, (operation, p50, p99)) in rows.iter().enumerate() {
+        let y = 24 + ROW * i as u64;
+        writeln!(
+            out,
+            r#"<text x="0" y="{}">{}</text>"#,
+            y + 17,
+            Esc(operation)
+        )?;
+        for (j, (value, colour)) in [(*p50, "#4a78c2"), (*p99, "#e8953a")]
+            .into_iter()
+            .enumerate()
+        {
+            let bar_y = y + 4 + 13 * j as u64;
+            let w = (value * BARS / scale).max(1);
+            writeln!(
+                out,
+                r#"<rect x="{LABEL}" y="{bar_y}" width="{w}" height="11" fill="{colour}"/><text x="{}" y="{}">{}</text>"#,
+                LABEL + w + 4,
+                bar_y + 10,
+                ms(value)
+            )?;
+        }
+    }
+    writeln!(out, "</svg>")
+}
+
+fn latency(out: &mut String, input: &ReportInput<'_>) -> fmt::Result {
+    writeln!(
+        out,
+        r#"<section id="latency"><h2>Latency</h2><p class="muted">Milliseconds from the intended send time.</p>"#
+    )?;
+    chart(out, input)?;
+    writeln!(
+        out,
+        "<table><tr><th>Operation</th><th>Outcome</th><th>Count</th><th>p50</th><th>p90</th><th>p99</th>\
+         <th>p99.9</th><th>Max</th></tr>"
+    )?;
+    for (key, h) in input.run.latency.histograms() {
+        write!(
+            out,
+            "<tr><td>{}</td><td>{}</td><td class=\"n\">{}</td>",
+            Esc(&key.operation),
+            Esc(&key.outcome),
+            h.len()
+        )?;
+        for q in [0.5, 0.9, 0.99, 0.999] {
+            write!(out, r#"<td class="n">{}</td>"#, ms(h.value_at_quantile(q)))?;
+        }
+        writeln!(out, r#"<td class="n">{}</td></tr>"#, ms(h.max()))?;
+    }
+    writeln!(out, "</table></section>")
+}
+
+fn cases(out: &mut String, input: &ReportInput<'_>) -> fmt::Result {
+    writeln!(
+        out,
+        r#"<section id="cases"><h2>Cases</h2><table><tr><th>Case</th><th>Verdict</th><th>Checks</th><th>Time (ms)</th><th>Source</th></tr>"#
+    )?;
+    for (case, verdict) in input.cases() {
+        writeln!(
+            out,
+            r#"<tr><td>{}</td><td>{}</td><td class="n">{}</td><td class="n">{}</td><td>{}</td></tr>"#,
+            Esc(&case.id),
+            badge(verdict_word(verdict.verdict)),
+            verdict.checks,
+            case.duration_ms,
+            Esc(case.source.as_deref().unwrap_or("generated"))
+        )?;
+    }
+    writeln!(out, "</table></section>")
+}
+
+fn render(out: &mut String, input: &ReportInput<'_>) -> fmt::Result {
+    writeln!(
+        out,
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>jobcert report {}</title><style>{STYLE}</style></head><body>",
+        Esc(&input.run.run_id)
+    )?;
+    header(out, input)?;
+    writeln!(out, "<main>")?;
+    coverage(out, input)?;
+    failures(out, input)?;
+    latency(out, input)?;
+    cases(out, input)?;
+    writeln!(out, "</main></body></html>")
+}
+
+/// The HTML page.
+pub(super) fn page(input: &ReportInput<'_>) -> String {
+    let mut out = String::new();
+    render(&mut out, input).expect("formatting into a String cannot fail");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::fixture;
+    use super::*;
+
+    fn sample_page() -> String {
+        let (run, assessment) = fixture::sample();
+        page(&fixture::input(&run, &assessment))
+    }
+
+    #[test]
+    fn has_the_rerun_command_and_escapes_bodies() {
+        let html = sample_page();
+        assert!(html.contains(&format!(
+            "{} --only &#39;start-next/empty&#39;",
+            fixture::RERUN
+        )));
+        assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+        assert!(!html.contains("<script"));
+        assert!(html.contains("no answer within 5000 ms"));
+    }
+
+    #[test]
+    fn masks_secret_headers() {
+        let html = sample_page();
+        assert!(html.contains("authorization: ***"));
+        assert!(!html.contains("AKIDSECRET"));
+    }
+
+    #[test]
+    fn is_self_contained() {
+        let html = sample_page();
+        assert!(!html.contains("src="));
+        assert!(!html.contains("<link"));
+        assert!(html.contains("<svg"));
+        assert!(html.contains(&format!("{COVERAGE_OPERATION}: ")));
+    }
+
+    #[test]
+    fn quotes_case_ids_for_the_shell() {
+        assert_eq!(shell_quote("a/it's"), r"'a/it'\''s'");
+    }
+}

@@ -1,0 +1,715 @@
+//! The fleet scenario format (`fleet:` files, see `schemas/fleet.schema.json`): a simulated
+//! fleet of job agents, the rollout they receive, the load model that drives them, and the
+//! thresholds that set the verdict. Loading checks everything a run would trip over later and
+//! names `file:line:column` for each problem.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::load::ScenarioError;
+use super::spans::Spans;
+use crate::check::thresholds::Thresholds;
+use jobcert_contract::ControlOperation;
+
+/// A fleet scenario file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FleetFile {
+    fleet: FleetSpec,
+}
+
+/// One fleet scenario.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct FleetSpec {
+    /// Name, used in reports.
+    pub name: String,
+    /// What the scenario measures.
+    pub description: Option<String>,
+    /// Seed of every random draw (ChaCha8, one stream per device and one per schedule).
+    #[serde(default)]
+    pub seed: u64,
+    /// The simulated things.
+    pub things: ThingsSpec,
+    /// How devices talk to the data plane.
+    pub transport: FleetTransport,
+    /// HTTP connection handling.
+    #[serde(default)]
+    pub http: HttpSpec,
+    /// How fast devices come online.
+    #[serde(default)]
+    pub connect: ConnectSpec,
+    /// The jobs the control plane creates.
+    pub rollout: RolloutSpec,
+    /// What each device does.
+    pub behaviour: BehaviourSpec,
+    /// What drives the devices.
+    pub load: LoadSpec,
+    /// When the run ends.
+    #[serde(default)]
+    pub run: RunSpec,
+    /// What the verdict requires.
+    #[serde(default)]
+    pub thresholds: Thresholds,
+    /// Settings of the embedded reference server, when it is the target.
+    #[serde(default)]
+    pub reference: ReferenceSpec,
+}
+
+/// The simulated things.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct ThingsSpec {
+    /// How many.
+    pub count: u64,
+    /// Name template: `{run}` is the run id, `{index}` the thing's index (required).
+    /// Default: `{run}-dev-{index}`.
+    pub name: Option<String>,
+    /// Things one job targets; the unit that shards are made of. Default: 1,000 or `count`.
+    pub per_job: Option<u64>,
+}
+
+impl ThingsSpec {
+    /// Things per job (block size).
+    pub fn block(&self) -> u64 {
+        self.per_job.unwrap_or(self.count.min(1000)).max(1)
+    }
+
+    /// The name of thing `index` in run `run`.
+    pub fn name_of(&self, run: &str, index: u64) -> String {
+        self.name
+            .as_ref()
+            .map_or("{run}-dev-{index}", String::as_str)
+            .replace("{run}", run)
+            .replace("{index}", &index.to_string())
+    }
+}
+
+/// The data-plane transport of the fleet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FleetTransport {
+    /// REST-JSON over HTTP/1.1.
+    Http,
+    /// MQTT 3.1.1, one connection per device.
+    Mqtt,
+}
+
+/// How HTTP devices hold connections.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct HttpSpec {
+    /// `per-device` (each device keeps its own connection) or `pool` (shared connections).
+    #[serde(default)]
+    pub connections: Connections,
+    /// Connections in the pool (`pool` mode).
+    #[serde(default = "default_pool")]
+    pub pool: usize,
+}
+
+impl Default for HttpSpec {
+    fn default() -> Self {
+        Self {
+            connections: Connections::default(),
+            pool: default_pool(),
+        }
+    }
+}
+
+fn default_pool() -> usize {
+    64
+}
+
+/// How HTTP devices hold connections.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Connections {
+    /// One kept-alive connection per device, opened at its connect time.
+    #[default]
+    PerDevice,
+    /// A shared pool of `pool` connections; requests wait for a free one.
+    Pool,
+}
+
+/// How fast devices come online.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct ConnectSpec {
+    /// New devices per second.
+    #[serde(default = "default_connect_rate")]
+    pub rate: f64,
+    /// Longest one connection attempt may take, in milliseconds.
+    #[serde(default = "default_connect_timeout")]
+    pub timeout_ms: u64,
+}
+
+impl Default for ConnectSpec {
+    fn default() -> Self {
+        Self {
+            rate: default_connect_rate(),
+            timeout_ms: default_connect_timeout(),
+        }
+    }
+}
+
+fn default_connect_rate() -> f64 {
+    2000.0
+}
+
+fn default_connect_timeout() -> u64 {
+    10_000
+}
+
+/// The jobs the control plane creates.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct RolloutSpec {
+    /// Jobs each thing receives.
+    #[serde(default = "one")]
+    pub jobs_per_thing: u32,
+    /// CreateJob calls per second.
+    #[serde(default = "default_create_rate")]
+    pub rate: f64,
+    /// `before` the devices start (counts are then repeatable), or `during` the run.
+    #[serde(default)]
+    pub start: RolloutStart,
+    /// The job document (an object).
+    pub document: Option<Value>,
+    /// The job's in-progress timeout, in minutes.
+    pub in_progress_timeout_minutes: Option<u32>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+fn default_create_rate() -> f64 {
+    50.0
+}
+
+/// When the rollout runs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RolloutStart {
+    /// Every job exists before the first device starts.
+    #[default]
+    Before,
+    /// Jobs are created while the devices run.
+    During,
+}
+
+/// What each device does: the job-agent program.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct BehaviourSpec {
+    /// `agent` (start-next, work, update, until drained) or `poll` (start-next only, checked
+    /// for shape; for raw request-rate measurements against any target).
+    #[serde(default)]
+    pub program: Program,
+    /// How long the work on one job takes.
+    #[serde(default)]
+    pub work: Distribution,
+    /// How a job ends, by probability.
+    #[serde(default)]
+    pub outcomes: Outcomes,
+    /// `stepTimeoutInMinutes` sent with start-next.
+    pub step_timeout_minutes: Option<i64>,
+    /// Share of jobs during which the device goes silent: it never reports, its step timer
+    /// fires, and it then checks that the execution is TIMED_OUT. Needs `step-timeout-minutes`.
+    #[serde(default)]
+    pub silent: f64,
+    /// Wait before asking again when nothing is pending yet (rollout `during`).
+    #[serde(default = "default_idle")]
+    pub idle: Distribution,
+}
+
+fn default_idle() -> Distribution {
+    Distribution::Constant(500.0)
+}
+
+/// The device program.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Program {
+    /// A job agent: start-next → work → update, until nothing is pending.
+    #[default]
+    Agent,
+    /// Start-next only, one request per cycle.
+    Poll,
+}
+
+/// The probabilities of the statuses a job ends with.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Outcomes {
+    /// SUCCEEDED.
+    #[serde(rename = "SUCCEEDED", default)]
+    pub succeeded: f64,
+    /// FAILED.
+    #[serde(rename = "FAILED", default)]
+    pub failed: f64,
+    /// REJECTED.
+    #[serde(rename = "REJECTED", default)]
+    pub rejected: f64,
+}
+
+impl Default for Outcomes {
+    fn default() -> Self {
+        Self {
+            succeeded: 1.0,
+            failed: 0.0,
+            rejected: 0.0,
+        }
+    }
+}
+
+/// A distribution of durations, in milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub enum Distribution {
+    /// Always this long.
+    Constant(f64),
+    /// Uniform between `min` and `max`.
+    Uniform {
+        /// Shortest.
+        min: f64,
+        /// Longest.
+        max: f64,
+    },
+    /// Exponential with this mean.
+    Exponential {
+        /// Mean.
+        mean: f64,
+    },
+    /// Log-normal with this median and shape (`sigma` of the underlying normal).
+    Lognormal {
+        /// Median.
+        median: f64,
+        /// Shape.
+        sigma: f64,
+    },
+}
+
+impl Default for Distribution {
+    fn default() -> Self {
+        Self::Constant(0.0)
+    }
+}
+
+/// What drives the devices.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct LoadSpec {
+    /// `closed` (each device loops, with a think time) or `open` (cycles start on a schedule).
+    pub model: LoadModel,
+    /// Closed loop: the pause between one cycle and the next.
+    #[serde(default)]
+    pub think: Distribution,
+    /// Open loop: `constant` spacing or `poisson` arrivals.
+    #[serde(default)]
+    pub arrivals: Arrivals,
+    /// Open loop: cycles per second (a constant rate; or use `stages`).
+    pub rate: Option<f64>,
+    /// Open loop: rate at time zero, from which the first stage ramps.
+    #[serde(default)]
+    pub start_rate: f64,
+    /// Open loop: linear ramps, each to `rate` over `duration-s`.
+    #[serde(default)]
+    pub stages: Vec<Stage>,
+}
+
+/// The load model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LoadModel {
+    /// Each device starts its next cycle when the last one (and its think time) ends.
+    Closed,
+    /// Cycles start at scheduled times, whether or not earlier ones have finished.
+    Open,
+}
+
+/// How open-loop arrivals are spaced.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Arrivals {
+    /// Evenly.
+    #[default]
+    Constant,
+    /// As a Poisson process.
+    Poisson,
+}
+
+/// One open-loop ramp.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Stage {
+    /// Rate reached at the end of the stage, per second.
+    pub rate: f64,
+    /// Length, in seconds.
+    pub duration_s: f64,
+}
+
+/// When the run ends.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct RunSpec {
+    /// `drained` (every device found nothing pending) or `duration`.
+    #[serde(default)]
+    pub until: Until,
+    /// Length of a `duration` run, in seconds (default: the open-loop stages' length).
+    pub duration_s: Option<f64>,
+    /// Hard bound on the whole run, in seconds; a run stopped by it is partial.
+    #[serde(default = "default_max_duration")]
+    pub max_duration_s: f64,
+    /// Deadline of one request, in milliseconds.
+    #[serde(default = "default_deadline")]
+    pub deadline_ms: u64,
+}
+
+impl Default for RunSpec {
+    fn default() -> Self {
+        Self {
+            until: Until::default(),
+            duration_s: None,
+            max_duration_s: default_max_duration(),
+            deadline_ms: default_deadline(),
+        }
+    }
+}
+
+fn default_max_duration() -> f64 {
+    600.0
+}
+
+fn default_deadline() -> u64 {
+    5000
+}
+
+/// When the run ends.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Until {
+    /// When every device has found nothing pending after the rollout.
+    #[default]
+    Drained,
+    /// After `duration-s`.
+    Duration,
+}
+
+/// Settings of the embedded reference server.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct ReferenceSpec {
+    /// Virtual clock speed.
+    #[serde(default = "default_time_scale")]
+    pub time_scale: f64,
+}
+
+impl Default for ReferenceSpec {
+    fn default() -> Self {
+        Self {
+            time_scale: default_time_scale(),
+        }
+    }
+}
+
+fn default_time_scale() -> f64 {
+    600.0
+}
+
+impl LoadSpec {
+    /// The open-loop ramps, `(from, to, seconds)`; a constant `rate` is one endless stage.
+    pub fn ramps(&self) -> Vec<(f64, f64, f64)> {
+        if let Some(rate) = self.rate {
+            return vec![(rate, rate, f64::INFINITY)];
+        }
+        let mut from = self.start_rate;
+        self.stages
+            .iter()
+            .map(|s| {
+                let ramp = (from, s.rate, s.duration_s);
+                from = s.rate;
+                ramp
+            })
+            .collect()
+    }
+}
+
+impl FleetSpec {
+    /// The run's length when it is bounded by time rather than by draining.
+    pub fn planned_duration_s(&self) -> Option<f64> {
+        match self.run.until {
+            Until::Drained => None,
+            Until::Duration => self.run.duration_s.or_else(|| {
+                let total: f64 = self.load.stages.iter().map(|s| s.duration_s).sum();
+                (total > 0.0).then_some(total)
+            }),
+        }
+    }
+}
+
+/// Whether `path` holds a fleet scenario (its top level has a `fleet` key).
+pub fn is_fleet_file(path: &Path) -> bool {
+    std::fs::read_to_string(path)
+        .ok()
+        .and_then(|text| {
+            serde_saphyr::from_str::<std::collections::BTreeMap<String, serde::de::IgnoredAny>>(
+                &text,
+            )
+            .ok()
+        })
+        .is_some_and(|top| top.contains_key("fleet"))
+}
+
+/// Longest run id (it prefixes every thing name and job id).
+pub const MAX_RUN_ID: usize = 16;
+
+/// Highest rate accepted anywhere, per second.
+const MAX_RATE: f64 = 1e7;
+/// Lowest non-zero rate accepted, per second.
+const MIN_RATE: f64 = 1e-3;
+/// Longest time accepted anywhere, in seconds (a week).
+const MAX_SECONDS: f64 = 604_800.0;
+
+/// Collects problems, each at the position of the member it is about.
+struct Problems<'a> {
+    file: &'a Path,
+    spans: Option<Spans>,
+    found: Vec<ScenarioError>,
+}
+
+impl Problems<'_> {
+    fn at(&mut self, member: &[&str], message: impl Into<String>) {
+        let mut path = vec!["fleet"];
+        path.extend_from_slice(member);
+        let (line, column) = self.spans.as_ref().map_or((0, 0), |s| s.at(&path));
+        self.found.push(ScenarioError {
+            file: self.file.to_path_buf(),
+            line,
+            column,
+            message: format!("{}: {}", member.join("."), message.into()),
+        });
+    }
+
+    /// A rate: positive (or zero when `zero` allows it) and at most [`MAX_RATE`].
+    fn rate(&mut self, member: &[&str], v: f64, zero: bool) {
+        let ok = v.is_finite() && v <= MAX_RATE && (v >= MIN_RATE || (zero && v == 0.0));
+        if !ok {
+            self.at(
+                member,
+                format!("{v} is not a rate between {MIN_RATE} and {MAX_RATE} per second"),
+            );
+        }
+    }
+
+    /// A time in seconds: positive and at most [`MAX_SECONDS`].
+    fn seconds(&mut self, member: &[&str], v: f64) {
+        if !(v.is_finite() && v > 0.0 && v <= MAX_SECONDS) {
+            self.at(
+                member,
+                format!("{v} is not a time between 0 and {MAX_SECONDS} s"),
+            );
+        }
+    }
+
+    fn distribution(&mut self, member: &[&str], d: &Distribution) {
+        if let Err(problem) = distribution_ok(d) {
+            self.at(member, problem);
+        }
+    }
+}
+
+/// Loads a fleet scenario; every problem names `file:line:column`.
+pub fn load_fleet(path: &Path) -> Result<FleetSpec, Vec<ScenarioError>> {
+    load_fleet_with(path, |_| {})
+}
+
+/// Loads a fleet scenario, applies `change` (command-line overrides), then checks the result.
+pub fn load_fleet_with(
+    path: &Path,
+    change: impl FnOnce(&mut FleetSpec),
+) -> Result<FleetSpec, Vec<ScenarioError>> {
+    let error = |line: u64, column: u64, message: String| ScenarioError {
+        file: path.to_path_buf(),
+        line,
+        column,
+        message,
+    };
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| vec![error(0, 0, format!("cannot read: {e}"))])?;
+    let file: FleetFile = serde_saphyr::from_str(&text).map_err(|e| {
+        let (line, column) = e.location().map_or((0, 0), |l| (l.line(), l.column()));
+        vec![error(line, column, e.without_snippet().to_string())]
+    })?;
+    let mut spec = file.fleet;
+    change(&mut spec);
+    let mut p = Problems {
+        file: path,
+        spans: Spans::read(&text),
+        found: Vec::new(),
+    };
+    if spec.things.count == 0 {
+        p.at(&["things", "count"], "must be at least 1");
+    }
+    if spec.things.per_job == Some(0) {
+        p.at(&["things", "per-job"], "must be at least 1");
+    }
+    names(&spec, &mut p);
+    p.rate(&["connect", "rate"], spec.connect.rate, false);
+    p.rate(&["rollout", "rate"], spec.rollout.rate, false);
+    if !(spec.reference.time_scale.is_finite()
+        && spec.reference.time_scale > 0.0
+        && spec.reference.time_scale <= 1e6)
+    {
+        p.at(
+            &["reference", "time-scale"],
+            "must be a number in (0, 1000000]",
+        );
+    }
+    p.seconds(&["run", "max-duration-s"], spec.run.max_duration_s);
+    if let Some(d) = spec.run.duration_s {
+        p.seconds(&["run", "duration-s"], d);
+    }
+    for (member, ms) in [
+        ("deadline-ms", spec.run.deadline_ms),
+        ("timeout-ms", spec.connect.timeout_ms),
+    ] {
+        if ms == 0 || ms as f64 > MAX_SECONDS * 1000.0 {
+            let section = if member == "deadline-ms" {
+                "run"
+            } else {
+                "connect"
+            };
+            p.at(&[section, member], "must be between 1 ms and a week");
+        }
+    }
+    if spec.http.pool == 0 {
+        p.at(&["http", "pool"], "must be at least 1");
+    }
+    if let Some(doc) = &spec.rollout.document
+        && !doc.is_object()
+    {
+        p.at(&["rollout", "document"], "must be a mapping");
+    }
+    behaviour(&spec.behaviour, &mut p);
+    load_model(&spec, &mut p);
+    for (member, problem) in spec.thresholds.problems() {
+        let mut at = vec!["thresholds"];
+        at.extend(member.iter().map(String::as_str));
+        p.at(&at, problem);
+    }
+    if p.found.is_empty() {
+        Ok(spec)
+    } else {
+        Err(p.found)
+    }
+}
+
+/// Thing names, as the run would make them, against the control-plane schema.
+fn names(spec: &FleetSpec, p: &mut Problems<'_>) {
+    let Some(template) = &spec.things.name else {
+        return;
+    };
+    if !template.contains("{index}") {
+        p.at(&["things", "name"], "must contain {index}");
+        return;
+    }
+    // The longest run id the command line accepts.
+    let longest = spec
+        .things
+        .name_of(&"0".repeat(MAX_RUN_ID), spec.things.count.saturating_sub(1));
+    let schema = ControlOperation::CreateThing
+        .request_schema()
+        .expect("control schemas are embedded");
+    if let Some(v) = schema.first_violation(&json!({ "thingName": longest })) {
+        p.at(
+            &["things", "name"],
+            format!("makes {longest:?}, which CreateThing refuses: {v}"),
+        );
+    }
+}
+
+fn behaviour(b: &BehaviourSpec, p: &mut Problems<'_>) {
+    let o = &b.outcomes;
+    let sum = o.succeeded + o.failed + o.rejected;
+    if [o.succeeded, o.failed, o.rejected]
+        .iter()
+        .any(|v| !(0.0..=1.0).contains(v))
+        || (sum - 1.0).abs() > 1e-9
+    {
+        p.at(
+            &["behaviour", "outcomes"],
+            format!("must be probabilities that add up to 1 (they add up to {sum})"),
+        );
+    }
+    if !(0.0..=1.0).contains(&b.silent) {
+        p.at(&["behaviour", "silent"], "is a share between 0 and 1");
+    }
+    if b.silent > 0.0 && b.step_timeout_minutes.is_none_or(|m| m < 1) {
+        p.at(
+            &["behaviour", "silent"],
+            "needs step-timeout-minutes of at least 1 (the timer that fires)",
+        );
+    }
+    p.distribution(&["behaviour", "work"], &b.work);
+    p.distribution(&["behaviour", "idle"], &b.idle);
+}
+
+/// Whether a distribution's parameters make sense.
+pub fn distribution_ok(d: &Distribution) -> Result<(), String> {
+    let ok = |v: f64| v.is_finite() && (0.0..=MAX_SECONDS * 1000.0).contains(&v);
+    let fine = match *d {
+        Distribution::Constant(v) => ok(v),
+        Distribution::Uniform { min, max } => ok(min) && ok(max) && min <= max,
+        Distribution::Exponential { mean } => ok(mean),
+        Distribution::Lognormal { median, sigma } => {
+            ok(median) && sigma.is_finite() && (0.0..=10.0).contains(&sigma)
+        }
+    };
+    if fine {
+        Ok(())
+    } else {
+        Err(format!(
+            "{d:?} is not a distribution of milliseconds between 0 and a week"
+        ))
+    }
+}
+
+fn load_model(spec: &FleetSpec, p: &mut Problems<'_>) {
+    let load = &spec.load;
+    p.distribution(&["load", "think"], &load.think);
+    match load.model {
+        LoadModel::Closed => {
+            if load.rate.is_some() {
+                p.at(&["load", "rate"], "belongs to the open model");
+            }
+            if !load.stages.is_empty() {
+                p.at(&["load", "stages"], "belong to the open model");
+            }
+        }
+        LoadModel::Open => {
+            match (load.rate, load.stages.is_empty()) {
+                (Some(_), false) => p.at(&["load", "rate"], "give rate or stages, not both"),
+                (None, true) => p.at(&["load", "model"], "the open model needs rate or stages"),
+                _ => {}
+            }
+            if let Some(r) = load.rate {
+                p.rate(&["load", "rate"], r, false);
+            }
+            for (i, s) in load.stages.iter().enumerate() {
+                let i = i.to_string();
+                p.rate(&["load", "stages", &i, "rate"], s.rate, true);
+                p.seconds(&["load", "stages", &i, "duration-s"], s.duration_s);
+            }
+            p.rate(&["load", "start-rate"], load.start_rate, true);
+        }
+    }
+    if spec.run.until == Until::Duration && spec.planned_duration_s().is_none() {
+        p.at(
+            &["run", "until"],
+            "duration needs run.duration-s (or open-loop stages)",
+        );
+    }
+}

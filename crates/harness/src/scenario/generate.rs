@@ -1,0 +1,690 @@
+//! Negative and boundary cases generated from the request schemas: every length limit at
+//! min-1, min, max and max+1, every forbidden character class, wrong types, malformed bodies.
+//! Each invalid input must be refused with InvalidRequestException and change nothing; each
+//! valid boundary value must not be refused as invalid. The limits come from `schemas/` alone.
+
+use serde_json::{Map, Value, json};
+
+use super::plan::Expectation;
+use super::plan::{Action, JobFixture, PlannedCase, Step};
+use jobcert_contract::{Binding, Operation, SchemaError, execution_model, file};
+
+/// Characters tried against every string pattern, by class. Whether one is forbidden is
+/// decided by the schema, not here.
+const PROBES: [(&str, char, bool); 14] = [
+    // (label, character, whether it is tried in URI labels too)
+    ("space", ' ', true),
+    ("plus", '+', true),
+    ("hash", '#', true),
+    ("dollar", '$', true),
+    ("dot", '.', true),
+    ("percent", '%', true),
+    ("non-ASCII letter", 'é', true),
+    ("slash", '/', false),
+    ("Cc NUL", '\u{0}', false),
+    ("Cc newline", '\n', false),
+    ("Cc DEL", '\u{7f}', false),
+    ("Cf zero-width space", '\u{200b}', false),
+    ("Co private use", '\u{e000}', false),
+    ("Cn unassigned", '\u{378}', false),
+];
+
+/// A string constraint, resolved from the schema.
+#[derive(Debug, Default, Clone, Copy)]
+struct Text {
+    min: Option<u64>,
+    max: Option<u64>,
+}
+
+/// Follows `$ref`s from `schemas/<from>` to the definition, merging local keywords; returns
+/// the definition and the file it is in (where its own `$ref`s resolve).
+fn resolve(from: &str, node: &Value) -> (Value, String) {
+    let Some(reference) = node.get("$ref").and_then(Value::as_str) else {
+        return (node.clone(), from.to_string());
+    };
+    let (path, pointer) = reference.split_once('#').unwrap_or((reference, ""));
+    let target_file = if path.is_empty() {
+        from.to_string()
+    } else {
+        let base = from.rsplit_once('/').map_or("", |(dir, _)| dir);
+        normalize(&format!("{base}/{path}"))
+    };
+    let doc: Value = file(&target_file)
+        .and_then(|t| serde_json::from_str(t).ok())
+        .unwrap_or_default();
+    let (mut resolved, home) = resolve(&target_file, doc.pointer(pointer).unwrap_or(&Value::Null));
+    if let (Some(out), Some(local)) = (resolved.as_object_mut(), node.as_object()) {
+        for (k, v) in local {
+            if k != "$ref" {
+                out.insert(k.clone(), v.clone());
+            }
+        }
+    }
+    (resolved, home)
+}
+
+fn normalize(path: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for p in path.split('/') {
+        match p {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            other => parts.push(other),
+        }
+    }
+    parts.join("/")
+}
+
+fn text(schema: &Value) -> Text {
+    Text {
+        min: schema["minLength"].as_u64(),
+        max: schema["maxLength"].as_u64(),
+    }
+}
+
+/// A change to a base input.
+type Mutation = Box<dyn Fn(&mut Map<String, Value>)>;
+
+/// One generated input: the change to the base input, what it should cause, and why.
+struct Variant {
+    label: String,
+    requirement: String,
+    mutate: Mutation,
+    raw_body: Option<String>,
+    valid: bool,
+    /// The error an invalid variant must be refused with.
+    error: &'static str,
+}
+
+fn invalid(
+    label: String,
+    requirement: &str,
+    mutate: impl Fn(&mut Map<String, Value>) + 'static,
+) -> Variant {
+    Variant {
+        label,
+        requirement: requirement.to_string(),
+        mutate: Box::new(mutate),
+        raw_body: None,
+        valid: false,
+        error: "InvalidRequestException",
+    }
+}
+
+fn valid(
+    label: String,
+    requirement: &str,
+    mutate: impl Fn(&mut Map<String, Value>) + 'static,
+) -> Variant {
+    Variant {
+        valid: true,
+        ..invalid(label, requirement, mutate)
+    }
+}
+
+/// The requirements an operation's inputs are checked under.
+struct Requirements {
+    thing: &'static str,
+    input: &'static str,
+    details_key: &'static str,
+    details_value: &'static str,
+    details_value_max: &'static str,
+    body: &'static str,
+}
+
+fn requirements(op: Operation) -> Requirements {
+    match op {
+        Operation::StartNextPendingJobExecution => Requirements {
+            thing: "SN-THING-NAME",
+            input: "SN-STEP-RANGE",
+            details_key: "SN-DETAILS-KEY",
+            details_value: "SN-DETAILS-VALUE",
+            details_value_max: "SN-DETAILS-VALUE-MAX",
+            body: "SN-BODY",
+        },
+        Operation::UpdateJobExecution => Requirements {
+            thing: "UP-INPUT",
+            input: "UP-INPUT",
+            details_key: "UP-INPUT",
+            details_value: "UP-INPUT",
+            details_value_max: "UP-DETAILS-VALUE-MAX",
+            body: "UP-INPUT",
+        },
+        Operation::DescribeJobExecution => Requirements {
+            thing: "DE-INPUT",
+            input: "DE-INPUT",
+            details_key: "DE-INPUT",
+            details_value: "DE-INPUT",
+            details_value_max: "DE-INPUT",
+            body: "DE-INPUT",
+        },
+        Operation::GetPendingJobExecutions => Requirements {
+            thing: "GP-INPUT",
+            input: "GP-INPUT",
+            details_key: "GP-INPUT",
+            details_value: "GP-INPUT",
+            details_value_max: "GP-INPUT",
+            body: "GP-INPUT",
+        },
+    }
+}
+
+fn repeat(c: char, n: u64) -> String {
+    std::iter::repeat_n(c, n as usize).collect()
+}
+
+/// Variants of a string member `name` with constraint `t`, placed by `put`.
+fn string_variants(
+    name: &str,
+    t: Text,
+    requirement: &str,
+    max_requirement: &str,
+    in_uri: bool,
+    put: impl Fn(&mut Map<String, Value>, String) + Clone + 'static,
+) -> Vec<Variant> {
+    let mut out = Vec::new();
+    let min = t.min.unwrap_or(0);
+    if min > 0 {
+        let p = put.clone();
+        out.push(invalid(
+            format!("{name} of {} characters", min - 1),
+            requirement,
+            move |m| p(m, repeat('a', min - 1)),
+        ));
+    }
+    if let Some(max) = t.max {
+        let p = put.clone();
+        out.push(invalid(
+            format!("{name} of {} characters", max + 1),
+            max_requirement,
+            move |m| p(m, repeat('a', max + 1)),
+        ));
+        let p = put.clone();
+        out.push(valid(
+            format!("{name} of {max} characters"),
+            requirement,
+            move |m| p(m, repeat('a', max)),
+        ));
+        if !in_uri {
+            let p = put.clone();
+            out.push(valid(
+                format!("{name} of {max} two-byte characters"),
+                requirement,
+                move |m| p(m, repeat('é', max)),
+            ));
+        }
+    }
+    if min > 0 {
+        let p = put.clone();
+        out.push(valid(
+            format!("{name} of {min} characters"),
+            requirement,
+            move |m| p(m, repeat('a', min)),
+        ));
+    }
+    for (label, c, uri_too) in PROBES {
+        if in_uri && !uri_too {
+            continue;
+        }
+        let p = put.clone();
+        out.push(invalid(
+            format!("{name} with {label}"),
+            requirement,
+            move |m| p(m, format!("a{c}a")),
+        ));
+    }
+    out
+}
+
+fn number_label(name: &str, v: i64) -> String {
+    if v < 0 {
+        format!("{name} minus {}", v.unsigned_abs())
+    } else {
+        format!("{name} {v}")
+    }
+}
+
+fn integer_variants(name: &str, schema: &Value, requirement: &str) -> Vec<Variant> {
+    let mut out = Vec::new();
+    let branches: Vec<Value> = match schema.get("anyOf").and_then(Value::as_array) {
+        Some(list) => list.clone(),
+        None => vec![schema.clone()],
+    };
+    let mut valid_values: Vec<i64> = Vec::new();
+    for branch in &branches {
+        if let Some(c) = branch.get("const").and_then(Value::as_i64) {
+            valid_values.push(c);
+        }
+        if let (Some(lo), Some(hi)) = (branch["minimum"].as_i64(), branch["maximum"].as_i64()) {
+            valid_values.extend([lo, hi]);
+        }
+    }
+    let accepted = |v: i64| {
+        branches.iter().any(|b| {
+            b.get("const").and_then(Value::as_i64) == Some(v)
+                || (b["minimum"].as_i64().is_some_and(|lo| v >= lo)
+                    && b["maximum"].as_i64().is_some_and(|hi| v <= hi))
+        })
+    };
+    let mut candidates: Vec<i64> = valid_values.iter().flat_map(|v| [v - 1, v + 1]).collect();
+    // The step-timer cancel value is valid for some operations only: try it everywhere.
+    candidates.push(execution_model().timers.cancel_step_timeout);
+    candidates.sort_unstable();
+    candidates.dedup();
+    for v in candidates.into_iter().filter(|v| !accepted(*v)) {
+        let n = name.to_string();
+        out.push(invalid(number_label(name, v), requirement, move |m| {
+            m.insert(n.clone(), json!(v));
+        }));
+    }
+    for v in valid_values {
+        let n = name.to_string();
+        out.push(valid(number_label(name, v), requirement, move |m| {
+            m.insert(n.clone(), json!(v));
+        }));
+    }
+    out
+}
+
+fn type_variants(name: &str, kind: &str, requirement: &str) -> Vec<Variant> {
+    let wrong: Vec<(String, Value, &str)> = match kind {
+        "integer" => vec![
+            ("a fraction".into(), json!(1.5), requirement),
+            ("a word".into(), json!("five"), requirement),
+            ("a numeric string".into(), json!("5"), "WI-SCALAR-STRINGS"),
+        ],
+        "boolean" => vec![
+            ("a number".into(), json!(1), requirement),
+            ("the string true".into(), json!("true"), "WI-SCALAR-STRINGS"),
+        ],
+        "object" => vec![
+            ("a string".into(), json!("x"), requirement),
+            ("an array".into(), json!([]), requirement),
+        ],
+        "enum" => vec![
+            ("a number".into(), json!(1), requirement),
+            ("an unknown word".into(), json!("FINISHED"), requirement),
+        ],
+        _ => Vec::new(),
+    };
+    wrong
+        .into_iter()
+        .map(|(label, value, req)| {
+            let n = name.to_string();
+            invalid(format!("{name} as {label}"), req, move |m| {
+                m.insert(n.clone(), value.clone());
+            })
+        })
+        .collect()
+}
+
+/// The fixtures and prelude each operation's cases start from, and its base input.
+fn base(op: Operation, step_max: i64) -> (Vec<Step>, Map<String, Value>) {
+    let input = |v: Value| v.as_object().cloned().unwrap_or_default();
+    match op {
+        Operation::StartNextPendingJobExecution => (Vec::new(), input(json!({ "thing": "dev" }))),
+        Operation::UpdateJobExecution => (
+            vec![Step::call(
+                Operation::StartNextPendingJobExecution,
+                input(json!({ "thing": "dev", "stepTimeoutInMinutes": step_max })),
+            )],
+            input(json!({ "thing": "dev", "job": "a", "status": "IN_PROGRESS" })),
+        ),
+        Operation::DescribeJobExecution => {
+            (Vec::new(), input(json!({ "thing": "dev", "job": "a" })))
+        }
+        Operation::GetPendingJobExecutions => (Vec::new(), input(json!({ "thing": "dev" }))),
+    }
+}
+
+fn slug(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect::<String>()
+        .split('-')
+        .filter(|p| !p.is_empty())
+        .collect::<Vec<_>>()
+        .join("-")
+}
+
+fn variants(op: Operation, binding: Binding) -> Result<(Vec<Variant>, i64), SchemaError> {
+    let schema = op.request_schema_for(binding)?;
+    let doc = schema.document();
+    let from = schema.path();
+    let reqs = requirements(op);
+    let mut out = Vec::new();
+    let mut step_max = 1;
+    let props = doc["properties"].as_object().cloned().unwrap_or_default();
+    for (name, prop) in &props {
+        let (p, home) = resolve(from, prop);
+        let location = schema.location(name).map(str::to_string);
+        // How a service answers a malformed name inside an MQTT topic is not documented.
+        if location.as_deref() == Some("topic") {
+            continue;
+        }
+        match name.as_str() {
+            "thingName" | "jobId" => {
+                let logical = if name == "thingName" { "thing" } else { "job" };
+                let member = name.clone();
+                let put = move |m: &mut Map<String, Value>, v: String| {
+                    m.remove(logical);
+                    m.insert(member.clone(), Value::String(v));
+                };
+                let requirement = if name == "thingName" {
+                    reqs.thing
+                } else {
+                    reqs.input
+                };
+                out.extend(string_variants(
+                    name,
+                    text(&p),
+                    requirement,
+                    requirement,
+                    location.is_some(),
+                    put,
+                ));
+            }
+            "namespaceId" => {
+                out.push(Variant {
+                    label: "namespaceId accepted".into(),
+                    requirement: if op == Operation::StartNextPendingJobExecution {
+                        "SN-NAMESPACE".into()
+                    } else {
+                        reqs.input.into()
+                    },
+                    mutate: Box::new(|m| {
+                        m.insert("namespaceId".into(), json!("ns_1-a"));
+                    }),
+                    raw_body: None,
+                    valid: true,
+                    error: "InvalidRequestException",
+                });
+            }
+            "statusDetails" => {
+                out.extend(type_variants(name, "object", reqs.details_key));
+                let (key, _) = resolve(&home, &p["propertyNames"]);
+                let (value, _) = resolve(&home, &p["additionalProperties"]);
+                out.extend(string_variants(
+                    "statusDetails key",
+                    text(&key),
+                    reqs.details_key,
+                    reqs.details_key,
+                    false,
+                    |m, k| {
+                        m.insert("statusDetails".into(), json!({ k: "v" }));
+                    },
+                ));
+                out.extend(string_variants(
+                    "statusDetails value",
+                    text(&value),
+                    reqs.details_value,
+                    reqs.details_value_max,
+                    false,
+                    |m, v| {
+                        m.insert("statusDetails".into(), json!({ "k": v }));
+                    },
+                ));
+                out.push(invalid(
+                    "statusDetails value as a number".into(),
+                    reqs.details_value,
+                    |m| {
+                        m.insert("statusDetails".into(), json!({ "k": 5 }));
+                    },
+                ));
+            }
+            "stepTimeoutInMinutes" => {
+                let resolved = match p.get("anyOf").and_then(Value::as_array) {
+                    Some(list) => {
+                        json!({ "anyOf": list.iter().map(|b| resolve(&home, b).0).collect::<Vec<_>>() })
+                    }
+                    None => p.clone(),
+                };
+                step_max = resolved["maximum"]
+                    .as_i64()
+                    .or_else(|| {
+                        resolved["anyOf"]
+                            .as_array()
+                            .and_then(|l| l.iter().find_map(|b| b["maximum"].as_i64()))
+                    })
+                    .unwrap_or(step_max);
+                let requirement = if op == Operation::StartNextPendingJobExecution {
+                    "SN-STEP-RANGE"
+                } else {
+                    reqs.input
+                };
+                let mut ints = integer_variants(name, &resolved, requirement);
+                if op == Operation::StartNextPendingJobExecution {
+                    let cancel = number_label(name, execution_model().timers.cancel_step_timeout);
+                    for v in ints.iter_mut().filter(|v| v.label == cancel) {
+                        v.requirement = "SN-STEP-MINUS-ONE".into();
+                    }
+                }
+                out.extend(ints);
+                out.extend(type_variants(name, "integer", requirement));
+            }
+            "status" => {
+                out.extend(type_variants(name, "enum", reqs.input));
+                out.push(invalid("status in lower case".into(), reqs.input, |m| {
+                    m.insert("status".into(), json!("succeeded"));
+                }));
+                out.push(invalid("status missing".into(), reqs.input, |m| {
+                    m.remove("status");
+                }));
+            }
+            _ => {
+                let kind = p["type"].as_str().unwrap_or_default();
+                if location.as_deref() == Some("querystring") {
+                    let n = name.clone();
+                    out.push(invalid(
+                        format!("{name} as a word in the query"),
+                        reqs.input,
+                        move |m| {
+                            m.insert(n.clone(), json!("maybe"));
+                        },
+                    ));
+                } else {
+                    out.extend(type_variants(name, kind, reqs.input));
+                }
+            }
+        }
+    }
+    let bodies: &[(&str, &str)] = match binding {
+        Binding::Http => &[
+            ("malformed JSON", "{\"statusDetails\": "),
+            ("a JSON array", "[]"),
+            ("a JSON string", "\"x\""),
+            ("a JSON number", "5"),
+        ],
+        // Over MQTT only a payload that is no JSON at all has a documented code.
+        Binding::Mqtt => &[("malformed JSON", "{\"statusDetails\": ")],
+    };
+    let has_body = binding == Binding::Mqtt
+        || matches!(
+            op,
+            Operation::StartNextPendingJobExecution | Operation::UpdateJobExecution
+        );
+    if has_body {
+        for (label, body) in bodies {
+            let (requirement, error) = match binding {
+                Binding::Http => (reqs.body, "InvalidRequestException"),
+                Binding::Mqtt => ("MQ-INVALID-JSON", "InvalidJson"),
+            };
+            out.push(Variant {
+                label: format!("body is {label}"),
+                requirement: requirement.into(),
+                mutate: Box::new(|_| {}),
+                raw_body: Some(body.to_string()),
+                valid: false,
+                error,
+            });
+        }
+    }
+    if op == Operation::UpdateJobExecution {
+        out.push(Variant {
+            label: "body is empty".into(),
+            requirement: reqs.body.into(),
+            mutate: Box::new(|_| {}),
+            raw_body: Some(String::new()),
+            valid: false,
+            error: "InvalidRequestException",
+        });
+    }
+    Ok((out, step_max))
+}
+
+/// The input with the logical `thing` and `job` replaced by valid names, for schema checks.
+fn as_sent(input: &Map<String, Value>) -> Map<String, Value> {
+    let mut sent = input.clone();
+    if sent.remove("thing").is_some() {
+        sent.insert("thingName".into(), json!("dev"));
+    }
+    if sent.remove("job").is_some() {
+        sent.insert("jobId".into(), json!("a"));
+    }
+    sent
+}
+
+fn op_slug(op: Operation) -> &'static str {
+    match op {
+        Operation::StartNextPendingJobExecution => "start-next",
+        Operation::UpdateJobExecution => "update",
+        Operation::DescribeJobExecution => "describe",
+        Operation::GetPendingJobExecutions => "get-pending",
+    }
+}
+
+/// Every generated case of the four operations in `binding`.
+pub fn negative_cases(binding: Binding) -> Result<Vec<PlannedCase>, SchemaError> {
+    let mut cases = Vec::new();
+    for op in Operation::ALL {
+        let (variants, step_max) = variants(op, binding)?;
+        let (prelude, input) = base(op, step_max);
+        let schema = op.request_schema_for(binding)?;
+        for v in variants {
+            let mut mutated = input.clone();
+            (v.mutate)(&mut mutated);
+            // A probe is a case only where the schema agrees: a character the pattern allows is
+            // no negative case, and a value it refuses no valid boundary.
+            if v.raw_body.is_none()
+                && schema
+                    .violations(&Value::Object(as_sent(&mutated)))
+                    .is_empty()
+                    != v.valid
+            {
+                continue;
+            }
+            let expect = if v.valid {
+                Expectation {
+                    not_error: Some("InvalidRequestException".into()),
+                    requirement: Some(v.requirement.clone()),
+                    ..Expectation::default()
+                }
+            } else {
+                Expectation {
+                    error: Some(v.error.into()),
+                    state_unchanged: true,
+                    requirement: Some(v.requirement.clone()),
+                    ..Expectation::default()
+                }
+            };
+            let mut steps = prelude.clone();
+            steps.push(Step {
+                action: Action::Call {
+                    operation: op,
+                    input: mutated,
+                },
+                raw_body: v.raw_body.clone(),
+                expect,
+                ..Step::call(op, Map::new())
+            });
+            let name = format!("{}/{}", op_slug(op), slug(&v.label));
+            cases.push(PlannedCase {
+                id: format!("generated/{name}"),
+                suite: "generated".into(),
+                name,
+                description: Some(format!(
+                    "{}: {} {}",
+                    op.name(),
+                    v.label,
+                    if v.valid {
+                        "is accepted as valid"
+                    } else {
+                        "is refused with InvalidRequestException and changes nothing"
+                    }
+                )),
+                source: None,
+                bindings: vec![binding],
+                requirements: vec![v.requirement],
+                tags: vec![
+                    "generated".into(),
+                    if v.valid {
+                        "boundary".into()
+                    } else {
+                        "negative".into()
+                    },
+                ],
+                things: vec!["dev".into()],
+                absent_things: Vec::new(),
+                jobs: vec![JobFixture {
+                    id: "a".into(),
+                    targets: vec!["dev".into()],
+                    document: "{\"generated\":true}".into(),
+                    in_progress_timeout_minutes: None,
+                    retry: Vec::new(),
+                }],
+                steps,
+            });
+        }
+    }
+    Ok(cases)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits_come_from_the_schemas() {
+        let cases = negative_cases(Binding::Http).unwrap();
+        let names: Vec<&str> = cases.iter().map(|c| c.name.as_str()).collect();
+        assert!(
+            names.contains(&"start-next/thingname-of-129-characters"),
+            "{names:?}"
+        );
+        assert!(
+            names.contains(&"start-next/steptimeoutinminutes-10081"),
+            "{names:?}"
+        );
+        assert!(
+            names.contains(&"update/steptimeoutinminutes-minus-1"),
+            "the cancel value is a valid Update boundary"
+        );
+        assert!(names.contains(&"start-next/steptimeoutinminutes-minus-1"));
+        assert!(names.contains(&"start-next/statusdetails-value-of-1025-characters"));
+        assert!(
+            !names.iter().any(|n| n.starts_with("describe/jobid-of-")),
+            "Describe's jobId has no length limit in the model"
+        );
+    }
+
+    #[test]
+    fn ids_are_unique() {
+        let cases = negative_cases(Binding::Http).unwrap();
+        let mut ids: Vec<&str> = cases.iter().map(|c| c.id.as_str()).collect();
+        ids.sort_unstable();
+        let dupes: Vec<&&str> = ids
+            .windows(2)
+            .filter(|w| w[0] == w[1])
+            .map(|w| &w[0])
+            .collect();
+        assert!(dupes.is_empty(), "{dupes:?}");
+    }
+}

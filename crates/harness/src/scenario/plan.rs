@@ -1,0 +1,210 @@
+//! The plan: the cases a run executes, whether written in YAML or generated from the schemas.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde_json::{Map, Value};
+
+use super::model::RetrySpec;
+use jobcert_contract::{Binding, Operation};
+
+/// Where a case or step was written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Source {
+    /// The scenario file.
+    pub file: PathBuf,
+    /// 1-based line.
+    pub line: u64,
+    /// 1-based column.
+    pub column: u64,
+}
+
+impl std::fmt::Display for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}:{}", self.file.display(), self.line, self.column)
+    }
+}
+
+/// A job to create before the steps run.
+#[derive(Debug, Clone)]
+pub struct JobFixture {
+    /// Logical id.
+    pub id: String,
+    /// Logical names of the target things.
+    pub targets: Vec<String>,
+    /// Document text.
+    pub document: String,
+    /// In-progress timeout.
+    pub in_progress_timeout_minutes: Option<i64>,
+    /// Retry criteria.
+    pub retry: Vec<RetrySpec>,
+}
+
+/// What a step's answer must be, beyond what the state model predicts.
+#[derive(Debug, Clone, Default)]
+pub struct Expectation {
+    /// HTTP status.
+    pub status: Option<u16>,
+    /// Error type, as the SDKs read it.
+    pub error: Option<String>,
+    /// An error type the answer must not be (a valid boundary value must not be refused as invalid).
+    pub not_error: Option<String>,
+    /// Body members by dotted path: a value to equal, or `{absent: true}` / `{present: true}`.
+    pub body: serde_json::Map<String, Value>,
+    /// After a refusal, read the thing's executions back and check nothing changed.
+    pub state_unchanged: bool,
+    /// The requirement these expectations check; the case's first one when absent.
+    pub requirement: Option<String>,
+}
+
+/// What a step does.
+#[derive(Debug, Clone)]
+pub enum Action {
+    /// A data-plane call. In `input`, `thing` and `job` are logical names (`job` may be
+    /// `$next`); `thingName` and `jobId` are sent as written.
+    Call {
+        /// The operation.
+        operation: Operation,
+        /// Its input.
+        input: Map<String, Value>,
+    },
+    /// CancelJob on the control plane.
+    CancelJob {
+        /// Logical job id.
+        job: String,
+        /// Cancel IN_PROGRESS executions too.
+        force: bool,
+    },
+    /// Let target time pass.
+    Wait {
+        /// Minutes of target time.
+        minutes: f64,
+    },
+    /// A notification the thing's device must receive (MQTT only).
+    Notification {
+        /// Logical thing name.
+        thing: String,
+        /// `notify` or `notify-next`.
+        topic: String,
+        /// notify-next: the logical job at the head, `None` for an empty list.
+        job: Option<String>,
+        /// notify: logical jobs listed as QUEUED.
+        queued: Vec<String>,
+        /// notify: logical jobs listed as IN_PROGRESS.
+        in_progress: Vec<String>,
+    },
+}
+
+/// One step of a case.
+#[derive(Debug, Clone)]
+pub struct Step {
+    /// What to do.
+    pub action: Action,
+    /// A body to send instead of the bound one.
+    pub raw_body: Option<String>,
+    /// A path to send instead of the bound one (`{thing}`, `{job}` filled in; HTTP).
+    pub raw_path: Option<String>,
+    /// A topic to publish to instead of the bound one (`{thing}`, `{job}` filled in; MQTT).
+    pub raw_topic: Option<String>,
+    /// Explicit expectations.
+    pub expect: Expectation,
+    /// How long to wait for the answer; the run's default when absent.
+    pub deadline: Option<Duration>,
+    /// Where it was written.
+    pub source: Option<Source>,
+}
+
+impl Step {
+    /// A call with no explicit expectation.
+    pub fn call(operation: Operation, input: Map<String, Value>) -> Self {
+        Self {
+            action: Action::Call { operation, input },
+            raw_body: None,
+            raw_path: None,
+            raw_topic: None,
+            expect: Expectation::default(),
+            deadline: None,
+            source: None,
+        }
+    }
+}
+
+/// One case.
+#[derive(Debug, Clone)]
+pub struct PlannedCase {
+    /// `suite/name`, unique in the plan.
+    pub id: String,
+    /// Suite (file stem, or `generated`).
+    pub suite: String,
+    /// Name within the suite.
+    pub name: String,
+    /// What it shows.
+    pub description: Option<String>,
+    /// Where it was written; `None` for generated cases.
+    pub source: Option<Source>,
+    /// Requirement IDs it exercises.
+    pub requirements: Vec<String>,
+    /// Tags.
+    pub tags: Vec<String>,
+    /// The bindings the case runs over; all when empty.
+    pub bindings: Vec<Binding>,
+    /// Logical thing names to create.
+    pub things: Vec<String>,
+    /// Logical thing names that are named but never created.
+    pub absent_things: Vec<String>,
+    /// Jobs to create.
+    pub jobs: Vec<JobFixture>,
+    /// Steps.
+    pub steps: Vec<Step>,
+}
+
+impl PlannedCase {
+    /// Whether the case runs over `binding`.
+    pub fn runs_over(&self, binding: Binding) -> bool {
+        self.bindings.is_empty() || self.bindings.contains(&binding)
+    }
+
+    /// Whether the case carries `label` as a requirement ID or a tag.
+    pub fn matches(&self, label: &str) -> bool {
+        self.requirements.iter().any(|r| r == label) || self.tags.iter().any(|t| t == label)
+    }
+}
+
+/// Every case of a run.
+#[derive(Debug, Clone, Default)]
+pub struct Plan {
+    /// In execution order.
+    pub cases: Vec<PlannedCase>,
+}
+
+impl Plan {
+    /// The cases that run over `binding`, with ids and suites prefixed by its name.
+    pub fn over(&self, binding: Binding) -> Plan {
+        Plan {
+            cases: self
+                .cases
+                .iter()
+                .filter(|c| c.runs_over(binding))
+                .map(|c| PlannedCase {
+                    id: format!("{}:{}", binding.name(), c.id),
+                    suite: format!("{}:{}", binding.name(), c.suite),
+                    tags: c
+                        .tags
+                        .iter()
+                        .cloned()
+                        .chain([binding.name().to_string()])
+                        .collect(),
+                    ..c.clone()
+                })
+                .collect(),
+        }
+    }
+
+    /// Keeps the cases that match any of `only` (all when empty) and none of `skip`.
+    pub fn filter(&mut self, only: &[String], skip: &[String]) {
+        self.cases.retain(|c| {
+            (only.is_empty() || only.iter().any(|l| c.matches(l) || c.id == *l))
+                && !skip.iter().any(|l| c.matches(l) || c.id == *l)
+        });
+    }
+}

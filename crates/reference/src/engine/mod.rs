@@ -1,0 +1,610 @@
+//! The reference engine: the execution store, "next" ordering, the state machine, timers and
+//! the virtual clock. Transports (HTTP, MQTT) call it with validated, typed requests.
+
+mod clock;
+mod execution;
+mod job;
+pub mod requests;
+mod store;
+mod thing;
+mod timers;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+
+use tokio::sync::broadcast;
+
+pub use clock::{VirtualClock, VirtualMillis, epoch_seconds};
+pub use execution::{Details, ExecutionView, StateView, SummaryView};
+pub use job::{JobSpec, JobState, JobStatus, RetryCriterion};
+pub use timers::TimerQueue;
+
+use job::Job;
+use jobcert_contract::{ErrorKind, ExecutionModel, NEXT_EXECUTION, Status, execution_model};
+use store::Store;
+
+/// Why the engine refused a request.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum EngineError {
+    /// The request is well-formed but not acceptable.
+    #[error("{0}")]
+    InvalidRequest(String),
+    /// No such thing, job or execution.
+    #[error("{0}")]
+    NotFound(String),
+    /// The requested status cannot be reached from the current one.
+    #[error("{message}")]
+    InvalidStateTransition {
+        /// Explanation.
+        message: String,
+        /// The execution as it stands.
+        state: StateView,
+    },
+    /// `expectedVersion` does not match the stored version.
+    #[error("{message}")]
+    VersionMismatch {
+        /// Explanation.
+        message: String,
+        /// The execution as it stands.
+        state: StateView,
+    },
+    /// Control plane: the resource exists already.
+    #[error("{0}")]
+    AlreadyExists(String),
+}
+
+impl EngineError {
+    /// The HTTP error type (spec §7.3: a version mismatch is an InvalidStateTransition on HTTP).
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Self::InvalidRequest(_) => ErrorKind::InvalidRequest,
+            Self::NotFound(_) => ErrorKind::ResourceNotFound,
+            Self::InvalidStateTransition { .. } | Self::VersionMismatch { .. } => {
+                ErrorKind::InvalidStateTransition
+            }
+            Self::AlreadyExists(_) => ErrorKind::ResourceAlreadyExists,
+        }
+    }
+
+    /// The execution state that accompanies the error, if any.
+    pub fn execution_state(&self) -> Option<&StateView> {
+        match self {
+            Self::InvalidStateTransition { state, .. } | Self::VersionMismatch { state, .. } => {
+                Some(state)
+            }
+            _ => None,
+        }
+    }
+}
+
+/// A thing whose pending list changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    /// The thing.
+    pub thing: Arc<str>,
+    /// An execution joined or left the pending list.
+    pub list_changed: bool,
+    /// The head of the pending list is another execution (or none).
+    pub head_changed: bool,
+}
+
+/// Changes buffered for a slow listener before it starts missing them.
+const CHANGE_BUFFER: usize = 65_536;
+
+/// What UpdateJobExecution returns.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UpdateOutcome {
+    /// The new state, when asked for.
+    pub execution_state: Option<StateView>,
+    /// The job document, when asked for.
+    pub job_document: Option<Arc<str>>,
+}
+
+/// What GetPendingJobExecutions returns.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct PendingView {
+    /// IN_PROGRESS executions, oldest first.
+    pub in_progress: Vec<SummaryView>,
+    /// QUEUED executions, oldest first.
+    pub queued: Vec<SummaryView>,
+}
+
+/// A thing as CreateThing reports it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ThingInfo {
+    /// Name.
+    pub name: String,
+    /// ARN.
+    pub arn: String,
+    /// Id.
+    pub id: String,
+}
+
+/// A job as DescribeJob reports it.
+#[derive(Debug, Clone)]
+pub struct JobInfo {
+    /// ARN.
+    pub arn: String,
+    /// The definition.
+    pub spec: JobSpec,
+    /// Creation time.
+    pub created_at: VirtualMillis,
+    /// Status and cancellation details.
+    pub state: JobState,
+    /// How many targets' latest executions are in each status.
+    pub counts: HashMap<Status, u64>,
+}
+
+/// A job execution as the control plane's DescribeJobExecution reports it.
+#[derive(Debug, Clone)]
+pub struct ControlExecutionView {
+    /// The data-plane view (without the document).
+    pub execution: ExecutionView,
+    /// ARN of the thing.
+    pub thing_arn: String,
+}
+
+/// The reference implementation's state: things, jobs, executions and timers.
+#[derive(Debug)]
+pub struct Engine {
+    clock: VirtualClock,
+    model: &'static ExecutionModel,
+    things: Store,
+    jobs: RwLock<HashMap<Arc<str>, Arc<Job>>>,
+    seq: AtomicU64,
+    timers: TimerQueue,
+    region: String,
+    account_id: String,
+    changes: broadcast::Sender<Change>,
+}
+
+impl Engine {
+    /// An empty engine on `clock`, naming resources in `region` and `account_id`.
+    pub fn new(clock: VirtualClock, region: &str, account_id: &str) -> Self {
+        Self {
+            clock,
+            model: execution_model(),
+            things: Store::new(),
+            jobs: RwLock::new(HashMap::new()),
+            seq: AtomicU64::new(0),
+            timers: TimerQueue::default(),
+            region: region.to_string(),
+            account_id: account_id.to_string(),
+            changes: broadcast::channel(CHANGE_BUFFER).0,
+        }
+    }
+
+    /// The engine's clock.
+    pub fn clock(&self) -> &VirtualClock {
+        &self.clock
+    }
+
+    /// The armed deadlines.
+    pub fn timers(&self) -> &TimerQueue {
+        &self.timers
+    }
+
+    fn arm(&self, thing: &Arc<str>, deadline: Option<VirtualMillis>) {
+        if let Some(at) = deadline {
+            self.timers.arm(at, thing.clone());
+        }
+    }
+
+    /// Runs `f` on the thing named `name` (or `None`), and announces a change of its pending
+    /// list or of its head to [`Engine::changes`] subscribers.
+    fn with_thing<R>(&self, name: &str, f: impl FnOnce(Option<&mut thing::ThingState>) -> R) -> R {
+        let mut change = None;
+        let result = self.things.with(name, |t| match t {
+            None => f(None),
+            Some(t) => {
+                let before = t.signature(self.model);
+                let result = f(Some(t));
+                let after = t.signature(self.model);
+                if before != after {
+                    change = Some(Change {
+                        thing: t.name.clone(),
+                        list_changed: before.0 != after.0,
+                        head_changed: before.1 != after.1,
+                    });
+                }
+                result
+            }
+        });
+        if let Some(c) = change {
+            // Nobody listening is fine.
+            let _ = self.changes.send(c);
+        }
+        result
+    }
+
+    /// Changes of things' pending lists, as they happen (for notifications).
+    pub fn changes(&self) -> broadcast::Receiver<Change> {
+        self.changes.subscribe()
+    }
+
+    /// Expires due timers until the task is dropped. Reads expire lazily as well, so this only
+    /// makes expiry happen without a read.
+    pub async fn run_timers(self: Arc<Self>) {
+        loop {
+            let due = self.timers.take_due(self.clock.now_ms());
+            for thing in due {
+                let now = self.clock.now_ms();
+                self.with_thing(&thing, |t| {
+                    if let Some(t) = t {
+                        t.expire(now, self.model, &self.seq);
+                    }
+                });
+            }
+            match self.timers.earliest() {
+                None => self.timers.rearmed().await,
+                Some(at) => {
+                    tokio::select! {
+                        () = tokio::time::sleep(self.clock.real_until(at)) => {}
+                        () = self.timers.rearmed() => {}
+                    }
+                }
+            }
+        }
+    }
+
+    /// StartNextPendingJobExecution: starts the head of the pending list if it is QUEUED and
+    /// returns it; `None` when nothing is pending (or the thing is unknown, spec §7.14).
+    pub fn start_next(
+        &self,
+        req: &requests::StartNext,
+    ) -> Result<Option<ExecutionView>, EngineError> {
+        let now = self.clock.now_ms();
+        let (view, deadline, thing) = self.with_thing(&req.thing_name, |t| {
+            let Some(t) = t else {
+                return (None, None, None);
+            };
+            t.expire(now, self.model, &self.seq);
+            let Some(i) = t.head(self.model) else {
+                return (None, None, None);
+            };
+            let e = &mut t.executions[i];
+            let mut deadline = None;
+            if e.status == Status::Queued {
+                e.start(now, req.step_timeout_in_minutes);
+                if let Some(details) = &req.status_details {
+                    e.details = details.clone();
+                }
+                e.touch(now);
+                deadline = e.deadline();
+            }
+            (
+                Some(e.view(&t.name, now, true)),
+                deadline,
+                Some(t.name.clone()),
+            )
+        });
+        if let Some(thing) = thing {
+            self.arm(&thing, deadline);
+        }
+        Ok(view)
+    }
+
+    /// UpdateJobExecution.
+    pub fn update(&self, req: &requests::Update) -> Result<UpdateOutcome, EngineError> {
+        let now = self.clock.now_ms();
+        let model = self.model;
+        let (outcome, deadline, thing) = self.with_thing(&req.thing_name, |t| {
+            let not_found = || {
+                EngineError::NotFound(format!(
+                    "no execution of job {} on thing {}",
+                    req.job_id, req.thing_name
+                ))
+            };
+            let t = t.ok_or_else(not_found)?;
+            t.expire(now, model, &self.seq);
+            let i = t
+                .find(&req.job_id, req.execution_number)
+                .ok_or_else(not_found)?;
+            let e = &mut t.executions[i];
+            if !model.is_device_settable(req.status) {
+                return Err(EngineError::InvalidRequest(format!(
+                    "status {} cannot be set by a device",
+                    req.status.as_str()
+                )));
+            }
+            if let Some(expected) = req.expected_version
+                && expected != e.version
+            {
+                return Err(EngineError::VersionMismatch {
+                    message: format!(
+                        "expectedVersion {expected} does not match versionNumber {}",
+                        e.version
+                    ),
+                    state: e.state(),
+                });
+            }
+            if !model.device_may_move(e.status, req.status) {
+                return Err(EngineError::InvalidStateTransition {
+                    message: format!(
+                        "the execution is {}; it cannot be changed to {}",
+                        e.status.as_str(),
+                        req.status.as_str()
+                    ),
+                    state: e.state(),
+                });
+            }
+            let cancel = model.timers.cancel_step_timeout;
+            if req.status == Status::InProgress
+                && req.step_timeout_in_minutes == Some(cancel)
+                && e.step_deadline.is_none()
+            {
+                return Err(EngineError::InvalidRequest(format!(
+                    "stepTimeoutInMinutes {cancel} cancels a step timer, and none is running"
+                )));
+            }
+            let step = req.step_timeout_in_minutes.filter(|m| *m != cancel);
+            match (e.status, req.status) {
+                (Status::Queued, Status::InProgress) => e.start(now, step),
+                (_, Status::InProgress) => match step {
+                    Some(m) => e.set_step_timer(now, m),
+                    None if req.step_timeout_in_minutes == Some(cancel) => e.step_deadline = None,
+                    None => {}
+                },
+                (_, terminal) => e.finish(terminal),
+            }
+            if let Some(details) = &req.status_details {
+                e.details = details.clone();
+            }
+            e.touch(now);
+            let deadline = e.deadline();
+            let outcome = UpdateOutcome {
+                execution_state: req.include_job_execution_state.then(|| e.state()),
+                job_document: req.include_job_document.then(|| e.job.document.clone()),
+            };
+            if model.is_terminal(req.status) {
+                t.queue_retry(i, now, model, &self.seq);
+            }
+            Ok((outcome, deadline, t.name.clone()))
+        })?;
+        self.arm(&thing, deadline);
+        Ok(outcome)
+    }
+
+    /// DescribeJobExecution: a named execution, or the head of the pending list for `$next`
+    /// (`None` when nothing is pending, spec §7.7).
+    pub fn describe(&self, req: &requests::Describe) -> Result<Option<ExecutionView>, EngineError> {
+        let now = self.clock.now_ms();
+        let with_document = req.include_job_document.unwrap_or(true);
+        let next = req.job_id == NEXT_EXECUTION;
+        self.with_thing(&req.thing_name, |t| {
+            let not_found = || {
+                EngineError::NotFound(format!(
+                    "no execution of job {} on thing {}",
+                    req.job_id, req.thing_name
+                ))
+            };
+            let Some(t) = t else {
+                return if next { Ok(None) } else { Err(not_found()) };
+            };
+            t.expire(now, self.model, &self.seq);
+            let i = if next {
+                t.head(self.model)
+            } else {
+                Some(
+                    t.find(&req.job_id, req.execution_number)
+                        .ok_or_else(not_found)?,
+                )
+            };
+            Ok(i.map(|i| t.executions[i].view(&t.name, now, with_document)))
+        })
+    }
+
+    /// GetPendingJobExecutions: IN_PROGRESS then QUEUED, oldest first, at most the model's limit.
+    pub fn pending(&self, req: &requests::GetPending) -> PendingView {
+        let now = self.clock.now_ms();
+        self.with_thing(&req.thing_name, |t| {
+            let Some(t) = t else {
+                return PendingView::default();
+            };
+            t.expire(now, self.model, &self.seq);
+            let mut view = PendingView::default();
+            for i in t
+                .pending(self.model)
+                .into_iter()
+                .take(self.model.pending_list_limit)
+            {
+                let e = &t.executions[i];
+                match e.status {
+                    Status::InProgress => view.in_progress.push(e.summary()),
+                    _ => view.queued.push(e.summary()),
+                }
+            }
+            view
+        })
+    }
+
+    fn thing_arn(&self, name: &str) -> String {
+        format!(
+            "arn:aws:iot:{}:{}:thing/{name}",
+            self.region, self.account_id
+        )
+    }
+
+    fn job_arn(&self, id: &str) -> String {
+        format!("arn:aws:iot:{}:{}:job/{id}", self.region, self.account_id)
+    }
+
+    /// CreateThing: creates the thing, or reports the existing one.
+    pub fn create_thing(&self, name: &str) -> ThingInfo {
+        let id = self.things.with_or_create(name, |t| t.id.clone());
+        ThingInfo {
+            name: name.to_string(),
+            arn: self.thing_arn(name),
+            id,
+        }
+    }
+
+    /// CreateJob: queues one execution per target thing.
+    pub fn create_job(&self, spec: JobSpec) -> Result<String, EngineError> {
+        if let Some(missing) = spec.things.iter().find(|t| !self.things.contains(t)) {
+            return Err(EngineError::NotFound(format!(
+                "thing {missing} does not exist"
+            )));
+        }
+        let now = self.clock.now_ms();
+        let job = {
+            let mut jobs = self.jobs.write().unwrap_or_else(|p| p.into_inner());
+            if jobs.contains_key(spec.id.as_str()) {
+                return Err(EngineError::AlreadyExists(format!(
+                    "job {} already exists",
+                    spec.id
+                )));
+            }
+            let job = Arc::new(Job {
+                id: Arc::from(spec.id.as_str()),
+                document: Arc::from(spec.document.as_str()),
+                created_at: now,
+                state: std::sync::Mutex::new(JobState {
+                    status: JobStatus::InProgress,
+                    last_updated_at: now,
+                    completed_at: None,
+                    force_canceled: false,
+                    reason_code: None,
+                    comment: None,
+                }),
+                spec,
+            });
+            jobs.insert(job.id.clone(), job.clone());
+            job
+        };
+        for thing in &job.spec.things {
+            let seq = self.seq.fetch_add(1, Ordering::Relaxed);
+            // Things exist (checked above); a job adds one execution to each, once.
+            self.with_thing(thing, |t| {
+                if let Some(t) = t
+                    && t.find(&job.spec.id, None).is_none()
+                {
+                    t.executions.push(execution::Execution::queued(
+                        job.clone(),
+                        1,
+                        now,
+                        seq,
+                        self.model,
+                    ));
+                }
+            });
+        }
+        Ok(self.job_arn(&job.spec.id))
+    }
+
+    fn job(&self, id: &str) -> Result<Arc<Job>, EngineError> {
+        self.jobs
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(id)
+            .cloned()
+            .ok_or_else(|| EngineError::NotFound(format!("job {id} does not exist")))
+    }
+
+    /// DescribeJob, with per-status counts of the targets' latest executions.
+    pub fn describe_job(&self, id: &str) -> Result<JobInfo, EngineError> {
+        let job = self.job(id)?;
+        let now = self.clock.now_ms();
+        let mut counts: HashMap<Status, u64> = HashMap::new();
+        for thing in &job.spec.things {
+            self.with_thing(thing, |t| {
+                if let Some(t) = t {
+                    t.expire(now, self.model, &self.seq);
+                    if let Some(i) = t.find(&job.spec.id, None) {
+                        *counts.entry(t.executions[i].status).or_default() += 1;
+                    }
+                }
+            });
+        }
+        let mut state = job.state.lock().unwrap_or_else(|p| p.into_inner());
+        let all_terminal = counts.keys().all(|s| self.model.is_terminal(*s));
+        if state.status == JobStatus::InProgress
+            && all_terminal
+            && job.spec.target_selection == "SNAPSHOT"
+        {
+            state.status = JobStatus::Completed;
+            state.completed_at = Some(now);
+            state.last_updated_at = now;
+        }
+        Ok(JobInfo {
+            arn: self.job_arn(id),
+            spec: job.spec.clone(),
+            created_at: job.created_at,
+            state: state.clone(),
+            counts,
+        })
+    }
+
+    /// CancelJob: cancels QUEUED executions, and IN_PROGRESS ones too with `force`.
+    pub fn cancel_job(
+        &self,
+        id: &str,
+        force: bool,
+        reason_code: Option<String>,
+        comment: Option<String>,
+    ) -> Result<String, EngineError> {
+        let job = self.job(id)?;
+        let now = self.clock.now_ms();
+        {
+            let mut state = job.state.lock().unwrap_or_else(|p| p.into_inner());
+            if state.status == JobStatus::Completed {
+                return Err(EngineError::InvalidRequest(format!(
+                    "job {id} has completed"
+                )));
+            }
+            state.status = JobStatus::Canceled;
+            state.force_canceled |= force;
+            state.reason_code = reason_code.or(state.reason_code.take());
+            state.comment = comment.or(state.comment.take());
+            state.last_updated_at = now;
+            state.completed_at = Some(now);
+        }
+        for thing in &job.spec.things {
+            self.with_thing(thing, |t| {
+                let Some(t) = t else { return };
+                t.expire(now, self.model, &self.seq);
+                for e in t.executions.iter_mut().filter(|e| e.job_id() == id) {
+                    let cancel = match e.status {
+                        Status::Queued => true,
+                        Status::InProgress => force,
+                        _ => false,
+                    };
+                    if cancel {
+                        e.finish(Status::Canceled);
+                        e.touch(now);
+                    }
+                }
+            });
+        }
+        Ok(self.job_arn(id))
+    }
+
+    /// The control plane's DescribeJobExecution: any execution, terminal or not.
+    pub fn control_describe(
+        &self,
+        thing: &str,
+        job_id: &str,
+        number: Option<i64>,
+    ) -> Result<ControlExecutionView, EngineError> {
+        let now = self.clock.now_ms();
+        let execution = self.with_thing(thing, |t| {
+            let t = t?;
+            t.expire(now, self.model, &self.seq);
+            let i = t.find(job_id, number)?;
+            Some(t.executions[i].view(&t.name, now, false))
+        });
+        let execution = execution.ok_or_else(|| {
+            EngineError::NotFound(format!("no execution of job {job_id} on thing {thing}"))
+        })?;
+        Ok(ControlExecutionView {
+            execution,
+            thing_arn: self.thing_arn(thing),
+        })
+    }
+
+    /// Whether `thing` exists.
+    pub fn has_thing(&self, thing: &str) -> bool {
+        self.things.contains(thing)
+    }
+}

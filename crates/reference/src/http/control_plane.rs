@@ -1,0 +1,282 @@
+//! The control-plane subset (service `iot`) that scenarios use to seed state, wire-compatible
+//! with boto3's `iot` client: CreateThing, CreateJob, DescribeJob, CancelJob and
+//! DescribeJobExecution.
+
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::http::Method;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use super::wire::{self, ApiError, RawRequest, ok, path_segments, read_body, read_input};
+use crate::engine::{Engine, JobSpec, RetryCriterion, epoch_seconds};
+use jobcert_contract::Status;
+
+const CREATE_THING: &str = "control/create-thing.request.json";
+const CREATE_JOB: &str = "control/create-job.request.json";
+const DESCRIBE_JOB: &str = "control/describe-job.request.json";
+const CANCEL_JOB: &str = "control/cancel-job.request.json";
+const DESCRIBE_EXECUTION: &str = "control/describe-job-execution.request.json";
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CreateThing {
+    thing_name: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct TimeoutConfig {
+    in_progress_timeout_in_minutes: Option<i64>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RetryConfig {
+    criteria_list: Vec<RetryCriterion>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CreateJob {
+    job_id: String,
+    targets: Vec<String>,
+    document: Option<String>,
+    document_source: Option<String>,
+    description: Option<String>,
+    target_selection: Option<String>,
+    timeout_config: Option<TimeoutConfig>,
+    job_executions_retry_config: Option<RetryConfig>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct JobRef {
+    job_id: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CancelJob {
+    job_id: String,
+    force: Option<bool>,
+    reason_code: Option<String>,
+    comment: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct DescribeExecution {
+    thing_name: String,
+    job_id: String,
+    execution_number: Option<i64>,
+}
+
+/// Routes one request to its operation.
+pub async fn dispatch(State(engine): State<Arc<Engine>>, request: Request) -> Response {
+    match handle(&engine, request).await {
+        Ok(response) => response,
+        Err(error) => error.into_response(),
+    }
+}
+
+async fn handle(engine: &Engine, request: Request) -> Result<Response, ApiError> {
+    let (parts, body) = request.into_parts();
+    let path = parts.uri.path();
+    let query = parts.uri.query();
+    let segments = path_segments(path)?;
+    let segs: Vec<&str> = segments.iter().map(String::as_str).collect();
+    let body = read_body(body).await?;
+    match (&parts.method, segs.as_slice()) {
+        (&Method::POST, ["things", name]) => {
+            let req: CreateThing = read_input(
+                CREATE_THING,
+                RawRequest {
+                    labels: vec![("thingName", name.to_string())],
+                    query,
+                    body: Some(&body),
+                },
+            )?;
+            let thing = engine.create_thing(&req.thing_name);
+            Ok(ok(
+                &json!({ "thingName": thing.name, "thingArn": thing.arn, "thingId": thing.id }),
+            ))
+        }
+        (&Method::PUT, ["jobs", id]) => {
+            let req: CreateJob = read_input(
+                CREATE_JOB,
+                RawRequest {
+                    labels: vec![("jobId", id.to_string())],
+                    query,
+                    body: Some(&body),
+                },
+            )?;
+            let description = req.description.clone();
+            let arn = engine.create_job(job_spec(req)?)?;
+            let mut out = json!({ "jobArn": arn, "jobId": id });
+            if let Some(d) = description {
+                out["description"] = Value::String(d);
+            }
+            Ok(ok(&out))
+        }
+        (&Method::GET, ["jobs", id]) => {
+            let req: JobRef = read_input(
+                DESCRIBE_JOB,
+                RawRequest {
+                    labels: vec![("jobId", id.to_string())],
+                    query,
+                    body: None,
+                },
+            )?;
+            Ok(ok(&json!({ "job": describe_job(engine, &req.job_id)? })))
+        }
+        (&Method::PUT, ["jobs", id, "cancel"]) => {
+            let req: CancelJob = read_input(
+                CANCEL_JOB,
+                RawRequest {
+                    labels: vec![("jobId", id.to_string())],
+                    query,
+                    body: Some(&body),
+                },
+            )?;
+            let arn = engine.cancel_job(
+                &req.job_id,
+                req.force.unwrap_or(false),
+                req.reason_code,
+                req.comment,
+            )?;
+            let info = engine.describe_job(&req.job_id)?;
+            let mut out = json!({ "jobArn": arn, "jobId": req.job_id });
+            if let Some(d) = info.spec.description {
+                out["description"] = Value::String(d);
+            }
+            Ok(ok(&out))
+        }
+        (&Method::GET, ["things", thing, "jobs", job]) => {
+            let req: DescribeExecution = read_input(
+                DESCRIBE_EXECUTION,
+                RawRequest {
+                    labels: vec![("thingName", thing.to_string()), ("jobId", job.to_string())],
+                    query,
+                    body: None,
+                },
+            )?;
+            let view =
+                engine.control_describe(&req.thing_name, &req.job_id, req.execution_number)?;
+            let e = view.execution;
+            let mut out = json!({
+                "jobId": e.job_id,
+                "status": e.status,
+                "thingArn": view.thing_arn,
+                "queuedAt": e.queued_at,
+                "lastUpdatedAt": e.last_updated_at,
+                "executionNumber": e.execution_number,
+                "versionNumber": e.version_number,
+                "statusDetails": { "detailsMap": e.status_details.unwrap_or_default() },
+            });
+            if let Some(s) = e.started_at {
+                out["startedAt"] = json!(s);
+            }
+            if let Some(s) = e.approximate_seconds_before_timed_out {
+                out["approximateSecondsBeforeTimedOut"] = json!(s);
+            }
+            Ok(ok(&json!({ "execution": out })))
+        }
+        _ => Err(wire::unknown_operation(parts.method.as_str(), path)),
+    }
+}
+
+/// Reads CreateJob's input into a job definition; only thing targets and inline documents are supported.
+fn job_spec(req: CreateJob) -> Result<JobSpec, ApiError> {
+    if req.document_source.is_some() {
+        return Err(ApiError::invalid(
+            "documentSource is not supported by the reference server; pass the document inline",
+        ));
+    }
+    let document = req
+        .document
+        .ok_or_else(|| ApiError::invalid("document is required"))?;
+    let things = req
+        .targets
+        .iter()
+        .map(|arn| {
+            arn.rsplit_once(":thing/")
+                .map(|(_, name)| name.to_string())
+                .ok_or_else(|| ApiError::invalid(format!("target {arn} is not a thing ARN")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(JobSpec {
+        id: req.job_id,
+        things,
+        targets: req.targets,
+        document,
+        description: req.description,
+        target_selection: req
+            .target_selection
+            .unwrap_or_else(|| "SNAPSHOT".to_string()),
+        in_progress_timeout_minutes: req
+            .timeout_config
+            .and_then(|t| t.in_progress_timeout_in_minutes),
+        retry: req
+            .job_executions_retry_config
+            .map(|r| r.criteria_list)
+            .unwrap_or_default(),
+    })
+}
+
+fn describe_job(engine: &Engine, id: &str) -> Result<Value, ApiError> {
+    let info = engine.describe_job(id)?;
+    let count = |s: Status| info.counts.get(&s).copied().unwrap_or(0);
+    let mut job = Map::new();
+    job.insert("jobArn".into(), json!(info.arn));
+    job.insert("jobId".into(), json!(info.spec.id));
+    job.insert("targetSelection".into(), json!(info.spec.target_selection));
+    job.insert("status".into(), json!(info.state.status));
+    job.insert("forceCanceled".into(), json!(info.state.force_canceled));
+    job.insert("targets".into(), json!(info.spec.targets));
+    job.insert("createdAt".into(), json!(epoch_seconds(info.created_at)));
+    job.insert(
+        "lastUpdatedAt".into(),
+        json!(epoch_seconds(info.state.last_updated_at)),
+    );
+    if let Some(at) = info.state.completed_at {
+        job.insert("completedAt".into(), json!(epoch_seconds(at)));
+    }
+    if let Some(d) = &info.spec.description {
+        job.insert("description".into(), json!(d));
+    }
+    if let Some(r) = &info.state.reason_code {
+        job.insert("reasonCode".into(), json!(r));
+    }
+    if let Some(c) = &info.state.comment {
+        job.insert("comment".into(), json!(c));
+    }
+    if let Some(m) = info.spec.in_progress_timeout_minutes {
+        job.insert(
+            "timeoutConfig".into(),
+            json!({ "inProgressTimeoutInMinutes": m }),
+        );
+    }
+    if !info.spec.retry.is_empty() {
+        job.insert(
+            "jobExecutionsRetryConfig".into(),
+            json!({ "criteriaList": info.spec.retry }),
+        );
+    }
+    job.insert(
+        "jobProcessDetails".into(),
+        json!({
+            "numberOfCanceledThings": count(Status::Canceled),
+            "numberOfSucceededThings": count(Status::Succeeded),
+            "numberOfFailedThings": count(Status::Failed),
+            "numberOfRejectedThings": count(Status::Rejected),
+            "numberOfQueuedThings": count(Status::Queued),
+            "numberOfInProgressThings": count(Status::InProgress),
+            "numberOfRemovedThings": count(Status::Removed),
+            "numberOfTimedOutThings": count(Status::TimedOut),
+        }),
+    );
+    Ok(Value::Object(job))
+}

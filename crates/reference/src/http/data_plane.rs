@@ -1,0 +1,116 @@
+//! The four device operations over REST-JSON (spec §2.5). Routing is done on the raw path so
+//! that `$next` and `%24next`, encoded `:` in thing names and empty labels all reach the
+//! schema checks instead of a router's own rejection.
+
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::http::Method;
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value, json};
+
+use super::wire::{self, ApiError, RawRequest, ok, path_segments, read_body, read_input};
+use crate::engine::{Engine, requests};
+use jobcert_contract::NEXT_EXECUTION;
+
+const START_NEXT: &str = "http/start-next-pending-job-execution.request.json";
+const UPDATE: &str = "http/update-job-execution.request.json";
+const DESCRIBE: &str = "http/describe-job-execution.request.json";
+const GET_PENDING: &str = "http/get-pending-job-executions.request.json";
+
+/// Routes one request to its operation.
+pub async fn dispatch(State(engine): State<Arc<Engine>>, request: Request) -> Response {
+    match handle(&engine, request).await {
+        Ok(response) => response,
+        Err(error) => error.into_response(),
+    }
+}
+
+async fn handle(engine: &Engine, request: Request) -> Result<Response, ApiError> {
+    let (parts, body) = request.into_parts();
+    let path = parts.uri.path();
+    let query = parts.uri.query();
+    let segments = path_segments(path)?;
+    let labels = |names: &[&'static str]| -> Vec<(&'static str, String)> {
+        names
+            .iter()
+            .copied()
+            .zip(segments.iter().skip(1).step_by(2).cloned())
+            .collect()
+    };
+    match (
+        &parts.method,
+        segments
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+            .as_slice(),
+    ) {
+        (&Method::GET, ["things", _, "jobs"]) => {
+            let req: requests::GetPending = read_input(
+                GET_PENDING,
+                RawRequest {
+                    labels: labels(&["thingName"]),
+                    query,
+                    body: None,
+                },
+            )?;
+            let view = engine.pending(&req);
+            Ok(ok(
+                &json!({ "inProgressJobs": view.in_progress, "queuedJobs": view.queued }),
+            ))
+        }
+        (&Method::PUT, ["things", _, "jobs", job]) if *job == NEXT_EXECUTION => {
+            let body = read_body(body).await?;
+            let req: requests::StartNext = read_input(
+                START_NEXT,
+                RawRequest {
+                    labels: labels(&["thingName"]),
+                    query,
+                    body: Some(&body),
+                },
+            )?;
+            Ok(ok(&execution_body(engine.start_next(&req)?)))
+        }
+        (&Method::GET, ["things", _, "jobs", _]) => {
+            let req: requests::Describe = read_input(
+                DESCRIBE,
+                RawRequest {
+                    labels: labels(&["thingName", "jobId"]),
+                    query,
+                    body: None,
+                },
+            )?;
+            Ok(ok(&execution_body(engine.describe(&req)?)))
+        }
+        (&Method::POST, ["things", _, "jobs", _]) => {
+            let body = read_body(body).await?;
+            let req: requests::Update = read_input(
+                UPDATE,
+                RawRequest {
+                    labels: labels(&["thingName", "jobId"]),
+                    query,
+                    body: Some(&body),
+                },
+            )?;
+            let outcome = engine.update(&req)?;
+            let mut out = Map::new();
+            if let Some(state) = outcome.execution_state {
+                out.insert("executionState".into(), json!(state));
+            }
+            if let Some(document) = outcome.job_document {
+                out.insert("jobDocument".into(), Value::String(document.to_string()));
+            }
+            Ok(ok(&Value::Object(out)))
+        }
+        _ => Err(wire::unknown_operation(parts.method.as_str(), path)),
+    }
+}
+
+/// `{"execution": …}`, or `{}` when there is none.
+fn execution_body<T: serde::Serialize>(execution: Option<T>) -> Value {
+    match execution {
+        Some(e) => json!({ "execution": e }),
+        None => json!({}),
+    }
+}

@@ -1,0 +1,192 @@
+//! The embedded reference implementation of the AWS IoT Jobs device API (`jobcert serve`).
+//!
+//! It shares only [`jobcert_contract`] with the harness. Layout: `engine` holds the state and the
+//! rules; `http` binds the engine to the REST-JSON wire.
+
+pub mod engine;
+pub mod http;
+pub mod mqtt;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use engine::{Engine, VirtualClock};
+
+/// How long attach mode may take to subscribe on the broker.
+const ATTACH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// Where and how the reference server runs.
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    /// Data-plane listen address (port 0 picks a free port).
+    pub http: SocketAddr,
+    /// Control-plane listen address (port 0 picks a free port).
+    pub control: SocketAddr,
+    /// MQTT listen address of the embedded broker, if one is wanted.
+    pub mqtt: Option<SocketAddr>,
+    /// An existing broker (`mqtt://HOST:PORT`) to serve the Jobs topics through, if any.
+    pub mqtt_broker: Option<String>,
+    /// Virtual clock speed: 600 makes a minute pass in 0.1 s.
+    pub time_scale: f64,
+    /// Region named in ARNs.
+    pub region: String,
+    /// Account id named in ARNs.
+    pub account_id: String,
+}
+
+impl Default for ServeConfig {
+    fn default() -> Self {
+        Self {
+            http: SocketAddr::from(([127, 0, 0, 1], 0)),
+            control: SocketAddr::from(([127, 0, 0, 1], 0)),
+            mqtt: None,
+            mqtt_broker: None,
+            time_scale: 1.0,
+            region: "us-east-1".to_string(),
+            account_id: "123456789012".to_string(),
+        }
+    }
+}
+
+/// A running reference server; dropping it without [`RunningServer::shutdown`] aborts its tasks.
+pub struct RunningServer {
+    data_plane: SocketAddr,
+    control_plane: SocketAddr,
+    mqtt: Option<SocketAddr>,
+    engine: Arc<Engine>,
+    stop: watch::Sender<bool>,
+    tasks: JoinSet<()>,
+}
+
+/// Connections waiting to be accepted (the kernel caps it at `net.core.somaxconn`): a fleet
+/// coming online in a burst must not overflow the queue, which costs each dropped connection
+/// a one-second SYN retry.
+const BACKLOG: u32 = 4096;
+
+/// A listener on `addr` with a deep accept queue.
+fn listen(addr: std::net::SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(BACKLOG)
+}
+
+impl RunningServer {
+    /// Binds the listeners and starts serving; with `mqtt_broker`, waits until the Jobs topics
+    /// are subscribed on that broker.
+    pub async fn start(config: &ServeConfig) -> std::io::Result<Self> {
+        let engine = Arc::new(Engine::new(
+            VirtualClock::new(config.time_scale),
+            &config.region,
+            &config.account_id,
+        ));
+        let data = listen(config.http)?;
+        let control = listen(config.control)?;
+        let (data_plane, control_plane) = (data.local_addr()?, control.local_addr()?);
+        let (stop, stopped) = watch::channel(false);
+        let mut tasks = JoinSet::new();
+        tasks.spawn(engine.clone().run_timers());
+        for (listener, app) in [
+            (data, http::data_plane(engine.clone())),
+            (control, http::control_plane(engine.clone())),
+        ] {
+            let mut stopped = stopped.clone();
+            tasks.spawn(async move {
+                let shutdown = async move {
+                    let _ = stopped.wait_for(|s| *s).await;
+                };
+                if let Err(e) = axum::serve(listener, app)
+                    .with_graceful_shutdown(shutdown)
+                    .await
+                {
+                    tracing::error!("listener failed: {e}");
+                }
+            });
+        }
+        let service = mqtt::service::JobsService::new(engine.clone());
+        let mqtt = match config.mqtt {
+            Some(addr) => {
+                let listener = listen(addr)?;
+                let local = listener.local_addr()?;
+                tasks.spawn(mqtt::broker::serve(
+                    listener,
+                    service.clone(),
+                    stopped.clone(),
+                ));
+                Some(local)
+            }
+            None => None,
+        };
+        if let Some(url) = &config.mqtt_broker {
+            mqtt::attach::broker_address(url)
+                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+            let (ready, subscribed) = tokio::sync::oneshot::channel();
+            let (url, service, stopped) = (url.clone(), service.clone(), stopped.clone());
+            tasks.spawn(async move {
+                if let Err(e) = mqtt::attach::attach(&url, service, ready, stopped).await {
+                    tracing::error!("attach mode: {e}");
+                }
+            });
+            tokio::time::timeout(ATTACH_TIMEOUT, subscribed)
+                .await
+                .map_err(|_| {
+                    std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        "the broker did not acknowledge the Jobs subscription",
+                    )
+                })?
+                .map_err(|_| std::io::Error::other("attach mode stopped"))?;
+        }
+        Ok(Self {
+            data_plane,
+            control_plane,
+            mqtt,
+            engine,
+            stop,
+            tasks,
+        })
+    }
+
+    /// The data-plane address.
+    pub fn data_plane(&self) -> SocketAddr {
+        self.data_plane
+    }
+
+    /// The control-plane address.
+    pub fn control_plane(&self) -> SocketAddr {
+        self.control_plane
+    }
+
+    /// The embedded broker's address, when it runs.
+    pub fn mqtt(&self) -> Option<SocketAddr> {
+        self.mqtt
+    }
+
+    /// The engine behind the listeners.
+    pub fn engine(&self) -> &Arc<Engine> {
+        &self.engine
+    }
+
+    /// Stops accepting, lets in-flight requests finish, and stops the timer task.
+    pub async fn shutdown(mut self) {
+        let _ = self.stop.send(true);
+        // The timer task never ends by itself; the listeners end once drained.
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+            while self.tasks.len() > 1 {
+                if self.tasks.join_next().await.is_none() {
+                    break;
+                }
+            }
+        })
+        .await;
+        self.tasks.abort_all();
+    }
+}

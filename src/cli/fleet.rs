@@ -8,11 +8,11 @@ use std::path::PathBuf;
 use std::process::{ExitCode, Stdio};
 use std::time::Instant;
 
+use super::profile::ProfileArg;
+use super::progress::Progress;
 use anyhow::{Context, bail};
 use clap::Args;
-use jobcert_harness::check::Profile;
-use jobcert_harness::check::thresholds::assess_fleet;
-use jobcert_harness::drive::fleet::{self, FleetData, FleetSettings, FleetTarget};
+use jobcert_harness::drive::fleet::{self, FleetData, FleetSettings, FleetTarget, LiveStatus};
 use jobcert_harness::record::{Shard, TargetInfo};
 use jobcert_harness::report::fleet::{FleetReport, console, write_all};
 use jobcert_harness::scenario::fleet::{
@@ -20,6 +20,7 @@ use jobcert_harness::scenario::fleet::{
 };
 use jobcert_harness::transport::Signer;
 use jobcert_harness::transport::http::{Endpoint, HttpTransport};
+use jobcert_harness::verdict::fleet::assess_fleet;
 use jobcert_reference::mqtt::attach::broker_address;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
@@ -64,8 +65,8 @@ pub struct FleetArgs {
     #[arg(long, default_value = "123456789012")]
     account_id: String,
     /// How strictly to judge where the contract leaves room.
-    #[arg(long, value_enum, default_value_t = Profile::Aws)]
-    profile: Profile,
+    #[arg(long, value_enum, default_value_t = ProfileArg::Aws)]
+    profile: ProfileArg,
     /// Where reports go (a folder per run; `shard-K` inside it for a shard).
     #[arg(long, default_value = "reports")]
     report_dir: PathBuf,
@@ -247,11 +248,11 @@ async fn execute(args: FleetArgs) -> anyhow::Result<bool> {
             signed: signer.is_some(),
         },
     };
-    let settings = FleetSettings {
+    let mut settings = FleetSettings {
         run_id: run_id.clone(),
         shard,
-        profile: args.profile,
-        progress: !args.quiet && std::io::stderr().is_terminal(),
+        profile: args.profile.into(),
+        live: None,
     };
     let (stop_tx, stop_rx) = watch::channel(false);
     let interrupt = tokio::spawn(async move {
@@ -260,7 +261,15 @@ async fn execute(args: FleetArgs) -> anyhow::Result<bool> {
             let _ = stop_tx.send(true);
         }
     });
+    let progress = (!args.quiet && std::io::stderr().is_terminal()).then(|| {
+        let (tx, rx) = watch::channel(LiveStatus::default());
+        settings.live = Some(tx);
+        Progress::start(rx, spec.planned_duration_s())
+    });
     let record = fleet::run(&spec, &target, &settings, stop_rx).await;
+    if let Some(p) = progress {
+        p.finish().await;
+    }
     interrupt.abort();
     drop(reference);
     let verdict = assess_fleet(&record);

@@ -1,6 +1,8 @@
 //! Command-line commands: one module per command.
 
 pub mod fleet;
+mod profile;
+mod progress;
 pub mod report;
 pub mod run;
 pub mod serve;

@@ -7,9 +7,9 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
-use jobcert_harness::check::thresholds::assess_fleet;
 use jobcert_harness::record::{FleetRecord, Shard};
 use jobcert_harness::report::fleet::{FleetReport, console, read_record, write_all};
+use jobcert_harness::verdict::fleet::assess_fleet;
 
 /// The folder a merge writes to by default, beside the shards' folders.
 const MERGED: &str = "merged";

@@ -9,20 +9,21 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use super::profile::ProfileArg;
 use anyhow::{Context, bail};
 use clap::Args;
 use jobcert_contract::Binding;
-use jobcert_harness::check::Profile;
-use jobcert_harness::check::verdict::{assess, load_deviations};
 use jobcert_harness::drive::conformance::{self, DataPlane, Settings, Target};
+use jobcert_harness::plan::Plan;
+use jobcert_harness::plan::generate;
 use jobcert_harness::record::{LatencyBook, RunRecord, TargetInfo};
 use jobcert_harness::report::{self, ReportInput};
 use jobcert_harness::scenario::fleet::is_fleet_file;
-use jobcert_harness::scenario::plan::Plan;
-use jobcert_harness::scenario::{ScenarioError, generate, load, scenario_files};
+use jobcert_harness::scenario::{ScenarioError, load, scenario_files};
 use jobcert_harness::transport::Signer;
 use jobcert_harness::transport::http::{Endpoint, HttpTransport};
 use jobcert_harness::transport::mqtt::MqttTransport;
+use jobcert_harness::verdict::{assess, load_deviations};
 use jobcert_reference::{RunningServer, ServeConfig};
 use tokio::sync::watch;
 
@@ -60,8 +61,8 @@ pub struct RunArgs {
     #[arg(long)]
     skip: Vec<String>,
     /// How strictly to judge where the contract leaves room.
-    #[arg(long, value_enum, default_value_t = Profile::Aws)]
-    profile: Profile,
+    #[arg(long, value_enum, default_value_t = ProfileArg::Aws)]
+    profile: ProfileArg,
     /// YAML list of accepted deviations (`deviations: [{requirement, reason}]`).
     #[arg(long)]
     deviations: Option<PathBuf>,
@@ -246,7 +247,7 @@ async fn execute(args: RunArgs) -> anyhow::Result<bool> {
         deadline: Duration::from_millis(args.deadline_ms),
         max_wait: Duration::from_secs(args.max_wait_s),
         concurrency: args.concurrency,
-        profile: args.profile,
+        profile: args.profile.into(),
     };
 
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -307,7 +308,7 @@ async fn execute(args: RunArgs) -> anyhow::Result<bool> {
         cases,
         latency,
     };
-    let assessment = assess(&record, args.profile, &deviations);
+    let assessment = assess(&record, args.profile.into(), &deviations);
     let rerun_prefix = rerun_prefix(&args);
     let input = ReportInput {
         run: &record,
@@ -339,7 +340,7 @@ fn rerun_prefix(args: &RunArgs) -> String {
         parts.push(format!("--control {c}"));
         parts.push(format!("--target-time-scale {}", args.target_time_scale));
     }
-    if args.profile == Profile::Strict {
+    if args.profile == ProfileArg::Strict {
         parts.push("--profile strict".into());
     }
     if let Some(d) = &args.deviations {

@@ -8,8 +8,8 @@ use std::collections::HashSet;
 use serde_json::Value;
 
 use super::answer::{Answer, read};
-use super::finding::{Finding, Profile};
-use crate::record::{Exchange, Outcome};
+use crate::finding::{Finding, Profile};
+use crate::transport::{Exchange, Outcome};
 use jobcert_contract::{Binding, Operation};
 
 /// A job the control plane acknowledged creating for the device's thing.

@@ -3,8 +3,8 @@
 
 use serde_json::Value;
 
-use super::finding::{Finding, Profile};
-use crate::record::{Exchange, Outcome, WireResponse};
+use crate::finding::{Finding, Profile};
+use crate::transport::{Exchange, Outcome, WireResponse};
 use jobcert_contract::{Binding, Operation, file, schemas, type_for_mqtt_code};
 
 /// An answer as a client sees it.

@@ -3,9 +3,53 @@
 use serde_json::Value;
 
 use super::answer::Answer;
-use super::finding::Finding;
-use crate::record::{Exchange, Outcome};
-use crate::scenario::plan::Expectation;
+use crate::finding::Finding;
+use crate::plan::Expectation;
+use crate::transport::{Exchange, Outcome};
+use jobcert_contract::Operation;
+
+/// The expectation a call is held to: the step's own, and, for an input its request schema
+/// refuses, the contract's default — refused as `InvalidRequestException` under the
+/// operation's input requirement — unless the step expects something else.
+pub fn effective(step: &Expectation, operation: Operation, valid: bool) -> Expectation {
+    let mut expectation = step.clone();
+    if !valid && expectation.error.is_none() && expectation.status.is_none() {
+        expectation.error = Some("InvalidRequestException".to_string());
+        expectation
+            .requirement
+            .get_or_insert_with(|| input_requirement(operation).to_string());
+    }
+    expectation
+}
+
+/// The requirement an invalid input of `operation` breaks when the step names none.
+fn input_requirement(operation: Operation) -> &'static str {
+    match operation {
+        Operation::StartNextPendingJobExecution => "SN-BODY",
+        Operation::UpdateJobExecution => "UP-INPUT",
+        Operation::DescribeJobExecution => "DE-INPUT",
+        Operation::GetPendingJobExecutions => "GP-INPUT",
+    }
+}
+
+/// Whether a refused call must be followed by reading the thing back, and the requirement a
+/// changed state then breaks: a refused start-next breaks SN-REJECT-UNCHANGED, any other
+/// refusal the requirement the call was checked under.
+pub fn unchanged_requirement(
+    operation: Operation,
+    expectation: &Expectation,
+    valid: bool,
+    requirement: &str,
+) -> Option<String> {
+    let mutating = matches!(
+        operation,
+        Operation::StartNextPendingJobExecution | Operation::UpdateJobExecution
+    );
+    (mutating && (expectation.state_unchanged || !valid)).then(|| match operation {
+        Operation::StartNextPendingJobExecution => "SN-REJECT-UNCHANGED".to_string(),
+        _ => requirement.to_string(),
+    })
+}
 
 /// Checks `answer` against the step's explicit expectations, citing `requirement`.
 /// `resolve` maps a logical thing or job name to the name used on the target.

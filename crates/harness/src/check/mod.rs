@@ -4,9 +4,5 @@
 pub mod agent;
 pub mod answer;
 pub mod expect;
-mod finding;
+pub mod notify;
 pub mod oracle;
-pub mod thresholds;
-pub mod verdict;
-
-pub use finding::{Finding, Profile, Severity, severity};

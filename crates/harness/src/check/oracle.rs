@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::{Map, Value};
 
 use super::answer::Answer;
-use super::finding::Finding;
+use crate::finding::Finding;
 use jobcert_contract::{
     Binding, ExecutionModel, NEXT_EXECUTION, Operation, Status, execution_model,
 };

@@ -12,13 +12,15 @@ use tokio::sync::{Semaphore, watch};
 
 use crate::check::answer::{self, Answer};
 use crate::check::oracle::{Call, JobFacts, Oracle, Subject, Window, subject};
-use crate::check::{Finding, Profile, expect};
-use crate::record::{CaseRecord, Exchange, Outcome};
-use crate::scenario::plan::{Action, JobFixture, Plan, PlannedCase, Step};
+use crate::check::{expect, notify};
+use crate::finding::{Finding, Profile};
+use crate::plan::{Action, JobFixture, Plan, PlannedCase, Step};
+use crate::record::CaseRecord;
 use crate::transport::binding::{HttpRequest, bind, encode_label};
 use crate::transport::binding::{MqttRequest, bind_mqtt};
 use crate::transport::http::{Endpoint, HttpTransport};
 use crate::transport::mqtt::MqttTransport;
+use crate::transport::{Exchange, Outcome};
 use jobcert_contract::{Binding, ControlOperation, NEXT_EXECUTION, Operation};
 
 /// Where device requests go.
@@ -376,60 +378,27 @@ impl<'a> CaseRun<'a> {
         let DataPlane::Mqtt(mqtt) = &self.target.data else {
             return;
         };
-        let requirement = if topic == "notify-next" {
-            "MQ-NOTIFY-NEXT"
+        let real = |j: &str| self.jobs.get(j).cloned().unwrap_or_default();
+        let expected = if topic == "notify-next" {
+            notify::Expected::Next(job.map(real))
         } else {
-            "MQ-NOTIFY"
+            notify::Expected::Lists {
+                queued: queued.iter().map(|j| real(j)).collect(),
+                in_progress: in_progress.iter().map(|j| real(j)).collect(),
+            }
         };
         let real_thing = self.things[thing].clone();
         let full_topic = format!("$aws/things/{real_thing}/jobs/{topic}");
         let since = self.step_mark_us;
         let deadline = step.deadline.unwrap_or(self.settings.deadline);
-        let Some(message) = mqtt
+        let finding = match mqtt
             .next_message(&real_thing, &full_topic, since, deadline)
             .await
-        else {
-            self.findings.push(Finding::fail(
-                requirement,
-                format!("no {topic} arrived within {deadline:?}"),
-                None,
-            ));
-            return;
+        {
+            Some(message) => notify::judge(&expected, &message.payload),
+            None => notify::missing(&expected, topic, deadline),
         };
-        let body: Value = serde_json::from_str(&message.payload).unwrap_or(Value::Null);
-        let real = |j: &String| self.jobs.get(j).cloned().unwrap_or_default();
-        let ids = |v: &Value| -> Vec<String> {
-            v.as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|e| e["jobId"].as_str().map(str::to_string))
-                .collect()
-        };
-        let (ok, what) = if topic == "notify-next" {
-            let got = body["execution"]["jobId"].as_str().map(str::to_string);
-            let want = job.map(|j| real(&j.to_string()));
-            (
-                got == want,
-                format!("notify-next names {got:?}, expected {want:?}"),
-            )
-        } else {
-            let want_q: Vec<String> = queued.iter().map(real).collect();
-            let want_i: Vec<String> = in_progress.iter().map(real).collect();
-            let jobs = &body["jobs"];
-            let lists_ok = ids(&jobs["QUEUED"]) == want_q
-                && ids(&jobs["IN_PROGRESS"]) == want_i
-                && (jobs.get("QUEUED").is_some() != want_q.is_empty())
-                && (jobs.get("IN_PROGRESS").is_some() != want_i.is_empty());
-            (
-                lists_ok,
-                format!(
-                    "notify lists {jobs}, expected QUEUED {want_q:?} and IN_PROGRESS {want_i:?}"
-                ),
-            )
-        };
-        let stamped = body["timestamp"].as_i64().is_some();
-        self.findings
-            .push(Finding::check(ok && stamped, requirement, what, None));
+        self.findings.push(finding);
     }
 
     fn primary_requirement(&self) -> String {
@@ -614,13 +583,7 @@ impl<'a> CaseRun<'a> {
         };
         let judged = self.oracle.judge(&call, &answer, None);
         self.findings.extend(judged);
-        let mut expectation = step.expect.clone();
-        if !valid && expectation.error.is_none() && expectation.status.is_none() {
-            expectation.error = Some("InvalidRequestException".to_string());
-            expectation
-                .requirement
-                .get_or_insert_with(|| input_requirement(operation).to_string());
-        }
+        let expectation = expect::effective(&step.expect, operation, valid);
         let requirement = expectation
             .requirement
             .clone()
@@ -635,15 +598,10 @@ impl<'a> CaseRun<'a> {
             &resolve,
         ));
         let refused = matches!(answer, Answer::Error { .. });
-        let mutating = matches!(
-            operation,
-            Operation::StartNextPendingJobExecution | Operation::UpdateJobExecution
-        );
-        if refused && mutating && (expectation.state_unchanged || !valid) {
-            let attribution = match operation {
-                Operation::StartNextPendingJobExecution => "SN-REJECT-UNCHANGED".to_string(),
-                _ => requirement.clone(),
-            };
+        if let Some(attribution) =
+            expect::unchanged_requirement(operation, &expectation, valid, &requirement)
+                .filter(|_| refused)
+        {
             self.verify_unchanged(input, &attribution).await;
         }
     }
@@ -695,15 +653,5 @@ impl<'a> CaseRun<'a> {
             let judged = self.oracle.judge(&call, &answer, Some(attribution));
             self.findings.extend(judged);
         }
-    }
-}
-
-/// The requirement an invalid input of `operation` breaks when the step names none.
-fn input_requirement(operation: Operation) -> &'static str {
-    match operation {
-        Operation::StartNextPendingJobExecution => "SN-BODY",
-        Operation::UpdateJobExecution => "UP-INPUT",
-        Operation::DescribeJobExecution => "DE-INPUT",
-        Operation::GetPendingJobExecutions => "GP-INPUT",
     }
 }

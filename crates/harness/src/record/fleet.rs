@@ -6,11 +6,11 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::exchange::Exchange;
 use super::latency::{LatencyBook, outcome_name};
 use super::run::TargetInfo;
-use crate::check::Finding;
-use crate::check::thresholds::Thresholds;
+use crate::finding::Finding;
+use crate::scenario::fleet::Thresholds;
+use crate::transport::Exchange;
 
 /// The pseudo-operation connection attempts are counted under.
 pub const CONNECT: &str = "Connect";
@@ -152,7 +152,7 @@ pub struct FleetRecord {
     /// The thresholds the verdict is judged by.
     pub thresholds: Thresholds,
     /// The profile findings are weighed under.
-    pub profile: crate::check::Profile,
+    pub profile: crate::finding::Profile,
     /// Resident memory of the harness process: before the devices started, and at its peak,
     /// in KiB (summed over shards once merged; absent off Linux).
     pub memory: Option<Memory>,

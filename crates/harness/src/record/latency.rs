@@ -8,7 +8,7 @@ use hdrhistogram::Histogram;
 use hdrhistogram::serialization::{Deserializer, Serializer, V2DeflateSerializer};
 use serde::{Deserialize, Serialize};
 
-use super::exchange::{Exchange, Outcome};
+use crate::transport::{Exchange, Outcome};
 
 /// Highest latency recorded exactly, in microseconds (one hour); longer ones saturate.
 const MAX_US: u64 = 3_600_000_000;
@@ -226,7 +226,7 @@ pub fn hgrm(h: &Histogram<u64>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::record::{Timing, WireRequest};
+    use crate::transport::{Timing, WireRequest};
 
     fn exchange(latency_us: u64) -> Exchange {
         Exchange {

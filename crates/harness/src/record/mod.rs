@@ -1,12 +1,10 @@
 //! Records of a run: exchanges, latency histograms, and the fleet record. Reports read these; nothing here judges.
 
-mod exchange;
 mod fleet;
 mod latency;
 mod recorder;
 mod run;
 
-pub use exchange::{Exchange, FailureClass, Outcome, Timing, WireRequest, WireResponse, redact};
 pub use fleet::{
     CONNECT, EXAMPLES_KEPT, Example, FleetRecord, Interval, Memory, SETUP_ERROR, Schedule, Shard,
     Tally,

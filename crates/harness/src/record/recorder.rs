@@ -5,10 +5,10 @@
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use super::exchange::Exchange;
 use super::fleet::{CONNECT, FleetRecord, Interval};
 use super::latency::{LatencyBook, outcome_name};
-use crate::check::Finding;
+use crate::finding::Finding;
+use crate::transport::Exchange;
 
 /// What the progress line shows.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]

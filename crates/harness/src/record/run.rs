@@ -2,9 +2,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::exchange::Exchange;
 use super::latency::LatencyBook;
-use crate::check::Finding;
+use crate::finding::Finding;
+use crate::transport::Exchange;
 
 /// What was tested.
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -3,8 +3,8 @@
 use std::fmt::Write;
 
 use super::ReportInput;
-use crate::check::Severity;
-use crate::check::verdict::Verdict;
+use crate::finding::Severity;
+use crate::verdict::Verdict;
 
 const GREEN: &str = "\x1b[32m";
 const YELLOW: &str = "\x1b[33m";

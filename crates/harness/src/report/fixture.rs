@@ -2,13 +2,11 @@
 //! hostile response body), and one aborted case.
 
 use super::ReportInput;
-use crate::check::Finding;
-use crate::check::Profile;
-use crate::check::verdict::{Assessment, Deviation, assess};
-use crate::record::{
-    CaseRecord, Exchange, LatencyBook, Outcome, RunRecord, TargetInfo, Timing, WireRequest,
-    WireResponse,
-};
+use crate::finding::Finding;
+use crate::finding::Profile;
+use crate::record::{CaseRecord, LatencyBook, RunRecord, TargetInfo};
+use crate::transport::{Exchange, Outcome, Timing, WireRequest, WireResponse};
+use crate::verdict::{Assessment, Deviation, assess};
 
 pub const RERUN: &str = "jobcert run scenarios/conformance --target http://127.0.0.1:9080";
 

@@ -3,9 +3,10 @@
 use std::fmt::{self, Display, Write};
 
 use super::{ReportInput, cited_exchanges, unanswered};
-use crate::check::verdict::{CaseVerdict, Verdict};
-use crate::check::{Profile, Severity};
-use crate::record::{CaseRecord, Exchange, Outcome, redact};
+use crate::finding::{Profile, Severity};
+use crate::record::CaseRecord;
+use crate::transport::{Exchange, Outcome, redact};
+use crate::verdict::{CaseVerdict, Verdict};
 use jobcert_contract::Level;
 
 /// The operation whose coverage the page states as a percentage.

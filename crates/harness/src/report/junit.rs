@@ -8,9 +8,10 @@ use std::time::Duration;
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 
 use super::{ReportInput, cited_exchanges, unanswered};
-use crate::check::Severity;
-use crate::check::verdict::{CaseVerdict, Verdict, Weighed};
-use crate::record::{CaseRecord, Exchange, Outcome};
+use crate::finding::Severity;
+use crate::record::CaseRecord;
+use crate::transport::{Exchange, Outcome};
+use crate::verdict::{CaseVerdict, Verdict, Weighed};
 
 fn severity_word(s: Severity) -> &'static str {
     match s {

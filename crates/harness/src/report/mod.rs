@@ -16,8 +16,9 @@ use std::path::{Path, PathBuf};
 
 pub use console::console;
 
-use crate::check::verdict::{Assessment, CaseVerdict};
-use crate::record::{CaseRecord, Exchange, FailureClass, Outcome, RunRecord, hgrm};
+use crate::record::{CaseRecord, RunRecord, hgrm};
+use crate::transport::{Exchange, FailureClass, Outcome};
+use crate::verdict::{Assessment, CaseVerdict};
 
 /// Most bytes of a body quoted in a report.
 const BODY_LIMIT: usize = 2048;

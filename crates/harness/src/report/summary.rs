@@ -4,9 +4,9 @@
 use serde::Serialize;
 
 use super::ReportInput;
-use crate::check::verdict::{Coverage, Deviation, Totals, Verdict};
-use crate::check::{Profile, Severity};
+use crate::finding::{Profile, Severity};
 use crate::record::TargetInfo;
+use crate::verdict::{Coverage, Deviation, Totals, Verdict};
 
 #[derive(Serialize)]
 struct Summary<'a> {

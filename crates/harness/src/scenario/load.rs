@@ -8,7 +8,7 @@ use serde_json::Value;
 use serde_saphyr::Spanned;
 
 use super::model::{CaseSpec, Input, ScenarioFile, StepSpec};
-use super::plan::{Action, Expectation, JobFixture, PlannedCase, Source, Step};
+use crate::plan::{Action, Expectation, JobFixture, PlannedCase, Source, Step};
 use jobcert_contract::{Binding, NEXT_EXECUTION, Operation, catalogue, file};
 
 /// A problem in a scenario file, with where it is.

@@ -4,6 +4,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 use serde_saphyr::Spanned;
 
+use crate::plan::RetrySpec;
 use jobcert_contract::Binding;
 
 /// One scenario file: a suite of cases.
@@ -67,16 +68,6 @@ pub struct JobSpecYaml {
     /// jobExecutionsRetryConfig.criteriaList.
     #[serde(default)]
     pub retry: Vec<RetrySpec>,
-}
-
-/// One retry criterion.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct RetrySpec {
-    /// FAILED, TIMED_OUT or ALL.
-    pub failure_type: String,
-    /// How many retries.
-    pub number_of_retries: u32,
 }
 
 /// An operation's input as written: members with where each value stands.

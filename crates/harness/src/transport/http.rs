@@ -2,7 +2,9 @@
 
 use std::time::{Duration, Instant};
 
-use crate::record::{Exchange, FailureClass, Outcome, Timing, WireRequest, WireResponse, redact};
+use crate::transport::{
+    Exchange, FailureClass, Outcome, Timing, WireRequest, WireResponse, redact,
+};
 
 use super::binding::HttpRequest;
 use super::sigv4::Signer;

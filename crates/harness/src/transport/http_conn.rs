@@ -21,7 +21,7 @@ use super::http::{
     Endpoint, error_chain, keep, prepare, recorded_headers, response_headers, wire_request,
 };
 use super::sigv4::Signer;
-use crate::record::{Exchange, FailureClass, Outcome, Timing, WireResponse};
+use crate::transport::{Exchange, FailureClass, Outcome, Timing, WireResponse};
 
 /// An open connection: the handle requests go through, and the connection's own state
 /// machine, which must be polled for anything to move.

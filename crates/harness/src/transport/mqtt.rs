@@ -12,7 +12,7 @@ use serde_json::Value;
 use tokio::sync::{Notify, oneshot};
 
 use super::binding::MqttRequest;
-use crate::record::{Exchange, FailureClass, Outcome, Timing, WireRequest, WireResponse};
+use crate::transport::{Exchange, FailureClass, Outcome, Timing, WireRequest, WireResponse};
 
 /// Largest packet sent or accepted.
 const MAX_PACKET: usize = 256 * 1024;

@@ -11,11 +11,11 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use super::Fleet;
 use super::draws::Draws;
 use crate::check::agent::{DeviceOracle, Judged, Started};
-use crate::record::{Exchange, FailureClass, Outcome, Timing, WireRequest};
 use crate::scenario::fleet::Program;
 use crate::transport::binding::{bind, bind_mqtt};
 use crate::transport::http_conn::DeviceConnection;
 use crate::transport::mqtt::MqttDevice;
+use crate::transport::{Exchange, FailureClass, Outcome, Timing, WireRequest};
 use jobcert_contract::{Binding, Operation};
 
 /// Extra real time a silent device waits past the step timer's slack before it looks.

@@ -6,7 +6,6 @@
 
 mod agent;
 mod draws;
-mod progress;
 mod rollout;
 mod schedule;
 
@@ -22,8 +21,8 @@ use self::agent::{Agent, CycleEnd, Link};
 use self::draws::Draws;
 use self::rollout::Rollout;
 use self::schedule::Schedule;
-use crate::check::Profile;
-use crate::record::{FleetRecord, Memory, Recorder, Shard, TargetInfo, epoch_ms};
+use crate::finding::Profile;
+use crate::record::{FleetRecord, Memory, Recorder, Shard, Snapshot, TargetInfo, epoch_ms};
 use crate::scenario::fleet::{
     Connections, FleetSpec, FleetTransport, LoadModel, RolloutStart, Until,
 };
@@ -31,8 +30,6 @@ use crate::transport::Signer;
 use crate::transport::http::{Endpoint, HttpTransport};
 use crate::transport::http_conn::DeviceConnection;
 use jobcert_contract::{Binding, execution_model};
-
-pub use self::progress::Progress;
 
 /// A cycle that starts later than this after its scheduled time is counted late.
 pub const LATE_ALLOWANCE: Duration = Duration::from_millis(2);
@@ -104,8 +101,21 @@ pub struct FleetSettings {
     pub shard: Shard,
     /// How findings are weighed.
     pub profile: Profile,
-    /// Print a live progress line to stderr.
-    pub progress: bool,
+    /// Where to publish a [`LiveStatus`] every second, for a progress display.
+    pub live: Option<watch::Sender<LiveStatus>>,
+}
+
+/// What a running fleet publishes every second.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct LiveStatus {
+    /// Requests, errors, failed checks and p99 so far.
+    pub counts: Snapshot,
+    /// Requests in flight now.
+    pub in_flight: i64,
+    /// Devices with nothing left to do.
+    pub drained: u64,
+    /// Devices this shard simulates.
+    pub devices: u64,
 }
 
 /// Shared state of a running fleet.
@@ -123,6 +133,8 @@ pub struct Fleet {
     drained: AtomicU64,
     halt: watch::Receiver<bool>,
     ending: watch::Sender<bool>,
+    devices: u64,
+    live: Option<watch::Sender<LiveStatus>>,
 }
 
 /// Counts a request in flight while alive.
@@ -255,6 +267,8 @@ pub async fn run(
         drained: AtomicU64::new(0),
         halt,
         ending,
+        devices: things.len() as u64,
+        live: settings.live.clone(),
     });
     // The bound on the whole run, and the user's interrupt, both halt it.
     let bound = Duration::from_secs_f64(spec.run.max_duration_s);
@@ -271,9 +285,6 @@ pub async fn run(
         })
     };
     let ticker = tokio::spawn(tick(fleet.clone()));
-    let progress = settings
-        .progress
-        .then(|| Progress::start(fleet.clone(), things.len() as u64));
 
     let setup = seed(&fleet, &things, &stop).await;
     if let Err(why) = setup {
@@ -284,9 +295,6 @@ pub async fn run(
     }
     watchdog.abort();
     ticker.abort();
-    if let Some(p) = progress {
-        p.finish().await;
-    }
     let mut record = fleet.recorder.finish();
     let why = stopped_by.lock().unwrap_or_else(|p| p.into_inner()).take();
     record.partial = why.is_some();
@@ -602,5 +610,13 @@ async fn tick(fleet: Arc<Fleet>) {
         let next = (now / 1000 + 1) * 1000;
         tokio::time::sleep(Duration::from_millis(next - now)).await;
         fleet.recorder.rotate(next);
+        if let Some(live) = &fleet.live {
+            live.send_replace(LiveStatus {
+                counts: fleet.recorder.snapshot(),
+                in_flight: fleet.in_flight.load(Ordering::Relaxed),
+                drained: fleet.drained.load(Ordering::Relaxed),
+                devices: fleet.devices,
+            });
+        }
     }
 }

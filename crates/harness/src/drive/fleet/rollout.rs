@@ -13,7 +13,8 @@ use tokio::sync::watch;
 
 use super::Fleet;
 use crate::check::agent::CreatedJob;
-use crate::record::{Outcome, SETUP_ERROR};
+use crate::record::SETUP_ERROR;
+use crate::transport::Outcome;
 use crate::transport::binding::bind;
 use jobcert_contract::ControlOperation;
 

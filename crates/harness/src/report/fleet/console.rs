@@ -4,7 +4,7 @@
 use std::fmt::Write;
 
 use super::{FleetReport, number, stats, throughput};
-use crate::check::Severity;
+use crate::finding::Severity;
 use crate::record::FleetRecord;
 
 const GREEN: &str = "\x1b[32m";

@@ -4,12 +4,11 @@
 
 use std::collections::BTreeMap;
 
-use crate::check::thresholds::{Bound, FleetVerdict, LatencyThreshold, Thresholds, assess_fleet};
-use crate::check::{Finding, Profile};
-use crate::record::{
-    Exchange, FleetRecord, Interval, LatencyBook, Memory, Outcome, Schedule, Shard, TargetInfo,
-    Timing, WireRequest, WireResponse,
-};
+use crate::finding::{Finding, Profile};
+use crate::record::{FleetRecord, Interval, LatencyBook, Memory, Schedule, Shard, TargetInfo};
+use crate::scenario::fleet::{Bound, LatencyThreshold, Thresholds};
+use crate::transport::{Exchange, Outcome, Timing, WireRequest, WireResponse};
+use crate::verdict::fleet::{FleetVerdict, assess_fleet};
 
 /// Start of the sample run, epoch milliseconds.
 pub const STARTED_AT_MS: u64 = 1_700_000_000_000;

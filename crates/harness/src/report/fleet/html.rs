@@ -5,9 +5,9 @@ use std::collections::BTreeMap;
 use std::fmt::{self, Display, Write};
 
 use super::{FleetReport, chart, evidence, number, severity_word, shards_text, stats, throughput};
-use crate::check::thresholds::FleetVerdict;
-use crate::check::{Profile, Severity};
+use crate::finding::{Profile, Severity};
 use crate::record::FleetRecord;
+use crate::verdict::fleet::FleetVerdict;
 
 const STYLE: &str = "\
 body{font:14px/1.45 system-ui,sans-serif;margin:0 auto;max-width:1200px;padding:1em 2em;color:#1d1d1f}\

@@ -8,9 +8,9 @@ use std::time::Duration;
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 
 use super::{FleetReport, evidence, number, severity_word};
-use crate::check::Severity;
-use crate::check::thresholds::{RequirementVerdict, ThresholdVerdict};
+use crate::finding::Severity;
 use crate::record::{FleetRecord, Tally};
+use crate::verdict::fleet::{RequirementVerdict, ThresholdVerdict};
 
 fn failure(kind: &str, message: String, description: String) -> TestCaseStatus {
     let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);

@@ -22,9 +22,10 @@ pub use console::console;
 pub use summary::{ReadError, read_record};
 
 use super::{file_part, unanswered};
-use crate::check::Severity;
-use crate::check::thresholds::FleetVerdict;
-use crate::record::{Exchange, FleetRecord, LatencyKey, Outcome, Shard, hgrm, redact};
+use crate::finding::Severity;
+use crate::record::{FleetRecord, LatencyKey, Shard, hgrm};
+use crate::transport::{Exchange, Outcome, redact};
+use crate::verdict::fleet::FleetVerdict;
 
 /// What the fleet reports need.
 #[derive(Debug, Clone, Copy)]

@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::{FleetReport, Stat, Throughput, stats, throughput};
-use crate::check::thresholds::FleetVerdict;
 use crate::record::FleetRecord;
+use crate::verdict::fleet::FleetVerdict;
 
 /// The `kind` of a fleet summary.
 const KIND: &str = "fleet";

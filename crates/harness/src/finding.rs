@@ -55,7 +55,7 @@ impl Finding {
 }
 
 /// How strictly findings are weighed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Profile {
     /// Fail only what the contract clearly forbids; where it leaves room, warn.

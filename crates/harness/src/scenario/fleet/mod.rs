@@ -10,8 +10,11 @@ use serde_json::{Value, json};
 
 use super::load::ScenarioError;
 use super::spans::Spans;
-use crate::check::thresholds::Thresholds;
 use jobcert_contract::ControlOperation;
+
+mod thresholds;
+
+pub use thresholds::{Bound, LatencyThreshold, Thresholds};
 
 /// A fleet scenario file.
 #[derive(Debug, Deserialize)]

@@ -1,12 +1,12 @@
-//! The live progress line on a terminal: rate, requests in flight, errors, p99 so far, devices
-//! done and an ETA. Written to stderr, once a second, only when asked for (on a TTY).
+//! The live progress line of a fleet run on a terminal: rate, requests in flight, errors, p99
+//! so far, devices drained and an ETA. Written to stderr once a second from what the driver
+//! publishes; the driver itself prints nothing.
 
 use std::io::Write;
-use std::sync::Arc;
-use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use super::Fleet;
+use jobcert_harness::drive::fleet::LiveStatus;
+use tokio::sync::watch;
 
 /// The running progress line.
 pub struct Progress {
@@ -14,20 +14,20 @@ pub struct Progress {
 }
 
 impl Progress {
-    /// Starts printing the progress of `fleet` of `devices` devices.
-    pub fn start(fleet: Arc<Fleet>, devices: u64) -> Self {
+    /// Prints every status `live` receives; `planned_s` is the run's planned length, if it has one.
+    pub fn start(mut live: watch::Receiver<LiveStatus>, planned_s: Option<f64>) -> Self {
         let task = tokio::spawn(async move {
             let started = Instant::now();
             let mut last = (Instant::now(), 0u64);
-            loop {
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                let s = fleet.recorder.snapshot();
+            while live.changed().await.is_ok() {
+                let s = *live.borrow_and_update();
                 let now = Instant::now();
-                let rate = (s.requests - last.1) as f64 / now.duration_since(last.0).as_secs_f64();
-                last = (now, s.requests);
-                let done = fleet.drained.load(Ordering::Relaxed);
+                let rate = (s.counts.requests.saturating_sub(last.1)) as f64
+                    / now.duration_since(last.0).as_secs_f64();
+                last = (now, s.counts.requests);
                 let elapsed = started.elapsed().as_secs_f64();
-                let eta = match fleet.spec.planned_duration_s() {
+                let (done, devices) = (s.drained, s.devices);
+                let eta = match planned_s {
                     Some(d) => format!("{:.0} s", (d - elapsed).max(0.0)),
                     None if done > 0 && done < devices => {
                         format!("{:.0} s", elapsed / done as f64 * (devices - done) as f64)
@@ -36,10 +36,7 @@ impl Progress {
                 };
                 let line = format!(
                     "\r{elapsed:>6.0} s  {rate:>8.0} req/s  in flight {:>6}  errors {:>6}  failed checks {:>5}  p99 {:>8.2} ms  drained {done}/{devices}  ETA {eta}   ",
-                    fleet.in_flight.load(Ordering::Relaxed),
-                    s.errors,
-                    s.failed_checks,
-                    s.p99_ms,
+                    s.in_flight, s.counts.errors, s.counts.failed_checks, s.counts.p99_ms,
                 );
                 let mut err = std::io::stderr().lock();
                 let _ = err.write_all(line.as_bytes());

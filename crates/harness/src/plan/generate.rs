@@ -5,8 +5,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::plan::Expectation;
-use super::plan::{Action, JobFixture, PlannedCase, Step};
+use super::{Action, Expectation, JobFixture, PlannedCase, Step};
 use jobcert_contract::{Binding, Operation, SchemaError, execution_model, file};
 
 /// Characters tried against every string pattern, by class. Whether one is forbidden is

@@ -1,11 +1,14 @@
-//! The plan: the cases a run executes, whether written in YAML or generated from the schemas.
+//! The plan: the cases a run executes, whether written in YAML (`scenario`) or generated from
+//! the request schemas (`generate`).
+
+pub mod generate;
 
 use std::path::PathBuf;
 use std::time::Duration;
 
+use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::model::RetrySpec;
 use jobcert_contract::{Binding, Operation};
 
 /// Where a case or step was written.
@@ -207,4 +210,14 @@ impl Plan {
                 && !skip.iter().any(|l| c.matches(l) || c.id == *l)
         });
     }
+}
+
+/// One retry criterion.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RetrySpec {
+    /// FAILED, TIMED_OUT or ALL.
+    pub failure_type: String,
+    /// How many retries.
+    pub number_of_retries: u32,
 }

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::finding::{Finding, Profile, Severity, severity};
+use crate::finding::{Finding, Profile, Severity, severity};
 use crate::record::RunRecord;
 use jobcert_contract::{Level, catalogue};
 

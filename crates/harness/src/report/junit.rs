@@ -7,19 +7,11 @@ use std::time::Duration;
 
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 
+use super::kit::severity_word;
 use super::{ReportInput, cited_exchanges, unanswered};
 use crate::check::Severity;
 use crate::check::verdict::{CaseVerdict, Verdict, Weighed};
 use crate::record::{CaseRecord, Exchange, Outcome};
-
-fn severity_word(s: Severity) -> &'static str {
-    match s {
-        Severity::Pass => "pass",
-        Severity::Warning => "warning",
-        Severity::Deviation => "deviation",
-        Severity::Failure => "failure",
-    }
-}
 
 fn problem_line(p: &Weighed) -> String {
     let at = p

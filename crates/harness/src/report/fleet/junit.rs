@@ -7,10 +7,11 @@ use std::time::Duration;
 
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 
-use super::{FleetReport, evidence, number, severity_word};
+use super::{FleetReport, evidence, number};
 use crate::check::Severity;
 use crate::check::thresholds::{RequirementVerdict, ThresholdVerdict};
 use crate::record::{FleetRecord, Tally};
+use crate::report::kit::severity_word;
 
 fn failure(kind: &str, message: String, description: String) -> TestCaseStatus {
     let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);

@@ -22,7 +22,6 @@ pub use console::console;
 pub use summary::{ReadError, read_record};
 
 use super::{file_part, unanswered};
-use crate::check::Severity;
 use crate::check::thresholds::FleetVerdict;
 use crate::record::{Exchange, FleetRecord, LatencyKey, Outcome, Shard, hgrm, redact};
 
@@ -108,15 +107,6 @@ fn throughput(record: &FleetRecord) -> Throughput {
         requests,
         seconds,
         per_second: (seconds > 0.0).then(|| requests as f64 / seconds),
-    }
-}
-
-fn severity_word(s: Severity) -> &'static str {
-    match s {
-        Severity::Pass => "pass",
-        Severity::Warning => "warning",
-        Severity::Deviation => "deviation",
-        Severity::Failure => "failure",
     }
 }
 

@@ -14,6 +14,7 @@ use anyhow::{Context, bail};
 use clap::Args;
 use jobcert_harness::drive::fleet::{self, FleetData, FleetSettings, FleetTarget, LiveStatus};
 use jobcert_harness::record::{Shard, TargetInfo};
+use jobcert_harness::report::Paint;
 use jobcert_harness::report::fleet::{FleetReport, console, write_all};
 use jobcert_harness::scenario::fleet::{
     Connections, FleetSpec, FleetTransport, MAX_RUN_ID, Until, load_fleet_with,
@@ -285,11 +286,12 @@ async fn execute(args: FleetArgs) -> anyhow::Result<bool> {
         verdict: &verdict,
     };
     write_all(&dir, &report).with_context(|| format!("writing reports to {}", dir.display()))?;
-    // A closed stdout (a pipe to `head`) must not turn a verdict into a panic.
+    // A closed stdout (a pipe to `head`) must not turn a verdict into a panic. Styled text
+    // through anstream, which strips the styles off a pipe or under NO_COLOR.
     let _ = writeln!(
-        std::io::stdout(),
+        anstream::stdout(),
         "{}reports: {}",
-        console(&report, std::io::stdout().is_terminal()),
+        console(&report, Paint::Ansi),
         dir.display()
     );
     Ok(verdict.passed)

@@ -1,13 +1,14 @@
 //! `jobcert report merge`: combine the results of a sharded fleet run into one — histograms
 //! added, counts summed, thresholds judged again on the merged data.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 use jobcert_harness::record::{FleetRecord, Shard};
+use jobcert_harness::report::Paint;
 use jobcert_harness::report::fleet::{FleetReport, console, read_record, write_all};
 use jobcert_harness::verdict::fleet::assess_fleet;
 
@@ -141,11 +142,12 @@ fn merge(dirs: &[PathBuf], out: Option<PathBuf>) -> anyhow::Result<bool> {
         verdict: &verdict,
     };
     write_all(&out, &report).with_context(|| format!("writing reports to {}", out.display()))?;
-    // A closed stdout (a pipe to `head`) must not turn a verdict into a panic.
+    // A closed stdout (a pipe to `head`) must not turn a verdict into a panic. Styled text
+    // through anstream, which strips the styles off a pipe or under NO_COLOR.
     let _ = writeln!(
-        std::io::stdout(),
+        anstream::stdout(),
         "{}reports: {}",
-        console(&report, std::io::stdout().is_terminal()),
+        console(&report, Paint::Ansi),
         out.display()
     );
     Ok(verdict.passed)

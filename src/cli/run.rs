@@ -2,7 +2,6 @@
 //! (the embedded reference server unless told otherwise), write the reports, and turn the
 //! verdict into the exit code.
 
-use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -318,10 +317,8 @@ async fn execute(args: RunArgs) -> anyhow::Result<bool> {
     let dir = args.report_dir.join(&run_id);
     report::write_all(&dir, &input)
         .with_context(|| format!("writing reports to {}", dir.display()))?;
-    print!(
-        "{}",
-        report::console(&input, std::io::stdout().is_terminal())
-    );
+    // Styled text through anstream, which strips the styles off a pipe or under NO_COLOR.
+    anstream::print!("{}", report::console(&input, report::Paint::Ansi));
     println!("reports: {}", dir.display());
     if assessment.totals.checks == 0 {
         eprintln!("jobcert run: no check was executed; that is a failure");

@@ -3,49 +3,29 @@
 use std::fmt::Write;
 
 use super::ReportInput;
+use super::kit::{Paint, Tone, paint, passed_word};
 use crate::finding::Severity;
 use crate::verdict::Verdict;
 
-const GREEN: &str = "\x1b[32m";
-const YELLOW: &str = "\x1b[33m";
-const RED: &str = "\x1b[31m";
-const RESET: &str = "\x1b[0m";
-
-/// `text` in `colour` when `on`.
-fn paint(on: bool, colour: &str, text: &str) -> String {
-    if on {
-        format!("{colour}{text}{RESET}")
-    } else {
-        text.to_string()
-    }
-}
-
 /// The console summary (a few lines, one line per failing or aborted case and one per problem
-/// finding of those); ANSI colours only when `color` is true. The caller prints the report path.
-pub fn console(input: &ReportInput<'_>, color: bool) -> String {
+/// finding of those), styled as `colour` says. The caller prints the report path.
+pub fn console(input: &ReportInput<'_>, colour: Paint) -> String {
     let t = &input.assessment.totals;
+    // A count is coloured only when it is not zero.
+    let count = |n: usize, tone: Tone, what: &str| {
+        let colour = if n > 0 { colour } else { Paint::Plain };
+        paint(colour, tone, &format!("{n} {what}"))
+    };
     let mut counts = vec![
-        paint(
-            color && t.passed > 0,
-            GREEN,
-            &format!("{} passed", t.passed),
-        ),
-        paint(
-            color && t.warned > 0,
-            YELLOW,
-            &format!("{} warned", t.warned),
-        ),
+        count(t.passed, Tone::Good, "passed"),
+        count(t.warned, Tone::Caution, "warned"),
     ];
     if t.deviations > 0 {
-        counts.push(paint(color, YELLOW, &format!("{} deviated", t.deviations)));
+        counts.push(count(t.deviations, Tone::Caution, "deviated"));
     }
-    counts.push(paint(
-        color && t.failed > 0,
-        RED,
-        &format!("{} failed", t.failed),
-    ));
+    counts.push(count(t.failed, Tone::Bad, "failed"));
     if t.aborted > 0 {
-        counts.push(paint(color, RED, &format!("{} aborted", t.aborted)));
+        counts.push(count(t.aborted, Tone::Bad, "aborted"));
     }
     let mut out = format!(
         "jobcert: {} cases, {} checks — {}\n",
@@ -73,7 +53,12 @@ pub fn console(input: &ReportInput<'_>, color: bool) -> String {
             .as_deref()
             .map(|s| format!(" ({s})"))
             .unwrap_or_default();
-        let _ = writeln!(out, "{} {}{source}", paint(color, RED, label), case.id);
+        let _ = writeln!(
+            out,
+            "{} {}{source}",
+            paint(colour, Tone::Bad, label),
+            case.id
+        );
         if let Some(reason) = &case.aborted {
             let _ = writeln!(out, "    aborted: {reason}");
         }
@@ -87,7 +72,7 @@ pub fn console(input: &ReportInput<'_>, color: bool) -> String {
     }
     if warnings > 0 {
         let line = format!("{warnings} warning(s) in {warned_cases} case(s); see the report");
-        let _ = writeln!(out, "{}", paint(color, YELLOW, &line));
+        let _ = writeln!(out, "{}", paint(colour, Tone::Caution, &line));
     }
     let unused = &input.assessment.unused_deviations;
     if !unused.is_empty() {
@@ -95,11 +80,9 @@ pub fn console(input: &ReportInput<'_>, color: bool) -> String {
         let _ = writeln!(out, "unused deviations: {}", ids.join(", "));
     }
 
-    let verdict = if input.assessment.passed {
-        paint(color, GREEN, "PASS")
-    } else {
-        paint(color, RED, "FAIL")
-    };
+    let passed = input.assessment.passed;
+    let tone = if passed { Tone::Good } else { Tone::Bad };
+    let verdict = paint(colour, tone, &passed_word(passed).to_uppercase());
     let mut notes = Vec::new();
     if input.run.partial {
         notes.push("partial run");
@@ -118,13 +101,16 @@ pub fn console(input: &ReportInput<'_>, color: bool) -> String {
 
 #[cfg(test)]
 mod tests {
+    use anstream::ColorChoice;
+
     use super::super::fixture;
+    use super::super::kit::printed;
     use super::*;
 
     #[test]
     fn lists_failures_and_ends_with_the_verdict() {
         let (run, assessment) = fixture::sample();
-        let text = console(&fixture::input(&run, &assessment), false);
+        let text = console(&fixture::input(&run, &assessment), Paint::Plain);
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(
             lines[0],
@@ -141,7 +127,14 @@ mod tests {
     #[test]
     fn colours_only_when_asked() {
         let (run, assessment) = fixture::sample();
-        let text = console(&fixture::input(&run, &assessment), true);
-        assert!(text.contains(&format!("{RED}FAIL{RESET}")));
+        let input = fixture::input(&run, &assessment);
+        let styled = console(&input, Paint::Ansi);
+        assert!(styled.contains("\x1b[31mFAIL\x1b[0m"));
+        assert!(styled.contains("\x1b[32m1 passed\x1b[0m, 0 warned"));
+        let plain = console(&input, Paint::Plain);
+        assert!(!plain.contains('\x1b'));
+        // What a terminal under NO_COLOR receives is the plain text.
+        assert_eq!(printed(&styled, ColorChoice::Never), plain);
+        assert_eq!(printed(&styled, ColorChoice::AlwaysAnsi), styled);
     }
 }

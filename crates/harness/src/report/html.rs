@@ -1,90 +1,17 @@
 //! `report.html`: one self-contained page (inline CSS and SVG, no scripts, no external assets).
 
-use std::fmt::{self, Display, Write};
+use std::fmt::{self, Write};
 
+use super::kit::{
+    Esc, badge, document, level_word, passed_word, profile_word, severity_word, verdict_word,
+};
 use super::{ReportInput, cited_exchanges, unanswered};
-use crate::finding::{Profile, Severity};
 use crate::record::CaseRecord;
 use crate::transport::{Exchange, Outcome, redact};
 use crate::verdict::{CaseVerdict, Verdict};
-use jobcert_contract::Level;
 
 /// The operation whose coverage the page states as a percentage.
 const COVERAGE_OPERATION: &str = "StartNextPendingJobExecution";
-
-const STYLE: &str = "\
-body{font:14px/1.45 system-ui,sans-serif;margin:0 auto;max-width:1200px;padding:1em 2em;color:#1d1d1f}\
-h1{margin:.2em 0}h2{border-bottom:2px solid #ddd;padding-bottom:.2em;margin-top:2em}\
-table{border-collapse:collapse;margin:.5em 0}th,td{border:1px solid #ddd;padding:3px 8px;text-align:left;vertical-align:top}\
-th{background:#f4f4f6}td.n{text-align:right;font-variant-numeric:tabular-nums}\
-code,pre{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:12.5px}\
-pre{background:#f7f7f9;border:1px solid #e3e3e8;padding:.6em;white-space:pre-wrap;word-break:break-all;margin:.3em 0}\
-.badge{display:inline-block;border-radius:3px;padding:0 6px;font-size:12px;font-weight:600;color:#fff;text-transform:uppercase}\
-.pass{background:#2e7d32}.warn,.warning{background:#b26a00}.deviation{background:#1565c0}\
-.fail,.failure{background:#c62828}.aborted{background:#6a1b9a}.untested{background:#8a8a8e}\
-.verdict{font-size:20px;padding:2px 12px}\
-.banner{background:#fff3cd;border:1px solid #e0b400;padding:.6em 1em;font-weight:600}\
-.case{border:1px solid #ddd;border-radius:4px;padding:.2em 1em 1em;margin:1em 0}\
-.pair{display:grid;grid-template-columns:1fr 1fr;gap:1em}h4{margin:.8em 0 .2em}h5{margin:.3em 0}\
-.muted{color:#6e6e73}";
-
-/// Text with the five HTML-special characters escaped, for element content and quoted attributes.
-struct Esc<'a>(&'a str);
-
-impl Display for Esc<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for c in self.0.chars() {
-            match c {
-                '&' => f.write_str("&amp;")?,
-                '<' => f.write_str("&lt;")?,
-                '>' => f.write_str("&gt;")?,
-                '"' => f.write_str("&quot;")?,
-                '\'' => f.write_str("&#39;")?,
-                c => f.write_char(c)?,
-            }
-        }
-        Ok(())
-    }
-}
-
-fn verdict_word(v: Verdict) -> &'static str {
-    match v {
-        Verdict::Pass => "pass",
-        Verdict::Warn => "warn",
-        Verdict::Deviation => "deviation",
-        Verdict::Fail => "fail",
-        Verdict::Aborted => "aborted",
-        Verdict::Untested => "untested",
-    }
-}
-
-fn severity_word(s: Severity) -> &'static str {
-    match s {
-        Severity::Pass => "pass",
-        Severity::Warning => "warning",
-        Severity::Deviation => "deviation",
-        Severity::Failure => "failure",
-    }
-}
-
-fn profile_word(p: Profile) -> &'static str {
-    match p {
-        Profile::Aws => "aws",
-        Profile::Strict => "strict",
-    }
-}
-
-fn level_word(l: Level) -> &'static str {
-    match l {
-        Level::Must => "must",
-        Level::Ambiguous => "ambiguous",
-        Level::Should => "should",
-    }
-}
-
-fn badge(class: &str) -> String {
-    format!(r#"<span class="badge {class}">{class}</span>"#)
-}
 
 /// `s` as one POSIX shell word.
 fn shell_quote(s: &str) -> String {
@@ -106,7 +33,7 @@ fn headers(list: &[(String, String)]) -> String {
 fn header(out: &mut String, input: &ReportInput<'_>) -> fmt::Result {
     let (run, a) = (input.run, input.assessment);
     let target = &run.target;
-    let verdict = if a.passed { "pass" } else { "fail" };
+    let verdict = passed_word(a.passed);
     writeln!(out, "<header><h1>jobcert conformance report</h1>")?;
     if run.partial {
         writeln!(
@@ -406,28 +333,18 @@ fn cases(out: &mut String, input: &ReportInput<'_>) -> fmt::Result {
     writeln!(out, "</table></section>")
 }
 
-fn render(out: &mut String, input: &ReportInput<'_>) -> fmt::Result {
-    writeln!(
-        out,
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>jobcert report {}</title><style>{STYLE}</style></head><body>",
-        Esc(&input.run.run_id)
-    )?;
-    header(out, input)?;
-    writeln!(out, "<main>")?;
-    coverage(out, input)?;
-    failures(out, input)?;
-    latency(out, input)?;
-    cases(out, input)?;
-    writeln!(out, "</main></body></html>")
-}
-
 /// The HTML page.
 pub(super) fn page(input: &ReportInput<'_>) -> String {
-    let mut out = String::new();
-    render(&mut out, input).expect("formatting into a String cannot fail");
-    out
+    document(
+        &format!("jobcert report {}", input.run.run_id),
+        |out| header(out, input),
+        |out| {
+            coverage(out, input)?;
+            failures(out, input)?;
+            latency(out, input)?;
+            cases(out, input)
+        },
+    )
 }
 
 #[cfg(test)]

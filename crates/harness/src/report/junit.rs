@@ -7,20 +7,12 @@ use std::time::Duration;
 
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 
+use super::kit::severity_word;
 use super::{ReportInput, cited_exchanges, unanswered};
 use crate::finding::Severity;
 use crate::record::CaseRecord;
 use crate::transport::{Exchange, Outcome};
 use crate::verdict::{CaseVerdict, Verdict, Weighed};
-
-fn severity_word(s: Severity) -> &'static str {
-    match s {
-        Severity::Pass => "pass",
-        Severity::Warning => "warning",
-        Severity::Deviation => "deviation",
-        Severity::Failure => "failure",
-    }
-}
 
 fn problem_line(p: &Weighed) -> String {
     let at = p

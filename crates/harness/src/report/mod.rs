@@ -7,6 +7,7 @@ mod fixture;
 pub mod fleet;
 mod html;
 mod junit;
+pub mod kit;
 mod summary;
 
 use std::collections::HashMap;
@@ -15,6 +16,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 pub use console::console;
+pub use kit::Paint;
 
 use crate::record::{CaseRecord, RunRecord, hgrm};
 use crate::transport::{Exchange, FailureClass, Outcome};

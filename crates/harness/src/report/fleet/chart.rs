@@ -5,9 +5,9 @@ use std::fmt::{self, Write};
 
 use hdrhistogram::Histogram;
 
-use super::html::Esc;
 use super::number;
 use crate::record::{FleetRecord, Interval, LatencyBook};
+use crate::report::kit::Esc;
 use jobcert_contract::Operation;
 
 /// Series colours, in order.

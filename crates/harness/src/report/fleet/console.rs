@@ -6,28 +6,21 @@ use std::fmt::Write;
 use super::{FleetReport, number, stats, throughput};
 use crate::finding::Severity;
 use crate::record::FleetRecord;
+use crate::report::kit::{Paint, Tone, paint, passed_word};
 
-const GREEN: &str = "\x1b[32m";
-const YELLOW: &str = "\x1b[33m";
-const RED: &str = "\x1b[31m";
-const RESET: &str = "\x1b[0m";
-
-/// `text` in `colour` when `on`.
-fn paint(on: bool, colour: &str, text: &str) -> String {
-    if on {
-        format!("{colour}{text}{RESET}")
+/// ✓ in green or ✗ in red.
+fn mark(colour: Paint, passed: bool) -> String {
+    if passed {
+        paint(colour, Tone::Good, "✓")
     } else {
-        text.to_string()
+        paint(colour, Tone::Bad, "✗")
     }
 }
 
-fn verdict(out: &mut String, report: &FleetReport<'_>, colour: bool) {
+fn verdict(out: &mut String, report: &FleetReport<'_>, colour: Paint) {
     let v = report.verdict;
-    let word = if v.passed {
-        paint(colour, GREEN, "PASS")
-    } else {
-        paint(colour, RED, "FAIL")
-    };
+    let tone = if v.passed { Tone::Good } else { Tone::Bad };
+    let word = paint(colour, tone, &passed_word(v.passed).to_uppercase());
     let r = report.record;
     let _ = writeln!(
         out,
@@ -86,29 +79,24 @@ fn latency(out: &mut String, record: &FleetRecord) {
     }
 }
 
-fn thresholds(out: &mut String, report: &FleetReport<'_>, colour: bool) {
+fn thresholds(out: &mut String, report: &FleetReport<'_>, colour: Paint) {
     for t in &report.verdict.thresholds {
-        let mark = if t.passed {
-            paint(colour, GREEN, "✓")
-        } else {
-            paint(colour, RED, "✗")
-        };
+        let mark = mark(colour, t.passed);
         let observed = t.observed.map_or_else(|| "nothing".to_string(), number);
         let _ = writeln!(out, "{mark} {} {} (observed {observed})", t.name, t.limit);
     }
 }
 
-fn requirements(out: &mut String, report: &FleetReport<'_>, colour: bool) {
+fn requirements(out: &mut String, report: &FleetReport<'_>, colour: Paint) {
     for c in &report.verdict.conformance {
-        let (mark, colour_code) = match c.severity {
+        let mark = match c.severity {
             Severity::Pass => continue,
-            Severity::Failure => ("✗", RED),
-            Severity::Warning | Severity::Deviation => ("!", YELLOW),
+            Severity::Failure => mark(colour, false),
+            Severity::Warning | Severity::Deviation => paint(colour, Tone::Caution, "!"),
         };
         let _ = writeln!(
             out,
-            "{} {} failed {} of {} checks",
-            paint(colour, colour_code, mark),
+            "{mark} {} failed {} of {} checks",
             c.requirement,
             c.failed,
             c.passed + c.failed
@@ -116,8 +104,8 @@ fn requirements(out: &mut String, report: &FleetReport<'_>, colour: bool) {
     }
 }
 
-/// The console summary; ANSI colours only when `colour`. The caller prints the report folder.
-pub fn console(report: &FleetReport<'_>, colour: bool) -> String {
+/// The console summary, styled as `colour` says. The caller prints the report folder.
+pub fn console(report: &FleetReport<'_>, colour: Paint) -> String {
     let mut out = String::new();
     verdict(&mut out, report, colour);
     rates(&mut out, report.record);
@@ -129,8 +117,11 @@ pub fn console(report: &FleetReport<'_>, colour: bool) -> String {
 
 #[cfg(test)]
 mod tests {
+    use anstream::ColorChoice;
+
     use super::super::fixture;
     use super::*;
+    use crate::report::kit::printed;
 
     #[test]
     fn says_the_verdict_the_figures_and_what_broke() {
@@ -139,7 +130,7 @@ mod tests {
             record: &record,
             verdict: &verdict,
         };
-        let text = console(&report, false);
+        let text = console(&report, Paint::Plain);
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines[0], "jobcert fleet smoke & soak (run f-1a2b): FAIL");
         assert!(lines[1].starts_with("  - threshold UpdateJobExecution p99 ≤ 100 ms"));
@@ -168,8 +159,14 @@ mod tests {
             record: &record,
             verdict: &verdict,
         };
-        let text = console(&report, true);
-        assert!(text.contains(&format!("{RED}FAIL{RESET}")));
-        assert!(text.contains(&format!("{GREEN}✓{RESET}")));
+        let styled = console(&report, Paint::Ansi);
+        assert!(styled.contains("\x1b[31mFAIL\x1b[0m"));
+        assert!(styled.contains("\x1b[32m✓\x1b[0m"));
+        assert!(styled.contains("\x1b[33m!\x1b[0m SN-IN-PROGRESS-UNTOUCHED"));
+        let plain = console(&report, Paint::Plain);
+        assert!(!plain.contains('\x1b'));
+        // What a terminal under NO_COLOR receives is the plain text.
+        assert_eq!(printed(&styled, ColorChoice::Never), plain);
+        assert_eq!(printed(&styled, ColorChoice::AlwaysAnsi), styled);
     }
 }

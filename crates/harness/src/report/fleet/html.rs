@@ -2,56 +2,13 @@
 //! external assets) with every text from the records escaped.
 
 use std::collections::BTreeMap;
-use std::fmt::{self, Display, Write};
+use std::fmt::{self, Write};
 
-use super::{FleetReport, chart, evidence, number, severity_word, shards_text, stats, throughput};
-use crate::finding::{Profile, Severity};
+use super::{FleetReport, chart, evidence, number, shards_text, stats, throughput};
+use crate::finding::Severity;
 use crate::record::FleetRecord;
+use crate::report::kit::{Esc, badge, document, passed_word, profile_word, severity_word};
 use crate::verdict::fleet::FleetVerdict;
-
-const STYLE: &str = "\
-body{font:14px/1.45 system-ui,sans-serif;margin:0 auto;max-width:1200px;padding:1em 2em;color:#1d1d1f}\
-h1{margin:.2em 0}h2{border-bottom:2px solid #ddd;padding-bottom:.2em;margin-top:2em}\
-table{border-collapse:collapse;margin:.5em 0}th,td{border:1px solid #ddd;padding:3px 8px;text-align:left;vertical-align:top}\
-th{background:#f4f4f6}td.n{text-align:right;font-variant-numeric:tabular-nums}\
-code,pre{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:12.5px}\
-pre{background:#f7f7f9;border:1px solid #e3e3e8;padding:.6em;white-space:pre-wrap;word-break:break-all;margin:.3em 0}\
-.badge{display:inline-block;border-radius:3px;padding:0 6px;font-size:12px;font-weight:600;color:#fff;text-transform:uppercase}\
-.pass{background:#2e7d32}.warning{background:#b26a00}.deviation{background:#1565c0}.fail,.failure{background:#c62828}\
-.verdict{font-size:20px;padding:2px 12px}\
-.banner{background:#fff3cd;border:1px solid #e0b400;padding:.6em 1em;font-weight:600}\
-.req{border:1px solid #ddd;border-radius:4px;padding:.2em 1em 1em;margin:1em 0}\
-svg{max-width:100%;height:auto}.muted{color:#6e6e73}";
-
-/// Text with the five HTML-special characters escaped, for element content and quoted attributes.
-pub(super) struct Esc<'a>(pub(super) &'a str);
-
-impl Display for Esc<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for c in self.0.chars() {
-            match c {
-                '&' => f.write_str("&amp;")?,
-                '<' => f.write_str("&lt;")?,
-                '>' => f.write_str("&gt;")?,
-                '"' => f.write_str("&quot;")?,
-                '\'' => f.write_str("&#39;")?,
-                c => f.write_char(c)?,
-            }
-        }
-        Ok(())
-    }
-}
-
-fn badge(class: &str) -> String {
-    format!(r#"<span class="badge {class}">{class}</span>"#)
-}
-
-fn profile_word(p: Profile) -> &'static str {
-    match p {
-        Profile::Aws => "aws",
-        Profile::Strict => "strict",
-    }
-}
 
 fn schedule_text(record: &FleetRecord) -> String {
     let s = &record.schedule;
@@ -117,7 +74,7 @@ fn facts(record: &FleetRecord) -> Vec<(&'static str, String)> {
 
 fn header(out: &mut String, report: &FleetReport<'_>) -> fmt::Result {
     let (record, verdict) = (report.record, report.verdict);
-    let word = if verdict.passed { "pass" } else { "fail" };
+    let word = passed_word(verdict.passed);
     writeln!(
         out,
         "<header><h1>jobcert fleet report — {}</h1>",
@@ -164,7 +121,7 @@ fn thresholds(out: &mut String, verdict: &FleetVerdict) -> fmt::Result {
             Esc(&t.name),
             Esc(&t.limit),
             t.observed.map_or_else(|| "nothing".into(), number),
-            badge(if t.passed { "pass" } else { "fail" })
+            badge(passed_word(t.passed))
         )?;
     }
     writeln!(out, "</table></section>")
@@ -283,31 +240,21 @@ fn findings(out: &mut String, report: &FleetReport<'_>) -> fmt::Result {
     writeln!(out, "</section>")
 }
 
-fn render(out: &mut String, report: &FleetReport<'_>) -> fmt::Result {
-    let record = report.record;
-    writeln!(
-        out,
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>jobcert fleet report {}</title><style>{STYLE}</style></head><body>",
-        Esc(&record.run_id)
-    )?;
-    header(out, report)?;
-    writeln!(out, "<main>")?;
-    thresholds(out, report.verdict)?;
-    latency(out, record)?;
-    over_time(out, record)?;
-    counts(out, "statuses", "Final statuses", &record.statuses)?;
-    counts(out, "errors", "Errors", &record.errors)?;
-    findings(out, report)?;
-    writeln!(out, "</main></body></html>")
-}
-
 /// The HTML page.
 pub(super) fn page(report: &FleetReport<'_>) -> String {
-    let mut out = String::new();
-    render(&mut out, report).expect("formatting into a String cannot fail");
-    out
+    let record = report.record;
+    document(
+        &format!("jobcert fleet report {}", record.run_id),
+        |out| header(out, report),
+        |out| {
+            thresholds(out, report.verdict)?;
+            latency(out, record)?;
+            over_time(out, record)?;
+            counts(out, "statuses", "Final statuses", &record.statuses)?;
+            counts(out, "errors", "Errors", &record.errors)?;
+            findings(out, report)
+        },
+    )
 }
 
 #[cfg(test)]

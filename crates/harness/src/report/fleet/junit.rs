@@ -7,9 +7,10 @@ use std::time::Duration;
 
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 
-use super::{FleetReport, evidence, number, severity_word};
+use super::{FleetReport, evidence, number};
 use crate::finding::Severity;
 use crate::record::{FleetRecord, Tally};
+use crate::report::kit::severity_word;
 use crate::verdict::fleet::{RequirementVerdict, ThresholdVerdict};
 
 fn failure(kind: &str, message: String, description: String) -> TestCaseStatus {

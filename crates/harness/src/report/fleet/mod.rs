@@ -22,7 +22,6 @@ pub use console::console;
 pub use summary::{ReadError, read_record};
 
 use super::{file_part, unanswered};
-use crate::finding::Severity;
 use crate::record::{FleetRecord, LatencyKey, Shard, hgrm};
 use crate::transport::{Exchange, Outcome, redact};
 use crate::verdict::fleet::FleetVerdict;
@@ -109,15 +108,6 @@ fn throughput(record: &FleetRecord) -> Throughput {
         requests,
         seconds,
         per_second: (seconds > 0.0).then(|| requests as f64 / seconds),
-    }
-}
-
-fn severity_word(s: Severity) -> &'static str {
-    match s {
-        Severity::Pass => "pass",
-        Severity::Warning => "warning",
-        Severity::Deviation => "deviation",
-        Severity::Failure => "failure",
     }
 }
 

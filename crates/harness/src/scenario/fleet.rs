@@ -713,3 +713,7 @@ fn load_model(spec: &FleetSpec, p: &mut Problems<'_>) {
         );
     }
 }
+
+#[cfg(test)]
+#[path = "fleet_defaults_test.rs"]
+mod defaults_test;

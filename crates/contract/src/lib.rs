@@ -9,10 +9,15 @@ mod operation;
 mod requirements;
 mod schemas;
 
-pub use errors::{ErrorKind, error_status, mqtt_code, type_for_mqtt_code};
+pub use errors::{
+    ErrorKind, ErrorTable, ErrorType, MqttOnlyCode, error_status, errors, mqtt_code,
+    type_for_mqtt_code,
+};
 pub use execution_model::{ExecutionModel, Status, execution_model};
 pub use operation::{Binding, ControlOperation, Operation};
-pub use requirements::{Catalogue, Level, Requirement, catalogue};
+pub use requirements::{
+    Catalogue, Level, Requirement, RequirementId, UnknownRequirement, catalogue, req,
+};
 pub use schemas::{Schema, SchemaError, SchemaSet, Violation, file, schemas};
 
 /// The job id that selects the next pending execution (DescribeJobExecution, and the

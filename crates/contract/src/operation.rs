@@ -112,6 +112,15 @@ pub enum ControlOperation {
 }
 
 impl ControlOperation {
+    /// All five.
+    pub const ALL: [ControlOperation; 5] = [
+        Self::CreateThing,
+        Self::CreateJob,
+        Self::DescribeJob,
+        Self::CancelJob,
+        Self::DescribeJobExecution,
+    ];
+
     /// The model's operation name.
     pub fn name(self) -> &'static str {
         match self {
@@ -133,5 +142,36 @@ impl ControlOperation {
             Self::DescribeJobExecution => "describe-job-execution",
         };
         schemas().get(&format!("control/{stem}.request.json"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_operation_resolves_its_schemas_in_both_bindings() {
+        for op in Operation::ALL {
+            for binding in [Binding::Http, Binding::Mqtt] {
+                let request = op.request_schema_for(binding).unwrap();
+                let response = op.response_schema_for(binding).unwrap();
+                assert!(request.path().starts_with(binding.name()), "{op:?}");
+                assert!(response.path().starts_with(binding.name()), "{op:?}");
+            }
+            assert_eq!(
+                op.request_schema().unwrap().path(),
+                op.request_schema_for(Binding::Http).unwrap().path()
+            );
+            assert_eq!(Operation::from_name(op.name()), Some(op));
+        }
+    }
+
+    #[test]
+    fn every_control_operation_resolves_its_schema() {
+        for op in ControlOperation::ALL {
+            let schema = op.request_schema().unwrap();
+            assert!(schema.path().starts_with("control/"), "{op:?}");
+            assert!(schema.http_binding().is_some(), "{op:?}");
+        }
     }
 }

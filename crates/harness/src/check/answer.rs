@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use crate::finding::{Finding, Profile};
 use crate::transport::{Exchange, Outcome, WireResponse};
-use jobcert_contract::{Binding, Operation, file, schemas, type_for_mqtt_code};
+use jobcert_contract::{Binding, Operation, errors, schemas, type_for_mqtt_code};
 
 /// An answer as a client sees it.
 #[derive(Debug, Clone, PartialEq)]
@@ -75,16 +75,6 @@ pub fn sdk_error_type(response: &WireResponse, body: Option<&Value>) -> Option<S
     let before_colon = raw.split(':').next().unwrap_or_default();
     let name = before_colon.rsplit('#').next().unwrap_or_default();
     (!name.is_empty()).then(|| name.to_string())
-}
-
-fn error_statuses(name: &str) -> Option<(u64, Vec<u64>)> {
-    let table: Value = serde_json::from_str(file("errors.json")?).ok()?;
-    let row = table["dataPlane"].get(name)?;
-    let also = row["alsoSeenHttpStatus"]
-        .as_array()
-        .map(|a| a.iter().filter_map(Value::as_u64).collect())
-        .unwrap_or_default();
-    Some((row["httpStatus"].as_u64()?, also))
 }
 
 /// Reads the answer of a data-plane exchange in `binding` and makes the checks every answer
@@ -168,14 +158,7 @@ fn answered<'a>(exchange: &'a Exchange, findings: &mut Vec<Finding>) -> Option<&
 /// The HTTP status an MQTT rejected code is filed under (its error type's, or errors.json's
 /// `httpStatusEquivalent` for the MQTT-only codes).
 fn status_class(code: &str) -> u16 {
-    let table: Value = file("errors.json")
-        .and_then(|t| serde_json::from_str(t).ok())
-        .unwrap_or_default();
-    let status = match type_for_mqtt_code(code) {
-        Some(name) => table["dataPlane"][name]["httpStatus"].as_u64(),
-        None => table["mqttOnly"][code]["httpStatusEquivalent"].as_u64(),
-    };
-    status.and_then(|s| u16::try_from(s).ok()).unwrap_or(400)
+    errors().status_class(code).unwrap_or(400)
 }
 
 fn read_mqtt(exchange: &Exchange, operation: Operation) -> (Answer, Vec<Finding>) {
@@ -342,20 +325,21 @@ fn read_http(
             ),
             seq,
         )),
-        Some(name) => match error_statuses(name) {
+        Some(name) => match errors().data_plane(name) {
             None => findings.push(Finding::fail(
                 "WI-ERROR-TYPE",
                 format!("{name} is not an error type of the service model"),
                 seq,
             )),
-            Some((status, also)) => {
+            Some(row) => {
                 findings.push(Finding::pass(
                     "WI-ERROR-TYPE",
                     format!("{name} is a modelled error type"),
                     seq,
                 ));
-                let s = u64::from(response.status);
-                let ok = s == status || (profile == Profile::Aws && also.contains(&s));
+                let (s, status) = (response.status, row.http_status);
+                let ok = s == status
+                    || (profile == Profile::Aws && row.also_seen_http_status.contains(&s));
                 findings.push(Finding::check(
                     ok,
                     "WI-ERROR-STATUS",

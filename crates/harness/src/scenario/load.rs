@@ -9,7 +9,7 @@ use serde_saphyr::Spanned;
 
 use super::model::{CaseSpec, Input, ScenarioFile, StepSpec};
 use crate::plan::{Action, Expectation, JobFixture, PlannedCase, Source, Step};
-use jobcert_contract::{Binding, NEXT_EXECUTION, Operation, catalogue, file};
+use jobcert_contract::{Binding, NEXT_EXECUTION, Operation, catalogue, errors};
 
 /// A problem in a scenario file, with where it is.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -362,7 +362,7 @@ fn step_from(
     let expect = s.expect.clone().unwrap_or_default();
     for (key, named) in [("error", &expect.error), ("not-error", &expect.not_error)] {
         if let Some(name) = named
-            && !is_known_error(&name.value)
+            && !errors().is_known(&name.value)
         {
             return Err(error_at(
                 &source(path, name),
@@ -397,15 +397,6 @@ fn step_from(
         deadline: s.deadline_ms.map(Duration::from_millis),
         source: Some(at),
     })
-}
-
-fn is_known_error(name: &str) -> bool {
-    let table: Value = file("errors.json")
-        .and_then(|t| serde_json::from_str(t).ok())
-        .unwrap_or_default();
-    ["dataPlane", "controlPlane", "protocol", "mqttOnly"]
-        .iter()
-        .any(|section| table[section].get(name).is_some())
 }
 
 fn check_input(

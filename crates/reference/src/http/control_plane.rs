@@ -12,13 +12,7 @@ use serde_json::{Map, Value, json};
 
 use super::wire::{self, ApiError, RawRequest, ok, path_segments, read_body, read_input};
 use crate::engine::{Engine, JobSpec, RetryCriterion, epoch_seconds};
-use jobcert_contract::Status;
-
-const CREATE_THING: &str = "control/create-thing.request.json";
-const CREATE_JOB: &str = "control/create-job.request.json";
-const DESCRIBE_JOB: &str = "control/describe-job.request.json";
-const CANCEL_JOB: &str = "control/cancel-job.request.json";
-const DESCRIBE_EXECUTION: &str = "control/describe-job-execution.request.json";
+use jobcert_contract::{ControlOperation, Status};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -92,7 +86,7 @@ async fn handle(engine: &Engine, request: Request) -> Result<Response, ApiError>
     match (&parts.method, segs.as_slice()) {
         (&Method::POST, ["things", name]) => {
             let req: CreateThing = read_input(
-                CREATE_THING,
+                ControlOperation::CreateThing.request_schema()?,
                 RawRequest {
                     labels: vec![("thingName", name.to_string())],
                     query,
@@ -106,7 +100,7 @@ async fn handle(engine: &Engine, request: Request) -> Result<Response, ApiError>
         }
         (&Method::PUT, ["jobs", id]) => {
             let req: CreateJob = read_input(
-                CREATE_JOB,
+                ControlOperation::CreateJob.request_schema()?,
                 RawRequest {
                     labels: vec![("jobId", id.to_string())],
                     query,
@@ -123,7 +117,7 @@ async fn handle(engine: &Engine, request: Request) -> Result<Response, ApiError>
         }
         (&Method::GET, ["jobs", id]) => {
             let req: JobRef = read_input(
-                DESCRIBE_JOB,
+                ControlOperation::DescribeJob.request_schema()?,
                 RawRequest {
                     labels: vec![("jobId", id.to_string())],
                     query,
@@ -134,7 +128,7 @@ async fn handle(engine: &Engine, request: Request) -> Result<Response, ApiError>
         }
         (&Method::PUT, ["jobs", id, "cancel"]) => {
             let req: CancelJob = read_input(
-                CANCEL_JOB,
+                ControlOperation::CancelJob.request_schema()?,
                 RawRequest {
                     labels: vec![("jobId", id.to_string())],
                     query,
@@ -156,7 +150,7 @@ async fn handle(engine: &Engine, request: Request) -> Result<Response, ApiError>
         }
         (&Method::GET, ["things", thing, "jobs", job]) => {
             let req: DescribeExecution = read_input(
-                DESCRIBE_EXECUTION,
+                ControlOperation::DescribeJobExecution.request_schema()?,
                 RawRequest {
                     labels: vec![("thingName", thing.to_string()), ("jobId", job.to_string())],
                     query,

@@ -11,12 +11,7 @@ use serde_json::{Map, Value, json};
 
 use super::wire::{self, ApiError, RawRequest, ok, path_segments, read_body, read_input};
 use crate::engine::{Engine, requests};
-use jobcert_contract::NEXT_EXECUTION;
-
-const START_NEXT: &str = "http/start-next-pending-job-execution.request.json";
-const UPDATE: &str = "http/update-job-execution.request.json";
-const DESCRIBE: &str = "http/describe-job-execution.request.json";
-const GET_PENDING: &str = "http/get-pending-job-executions.request.json";
+use jobcert_contract::{NEXT_EXECUTION, Operation};
 
 /// Routes one request to its operation.
 pub async fn dispatch(State(engine): State<Arc<Engine>>, request: Request) -> Response {
@@ -48,7 +43,7 @@ async fn handle(engine: &Engine, request: Request) -> Result<Response, ApiError>
     ) {
         (&Method::GET, ["things", _, "jobs"]) => {
             let req: requests::GetPending = read_input(
-                GET_PENDING,
+                Operation::GetPendingJobExecutions.request_schema()?,
                 RawRequest {
                     labels: labels(&["thingName"]),
                     query,
@@ -63,7 +58,7 @@ async fn handle(engine: &Engine, request: Request) -> Result<Response, ApiError>
         (&Method::PUT, ["things", _, "jobs", job]) if *job == NEXT_EXECUTION => {
             let body = read_body(body).await?;
             let req: requests::StartNext = read_input(
-                START_NEXT,
+                Operation::StartNextPendingJobExecution.request_schema()?,
                 RawRequest {
                     labels: labels(&["thingName"]),
                     query,
@@ -74,7 +69,7 @@ async fn handle(engine: &Engine, request: Request) -> Result<Response, ApiError>
         }
         (&Method::GET, ["things", _, "jobs", _]) => {
             let req: requests::Describe = read_input(
-                DESCRIBE,
+                Operation::DescribeJobExecution.request_schema()?,
                 RawRequest {
                     labels: labels(&["thingName", "jobId"]),
                     query,
@@ -86,7 +81,7 @@ async fn handle(engine: &Engine, request: Request) -> Result<Response, ApiError>
         (&Method::POST, ["things", _, "jobs", _]) => {
             let body = read_body(body).await?;
             let req: requests::Update = read_input(
-                UPDATE,
+                Operation::UpdateJobExecution.request_schema()?,
                 RawRequest {
                     labels: labels(&["thingName", "jobId"]),
                     query,

@@ -11,7 +11,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use crate::engine::{EngineError, StateView};
-use jobcert_contract::{ErrorKind, Schema, error_status, schemas};
+use jobcert_contract::{ErrorKind, Schema, SchemaError, error_status};
 
 /// Largest request body read; anything longer is refused before parsing.
 pub const MAX_BODY_BYTES: usize = 1 << 20;
@@ -42,6 +42,13 @@ impl ApiError {
     /// An InvalidRequestException.
     pub fn invalid(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::InvalidRequest, message)
+    }
+}
+
+/// A schema that does not load is a fault of the server, not of the request.
+impl From<SchemaError> for ApiError {
+    fn from(e: SchemaError) -> Self {
+        Self::new(ErrorKind::ServiceUnavailable, e.to_string())
     }
 }
 
@@ -175,14 +182,11 @@ pub struct RawRequest<'a> {
 }
 
 /// Builds the operation's input object from path labels, query string and body, checks it
-/// against the request schema at `schema_path`, and reads it into `T`.
+/// against the operation's request `schema`, and reads it into `T`.
 pub fn read_input<T: DeserializeOwned>(
-    schema_path: &str,
+    schema: &Schema,
     raw: RawRequest<'_>,
 ) -> Result<T, ApiError> {
-    let schema = schemas()
-        .get(schema_path)
-        .map_err(|e| ApiError::new(ErrorKind::ServiceUnavailable, e.to_string()))?;
     let mut input = match raw.body {
         Some(body) => body_object(body)?,
         None => Map::new(),

@@ -716,3 +716,6 @@ fn load_model(spec: &FleetSpec, p: &mut Problems<'_>) {
         );
     }
 }
+
+#[cfg(test)]
+mod defaults_test;

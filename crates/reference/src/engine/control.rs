@@ -1,0 +1,239 @@
+//! The control-plane subset the reference serves to seed state: things, jobs, cancellation and
+//! the control plane's view of an execution.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use jobcert_contract::Status;
+
+use super::job::Job;
+use super::{
+    Engine, EngineError, ExecutionView, JobSpec, JobState, JobStatus, VirtualMillis, execution,
+};
+
+/// A thing as CreateThing reports it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ThingInfo {
+    /// Name.
+    pub name: String,
+    /// ARN.
+    pub arn: String,
+    /// Id.
+    pub id: String,
+}
+
+/// A job as DescribeJob reports it.
+#[derive(Debug, Clone)]
+pub struct JobInfo {
+    /// ARN.
+    pub arn: String,
+    /// The definition.
+    pub spec: JobSpec,
+    /// Creation time.
+    pub created_at: VirtualMillis,
+    /// Status and cancellation details.
+    pub state: JobState,
+    /// How many targets' latest executions are in each status.
+    pub counts: HashMap<Status, u64>,
+}
+
+/// A job execution as the control plane's DescribeJobExecution reports it.
+#[derive(Debug, Clone)]
+pub struct ControlExecutionView {
+    /// The data-plane view (without the document).
+    pub execution: ExecutionView,
+    /// ARN of the thing.
+    pub thing_arn: String,
+}
+
+impl Engine {
+    fn thing_arn(&self, name: &str) -> String {
+        format!(
+            "arn:aws:iot:{}:{}:thing/{name}",
+            self.region, self.account_id
+        )
+    }
+
+    fn job_arn(&self, id: &str) -> String {
+        format!("arn:aws:iot:{}:{}:job/{id}", self.region, self.account_id)
+    }
+
+    /// CreateThing: creates the thing, or reports the existing one.
+    pub fn create_thing(&self, name: &str) -> ThingInfo {
+        let id = self.things.with_or_create(name, |t| t.id.clone());
+        ThingInfo {
+            name: name.to_string(),
+            arn: self.thing_arn(name),
+            id,
+        }
+    }
+
+    /// CreateJob: queues one execution per target thing.
+    pub fn create_job(&self, spec: JobSpec) -> Result<String, EngineError> {
+        if let Some(missing) = spec.things.iter().find(|t| !self.things.contains(t)) {
+            return Err(EngineError::NotFound(format!(
+                "thing {missing} does not exist"
+            )));
+        }
+        let now = self.clock.now_ms();
+        let job = {
+            let mut jobs = self.jobs.write().unwrap_or_else(|p| p.into_inner());
+            if jobs.contains_key(spec.id.as_str()) {
+                return Err(EngineError::AlreadyExists(format!(
+                    "job {} already exists",
+                    spec.id
+                )));
+            }
+            let job = Arc::new(Job {
+                id: Arc::from(spec.id.as_str()),
+                document: Arc::from(spec.document.as_str()),
+                created_at: now,
+                state: std::sync::Mutex::new(JobState {
+                    status: JobStatus::InProgress,
+                    last_updated_at: now,
+                    completed_at: None,
+                    force_canceled: false,
+                    reason_code: None,
+                    comment: None,
+                }),
+                spec,
+            });
+            jobs.insert(job.id.clone(), job.clone());
+            job
+        };
+        for thing in &job.spec.things {
+            let seq = self.seq.fetch_add(1, Ordering::Relaxed);
+            // Things exist (checked above); a job adds one execution to each, once.
+            self.with_thing(thing, |t| {
+                if let Some(t) = t
+                    && t.find(&job.spec.id, None).is_none()
+                {
+                    t.executions.push(execution::Execution::queued(
+                        job.clone(),
+                        1,
+                        now,
+                        seq,
+                        self.model,
+                    ));
+                }
+            });
+        }
+        Ok(self.job_arn(&job.spec.id))
+    }
+
+    fn job(&self, id: &str) -> Result<Arc<Job>, EngineError> {
+        self.jobs
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(id)
+            .cloned()
+            .ok_or_else(|| EngineError::NotFound(format!("job {id} does not exist")))
+    }
+
+    /// DescribeJob, with per-status counts of the targets' latest executions.
+    pub fn describe_job(&self, id: &str) -> Result<JobInfo, EngineError> {
+        let job = self.job(id)?;
+        let now = self.clock.now_ms();
+        let mut counts: HashMap<Status, u64> = HashMap::new();
+        for thing in &job.spec.things {
+            self.with_thing(thing, |t| {
+                if let Some(t) = t {
+                    t.expire(now, self.model, &self.seq);
+                    if let Some(i) = t.find(&job.spec.id, None) {
+                        *counts.entry(t.executions[i].status).or_default() += 1;
+                    }
+                }
+            });
+        }
+        let mut state = job.state.lock().unwrap_or_else(|p| p.into_inner());
+        let all_terminal = counts.keys().all(|s| self.model.is_terminal(*s));
+        if state.status == JobStatus::InProgress
+            && all_terminal
+            && job.spec.target_selection == "SNAPSHOT"
+        {
+            state.status = JobStatus::Completed;
+            state.completed_at = Some(now);
+            state.last_updated_at = now;
+        }
+        Ok(JobInfo {
+            arn: self.job_arn(id),
+            spec: job.spec.clone(),
+            created_at: job.created_at,
+            state: state.clone(),
+            counts,
+        })
+    }
+
+    /// CancelJob: cancels QUEUED executions, and IN_PROGRESS ones too with `force`.
+    pub fn cancel_job(
+        &self,
+        id: &str,
+        force: bool,
+        reason_code: Option<String>,
+        comment: Option<String>,
+    ) -> Result<String, EngineError> {
+        let job = self.job(id)?;
+        let now = self.clock.now_ms();
+        {
+            let mut state = job.state.lock().unwrap_or_else(|p| p.into_inner());
+            if state.status == JobStatus::Completed {
+                return Err(EngineError::InvalidRequest(format!(
+                    "job {id} has completed"
+                )));
+            }
+            state.status = JobStatus::Canceled;
+            state.force_canceled |= force;
+            state.reason_code = reason_code.or(state.reason_code.take());
+            state.comment = comment.or(state.comment.take());
+            state.last_updated_at = now;
+            state.completed_at = Some(now);
+        }
+        for thing in &job.spec.things {
+            self.with_thing(thing, |t| {
+                let Some(t) = t else { return };
+                t.expire(now, self.model, &self.seq);
+                for e in t.executions.iter_mut().filter(|e| e.job_id() == id) {
+                    let cancel = match e.status {
+                        Status::Queued => true,
+                        Status::InProgress => force,
+                        _ => false,
+                    };
+                    if cancel {
+                        e.finish(Status::Canceled);
+                        e.touch(now);
+                    }
+                }
+            });
+        }
+        Ok(self.job_arn(id))
+    }
+
+    /// The control plane's DescribeJobExecution: any execution, terminal or not.
+    pub fn control_describe(
+        &self,
+        thing: &str,
+        job_id: &str,
+        number: Option<i64>,
+    ) -> Result<ControlExecutionView, EngineError> {
+        let now = self.clock.now_ms();
+        let execution = self.with_thing(thing, |t| {
+            let t = t?;
+            t.expire(now, self.model, &self.seq);
+            let i = t.find(job_id, number)?;
+            Some(t.executions[i].view(&t.name, now, false))
+        });
+        let execution = execution.ok_or_else(|| {
+            EngineError::NotFound(format!("no execution of job {job_id} on thing {thing}"))
+        })?;
+        Ok(ControlExecutionView {
+            execution,
+            thing_arn: self.thing_arn(thing),
+        })
+    }
+
+    /// Whether `thing` exists.
+    pub fn has_thing(&self, thing: &str) -> bool {
+        self.things.contains(thing)
+    }
+}

@@ -2,30 +2,27 @@
 //! with full coverage of StartNextPendingJobExecution, and an interrupted run still leaves a
 //! valid report marked partial.
 
-use std::process::Command;
 use std::time::Duration;
 
 use crate::common::process::{Process, args};
 use crate::common::report::run_summary;
 use crate::common::{ScratchExt, root, scratch};
 
+/// Longest the whole suite may take against the embedded reference.
+const SUITE_LIMIT: Duration = Duration::from_secs(600);
+
 #[test]
 fn the_suite_passes_against_the_reference_with_full_start_next_coverage() {
     let dir = scratch("suite");
     let reports = dir.path().join("reports");
-    let out = Command::new(env!("CARGO_BIN_EXE_jobcert"))
-        .current_dir(root())
-        .args(["run", "--report-dir"])
-        .arg(&reports)
-        .output()
-        .expect("jobcert runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(stdout.contains("verdict: PASS"), "{stdout}");
+    let ran = Process::spawn_in(
+        &args(["run".as_ref(), "--report-dir".as_ref(), reports.as_os_str()]),
+        &root(),
+        &dir,
+    )
+    .finish(SUITE_LIMIT);
+    assert_eq!(ran.code, Some(0), "{ran}");
+    assert!(ran.stdout.contains("verdict: PASS"), "{ran}");
     let summary = run_summary(&reports);
     assert_eq!(summary["passed"], true);
     assert_eq!(summary["totals"]["failed"], 0);

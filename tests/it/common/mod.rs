@@ -41,14 +41,20 @@ pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// A reference server on free ports with the given virtual clock speed.
+/// A reference server in this process on free ports with the given virtual clock speed.
 pub async fn server(time_scale: f64) -> RunningServer {
-    RunningServer::start(&ServeConfig {
+    server_with(ServeConfig {
         time_scale,
         ..ServeConfig::default()
     })
     .await
-    .expect("reference server starts")
+}
+
+/// A reference server in this process with `config` (whose addresses are free ports).
+pub async fn server_with(config: ServeConfig) -> RunningServer {
+    RunningServer::start(&config)
+        .await
+        .expect("reference server starts")
 }
 
 /// Base URL of the data plane.

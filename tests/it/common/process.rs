@@ -51,6 +51,17 @@ impl Reaped {
             thread::sleep(Duration::from_millis(20));
         }
     }
+
+    /// Waits at most `limit` for the process to exit; kills and reaps it if it is still running
+    /// then (`None`).
+    pub fn wait_or_kill(&mut self, limit: Duration) -> Option<ExitStatus> {
+        let status = self.wait_within(limit);
+        if status.is_none() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+        status
+    }
 }
 
 /// A loopback port nothing listens on right now (it was free a moment ago).
@@ -162,11 +173,7 @@ impl Process {
     pub fn finish(&mut self, limit: Duration) -> Ran {
         let status = self
             .child
-            .wait_within(limit.saturating_sub(self.started.elapsed()));
-        if status.is_none() {
-            let _ = self.child.0.kill();
-            let _ = self.child.0.wait();
-        }
+            .wait_or_kill(limit.saturating_sub(self.started.elapsed()));
         let ran = Ran {
             command: self.command.clone(),
             code: status.and_then(|s| s.code()),

@@ -1,11 +1,14 @@
 //! The whole conformance suite over MQTT against the reference served through mosquitto
 //! (`jobcert serve --mqtt-broker`), the way users test behind their production broker.
 
-use std::process::Command;
+use std::time::Duration;
 
 use crate::common::broker::Mosquitto;
-use crate::common::process::Serve;
-use crate::common::scratch;
+use crate::common::process::{Process, Serve, args};
+use crate::common::{root, scratch};
+
+/// Longest the whole suite may take through the broker.
+const SUITE_LIMIT: Duration = Duration::from_secs(600);
 
 #[test]
 #[ignore = "needs mosquitto (apt-get install mosquitto); run with --include-ignored"]
@@ -14,30 +17,24 @@ fn the_suite_passes_over_mqtt_through_mosquitto() {
     let dir = scratch("attach");
     let url = broker.url();
     let serve = Serve::with(&["--time-scale", "600", "--mqtt-broker", &url]);
-    let control = serve.control.clone();
-
     let reports = dir.path().join("reports");
-    let out = Command::new(env!("CARGO_BIN_EXE_jobcert"))
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args([
-            "run",
-            "--target",
-            &url,
-            "--control",
-            &control,
-            "--target-time-scale",
-            "600",
-            "--report-dir",
-        ])
-        .arg(&reports)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(stdout.contains("verdict: PASS"), "{stdout}");
-    assert!(stdout.contains("0 failed"), "{stdout}");
+    let ran = Process::spawn_in(
+        &args([
+            "run".as_ref(),
+            "--target".as_ref(),
+            url.as_ref(),
+            "--control".as_ref(),
+            serve.control.as_ref(),
+            "--target-time-scale".as_ref(),
+            "600".as_ref(),
+            "--report-dir".as_ref(),
+            reports.as_os_str(),
+        ]),
+        &root(),
+        &dir,
+    )
+    .finish(SUITE_LIMIT);
+    assert_eq!(ran.code, Some(0), "{ran}");
+    assert!(ran.stdout.contains("verdict: PASS"), "{ran}");
+    assert!(ran.stdout.contains("0 failed"), "{ran}");
 }

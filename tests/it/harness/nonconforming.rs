@@ -18,12 +18,12 @@ use jobcert_harness::drive::conformance::{self, DataPlane};
 use jobcert_harness::record::{Outcome, RunRecord};
 use jobcert_harness::scenario::plan::Plan;
 use jobcert_harness::transport::http::Endpoint;
-use jobcert_reference::{RunningServer, ServeConfig};
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use rstest::rstest;
 use serde_json::{Map, Value, json};
 use tokio::sync::watch;
 
+use crate::common;
 use crate::common::faults::{self, TIME_SCALE, cited, doubled, failures, listing, timed_out};
 
 /// Request deadline of an ordinary run.
@@ -332,12 +332,7 @@ fn plan(only: &[&str]) -> Plan {
 /// Runs `plan` through a proxy with `fault` in front of a fresh reference server, with request
 /// deadline `deadline`, and weighs the findings under the AWS profile.
 async fn run_through(fault: Fault, plan: &Plan, deadline: Duration) -> (RunRecord, Assessment) {
-    let server = RunningServer::start(&ServeConfig {
-        time_scale: TIME_SCALE,
-        ..ServeConfig::default()
-    })
-    .await
-    .expect("reference server starts");
+    let server = common::server(TIME_SCALE).await;
     let proxy = RunningProxy::start(format!("http://{}", server.data_plane()), fault).await;
     let control = format!("http://{}", server.control_plane());
     let origin = Instant::now();

@@ -20,12 +20,12 @@ use jobcert_harness::transport::mqtt::MqttTransport;
 use jobcert_reference::engine::Engine;
 use jobcert_reference::mqtt::service::{JobsService, Message};
 use jobcert_reference::mqtt::topics::{self, JobsTopic};
-use jobcert_reference::{RunningServer, ServeConfig};
 use rstest::rstest;
 use rumqttc::{AsyncClient, Event, MqttOptions, NetworkOptions, Packet, QoS};
 use serde_json::{Value, json};
 use tokio::sync::{broadcast, oneshot, watch};
 
+use crate::common;
 use crate::common::broker::Mosquitto;
 use crate::common::faults::{
     self, TIME_SCALE, assert_clean, cited, doubled, failures, listing, timed_out,
@@ -270,12 +270,7 @@ fn plan(only: &[&str]) -> Plan {
 /// control plane) and a responder with `fault`, and weighs the findings under the AWS profile.
 async fn run_through(fault: Fault, plan: &Plan) -> (RunRecord, Assessment) {
     let broker = Mosquitto::start();
-    let server = RunningServer::start(&ServeConfig {
-        time_scale: TIME_SCALE,
-        ..ServeConfig::default()
-    })
-    .await
-    .expect("reference server starts");
+    let server = common::server(TIME_SCALE).await;
     assert!(server.mqtt().is_none(), "no embedded broker");
     let responder = Responder::start(broker.port(), server.engine().clone(), fault).await;
     let control = format!("http://{}", server.control_plane());

@@ -58,11 +58,7 @@ fn run_script(python: &Path, mqtt_url: &str, control_url: &str) {
     let stdout = drain(child.stdout.take().expect("piped stdout"));
     let stderr = drain(child.stderr.take().expect("piped stderr"));
     let mut child = Reaped(child);
-    let status = child.wait_within(SCRIPT_TIMEOUT);
-    if status.is_none() {
-        let _ = child.0.kill();
-        let _ = child.0.wait();
-    }
+    let status = child.wait_or_kill(SCRIPT_TIMEOUT);
     let stdout = stdout.join().unwrap_or_default();
     let stderr = stderr.join().unwrap_or_default();
     println!("{stdout}");

@@ -192,7 +192,7 @@ fn malformed_scenario_is_refused_where_it_is_wrong(
 
     let ran = jobcert(
         &[OsString::from("validate"), path.clone().into_os_string()],
-        &scratch.path(),
+        scratch.path(),
         &scratch,
     );
     assert_refused(&ran, &path, at, message);
@@ -204,7 +204,7 @@ fn malformed_scenario_is_refused_where_it_is_wrong(
             OsString::from("--report-dir"),
             reports.clone().into_os_string(),
         ],
-        &scratch.path(),
+        scratch.path(),
         &scratch,
     );
     assert_refused(&ran, &path, at, message);

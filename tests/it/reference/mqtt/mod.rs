@@ -10,7 +10,7 @@ use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use crate::common::{call, create_job, create_thing};
+use crate::common::{call, create_job, create_thing, server_with};
 use bytes::Bytes;
 use jobcert_contract::schemas;
 use jobcert_reference::{RunningServer, ServeConfig};
@@ -43,14 +43,14 @@ use raw::*;
 // Server set-up
 // ---------------------------------------------------------------------------------------------
 
+/// A reference server with the embedded broker, its clock at 600×.
 async fn mqtt_server() -> RunningServer {
-    RunningServer::start(&ServeConfig {
+    server_with(ServeConfig {
         mqtt: Some("127.0.0.1:0".parse().unwrap()),
         time_scale: 600.0,
         ..Default::default()
     })
     .await
-    .expect("reference server with the embedded broker starts")
 }
 
 /// A server whose [`THING`] has `jobs` queued, oldest first.

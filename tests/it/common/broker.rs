@@ -1,0 +1,120 @@
+//! A mosquitto broker for tests, started on a free loopback port and killed on drop.
+
+use std::fs::{self, File};
+use std::net::{SocketAddr, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use tempfile::TempDir;
+
+use super::process::{Reaped, free_port};
+use super::scratch;
+
+/// How long mosquitto may take to accept connections.
+const BROKER_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The mosquitto binary: `$JOBCERT_MOSQUITTO`, else `mosquitto` on `PATH`, else the apt
+/// locations (`/usr/sbin`, not on every `PATH`). Fails the test when there is none: the tests
+/// that need it are `#[ignore]`d, so they run only when asked for.
+pub fn mosquitto() -> PathBuf {
+    let found = match std::env::var_os("JOBCERT_MOSQUITTO") {
+        Some(path) => Some(PathBuf::from(path)).filter(|p| p.is_file()),
+        None => std::env::var_os("PATH")
+            .map(|paths| std::env::split_paths(&paths).collect::<Vec<_>>())
+            .unwrap_or_default()
+            .into_iter()
+            .chain(["/usr/sbin".into(), "/usr/local/sbin".into()])
+            .map(|dir: PathBuf| dir.join("mosquitto"))
+            .find(|p: &PathBuf| p.is_file()),
+    };
+    found.expect(
+        "no mosquitto on PATH, in /usr/sbin or at $JOBCERT_MOSQUITTO: install it with `apt-get install mosquitto`",
+    )
+}
+
+/// A mosquitto broker on a free loopback port; killed on drop (before its scratch directory is
+/// removed: fields drop in order).
+pub struct Mosquitto {
+    _child: Reaped,
+    port: u16,
+    _dir: TempDir,
+}
+
+impl Mosquitto {
+    /// Starts mosquitto (with TCP_NODELAY, so no reply waits on Nagle's algorithm) and waits
+    /// until its port accepts TCP; fails the test when mosquitto is not installed.
+    /// The free port is found by binding port 0 and releasing it; if another process takes it
+    /// first, the broker exits and the next attempt picks another port.
+    pub fn start() -> Self {
+        let binary = mosquitto();
+        let dir = scratch("mosquitto");
+        let mut failures = Vec::new();
+        for attempt in 1..=3 {
+            let port = free_port();
+            let conf = dir.path().join(format!("mosquitto-{attempt}.conf"));
+            let log = dir.path().join(format!("mosquitto-{attempt}.log"));
+            fs::write(
+                &conf,
+                format!("listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\nset_tcp_nodelay true\nmax_queued_messages 10000\n"),
+            )
+            .expect("write the mosquitto config");
+            let out = File::create(&log).expect("create the mosquitto log");
+            let err = out.try_clone().expect("clone the mosquitto log handle");
+            let mut child = Reaped(
+                Command::new(&binary)
+                    .arg("-c")
+                    .arg(&conf)
+                    .stdin(Stdio::null())
+                    .stdout(out)
+                    .stderr(err)
+                    .spawn()
+                    .unwrap_or_else(|e| panic!("{} starts: {e}", binary.display())),
+            );
+            match wait_until_listening(&mut child.0, port) {
+                Ok(()) => {
+                    return Self {
+                        _child: child,
+                        port,
+                        _dir: dir,
+                    };
+                }
+                Err(why) => {
+                    drop(child);
+                    let text = fs::read_to_string(&log).unwrap_or_default();
+                    failures.push(format!("port {port}: {why}\n{text}"));
+                }
+            }
+        }
+        panic!("mosquitto did not start:\n{}", failures.join("\n"));
+    }
+
+    /// Its port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// `mqtt://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("mqtt://127.0.0.1:{}", self.port)
+    }
+}
+
+/// Waits until `port` on loopback accepts TCP, while `child` (the broker) keeps running.
+fn wait_until_listening(child: &mut Child, port: u16) -> Result<(), String> {
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let deadline = Instant::now() + BROKER_TIMEOUT;
+    loop {
+        if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+            return Ok(());
+        }
+        if let Some(status) = child.try_wait().map_err(|e| e.to_string())? {
+            return Err(format!("exited with {status}"));
+        }
+        if Instant::now() >= deadline {
+            return Err(format!("not accepting TCP after {BROKER_TIMEOUT:?}"));
+        }
+        thread::sleep(Duration::from_millis(50));
+    }
+}

@@ -1,0 +1,4 @@
+//! The contract: the typed model of `schemas/` and the scenario format.
+
+mod model;
+mod scenarios;

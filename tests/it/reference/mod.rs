@@ -1,0 +1,7 @@
+//! The reference server: request constraints, semantics, timers, MQTT and MQTT at scale.
+
+mod http_constraints;
+mod mqtt;
+mod mqtt_scale;
+mod semantics;
+mod timers;

@@ -77,6 +77,15 @@ impl Fixture {
         self
     }
 
+    /// The latest execution of `job` with `details` stored.
+    pub(super) fn details(self, job: &str, details: &[(&str, &str)]) -> Self {
+        let map = details
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        self.with(job, |e| e.details = Belief::Known(map))
+    }
+
     /// The latest execution of `job` started at 1 s (version 2).
     pub(super) fn started(self, job: &str) -> Self {
         self.with(job, |e| {

@@ -235,3 +235,131 @@ fn expected_version(value: Option<&Value>) -> Option<i64> {
     let v = value?;
     v.as_i64().or_else(|| v.as_str()?.parse().ok())
 }
+
+#[cfg(test)]
+mod tests {
+    use rstest::rstest;
+    use serde_json::{Value, json};
+
+    use super::super::super::answer::Answer;
+    use super::super::Subject;
+    use super::super::fixture::{Fixture, assert_findings, document, ok, refused, seeded};
+    use jobcert_contract::{Binding, Operation, Status};
+
+    fn state(status: &str, version: i64, details: Value) -> Value {
+        json!({"executionState": {"status": status, "versionNumber": version, "statusDetails": details}})
+    }
+
+    #[rstest]
+    #[case::start(Fixture::new().queued("a", 0.0), json!({"status": "IN_PROGRESS"}), ok(json!({})), &[("UP-TRANSITION", true), ("UP-RESPONSE", true)])]
+    #[case::start_refused(Fixture::new().queued("a", 0.0), json!({"status": "IN_PROGRESS"}), refused(409, "InvalidStateTransitionException"), &[("UP-TRANSITION", false)])]
+    #[case::silence_is_no_finding(Fixture::new().queued("a", 0.0), json!({"status": "IN_PROGRESS"}), Answer::Unanswered, &[])]
+    #[case::queued_finish(Fixture::new().queued("a", 0.0), json!({"status": "SUCCEEDED"}), ok(json!({})), &[("UP-QUEUED-FINISH", true)])]
+    #[case::queued_finish_refused(Fixture::new().queued("a", 0.0), json!({"status": "FAILED"}), refused(409, "InvalidStateTransitionException"), &[("UP-QUEUED-FINISH", false)])]
+    #[case::finish(Fixture::new().queued("a", 0.0).started("a"), json!({"status": "SUCCEEDED"}), ok(json!({})), &[("UP-TRANSITION", true)])]
+    #[case::device_status(Fixture::new().queued("a", 0.0), json!({"status": "CANCELED"}), refused(400, "InvalidRequestException"), &[("UP-DEVICE-STATUS", true), ("UP-DEVICE-STATUS-TYPE", true)])]
+    #[case::device_status_other_type(Fixture::new().queued("a", 0.0), json!({"status": "TIMED_OUT"}), refused(409, "InvalidStateTransitionException"), &[("UP-DEVICE-STATUS", true), ("UP-DEVICE-STATUS-TYPE", false)])]
+    #[case::device_status_accepted(Fixture::new().queued("a", 0.0), json!({"status": "QUEUED"}), ok(json!({})), &[("UP-DEVICE-STATUS", false)])]
+    #[case::version_matches(Fixture::new().queued("a", 0.0), json!({"status": "IN_PROGRESS", "expectedVersion": 1}), ok(json!({})), &[("UP-TRANSITION", true)])]
+    #[case::version_mismatch(Fixture::new().queued("a", 0.0), json!({"status": "IN_PROGRESS", "expectedVersion": 5}), refused(409, "InvalidStateTransitionException"), &[("UP-EXPECTED-VERSION", true), ("UP-EXPECTED-VERSION-TYPE", true)])]
+    #[case::version_mismatch_other_type(Fixture::new().queued("a", 0.0), json!({"status": "IN_PROGRESS", "expectedVersion": 5}), refused(409, "VersionMismatch"), &[("UP-EXPECTED-VERSION", true), ("UP-EXPECTED-VERSION-TYPE", false)])]
+    #[case::version_mismatch_accepted(Fixture::new().queued("a", 0.0), json!({"status": "IN_PROGRESS", "expectedVersion": 5}), ok(json!({})), &[("UP-EXPECTED-VERSION", false)])]
+    #[case::terminal(Fixture::new().queued("a", 0.0).finished("a", Status::Succeeded), json!({"status": "FAILED"}), refused(409, "InvalidStateTransitionException"), &[("UP-TERMINAL", true)])]
+    #[case::terminal_other_type(Fixture::new().queued("a", 0.0).finished("a", Status::Failed), json!({"status": "FAILED"}), refused(400, "InvalidRequestException"), &[("UP-TERMINAL", false)])]
+    #[case::terminal_accepted(Fixture::new().queued("a", 0.0).finished("a", Status::Rejected), json!({"status": "IN_PROGRESS"}), ok(json!({})), &[("UP-TERMINAL", false)])]
+    #[case::state_returned(
+        Fixture::new().queued("a", 0.0), json!({"status": "IN_PROGRESS", "includeJobExecutionState": true}),
+        ok(state("IN_PROGRESS", 2, json!({}))), &[("UP-RESPONSE", true), ("UP-TRANSITION", true), ("UP-VERSION", true), ("UP-DETAILS-OMITTED", true)]
+    )]
+    #[case::state_not_returned(Fixture::new().queued("a", 0.0), json!({"status": "IN_PROGRESS", "includeJobExecutionState": true}), ok(json!({})), &[("UP-RESPONSE", false)])]
+    #[case::state_unasked(Fixture::new().queued("a", 0.0), json!({"status": "IN_PROGRESS"}), ok(state("IN_PROGRESS", 2, json!({}))), &[("UP-RESPONSE", false)])]
+    #[case::state_wrong_status(Fixture::new().queued("a", 0.0), json!({"status": "IN_PROGRESS", "includeJobExecutionState": true}), ok(state("QUEUED", 2, json!({}))), &[("UP-TRANSITION", true), ("UP-TRANSITION", false)])]
+    #[case::state_wrong_version(Fixture::new().queued("a", 0.0).started("a"), json!({"status": "SUCCEEDED", "includeJobExecutionState": true}), ok(state("SUCCEEDED", 4, json!({}))), &[("UP-VERSION", false)])]
+    #[case::document_returned(Fixture::new().queued("a", 0.0), json!({"status": "IN_PROGRESS", "includeJobDocument": true}), ok(json!({"jobDocument": document("a")})), &[("UP-RESPONSE", true)])]
+    #[case::document_wrong(Fixture::new().queued("a", 0.0), json!({"status": "IN_PROGRESS", "includeJobDocument": true}), ok(json!({"jobDocument": "{}"})), &[("UP-RESPONSE", true), ("UP-RESPONSE", false)])]
+    #[case::details_replaced(
+        Fixture::new().queued("a", 0.0).started("a").details("a", &[("old", "x")]),
+        json!({"status": "IN_PROGRESS", "includeJobExecutionState": true, "statusDetails": {"new": "y"}}),
+        ok(state("IN_PROGRESS", 3, json!({"new": "y"}))), &[("UP-DETAILS-REPLACE", true)]
+    )]
+    #[case::details_merged(
+        Fixture::new().queued("a", 0.0).started("a").details("a", &[("old", "x")]),
+        json!({"status": "IN_PROGRESS", "includeJobExecutionState": true, "statusDetails": {"new": "y"}}),
+        ok(state("IN_PROGRESS", 3, json!({"old": "x", "new": "y"}))), &[("UP-DETAILS-REPLACE", false)]
+    )]
+    #[case::details_kept(
+        Fixture::new().queued("a", 0.0).started("a").details("a", &[("old", "x")]),
+        json!({"status": "IN_PROGRESS", "includeJobExecutionState": true}),
+        ok(state("IN_PROGRESS", 3, json!({"old": "x"}))), &[("UP-DETAILS-OMITTED", true)]
+    )]
+    #[case::details_lost(
+        Fixture::new().queued("a", 0.0).started("a").details("a", &[("old", "x")]),
+        json!({"status": "IN_PROGRESS", "includeJobExecutionState": true}),
+        ok(state("IN_PROGRESS", 3, json!({}))), &[("UP-DETAILS-OMITTED", false)]
+    )]
+    #[case::cancel_without_timer_either_answer(Fixture::new().queued("a", 0.0).started("a"), json!({"status": "IN_PROGRESS", "stepTimeoutInMinutes": -1}), refused(409, "InvalidStateTransitionException"), &[])]
+    fn judges_update(
+        #[case] mut fixture: Fixture,
+        #[case] input: Value,
+        #[case] answer: Answer,
+        #[case] expected: &[(&str, bool)],
+    ) {
+        let found = fixture.call(Operation::UpdateJobExecution, seeded("a"), input, answer);
+        assert_findings(&found, expected);
+    }
+
+    #[rstest]
+    #[case::foreign_job(Subject::Foreign, refused(404, "ResourceNotFoundException"), &[("UP-NOT-FOUND", true)])]
+    #[case::foreign_job_accepted(Subject::Foreign, ok(json!({})), &[("UP-NOT-FOUND", false)])]
+    #[case::job_not_on_the_thing(seeded("b"), refused(404, "ResourceNotFoundException"), &[("UP-NOT-FOUND", true)])]
+    #[case::job_not_on_the_thing_other_type(seeded("b"), refused(400, "InvalidRequestException"), &[("UP-NOT-FOUND", true), ("UP-NOT-FOUND", false)])]
+    fn judges_update_of_nothing(
+        #[case] job: Subject,
+        #[case] answer: Answer,
+        #[case] expected: &[(&str, bool)],
+    ) {
+        let mut fixture = Fixture::new().queued("a", 0.0);
+        let input = json!({"status": "IN_PROGRESS"});
+        let found = fixture.call(Operation::UpdateJobExecution, job, input, answer);
+        assert_findings(&found, expected);
+    }
+
+    #[rstest]
+    #[case::mismatch_documented(json!(5), refused(400, "VersionMismatch"), &[("UP-EXPECTED-VERSION", true), ("MQ-VERSION-MISMATCH", true)])]
+    #[case::mismatch_other_code(json!(5), refused(409, "InvalidStateTransitionException"), &[("UP-EXPECTED-VERSION", true), ("MQ-VERSION-MISMATCH", false)])]
+    #[case::decimal_string(json!("1"), ok(json!({})), &[("MQ-VERSION-STRING", true), ("UP-TRANSITION", true)])]
+    #[case::decimal_string_refused(json!("1"), refused(400, "InvalidRequestException"), &[("MQ-VERSION-STRING", false), ("UP-TRANSITION", false)])]
+    #[case::decimal_string_mismatch(json!("4"), refused(400, "VersionMismatch"), &[("UP-EXPECTED-VERSION", true), ("MQ-VERSION-MISMATCH", true)])]
+    fn judges_update_over_mqtt(
+        #[case] expected_version: Value,
+        #[case] answer: Answer,
+        #[case] expected: &[(&str, bool)],
+    ) {
+        let mut fixture = Fixture::new().queued("a", 0.0);
+        let input = json!({"status": "IN_PROGRESS", "expectedVersion": expected_version});
+        let found = fixture.call_over(
+            Binding::Mqtt,
+            Operation::UpdateJobExecution,
+            seeded("a"),
+            input,
+            answer,
+        );
+        assert_findings(&found, expected);
+    }
+
+    #[test]
+    fn an_accepted_update_moves_the_version_on() {
+        let mut fixture = Fixture::new().queued("a", 0.0);
+        let start = json!({"status": "IN_PROGRESS", "expectedVersion": 1});
+        fixture.call(Operation::UpdateJobExecution, seeded("a"), start, ok(json!({})));
+        // Version 1 is now stale.
+        let stale = json!({"status": "SUCCEEDED", "expectedVersion": 1});
+        let found = fixture.call(
+            Operation::UpdateJobExecution,
+            seeded("a"),
+            stale,
+            ok(json!({})),
+        );
+        assert_findings(&found, &[("UP-EXPECTED-VERSION", false)]);
+    }
+}

@@ -126,3 +126,112 @@ pub(super) fn judge(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use rstest::rstest;
+    use serde_json::{Value, json};
+
+    use super::super::super::answer::Answer;
+    use super::super::Subject;
+    use super::super::fixture::{Fixture, assert_findings, ok, real, refused};
+    use jobcert_contract::{Operation, Status};
+
+    /// A pending summary of `job`, with startedAt when it is running.
+    fn summary(job: &str, running: bool) -> Value {
+        let mut s = json!({"jobId": real(job), "queuedAt": 1_700_000_000, "lastUpdatedAt": 1_700_000_002, "versionNumber": 1, "executionNumber": 1});
+        if running {
+            s["startedAt"] = json!(1_700_000_002);
+        }
+        s
+    }
+
+    fn lists(in_progress: &[&str], queued: &[&str]) -> Answer {
+        ok(json!({
+            "inProgressJobs": in_progress.iter().map(|j| summary(j, true)).collect::<Vec<_>>(),
+            "queuedJobs": queued.iter().map(|j| summary(j, false)).collect::<Vec<_>>(),
+        }))
+    }
+
+    /// Eleven jobs queued a second apart: one more than the cap.
+    fn eleven() -> Fixture {
+        (0..11).fold(Fixture::new(), |f, n| {
+            f.queued(&format!("j{n:02}"), f64::from(n) * 2_000.0)
+        })
+    }
+
+    fn names(range: std::ops::Range<u32>) -> Vec<String> {
+        range.map(|n| format!("j{n:02}")).collect()
+    }
+
+    #[rstest]
+    #[case::empty(Fixture::new(), lists(&[], &[]), &[("GP-LISTS", true), ("GP-CONTENT", true), ("GP-CAP", true)])]
+    #[case::empty_list_missing(Fixture::new(), ok(json!({"inProgressJobs": []})), &[("GP-LISTS", false)])]
+    #[case::refused(Fixture::new(), refused(404, "ResourceNotFoundException"), &[("GP-LISTS", false)])]
+    #[case::silence_is_no_finding(Fixture::new(), Answer::Unanswered, &[])]
+    #[case::both_lists(
+        Fixture::new().queued("a", 0.0).queued("b", 5_000.0).started("b"),
+        lists(&["b"], &["a"]), &[("GP-CONTENT", true)]
+    )]
+    #[case::wrong_lists(
+        Fixture::new().queued("a", 0.0).queued("b", 5_000.0).started("b"),
+        lists(&["a"], &["b"]), &[("GP-CONTENT", false)]
+    )]
+    #[case::one_missing(
+        Fixture::new().queued("a", 0.0).queued("b", 5_000.0).started("b"),
+        lists(&["b"], &[]), &[("GP-CONTENT", false)]
+    )]
+    #[case::oldest_first(Fixture::new().queued("a", 0.0).queued("b", 5_000.0), lists(&[], &["a", "b"]), &[("GP-CONTENT", true)])]
+    #[case::newest_first(Fixture::new().queued("a", 0.0).queued("b", 5_000.0), lists(&[], &["b", "a"]), &[("GP-CONTENT", false)])]
+    // Queued in the same second: either order (§7.12).
+    #[case::tie_either_order(Fixture::new().queued("a", 0.0).queued("b", 100.0), lists(&[], &["b", "a"]), &[("GP-CONTENT", true)])]
+    #[case::terminal_listed(
+        Fixture::new().queued("a", 0.0).queued("b", 5_000.0).finished("b", Status::Succeeded),
+        lists(&[], &["a", "b"]), &[("GP-CONTENT", false)]
+    )]
+    #[case::terminal_left_out(
+        Fixture::new().queued("a", 0.0).queued("b", 5_000.0).finished("b", Status::Canceled),
+        lists(&[], &["a"]), &[("GP-CONTENT", true)]
+    )]
+    #[case::running_without_start(
+        Fixture::new().queued("a", 0.0).started("a"),
+        ok(json!({"inProgressJobs": [{"jobId": real("a")}], "queuedJobs": []})),
+        &[("GP-CONTENT", true), ("GP-CONTENT", false)]
+    )]
+    #[case::capped(eleven(), ok(json!({"inProgressJobs": [], "queuedJobs": names(0..10).iter().map(|j| summary(j, false)).collect::<Vec<_>>()})), &[("GP-CAP", true), ("GP-CONTENT", true)])]
+    #[case::over_the_cap(eleven(), ok(json!({"inProgressJobs": [], "queuedJobs": names(0..11).iter().map(|j| summary(j, false)).collect::<Vec<_>>()})), &[("GP-CAP", false), ("GP-CONTENT", true)])]
+    fn judges_get_pending(
+        #[case] mut fixture: Fixture,
+        #[case] answer: Answer,
+        #[case] expected: &[(&str, bool)],
+    ) {
+        let found = fixture.call(
+            Operation::GetPendingJobExecutions,
+            Subject::Absent,
+            json!({}),
+            answer,
+        );
+        assert_findings(&found, expected);
+    }
+
+    #[rstest]
+    // Past the step deadline but inside the slack: listed or not, both are right; the list
+    // settles it.
+    #[case::listed(lists(&["a"], &[]), Status::InProgress)]
+    #[case::left_out(lists(&[], &[]), Status::TimedOut)]
+    fn an_open_expiry_is_settled_by_the_list(#[case] answer: Answer, #[case] after: Status) {
+        let mut fixture = Fixture::new()
+            .queued("a", 0.0)
+            .started("a")
+            .with("a", |e| e.step = Some(super::super::fixture::at(1_000.0)));
+        let found = fixture.call(
+            Operation::GetPendingJobExecutions,
+            Subject::Absent,
+            json!({}),
+            answer,
+        );
+        assert_findings(&found, &[("GP-CONTENT", true)]);
+        let e = &fixture.thing.executions[0];
+        assert_eq!((e.status, e.uncertain), (after, false));
+    }
+}

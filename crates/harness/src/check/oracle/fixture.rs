@@ -18,7 +18,10 @@ pub(super) const CALL_MS: f64 = 2_000.0;
 
 /// A window 10 ms wide starting at `ms`.
 pub(super) fn at(ms: f64) -> Window {
-    Window { lo: ms, hi: ms + 10.0 }
+    Window {
+        lo: ms,
+        hi: ms + 10.0,
+    }
 }
 
 /// The real id of logical job `job`.

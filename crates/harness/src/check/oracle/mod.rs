@@ -218,3 +218,210 @@ pub fn subject(logical: Option<&Value>, literal: Option<&Value>) -> Subject {
         (None, None) => Subject::Absent,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Map, Value, json};
+
+    use super::fixture::{assert_findings, at, document, execution, ok, real, refused};
+    use super::{Answer, Call, JobFacts, Oracle, Subject, subject};
+    use jobcert_contract::{Binding, Operation};
+
+    fn oracle_with(job: &str, retry: Vec<(String, u32)>) -> Oracle {
+        let mut oracle = Oracle::new(1_000.0);
+        oracle.thing_created("t", super::fixture::THING);
+        oracle.thing_absent("ghost");
+        let facts = JobFacts {
+            id: job.to_string(),
+            real_id: real(job),
+            document: document(job),
+            in_progress_minutes: None,
+            retry,
+        };
+        oracle.job_created(facts, &["t".to_string()], at(0.0));
+        oracle
+    }
+
+    fn judge(
+        oracle: &mut Oracle,
+        (operation, thing, job): (Operation, &str, Subject),
+        input: Value,
+        answer: Answer,
+        attribution: Option<&str>,
+    ) -> Vec<super::Finding> {
+        let input: Map<String, Value> = input.as_object().cloned().unwrap_or_default();
+        let call = Call {
+            operation,
+            thing: Subject::Seeded(thing.to_string()),
+            job,
+            input: &input,
+            valid: true,
+            binding: Binding::Http,
+            window: at(2_000.0),
+            seq: 3,
+        };
+        oracle.judge(&call, &answer, attribution)
+    }
+
+    #[test]
+    fn a_thing_the_case_never_declared_is_unknown() {
+        let mut oracle = oracle_with("a", Vec::new());
+        let describe = (Operation::DescribeJobExecution, "undeclared", Subject::Next);
+        let found = judge(&mut oracle, describe, json!({}), ok(json!({})), None);
+        assert!(found.is_empty(), "{found:?}");
+    }
+
+    #[test]
+    fn an_absent_thing_is_judged_as_such() {
+        let mut oracle = oracle_with("a", Vec::new());
+        let start = (
+            Operation::StartNextPendingJobExecution,
+            "ghost",
+            Subject::Absent,
+        );
+        let found = judge(&mut oracle, start, json!({}), ok(json!({})), None);
+        assert_findings(&found, &[("SN-UNKNOWN-THING", true)]);
+    }
+
+    #[test]
+    fn attribution_replaces_every_requirement() {
+        let mut oracle = oracle_with("a", Vec::new());
+        let describe = (
+            Operation::DescribeJobExecution,
+            "t",
+            Subject::Seeded("a".into()),
+        );
+        let wrong = execution("a", "IN_PROGRESS", 1);
+        let found = judge(
+            &mut oracle,
+            describe,
+            json!({}),
+            ok(json!({ "execution": wrong })),
+            Some("SN-REJECT-UNCHANGED"),
+        );
+        assert_findings(&found, &[("SN-REJECT-UNCHANGED", false)]);
+        assert!(found.iter().all(|f| f.requirement == "SN-REJECT-UNCHANGED"));
+    }
+
+    #[test]
+    fn an_invalid_call_moves_nothing() {
+        let mut oracle = oracle_with("a", Vec::new());
+        let input = Map::new();
+        let call = Call {
+            operation: Operation::StartNextPendingJobExecution,
+            thing: Subject::Seeded("t".into()),
+            job: Subject::Absent,
+            input: &input,
+            valid: false,
+            binding: Binding::Http,
+            window: at(2_000.0),
+            seq: 1,
+        };
+        let started = ok(json!({"execution": execution("a", "IN_PROGRESS", 2)}));
+        assert!(oracle.judge(&call, &started, None).is_empty());
+        // Still QUEUED.
+        let describe = (
+            Operation::DescribeJobExecution,
+            "t",
+            Subject::Seeded("a".into()),
+        );
+        let queued = ok(json!({"execution": execution("a", "QUEUED", 1)}));
+        let found = judge(&mut oracle, describe, json!({}), queued, None);
+        assert_findings(&found, &[("EX-EXECUTION", true)]);
+    }
+
+    #[test]
+    fn a_canceled_job_is_terminal_one_version_on() {
+        let mut oracle = oracle_with("a", Vec::new());
+        oracle.job_canceled("a", false, at(1_000.0));
+        let describe = (
+            Operation::DescribeJobExecution,
+            "t",
+            Subject::Seeded("a".into()),
+        );
+        let mut canceled = execution("a", "CANCELED", 2);
+        canceled
+            .as_object_mut()
+            .expect("an object")
+            .remove("startedAt");
+        let found = judge(
+            &mut oracle,
+            describe.clone(),
+            json!({}),
+            ok(json!({ "execution": canceled.clone() })),
+            None,
+        );
+        assert_findings(
+            &found,
+            &[("DE-TERMINAL", true), ("TM-SERVICE-VERSION", true)],
+        );
+        canceled["versionNumber"] = json!(1);
+        let mut again = oracle_with("a", Vec::new());
+        again.job_canceled("a", false, at(1_000.0));
+        let found = judge(
+            &mut again,
+            describe,
+            json!({}),
+            ok(json!({ "execution": canceled })),
+            None,
+        );
+        assert_findings(&found, &[("TM-SERVICE-VERSION", false)]);
+    }
+
+    #[test]
+    fn a_failure_within_the_retry_criteria_is_queued_again() {
+        for (retry, pending) in [(vec![("FAILED".to_string(), 1)], true), (Vec::new(), false)] {
+            let mut oracle = oracle_with("a", retry);
+            let update = (
+                Operation::UpdateJobExecution,
+                "t",
+                Subject::Seeded("a".into()),
+            );
+            judge(
+                &mut oracle,
+                update,
+                json!({"status": "FAILED"}),
+                ok(json!({})),
+                None,
+            );
+            let get = (Operation::GetPendingJobExecutions, "t", Subject::Absent);
+            let listed = json!({"inProgressJobs": [], "queuedJobs": [{"jobId": real("a")}]});
+            let found = judge(&mut oracle, get, json!({}), ok(listed), None);
+            let content = if pending {
+                ("GP-CONTENT", true)
+            } else {
+                ("GP-CONTENT", false)
+            };
+            assert_findings(&found, &[content]);
+        }
+    }
+
+    #[test]
+    fn a_refusal_is_not_a_start() {
+        let mut oracle = oracle_with("a", Vec::new());
+        let start = (
+            Operation::StartNextPendingJobExecution,
+            "t",
+            Subject::Absent,
+        );
+        let found = judge(
+            &mut oracle,
+            start,
+            json!({}),
+            refused(503, "ServiceUnavailableException"),
+            None,
+        );
+        assert_findings(&found, &[("SN-ROUTE", false)]);
+    }
+
+    #[test]
+    fn subjects_are_named_by_logical_name_or_literal() {
+        let next = json!("$next");
+        let name = json!("a");
+        assert_eq!(subject(Some(&next), None), Subject::Next);
+        assert_eq!(subject(Some(&name), None), Subject::Seeded("a".into()));
+        assert_eq!(subject(None, Some(&next)), Subject::Next);
+        assert_eq!(subject(None, Some(&name)), Subject::Foreign);
+        assert_eq!(subject(None, None), Subject::Absent);
+    }
+}

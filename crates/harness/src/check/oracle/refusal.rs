@@ -174,3 +174,54 @@ pub(super) fn absent_thing(call: &Call<'_>, answer: &Answer, out: &mut Vec<Findi
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use rstest::rstest;
+    use serde_json::{Map, Value, json};
+
+    use super::super::super::answer::Answer;
+    use super::super::fixture::{assert_findings, at, execution, ok, refused};
+    use super::super::{Call, Subject};
+    use super::absent_thing;
+    use jobcert_contract::{Binding, Operation};
+
+    // A thing that does not exist (§7.14): empty success or not found where nothing is
+    // pending; not found where a specific execution is named.
+    #[rstest]
+    #[case::start_next_empty(Operation::StartNextPendingJobExecution, Subject::Absent, ok(json!({})), &[("SN-UNKNOWN-THING", true), ("EX-EXECUTION", true)])]
+    #[case::start_next_not_found(Operation::StartNextPendingJobExecution, Subject::Absent, refused(404, "ResourceNotFoundException"), &[("SN-UNKNOWN-THING", true)])]
+    #[case::start_next_other_error(Operation::StartNextPendingJobExecution, Subject::Absent, refused(400, "InvalidRequestException"), &[("SN-UNKNOWN-THING", false)])]
+    #[case::start_next_an_execution(Operation::StartNextPendingJobExecution, Subject::Absent, ok(json!({"execution": execution("a", "IN_PROGRESS", 2)})), &[("SN-UNKNOWN-THING", true), ("EX-EXECUTION", false)])]
+    #[case::get_pending_empty(Operation::GetPendingJobExecutions, Subject::Absent, ok(json!({"inProgressJobs": [], "queuedJobs": []})), &[("EX-UNKNOWN-THING", true), ("EX-EXECUTION", true)])]
+    #[case::get_pending_without_lists(Operation::GetPendingJobExecutions, Subject::Absent, ok(json!({})), &[("EX-UNKNOWN-THING", true), ("EX-EXECUTION", false)])]
+    #[case::describe_next_empty(Operation::DescribeJobExecution, Subject::Next, ok(json!({})), &[("EX-UNKNOWN-THING", true)])]
+    #[case::describe_next_not_found(Operation::DescribeJobExecution, Subject::Next, refused(404, "ResourceNotFoundException"), &[("EX-UNKNOWN-THING", true)])]
+    #[case::describe_not_found(Operation::DescribeJobExecution, Subject::Seeded("a".into()), refused(404, "ResourceNotFoundException"), &[("DE-NOT-FOUND", true)])]
+    #[case::describe_empty(Operation::DescribeJobExecution, Subject::Seeded("a".into()), ok(json!({})), &[("DE-NOT-FOUND", false)])]
+    #[case::update_not_found(Operation::UpdateJobExecution, Subject::Seeded("a".into()), refused(404, "ResourceNotFoundException"), &[("UP-NOT-FOUND", true)])]
+    #[case::update_other_error(Operation::UpdateJobExecution, Subject::Seeded("a".into()), refused(409, "InvalidStateTransitionException"), &[("UP-NOT-FOUND", true), ("UP-NOT-FOUND", false)])]
+    #[case::update_accepted(Operation::UpdateJobExecution, Subject::Seeded("a".into()), ok(json!({})), &[("UP-NOT-FOUND", false)])]
+    #[case::silence_is_no_finding(Operation::UpdateJobExecution, Subject::Seeded("a".into()), Answer::Unanswered, &[])]
+    fn judges_a_thing_that_does_not_exist(
+        #[case] operation: Operation,
+        #[case] job: Subject,
+        #[case] answer: Answer,
+        #[case] expected: &[(&str, bool)],
+    ) {
+        let input: Map<String, Value> = Map::new();
+        let call = Call {
+            operation,
+            thing: Subject::Seeded("ghost".into()),
+            job,
+            input: &input,
+            valid: true,
+            binding: Binding::Http,
+            window: at(0.0),
+            seq: 1,
+        };
+        let mut found = Vec::new();
+        absent_thing(&call, &answer, &mut found);
+        assert_findings(&found, expected);
+    }
+}

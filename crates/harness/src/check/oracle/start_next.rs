@@ -5,10 +5,10 @@ use serde_json::Value;
 
 use super::super::answer::Answer;
 use super::super::finding::Finding;
+use super::Call;
 use super::body::check_execution;
 use super::model::{Belief, Case, ThingModel, details_of, minutes_ms};
 use super::refusal::expect_success;
-use super::Call;
 use jobcert_contract::Status;
 
 /// Judges a StartNext answer for `thing` and moves the model on.
@@ -177,9 +177,9 @@ mod tests {
     use rstest::rstest;
     use serde_json::{Value, json};
 
-    use super::super::fixture::{Fixture, assert_findings, execution, ok, patched, refused};
     use super::super::super::answer::Answer;
     use super::super::Subject;
+    use super::super::fixture::{Fixture, assert_findings, execution, ok, patched, refused};
     use jobcert_contract::Operation;
 
     #[rstest]
@@ -300,6 +300,9 @@ mod tests {
             json!({}),
             ok(body),
         );
-        assert_findings(&again, &[("SN-IN-PROGRESS-UNTOUCHED", true), ("EX-EXECUTION", true)]);
+        assert_findings(
+            &again,
+            &[("SN-IN-PROGRESS-UNTOUCHED", true), ("EX-EXECUTION", true)],
+        );
     }
 }

@@ -207,7 +207,10 @@ fn check_response(case: &Case, job: &str, call: &Call<'_>, body: &Value, out: &m
             .and_then(Value::as_bool)
             .unwrap_or(false)
     };
-    let (include_state, include_doc) = (asked("includeJobExecutionState"), asked("includeJobDocument"));
+    let (include_state, include_doc) = (
+        asked("includeJobExecutionState"),
+        asked("includeJobDocument"),
+    );
     out.push(Finding::check(
         body.get("executionState").is_some() == include_state
             && body.get("jobDocument").is_some() == include_doc,
@@ -351,7 +354,12 @@ mod tests {
     fn an_accepted_update_moves_the_version_on() {
         let mut fixture = Fixture::new().queued("a", 0.0);
         let start = json!({"status": "IN_PROGRESS", "expectedVersion": 1});
-        fixture.call(Operation::UpdateJobExecution, seeded("a"), start, ok(json!({})));
+        fixture.call(
+            Operation::UpdateJobExecution,
+            seeded("a"),
+            start,
+            ok(json!({})),
+        );
         // Version 1 is now stale.
         let stale = json!({"status": "SUCCEEDED", "expectedVersion": 1});
         let found = fixture.call(

@@ -6,8 +6,9 @@
 //! expects and the requirement to cite; the first observation settles it, so one departure
 //! is reported once and does not cascade.
 //!
-//! [`model`] holds the beliefs, [`refusal`] and [`body`] the checks the operations share, and
-//! each operation has one [`Judge`] of its own.
+//! `model` holds the beliefs, `refusal` and `body` the checks the operations share, and each
+//! operation has one judge of its own (`start_next`, `update`, `describe`, `get_pending`), all
+//! with one signature.
 
 mod body;
 mod describe;

@@ -125,12 +125,14 @@ async fn timers_fire_without_any_read() {
 
 #[tokio::test]
 async fn a_new_step_timeout_replaces_the_old_one() {
+    // The first timer is long (3 s of real time), so the update always lands before it; the
+    // verdict is read from the target's own timestamps, not from how fast this machine is.
     let s = seeded(&[("j1", json!({}))]).await;
     call(
         &s,
         "PUT",
         "/things/dev-1/jobs/$next",
-        Some(r#"{"stepTimeoutInMinutes":1}"#),
+        Some(r#"{"stepTimeoutInMinutes":30}"#),
     )
     .await;
     let (status, _, body) = call(
@@ -143,18 +145,15 @@ async fn a_new_step_timeout_replaces_the_old_one() {
     )
     .await;
     assert_eq!(status, 200, "{body}");
-    let updated_at = describe(&s, "j1").await["lastUpdatedAt"].as_i64().unwrap();
-    tokio::time::sleep(real(1.5)).await;
     let e = describe(&s, "j1").await;
-    assert_eq!(
-        e["status"], "IN_PROGRESS",
-        "the 1-minute timer was replaced: {e}"
-    );
-    let left = e["approximateSecondsBeforeTimedOut"].as_i64().unwrap();
-    assert!(
-        left <= 3 * 60 - 80 && left > 0,
-        "about 90 s left, got {left}"
-    );
+    let updated_at = e["lastUpdatedAt"].as_i64().unwrap();
+    if e["status"] == "IN_PROGRESS" {
+        let left = e["approximateSecondsBeforeTimedOut"].as_i64().unwrap();
+        assert!(
+            left <= 3 * 60 && left > 0,
+            "the 30-minute timer was replaced by the 3-minute one, got {left} s left"
+        );
+    }
     let (e, _) = wait_until_finished(&s, "j1", real(20.0)).await;
     assert_eq!(e["status"], "TIMED_OUT");
     let lateness = e["lastUpdatedAt"].as_i64().unwrap() - updated_at - 3 * 60;
@@ -166,12 +165,14 @@ async fn a_new_step_timeout_replaces_the_old_one() {
 
 #[tokio::test]
 async fn minus_one_cancels_the_step_timer() {
+    // A long first timer (3 s of real time) so the update always lands before it; the wait
+    // afterwards passes its deadline and slack in the target's time whatever the load.
     let s = seeded(&[("j1", json!({}))]).await;
     call(
         &s,
         "PUT",
         "/things/dev-1/jobs/$next",
-        Some(r#"{"stepTimeoutInMinutes":1}"#),
+        Some(r#"{"stepTimeoutInMinutes":30}"#),
     )
     .await;
     let (status, _, body) = call(
@@ -188,7 +189,7 @@ async fn minus_one_cancels_the_step_timer() {
             .get("approximateSecondsBeforeTimedOut")
             .is_none()
     );
-    tokio::time::sleep(real(2.5)).await;
+    tokio::time::sleep(real(31.0 + slack_seconds() as f64 / 60.0)).await;
     assert_eq!(describe(&s, "j1").await["status"], "IN_PROGRESS");
 }
 

@@ -1,0 +1,231 @@
+//! The execution-body check: a JobExecution as answered against the model's entry for it.
+//! Observations settle the model's open beliefs (and an observed expiry moves it on).
+
+use serde_json::Value;
+
+use super::model::{Case, ThingModel, details_of};
+use super::{Call, Window};
+use crate::finding::Finding;
+use jobcert_contract::{Operation, Status};
+
+/// Checks `body`, the JobExecution answered for execution `i` of `thing`.
+pub(super) fn check_execution(
+    thing: &mut ThingModel,
+    i: usize,
+    case: &mut Case,
+    body: &Value,
+    call: &Call<'_>,
+    with_document: bool,
+    out: &mut Vec<Finding>,
+) {
+    let seq = Some(call.seq);
+    let slack = case.slack_ms;
+    let tol = case.tolerance_ms;
+    let facts = case.facts;
+    let real_thing = thing.real.as_str();
+    let e = &mut thing.executions[i];
+    if let Some(job) = case.jobs.get(&e.job) {
+        out.push(Finding::check(
+            body["jobId"] == job.real_id.as_str(),
+            "EX-EXECUTION",
+            format!("jobId: expected {}, got {}", job.real_id, body["jobId"]),
+            seq,
+        ));
+        if with_document {
+            let doc_req = match call.operation {
+                Operation::StartNextPendingJobExecution => "SN-DOCUMENT",
+                _ => "DE-DOCUMENT",
+            };
+            out.push(Finding::check(
+                document_matches(&body["jobDocument"], &job.document),
+                doc_req,
+                format!(
+                    "jobDocument: expected the job's document text, got {}",
+                    body["jobDocument"]
+                ),
+                seq,
+            ));
+        } else if call.operation == Operation::DescribeJobExecution {
+            out.push(Finding::check(
+                body.get("jobDocument").is_none(),
+                "DE-DOCUMENT",
+                "includeJobDocument=false omits jobDocument",
+                seq,
+            ));
+        }
+    }
+    if body.get("thingName").is_some() {
+        out.push(Finding::check(
+            body["thingName"] == real_thing,
+            "EX-EXECUTION",
+            format!(
+                "thingName: expected {real_thing}, got {}",
+                body["thingName"]
+            ),
+            seq,
+        ));
+    }
+    if let Some(n) = body["executionNumber"].as_i64() {
+        e.number
+            .settle(n, "EX-EXECUTION", "executionNumber", seq, out);
+    }
+    // Status, with open expiry settled by what the target says.
+    let observed = body["status"]
+        .as_str()
+        .and_then(|s| serde_json::from_value::<Status>(Value::String(s.into())).ok());
+    if let Some(observed) = observed {
+        if e.status == Status::InProgress
+            && observed == facts.timers.expired_status
+            && let Some((deadline, timer)) = e.deadline()
+        {
+            let early = call.window.hi < deadline.lo;
+            out.push(Finding::check(
+                !early,
+                "TM-NOT-EARLY",
+                format!("{} before its deadline", observed.as_str()),
+                seq,
+            ));
+            out.push(Finding::pass(
+                timer.expiry_requirement(),
+                "timed out after its deadline",
+                seq,
+            ));
+            e.service_moved(observed);
+        }
+        if e.status == Status::InProgress
+            && observed == Status::InProgress
+            && let Some((deadline, timer)) = e.deadline()
+        {
+            if call.window.hi < deadline.lo {
+                out.push(Finding::pass(
+                    "TM-NOT-EARLY",
+                    "still running before its deadline",
+                    seq,
+                ));
+            }
+            let late = call.window.lo > deadline.hi + slack;
+            out.push(Finding::check(
+                !late,
+                timer.expiry_requirement(),
+                "still IN_PROGRESS after its deadline and the slack",
+                seq,
+            ));
+        }
+        out.push(Finding::check(
+            observed == e.status,
+            "EX-EXECUTION",
+            format!(
+                "status: expected {}, got {}",
+                e.status.as_str(),
+                observed.as_str()
+            ),
+            seq,
+        ));
+        e.status = observed;
+    }
+    if let Some(v) = body["versionNumber"].as_i64() {
+        e.version
+            .settle(v, "EX-EXECUTION", "versionNumber", seq, out);
+    }
+    let details = details_of(body.get("statusDetails")).unwrap_or_default();
+    e.details
+        .settle(details, "EX-EXECUTION", "statusDetails", seq, out);
+    // startedAt exactly when started.
+    out.push(Finding::check(
+        body.get("startedAt").is_some() == e.started.is_some(),
+        "EX-EXECUTION",
+        format!(
+            "startedAt {} while {}",
+            if body.get("startedAt").is_some() {
+                "present"
+            } else {
+                "absent"
+            },
+            if e.started.is_some() {
+                "started"
+            } else {
+                "never started"
+            }
+        ),
+        seq,
+    ));
+    // Timestamps: whole seconds, consistent with one offset between the target's clock and
+    // the harness's. Each stamp narrows the range of offsets its event window allows.
+    let mut stamp = |name: &str, ts: Option<i64>, w: Window, epoch: &mut Option<(f64, f64)>| {
+        let Some(ts) = ts else { return };
+        let ms = ts as f64 * 1000.0;
+        let (lo, hi) = (ms - w.hi - tol, ms + 1000.0 - w.lo + tol);
+        let (known_lo, known_hi) = epoch.unwrap_or((lo, hi));
+        let (lo, hi) = (known_lo.max(lo), known_hi.min(hi));
+        let consistent = lo <= hi;
+        out.push(Finding::check(
+            consistent,
+            "EX-TIMESTAMPS",
+            format!("{name} {ts} does not fit the time of the event it records (by the target's other timestamps)"),
+            seq,
+        ));
+        if consistent {
+            *epoch = Some((lo, hi));
+        }
+    };
+    let queued_at = body["queuedAt"].as_i64();
+    stamp("queuedAt", queued_at, e.queued, &mut case.epoch_offset);
+    if let Some(w) = e.started {
+        stamp(
+            "startedAt",
+            body["startedAt"].as_i64(),
+            w,
+            &mut case.epoch_offset,
+        );
+    }
+    match (queued_at, body["lastUpdatedAt"].as_i64()) {
+        (Some(q), Some(u)) => out.push(Finding::check(
+            u >= q,
+            "EX-TIMESTAMPS",
+            format!("lastUpdatedAt {u} is before queuedAt {q}"),
+            seq,
+        )),
+        _ => out.push(Finding::fail(
+            "EX-TIMESTAMPS",
+            "queuedAt or lastUpdatedAt is missing or not an integer",
+            seq,
+        )),
+    }
+    // The countdown.
+    let left = body["approximateSecondsBeforeTimedOut"].as_i64();
+    match (e.deadline(), left) {
+        (Some((d, _)), Some(left)) if e.status == Status::InProgress => {
+            let lo = (d.lo - call.window.hi - tol) / 1000.0 - 1.0;
+            let hi = (d.hi - call.window.lo + tol) / 1000.0 + 1.0;
+            out.push(Finding::check(
+                (left as f64) >= lo.floor() && (left as f64) <= hi.ceil(),
+                "TM-APPROXIMATE",
+                format!(
+                    "approximateSecondsBeforeTimedOut {left}, expected {:.0}..{:.0}",
+                    lo.max(0.0),
+                    hi
+                ),
+                seq,
+            ));
+        }
+        (None, Some(left)) => out.push(Finding::fail(
+            if facts.is_terminal(e.status) {
+                "TM-TERMINAL-STOPS"
+            } else {
+                "TM-APPROXIMATE"
+            },
+            format!("approximateSecondsBeforeTimedOut {left} while no timer runs"),
+            seq,
+        )),
+        _ => {}
+    }
+}
+
+/// Whether a jobDocument as answered is the job's document: its text over HTTP, the object
+/// that text parses to over MQTT.
+pub(super) fn document_matches(answered: &Value, text: &str) -> bool {
+    match answered {
+        Value::String(s) => s == text,
+        other => serde_json::from_str::<Value>(text).is_ok_and(|parsed| parsed == *other),
+    }
+}

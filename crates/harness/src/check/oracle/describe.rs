@@ -1,0 +1,327 @@
+//! The judge of DescribeJobExecution: `$next` (empty per spec §7.7), a named execution, and a
+//! terminal one, which may be described or refused with 410 (spec §7.6).
+
+use serde_json::Value;
+
+use super::super::answer::Answer;
+use super::body::check_execution;
+use super::model::{Case, ThingModel};
+use super::refusal::{expect_error, expect_success, named_execution};
+use super::{Call, Subject};
+use crate::finding::Finding;
+
+/// Judges a Describe answer for `thing` and moves the model on.
+pub(super) fn judge(
+    thing: &mut ThingModel,
+    case: &mut Case,
+    call: &Call<'_>,
+    answer: &Answer,
+    out: &mut Vec<Finding>,
+) {
+    let seq = call.seq;
+    let with_document = call
+        .input
+        .get("includeJobDocument")
+        .and_then(Value::as_bool)
+        .unwrap_or(true);
+    let index = match &call.job {
+        Subject::Next => {
+            let (candidates, _) = thing.head_candidates(case.facts);
+            if candidates.is_empty() {
+                match answer {
+                    Answer::Success(b) => out.push(Finding::check(
+                        b.get("execution").is_none(),
+                        "DE-NEXT-EMPTY",
+                        "nothing pending: no execution",
+                        Some(seq),
+                    )),
+                    Answer::Error { .. } => out.push(Finding::fail(
+                        "DE-NEXT-EMPTY",
+                        format!(
+                            "nothing pending: expected an empty success, got {}",
+                            answer.describe()
+                        ),
+                        Some(seq),
+                    )),
+                    _ => {}
+                }
+                return;
+            }
+            let Some(body) = expect_success(out, answer, "DE-NEXT", seq) else {
+                return;
+            };
+            let real_job = body["execution"]["jobId"].as_str().unwrap_or_default();
+            let hit = candidates
+                .iter()
+                .copied()
+                .find(|&i| case.is_job(&thing.executions[i], real_job));
+            out.push(Finding::check(
+                hit.is_some(),
+                "DE-NEXT",
+                format!("$next described {real_job}, not the head"),
+                Some(seq),
+            ));
+            let Some(i) = hit else { return };
+            i
+        }
+        Subject::Seeded(job) => {
+            let Some(i) = named_execution(thing, job, call, answer, "DE-NOT-FOUND", out) else {
+                return;
+            };
+            let e = &mut thing.executions[i];
+            if case.facts.is_terminal(e.status) || e.uncertain {
+                if let Answer::Error { status, .. } = answer {
+                    let ok =
+                        answer.error_type() == Some("TerminalStateException") && *status == 410;
+                    out.push(Finding::check(
+                        ok,
+                        "DE-TERMINAL",
+                        format!("describing a terminal execution gave {}", answer.describe()),
+                        Some(seq),
+                    ));
+                    if ok && e.uncertain {
+                        e.time_out(case.facts);
+                    }
+                    return;
+                }
+                if case.facts.is_terminal(e.status) {
+                    out.push(Finding::pass(
+                        "DE-TERMINAL",
+                        "a terminal execution is described",
+                        Some(seq),
+                    ));
+                }
+            }
+            i
+        }
+        Subject::Foreign | Subject::Absent => {
+            expect_error(
+                out,
+                answer,
+                &["ResourceNotFoundException"],
+                "DE-NOT-FOUND",
+                "DE-NOT-FOUND",
+                seq,
+            );
+            return;
+        }
+    };
+    let Some(body) = expect_success(out, answer, "DE-EXECUTION-NUMBER", seq) else {
+        return;
+    };
+    let Some(execution) = body.get("execution") else {
+        out.push(Finding::fail(
+            "DE-EXECUTION-NUMBER",
+            "no execution in the answer",
+            Some(seq),
+        ));
+        return;
+    };
+    if call.input.contains_key("executionNumber") {
+        out.push(Finding::check(
+            execution["executionNumber"] == call.input["executionNumber"],
+            "DE-EXECUTION-NUMBER",
+            format!(
+                "asked for execution {}, got {}",
+                call.input["executionNumber"], execution["executionNumber"]
+            ),
+            Some(seq),
+        ));
+    }
+    check_execution(thing, index, case, execution, call, with_document, out);
+}
+
+#[cfg(test)]
+mod tests {
+    use rstest::rstest;
+    use serde_json::{Value, json};
+
+    use super::super::super::answer::Answer;
+    use super::super::Subject;
+    use super::super::fixture::{
+        Fixture, assert_findings, at, execution, ok, patched, refused, seeded,
+    };
+    use super::super::model::Belief;
+    use jobcert_contract::{Operation, Status};
+
+    fn described(body: Value) -> Answer {
+        ok(json!({ "execution": body }))
+    }
+
+    #[rstest]
+    // A terminal execution may be described (200 with its status) or refused with 410 (§7.6).
+    #[case::terminal_described(
+        Fixture::new().queued("a", 0.0).finished("a", Status::Succeeded), seeded("a"), json!({}),
+        described(execution("a", "SUCCEEDED", 3)), &[("DE-TERMINAL", true), ("EX-EXECUTION", true), ("DE-DOCUMENT", true)]
+    )]
+    #[case::terminal_refused(
+        Fixture::new().queued("a", 0.0).finished("a", Status::Failed), seeded("a"), json!({}),
+        refused(410, "TerminalStateException"), &[("DE-TERMINAL", true)]
+    )]
+    #[case::terminal_not_found(
+        Fixture::new().queued("a", 0.0).finished("a", Status::Succeeded), seeded("a"), json!({}),
+        refused(404, "ResourceNotFoundException"), &[("DE-TERMINAL", false)]
+    )]
+    #[case::terminal_wrong_status_code(
+        Fixture::new().queued("a", 0.0).finished("a", Status::Succeeded), seeded("a"), json!({}),
+        refused(409, "TerminalStateException"), &[("DE-TERMINAL", false)]
+    )]
+    #[case::terminal_described_running(
+        Fixture::new().queued("a", 0.0).finished("a", Status::Succeeded), seeded("a"), json!({}),
+        described(execution("a", "IN_PROGRESS", 3)), &[("DE-TERMINAL", true), ("EX-EXECUTION", false)]
+    )]
+    #[case::terminal_timer_runs(
+        Fixture::new().queued("a", 0.0).finished("a", Status::Succeeded), seeded("a"), json!({}),
+        described(patched(execution("a", "SUCCEEDED", 3), json!({"approximateSecondsBeforeTimedOut": 60}))),
+        &[("TM-TERMINAL-STOPS", false)]
+    )]
+    #[case::queued_no_timer_runs(
+        Fixture::new().queued("a", 0.0), seeded("a"), json!({}),
+        described(patched(execution("a", "QUEUED", 1), json!({"approximateSecondsBeforeTimedOut": 60}))),
+        &[("TM-APPROXIMATE", false)]
+    )]
+    #[case::queued(
+        Fixture::new().queued("a", 0.0), seeded("a"), json!({}),
+        described(execution("a", "QUEUED", 1)), &[("EX-EXECUTION", true), ("EX-TIMESTAMPS", true)]
+    )]
+    #[case::initial_version(
+        Fixture::new().queued("a", 0.0), seeded("a"), json!({}),
+        described(execution("a", "QUEUED", 0)), &[("EX-INITIAL-VERSION", false)]
+    )]
+    #[case::queued_yet_started(
+        Fixture::new().queued("a", 0.0), seeded("a"), json!({}),
+        described(patched(execution("a", "QUEUED", 1), json!({"startedAt": 1_700_000_002}))), &[("EX-EXECUTION", false)]
+    )]
+    #[case::other_thing(
+        Fixture::new().queued("a", 0.0), seeded("a"), json!({}),
+        described(patched(execution("a", "QUEUED", 1), json!({"thingName": "other"}))), &[("EX-EXECUTION", false)]
+    )]
+    #[case::updated_before_queued(
+        Fixture::new().queued("a", 0.0), seeded("a"), json!({}),
+        described(patched(execution("a", "QUEUED", 1), json!({"lastUpdatedAt": 1_699_999_999}))), &[("EX-TIMESTAMPS", false)]
+    )]
+    #[case::stamp_in_milliseconds(
+        Fixture::new().queued("a", 0.0), seeded("a"), json!({}),
+        described(patched(execution("a", "QUEUED", 1), json!({"queuedAt": 1_700_000_000_000_i64}))), &[("EX-TIMESTAMPS", false)]
+    )]
+    #[case::no_execution(Fixture::new().queued("a", 0.0), seeded("a"), json!({}), ok(json!({})), &[("DE-EXECUTION-NUMBER", false)])]
+    #[case::without_document(
+        Fixture::new().queued("a", 0.0), seeded("a"), json!({"includeJobDocument": false}),
+        described(patched(execution("a", "QUEUED", 1), json!({"jobDocument": null}))), &[("DE-DOCUMENT", true)]
+    )]
+    #[case::document_not_omitted(
+        Fixture::new().queued("a", 0.0), seeded("a"), json!({"includeJobDocument": false}),
+        described(execution("a", "QUEUED", 1)), &[("DE-DOCUMENT", false)]
+    )]
+    #[case::document_missing(
+        Fixture::new().queued("a", 0.0), seeded("a"), json!({}),
+        described(patched(execution("a", "QUEUED", 1), json!({"jobDocument": null}))), &[("DE-DOCUMENT", false)]
+    )]
+    #[case::document_as_object(
+        Fixture::new().queued("a", 0.0), seeded("a"), json!({}),
+        described(patched(execution("a", "QUEUED", 1), json!({"jobDocument": {"job": "a"}}))), &[("DE-DOCUMENT", true)]
+    )]
+    #[case::number_selects(
+        Fixture::new().queued("a", 0.0).with("a", |e| e.number = Belief::Known(1)), seeded("a"), json!({"executionNumber": 1}),
+        described(execution("a", "QUEUED", 1)), &[("DE-EXECUTION-NUMBER", true)]
+    )]
+    #[case::number_ignored(
+        Fixture::new().queued("a", 0.0).with("a", |e| e.number = Belief::Known(1)), seeded("a"), json!({"executionNumber": 1}),
+        described(patched(execution("a", "QUEUED", 1), json!({"executionNumber": 2}))), &[("DE-EXECUTION-NUMBER", false), ("EX-EXECUTION", false)]
+    )]
+    #[case::number_unknown(
+        Fixture::new().queued("a", 0.0).with("a", |e| e.number = Belief::Known(1)), seeded("a"), json!({"executionNumber": 2}),
+        refused(404, "ResourceNotFoundException"), &[("DE-NOT-FOUND", true)]
+    )]
+    #[case::job_not_on_the_thing(Fixture::new().queued("a", 0.0), seeded("b"), json!({}), refused(404, "ResourceNotFoundException"), &[("DE-NOT-FOUND", true)])]
+    #[case::job_not_on_the_thing_described(Fixture::new().queued("a", 0.0), seeded("b"), json!({}), described(execution("b", "QUEUED", 1)), &[("DE-NOT-FOUND", false)])]
+    #[case::foreign_job(Fixture::new().queued("a", 0.0), Subject::Foreign, json!({}), refused(404, "ResourceNotFoundException"), &[("DE-NOT-FOUND", true)])]
+    #[case::foreign_job_other_type(Fixture::new().queued("a", 0.0), Subject::Foreign, json!({}), refused(400, "InvalidRequestException"), &[("DE-NOT-FOUND", true), ("DE-NOT-FOUND", false)])]
+    // `$next` with nothing pending is an empty success (§7.7).
+    #[case::next_empty(Fixture::new(), Subject::Next, json!({}), ok(json!({})), &[("DE-NEXT-EMPTY", true)])]
+    #[case::next_empty_refused(Fixture::new(), Subject::Next, json!({}), refused(404, "ResourceNotFoundException"), &[("DE-NEXT-EMPTY", false)])]
+    #[case::next_empty_only_terminal(
+        Fixture::new().queued("a", 0.0).finished("a", Status::Succeeded), Subject::Next, json!({}),
+        described(execution("a", "SUCCEEDED", 3)), &[("DE-NEXT-EMPTY", false)]
+    )]
+    #[case::next_head(
+        Fixture::new().queued("a", 0.0).queued("b", 5_000.0), Subject::Next, json!({}),
+        described(execution("a", "QUEUED", 1)), &[("DE-NEXT", true), ("EX-EXECUTION", true)]
+    )]
+    #[case::next_not_the_head(
+        Fixture::new().queued("a", 0.0).queued("b", 5_000.0), Subject::Next, json!({}),
+        described(execution("b", "QUEUED", 1)), &[("DE-NEXT", false)]
+    )]
+    #[case::next_in_progress_first(
+        Fixture::new().queued("a", 0.0).queued("b", 100.0).started("b"), Subject::Next, json!({}),
+        described(execution("b", "IN_PROGRESS", 2)), &[("DE-NEXT", true)]
+    )]
+    #[case::next_refused(Fixture::new().queued("a", 0.0), Subject::Next, json!({}), refused(404, "ResourceNotFoundException"), &[("DE-NEXT", false)])]
+    fn judges_describe(
+        #[case] mut fixture: Fixture,
+        #[case] job: Subject,
+        #[case] input: Value,
+        #[case] answer: Answer,
+        #[case] expected: &[(&str, bool)],
+    ) {
+        let found = fixture.call(Operation::DescribeJobExecution, job, input, answer);
+        assert_findings(&found, expected);
+    }
+
+    #[rstest]
+    // Just past the step deadline, inside the slack: either answer is right.
+    #[case::timed_out(described(execution("a", "TIMED_OUT", 3)), &[("TM-NOT-EARLY", true), ("TM-STEP-EXPIRY", true), ("TM-SERVICE-VERSION", true)])]
+    #[case::timed_out_without_bump(described(execution("a", "TIMED_OUT", 2)), &[("TM-STEP-EXPIRY", true), ("TM-SERVICE-VERSION", false)])]
+    #[case::still_running(described(execution("a", "IN_PROGRESS", 2)), &[("TM-STEP-EXPIRY", true), ("EX-EXECUTION", true)])]
+    #[case::refused_as_terminal(refused(410, "TerminalStateException"), &[("DE-TERMINAL", true)])]
+    #[case::refused_otherwise(refused(404, "ResourceNotFoundException"), &[("DE-TERMINAL", false)])]
+    fn judges_describe_of_an_open_expiry(
+        #[case] answer: Answer,
+        #[case] expected: &[(&str, bool)],
+    ) {
+        let mut fixture = Fixture::new().queued("a", 0.0).started("a").with("a", |e| {
+            e.step = Some(at(1_000.0));
+        });
+        let found = fixture.call(
+            Operation::DescribeJobExecution,
+            seeded("a"),
+            json!({}),
+            answer,
+        );
+        assert_findings(&found, expected);
+    }
+
+    #[rstest]
+    // The step deadline passed more than the slack ago: the execution has timed out.
+    #[case::timed_out(described(execution("a", "TIMED_OUT", 3)), &[("DE-TERMINAL", true), ("EX-EXECUTION", true)])]
+    #[case::timed_out_refused(refused(410, "TerminalStateException"), &[("DE-TERMINAL", true)])]
+    #[case::still_running(described(execution("a", "IN_PROGRESS", 3)), &[("DE-TERMINAL", true), ("EX-EXECUTION", false)])]
+    fn judges_describe_after_expiry(#[case] answer: Answer, #[case] expected: &[(&str, bool)]) {
+        let mut fixture = Fixture::new()
+            .queued("a", 0.0)
+            .started("a")
+            .with("a", |e| e.step = Some(at(1_000.0 - 60_000.0)));
+        let found = fixture.call(
+            Operation::DescribeJobExecution,
+            seeded("a"),
+            json!({}),
+            answer,
+        );
+        assert_findings(&found, expected);
+    }
+
+    #[test]
+    fn a_timer_that_fires_early_is_reported() {
+        let mut fixture = Fixture::new()
+            .queued("a", 0.0)
+            .started("a")
+            .with("a", |e| e.step = Some(at(600_000.0)));
+        let found = fixture.call(
+            Operation::DescribeJobExecution,
+            seeded("a"),
+            json!({}),
+            described(execution("a", "TIMED_OUT", 3)),
+        );
+        assert_findings(&found, &[("TM-NOT-EARLY", false), ("TM-STEP-EXPIRY", true)]);
+    }
+}

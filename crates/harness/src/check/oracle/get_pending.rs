@@ -1,0 +1,237 @@
+//! The judge of GetPendingJobExecutions: both lists, their content and order, and the cap
+//! (spec §7.13). An open expiry is settled by whether the execution is listed.
+
+use super::super::answer::Answer;
+use super::Call;
+use super::model::{Case, ThingModel, may_tie};
+use super::refusal::expect_success;
+use crate::finding::Finding;
+use jobcert_contract::Status;
+
+/// Judges a GetPending answer for `thing` and moves the model on.
+pub(super) fn judge(
+    thing: &mut ThingModel,
+    case: &mut Case,
+    call: &Call<'_>,
+    answer: &Answer,
+    out: &mut Vec<Finding>,
+) {
+    let seq = call.seq;
+    let Some(body) = expect_success(out, answer, "GP-LISTS", seq) else {
+        return;
+    };
+    let lists_present = body["inProgressJobs"].is_array() && body["queuedJobs"].is_array();
+    out.push(Finding::check(
+        lists_present,
+        "GP-LISTS",
+        "inProgressJobs and queuedJobs are both present",
+        Some(seq),
+    ));
+    if !lists_present {
+        return;
+    }
+    let listed = |key: &str| -> Vec<String> {
+        body[key]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|s| s["jobId"].as_str().map(str::to_string))
+            .collect()
+    };
+    let (in_progress, queued) = (listed("inProgressJobs"), listed("queuedJobs"));
+    let t: &ThingModel = thing;
+    let real = |i: usize| {
+        case.jobs
+            .get(&t.executions[i].job)
+            .map(|j| j.real_id.clone())
+            .unwrap_or_default()
+    };
+    let pending = t.pending(case.facts);
+    let limit = case.facts.pending_list_limit;
+    let certain = |status: Status| -> Vec<String> {
+        pending
+            .iter()
+            .copied()
+            .filter(|&i| t.executions[i].status == status && !t.executions[i].uncertain)
+            .map(real)
+            .collect()
+    };
+    let possible = |status: Status| -> Vec<String> {
+        pending
+            .iter()
+            .copied()
+            .filter(|&i| t.executions[i].status == status)
+            .map(real)
+            .collect()
+    };
+    let total = in_progress.len() + queued.len();
+    out.push(Finding::check(
+        total <= limit,
+        "GP-CAP",
+        format!("{total} executions listed; at most {limit}"),
+        Some(seq),
+    ));
+    let capped = pending.len() > limit;
+    let index_of = |id: &String| pending.iter().copied().find(|&i| real(i) == *id);
+    let fits = |got: &[String], sure: &[String], maybe: &[String]| {
+        let subset = got.iter().all(|j| maybe.contains(j));
+        let ordered = got
+            .windows(2)
+            .all(|w| match (index_of(&w[0]), index_of(&w[1])) {
+                (Some(a), Some(b)) => {
+                    let (a, b) = (&t.executions[a], &t.executions[b]);
+                    a.order < b.order || may_tie(a, b)
+                }
+                _ => true,
+            });
+        let complete = capped || sure.iter().all(|j| got.contains(j));
+        subset && ordered && complete
+    };
+    let ok = fits(
+        &in_progress,
+        &certain(Status::InProgress),
+        &possible(Status::InProgress),
+    ) && fits(&queued, &certain(Status::Queued), &possible(Status::Queued));
+    out.push(Finding::check(
+        ok,
+        "GP-CONTENT",
+        format!(
+            "expected IN_PROGRESS {:?} and QUEUED {:?}, got {in_progress:?} and {queued:?}",
+            possible(Status::InProgress),
+            possible(Status::Queued)
+        ),
+        Some(seq),
+    ));
+    // Listed executions are not expired; unlisted open ones are.
+    let listed_all: Vec<String> = in_progress.iter().chain(queued.iter()).cloned().collect();
+    let ids: Vec<(usize, String)> = pending.iter().map(|&i| (i, real(i))).collect();
+    for (i, id) in ids {
+        let e = &mut thing.executions[i];
+        if e.uncertain {
+            if listed_all.contains(&id) {
+                e.uncertain = false;
+            } else if !capped {
+                e.time_out(case.facts);
+            }
+        }
+    }
+    if let Some(items) = body["inProgressJobs"].as_array().filter(|_| !capped) {
+        for item in items {
+            out.push(Finding::check(
+                item.get("startedAt").is_some(),
+                "GP-CONTENT",
+                "an IN_PROGRESS summary carries startedAt",
+                Some(seq),
+            ));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rstest::rstest;
+    use serde_json::{Value, json};
+
+    use super::super::super::answer::Answer;
+    use super::super::Subject;
+    use super::super::fixture::{Fixture, assert_findings, ok, real, refused};
+    use jobcert_contract::{Operation, Status};
+
+    /// A pending summary of `job`, with startedAt when it is running.
+    fn summary(job: &str, running: bool) -> Value {
+        let mut s = json!({"jobId": real(job), "queuedAt": 1_700_000_000, "lastUpdatedAt": 1_700_000_002, "versionNumber": 1, "executionNumber": 1});
+        if running {
+            s["startedAt"] = json!(1_700_000_002);
+        }
+        s
+    }
+
+    fn lists(in_progress: &[&str], queued: &[&str]) -> Answer {
+        ok(json!({
+            "inProgressJobs": in_progress.iter().map(|j| summary(j, true)).collect::<Vec<_>>(),
+            "queuedJobs": queued.iter().map(|j| summary(j, false)).collect::<Vec<_>>(),
+        }))
+    }
+
+    /// Eleven jobs queued a second apart: one more than the cap.
+    fn eleven() -> Fixture {
+        (0..11).fold(Fixture::new(), |f, n| {
+            f.queued(&format!("j{n:02}"), f64::from(n) * 2_000.0)
+        })
+    }
+
+    fn names(range: std::ops::Range<u32>) -> Vec<String> {
+        range.map(|n| format!("j{n:02}")).collect()
+    }
+
+    #[rstest]
+    #[case::empty(Fixture::new(), lists(&[], &[]), &[("GP-LISTS", true), ("GP-CONTENT", true), ("GP-CAP", true)])]
+    #[case::empty_list_missing(Fixture::new(), ok(json!({"inProgressJobs": []})), &[("GP-LISTS", false)])]
+    #[case::refused(Fixture::new(), refused(404, "ResourceNotFoundException"), &[("GP-LISTS", false)])]
+    #[case::silence_is_no_finding(Fixture::new(), Answer::Unanswered, &[])]
+    #[case::both_lists(
+        Fixture::new().queued("a", 0.0).queued("b", 5_000.0).started("b"),
+        lists(&["b"], &["a"]), &[("GP-CONTENT", true)]
+    )]
+    #[case::wrong_lists(
+        Fixture::new().queued("a", 0.0).queued("b", 5_000.0).started("b"),
+        lists(&["a"], &["b"]), &[("GP-CONTENT", false)]
+    )]
+    #[case::one_missing(
+        Fixture::new().queued("a", 0.0).queued("b", 5_000.0).started("b"),
+        lists(&["b"], &[]), &[("GP-CONTENT", false)]
+    )]
+    #[case::oldest_first(Fixture::new().queued("a", 0.0).queued("b", 5_000.0), lists(&[], &["a", "b"]), &[("GP-CONTENT", true)])]
+    #[case::newest_first(Fixture::new().queued("a", 0.0).queued("b", 5_000.0), lists(&[], &["b", "a"]), &[("GP-CONTENT", false)])]
+    // Queued in the same second: either order (§7.12).
+    #[case::tie_either_order(Fixture::new().queued("a", 0.0).queued("b", 100.0), lists(&[], &["b", "a"]), &[("GP-CONTENT", true)])]
+    #[case::terminal_listed(
+        Fixture::new().queued("a", 0.0).queued("b", 5_000.0).finished("b", Status::Succeeded),
+        lists(&[], &["a", "b"]), &[("GP-CONTENT", false)]
+    )]
+    #[case::terminal_left_out(
+        Fixture::new().queued("a", 0.0).queued("b", 5_000.0).finished("b", Status::Canceled),
+        lists(&[], &["a"]), &[("GP-CONTENT", true)]
+    )]
+    #[case::running_without_start(
+        Fixture::new().queued("a", 0.0).started("a"),
+        ok(json!({"inProgressJobs": [{"jobId": real("a")}], "queuedJobs": []})),
+        &[("GP-CONTENT", true), ("GP-CONTENT", false)]
+    )]
+    #[case::capped(eleven(), ok(json!({"inProgressJobs": [], "queuedJobs": names(0..10).iter().map(|j| summary(j, false)).collect::<Vec<_>>()})), &[("GP-CAP", true), ("GP-CONTENT", true)])]
+    #[case::over_the_cap(eleven(), ok(json!({"inProgressJobs": [], "queuedJobs": names(0..11).iter().map(|j| summary(j, false)).collect::<Vec<_>>()})), &[("GP-CAP", false), ("GP-CONTENT", true)])]
+    fn judges_get_pending(
+        #[case] mut fixture: Fixture,
+        #[case] answer: Answer,
+        #[case] expected: &[(&str, bool)],
+    ) {
+        let found = fixture.call(
+            Operation::GetPendingJobExecutions,
+            Subject::Absent,
+            json!({}),
+            answer,
+        );
+        assert_findings(&found, expected);
+    }
+
+    #[rstest]
+    // Past the step deadline but inside the slack: listed or not, both are right; the list
+    // settles it.
+    #[case::listed(lists(&["a"], &[]), Status::InProgress)]
+    #[case::left_out(lists(&[], &[]), Status::TimedOut)]
+    fn an_open_expiry_is_settled_by_the_list(#[case] answer: Answer, #[case] after: Status) {
+        let mut fixture = Fixture::new()
+            .queued("a", 0.0)
+            .started("a")
+            .with("a", |e| e.step = Some(super::super::fixture::at(1_000.0)));
+        let found = fixture.call(
+            Operation::GetPendingJobExecutions,
+            Subject::Absent,
+            json!({}),
+            answer,
+        );
+        assert_findings(&found, &[("GP-CONTENT", true)]);
+        let e = &fixture.thing.executions[0];
+        assert_eq!((e.status, e.uncertain), (after, false));
+    }
+}

@@ -1,0 +1,428 @@
+//! The harness's own model of the target's state. It knows what the case seeded and every
+//! request the harness made, predicts each answer, and checks it. It never calls the
+//! reference engine: a bug shared by both would hide itself.
+//!
+//! Where the contract leaves room (spec §7) the model holds a belief with the default it
+//! expects and the requirement to cite; the first observation settles it, so one departure
+//! is reported once and does not cascade.
+//!
+//! `model` holds the beliefs, `refusal` and `body` the checks the operations share, and each
+//! operation has one judge of its own (`start_next`, `update`, `describe`, `get_pending`), all
+//! with one signature.
+
+mod body;
+mod describe;
+mod get_pending;
+mod model;
+mod refusal;
+mod start_next;
+mod update;
+
+#[cfg(test)]
+mod fixture;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::{Map, Value};
+
+use super::answer::Answer;
+use crate::finding::Finding;
+use jobcert_contract::{Binding, NEXT_EXECUTION, Operation, Status};
+use model::{Case, Execution, ThingModel};
+
+/// A span of target time, in milliseconds since the run started: when a request was sent and
+/// when its answer arrived, in the target's clock.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Window {
+    /// Earliest.
+    pub lo: f64,
+    /// Latest.
+    pub hi: f64,
+}
+
+impl Window {
+    fn shifted(self, ms: f64) -> Self {
+        Self {
+            lo: self.lo + ms,
+            hi: self.hi + ms,
+        }
+    }
+
+    fn min(self, other: Option<Window>) -> Self {
+        match other {
+            Some(o) => Self {
+                lo: self.lo.min(o.lo),
+                hi: self.hi.min(o.hi),
+            },
+            None => self,
+        }
+    }
+}
+
+/// A job as the case seeded it.
+#[derive(Debug, Clone)]
+pub struct JobFacts {
+    /// Logical id.
+    pub id: String,
+    /// Real id on the target.
+    pub real_id: String,
+    /// Document text.
+    pub document: String,
+    /// In-progress timeout.
+    pub in_progress_minutes: Option<i64>,
+    /// Retry criteria: failure type and count.
+    pub retry: Vec<(String, u32)>,
+}
+
+/// Whom a call names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Subject {
+    /// A thing or job the case created (logical name).
+    Seeded(String),
+    /// `$next`.
+    Next,
+    /// A name the case did not create: its state is unknown.
+    Foreign,
+    /// Not given.
+    Absent,
+}
+
+/// One call, as the oracle needs to see it.
+#[derive(Debug, Clone)]
+pub struct Call<'a> {
+    /// The operation.
+    pub operation: Operation,
+    /// The thing.
+    pub thing: Subject,
+    /// The job.
+    pub job: Subject,
+    /// The input as sent (real names).
+    pub input: &'a Map<String, Value>,
+    /// Whether the input satisfies the request schema and was sent as bound (invalid input
+    /// is refused and changes nothing, so the model does not move).
+    pub valid: bool,
+    /// The wire binding it travelled on.
+    pub binding: Binding,
+    /// When it was sent and answered, in target time.
+    pub window: Window,
+    /// The exchange's sequence number.
+    pub seq: u64,
+}
+
+/// Every operation's judge: given the state of the thing the call names (its timers already
+/// applied), the case, the call and the answer, it adds findings and moves the state on.
+type Judge = fn(&mut ThingModel, &mut Case, &Call<'_>, &Answer, &mut Vec<Finding>);
+
+/// The judge of `operation`.
+fn judge_of(operation: Operation) -> Judge {
+    match operation {
+        Operation::StartNextPendingJobExecution => start_next::judge,
+        Operation::UpdateJobExecution => update::judge,
+        Operation::DescribeJobExecution => describe::judge,
+        Operation::GetPendingJobExecutions => get_pending::judge,
+    }
+}
+
+/// The model of one case's things and jobs.
+#[derive(Debug)]
+pub struct Oracle {
+    things: BTreeMap<String, ThingModel>,
+    absent: BTreeSet<String>,
+    case: Case,
+}
+
+impl Oracle {
+    /// An empty model; `tolerance_ms` bounds clock disagreements (in target milliseconds).
+    pub fn new(tolerance_ms: f64) -> Self {
+        Self {
+            things: BTreeMap::new(),
+            absent: BTreeSet::new(),
+            case: Case::new(tolerance_ms),
+        }
+    }
+
+    /// Records a created thing.
+    pub fn thing_created(&mut self, logical: &str, real: &str) {
+        self.things
+            .insert(logical.to_string(), ThingModel::new(real));
+    }
+
+    /// Records a thing the case names but never creates.
+    pub fn thing_absent(&mut self, logical: &str) {
+        self.absent.insert(logical.to_string());
+    }
+
+    /// Records a created job: one QUEUED execution per target.
+    pub fn job_created(&mut self, job: JobFacts, targets: &[String], window: Window) {
+        for t in targets {
+            let order = self.case.next_order();
+            if let Some(thing) = self.things.get_mut(t) {
+                thing
+                    .executions
+                    .push(Execution::queued(&job.id, window, order, self.case.facts));
+            }
+        }
+        self.case.jobs.insert(job.id.clone(), job);
+    }
+
+    /// Records a CancelJob the target accepted.
+    pub fn job_canceled(&mut self, job: &str, force: bool, window: Window) {
+        for thing in self.things.values_mut() {
+            thing.expire(&mut self.case, window);
+            for e in thing.executions.iter_mut().filter(|e| e.job == job) {
+                if e.status == Status::Queued || (force && e.status == Status::InProgress) {
+                    e.service_moved(Status::Canceled);
+                }
+            }
+        }
+    }
+
+    /// Judges one answer against the model and moves the model on. `attribution` replaces the
+    /// requirement of every state check (used for the reads that verify a refusal changed nothing).
+    pub fn judge(
+        &mut self,
+        call: &Call<'_>,
+        answer: &Answer,
+        attribution: Option<&str>,
+    ) -> Vec<Finding> {
+        let mut out = Vec::new();
+        // Invalid input is judged by the step's expectation; the model only checks it changed nothing.
+        let Subject::Seeded(name) = &call.thing else {
+            return out;
+        };
+        if !call.valid {
+            return out;
+        }
+        if self.absent.contains(name) {
+            refusal::absent_thing(call, answer, &mut out);
+        } else if let Some(thing) = self.things.get_mut(name) {
+            thing.expire(&mut self.case, call.window);
+            judge_of(call.operation)(thing, &mut self.case, call, answer, &mut out);
+        }
+        // Otherwise the case never declared the thing: like a foreign name, its state is unknown.
+        if let Some(r) = attribution {
+            for f in &mut out {
+                f.requirement = r.to_string();
+            }
+        }
+        out
+    }
+}
+
+/// The subject a call's `thing` or `job` member names.
+pub fn subject(logical: Option<&Value>, literal: Option<&Value>) -> Subject {
+    match (logical.and_then(Value::as_str), literal) {
+        (Some(NEXT_EXECUTION), _) => Subject::Next,
+        (Some(name), _) => Subject::Seeded(name.to_string()),
+        (None, Some(v)) if v.as_str() == Some(NEXT_EXECUTION) => Subject::Next,
+        (None, Some(_)) => Subject::Foreign,
+        (None, None) => Subject::Absent,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Map, Value, json};
+
+    use super::fixture::{assert_findings, at, document, execution, ok, real, refused};
+    use super::{Answer, Call, JobFacts, Oracle, Subject, subject};
+    use jobcert_contract::{Binding, Operation};
+
+    fn oracle_with(job: &str, retry: Vec<(String, u32)>) -> Oracle {
+        let mut oracle = Oracle::new(1_000.0);
+        oracle.thing_created("t", super::fixture::THING);
+        oracle.thing_absent("ghost");
+        let facts = JobFacts {
+            id: job.to_string(),
+            real_id: real(job),
+            document: document(job),
+            in_progress_minutes: None,
+            retry,
+        };
+        oracle.job_created(facts, &["t".to_string()], at(0.0));
+        oracle
+    }
+
+    fn judge(
+        oracle: &mut Oracle,
+        (operation, thing, job): (Operation, &str, Subject),
+        input: Value,
+        answer: Answer,
+        attribution: Option<&str>,
+    ) -> Vec<super::Finding> {
+        let input: Map<String, Value> = input.as_object().cloned().unwrap_or_default();
+        let call = Call {
+            operation,
+            thing: Subject::Seeded(thing.to_string()),
+            job,
+            input: &input,
+            valid: true,
+            binding: Binding::Http,
+            window: at(2_000.0),
+            seq: 3,
+        };
+        oracle.judge(&call, &answer, attribution)
+    }
+
+    #[test]
+    fn a_thing_the_case_never_declared_is_unknown() {
+        let mut oracle = oracle_with("a", Vec::new());
+        let describe = (Operation::DescribeJobExecution, "undeclared", Subject::Next);
+        let found = judge(&mut oracle, describe, json!({}), ok(json!({})), None);
+        assert!(found.is_empty(), "{found:?}");
+    }
+
+    #[test]
+    fn an_absent_thing_is_judged_as_such() {
+        let mut oracle = oracle_with("a", Vec::new());
+        let start = (
+            Operation::StartNextPendingJobExecution,
+            "ghost",
+            Subject::Absent,
+        );
+        let found = judge(&mut oracle, start, json!({}), ok(json!({})), None);
+        assert_findings(&found, &[("SN-UNKNOWN-THING", true)]);
+    }
+
+    #[test]
+    fn attribution_replaces_every_requirement() {
+        let mut oracle = oracle_with("a", Vec::new());
+        let describe = (
+            Operation::DescribeJobExecution,
+            "t",
+            Subject::Seeded("a".into()),
+        );
+        let wrong = execution("a", "IN_PROGRESS", 1);
+        let found = judge(
+            &mut oracle,
+            describe,
+            json!({}),
+            ok(json!({ "execution": wrong })),
+            Some("SN-REJECT-UNCHANGED"),
+        );
+        assert_findings(&found, &[("SN-REJECT-UNCHANGED", false)]);
+        assert!(found.iter().all(|f| f.requirement == "SN-REJECT-UNCHANGED"));
+    }
+
+    #[test]
+    fn an_invalid_call_moves_nothing() {
+        let mut oracle = oracle_with("a", Vec::new());
+        let input = Map::new();
+        let call = Call {
+            operation: Operation::StartNextPendingJobExecution,
+            thing: Subject::Seeded("t".into()),
+            job: Subject::Absent,
+            input: &input,
+            valid: false,
+            binding: Binding::Http,
+            window: at(2_000.0),
+            seq: 1,
+        };
+        let started = ok(json!({"execution": execution("a", "IN_PROGRESS", 2)}));
+        assert!(oracle.judge(&call, &started, None).is_empty());
+        // Still QUEUED.
+        let describe = (
+            Operation::DescribeJobExecution,
+            "t",
+            Subject::Seeded("a".into()),
+        );
+        let queued = ok(json!({"execution": execution("a", "QUEUED", 1)}));
+        let found = judge(&mut oracle, describe, json!({}), queued, None);
+        assert_findings(&found, &[("EX-EXECUTION", true)]);
+    }
+
+    #[test]
+    fn a_canceled_job_is_terminal_one_version_on() {
+        let mut oracle = oracle_with("a", Vec::new());
+        oracle.job_canceled("a", false, at(1_000.0));
+        let describe = (
+            Operation::DescribeJobExecution,
+            "t",
+            Subject::Seeded("a".into()),
+        );
+        let mut canceled = execution("a", "CANCELED", 2);
+        canceled
+            .as_object_mut()
+            .expect("an object")
+            .remove("startedAt");
+        let found = judge(
+            &mut oracle,
+            describe.clone(),
+            json!({}),
+            ok(json!({ "execution": canceled.clone() })),
+            None,
+        );
+        assert_findings(
+            &found,
+            &[("DE-TERMINAL", true), ("TM-SERVICE-VERSION", true)],
+        );
+        canceled["versionNumber"] = json!(1);
+        let mut again = oracle_with("a", Vec::new());
+        again.job_canceled("a", false, at(1_000.0));
+        let found = judge(
+            &mut again,
+            describe,
+            json!({}),
+            ok(json!({ "execution": canceled })),
+            None,
+        );
+        assert_findings(&found, &[("TM-SERVICE-VERSION", false)]);
+    }
+
+    #[test]
+    fn a_failure_within_the_retry_criteria_is_queued_again() {
+        for (retry, pending) in [(vec![("FAILED".to_string(), 1)], true), (Vec::new(), false)] {
+            let mut oracle = oracle_with("a", retry);
+            let update = (
+                Operation::UpdateJobExecution,
+                "t",
+                Subject::Seeded("a".into()),
+            );
+            judge(
+                &mut oracle,
+                update,
+                json!({"status": "FAILED"}),
+                ok(json!({})),
+                None,
+            );
+            let get = (Operation::GetPendingJobExecutions, "t", Subject::Absent);
+            let listed = json!({"inProgressJobs": [], "queuedJobs": [{"jobId": real("a")}]});
+            let found = judge(&mut oracle, get, json!({}), ok(listed), None);
+            let content = if pending {
+                ("GP-CONTENT", true)
+            } else {
+                ("GP-CONTENT", false)
+            };
+            assert_findings(&found, &[content]);
+        }
+    }
+
+    #[test]
+    fn a_refusal_is_not_a_start() {
+        let mut oracle = oracle_with("a", Vec::new());
+        let start = (
+            Operation::StartNextPendingJobExecution,
+            "t",
+            Subject::Absent,
+        );
+        let found = judge(
+            &mut oracle,
+            start,
+            json!({}),
+            refused(503, "ServiceUnavailableException"),
+            None,
+        );
+        assert_findings(&found, &[("SN-ROUTE", false)]);
+    }
+
+    #[test]
+    fn subjects_are_named_by_logical_name_or_literal() {
+        let next = json!("$next");
+        let name = json!("a");
+        assert_eq!(subject(Some(&next), None), Subject::Next);
+        assert_eq!(subject(Some(&name), None), Subject::Seeded("a".into()));
+        assert_eq!(subject(None, Some(&next)), Subject::Next);
+        assert_eq!(subject(None, Some(&name)), Subject::Foreign);
+        assert_eq!(subject(None, None), Subject::Absent);
+    }
+}

@@ -1,0 +1,308 @@
+//! The state model: what the harness itself believes about each thing's executions, the jobs
+//! the case seeded, and the target's clock. Judges read it to predict an answer and move it on.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use super::{JobFacts, Window};
+use crate::finding::Finding;
+use jobcert_contract::{ExecutionModel, Status, execution_model};
+
+/// What the model believes a value is.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) enum Belief<T> {
+    /// Certain: a different observation breaks the requirement of the check.
+    Known(T),
+    /// The default of an open question: a different observation breaks `requirement`.
+    Expected(T, &'static str),
+    /// Not known yet: the first observation is taken.
+    Unknown,
+}
+
+impl<T: PartialEq + Clone + std::fmt::Debug> Belief<T> {
+    /// Compares `observed`, reports under `requirement` (or the belief's own), then adopts it.
+    pub(super) fn settle(
+        &mut self,
+        observed: T,
+        requirement: &str,
+        what: &str,
+        seq: Option<u64>,
+        out: &mut Vec<Finding>,
+    ) {
+        match self {
+            Belief::Known(v) => out.push(Finding::check(
+                *v == observed,
+                requirement,
+                format!("{what}: expected {v:?}, got {observed:?}"),
+                seq,
+            )),
+            Belief::Expected(v, r) => out.push(Finding::check(
+                *v == observed,
+                r,
+                format!("{what}: expected {v:?}, got {observed:?}"),
+                seq,
+            )),
+            Belief::Unknown => {}
+        }
+        *self = Belief::Known(observed);
+    }
+
+    pub(super) fn value(&self) -> Option<&T> {
+        match self {
+            Belief::Known(v) | Belief::Expected(v, _) => Some(v),
+            Belief::Unknown => None,
+        }
+    }
+}
+
+/// Which timer set a deadline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Timer {
+    Step,
+    InProgress,
+}
+
+impl Timer {
+    pub(super) fn expiry_requirement(self) -> &'static str {
+        match self {
+            Timer::Step => "TM-STEP-EXPIRY",
+            Timer::InProgress => "TM-IN-PROGRESS-EXPIRY",
+        }
+    }
+}
+
+/// One execution as the model believes it to be.
+#[derive(Debug, Clone)]
+pub(super) struct Execution {
+    /// The job's logical id.
+    pub(super) job: String,
+    pub(super) number: Belief<i64>,
+    pub(super) status: Status,
+    pub(super) version: Belief<i64>,
+    pub(super) details: Belief<BTreeMap<String, String>>,
+    pub(super) queued: Window,
+    pub(super) started: Option<Window>,
+    pub(super) step: Option<Window>,
+    pub(super) in_progress: Option<Window>,
+    /// The deadline may have passed, but not surely by the slack: either status is right.
+    pub(super) uncertain: bool,
+    /// Creation sequence across the case (the tie-break of spec §7.12).
+    pub(super) order: usize,
+    pub(super) retries_used: u32,
+}
+
+impl Execution {
+    /// A freshly queued execution of `job`.
+    pub(super) fn queued(job: &str, window: Window, order: usize, facts: &ExecutionModel) -> Self {
+        Self {
+            job: job.to_string(),
+            number: Belief::Unknown,
+            status: Status::Queued,
+            version: Belief::Expected(facts.initial_version_number, "EX-INITIAL-VERSION"),
+            details: Belief::Known(BTreeMap::new()),
+            queued: window,
+            started: None,
+            step: None,
+            in_progress: None,
+            uncertain: false,
+            order,
+            retries_used: 0,
+        }
+    }
+
+    /// The nearer of the running timers' deadlines, and which timer set it.
+    pub(super) fn deadline(&self) -> Option<(Window, Timer)> {
+        match (self.step, self.in_progress) {
+            (Some(s), Some(i)) if i.hi <= s.hi => Some((i, Timer::InProgress)),
+            (Some(s), ip) => Some((s.min(ip), Timer::Step)),
+            (None, Some(i)) => Some((i, Timer::InProgress)),
+            (None, None) => None,
+        }
+    }
+
+    /// A service-driven transition to `status`: timers stop and the version is expected to
+    /// move on (spec §7.10).
+    pub(super) fn service_moved(&mut self, status: Status) {
+        self.status = status;
+        self.step = None;
+        self.in_progress = None;
+        self.uncertain = false;
+        let v = self.version.value().copied();
+        self.version = v.map_or(Belief::Unknown, |v| {
+            Belief::Expected(v + 1, "TM-SERVICE-VERSION")
+        });
+    }
+
+    /// Its timer expired.
+    pub(super) fn time_out(&mut self, facts: &ExecutionModel) {
+        self.service_moved(facts.timers.expired_status);
+    }
+}
+
+/// What the model knows of the case beyond any one thing: the contract's facts, the seeded
+/// jobs, the creation sequence and the target's clock.
+#[derive(Debug)]
+pub(super) struct Case {
+    pub(super) facts: &'static ExecutionModel,
+    pub(super) jobs: BTreeMap<String, JobFacts>,
+    /// The last creation sequence number handed out.
+    pub(super) order: usize,
+    /// Deadlines surely past only after this much more time.
+    pub(super) slack_ms: f64,
+    /// The range of offsets (target-clock epoch ms minus run-relative target ms) that every
+    /// timestamp seen so far allows.
+    pub(super) epoch_offset: Option<(f64, f64)>,
+    /// Tolerance on timestamps and countdowns, in target milliseconds.
+    pub(super) tolerance_ms: f64,
+}
+
+impl Case {
+    pub(super) fn new(tolerance_ms: f64) -> Self {
+        let facts = execution_model();
+        Self {
+            facts,
+            jobs: BTreeMap::new(),
+            order: 0,
+            slack_ms: facts.timers.expiry_slack_seconds as f64 * 1000.0,
+            epoch_offset: None,
+            tolerance_ms,
+        }
+    }
+
+    /// The next creation sequence number.
+    pub(super) fn next_order(&mut self) -> usize {
+        self.order += 1;
+        self.order
+    }
+
+    /// The real id of a logical job, for messages (the logical id if the job is not seeded).
+    pub(super) fn real_id<'a>(&'a self, job: &'a str) -> &'a str {
+        self.jobs.get(job).map_or(job, |j| j.real_id.as_str())
+    }
+
+    /// Whether execution `e` is of the job whose real id is `real`.
+    pub(super) fn is_job(&self, e: &Execution, real: &str) -> bool {
+        self.jobs.get(&e.job).is_some_and(|j| j.real_id == real)
+    }
+}
+
+/// One thing the case created, with its executions in creation order.
+#[derive(Debug, Default)]
+pub(super) struct ThingModel {
+    /// Its real name on the target.
+    pub(super) real: String,
+    pub(super) executions: Vec<Execution>,
+}
+
+impl ThingModel {
+    pub(super) fn new(real: &str) -> Self {
+        Self {
+            real: real.to_string(),
+            executions: Vec::new(),
+        }
+    }
+
+    /// Applies the timers as of `window`: deadlines surely past (beyond the slack) have
+    /// expired; deadlines that may have passed leave the status open.
+    pub(super) fn expire(&mut self, case: &mut Case, window: Window) {
+        let mut retries = Vec::new();
+        for (i, e) in self.executions.iter_mut().enumerate() {
+            if e.status != Status::InProgress {
+                continue;
+            }
+            let Some((deadline, _)) = e.deadline() else {
+                continue;
+            };
+            if window.lo > deadline.hi + case.slack_ms {
+                e.time_out(case.facts);
+                retries.push(i);
+            } else {
+                e.uncertain = window.hi >= deadline.lo;
+            }
+        }
+        for i in retries {
+            self.queue_retry(i, case, window);
+        }
+    }
+
+    /// Queues the retry of execution `i`, just finished, when its job's retry criteria allow one.
+    pub(super) fn queue_retry(&mut self, i: usize, case: &mut Case, window: Window) {
+        let e = &self.executions[i];
+        let Some(covering) = case.facts.timers.retryable_failures.get(&e.status) else {
+            return;
+        };
+        let Some(job) = case.jobs.get(&e.job) else {
+            return;
+        };
+        let allowed = job
+            .retry
+            .iter()
+            .any(|(kind, n)| covering.contains(kind) && e.retries_used < *n);
+        if !allowed {
+            return;
+        }
+        let (job, number, retries_used) = (
+            e.job.clone(),
+            e.number
+                .value()
+                .map_or(Belief::Unknown, |n| Belief::Known(n + 1)),
+            e.retries_used + 1,
+        );
+        let order = case.next_order();
+        let mut next = Execution::queued(&job, window, order, case.facts);
+        next.number = number;
+        next.retries_used = retries_used;
+        self.executions.push(next);
+    }
+
+    /// The pending executions, in "next" order.
+    pub(super) fn pending(&self, facts: &ExecutionModel) -> Vec<usize> {
+        let mut idx: Vec<usize> = (0..self.executions.len())
+            .filter(|&i| facts.pending_rank(self.executions[i].status).is_some())
+            .collect();
+        idx.sort_by_key(|&i| {
+            let e = &self.executions[i];
+            (facts.pending_rank(e.status), e.order)
+        });
+        idx
+    }
+
+    /// The executions that could be the head: the first pending one, any before it whose
+    /// expiry is open, and any queued in the same second as it (the tie-break is open). The
+    /// second value is the head the defaults predict.
+    pub(super) fn head_candidates(&self, facts: &ExecutionModel) -> (Vec<usize>, Option<usize>) {
+        let pending = self.pending(facts);
+        let mut candidates = Vec::new();
+        for (n, &i) in pending.iter().enumerate() {
+            candidates.push(i);
+            let head = &self.executions[i];
+            if !head.uncertain {
+                candidates.extend(pending[n + 1..].iter().copied().filter(|&j| {
+                    let other = &self.executions[j];
+                    other.status == head.status && may_tie(head, other)
+                }));
+                return (candidates, Some(i));
+            }
+        }
+        (candidates, None)
+    }
+}
+
+pub(super) fn minutes_ms(m: i64) -> f64 {
+    m as f64 * 60_000.0
+}
+
+/// A statusDetails map as sent or answered (`None` unless every value is a string).
+pub(super) fn details_of(v: Option<&Value>) -> Option<BTreeMap<String, String>> {
+    let map = v?.as_object()?;
+    map.iter()
+        .map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string())))
+        .collect()
+}
+
+/// Whether two executions may carry the same queuedAt second, so that their order is the
+/// open tie-break (spec §7.12) rather than queue time.
+pub(super) fn may_tie(a: &Execution, b: &Execution) -> bool {
+    a.queued.lo - 1000.0 < b.queued.hi && b.queued.lo - 1000.0 < a.queued.hi
+}

@@ -1,0 +1,308 @@
+//! The judge of StartNextPendingJobExecution: the head of the pending list (spec §4), started
+//! if it was queued and returned untouched if it was already running (spec §7.9).
+
+use serde_json::Value;
+
+use super::super::answer::Answer;
+use super::Call;
+use super::body::check_execution;
+use super::model::{Belief, Case, ThingModel, details_of, minutes_ms};
+use super::refusal::expect_success;
+use crate::finding::Finding;
+use jobcert_contract::Status;
+
+/// Judges a StartNext answer for `thing` and moves the model on.
+pub(super) fn judge(
+    thing: &mut ThingModel,
+    case: &mut Case,
+    call: &Call<'_>,
+    answer: &Answer,
+    out: &mut Vec<Finding>,
+) {
+    let seq = call.seq;
+    let (candidates, predicted) = thing.head_candidates(case.facts);
+    let Some(body) = expect_success(out, answer, "SN-ROUTE", seq) else {
+        return;
+    };
+    out.push(Finding::pass("SN-ROUTE", "answered 200", Some(seq)));
+    let Some(execution) = body.get("execution") else {
+        match predicted {
+            None if candidates.is_empty() => out.push(Finding::pass(
+                "SN-EMPTY",
+                "nothing pending: no execution",
+                Some(seq),
+            )),
+            None => {
+                // Every candidate may have timed out: they did.
+                for i in candidates {
+                    thing.executions[i].time_out(case.facts);
+                }
+            }
+            Some(i) => out.push(Finding::fail(
+                "SN-NEXT-ORDER",
+                format!(
+                    "{} is pending, yet no execution was returned",
+                    case.real_id(&thing.executions[i].job)
+                ),
+                Some(seq),
+            )),
+        }
+        return;
+    };
+    if candidates.is_empty() {
+        out.push(Finding::fail(
+            "SN-EMPTY",
+            format!(
+                "nothing is pending, yet {} was returned",
+                execution["jobId"]
+            ),
+            Some(seq),
+        ));
+        return;
+    }
+    let real_job = execution["jobId"].as_str().unwrap_or_default();
+    let Some(&i) = candidates
+        .iter()
+        .find(|&&i| case.is_job(&thing.executions[i], real_job))
+    else {
+        out.push(Finding::fail(
+            "SN-NEXT-ORDER",
+            format!(
+                "the head of the pending list is {}, but {real_job} was returned",
+                case.real_id(&thing.executions[candidates[0]].job)
+            ),
+            Some(seq),
+        ));
+        return;
+    };
+    out.push(Finding::pass(
+        "SN-NEXT-ORDER",
+        format!("{real_job} is the head"),
+        Some(seq),
+    ));
+    if let Some(p) = predicted.filter(|p| *p != i && !thing.executions[i].uncertain) {
+        out.push(Finding::fail(
+            "SN-TIE-ORDER",
+            format!(
+                "{} was queued first in the same second, but {real_job} was returned",
+                case.real_id(&thing.executions[p].job)
+            ),
+            Some(seq),
+        ));
+    } else if predicted == Some(i) && candidates.len() > 1 {
+        out.push(Finding::pass(
+            "SN-TIE-ORDER",
+            "creation order among equal queue times",
+            Some(seq),
+        ));
+    }
+    // Open candidates skipped before the one returned have expired.
+    for &j in candidates.iter().take_while(|&&j| j != i) {
+        let e = &mut thing.executions[j];
+        if e.uncertain {
+            e.time_out(case.facts);
+        }
+    }
+    let step = call
+        .input
+        .get("stepTimeoutInMinutes")
+        .and_then(Value::as_i64);
+    let supplied = details_of(call.input.get("statusDetails"));
+    let e = &mut thing.executions[i];
+    if e.status == Status::Queued {
+        e.status = Status::InProgress;
+        e.started = Some(call.window);
+        let v = e.version.value().copied();
+        e.version = v.map_or(Belief::Unknown, |v| Belief::Known(v + 1));
+        if let Some(d) = supplied {
+            e.details = Belief::Known(d);
+        }
+        let ip = case.jobs.get(&e.job).and_then(|j| j.in_progress_minutes);
+        e.in_progress = ip.map(|m| call.window.shifted(minutes_ms(m)));
+        e.step = step.map(|m| call.window.shifted(minutes_ms(m)).min(e.in_progress));
+        let observed_status = execution["status"].as_str().unwrap_or_default();
+        out.push(Finding::check(
+            observed_status == "IN_PROGRESS" && execution.get("startedAt").is_some(),
+            "SN-START",
+            format!("a started execution is IN_PROGRESS with startedAt; got {observed_status}"),
+            Some(seq),
+        ));
+        if let Some(got) = execution["versionNumber"].as_i64() {
+            e.version
+                .settle(got, "SN-START", "versionNumber after start", Some(seq), out);
+        }
+        if call.input.contains_key("statusDetails") {
+            let got = details_of(execution.get("statusDetails")).unwrap_or_default();
+            e.details.settle(
+                got,
+                "SN-DETAILS",
+                "statusDetails after start",
+                Some(seq),
+                out,
+            );
+        }
+        if step.is_some() {
+            out.push(Finding::check(
+                execution.get("approximateSecondsBeforeTimedOut").is_some()
+                    || e.deadline().is_some(),
+                "SN-STEP-TIMER",
+                "the step timer runs",
+                Some(seq),
+            ));
+        }
+    } else {
+        let got = details_of(execution.get("statusDetails")).unwrap_or_default();
+        e.details.settle(
+            got,
+            "SN-IN-PROGRESS-HEAD",
+            "statusDetails of an IN_PROGRESS head",
+            Some(seq),
+            out,
+        );
+        if let Some(now) = execution["versionNumber"].as_i64() {
+            e.version.settle(
+                now,
+                "SN-IN-PROGRESS-UNTOUCHED",
+                "versionNumber of an IN_PROGRESS head",
+                Some(seq),
+                out,
+            );
+        }
+    }
+    check_execution(thing, i, case, execution, call, true, out);
+}
+
+#[cfg(test)]
+mod tests {
+    use rstest::rstest;
+    use serde_json::{Value, json};
+
+    use super::super::super::answer::Answer;
+    use super::super::Subject;
+    use super::super::fixture::{Fixture, assert_findings, execution, ok, patched, refused};
+    use jobcert_contract::Operation;
+
+    #[rstest]
+    #[case::empty(Fixture::new(), json!({}), ok(json!({})), &[("SN-ROUTE", true), ("SN-EMPTY", true)])]
+    #[case::empty_yet_one(Fixture::new(), json!({}), ok(json!({"execution": execution("a", "IN_PROGRESS", 2)})), &[("SN-EMPTY", false)])]
+    #[case::refused(Fixture::new(), json!({}), refused(404, "ResourceNotFoundException"), &[("SN-ROUTE", false)])]
+    #[case::silence_is_no_finding(Fixture::new().queued("a", 0.0), json!({}), Answer::Unanswered, &[])]
+    #[case::starts_the_head(
+        Fixture::new().queued("a", 0.0), json!({}),
+        ok(json!({"execution": execution("a", "IN_PROGRESS", 2)})),
+        &[("SN-NEXT-ORDER", true), ("SN-START", true), ("SN-DOCUMENT", true), ("EX-EXECUTION", true), ("EX-TIMESTAMPS", true)]
+    )]
+    #[case::pending_yet_empty(Fixture::new().queued("a", 0.0), json!({}), ok(json!({})), &[("SN-NEXT-ORDER", false)])]
+    #[case::not_started(
+        Fixture::new().queued("a", 0.0), json!({}),
+        ok(json!({"execution": patched(execution("a", "QUEUED", 1), json!({"lastUpdatedAt": 1_700_000_002}))})),
+        &[("SN-START", false), ("EX-EXECUTION", false)]
+    )]
+    #[case::version_not_bumped(
+        Fixture::new().queued("a", 0.0), json!({}),
+        ok(json!({"execution": execution("a", "IN_PROGRESS", 1)})),
+        &[("SN-START", false)]
+    )]
+    #[case::other_document(
+        Fixture::new().queued("a", 0.0), json!({}),
+        ok(json!({"execution": patched(execution("a", "IN_PROGRESS", 2), json!({"jobDocument": "{}"}))})),
+        &[("SN-DOCUMENT", false)]
+    )]
+    #[case::oldest_first(
+        Fixture::new().queued("a", 0.0).queued("b", 5_000.0), json!({}),
+        ok(json!({"execution": execution("b", "IN_PROGRESS", 2)})),
+        &[("SN-NEXT-ORDER", false)]
+    )]
+    #[case::in_progress_before_queued(
+        Fixture::new().queued("a", 0.0).queued("b", 100.0).started("b"), json!({}),
+        ok(json!({"execution": execution("a", "IN_PROGRESS", 2)})),
+        &[("SN-NEXT-ORDER", false)]
+    )]
+    #[case::in_progress_head_untouched(
+        Fixture::new().queued("a", 0.0).queued("b", 100.0).started("b"), json!({"stepTimeoutInMinutes": 5}),
+        ok(json!({"execution": execution("b", "IN_PROGRESS", 2)})),
+        &[("SN-NEXT-ORDER", true), ("SN-IN-PROGRESS-UNTOUCHED", true), ("SN-IN-PROGRESS-HEAD", true)]
+    )]
+    #[case::in_progress_head_bumped(
+        Fixture::new().queued("b", 100.0).started("b"), json!({}),
+        ok(json!({"execution": execution("b", "IN_PROGRESS", 3)})),
+        &[("SN-IN-PROGRESS-UNTOUCHED", false)]
+    )]
+    #[case::in_progress_head_details_changed(
+        Fixture::new().queued("b", 100.0).started("b"), json!({"statusDetails": {"k": "v"}}),
+        ok(json!({"execution": patched(execution("b", "IN_PROGRESS", 2), json!({"statusDetails": {"k": "v"}}))})),
+        &[("SN-IN-PROGRESS-HEAD", false)]
+    )]
+    #[case::tie_in_creation_order(
+        Fixture::new().queued("a", 0.0).queued("b", 100.0), json!({}),
+        ok(json!({"execution": execution("a", "IN_PROGRESS", 2)})),
+        &[("SN-NEXT-ORDER", true), ("SN-TIE-ORDER", true)]
+    )]
+    #[case::tie_out_of_creation_order(
+        Fixture::new().queued("a", 0.0).queued("b", 100.0), json!({}),
+        ok(json!({"execution": execution("b", "IN_PROGRESS", 2)})),
+        &[("SN-NEXT-ORDER", true), ("SN-TIE-ORDER", false)]
+    )]
+    #[case::details_stored(
+        Fixture::new().queued("a", 0.0), json!({"statusDetails": {"k": "v"}}),
+        ok(json!({"execution": patched(execution("a", "IN_PROGRESS", 2), json!({"statusDetails": {"k": "v"}}))})),
+        &[("SN-DETAILS", true)]
+    )]
+    #[case::details_dropped(
+        Fixture::new().queued("a", 0.0), json!({"statusDetails": {"k": "v"}}),
+        ok(json!({"execution": execution("a", "IN_PROGRESS", 2)})),
+        &[("SN-DETAILS", false)]
+    )]
+    #[case::step_countdown(
+        Fixture::new().queued("a", 0.0), json!({"stepTimeoutInMinutes": 10}),
+        ok(json!({"execution": patched(execution("a", "IN_PROGRESS", 2), json!({"approximateSecondsBeforeTimedOut": 600}))})),
+        &[("SN-STEP-TIMER", true), ("TM-APPROXIMATE", true)]
+    )]
+    #[case::step_countdown_wrong(
+        Fixture::new().queued("a", 0.0), json!({"stepTimeoutInMinutes": 10}),
+        ok(json!({"execution": patched(execution("a", "IN_PROGRESS", 2), json!({"approximateSecondsBeforeTimedOut": 6000}))})),
+        &[("TM-APPROXIMATE", false)]
+    )]
+    #[case::terminal_not_pending(
+        Fixture::new().queued("a", 0.0).finished("a", jobcert_contract::Status::Succeeded), json!({}),
+        ok(json!({})),
+        &[("SN-EMPTY", true)]
+    )]
+    fn judges_start_next(
+        #[case] mut fixture: Fixture,
+        #[case] input: Value,
+        #[case] answer: Answer,
+        #[case] expected: &[(&str, bool)],
+    ) {
+        let found = fixture.call(
+            Operation::StartNextPendingJobExecution,
+            Subject::Absent,
+            input,
+            answer,
+        );
+        assert_findings(&found, expected);
+    }
+
+    #[test]
+    fn a_started_head_is_in_progress_afterwards() {
+        let mut fixture = Fixture::new().queued("a", 0.0);
+        let body = json!({"execution": execution("a", "IN_PROGRESS", 2)});
+        fixture.call(
+            Operation::StartNextPendingJobExecution,
+            Subject::Absent,
+            json!({}),
+            ok(body.clone()),
+        );
+        // The second StartNext returns it as it is: the same version, still IN_PROGRESS.
+        let again = fixture.call(
+            Operation::StartNextPendingJobExecution,
+            Subject::Absent,
+            json!({}),
+            ok(body),
+        );
+        assert_findings(
+            &again,
+            &[("SN-IN-PROGRESS-UNTOUCHED", true), ("EX-EXECUTION", true)],
+        );
+    }
+}

@@ -1,0 +1,373 @@
+//! The judge of UpdateJobExecution: device statuses, the expected version (spec §7.3),
+//! terminal executions, step timers and statusDetails replacement (spec §7.8).
+
+use serde_json::Value;
+
+use super::super::answer::Answer;
+use super::body::document_matches;
+use super::model::{Belief, Case, ThingModel, details_of, minutes_ms};
+use super::refusal::{expect_error, expect_success, named_execution};
+use super::{Call, Subject};
+use crate::finding::Finding;
+use jobcert_contract::{Binding, Status};
+
+/// Judges an Update answer for `thing` and moves the model on.
+pub(super) fn judge(
+    thing: &mut ThingModel,
+    case: &mut Case,
+    call: &Call<'_>,
+    answer: &Answer,
+    out: &mut Vec<Finding>,
+) {
+    let seq = call.seq;
+    let facts = case.facts;
+    let Subject::Seeded(job) = &call.job else {
+        expect_error(
+            out,
+            answer,
+            &["ResourceNotFoundException"],
+            "UP-NOT-FOUND",
+            "UP-NOT-FOUND",
+            seq,
+        );
+        return;
+    };
+    let Some(i) = named_execution(thing, job, call, answer, "UP-NOT-FOUND", out) else {
+        return;
+    };
+    let requested: Option<Status> = call
+        .input
+        .get("status")
+        .and_then(|s| serde_json::from_value(s.clone()).ok());
+    let Some(requested) = requested else { return };
+    let e = thing.executions[i].clone();
+    if !facts.is_device_settable(requested) {
+        expect_error(
+            out,
+            answer,
+            &["InvalidRequestException"],
+            "UP-DEVICE-STATUS",
+            "UP-DEVICE-STATUS-TYPE",
+            seq,
+        );
+        return;
+    }
+    if let (Some(expected), Some(stored)) = (
+        expected_version(call.input.get("expectedVersion")),
+        e.version.value(),
+    ) && expected != *stored
+    {
+        // Over MQTT the code is documented (VersionMismatch); over HTTP it is open (§7.3).
+        let (wanted, type_requirement) = match call.binding {
+            Binding::Http => (
+                "InvalidStateTransitionException",
+                "UP-EXPECTED-VERSION-TYPE",
+            ),
+            Binding::Mqtt => ("VersionMismatch", "MQ-VERSION-MISMATCH"),
+        };
+        expect_error(
+            out,
+            answer,
+            &[wanted],
+            "UP-EXPECTED-VERSION",
+            type_requirement,
+            seq,
+        );
+        return;
+    }
+    if call.binding == Binding::Mqtt
+        && call
+            .input
+            .get("expectedVersion")
+            .is_some_and(Value::is_string)
+        && !matches!(answer, Answer::Unanswered)
+    {
+        out.push(Finding::check(
+            answer.success().is_some(),
+            "MQ-VERSION-STRING",
+            format!(
+                "expectedVersion as a decimal string gave {}",
+                answer.describe()
+            ),
+            Some(seq),
+        ));
+    }
+    if facts.is_terminal(e.status) {
+        expect_error(
+            out,
+            answer,
+            &["InvalidStateTransitionException"],
+            "UP-TERMINAL",
+            "UP-TERMINAL",
+            seq,
+        );
+        return;
+    }
+    let cancel = facts.timers.cancel_step_timeout;
+    let step = call
+        .input
+        .get("stepTimeoutInMinutes")
+        .and_then(Value::as_i64);
+    if (e.uncertain || (step == Some(cancel) && e.step.is_none())) && answer.success().is_none() {
+        // Either answer is right: the execution may have timed out, or there is no timer to cancel.
+        if e.uncertain && answer.error_type() == Some("InvalidStateTransitionException") {
+            thing.executions[i].time_out(facts);
+        }
+        return;
+    }
+    let requirement = if e.status == Status::Queued && facts.is_terminal(requested) {
+        "UP-QUEUED-FINISH"
+    } else {
+        "UP-TRANSITION"
+    };
+    let Some(body) = expect_success(out, answer, requirement, seq) else {
+        return;
+    };
+    out.push(Finding::pass(
+        requirement,
+        format!("{} → {} accepted", e.status.as_str(), requested.as_str()),
+        Some(seq),
+    ));
+    check_response(case, job, call, body, out);
+    // Move the model.
+    let supplied = details_of(call.input.get("statusDetails"));
+    let ip_minutes = case.jobs.get(job).and_then(|j| j.in_progress_minutes);
+    let ex = &mut thing.executions[i];
+    let previous_details = ex.details.value().cloned().unwrap_or_default();
+    match (ex.status, requested) {
+        (Status::Queued, Status::InProgress) => {
+            ex.started = Some(call.window);
+            ex.in_progress = ip_minutes.map(|m| call.window.shifted(minutes_ms(m)));
+            ex.step = step
+                .filter(|m| *m != cancel)
+                .map(|m| call.window.shifted(minutes_ms(m)).min(ex.in_progress));
+        }
+        (_, Status::InProgress) => match step {
+            Some(m) if m == cancel => ex.step = None,
+            Some(m) => ex.step = Some(call.window.shifted(minutes_ms(m)).min(ex.in_progress)),
+            None => {}
+        },
+        _ => {
+            ex.step = None;
+            ex.in_progress = None;
+        }
+    }
+    ex.status = requested;
+    let v = ex.version.value().copied();
+    ex.version = v.map_or(Belief::Unknown, |v| Belief::Known(v + 1));
+    ex.details = match supplied {
+        Some(d) => Belief::Expected(d, "UP-DETAILS-REPLACE"),
+        None => Belief::Known(previous_details),
+    };
+    if let Some(state) = body.get("executionState") {
+        let got_status = state["status"].as_str().unwrap_or_default();
+        out.push(Finding::check(
+            got_status == requested.as_str(),
+            "UP-TRANSITION",
+            format!(
+                "executionState.status: expected {}, got {got_status}",
+                requested.as_str()
+            ),
+            Some(seq),
+        ));
+        if let Some(got) = state["versionNumber"].as_i64() {
+            ex.version.settle(
+                got,
+                "UP-VERSION",
+                "versionNumber after the update",
+                Some(seq),
+                out,
+            );
+        }
+        let got = details_of(state.get("statusDetails")).unwrap_or_default();
+        let requirement = if call.input.contains_key("statusDetails") {
+            "UP-DETAILS-REPLACE"
+        } else {
+            "UP-DETAILS-OMITTED"
+        };
+        ex.details.settle(
+            got,
+            requirement,
+            "statusDetails after the update",
+            Some(seq),
+            out,
+        );
+    }
+    if facts.is_terminal(requested) {
+        thing.queue_retry(i, case, call.window);
+    }
+}
+
+/// executionState and jobDocument are answered exactly when asked for (UP-RESPONSE).
+fn check_response(case: &Case, job: &str, call: &Call<'_>, body: &Value, out: &mut Vec<Finding>) {
+    let seq = call.seq;
+    let asked = |member: &str| {
+        call.input
+            .get(member)
+            .and_then(Value::as_bool)
+            .unwrap_or(false)
+    };
+    let (include_state, include_doc) = (
+        asked("includeJobExecutionState"),
+        asked("includeJobDocument"),
+    );
+    out.push(Finding::check(
+        body.get("executionState").is_some() == include_state
+            && body.get("jobDocument").is_some() == include_doc,
+        "UP-RESPONSE",
+        format!(
+            "includeJobExecutionState={include_state}, includeJobDocument={include_doc}; got members {:?}",
+            body.as_object()
+                .map(|o| o.keys().collect::<Vec<_>>())
+                .unwrap_or_default()
+        ),
+        Some(seq),
+    ));
+    if include_doc && let Some(job) = case.jobs.get(job) {
+        out.push(Finding::check(
+            document_matches(&body["jobDocument"], &job.document),
+            "UP-RESPONSE",
+            "jobDocument is the job's document",
+            Some(seq),
+        ));
+    }
+}
+
+/// expectedVersion as sent: a number, or over MQTT possibly a decimal string.
+fn expected_version(value: Option<&Value>) -> Option<i64> {
+    let v = value?;
+    v.as_i64().or_else(|| v.as_str()?.parse().ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use rstest::rstest;
+    use serde_json::{Value, json};
+
+    use super::super::super::answer::Answer;
+    use super::super::Subject;
+    use super::super::fixture::{Fixture, assert_findings, document, ok, refused, seeded};
+    use jobcert_contract::{Binding, Operation, Status};
+
+    fn state(status: &str, version: i64, details: Value) -> Value {
+        json!({"executionState": {"status": status, "versionNumber": version, "statusDetails": details}})
+    }
+
+    #[rstest]
+    #[case::start(Fixture::new().queued("a", 0.0), json!({"status": "IN_PROGRESS"}), ok(json!({})), &[("UP-TRANSITION", true), ("UP-RESPONSE", true)])]
+    #[case::start_refused(Fixture::new().queued("a", 0.0), json!({"status": "IN_PROGRESS"}), refused(409, "InvalidStateTransitionException"), &[("UP-TRANSITION", false)])]
+    #[case::silence_is_no_finding(Fixture::new().queued("a", 0.0), json!({"status": "IN_PROGRESS"}), Answer::Unanswered, &[])]
+    #[case::queued_finish(Fixture::new().queued("a", 0.0), json!({"status": "SUCCEEDED"}), ok(json!({})), &[("UP-QUEUED-FINISH", true)])]
+    #[case::queued_finish_refused(Fixture::new().queued("a", 0.0), json!({"status": "FAILED"}), refused(409, "InvalidStateTransitionException"), &[("UP-QUEUED-FINISH", false)])]
+    #[case::finish(Fixture::new().queued("a", 0.0).started("a"), json!({"status": "SUCCEEDED"}), ok(json!({})), &[("UP-TRANSITION", true)])]
+    #[case::device_status(Fixture::new().queued("a", 0.0), json!({"status": "CANCELED"}), refused(400, "InvalidRequestException"), &[("UP-DEVICE-STATUS", true), ("UP-DEVICE-STATUS-TYPE", true)])]
+    #[case::device_status_other_type(Fixture::new().queued("a", 0.0), json!({"status": "TIMED_OUT"}), refused(409, "InvalidStateTransitionException"), &[("UP-DEVICE-STATUS", true), ("UP-DEVICE-STATUS-TYPE", false)])]
+    #[case::device_status_accepted(Fixture::new().queued("a", 0.0), json!({"status": "QUEUED"}), ok(json!({})), &[("UP-DEVICE-STATUS", false)])]
+    #[case::version_matches(Fixture::new().queued("a", 0.0), json!({"status": "IN_PROGRESS", "expectedVersion": 1}), ok(json!({})), &[("UP-TRANSITION", true)])]
+    #[case::version_mismatch(Fixture::new().queued("a", 0.0), json!({"status": "IN_PROGRESS", "expectedVersion": 5}), refused(409, "InvalidStateTransitionException"), &[("UP-EXPECTED-VERSION", true), ("UP-EXPECTED-VERSION-TYPE", true)])]
+    #[case::version_mismatch_other_type(Fixture::new().queued("a", 0.0), json!({"status": "IN_PROGRESS", "expectedVersion": 5}), refused(409, "VersionMismatch"), &[("UP-EXPECTED-VERSION", true), ("UP-EXPECTED-VERSION-TYPE", false)])]
+    #[case::version_mismatch_accepted(Fixture::new().queued("a", 0.0), json!({"status": "IN_PROGRESS", "expectedVersion": 5}), ok(json!({})), &[("UP-EXPECTED-VERSION", false)])]
+    #[case::terminal(Fixture::new().queued("a", 0.0).finished("a", Status::Succeeded), json!({"status": "FAILED"}), refused(409, "InvalidStateTransitionException"), &[("UP-TERMINAL", true)])]
+    #[case::terminal_other_type(Fixture::new().queued("a", 0.0).finished("a", Status::Failed), json!({"status": "FAILED"}), refused(400, "InvalidRequestException"), &[("UP-TERMINAL", false)])]
+    #[case::terminal_accepted(Fixture::new().queued("a", 0.0).finished("a", Status::Rejected), json!({"status": "IN_PROGRESS"}), ok(json!({})), &[("UP-TERMINAL", false)])]
+    #[case::state_returned(
+        Fixture::new().queued("a", 0.0), json!({"status": "IN_PROGRESS", "includeJobExecutionState": true}),
+        ok(state("IN_PROGRESS", 2, json!({}))), &[("UP-RESPONSE", true), ("UP-TRANSITION", true), ("UP-VERSION", true), ("UP-DETAILS-OMITTED", true)]
+    )]
+    #[case::state_not_returned(Fixture::new().queued("a", 0.0), json!({"status": "IN_PROGRESS", "includeJobExecutionState": true}), ok(json!({})), &[("UP-RESPONSE", false)])]
+    #[case::state_unasked(Fixture::new().queued("a", 0.0), json!({"status": "IN_PROGRESS"}), ok(state("IN_PROGRESS", 2, json!({}))), &[("UP-RESPONSE", false)])]
+    #[case::state_wrong_status(Fixture::new().queued("a", 0.0), json!({"status": "IN_PROGRESS", "includeJobExecutionState": true}), ok(state("QUEUED", 2, json!({}))), &[("UP-TRANSITION", true), ("UP-TRANSITION", false)])]
+    #[case::state_wrong_version(Fixture::new().queued("a", 0.0).started("a"), json!({"status": "SUCCEEDED", "includeJobExecutionState": true}), ok(state("SUCCEEDED", 4, json!({}))), &[("UP-VERSION", false)])]
+    #[case::document_returned(Fixture::new().queued("a", 0.0), json!({"status": "IN_PROGRESS", "includeJobDocument": true}), ok(json!({"jobDocument": document("a")})), &[("UP-RESPONSE", true)])]
+    #[case::document_wrong(Fixture::new().queued("a", 0.0), json!({"status": "IN_PROGRESS", "includeJobDocument": true}), ok(json!({"jobDocument": "{}"})), &[("UP-RESPONSE", true), ("UP-RESPONSE", false)])]
+    #[case::details_replaced(
+        Fixture::new().queued("a", 0.0).started("a").details("a", &[("old", "x")]),
+        json!({"status": "IN_PROGRESS", "includeJobExecutionState": true, "statusDetails": {"new": "y"}}),
+        ok(state("IN_PROGRESS", 3, json!({"new": "y"}))), &[("UP-DETAILS-REPLACE", true)]
+    )]
+    #[case::details_merged(
+        Fixture::new().queued("a", 0.0).started("a").details("a", &[("old", "x")]),
+        json!({"status": "IN_PROGRESS", "includeJobExecutionState": true, "statusDetails": {"new": "y"}}),
+        ok(state("IN_PROGRESS", 3, json!({"old": "x", "new": "y"}))), &[("UP-DETAILS-REPLACE", false)]
+    )]
+    #[case::details_kept(
+        Fixture::new().queued("a", 0.0).started("a").details("a", &[("old", "x")]),
+        json!({"status": "IN_PROGRESS", "includeJobExecutionState": true}),
+        ok(state("IN_PROGRESS", 3, json!({"old": "x"}))), &[("UP-DETAILS-OMITTED", true)]
+    )]
+    #[case::details_lost(
+        Fixture::new().queued("a", 0.0).started("a").details("a", &[("old", "x")]),
+        json!({"status": "IN_PROGRESS", "includeJobExecutionState": true}),
+        ok(state("IN_PROGRESS", 3, json!({}))), &[("UP-DETAILS-OMITTED", false)]
+    )]
+    #[case::cancel_without_timer_either_answer(Fixture::new().queued("a", 0.0).started("a"), json!({"status": "IN_PROGRESS", "stepTimeoutInMinutes": -1}), refused(409, "InvalidStateTransitionException"), &[])]
+    fn judges_update(
+        #[case] mut fixture: Fixture,
+        #[case] input: Value,
+        #[case] answer: Answer,
+        #[case] expected: &[(&str, bool)],
+    ) {
+        let found = fixture.call(Operation::UpdateJobExecution, seeded("a"), input, answer);
+        assert_findings(&found, expected);
+    }
+
+    #[rstest]
+    #[case::foreign_job(Subject::Foreign, refused(404, "ResourceNotFoundException"), &[("UP-NOT-FOUND", true)])]
+    #[case::foreign_job_accepted(Subject::Foreign, ok(json!({})), &[("UP-NOT-FOUND", false)])]
+    #[case::job_not_on_the_thing(seeded("b"), refused(404, "ResourceNotFoundException"), &[("UP-NOT-FOUND", true)])]
+    #[case::job_not_on_the_thing_other_type(seeded("b"), refused(400, "InvalidRequestException"), &[("UP-NOT-FOUND", true), ("UP-NOT-FOUND", false)])]
+    fn judges_update_of_nothing(
+        #[case] job: Subject,
+        #[case] answer: Answer,
+        #[case] expected: &[(&str, bool)],
+    ) {
+        let mut fixture = Fixture::new().queued("a", 0.0);
+        let input = json!({"status": "IN_PROGRESS"});
+        let found = fixture.call(Operation::UpdateJobExecution, job, input, answer);
+        assert_findings(&found, expected);
+    }
+
+    #[rstest]
+    #[case::mismatch_documented(json!(5), refused(400, "VersionMismatch"), &[("UP-EXPECTED-VERSION", true), ("MQ-VERSION-MISMATCH", true)])]
+    #[case::mismatch_other_code(json!(5), refused(409, "InvalidStateTransitionException"), &[("UP-EXPECTED-VERSION", true), ("MQ-VERSION-MISMATCH", false)])]
+    #[case::decimal_string(json!("1"), ok(json!({})), &[("MQ-VERSION-STRING", true), ("UP-TRANSITION", true)])]
+    #[case::decimal_string_refused(json!("1"), refused(400, "InvalidRequestException"), &[("MQ-VERSION-STRING", false), ("UP-TRANSITION", false)])]
+    #[case::decimal_string_mismatch(json!("4"), refused(400, "VersionMismatch"), &[("UP-EXPECTED-VERSION", true), ("MQ-VERSION-MISMATCH", true)])]
+    fn judges_update_over_mqtt(
+        #[case] expected_version: Value,
+        #[case] answer: Answer,
+        #[case] expected: &[(&str, bool)],
+    ) {
+        let mut fixture = Fixture::new().queued("a", 0.0);
+        let input = json!({"status": "IN_PROGRESS", "expectedVersion": expected_version});
+        let found = fixture.call_over(
+            Binding::Mqtt,
+            Operation::UpdateJobExecution,
+            seeded("a"),
+            input,
+            answer,
+        );
+        assert_findings(&found, expected);
+    }
+
+    #[test]
+    fn an_accepted_update_moves_the_version_on() {
+        let mut fixture = Fixture::new().queued("a", 0.0);
+        let start = json!({"status": "IN_PROGRESS", "expectedVersion": 1});
+        fixture.call(
+            Operation::UpdateJobExecution,
+            seeded("a"),
+            start,
+            ok(json!({})),
+        );
+        // Version 1 is now stale.
+        let stale = json!({"status": "SUCCEEDED", "expectedVersion": 1});
+        let found = fixture.call(
+            Operation::UpdateJobExecution,
+            seeded("a"),
+            stale,
+            ok(json!({})),
+        );
+        assert_findings(&found, &[("UP-EXPECTED-VERSION", false)]);
+    }
+}

@@ -1,0 +1,276 @@
+//! Loading a fleet scenario: the file read into a [`FleetSpec`], command-line overrides
+//! applied, and everything a run would trip over later checked, each problem named at
+//! `file:line:column`.
+
+use std::path::Path;
+
+use serde_json::json;
+
+use super::*;
+use crate::scenario::load::ScenarioError;
+use crate::scenario::spans::Spans;
+use jobcert_contract::ControlOperation;
+
+/// Whether `path` holds a fleet scenario (its top level has a `fleet` key).
+pub fn is_fleet_file(path: &Path) -> bool {
+    std::fs::read_to_string(path)
+        .ok()
+        .and_then(|text| {
+            serde_saphyr::from_str::<std::collections::BTreeMap<String, serde::de::IgnoredAny>>(
+                &text,
+            )
+            .ok()
+        })
+        .is_some_and(|top| top.contains_key("fleet"))
+}
+
+/// Longest run id (it prefixes every thing name and job id).
+pub const MAX_RUN_ID: usize = 16;
+
+/// Highest rate accepted anywhere, per second.
+const MAX_RATE: f64 = 1e7;
+/// Lowest non-zero rate accepted, per second.
+const MIN_RATE: f64 = 1e-3;
+/// Longest time accepted anywhere, in seconds (a week).
+const MAX_SECONDS: f64 = 604_800.0;
+
+/// Collects problems, each at the position of the member it is about.
+struct Problems<'a> {
+    file: &'a Path,
+    spans: Option<Spans>,
+    found: Vec<ScenarioError>,
+}
+
+impl Problems<'_> {
+    fn at(&mut self, member: &[&str], message: impl Into<String>) {
+        let mut path = vec!["fleet"];
+        path.extend_from_slice(member);
+        let (line, column) = self.spans.as_ref().map_or((0, 0), |s| s.at(&path));
+        self.found.push(ScenarioError {
+            file: self.file.to_path_buf(),
+            line,
+            column,
+            message: format!("{}: {}", member.join("."), message.into()),
+        });
+    }
+
+    /// A rate: positive (or zero when `zero` allows it) and at most [`MAX_RATE`].
+    fn rate(&mut self, member: &[&str], v: f64, zero: bool) {
+        let ok = v.is_finite() && v <= MAX_RATE && (v >= MIN_RATE || (zero && v == 0.0));
+        if !ok {
+            self.at(
+                member,
+                format!("{v} is not a rate between {MIN_RATE} and {MAX_RATE} per second"),
+            );
+        }
+    }
+
+    /// A time in seconds: positive and at most [`MAX_SECONDS`].
+    fn seconds(&mut self, member: &[&str], v: f64) {
+        if !(v.is_finite() && v > 0.0 && v <= MAX_SECONDS) {
+            self.at(
+                member,
+                format!("{v} is not a time between 0 and {MAX_SECONDS} s"),
+            );
+        }
+    }
+
+    fn distribution(&mut self, member: &[&str], d: &Distribution) {
+        if let Err(problem) = distribution_ok(d) {
+            self.at(member, problem);
+        }
+    }
+}
+
+/// Loads a fleet scenario; every problem names `file:line:column`.
+pub fn load_fleet(path: &Path) -> Result<FleetSpec, Vec<ScenarioError>> {
+    load_fleet_with(path, |_| {})
+}
+
+/// Loads a fleet scenario, applies `change` (command-line overrides), then checks the result.
+pub fn load_fleet_with(
+    path: &Path,
+    change: impl FnOnce(&mut FleetSpec),
+) -> Result<FleetSpec, Vec<ScenarioError>> {
+    let error = |line: u64, column: u64, message: String| ScenarioError {
+        file: path.to_path_buf(),
+        line,
+        column,
+        message,
+    };
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| vec![error(0, 0, format!("cannot read: {e}"))])?;
+    let file: FleetFile = serde_saphyr::from_str(&text).map_err(|e| {
+        let (line, column) = e.location().map_or((0, 0), |l| (l.line(), l.column()));
+        vec![error(line, column, e.without_snippet().to_string())]
+    })?;
+    let mut spec = file.fleet;
+    change(&mut spec);
+    let mut p = Problems {
+        file: path,
+        spans: Spans::read(&text),
+        found: Vec::new(),
+    };
+    if spec.things.count == 0 {
+        p.at(&["things", "count"], "must be at least 1");
+    }
+    if spec.things.per_job == Some(0) {
+        p.at(&["things", "per-job"], "must be at least 1");
+    }
+    names(&spec, &mut p);
+    p.rate(&["connect", "rate"], spec.connect.rate, false);
+    p.rate(&["rollout", "rate"], spec.rollout.rate, false);
+    if !(spec.reference.time_scale.is_finite()
+        && spec.reference.time_scale > 0.0
+        && spec.reference.time_scale <= 1e6)
+    {
+        p.at(
+            &["reference", "time-scale"],
+            "must be a number in (0, 1000000]",
+        );
+    }
+    p.seconds(&["run", "max-duration-s"], spec.run.max_duration_s);
+    if let Some(d) = spec.run.duration_s {
+        p.seconds(&["run", "duration-s"], d);
+    }
+    for (member, ms) in [
+        ("deadline-ms", spec.run.deadline_ms),
+        ("timeout-ms", spec.connect.timeout_ms),
+    ] {
+        if ms == 0 || ms as f64 > MAX_SECONDS * 1000.0 {
+            let section = if member == "deadline-ms" {
+                "run"
+            } else {
+                "connect"
+            };
+            p.at(&[section, member], "must be between 1 ms and a week");
+        }
+    }
+    if spec.http.pool == 0 {
+        p.at(&["http", "pool"], "must be at least 1");
+    }
+    if let Some(doc) = &spec.rollout.document
+        && !doc.is_object()
+    {
+        p.at(&["rollout", "document"], "must be a mapping");
+    }
+    behaviour(&spec.behaviour, &mut p);
+    load_model(&spec, &mut p);
+    for (member, problem) in spec.thresholds.problems() {
+        let mut at = vec!["thresholds"];
+        at.extend(member.iter().map(String::as_str));
+        p.at(&at, problem);
+    }
+    if p.found.is_empty() {
+        Ok(spec)
+    } else {
+        Err(p.found)
+    }
+}
+
+/// Thing names, as the run would make them, against the control-plane schema.
+fn names(spec: &FleetSpec, p: &mut Problems<'_>) {
+    let Some(template) = &spec.things.name else {
+        return;
+    };
+    if !template.contains("{index}") {
+        p.at(&["things", "name"], "must contain {index}");
+        return;
+    }
+    // The longest run id the command line accepts.
+    let longest = spec
+        .things
+        .name_of(&"0".repeat(MAX_RUN_ID), spec.things.count.saturating_sub(1));
+    let schema = ControlOperation::CreateThing
+        .request_schema()
+        .expect("control schemas are embedded");
+    if let Some(v) = schema.first_violation(&json!({ "thingName": longest })) {
+        p.at(
+            &["things", "name"],
+            format!("makes {longest:?}, which CreateThing refuses: {v}"),
+        );
+    }
+}
+
+fn behaviour(b: &BehaviourSpec, p: &mut Problems<'_>) {
+    let o = &b.outcomes;
+    let sum = o.succeeded + o.failed + o.rejected;
+    if [o.succeeded, o.failed, o.rejected]
+        .iter()
+        .any(|v| !(0.0..=1.0).contains(v))
+        || (sum - 1.0).abs() > 1e-9
+    {
+        p.at(
+            &["behaviour", "outcomes"],
+            format!("must be probabilities that add up to 1 (they add up to {sum})"),
+        );
+    }
+    if !(0.0..=1.0).contains(&b.silent) {
+        p.at(&["behaviour", "silent"], "is a share between 0 and 1");
+    }
+    if b.silent > 0.0 && b.step_timeout_minutes.is_none_or(|m| m < 1) {
+        p.at(
+            &["behaviour", "silent"],
+            "needs step-timeout-minutes of at least 1 (the timer that fires)",
+        );
+    }
+    p.distribution(&["behaviour", "work"], &b.work);
+    p.distribution(&["behaviour", "idle"], &b.idle);
+}
+
+/// Whether a distribution's parameters make sense.
+pub fn distribution_ok(d: &Distribution) -> Result<(), String> {
+    let ok = |v: f64| v.is_finite() && (0.0..=MAX_SECONDS * 1000.0).contains(&v);
+    let fine = match *d {
+        Distribution::Constant(v) => ok(v),
+        Distribution::Uniform { min, max } => ok(min) && ok(max) && min <= max,
+        Distribution::Exponential { mean } => ok(mean),
+        Distribution::Lognormal { median, sigma } => {
+            ok(median) && sigma.is_finite() && (0.0..=10.0).contains(&sigma)
+        }
+    };
+    if fine {
+        Ok(())
+    } else {
+        Err(format!(
+            "{d:?} is not a distribution of milliseconds between 0 and a week"
+        ))
+    }
+}
+
+fn load_model(spec: &FleetSpec, p: &mut Problems<'_>) {
+    let load = &spec.load;
+    p.distribution(&["load", "think"], &load.think);
+    match load.model {
+        LoadModel::Closed => {
+            if load.rate.is_some() {
+                p.at(&["load", "rate"], "belongs to the open model");
+            }
+            if !load.stages.is_empty() {
+                p.at(&["load", "stages"], "belong to the open model");
+            }
+        }
+        LoadModel::Open => {
+            match (load.rate, load.stages.is_empty()) {
+                (Some(_), false) => p.at(&["load", "rate"], "give rate or stages, not both"),
+                (None, true) => p.at(&["load", "model"], "the open model needs rate or stages"),
+                _ => {}
+            }
+            if let Some(r) = load.rate {
+                p.rate(&["load", "rate"], r, false);
+            }
+            for (i, s) in load.stages.iter().enumerate() {
+                let i = i.to_string();
+                p.rate(&["load", "stages", &i, "rate"], s.rate, true);
+                p.seconds(&["load", "stages", &i, "duration-s"], s.duration_s);
+            }
+            p.rate(&["load", "start-rate"], load.start_rate, true);
+        }
+    }
+    if spec.run.until == Until::Duration && spec.planned_duration_s().is_none() {
+        p.at(
+            &["run", "until"],
+            "duration needs run.duration-s (or open-loop stages)",
+        );
+    }
+}

@@ -4,7 +4,7 @@
 use super::ReportInput;
 use crate::finding::Finding;
 use crate::finding::Profile;
-use crate::record::{CaseRecord, LatencyBook, RunRecord, TargetInfo};
+use crate::record::{CaseRecord, LatencyBook, RunRecord};
 use crate::transport::{Exchange, Outcome, Timing, WireRequest, WireResponse};
 use crate::verdict::{Assessment, Deviation, assess};
 
@@ -116,14 +116,7 @@ pub fn sample() -> (RunRecord, Assessment) {
         run_id: "r-1a2b".into(),
         started_at_ms: 1_700_000_000_000,
         duration_ms: 1_234,
-        target: TargetInfo {
-            data_plane: "http://127.0.0.1:9080".into(),
-            control_plane: "http://127.0.0.1:9081".into(),
-            transport: "http".into(),
-            time_scale: 1.0,
-            embedded: true,
-            signed: false,
-        },
+        target: crate::report::kit::sample_target(),
         partial: false,
         cases,
         latency,

@@ -3,7 +3,8 @@
 use std::fmt::{self, Write};
 
 use super::kit::{
-    Esc, badge, document, level_word, passed_word, profile_word, severity_word, verdict_word,
+    Esc, badge, document, level_word, passed_word, profile_word, severity_word, target_rows,
+    verdict_word,
 };
 use super::{ReportInput, cited_exchanges, unanswered};
 use crate::record::CaseRecord;
@@ -32,7 +33,6 @@ fn headers(list: &[(String, String)]) -> String {
 
 fn header(out: &mut String, input: &ReportInput<'_>) -> fmt::Result {
     let (run, a) = (input.run, input.assessment);
-    let target = &run.target;
     let verdict = passed_word(a.passed);
     writeln!(out, "<header><h1>jobcert conformance report</h1>")?;
     if run.partial {
@@ -45,17 +45,12 @@ fn header(out: &mut String, input: &ReportInput<'_>) -> fmt::Result {
         out,
         r#"<p><span class="badge verdict {verdict}">{verdict}</span></p><table>"#
     )?;
-    let facts = [
-        ("Run id", run.run_id.clone()),
-        ("Data plane", target.data_plane.clone()),
-        ("Control plane", target.control_plane.clone()),
-        ("Transport", target.transport.clone()),
-        ("Time scale", target.time_scale.to_string()),
-        ("Embedded reference", target.embedded.to_string()),
-        ("Signed", target.signed.to_string()),
-        ("Profile", profile_word(a.profile).to_string()),
-        ("Duration", format!("{} ms", run.duration_ms)),
-    ];
+    let facts = std::iter::once(("Run id", run.run_id.clone()))
+        .chain(target_rows(&run.target))
+        .chain([
+            ("Profile", profile_word(a.profile).to_string()),
+            ("Duration", format!("{} ms", run.duration_ms)),
+        ]);
     for (name, value) in facts {
         writeln!(out, "<tr><th>{name}</th><td>{}</td></tr>", Esc(&value))?;
     }

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use crate::finding::{Finding, Profile};
-use crate::record::{FleetRecord, Interval, LatencyBook, Memory, Schedule, Shard, TargetInfo};
+use crate::record::{FleetRecord, Interval, LatencyBook, Memory, Schedule, Shard};
 use crate::scenario::fleet::{Bound, LatencyThreshold, Thresholds};
 use crate::transport::{Exchange, Outcome, Timing, WireRequest, WireResponse};
 use crate::verdict::fleet::{FleetVerdict, assess_fleet};
@@ -147,14 +147,7 @@ pub fn sample() -> (FleetRecord, FleetVerdict) {
         duration_ms: 3_000,
         partial: false,
         stopped_by: None,
-        target: TargetInfo {
-            data_plane: "http://127.0.0.1:9080".into(),
-            control_plane: "http://127.0.0.1:9081".into(),
-            transport: "http".into(),
-            time_scale: 1.0,
-            embedded: true,
-            signed: false,
-        },
+        target: crate::report::kit::sample_target(),
         devices: 10,
         connected: 9,
         jobs: 2,

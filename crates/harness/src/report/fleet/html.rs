@@ -7,7 +7,9 @@ use std::fmt::{self, Write};
 use super::{FleetReport, chart, evidence, number, shards_text, stats, throughput};
 use crate::finding::Severity;
 use crate::record::FleetRecord;
-use crate::report::kit::{Esc, badge, document, passed_word, profile_word, severity_word};
+use crate::report::kit::{
+    Esc, badge, document, passed_word, profile_word, severity_word, target_rows,
+};
 use crate::verdict::fleet::FleetVerdict;
 
 fn schedule_text(record: &FleetRecord) -> String {
@@ -33,17 +35,13 @@ fn schedule_text(record: &FleetRecord) -> String {
 /// The run's facts, as label and value.
 fn facts(record: &FleetRecord) -> Vec<(&'static str, String)> {
     let t = throughput(record);
-    let target = &record.target;
     let mut rows = vec![
         ("Scenario", record.scenario.clone()),
         ("Run id", record.run_id.clone()),
         ("Shards", shards_text(&record.shards)),
-        ("Data plane", target.data_plane.clone()),
-        ("Control plane", target.control_plane.clone()),
-        ("Transport", target.transport.clone()),
-        ("Time scale", target.time_scale.to_string()),
-        ("Embedded reference", target.embedded.to_string()),
-        ("Signed", target.signed.to_string()),
+    ];
+    rows.extend(target_rows(&record.target));
+    rows.extend([
         ("Profile", profile_word(record.profile).to_string()),
         (
             "Devices",
@@ -58,7 +56,7 @@ fn facts(record: &FleetRecord) -> Vec<(&'static str, String)> {
                 .map_or_else(|| "-".into(), |r| format!("{r:.1} requests/s")),
         ),
         ("Schedule", schedule_text(record)),
-    ];
+    ]);
     if let Some(m) = record.memory {
         rows.push((
             "Harness memory",

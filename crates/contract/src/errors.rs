@@ -43,6 +43,31 @@ impl ErrorKind {
     }
 }
 
+/// The codes that exist only on `…/rejected` (the `mqttOnly` section of `errors.json`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MqttOnly {
+    /// The topic names no Jobs operation.
+    InvalidTopic,
+    /// The payload is not a JSON object.
+    InvalidJson,
+    /// `expectedVersion` does not match.
+    VersionMismatch,
+}
+
+impl MqttOnly {
+    /// Every MQTT-only code.
+    pub const ALL: [MqttOnly; 3] = [Self::InvalidTopic, Self::InvalidJson, Self::VersionMismatch];
+
+    /// The code as it travels in a rejected payload.
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::InvalidTopic => "InvalidTopic",
+            Self::InvalidJson => "InvalidJson",
+            Self::VersionMismatch => "VersionMismatch",
+        }
+    }
+}
+
 /// One error type of a section of `errors.json`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -157,6 +182,15 @@ pub fn type_for_mqtt_code(code: &str) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_mqtt_only_codes_are_the_files() {
+        let typed: Vec<&str> = MqttOnly::ALL.iter().map(|c| c.code()).collect();
+        let file: Vec<&str> = errors().mqtt_only.keys().map(String::as_str).collect();
+        let mut typed_sorted = typed.clone();
+        typed_sorted.sort_unstable();
+        assert_eq!(typed_sorted, file);
+    }
     use serde_json::Value;
 
     const KINDS: [ErrorKind; 8] = [

@@ -10,7 +10,7 @@ mod requirements;
 mod schemas;
 
 pub use errors::{
-    ErrorKind, ErrorTable, ErrorType, MqttOnlyCode, error_status, errors, mqtt_code,
+    ErrorKind, ErrorTable, ErrorType, MqttOnly, MqttOnlyCode, error_status, errors, mqtt_code,
     type_for_mqtt_code,
 };
 pub use execution_model::{ExecutionModel, Status, execution_model};

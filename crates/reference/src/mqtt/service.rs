@@ -8,7 +8,7 @@ use serde_json::{Map, Value, json};
 
 use super::topics::{self, JobsTopic};
 use crate::engine::{Change, Engine, EngineError, ExecutionView, requests};
-use jobcert_contract::{Binding, NEXT_EXECUTION, Operation, mqtt_code};
+use jobcert_contract::{Binding, ErrorKind, MqttOnly, NEXT_EXECUTION, Operation, mqtt_code};
 
 /// A message the service publishes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,6 +23,13 @@ pub struct Message {
 #[derive(Debug, Clone)]
 pub struct JobsService {
     engine: Arc<Engine>,
+}
+
+/// The rejected code of an error kind; a kind MQTT has no code for is a service fault.
+fn rejected_code(kind: ErrorKind) -> &'static str {
+    mqtt_code(kind)
+        .or_else(|| mqtt_code(ErrorKind::ServiceUnavailable))
+        .unwrap_or_default()
 }
 
 /// A refusal, as `…/rejected` carries it.
@@ -45,8 +52,8 @@ impl Rejection {
 impl From<EngineError> for Rejection {
     fn from(e: EngineError) -> Self {
         let code = match &e {
-            EngineError::VersionMismatch { .. } => "VersionMismatch",
-            other => mqtt_code(other.kind()).unwrap_or("InternalError"),
+            EngineError::VersionMismatch { .. } => MqttOnly::VersionMismatch.code(),
+            other => rejected_code(other.kind()),
         };
         Self {
             code,
@@ -92,7 +99,10 @@ impl JobsService {
         let (operation, thing, job, namespace) = match parsed {
             JobsTopic::Outbound => return None,
             JobsTopic::Invalid => {
-                let r = Rejection::new("InvalidTopic", format!("{topic} names no Jobs operation"));
+                let r = Rejection::new(
+                    MqttOnly::InvalidTopic.code(),
+                    format!("{topic} names no Jobs operation"),
+                );
                 let token = parse_payload(payload)
                     .ok()
                     .and_then(|b| b.get("clientToken").cloned());
@@ -156,15 +166,18 @@ impl JobsService {
         if let Some(ns) = namespace {
             input.insert("namespaceId".into(), Value::String(ns));
         }
-        let schema = operation
-            .request_schema_for(Binding::Mqtt)
-            .map_err(|e| Rejection::new("InternalError", e.to_string()))?;
+        let schema = operation.request_schema_for(Binding::Mqtt).map_err(|e| {
+            Rejection::new(rejected_code(ErrorKind::ServiceUnavailable), e.to_string())
+        })?;
         let input = Value::Object(input);
         if let Some(v) = schema.first_violation(&input) {
-            return Err(Rejection::new("InvalidRequest", v.to_string()));
+            return Err(Rejection::new(
+                rejected_code(ErrorKind::InvalidRequest),
+                v.to_string(),
+            ));
         }
         let input = numeric_strings(input);
-        let read = |e: String| Rejection::new("InvalidRequest", e);
+        let read = |e: String| Rejection::new(rejected_code(ErrorKind::InvalidRequest), e);
         let mut out = Map::new();
         match operation {
             Operation::GetPendingJobExecutions => {
@@ -254,15 +267,15 @@ fn parse_payload(payload: &[u8]) -> Result<Map<String, Value>, Rejection> {
         return Ok(Map::new());
     }
     let text = std::str::from_utf8(payload)
-        .map_err(|_| Rejection::new("InvalidJson", "the payload is not UTF-8"))?;
+        .map_err(|_| Rejection::new(MqttOnly::InvalidJson.code(), "the payload is not UTF-8"))?;
     match serde_json::from_str::<Value>(text) {
         Ok(Value::Object(map)) => Ok(map),
         Ok(_) => Err(Rejection::new(
-            "InvalidJson",
+            MqttOnly::InvalidJson.code(),
             "the payload must be a JSON object",
         )),
         Err(e) => Err(Rejection::new(
-            "InvalidJson",
+            MqttOnly::InvalidJson.code(),
             format!("the payload is not valid JSON: {e}"),
         )),
     }

@@ -15,20 +15,21 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use jobcert_contract::Binding;
 use jobcert_contract::schemas;
-use jobcert_harness::drive::conformance::{self, DataPlane, Settings, Target};
+use jobcert_harness::drive::conformance::{self, Settings};
 use jobcert_harness::finding::{Profile, Severity};
 use jobcert_harness::plan::Plan;
 use jobcert_harness::plan::generate;
 use jobcert_harness::record::{LatencyBook, RunRecord, TargetInfo};
 use jobcert_harness::scenario::{load, scenario_files};
 use jobcert_harness::transport::Outcome;
-use jobcert_harness::transport::http::{Endpoint, HttpTransport};
+use jobcert_harness::transport::target::control_plane;
+use jobcert_harness::transport::{DataPlane, Target};
 use jobcert_harness::verdict::{Assessment, Weighed, assess};
 use jobcert_reference::{RunningServer, ServeConfig};
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use rstest::rstest;
 use serde_json::{Map, Value, json};
-use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
 
 /// Virtual clock speed of the reference server (and what the target tells the harness).
 const TIME_SCALE: f64 = 600.0;
@@ -360,17 +361,13 @@ async fn run_through(fault: Fault, plan: &Plan, deadline: Duration) -> (RunRecor
     let control = format!("http://{}", server.control_plane());
     let origin = Instant::now();
     let target = Target {
-        transport: HttpTransport::new(origin, None),
-        data: DataPlane::Http(Endpoint {
-            base: proxy.base.clone(),
-            service: "iot-jobs-data",
-        }),
-        control: Endpoint {
-            base: control.clone(),
-            service: "iot",
-        },
+        data: DataPlane::parse(&proxy.base).expect("the proxy's URL"),
+        control: control_plane(&control).expect("the control plane's URL"),
         time_scale: TIME_SCALE,
-        thing_arn_prefix: "arn:aws:iot:us-east-1:123456789012:thing/".into(),
+        signer: None,
+        region: "us-east-1".into(),
+        account_id: "123456789012".into(),
+        embedded: false,
     };
     let settings = Settings {
         run_id: format!("{fault:?}").to_lowercase(),
@@ -378,9 +375,9 @@ async fn run_through(fault: Fault, plan: &Plan, deadline: Duration) -> (RunRecor
         max_wait: Duration::from_secs(5),
         concurrency: 8,
         profile: Profile::Aws,
+        origin,
     };
-    let (_stop, stopped) = watch::channel(false);
-    let cases = conformance::run(plan, &target, &settings, stopped).await;
+    let cases = conformance::run(plan, &target, &settings, CancellationToken::new()).await;
     let proxy_base = proxy.base.clone();
     drop(proxy);
     server.shutdown().await;

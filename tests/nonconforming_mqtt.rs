@@ -16,15 +16,15 @@ use std::time::{Duration, Instant};
 
 use common::broker::Mosquitto;
 use jobcert_contract::{Binding, Operation};
-use jobcert_harness::drive::conformance::{self, DataPlane, Settings, Target};
+use jobcert_harness::drive::conformance::{self, Settings};
 use jobcert_harness::finding::{Profile, Severity};
 use jobcert_harness::plan::Plan;
 use jobcert_harness::plan::generate;
 use jobcert_harness::record::{LatencyBook, RunRecord, TargetInfo};
 use jobcert_harness::scenario::{load, scenario_files};
 use jobcert_harness::transport::Outcome;
-use jobcert_harness::transport::http::{Endpoint, HttpTransport};
-use jobcert_harness::transport::mqtt::MqttTransport;
+use jobcert_harness::transport::target::control_plane;
+use jobcert_harness::transport::{Broker, DataPlane, Target};
 use jobcert_harness::verdict::{Assessment, Weighed, assess};
 use jobcert_reference::engine::Engine;
 use jobcert_reference::mqtt::service::{JobsService, Message};
@@ -34,6 +34,7 @@ use rstest::rstest;
 use rumqttc::{AsyncClient, Event, MqttOptions, NetworkOptions, Packet, QoS};
 use serde_json::{Value, json};
 use tokio::sync::{broadcast, oneshot, watch};
+use tokio_util::sync::CancellationToken;
 
 /// Virtual clock speed of the reference server (and what the target tells the harness).
 const TIME_SCALE: f64 = 600.0;
@@ -300,16 +301,17 @@ async fn run_through(fault: Fault, plan: &Plan) -> (RunRecord, Assessment) {
     let responder = Responder::start(broker.port(), server.engine().clone(), fault).await;
     let control = format!("http://{}", server.control_plane());
     let origin = Instant::now();
-    let mqtt = Arc::new(MqttTransport::new("127.0.0.1", broker.port(), origin));
     let target = Target {
-        transport: HttpTransport::new(origin, None),
-        data: DataPlane::Mqtt(mqtt.clone()),
-        control: Endpoint {
-            base: control.clone(),
-            service: "iot",
-        },
+        data: DataPlane::Mqtt(Broker {
+            host: "127.0.0.1".into(),
+            port: broker.port(),
+        }),
+        control: control_plane(&control).expect("the control plane's URL"),
         time_scale: TIME_SCALE,
-        thing_arn_prefix: "arn:aws:iot:us-east-1:123456789012:thing/".into(),
+        signer: None,
+        region: "us-east-1".into(),
+        account_id: "123456789012".into(),
+        embedded: false,
     };
     let settings = Settings {
         run_id: fault.name().to_string(),
@@ -317,15 +319,14 @@ async fn run_through(fault: Fault, plan: &Plan) -> (RunRecord, Assessment) {
         max_wait: Duration::from_secs(5),
         concurrency: 8,
         profile: Profile::Aws,
+        origin,
     };
-    let (_stop, stopped) = watch::channel(false);
     let cases = tokio::time::timeout(
         RUN_LIMIT,
-        conformance::run(plan, &target, &settings, stopped),
+        conformance::run(plan, &target, &settings, CancellationToken::new()),
     )
     .await
     .unwrap_or_else(|_| panic!("the {fault:?} run took longer than {RUN_LIMIT:?}"));
-    mqtt.close().await;
     let troubles = responder.stop().await;
     server.shutdown().await;
     drop(broker);
@@ -339,7 +340,7 @@ async fn run_through(fault: Fault, plan: &Plan) -> (RunRecord, Assessment) {
         started_at_ms: 0,
         duration_ms: origin.elapsed().as_millis() as u64,
         target: TargetInfo {
-            data_plane: mqtt.endpoint(),
+            data_plane: target.data.url(),
             control_plane: control,
             transport: "mqtt".into(),
             time_scale: TIME_SCALE,

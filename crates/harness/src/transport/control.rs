@@ -48,14 +48,18 @@ pub enum ControlError {
     },
 }
 
-/// A call's exchange (none when the request could not be built) and what came of it.
+/// A call that went out: its exchange and what came of it.
 #[derive(Debug, Clone)]
 pub struct Called<T> {
     /// What went over the wire.
-    pub exchange: Option<Exchange>,
+    pub exchange: Exchange,
     /// What came of it.
     pub result: Result<T, ControlError>,
 }
+
+/// A call, or [`ControlError::Unbuildable`] when its request could not be built (nothing
+/// went out).
+pub type Call<T> = Result<Called<T>, ControlError>;
 
 /// A job to create.
 #[derive(Debug, Clone, PartialEq)]
@@ -110,41 +114,30 @@ impl ControlClient {
     }
 
     /// Creates thing `name`; the thingArn the target answered with, if it named one.
-    pub async fn create_thing(
-        &self,
-        seq: u64,
-        context: &str,
-        name: &str,
-    ) -> Called<Option<String>> {
+    pub async fn create_thing(&self, seq: u64, context: &str, name: &str) -> Call<Option<String>> {
         let input = json!({ "thingName": name });
         let Called { exchange, result } = self
             .call(ControlOperation::CreateThing, &input, seq, context)
-            .await;
+            .await?;
         let result = result.map(|body| body["thingArn"].as_str().map(str::to_string));
-        Called { exchange, result }
+        Ok(Called { exchange, result })
     }
 
     /// Creates `job`.
-    pub async fn create_job(&self, seq: u64, context: &str, job: &NewJob) -> Called<Value> {
+    pub async fn create_job(&self, seq: u64, context: &str, job: &NewJob) -> Call<Value> {
         self.call(ControlOperation::CreateJob, &job.input(), seq, context)
             .await
     }
 
     /// Cancels job `id`, forcing it off devices that have it in progress when `force`.
-    pub async fn cancel_job(
-        &self,
-        seq: u64,
-        context: &str,
-        id: &str,
-        force: bool,
-    ) -> Called<Value> {
+    pub async fn cancel_job(&self, seq: u64, context: &str, id: &str, force: bool) -> Call<Value> {
         let input = json!({ "jobId": id, "force": force });
         self.call(ControlOperation::CancelJob, &input, seq, context)
             .await
     }
 
     /// Describes job `id`.
-    pub async fn describe_job(&self, seq: u64, context: &str, id: &str) -> Called<Value> {
+    pub async fn describe_job(&self, seq: u64, context: &str, id: &str) -> Call<Value> {
         let input = json!({ "jobId": id });
         self.call(ControlOperation::DescribeJob, &input, seq, context)
             .await
@@ -157,7 +150,7 @@ impl ControlClient {
         input: &Value,
         seq: u64,
         context: &str,
-    ) -> Called<Value> {
+    ) -> Call<Value> {
         let name = operation.name();
         let label = Label {
             seq,
@@ -171,23 +164,15 @@ impl ControlClient {
                 let input = input.as_object().expect("control input is an object");
                 bind(schema, input).map_err(|e| e.to_string())
             });
-        let request = match request {
-            Ok(r) => r,
-            Err(e) => {
-                return Called {
-                    exchange: None,
-                    result: Err(ControlError::Unbuildable(e)),
-                };
-            }
-        };
+        let request = request.map_err(ControlError::Unbuildable)?;
         let exchange = self
             .http
             .send(&self.endpoint, &request, self.deadline, label)
             .await;
-        Called {
+        Ok(Called {
             result: judge(name, &exchange.outcome),
-            exchange: Some(exchange),
-        }
+            exchange,
+        })
     }
 }
 

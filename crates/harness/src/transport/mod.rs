@@ -14,7 +14,7 @@ mod sigv4;
 pub mod target;
 
 pub use client::{BuildError, DataClient, Raw, Request};
-pub use control::{Called, ControlClient, ControlError, NewJob};
+pub use control::{Call, Called, ControlClient, ControlError, NewJob};
 pub use exchange::{
     Exchange, FailureClass, Label, Outcome, Timing, WireRequest, WireResponse, redact,
 };

@@ -4,19 +4,17 @@
 use crate::check::oracle::JobFacts;
 use crate::finding::Finding;
 use crate::plan::JobFixture;
-use crate::transport::{Called, Exchange, NewJob};
+use crate::transport::{Call, Called, Exchange, NewJob};
 
 use super::case::CaseRun;
 
 impl CaseRun<'_> {
     /// Keeps the call's exchange; the exchange, or why the call did not succeed.
-    fn kept<T>(&mut self, called: Called<T>) -> Result<Exchange, String> {
-        let Called { exchange, result } = called;
-        if let Some(e) = &exchange {
-            self.exchanges.push(e.clone());
-        }
+    fn kept<T>(&mut self, call: Call<T>) -> Result<Exchange, String> {
+        let Called { exchange, result } = call.map_err(|e| e.to_string())?;
+        self.exchanges.push(exchange.clone());
         result.map_err(|e| e.to_string())?;
-        exchange.ok_or_else(|| "the call was not sent".to_string())
+        Ok(exchange)
     }
 
     /// Creates the case's things, connects their devices (MQTT) and creates its jobs; `Err`

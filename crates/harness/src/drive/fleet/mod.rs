@@ -25,7 +25,7 @@ use self::rollout::Rollout;
 use crate::finding::Profile;
 use crate::record::{FleetRecord, Memory, Recorder, Shard, Snapshot, TargetInfo, epoch_ms};
 use crate::scenario::fleet::{Connections, FleetSpec, LoadModel, RolloutStart};
-use crate::transport::http::HttpTransport;
+use crate::transport::http::{Endpoint, HttpTransport};
 use crate::transport::http_conn::DeviceConnection;
 use crate::transport::{ControlClient, DataClient, DataPlane, Target};
 use jobcert_contract::{Binding, execution_model};
@@ -307,25 +307,11 @@ async fn drive(fleet: &Arc<Fleet>, things: &[(u64, u64)], settings: &FleetSettin
     }
     let pool = Arc::new(Semaphore::new(fleet.spec.http.pool));
     let agents = things.iter().map(|&(index, block)| {
-        let pooled = |e: &crate::transport::http::Endpoint| {
-            DataClient::pooled(fleet.http.clone(), e.clone(), Some(pool.clone()))
-        };
-        let client = match (&fleet.target.data, fleet.spec.http.connections) {
-            (DataPlane::Mqtt(broker), _) => DataClient::device(broker.clone(), fleet.origin),
-            (DataPlane::Http(e), Connections::Pool) => pooled(e),
-            // The command line only lets plain http:// targets have device connections.
-            (DataPlane::Http(e), Connections::PerDevice) => {
-                match DeviceConnection::new(e, fleet.target.signer.clone(), fleet.origin) {
-                    Ok(own) => DataClient::own(own, e.clone()),
-                    Err(_) => pooled(e),
-                }
-            }
-        };
         Agent::new(
             fleet.spec.things.name_of(&fleet.run_id, index),
             block,
             Draws::device(fleet.spec.seed, index),
-            client,
+            device_client(fleet, &pool),
         )
     });
     let agents: Vec<Agent> = agents.collect();
@@ -356,6 +342,24 @@ async fn drive(fleet: &Arc<Fleet>, things: &[(u64, u64)], settings: &FleetSettin
     if let Some(t) = rollout_task {
         t.abort();
         let _ = t.await;
+    }
+}
+
+/// A device's link to the data plane: its own broker connection, its own HTTP connection, or
+/// the shared pool, whose `pool` permits bound the requests in flight.
+fn device_client(fleet: &Fleet, pool: &Arc<Semaphore>) -> DataClient {
+    let pooled =
+        |e: &Endpoint| DataClient::pooled(fleet.http.clone(), e.clone(), Some(pool.clone()));
+    match (&fleet.target.data, fleet.spec.http.connections) {
+        (DataPlane::Mqtt(broker), _) => DataClient::device(broker.clone(), fleet.origin),
+        (DataPlane::Http(e), Connections::Pool) => pooled(e),
+        // The command line only lets plain http:// targets have device connections.
+        (DataPlane::Http(e), Connections::PerDevice) => {
+            match DeviceConnection::new(e, fleet.target.signer.clone(), fleet.origin) {
+                Ok(own) => DataClient::own(own, e.clone()),
+                Err(_) => pooled(e),
+            }
+        }
     }
 }
 

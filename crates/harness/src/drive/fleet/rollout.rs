@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 use super::Fleet;
 use crate::check::agent::CreatedJob;
 use crate::record::SETUP_ERROR;
-use crate::transport::{Called, NewJob, Timing};
+use crate::transport::{Call, Called, NewJob, Timing};
 use jobcert_contract::ControlOperation;
 
 /// CreateThing calls in flight while seeding.
@@ -78,16 +78,9 @@ pub fn job_id(run: &str, block: u64, n: u32) -> String {
 fn recorded<T>(
     fleet: &Fleet,
     operation: ControlOperation,
-    called: Called<T>,
+    call: Call<T>,
 ) -> Result<Timing, String> {
-    let Called { exchange, result } = called;
-    let exchange = exchange.ok_or_else(|| {
-        result
-            .as_ref()
-            .err()
-            .map(ToString::to_string)
-            .unwrap_or_default()
-    })?;
+    let Called { exchange, result } = call.map_err(|e| e.to_string())?;
     let error = result
         .as_ref()
         .err()

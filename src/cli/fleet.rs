@@ -6,26 +6,25 @@
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::{ExitCode, Stdio};
-use std::time::Instant;
 
 use super::profile::ProfileArg;
 use super::progress::Progress;
 use anyhow::{Context, bail};
 use clap::Args;
-use jobcert_harness::drive::fleet::{self, FleetData, FleetSettings, FleetTarget, LiveStatus};
-use jobcert_harness::record::{Shard, TargetInfo};
+use jobcert_harness::drive::fleet::{self, FleetSettings, LiveStatus};
+use jobcert_harness::record::Shard;
 use jobcert_harness::report::Paint;
 use jobcert_harness::report::fleet::{FleetReport, console, write_all};
 use jobcert_harness::scenario::fleet::{
     Connections, FleetSpec, FleetTransport, MAX_RUN_ID, Until, load_fleet_with,
 };
-use jobcert_harness::transport::Signer;
-use jobcert_harness::transport::http::{Endpoint, HttpTransport};
+use jobcert_harness::transport::target::control_plane;
+use jobcert_harness::transport::{DataPlane, Signer, Target};
 use jobcert_harness::verdict::fleet::assess_fleet;
-use jobcert_reference::mqtt::attach::broker_address;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
 
 /// Options of `jobcert fleet`.
 #[derive(Debug, Args)]
@@ -202,52 +201,34 @@ async fn execute(args: FleetArgs) -> anyhow::Result<bool> {
         ),
         (None, None) => unreachable!("a target or the reference server"),
     };
-    let data = if data_url.starts_with("mqtt://") {
-        if spec.transport != FleetTransport::Mqtt {
-            bail!("the scenario's transport is http, but the target is {data_url}");
+    let data = DataPlane::parse(&data_url).context("--target")?;
+    match (&data, spec.transport) {
+        (DataPlane::Mqtt(_), FleetTransport::Mqtt) | (DataPlane::Http(_), FleetTransport::Http) => {
         }
-        let (host, port) = broker_address(&data_url)?;
-        FleetData::Mqtt { host, port }
-    } else if data_url.starts_with("http://") || data_url.starts_with("https://") {
-        if spec.transport != FleetTransport::Http {
-            bail!("the scenario's transport is mqtt, but the target is {data_url}");
+        (DataPlane::Mqtt(_), FleetTransport::Http) => {
+            bail!("the scenario's transport is http, but the target is {data_url}")
         }
-        if data_url.starts_with("https://") && spec.http.connections == Connections::PerDevice {
-            bail!(
-                "a connection per device speaks plain http:// only; for {data_url} use \
-                 `http: {{ connections: pool }}`"
-            );
+        (DataPlane::Http(_), FleetTransport::Mqtt) => {
+            bail!("the scenario's transport is mqtt, but the target is {data_url}")
         }
-        FleetData::Http(Endpoint {
-            base: data_url.clone(),
-            service: "iot-jobs-data",
-        })
-    } else {
-        bail!("--target takes an http://, https:// or mqtt:// URL, not {data_url}");
-    };
-    let signer = Signer::from_env(&args.region);
-    let origin = Instant::now();
-    let target = FleetTarget {
-        http: HttpTransport::with_pool(origin, signer.clone(), spec.http.pool),
-        control: Endpoint {
-            base: control.clone(),
-            service: "iot",
-        },
+    }
+    if let DataPlane::Http(e) = &data
+        && e.base.starts_with("https://")
+        && spec.http.connections == Connections::PerDevice
+    {
+        bail!(
+            "a connection per device speaks plain http:// only; for {data_url} use \
+             `http: {{ connections: pool }}`"
+        );
+    }
+    let target = Target {
         data,
-        signer: signer.clone(),
+        control: control_plane(&control).context("--control")?,
         time_scale,
-        thing_arn_prefix: format!("arn:aws:iot:{}:{}:thing/", args.region, args.account_id),
-        info: TargetInfo {
-            data_plane: data_url,
-            control_plane: control,
-            transport: match spec.transport {
-                FleetTransport::Http => "http".into(),
-                FleetTransport::Mqtt => "mqtt".into(),
-            },
-            time_scale,
-            embedded: reference.is_some(),
-            signed: signer.is_some(),
-        },
+        signer: Signer::from_env(&args.region),
+        region: args.region.clone(),
+        account_id: args.account_id.clone(),
+        embedded: reference.is_some(),
     };
     let mut settings = FleetSettings {
         run_id: run_id.clone(),
@@ -255,11 +236,14 @@ async fn execute(args: FleetArgs) -> anyhow::Result<bool> {
         profile: args.profile.into(),
         live: None,
     };
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let interrupt = tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!("jobcert fleet: interrupted; finishing the report");
-            let _ = stop_tx.send(true);
+    let stop = CancellationToken::new();
+    let interrupt = tokio::spawn({
+        let stop = stop.clone();
+        async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!("jobcert fleet: interrupted; finishing the report");
+                stop.cancel();
+            }
         }
     });
     let progress = (!args.quiet && std::io::stderr().is_terminal()).then(|| {
@@ -267,7 +251,7 @@ async fn execute(args: FleetArgs) -> anyhow::Result<bool> {
         settings.live = Some(tx);
         Progress::start(rx, spec.planned_duration_s())
     });
-    let record = fleet::run(&spec, &target, &settings, stop_rx).await;
+    let record = fleet::run(&spec, &target, &settings, stop).await;
     if let Some(p) = progress {
         p.finish().await;
     }

@@ -5,26 +5,24 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::profile::ProfileArg;
 use anyhow::{Context, bail};
 use clap::Args;
 use jobcert_contract::Binding;
-use jobcert_harness::drive::conformance::{self, DataPlane, Settings, Target};
+use jobcert_harness::drive::conformance::{self, Settings};
 use jobcert_harness::plan::Plan;
 use jobcert_harness::plan::generate;
 use jobcert_harness::record::{LatencyBook, RunRecord, TargetInfo};
 use jobcert_harness::report::{self, ReportInput};
 use jobcert_harness::scenario::fleet::is_fleet_file;
 use jobcert_harness::scenario::{ScenarioError, load, scenario_files};
-use jobcert_harness::transport::Signer;
-use jobcert_harness::transport::http::{Endpoint, HttpTransport};
-use jobcert_harness::transport::mqtt::MqttTransport;
+use jobcert_harness::transport::target::control_plane;
+use jobcert_harness::transport::{DataPlane, Signer, Target};
 use jobcert_harness::verdict::{assess, load_deviations};
 use jobcert_reference::{RunningServer, ServeConfig};
-use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
 
 /// Virtual clock speed of the embedded reference server when no target is given.
 const EMBEDDED_TIME_SCALE: f64 = 600.0;
@@ -147,17 +145,15 @@ pub fn problems(what: &str, errors: &[ScenarioError]) -> anyhow::Error {
 }
 
 /// The bindings a run covers: the target's, or those asked for against the embedded server.
-fn bindings(args: &RunArgs) -> anyhow::Result<Vec<Binding>> {
-    Ok(match &args.target {
-        Some(t) if t.starts_with("mqtt://") => vec![Binding::Mqtt],
-        Some(t) if t.starts_with("http://") || t.starts_with("https://") => vec![Binding::Http],
-        Some(t) => bail!("--target takes an http://, https:// or mqtt:// URL, not {t}"),
+fn bindings(args: &RunArgs, target: Option<&DataPlane>) -> Vec<Binding> {
+    match target {
+        Some(data) => vec![data.binding()],
         None => match args.transport {
             Transports::Both => vec![Binding::Http, Binding::Mqtt],
             Transports::Http => vec![Binding::Http],
             Transports::Mqtt => vec![Binding::Mqtt],
         },
-    })
+    }
 }
 
 async fn execute(args: RunArgs) -> anyhow::Result<bool> {
@@ -169,8 +165,12 @@ async fn execute(args: RunArgs) -> anyhow::Result<bool> {
         None => Vec::new(),
     };
     let plan = plan(&args)?;
-    let bindings = bindings(&args)?;
-    let embedded = match &args.target {
+    let given = match &args.target {
+        Some(t) => Some(DataPlane::parse(t).context("--target")?),
+        None => None,
+    };
+    let bindings = bindings(&args, given.as_ref());
+    let embedded = match &given {
         None => Some(
             RunningServer::start(&ServeConfig {
                 time_scale: EMBEDDED_TIME_SCALE,
@@ -186,96 +186,83 @@ async fn execute(args: RunArgs) -> anyhow::Result<bool> {
         ),
         Some(_) => None,
     };
-    let (data, control, time_scale) = match (&embedded, &args.target) {
-        (Some(server), _) => (
-            format!("http://{}", server.data_plane()),
-            format!("http://{}", server.control_plane()),
-            EMBEDDED_TIME_SCALE,
-        ),
-        (None, Some(target)) => {
+    let signer = Signer::from_env(&args.region);
+    let target_of = |data: DataPlane, control: &str, time_scale: f64| -> anyhow::Result<Target> {
+        Ok(Target {
+            data,
+            control: control_plane(control).context("--control")?,
+            time_scale,
+            signer: signer.clone(),
+            region: args.region.clone(),
+            account_id: args.account_id.clone(),
+            embedded: embedded.is_some(),
+        })
+    };
+    // One target per binding the run covers, in the order they run.
+    let targets = match (&embedded, given) {
+        (Some(server), _) => {
+            let control = format!("http://{}", server.control_plane());
+            let mut targets = Vec::new();
+            for binding in &bindings {
+                let url = match binding {
+                    Binding::Http => format!("http://{}", server.data_plane()),
+                    Binding::Mqtt => format!(
+                        "mqtt://{}",
+                        server.mqtt().context("the embedded server has no broker")?
+                    ),
+                };
+                targets.push(target_of(
+                    DataPlane::parse(&url)?,
+                    &control,
+                    EMBEDDED_TIME_SCALE,
+                )?);
+            }
+            targets
+        }
+        (None, Some(data)) => {
             let control = args
                 .control
-                .clone()
+                .as_deref()
                 .context("--control is needed with --target, to seed things and jobs")?;
-            (
-                target.trim_end_matches('/').to_string(),
-                control.trim_end_matches('/').to_string(),
-                args.target_time_scale,
-            )
+            vec![target_of(data, control, args.target_time_scale)?]
         }
         (None, None) => unreachable!("a target or the embedded server"),
     };
-    let signer = Signer::from_env(&args.region);
     let origin = Instant::now();
     let started_at_ms = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default()
         .as_millis() as u64;
     let run_id = uuid::Uuid::new_v4().simple().to_string()[..8].to_string();
-    let http = HttpTransport::new(origin, signer.clone());
-    let mqtt_url = match (&embedded, &args.target) {
-        (Some(server), _) => server.mqtt().map(|a| format!("mqtt://{a}")),
-        (None, Some(t)) if t.starts_with("mqtt://") => Some(t.clone()),
-        _ => None,
-    };
-    let mqtt = match &mqtt_url {
-        Some(url) => {
-            let (host, port) = jobcert_reference::mqtt::attach::broker_address(url)?;
-            Some(Arc::new(MqttTransport::new(&host, port, origin)))
-        }
-        None => None,
-    };
-    let target_for = |binding: Binding| Target {
-        transport: http.clone(),
-        data: match (binding, &mqtt) {
-            (Binding::Mqtt, Some(m)) => DataPlane::Mqtt(m.clone()),
-            _ => DataPlane::Http(Endpoint {
-                base: data.clone(),
-                service: "iot-jobs-data",
-            }),
-        },
-        control: Endpoint {
-            base: control.clone(),
-            service: "iot",
-        },
-        time_scale,
-        thing_arn_prefix: format!("arn:aws:iot:{}:{}:thing/", args.region, args.account_id),
-    };
     let settings = Settings {
         run_id: run_id.clone(),
         deadline: Duration::from_millis(args.deadline_ms),
         max_wait: Duration::from_secs(args.max_wait_s),
         concurrency: args.concurrency,
         profile: args.profile.into(),
+        origin,
     };
 
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let interrupt = tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!("jobcert run: interrupted; finishing the report");
-            let _ = stop_tx.send(true);
+    let stop = CancellationToken::new();
+    let interrupt = tokio::spawn({
+        let stop = stop.clone();
+        async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!("jobcert run: interrupted; finishing the report");
+                stop.cancel();
+            }
         }
     });
     let mut cases = Vec::new();
-    for binding in &bindings {
-        if *stop_rx.borrow() {
+    for target in &targets {
+        if stop.is_cancelled() {
             break;
         }
-        cases.extend(
-            conformance::run(
-                &plan.over(*binding),
-                &target_for(*binding),
-                &settings,
-                stop_rx.clone(),
-            )
-            .await,
-        );
+        let plan = plan.over(target.binding());
+        cases.extend(conformance::run(&plan, target, &settings, stop.clone()).await);
     }
     interrupt.abort();
-    if let Some(m) = &mqtt {
-        m.close().await;
-    }
-    let partial = *stop_rx.borrow();
+    let partial = stop.is_cancelled();
     if let Some(server) = embedded {
         server.shutdown().await;
     }
@@ -288,20 +275,14 @@ async fn execute(args: RunArgs) -> anyhow::Result<bool> {
         run_id: run_id.clone(),
         started_at_ms,
         duration_ms: origin.elapsed().as_millis() as u64,
+        // The first target names the data plane; the transport names every binding covered.
         target: TargetInfo {
-            data_plane: mqtt_url
-                .clone()
-                .filter(|_| args.target.is_some())
-                .unwrap_or_else(|| data.clone()),
-            control_plane: control.clone(),
             transport: bindings
                 .iter()
                 .map(|b| b.name())
                 .collect::<Vec<_>>()
                 .join("+"),
-            time_scale,
-            embedded: args.target.is_none(),
-            signed: signer.is_some(),
+            ..TargetInfo::from(&targets[0])
         },
         partial,
         cases,

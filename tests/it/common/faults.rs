@@ -6,14 +6,14 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use jobcert_contract::Binding;
-use jobcert_harness::drive::conformance::{DataPlane, Settings, Target};
+use jobcert_harness::drive::conformance::Settings;
 use jobcert_harness::finding::{Profile, Severity};
 use jobcert_harness::plan::Plan;
 use jobcert_harness::plan::generate;
 use jobcert_harness::record::{CaseRecord, LatencyBook, RunRecord, TargetInfo};
 use jobcert_harness::scenario::{load, scenario_files};
-use jobcert_harness::transport::Outcome;
-use jobcert_harness::transport::http::{Endpoint, HttpTransport};
+use jobcert_harness::transport::target::control_plane;
+use jobcert_harness::transport::{DataPlane, Outcome, Target};
 use jobcert_harness::verdict::{Assessment, Weighed, assess};
 
 use super::root;
@@ -42,27 +42,27 @@ pub fn plan(binding: Binding, only: &[&str]) -> Plan {
 }
 
 /// A target whose data plane is `data` and whose control plane is `control`.
-pub fn target(origin: Instant, data: DataPlane, control: &str) -> Target {
+pub fn target(data: DataPlane, control: &str) -> Target {
     Target {
-        transport: HttpTransport::new(origin, None),
         data,
-        control: Endpoint {
-            base: control.to_string(),
-            service: "iot",
-        },
+        control: control_plane(control).expect("the control plane's URL"),
         time_scale: TIME_SCALE,
-        thing_arn_prefix: "arn:aws:iot:us-east-1:123456789012:thing/".into(),
+        signer: None,
+        region: "us-east-1".into(),
+        account_id: "123456789012".into(),
+        embedded: false,
     }
 }
 
-/// Run settings under the AWS profile with request deadline `deadline`.
-pub fn settings(run_id: String, deadline: Duration) -> Settings {
+/// Run settings under the AWS profile with request deadline `deadline`, timed from `origin`.
+pub fn settings(run_id: String, deadline: Duration, origin: Instant) -> Settings {
     Settings {
         run_id,
         deadline,
         max_wait: Duration::from_secs(5),
         concurrency: 8,
         profile: Profile::Aws,
+        origin,
     }
 }
 

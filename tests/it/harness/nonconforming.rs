@@ -13,16 +13,16 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use jobcert_contract::Binding;
 use jobcert_contract::schemas;
-use jobcert_harness::drive::conformance::{self, DataPlane};
+use jobcert_harness::drive::conformance;
 use jobcert_harness::plan::Plan;
 use jobcert_harness::record::RunRecord;
+use jobcert_harness::transport::DataPlane;
 use jobcert_harness::transport::Outcome;
-use jobcert_harness::transport::http::Endpoint;
 use jobcert_harness::verdict::Assessment;
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use rstest::rstest;
 use serde_json::{Map, Value, json};
-use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
 
 use crate::common;
 use crate::common::faults::{self, TIME_SCALE, cited, doubled, failures, listing, timed_out};
@@ -337,14 +337,10 @@ async fn run_through(fault: Fault, plan: &Plan, deadline: Duration) -> (RunRecor
     let proxy = RunningProxy::start(format!("http://{}", server.data_plane()), fault).await;
     let control = format!("http://{}", server.control_plane());
     let origin = Instant::now();
-    let data = DataPlane::Http(Endpoint {
-        base: proxy.base.clone(),
-        service: "iot-jobs-data",
-    });
-    let target = faults::target(origin, data, &control);
-    let settings = faults::settings(format!("{fault:?}").to_lowercase(), deadline);
-    let (_stop, stopped) = watch::channel(false);
-    let cases = conformance::run(plan, &target, &settings, stopped).await;
+    let data = DataPlane::parse(&proxy.base).expect("the proxy's URL");
+    let target = faults::target(data, &control);
+    let settings = faults::settings(format!("{fault:?}").to_lowercase(), deadline, origin);
+    let cases = conformance::run(plan, &target, &settings, CancellationToken::new()).await;
     let proxy_base = proxy.base.clone();
     drop(proxy);
     server.shutdown().await;

@@ -12,11 +12,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use jobcert_contract::{Binding, Operation};
-use jobcert_harness::drive::conformance::{self, DataPlane};
+use jobcert_harness::drive::conformance;
 use jobcert_harness::plan::Plan;
 use jobcert_harness::record::RunRecord;
 use jobcert_harness::transport::Outcome;
-use jobcert_harness::transport::mqtt::MqttTransport;
+use jobcert_harness::transport::{Broker, DataPlane};
 use jobcert_harness::verdict::Assessment;
 use jobcert_reference::engine::Engine;
 use jobcert_reference::mqtt::service::{JobsService, Message};
@@ -25,6 +25,7 @@ use rstest::rstest;
 use rumqttc::{AsyncClient, Event, MqttOptions, NetworkOptions, Packet, QoS};
 use serde_json::{Value, json};
 use tokio::sync::{broadcast, oneshot, watch};
+use tokio_util::sync::CancellationToken;
 
 use crate::common;
 use crate::common::broker::Mosquitto;
@@ -276,17 +277,18 @@ async fn run_through(fault: Fault, plan: &Plan) -> (RunRecord, Assessment) {
     let responder = Responder::start(broker.port(), server.engine().clone(), fault).await;
     let control = format!("http://{}", server.control_plane());
     let origin = Instant::now();
-    let mqtt = Arc::new(MqttTransport::new("127.0.0.1", broker.port(), origin));
-    let target = faults::target(origin, DataPlane::Mqtt(mqtt.clone()), &control);
-    let settings = faults::settings(fault.name().to_string(), DEADLINE);
-    let (_stop, stopped) = watch::channel(false);
+    let data = DataPlane::Mqtt(Broker {
+        host: "127.0.0.1".into(),
+        port: broker.port(),
+    });
+    let target = faults::target(data, &control);
+    let settings = faults::settings(fault.name().to_string(), DEADLINE, origin);
     let cases = tokio::time::timeout(
         RUN_LIMIT,
-        conformance::run(plan, &target, &settings, stopped),
+        conformance::run(plan, &target, &settings, CancellationToken::new()),
     )
     .await
     .unwrap_or_else(|_| panic!("the {fault:?} run took longer than {RUN_LIMIT:?}"));
-    mqtt.close().await;
     let troubles = responder.stop().await;
     server.shutdown().await;
     drop(broker);
@@ -298,7 +300,7 @@ async fn run_through(fault: Fault, plan: &Plan) -> (RunRecord, Assessment) {
     faults::weigh(
         settings.run_id,
         origin,
-        (mqtt.endpoint(), control, "mqtt"),
+        (target.data.url(), control, "mqtt"),
         cases,
     )
 }

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use super::latency::LatencyBook;
 use crate::finding::Finding;
-use crate::transport::Exchange;
+use crate::transport::{Exchange, Target};
 
 /// What was tested.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -21,6 +21,19 @@ pub struct TargetInfo {
     pub embedded: bool,
     /// Whether requests were SigV4-signed.
     pub signed: bool,
+}
+
+impl From<&Target> for TargetInfo {
+    fn from(target: &Target) -> Self {
+        Self {
+            data_plane: target.data.url(),
+            control_plane: target.control.base.clone(),
+            transport: target.binding().name().to_string(),
+            time_scale: target.time_scale,
+            embedded: target.embedded,
+            signed: target.signer.is_some(),
+        }
+    }
 }
 
 /// One case's record.

@@ -114,6 +114,66 @@ pub struct Exchange {
     pub timing: Timing,
 }
 
+/// Which request of a run an exchange is: its order, the case or device it belongs to, and the
+/// model's operation name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Label<'a> {
+    /// Order within the run.
+    pub seq: u64,
+    /// The case or device.
+    pub context: &'a str,
+    /// The model's operation name.
+    pub operation: &'a str,
+}
+
+impl Exchange {
+    /// The record of `request`, sent at `sent_us` and settled at `done_us`. It was meant to go
+    /// out when it did; an open-loop driver moves `timing.intended_us` back to its schedule.
+    pub fn new(
+        label: Label<'_>,
+        request: WireRequest,
+        outcome: Outcome,
+        sent_us: u64,
+        done_us: u64,
+    ) -> Self {
+        Self {
+            seq: label.seq,
+            context: label.context.to_string(),
+            operation: label.operation.to_string(),
+            request,
+            outcome,
+            timing: Timing {
+                intended_us: sent_us,
+                sent_us,
+                done_us,
+            },
+        }
+    }
+
+    /// The record of a request that never left, at `at_us`: there was no connection to send it on.
+    pub fn unsent(label: Label<'_>, request: WireRequest, message: String, at_us: u64) -> Self {
+        let outcome = Outcome::Failed {
+            class: FailureClass::Connect,
+            message,
+        };
+        Self::new(label, request, outcome, at_us, at_us)
+    }
+}
+
+impl WireRequest {
+    /// An MQTT publish of `payload` on `topic` to the broker at `endpoint`.
+    pub fn publish(endpoint: String, topic: String, payload: Option<String>) -> Self {
+        Self {
+            transport: "mqtt".into(),
+            method: "PUBLISH".into(),
+            endpoint,
+            target: topic,
+            headers: Vec::new(),
+            body: payload,
+        }
+    }
+}
+
 /// Replaces the value of every secret header with `***`.
 pub fn redact(headers: impl IntoIterator<Item = (String, String)>) -> Vec<(String, String)> {
     headers
@@ -126,4 +186,46 @@ pub fn redact(headers: impl IntoIterator<Item = (String, String)>) -> Vec<(Strin
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LABEL: Label<'static> = Label {
+        seq: 7,
+        context: "case",
+        operation: "StartNextPendingJobExecution",
+    };
+
+    #[test]
+    fn an_exchange_was_meant_to_go_out_when_it_did() {
+        let request = WireRequest::publish("mqtt://h:1".into(), "t".into(), None);
+        let e = Exchange::new(LABEL, request, Outcome::Timeout { deadline_ms: 5 }, 10, 25);
+        assert_eq!((e.seq, e.context.as_str()), (7, "case"));
+        assert_eq!(e.operation, "StartNextPendingJobExecution");
+        assert_eq!(
+            e.timing,
+            Timing {
+                intended_us: 10,
+                sent_us: 10,
+                done_us: 25
+            }
+        );
+    }
+
+    #[test]
+    fn an_unsent_request_failed_to_connect_at_once() {
+        let request = WireRequest::publish("mqtt://h:1".into(), "t".into(), Some("{}".into()));
+        let e = Exchange::unsent(LABEL, request, "down".into(), 40);
+        assert_eq!(
+            e.outcome,
+            Outcome::Failed {
+                class: FailureClass::Connect,
+                message: "down".into()
+            }
+        );
+        assert_eq!((e.timing.sent_us, e.timing.done_us), (40, 40));
+        assert_eq!(e.request.method, "PUBLISH");
+    }
 }

@@ -2,9 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::transport::{
-    Exchange, FailureClass, Outcome, Timing, WireRequest, WireResponse, redact,
-};
+use crate::transport::{Exchange, FailureClass, Label, Outcome, WireRequest, WireResponse, redact};
 
 use super::binding::HttpRequest;
 use super::sigv4::Signer;
@@ -15,7 +13,7 @@ const MAX_KEPT_BODY: usize = 256 * 1024;
 const MAX_READ_BODY: usize = 8 * 1024 * 1024;
 
 /// One HTTP endpoint and the SigV4 service name it signs for.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Endpoint {
     /// Base URL, without a trailing slash.
     pub base: String,
@@ -75,9 +73,7 @@ impl HttpTransport {
         endpoint: &Endpoint,
         request: &HttpRequest,
         deadline: Duration,
-        seq: u64,
-        context: &str,
-        operation: &str,
+        label: Label<'_>,
     ) -> Exchange {
         let mut wire = wire_request(endpoint, request);
         let sent_us = self.now_us();
@@ -96,19 +92,7 @@ impl HttpTransport {
                 message,
             },
         };
-        let done_us = self.now_us();
-        Exchange {
-            seq,
-            context: context.to_string(),
-            operation: operation.to_string(),
-            request: wire,
-            outcome,
-            timing: Timing {
-                intended_us: sent_us,
-                sent_us,
-                done_us,
-            },
-        }
+        Exchange::new(label, wire, outcome, sent_us, self.now_us())
     }
 
     async fn exchange(&self, request: reqwest::Request) -> Outcome {

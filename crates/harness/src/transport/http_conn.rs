@@ -21,7 +21,7 @@ use super::http::{
     Endpoint, error_chain, keep, prepare, recorded_headers, response_headers, wire_request,
 };
 use super::sigv4::Signer;
-use crate::transport::{Exchange, FailureClass, Outcome, Timing, WireResponse};
+use crate::transport::{Exchange, FailureClass, Label, Outcome, WireResponse};
 
 /// An open connection: the handle requests go through, and the connection's own state
 /// machine, which must be polled for anything to move.
@@ -142,9 +142,7 @@ impl DeviceConnection {
         endpoint: &Endpoint,
         request: &HttpRequest,
         deadline: Duration,
-        seq: u64,
-        context: &str,
-        operation: &str,
+        label: Label<'_>,
     ) -> Exchange {
         let mut wire = wire_request(endpoint, request);
         let sent_us = self.now_us();
@@ -178,18 +176,7 @@ impl DeviceConnection {
             // A connection that timed out or broke may still carry the old answer.
             self.open = None;
         }
-        Exchange {
-            seq,
-            context: context.to_string(),
-            operation: operation.to_string(),
-            request: wire,
-            outcome,
-            timing: Timing {
-                intended_us: sent_us,
-                sent_us,
-                done_us: self.now_us(),
-            },
-        }
+        Exchange::new(label, wire, outcome, sent_us, self.now_us())
     }
 
     async fn exchange(&mut self, prepared: http::Request<Vec<u8>>) -> Outcome {
@@ -312,8 +299,13 @@ mod tests {
             body: Some("{}".into()),
         };
         for seq in 0..3 {
+            let label = Label {
+                seq,
+                context: "t",
+                operation: "op",
+            };
             let e = conn
-                .send(&endpoint, &request, Duration::from_secs(5), seq, "t", "op")
+                .send(&endpoint, &request, Duration::from_secs(5), label)
                 .await;
             // Give the close time to arrive before the next request.
             tokio::time::sleep(Duration::from_millis(20)).await;

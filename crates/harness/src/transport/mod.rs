@@ -1,13 +1,22 @@
 //! Transports: put a request on the wire and return the [`Exchange`] record of what happened.
 //! The exchange is made here, once; checks read it and records keep it. A transport never
-//! judges an answer.
+//! judges an answer. A [`Target`] says where a run goes; every driver reaches its data plane
+//! through a [`DataClient`] and its control plane through a [`ControlClient`].
 
 pub mod binding;
+pub mod client;
+pub mod control;
 mod exchange;
 pub mod http;
 pub mod http_conn;
 pub mod mqtt;
 mod sigv4;
+pub mod target;
 
-pub use exchange::{Exchange, FailureClass, Outcome, Timing, WireRequest, WireResponse, redact};
+pub use client::{BuildError, DataClient, Raw, Request};
+pub use control::{Call, Called, ControlClient, ControlError, NewJob};
+pub use exchange::{
+    Exchange, FailureClass, Label, Outcome, Timing, WireRequest, WireResponse, redact,
+};
 pub use sigv4::{Signer, SigningError};
+pub use target::{Broker, DataPlane, Target, TargetError};

@@ -12,7 +12,7 @@ use serde_json::Value;
 use tokio::sync::{Notify, oneshot};
 
 use super::binding::MqttRequest;
-use crate::transport::{Exchange, FailureClass, Outcome, Timing, WireRequest, WireResponse};
+use crate::transport::{Exchange, FailureClass, Label, Outcome, WireRequest, WireResponse};
 
 /// Largest packet sent or accepted.
 const MAX_PACKET: usize = 256 * 1024;
@@ -192,9 +192,7 @@ impl MqttDevice {
         &self,
         request: &MqttRequest,
         deadline: Duration,
-        seq: u64,
-        context: &str,
-        operation: &str,
+        label: Label<'_>,
     ) -> Exchange {
         let sent_us = self.now_us();
         let mut payload = request.payload.clone();
@@ -203,36 +201,22 @@ impl MqttDevice {
             match body.get("clientToken").and_then(Value::as_str) {
                 Some(t) => token = Some(t.to_string()),
                 None => {
-                    let t = format!("jc-{seq}");
+                    let t = format!("jc-{}", label.seq);
                     body.insert("clientToken".into(), Value::String(t.clone()));
                     payload = Value::Object(body).to_string();
                     token = Some(t);
                 }
             }
         }
-        let wire = WireRequest {
-            transport: "mqtt".into(),
-            method: "PUBLISH".into(),
-            endpoint: self.endpoint.clone(),
-            target: request.topic.clone(),
-            headers: Vec::new(),
-            body: Some(payload.clone()),
-        };
+        let wire = WireRequest::publish(
+            self.endpoint.clone(),
+            request.topic.clone(),
+            Some(payload.clone()),
+        );
         let outcome = self
             .exchange(&request.topic, payload, token, deadline)
             .await;
-        Exchange {
-            seq,
-            context: context.to_string(),
-            operation: operation.to_string(),
-            request: wire,
-            outcome,
-            timing: Timing {
-                intended_us: sent_us,
-                sent_us,
-                done_us: self.now_us(),
-            },
-        }
+        Exchange::new(label, wire, outcome, sent_us, self.now_us())
     }
 
     async fn exchange(
@@ -379,40 +363,18 @@ impl MqttTransport {
         thing: &str,
         request: &MqttRequest,
         deadline: Duration,
-        seq: u64,
-        context: &str,
-        operation: &str,
+        label: Label<'_>,
     ) -> Exchange {
         match self.device(thing, deadline).await {
-            Ok(device) => {
-                device
-                    .send(request, deadline, seq, context, operation)
-                    .await
-            }
+            Ok(device) => device.send(request, deadline, label).await,
             Err(message) => {
+                let wire = WireRequest::publish(
+                    self.endpoint(),
+                    request.topic.clone(),
+                    Some(request.payload.clone()),
+                );
                 let now = self.origin.elapsed().as_micros() as u64;
-                Exchange {
-                    seq,
-                    context: context.to_string(),
-                    operation: operation.to_string(),
-                    request: WireRequest {
-                        transport: "mqtt".into(),
-                        method: "PUBLISH".into(),
-                        endpoint: self.endpoint(),
-                        target: request.topic.clone(),
-                        headers: Vec::new(),
-                        body: Some(request.payload.clone()),
-                    },
-                    outcome: Outcome::Failed {
-                        class: FailureClass::Connect,
-                        message,
-                    },
-                    timing: Timing {
-                        intended_us: now,
-                        sent_us: now,
-                        done_us: now,
-                    },
-                }
+                Exchange::unsent(label, wire, message, now)
             }
         }
     }

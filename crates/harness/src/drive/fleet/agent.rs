@@ -2,21 +2,16 @@
 //! start-next and, when a job comes back, the work on it and its update (or, for a device that
 //! goes silent, the wait for its step timer and the describe that shows TIMED_OUT).
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value, json};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::Fleet;
 use super::draws::Draws;
 use crate::check::agent::{DeviceOracle, Judged, Started};
 use crate::scenario::fleet::Program;
-use crate::transport::binding::{bind, bind_mqtt};
-use crate::transport::http_conn::DeviceConnection;
-use crate::transport::mqtt::MqttDevice;
-use crate::transport::{Exchange, FailureClass, Outcome, Timing, WireRequest};
-use jobcert_contract::{Binding, Operation};
+use crate::transport::{DataClient, Exchange, Label, Raw, Request};
+use jobcert_contract::Operation;
 
 /// Extra real time a silent device waits past the step timer's slack before it looks.
 const SILENCE_MARGIN: Duration = Duration::from_millis(250);
@@ -24,16 +19,6 @@ const SILENCE_MARGIN: Duration = Duration::from_millis(250);
 const SILENCE_LOOKS: u32 = 4;
 /// Pause between those describes.
 const SILENCE_RECHECK: Duration = Duration::from_millis(500);
-
-/// How a device reaches the data plane.
-pub enum Link {
-    /// Its own HTTP connection.
-    Own(DeviceConnection),
-    /// The shared HTTP pool; a request waits for one of its permits.
-    Pool(Arc<Semaphore>),
-    /// Its own MQTT connection (set once connected).
-    Mqtt(Option<MqttDevice>),
-}
 
 /// How a cycle ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,18 +41,19 @@ pub struct Agent {
     pub block: u64,
     /// Its draws.
     pub draws: Draws,
-    link: Link,
+    /// Its link to the data plane.
+    client: DataClient,
     oracle: DeviceOracle,
 }
 
 impl Agent {
     /// A device that is not connected yet.
-    pub fn new(thing: String, block: u64, draws: Draws, link: Link) -> Self {
+    pub fn new(thing: String, block: u64, draws: Draws, client: DataClient) -> Self {
         Self {
             thing,
             block,
             draws,
-            link,
+            client,
             oracle: DeviceOracle::default(),
         }
     }
@@ -76,18 +62,10 @@ impl Agent {
     pub async fn connect(&mut self, fleet: &Fleet) -> bool {
         let started = Instant::now();
         let timeout = Duration::from_millis(fleet.spec.connect.timeout_ms);
-        let result = match &mut self.link {
-            Link::Own(conn) => conn.open(timeout).await,
-            Link::Pool(_) => {
-                fleet.recorder.update(|r| r.connected += 1);
-                return true;
-            }
-            Link::Mqtt(slot) => {
-                let (host, port) = fleet.target.mqtt_address();
-                MqttDevice::connect(host, port, &self.thing, fleet.origin, timeout)
-                    .await
-                    .map(|d| *slot = Some(d))
-            }
+        let Some(result) = self.client.open(&self.thing, timeout).await else {
+            // A device of the shared pool has no connection of its own to open.
+            fleet.recorder.update(|r| r.connected += 1);
+            return true;
         };
         let ok = result.is_ok();
         fleet
@@ -97,12 +75,8 @@ impl Agent {
     }
 
     /// Disconnects an MQTT device cleanly (an HTTP connection closes when the device goes).
-    pub fn close(&mut self) {
-        if let Link::Mqtt(slot) = &mut self.link
-            && let Some(d) = slot.take()
-        {
-            d.close();
-        }
+    pub async fn close(&mut self) {
+        self.client.close().await;
     }
 
     /// One cycle, its first request due at `intended_us` (µs since the run started).
@@ -255,95 +229,24 @@ impl Agent {
         input: Map<String, Value>,
         intended_us: u64,
     ) -> Exchange {
-        let seq = fleet.next_seq();
-        let _active = fleet.active();
-        let mut exchange = match fleet.binding() {
-            Binding::Http => {
-                let schema = operation
-                    .request_schema()
-                    .expect("request schemas are embedded");
-                let request = bind(schema, &input).expect("every data-plane schema has a binding");
-                let endpoint = fleet.target.data_endpoint();
-                match &mut self.link {
-                    Link::Own(conn) => {
-                        conn.send(
-                            endpoint,
-                            &request,
-                            fleet.deadline,
-                            seq,
-                            &self.thing,
-                            operation.name(),
-                        )
-                        .await
-                    }
-                    Link::Pool(permits) => {
-                        let _permit: Option<OwnedSemaphorePermit> =
-                            permits.clone().acquire_owned().await.ok();
-                        fleet
-                            .target
-                            .http
-                            .send(
-                                endpoint,
-                                &request,
-                                fleet.deadline,
-                                seq,
-                                &self.thing,
-                                operation.name(),
-                            )
-                            .await
-                    }
-                    Link::Mqtt(_) => unreachable!("an HTTP fleet has HTTP links"),
-                }
-            }
-            Binding::Mqtt => {
-                let schema = operation
-                    .request_schema_for(Binding::Mqtt)
-                    .expect("request schemas are embedded");
-                let request = bind_mqtt(schema, &input).expect("every MQTT schema has a topic");
-                match &self.link {
-                    Link::Mqtt(Some(d)) if d.is_connected() => {
-                        d.send(&request, fleet.deadline, seq, &self.thing, operation.name())
-                            .await
-                    }
-                    _ => not_connected(fleet, seq, &self.thing, operation, request.topic),
-                }
-            }
+        let label = Label {
+            seq: fleet.next_seq(),
+            context: &self.thing,
+            operation: operation.name(),
         };
+        let _active = fleet.active();
+        let request = Request {
+            operation,
+            input: &input,
+            raw: Raw::default(),
+        };
+        let mut exchange = self
+            .client
+            .send(&request, fleet.deadline, label)
+            .await
+            .expect("every data-plane schema has a binding");
         exchange.timing.intended_us = intended_us.min(exchange.timing.sent_us);
         exchange
-    }
-}
-
-/// The record of a request a disconnected MQTT device could not send.
-fn not_connected(
-    fleet: &Fleet,
-    seq: u64,
-    thing: &str,
-    operation: Operation,
-    topic: String,
-) -> Exchange {
-    let now = fleet.now_us();
-    Exchange {
-        seq,
-        context: thing.to_string(),
-        operation: operation.name().to_string(),
-        request: WireRequest {
-            transport: "mqtt".into(),
-            method: "PUBLISH".into(),
-            endpoint: fleet.target.data_url(),
-            target: topic,
-            headers: Vec::new(),
-            body: None,
-        },
-        outcome: Outcome::Failed {
-            class: FailureClass::Connect,
-            message: "the device is not connected".into(),
-        },
-        timing: Timing {
-            intended_us: now,
-            sent_us: now,
-            done_us: now,
-        },
     }
 }
 

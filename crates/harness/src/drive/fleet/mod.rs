@@ -6,6 +6,7 @@
 
 mod agent;
 mod draws;
+mod load;
 mod rollout;
 mod schedule;
 
@@ -16,81 +17,23 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
 
-use self::agent::{Agent, CycleEnd, Link};
+use self::agent::Agent;
 use self::draws::Draws;
 use self::rollout::Rollout;
-use self::schedule::Schedule;
 use crate::finding::Profile;
 use crate::record::{FleetRecord, Memory, Recorder, Shard, Snapshot, TargetInfo, epoch_ms};
-use crate::scenario::fleet::{
-    Connections, FleetSpec, FleetTransport, LoadModel, RolloutStart, Until,
-};
-use crate::transport::Signer;
+use crate::scenario::fleet::{Connections, FleetSpec, LoadModel, RolloutStart};
 use crate::transport::http::{Endpoint, HttpTransport};
 use crate::transport::http_conn::DeviceConnection;
+use crate::transport::{ControlClient, DataClient, DataPlane, Target};
 use jobcert_contract::{Binding, execution_model};
 
 /// A cycle that starts later than this after its scheduled time is counted late.
 pub const LATE_ALLOWANCE: Duration = Duration::from_millis(2);
 /// Connection handshakes in progress at once.
 const HANDSHAKES: usize = 256;
-
-/// Where the fleet's data plane is.
-#[derive(Debug, Clone)]
-pub enum FleetData {
-    /// An HTTP data plane.
-    Http(Endpoint),
-    /// An MQTT broker.
-    Mqtt {
-        /// Host.
-        host: String,
-        /// Port.
-        port: u16,
-    },
-}
-
-/// What a fleet run talks to.
-#[derive(Debug, Clone)]
-pub struct FleetTarget {
-    /// The control plane and the HTTP pool; its origin is the run's clock.
-    pub http: HttpTransport,
-    /// Control-plane endpoint.
-    pub control: Endpoint,
-    /// Data plane.
-    pub data: FleetData,
-    /// Signer for per-device connections.
-    pub signer: Option<Signer>,
-    /// How fast the target's clock runs.
-    pub time_scale: f64,
-    /// `arn:aws:iot:{region}:{account}:thing/`.
-    pub thing_arn_prefix: String,
-    /// What the record says about the target.
-    pub info: TargetInfo,
-}
-
-impl FleetTarget {
-    fn data_endpoint(&self) -> &Endpoint {
-        match &self.data {
-            FleetData::Http(e) => e,
-            FleetData::Mqtt { .. } => &self.control,
-        }
-    }
-
-    fn mqtt_address(&self) -> (&str, u16) {
-        match &self.data {
-            FleetData::Mqtt { host, port } => (host, *port),
-            FleetData::Http(_) => ("", 0),
-        }
-    }
-
-    fn data_url(&self) -> String {
-        match &self.data {
-            FleetData::Http(e) => e.base.clone(),
-            FleetData::Mqtt { host, port } => format!("mqtt://{host}:{port}"),
-        }
-    }
-}
 
 /// How a fleet run is carried out.
 #[derive(Debug, Clone)]
@@ -121,7 +64,10 @@ pub struct LiveStatus {
 /// Shared state of a running fleet.
 pub struct Fleet {
     spec: FleetSpec,
-    target: FleetTarget,
+    target: Target,
+    /// The HTTP pool: the control plane's, and the data plane's when devices share it.
+    http: HttpTransport,
+    control: ControlClient,
     run_id: String,
     deadline: Duration,
     recorder: Recorder,
@@ -131,8 +77,10 @@ pub struct Fleet {
     seq: AtomicU64,
     in_flight: AtomicI64,
     drained: AtomicU64,
-    halt: watch::Receiver<bool>,
-    ending: watch::Sender<bool>,
+    /// Cancelled when the run is stopped: by the user, or by its time bound.
+    halt: CancellationToken,
+    /// Cancelled when the planned duration is over: no new work starts.
+    ending: CancellationToken,
     devices: u64,
     live: Option<watch::Sender<LiveStatus>>,
 }
@@ -161,10 +109,7 @@ impl Fleet {
     }
 
     fn binding(&self) -> Binding {
-        match self.target.data {
-            FleetData::Http(_) => Binding::Http,
-            FleetData::Mqtt { .. } => Binding::Mqtt,
-        }
+        self.target.binding()
     }
 
     /// Real time for `seconds` of the target's clock.
@@ -179,19 +124,18 @@ impl Fleet {
 
     /// Waits `d` unless the run is halted first; says whether it waited the whole time.
     async fn pause(&self, d: Duration) -> bool {
-        let mut halt = self.halt.clone();
         tokio::select! {
             () = tokio::time::sleep(d) => true,
-            _ = halt.wait_for(|h| *h) => false,
+            () = self.halt.cancelled() => false,
         }
     }
 
     fn halted(&self) -> bool {
-        *self.halt.borrow()
+        self.halt.is_cancelled()
     }
 
     fn ending(&self) -> bool {
-        *self.ending.borrow()
+        self.ending.is_cancelled()
     }
 }
 
@@ -218,12 +162,12 @@ fn memory() -> Option<(u64, u64)> {
 }
 
 /// Runs `spec` against `target` as shard `settings.shard` until it drains, its duration ends,
-/// its time bound runs out, or `stop` turns true (the last two make the record partial).
+/// its time bound runs out, or `stop` is cancelled (the last two make the record partial).
 pub async fn run(
     spec: &FleetSpec,
-    target: &FleetTarget,
+    target: &Target,
     settings: &FleetSettings,
-    stop: watch::Receiver<bool>,
+    stop: CancellationToken,
 ) -> FleetRecord {
     let things = owned(spec, settings.shard);
     let baseline = memory();
@@ -235,7 +179,7 @@ pub async fn run(
         duration_ms: 0,
         partial: false,
         stopped_by: None,
-        target: target.info.clone(),
+        target: TargetInfo::from(target),
         devices: things.len() as u64,
         connected: 0,
         jobs: 0,
@@ -250,23 +194,26 @@ pub async fn run(
         profile: settings.profile,
         memory: None,
     };
-    let (halt_tx, halt) = watch::channel(false);
-    let (ending, _) = watch::channel(false);
+    let halt = CancellationToken::new();
+    // One clock for every transport: the pool's, the devices' own connections', MQTT's.
+    let http = HttpTransport::with_pool(Instant::now(), target.signer.clone(), spec.http.pool);
+    let deadline = Duration::from_millis(spec.run.deadline_ms);
     let fleet = Arc::new(Fleet {
         spec: spec.clone(),
         target: target.clone(),
+        control: ControlClient::new(http.clone(), target.control.clone(), deadline),
+        origin: http.origin(),
+        http,
         run_id: settings.run_id.clone(),
-        deadline: Duration::from_millis(spec.run.deadline_ms),
+        deadline,
         recorder: Recorder::new(record),
         rollout: Rollout::new(things.iter().map(|(_, b)| *b)),
         profile: settings.profile,
-        // One clock for every transport: the pool's, the devices' own connections', MQTT's.
-        origin: target.http.origin(),
         seq: AtomicU64::new(0),
         in_flight: AtomicI64::new(0),
         drained: AtomicU64::new(0),
-        halt,
-        ending,
+        halt: halt.clone(),
+        ending: CancellationToken::new(),
         devices: things.len() as u64,
         live: settings.live.clone(),
     });
@@ -274,14 +221,14 @@ pub async fn run(
     let bound = Duration::from_secs_f64(spec.run.max_duration_s);
     let stopped_by = Arc::new(std::sync::Mutex::new(None::<String>));
     let watchdog = {
-        let (halt_tx, stopped_by, mut stop) = (halt_tx.clone(), stopped_by.clone(), stop.clone());
+        let (halt, stopped_by, stop) = (halt.clone(), stopped_by.clone(), stop.clone());
         tokio::spawn(async move {
             let why = tokio::select! {
                 () = tokio::time::sleep(bound) => format!("run.max-duration-s ({} s) ran out", bound.as_secs_f64()),
-                _ = stop.wait_for(|s| *s) => "interrupted".to_string(),
+                () = stop.cancelled() => "interrupted".to_string(),
             };
             *stopped_by.lock().unwrap_or_else(|p| p.into_inner()) = Some(why);
-            let _ = halt_tx.send(true);
+            halt.cancel();
         })
     };
     let ticker = tokio::spawn(tick(fleet.clone()));
@@ -289,7 +236,7 @@ pub async fn run(
     let setup = seed(&fleet, &things, &stop).await;
     if let Err(why) = setup {
         *stopped_by.lock().unwrap_or_else(|p| p.into_inner()) = Some(why);
-        let _ = halt_tx.send(true);
+        halt.cancel();
     } else {
         drive(&fleet, &things, settings).await;
     }
@@ -310,7 +257,7 @@ pub async fn run(
 async fn seed(
     fleet: &Arc<Fleet>,
     things: &[(u64, u64)],
-    stop: &watch::Receiver<bool>,
+    stop: &CancellationToken,
 ) -> Result<(), String> {
     let names: Vec<String> = things
         .iter()
@@ -360,29 +307,11 @@ async fn drive(fleet: &Arc<Fleet>, things: &[(u64, u64)], settings: &FleetSettin
     }
     let pool = Arc::new(Semaphore::new(fleet.spec.http.pool));
     let agents = things.iter().map(|&(index, block)| {
-        let link = match (
-            fleet.spec.transport,
-            fleet.spec.http.connections,
-            &fleet.target.data,
-        ) {
-            (FleetTransport::Mqtt, _, _) => Link::Mqtt(None),
-            (FleetTransport::Http, Connections::Pool, _) => Link::Pool(pool.clone()),
-            (FleetTransport::Http, Connections::PerDevice, data) => {
-                // The command line only lets plain http:// targets have device connections.
-                let own = match data {
-                    FleetData::Http(e) => {
-                        DeviceConnection::new(e, fleet.target.signer.clone(), fleet.origin).ok()
-                    }
-                    FleetData::Mqtt { .. } => None,
-                };
-                own.map_or_else(|| Link::Pool(pool.clone()), Link::Own)
-            }
-        };
         Agent::new(
             fleet.spec.things.name_of(&fleet.run_id, index),
             block,
             Draws::device(fleet.spec.seed, index),
-            link,
+            device_client(fleet, &pool),
         )
     });
     let agents: Vec<Agent> = agents.collect();
@@ -396,25 +325,41 @@ async fn drive(fleet: &Arc<Fleet>, things: &[(u64, u64)], settings: &FleetSettin
     ));
     let load_start = Instant::now();
     if let Some(d) = fleet.spec.planned_duration_s() {
-        let ending = fleet.ending.clone();
-        let halt = fleet.halt.clone();
+        let (ending, halt) = (fleet.ending.clone(), fleet.halt.clone());
         tokio::spawn(async move {
-            let mut halt = halt;
             tokio::select! {
-                () = tokio::time::sleep(Duration::from_secs_f64(d)) => { ending.send_replace(true); }
-                _ = halt.wait_for(|h| *h) => {}
+                () = tokio::time::sleep(Duration::from_secs_f64(d)) => ending.cancel(),
+                () = halt.cancelled() => {}
             }
         });
     }
     match fleet.spec.load.model {
-        LoadModel::Closed => closed(fleet, ready_rx).await,
-        LoadModel::Open => open(fleet, ready_rx, devices, settings.shard, load_start).await,
+        LoadModel::Closed => load::closed(fleet, ready_rx).await,
+        LoadModel::Open => load::open(fleet, ready_rx, devices, settings.shard, load_start).await,
     }
     connector.abort();
     let _ = connector.await;
     if let Some(t) = rollout_task {
         t.abort();
         let _ = t.await;
+    }
+}
+
+/// A device's link to the data plane: its own broker connection, its own HTTP connection, or
+/// the shared pool, whose `pool` permits bound the requests in flight.
+fn device_client(fleet: &Fleet, pool: &Arc<Semaphore>) -> DataClient {
+    let pooled =
+        |e: &Endpoint| DataClient::pooled(fleet.http.clone(), e.clone(), Some(pool.clone()));
+    match (&fleet.target.data, fleet.spec.http.connections) {
+        (DataPlane::Mqtt(broker), _) => DataClient::device(broker.clone(), fleet.origin),
+        (DataPlane::Http(e), Connections::Pool) => pooled(e),
+        // The command line only lets plain http:// targets have device connections.
+        (DataPlane::Http(e), Connections::PerDevice) => {
+            match DeviceConnection::new(e, fleet.target.signer.clone(), fleet.origin) {
+                Ok(own) => DataClient::own(own, e.clone()),
+                Err(_) => pooled(e),
+            }
+        }
     }
 }
 
@@ -450,157 +395,6 @@ async fn connect_all(
         });
     }
     while pending.join_next().await.is_some() {}
-}
-
-/// Closed loop: every device cycles, with its think time, until it drains or the run ends.
-async fn closed(fleet: &Arc<Fleet>, mut ready: mpsc::UnboundedReceiver<Agent>) {
-    let mut devices = JoinSet::new();
-    loop {
-        tokio::select! {
-            agent = ready.recv() => match agent {
-                Some(mut agent) => {
-                    let fleet = fleet.clone();
-                    devices.spawn(async move {
-                        loop {
-                            if fleet.halted() || fleet.ending() {
-                                break;
-                            }
-                            let pause = match agent.cycle(&fleet, fleet.now_us()).await {
-                                CycleEnd::Drained => {
-                                    fleet.drained.fetch_add(1, Ordering::Relaxed);
-                                    break;
-                                }
-                                CycleEnd::Halted => break,
-                                CycleEnd::Empty => agent.draws.duration(&fleet.spec.behaviour.idle),
-                                CycleEnd::Worked => agent.draws.duration(&fleet.spec.load.think),
-                            };
-                            if !pause.is_zero() && !fleet.pause(pause).await {
-                                break;
-                            }
-                        }
-                        agent.close();
-                    });
-                }
-                None => break,
-            },
-            Some(_) = devices.join_next(), if !devices.is_empty() => {}
-        }
-    }
-    while devices.join_next().await.is_some() {}
-}
-
-/// Open loop: cycles start on the schedule, each taken by the next idle device; when none is
-/// idle the cycle waits (and counts late), but its latency still runs from its scheduled time.
-async fn open(
-    fleet: &Arc<Fleet>,
-    mut ready: mpsc::UnboundedReceiver<Agent>,
-    devices: usize,
-    shard: Shard,
-    start: Instant,
-) {
-    let load = &fleet.spec.load;
-    let schedule = Schedule::new(
-        &load.ramps(),
-        share(fleet, devices),
-        load.arrivals,
-        Draws::schedule(fleet.spec.seed, shard.index),
-    );
-    // The same ramps, kept to report the rate they asked for once the pacer has the schedule.
-    let asked = schedule.clone();
-    let (idle_tx, mut idle) = mpsc::unbounded_channel::<Agent>();
-    let mut running = JoinSet::new();
-    let (mut intended, mut started, mut late, mut max_late) = (0u64, 0u64, 0u64, 0u64);
-    let mut halt = fleet.halt.clone();
-    let mut ending = fleet.ending.subscribe();
-    let until_drained = fleet.spec.run.until == Until::Drained;
-    let (due_tx, mut due_rx) = mpsc::unbounded_channel();
-    let pacer = std::thread::spawn(move || pace(schedule, start, &due_tx));
-    'arrivals: loop {
-        let due = tokio::select! {
-            due = due_rx.recv() => match due {
-                Some(due) => due,
-                None => break,
-            },
-            _ = halt.wait_for(|h| *h) => break,
-            _ = ending.wait_for(|e| *e) => break,
-        };
-        intended += 1;
-        let agent = loop {
-            if until_drained && fleet.drained.load(Ordering::Relaxed) as usize >= devices {
-                intended -= 1;
-                break 'arrivals;
-            }
-            tokio::select! {
-                Some(a) = ready.recv() => break a,
-                Some(a) = idle.recv() => break a,
-                Some(_) = running.join_next(), if !running.is_empty() => {}
-                _ = halt.wait_for(|h| *h) => break 'arrivals,
-                _ = ending.wait_for(|e| *e) => break 'arrivals,
-            }
-        };
-        let lateness = Instant::now().saturating_duration_since(due);
-        started += 1;
-        if lateness > LATE_ALLOWANCE {
-            late += 1;
-        }
-        max_late = max_late.max(lateness.as_micros() as u64);
-        let intended_us = due.saturating_duration_since(fleet.origin).as_micros() as u64;
-        let (fleet, idle_tx) = (fleet.clone(), idle_tx.clone());
-        running.spawn(async move {
-            let mut agent = agent;
-            match agent.cycle(&fleet, intended_us).await {
-                CycleEnd::Drained => {
-                    fleet.drained.fetch_add(1, Ordering::Relaxed);
-                    agent.close();
-                }
-                CycleEnd::Halted => {
-                    agent.close();
-                }
-                CycleEnd::Worked | CycleEnd::Empty => {
-                    let _ = idle_tx.send(agent);
-                }
-            }
-        });
-    }
-    let seconds = start.elapsed().as_secs_f64();
-    drop(due_rx);
-    let _ = tokio::task::spawn_blocking(move || pacer.join()).await;
-    while running.join_next().await.is_some() {}
-    fleet.recorder.update(|r| {
-        r.schedule.target_rate = Some(asked.mean_rate(seconds));
-        r.schedule.intended = intended;
-        r.schedule.started = started;
-        r.schedule.late = late;
-        r.schedule.max_lateness_us = max_late;
-        r.schedule.seconds = seconds;
-    });
-    while let Ok(mut a) = idle.try_recv() {
-        a.close();
-    }
-}
-
-/// Hands over each arrival of `schedule` when it is due. It sleeps on a thread of its own:
-/// the runtime's timer rounds up to whole milliseconds, which would add up to a millisecond to
-/// every open-loop latency. Ends when the schedule does or the receiver is gone.
-fn pace(schedule: Schedule, start: Instant, due_tx: &mpsc::UnboundedSender<Instant>) {
-    /// Longest single sleep, so a dropped receiver is noticed soon.
-    const NAP: Duration = Duration::from_millis(50);
-    for at in schedule {
-        let due = start + Duration::from_secs_f64(at);
-        loop {
-            if due_tx.is_closed() {
-                return;
-            }
-            let now = Instant::now();
-            if now >= due {
-                break;
-            }
-            std::thread::sleep((due - now).min(NAP));
-        }
-        if due_tx.send(due).is_err() {
-            return;
-        }
-    }
 }
 
 /// Cuts the recorder's intervals at every whole wall-clock second.

@@ -8,14 +8,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
-use serde_json::{Value, json};
-use tokio::sync::watch;
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
 
 use super::Fleet;
 use crate::check::agent::CreatedJob;
 use crate::record::SETUP_ERROR;
-use crate::transport::Outcome;
-use crate::transport::binding::bind;
+use crate::transport::{Call, Called, NewJob, Timing};
 use jobcert_contract::ControlOperation;
 
 /// CreateThing calls in flight while seeding.
@@ -74,63 +73,39 @@ pub fn job_id(run: &str, block: u64, n: u32) -> String {
     format!("{run}-b{block}-j{n}")
 }
 
-/// One control-plane call; `Err` says what went wrong.
-async fn control(fleet: &Fleet, op: ControlOperation, input: Value) -> Result<(u64, u64), String> {
-    let schema = op.request_schema().map_err(|e| e.to_string())?;
-    let request = bind(schema, input.as_object().expect("an object")).map_err(|e| e.to_string())?;
-    let exchange = fleet
-        .target
-        .http
-        .send(
-            &fleet.target.control,
-            &request,
-            fleet.deadline,
-            fleet.next_seq(),
-            "setup",
-            op.name(),
-        )
-        .await;
-    let result = match &exchange.outcome {
-        Outcome::Answered(r) if r.status == 200 => {
-            Ok((exchange.timing.sent_us, exchange.timing.done_us))
-        }
-        Outcome::Answered(r) => Err(format!(
-            "{} answered {} {}",
-            op.name(),
-            r.status,
-            r.body.chars().take(200).collect::<String>()
-        )),
-        Outcome::Timeout { deadline_ms } => Err(format!(
-            "{} got no answer within {deadline_ms} ms",
-            op.name()
-        )),
-        Outcome::Failed { message, .. } => Err(format!("{} failed: {message}", op.name())),
-    };
+/// Records a seeding call's exchange (a failure counts as a setup error); when it succeeded,
+/// when it went out and was acknowledged, else what went wrong.
+fn recorded<T>(
+    fleet: &Fleet,
+    operation: ControlOperation,
+    call: Call<T>,
+) -> Result<Timing, String> {
+    let Called { exchange, result } = call.map_err(|e| e.to_string())?;
     let error = result
         .as_ref()
         .err()
-        .map(|_| format!("{SETUP_ERROR}{}", op.name()));
+        .map(|_| format!("{SETUP_ERROR}{}", operation.name()));
     fleet.recorder.exchange(&exchange, Vec::new(), error);
-    result
+    result.map(|_| exchange.timing).map_err(|e| e.to_string())
 }
 
 /// Creates every thing of the shard; the first failure ends the seeding.
 pub async fn create_things(
     fleet: &Fleet,
     things: &[String],
-    stop: &watch::Receiver<bool>,
+    stop: &CancellationToken,
 ) -> Result<(), String> {
-    let mut calls = futures_util::stream::iter(things.iter().map(|name| {
-        control(
-            fleet,
-            ControlOperation::CreateThing,
-            json!({ "thingName": name }),
-        )
+    let mut calls = futures_util::stream::iter(things.iter().map(|name| async {
+        let called = fleet
+            .control
+            .create_thing(fleet.next_seq(), "setup", name)
+            .await;
+        recorded(fleet, ControlOperation::CreateThing, called)
     }))
     .buffer_unordered(SEED_CONCURRENCY);
     while let Some(result) = calls.next().await {
         result?;
-        if *stop.borrow() {
+        if stop.is_cancelled() {
             return Err("interrupted while creating things".into());
         }
     }
@@ -143,7 +118,7 @@ pub async fn create_jobs(
     fleet: &Fleet,
     things_of: &HashMap<u64, Vec<String>>,
     rate: f64,
-    stop: &watch::Receiver<bool>,
+    stop: &CancellationToken,
 ) -> Result<(), String> {
     let spec = &fleet.spec.rollout;
     let document = spec
@@ -160,30 +135,35 @@ pub async fn create_jobs(
             let due = start + Duration::from_secs_f64(f64::from(k) / rate);
             k += 1;
             tokio::time::sleep_until(due.into()).await;
-            if *stop.borrow() {
+            if stop.is_cancelled() {
                 return Err("interrupted while creating jobs".into());
             }
-            let id = job_id(&fleet.run_id, b, n);
-            let mut input = json!({
-                "jobId": id,
-                "targets": things_of[&b].iter().map(|t| format!("{}{t}", fleet.target.thing_arn_prefix)).collect::<Vec<_>>(),
-                "document": document,
-            });
-            if let Some(m) = spec.in_progress_timeout_minutes {
-                input["timeoutConfig"] = json!({ "inProgressTimeoutInMinutes": m });
-            }
+            let job = NewJob {
+                id: job_id(&fleet.run_id, b, n),
+                targets: things_of[&b]
+                    .iter()
+                    .map(|t| fleet.target.thing_arn(t))
+                    .collect(),
+                document: document.clone(),
+                in_progress_timeout_minutes: spec.in_progress_timeout_minutes.map(i64::from),
+                retry: Vec::new(),
+            };
             let block = fleet.rollout.block(b);
             block.in_flight.store(true, Ordering::Release);
-            let result = control(fleet, ControlOperation::CreateJob, input).await;
-            if let Ok((sent_us, acked_us)) = result {
+            let called = fleet
+                .control
+                .create_job(fleet.next_seq(), "setup", &job)
+                .await;
+            let result = recorded(fleet, ControlOperation::CreateJob, called);
+            if let Ok(timing) = &result {
                 block
                     .created
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
                     .push(CreatedJob {
-                        id,
-                        sent_us,
-                        acked_us,
+                        id: job.id,
+                        sent_us: timing.sent_us,
+                        acked_us: timing.done_us,
                     });
                 fleet.recorder.update(|r| r.jobs += 1);
             }

@@ -1,0 +1,378 @@
+//! One case in flight: its run-unique names, its steps, and the judging of every answer.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::{Map, Value, json};
+use tokio_util::sync::CancellationToken;
+
+use crate::check::answer::{self, Answer};
+use crate::check::oracle::{Call, Oracle, Subject, Window, subject};
+use crate::check::{expect, notify};
+use crate::finding::Finding;
+use crate::plan::{Action, PlannedCase, Step};
+use crate::record::CaseRecord;
+use crate::transport::{ControlClient, DataClient, Exchange, Label, Raw, Request, Target};
+use jobcert_contract::{Binding, NEXT_EXECUTION, Operation};
+
+use super::Settings;
+
+/// One case in flight.
+pub(super) struct CaseRun<'a> {
+    pub(super) case: &'a PlannedCase,
+    pub(super) target: &'a Target,
+    pub(super) settings: &'a Settings,
+    seq: Arc<AtomicU64>,
+    /// Its own client on the run's shared pool or broker.
+    pub(super) client: DataClient,
+    pub(super) control: &'a ControlClient,
+    /// Logical thing name → the run's name.
+    pub(super) things: BTreeMap<String, String>,
+    /// Logical job id → the run's id.
+    pub(super) jobs: BTreeMap<String, String>,
+    pub(super) oracle: Oracle,
+    pub(super) findings: Vec<Finding>,
+    pub(super) exchanges: Vec<Exchange>,
+    /// When the last step other than a notification began (notifications it caused come after);
+    /// 0 until the first step, so that notifications caused by the set-up count.
+    step_mark_us: u64,
+    steps_taken: usize,
+}
+
+impl<'a> CaseRun<'a> {
+    pub(super) fn new(
+        case: &'a PlannedCase,
+        index: usize,
+        target: &'a Target,
+        settings: &'a Settings,
+        seq: Arc<AtomicU64>,
+        client: DataClient,
+        control: &'a ControlClient,
+    ) -> Self {
+        // Run id, binding initial and case index: unique on a persistent target.
+        let suffix = format!(
+            "{}{}-{index}",
+            settings.run_id,
+            &target.binding().name()[..1]
+        );
+        let things = case
+            .things
+            .iter()
+            .chain(&case.absent_things)
+            .map(|t| (t.clone(), format!("{t}-{suffix}")))
+            .collect();
+        let jobs = case
+            .jobs
+            .iter()
+            .map(|j| (j.id.clone(), format!("{}-{suffix}", j.id)))
+            .collect();
+        let tolerance_ms = 2000.0 + 25.0 * target.time_scale;
+        Self {
+            case,
+            target,
+            settings,
+            seq,
+            client,
+            control,
+            things,
+            jobs,
+            oracle: Oracle::new(tolerance_ms),
+            findings: Vec::new(),
+            exchanges: Vec::new(),
+            step_mark_us: 0,
+            steps_taken: 0,
+        }
+    }
+
+    pub(super) async fn play(mut self, stop: &CancellationToken) -> CaseRecord {
+        let started = Instant::now();
+        let mut aborted = self.setup().await.err();
+        if aborted.is_none() {
+            for step in &self.case.steps {
+                if stop.is_cancelled() {
+                    aborted = Some("the run was interrupted".to_string());
+                    break;
+                }
+                self.step(step, stop).await;
+            }
+        }
+        let c = self.case;
+        CaseRecord {
+            id: c.id.clone(),
+            suite: c.suite.clone(),
+            name: c.name.clone(),
+            description: c.description.clone(),
+            source: c.source.as_ref().map(ToString::to_string),
+            requirements: c.requirements.clone(),
+            tags: c.tags.clone(),
+            findings: self.findings,
+            exchanges: self.exchanges,
+            aborted,
+            duration_ms: started.elapsed().as_millis() as u64,
+        }
+    }
+
+    pub(super) fn next_seq(&self) -> u64 {
+        self.seq.fetch_add(1, Ordering::Relaxed)
+    }
+
+    pub(super) fn window(&self, exchange: &Exchange) -> Window {
+        let scale = self.target.time_scale;
+        Window {
+            lo: exchange.timing.sent_us as f64 / 1000.0 * scale,
+            hi: exchange.timing.done_us as f64 / 1000.0 * scale,
+        }
+    }
+
+    async fn step(&mut self, step: &Step, stop: &CancellationToken) {
+        if !matches!(step.action, Action::Notification { .. }) && self.steps_taken > 0 {
+            self.step_mark_us = self.exchanges.last().map_or(0, |e| e.timing.done_us);
+        }
+        self.steps_taken += 1;
+        match &step.action {
+            Action::Wait { minutes } => {
+                let real =
+                    Duration::from_secs_f64((minutes * 60.0 / self.target.time_scale).max(0.0));
+                tokio::select! {
+                    () = tokio::time::sleep(real.min(self.settings.max_wait)) => {}
+                    () = stop.cancelled() => {}
+                }
+            }
+            Action::CancelJob { job, force } => self.cancel_job(job, *force).await,
+            Action::Call { operation, input } => self.call(*operation, input, step).await,
+            Action::Notification {
+                thing,
+                topic,
+                job,
+                queued,
+                in_progress,
+            } => {
+                self.notification(thing, topic, job.as_deref(), queued, in_progress, step)
+                    .await
+            }
+        }
+    }
+
+    /// Waits for a notification to the thing's device and checks what it lists.
+    async fn notification(
+        &mut self,
+        thing: &str,
+        topic: &str,
+        job: Option<&str>,
+        queued: &[String],
+        in_progress: &[String],
+        step: &Step,
+    ) {
+        if self.binding() != Binding::Mqtt {
+            return;
+        }
+        let real = |j: &str| self.jobs.get(j).cloned().unwrap_or_default();
+        let expected = if topic == "notify-next" {
+            notify::Expected::Next(job.map(real))
+        } else {
+            notify::Expected::Lists {
+                queued: queued.iter().map(|j| real(j)).collect(),
+                in_progress: in_progress.iter().map(|j| real(j)).collect(),
+            }
+        };
+        let real_thing = self.things[thing].clone();
+        let full_topic = format!("$aws/things/{real_thing}/jobs/{topic}");
+        let since = self.step_mark_us;
+        let deadline = step.deadline.unwrap_or(self.settings.deadline);
+        let finding = match self
+            .client
+            .next_message(&real_thing, &full_topic, since, deadline)
+            .await
+        {
+            Some(message) => notify::judge(&expected, &message.payload),
+            None => notify::missing(&expected, topic, deadline),
+        };
+        self.findings.push(finding);
+    }
+
+    pub(super) fn primary_requirement(&self) -> String {
+        self.case
+            .requirements
+            .first()
+            .cloned()
+            .unwrap_or_else(|| "WI-ANSWER".to_string())
+    }
+
+    /// The input as sent: logical names replaced by the run's names.
+    fn resolve(&self, input: &Map<String, Value>) -> Map<String, Value> {
+        let mut out = Map::new();
+        for (k, v) in input {
+            match (k.as_str(), v.as_str()) {
+                ("thing", Some(t)) => {
+                    out.insert(
+                        "thingName".into(),
+                        Value::String(self.things.get(t).cloned().unwrap_or_else(|| t.to_string())),
+                    );
+                }
+                ("job", Some(j)) => {
+                    let real = if j == NEXT_EXECUTION {
+                        j.to_string()
+                    } else {
+                        self.jobs.get(j).cloned().unwrap_or_else(|| j.to_string())
+                    };
+                    out.insert("jobId".into(), Value::String(real));
+                }
+                _ => {
+                    out.insert(k.clone(), v.clone());
+                }
+            }
+        }
+        out
+    }
+
+    fn binding(&self) -> Binding {
+        self.client.binding()
+    }
+
+    /// Sends one data-plane request and keeps its exchange; `None` (and a finding) when the
+    /// request cannot be built.
+    async fn send(
+        &mut self,
+        operation: Operation,
+        sent: &Map<String, Value>,
+        step: &Step,
+    ) -> Option<Exchange> {
+        let request = Request {
+            operation,
+            input: sent,
+            raw: Raw {
+                path: step.raw_path.as_deref(),
+                topic: step.raw_topic.as_deref(),
+                body: step.raw_body.as_deref(),
+            },
+        };
+        let label = Label {
+            seq: self.next_seq(),
+            context: &self.case.id,
+            operation: operation.name(),
+        };
+        let deadline = step.deadline.unwrap_or(self.settings.deadline);
+        match self.client.send(&request, deadline, label).await {
+            Ok(exchange) => {
+                self.exchanges.push(exchange.clone());
+                Some(exchange)
+            }
+            Err(e) => {
+                let requirement = self.primary_requirement();
+                self.findings.push(Finding::fail(
+                    &requirement,
+                    format!("cannot build the request: {e}"),
+                    None,
+                ));
+                None
+            }
+        }
+    }
+
+    async fn call(&mut self, operation: Operation, input: &Map<String, Value>, step: &Step) {
+        let sent = self.resolve(input);
+        let schema_ok = operation
+            .request_schema_for(self.binding())
+            .map(|s| s.violations(&Value::Object(sent.clone())).is_empty())
+            .unwrap_or(false);
+        // A raw body or topic is not the bound request: the state model does not judge it.
+        let valid = schema_ok && step.raw_body.is_none() && step.raw_topic.is_none();
+        let Some(exchange) = self.send(operation, &sent, step).await else {
+            return;
+        };
+        let (answer, wire) =
+            answer::read(&exchange, operation, self.binding(), self.settings.profile);
+        self.findings.extend(wire);
+        let call = Call {
+            operation,
+            thing: subject(
+                input.get("thing"),
+                sent.get("thingName")
+                    .filter(|_| !input.contains_key("thing")),
+            ),
+            job: subject(
+                input.get("job"),
+                sent.get("jobId").filter(|_| !input.contains_key("job")),
+            ),
+            input: &sent,
+            valid,
+            binding: self.binding(),
+            window: self.window(&exchange),
+            seq: exchange.seq,
+        };
+        let judged = self.oracle.judge(&call, &answer, None);
+        self.findings.extend(judged);
+        let expectation = expect::effective(&step.expect, operation, valid);
+        let requirement = expectation
+            .requirement
+            .clone()
+            .unwrap_or_else(|| self.primary_requirement());
+        let (things, jobs) = (&self.things, &self.jobs);
+        let resolve = |name: &str| things.get(name).or_else(|| jobs.get(name)).cloned();
+        self.findings.extend(expect::check(
+            &expectation,
+            &exchange,
+            &answer,
+            &requirement,
+            &resolve,
+        ));
+        let refused = matches!(answer, Answer::Error { .. });
+        if let Some(attribution) =
+            expect::unchanged_requirement(operation, &expectation, valid, &requirement)
+                .filter(|_| refused)
+        {
+            self.verify_unchanged(input, &attribution).await;
+        }
+    }
+
+    /// Reads the thing's pending list and the named execution back; the oracle, which did not
+    /// move on the refusal, checks that nothing changed.
+    async fn verify_unchanged(&mut self, input: &Map<String, Value>, attribution: &str) {
+        let Some(thing) = input
+            .get("thing")
+            .and_then(Value::as_str)
+            .filter(|t| self.things.contains_key(*t))
+        else {
+            return;
+        };
+        let mut reads = vec![(
+            Operation::GetPendingJobExecutions,
+            json!({ "thing": thing }),
+        )];
+        if let Some(job) = input
+            .get("job")
+            .and_then(Value::as_str)
+            .filter(|j| self.jobs.contains_key(*j))
+        {
+            reads.push((
+                Operation::DescribeJobExecution,
+                json!({ "thing": thing, "job": job }),
+            ));
+        }
+        for (operation, read) in reads {
+            let read = read.as_object().cloned().unwrap_or_default();
+            let sent = self.resolve(&read);
+            let step = Step::call(operation, read.clone());
+            let Some(exchange) = self.send(operation, &sent, &step).await else {
+                return;
+            };
+            let (answer, wire) =
+                answer::read(&exchange, operation, self.binding(), self.settings.profile);
+            self.findings.extend(wire);
+            let call = Call {
+                operation,
+                thing: Subject::Seeded(thing.to_string()),
+                job: subject(read.get("job"), None),
+                input: &sent,
+                valid: true,
+                binding: self.binding(),
+                window: self.window(&exchange),
+                seq: exchange.seq,
+            };
+            let judged = self.oracle.judge(&call, &answer, Some(attribution));
+            self.findings.extend(judged);
+        }
+    }
+}

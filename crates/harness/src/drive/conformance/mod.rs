@@ -1,0 +1,96 @@
+//! The conformance runner: seeds each case through the control plane, plays its steps against
+//! the data plane, and has every answer judged. Cases have run-unique names, so they run
+//! side by side and re-runs against a persistent target never collide.
+
+mod case;
+mod seed;
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::time::{Duration, Instant};
+
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+
+use self::case::CaseRun;
+use crate::finding::Profile;
+use crate::plan::Plan;
+use crate::record::CaseRecord;
+use crate::transport::http::HttpTransport;
+use crate::transport::mqtt::MqttTransport;
+use crate::transport::{ControlClient, DataClient, DataPlane, Target};
+
+/// How a run behaves.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Run id, appended to every name the run creates.
+    pub run_id: String,
+    /// Default deadline of one request.
+    pub deadline: Duration,
+    /// Longest real wait a `wait` step may take.
+    pub max_wait: Duration,
+    /// Cases run side by side.
+    pub concurrency: usize,
+    /// How strictly answers are weighed (status codes of throttling).
+    pub profile: Profile,
+    /// The instant exchange timings count from (one for every binding of a run).
+    pub origin: Instant,
+}
+
+/// Runs every case of `plan` against `target`; stops starting cases once `stop` is cancelled.
+/// Records come back in plan order; a case that never started is left out.
+pub async fn run(
+    plan: &Plan,
+    target: &Target,
+    settings: &Settings,
+    stop: CancellationToken,
+) -> Vec<CaseRecord> {
+    let http = HttpTransport::new(settings.origin, target.signer.clone());
+    let control = Arc::new(ControlClient::new(
+        http.clone(),
+        target.control.clone(),
+        settings.deadline,
+    ));
+    let mut client = match &target.data {
+        DataPlane::Http(endpoint) => DataClient::pooled(http, endpoint.clone(), None),
+        DataPlane::Mqtt(broker) => DataClient::per_thing(Arc::new(MqttTransport::new(
+            &broker.host,
+            broker.port,
+            settings.origin,
+        ))),
+    };
+    let seq = Arc::new(AtomicU64::new(0));
+    let gate = Arc::new(Semaphore::new(settings.concurrency.max(1)));
+    let mut tasks = tokio::task::JoinSet::new();
+    for (index, case) in plan.cases.iter().enumerate() {
+        let permit = tokio::select! {
+            p = gate.clone().acquire_owned() => p.expect("semaphore open"),
+            () = stop.cancelled() => break,
+        };
+        let shared = client.share().expect("a shared pool or broker");
+        let (case, target, settings, control, seq, stop) = (
+            case.clone(),
+            target.clone(),
+            settings.clone(),
+            control.clone(),
+            seq.clone(),
+            stop.clone(),
+        );
+        tasks.spawn(async move {
+            let record = CaseRun::new(&case, index, &target, &settings, seq, shared, &control)
+                .play(&stop)
+                .await;
+            drop(permit);
+            (index, record)
+        });
+    }
+    let mut records = Vec::new();
+    while let Some(done) = tasks.join_next().await {
+        if let Ok(r) = done {
+            records.push(r);
+        }
+    }
+    client.close().await;
+    records.sort_by_key(|(i, _)| *i);
+    records.into_iter().map(|(_, r)| r).collect()
+}

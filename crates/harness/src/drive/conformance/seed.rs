@@ -1,0 +1,105 @@
+//! A case's control-plane calls: the things and jobs it starts from, and the cancellations its
+//! steps ask for. Every call's exchange is kept with the case.
+
+use crate::check::oracle::JobFacts;
+use crate::finding::Finding;
+use crate::plan::JobFixture;
+use crate::transport::{Call, Called, Exchange, NewJob};
+
+use super::case::CaseRun;
+
+impl CaseRun<'_> {
+    /// Keeps the call's exchange; the exchange, or why the call did not succeed.
+    fn kept<T>(&mut self, call: Call<T>) -> Result<Exchange, String> {
+        let Called { exchange, result } = call.map_err(|e| e.to_string())?;
+        self.exchanges.push(exchange.clone());
+        result.map_err(|e| e.to_string())?;
+        Ok(exchange)
+    }
+
+    /// Creates the case's things, connects their devices (MQTT) and creates its jobs; `Err`
+    /// says why the case cannot go on.
+    pub(super) async fn setup(&mut self) -> Result<(), String> {
+        let case = self.case;
+        for logical in &case.things {
+            let real = self.things[logical].clone();
+            let called = self
+                .control
+                .create_thing(self.next_seq(), &self.case.id, &real)
+                .await;
+            self.kept(called)?;
+            self.oracle.thing_created(logical, &real);
+        }
+        for logical in &case.absent_things {
+            self.oracle.thing_absent(logical);
+        }
+        // Devices listen before any job exists, so they hear every notification.
+        for logical in &case.things {
+            let real = &self.things[logical];
+            let deadline = self.settings.deadline;
+            if let Some(opened) = self.client.open(real, deadline).await {
+                opened?;
+            }
+        }
+        for job in &case.jobs {
+            self.create_job(job).await?;
+        }
+        Ok(())
+    }
+
+    async fn create_job(&mut self, job: &JobFixture) -> Result<(), String> {
+        let real_id = self.jobs[&job.id].clone();
+        let new = NewJob {
+            id: real_id.clone(),
+            targets: job
+                .targets
+                .iter()
+                .map(|t| self.target.thing_arn(&self.things[t]))
+                .collect(),
+            document: job.document.clone(),
+            in_progress_timeout_minutes: job.in_progress_timeout_minutes,
+            retry: job
+                .retry
+                .iter()
+                .map(|r| (r.failure_type.clone(), r.number_of_retries))
+                .collect(),
+        };
+        let called = self
+            .control
+            .create_job(self.next_seq(), &self.case.id, &new)
+            .await;
+        let exchange = self.kept(called)?;
+        let window = self.window(&exchange);
+        self.oracle.job_created(
+            JobFacts {
+                id: job.id.clone(),
+                real_id,
+                document: job.document.clone(),
+                in_progress_minutes: job.in_progress_timeout_minutes,
+                retry: new.retry,
+            },
+            &job.targets,
+            window,
+        );
+        Ok(())
+    }
+
+    /// Cancels the case's job `job`; a refusal is a failed check of the case.
+    pub(super) async fn cancel_job(&mut self, job: &str, force: bool) {
+        let called = self
+            .control
+            .cancel_job(self.next_seq(), &self.case.id, &self.jobs[job], force)
+            .await;
+        match self.kept(called) {
+            Ok(exchange) => {
+                let window = self.window(&exchange);
+                self.oracle.job_canceled(job, force, window);
+            }
+            Err(e) => self.findings.push(Finding::fail(
+                &self.primary_requirement(),
+                format!("CancelJob was refused: {e}"),
+                None,
+            )),
+        }
+    }
+}

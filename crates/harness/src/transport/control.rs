@@ -1,0 +1,263 @@
+//! The control-plane client: the CreateThing, CreateJob, CancelJob and DescribeJob calls that
+//! seed and steer a run. Each call returns its [`Exchange`], for the caller to record, and what
+//! came of it: the answer's body, or why the call did not succeed.
+
+use std::time::Duration;
+
+use jobcert_contract::ControlOperation;
+use serde_json::{Value, json};
+
+use super::binding::bind;
+use super::http::{Endpoint, HttpTransport};
+use super::{Exchange, Label, Outcome};
+
+/// Characters of a refusal's body that its error keeps.
+const BODY_IN_ERROR: usize = 300;
+
+/// Why a control-plane call did not succeed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ControlError {
+    /// The request could not be built.
+    #[error("{0}")]
+    Unbuildable(String),
+    /// The target answered with another status than 200.
+    #[error("{operation} answered {status} {body}")]
+    Refused {
+        /// Operation name.
+        operation: &'static str,
+        /// HTTP status.
+        status: u16,
+        /// The start of the answer's body.
+        body: String,
+    },
+    /// No answer within the deadline.
+    #[error("{operation} got no answer within {deadline_ms} ms")]
+    Timeout {
+        /// Operation name.
+        operation: &'static str,
+        /// The deadline, in milliseconds.
+        deadline_ms: u64,
+    },
+    /// The transport failed.
+    #[error("{operation} failed: {message}")]
+    Failed {
+        /// Operation name.
+        operation: &'static str,
+        /// What the transport said.
+        message: String,
+    },
+}
+
+/// A call that went out: its exchange and what came of it.
+#[derive(Debug, Clone)]
+pub struct Called<T> {
+    /// What went over the wire.
+    pub exchange: Exchange,
+    /// What came of it.
+    pub result: Result<T, ControlError>,
+}
+
+/// A call, or [`ControlError::Unbuildable`] when its request could not be built (nothing
+/// went out).
+pub type Call<T> = Result<Called<T>, ControlError>;
+
+/// A job to create.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewJob {
+    /// Job id.
+    pub id: String,
+    /// Thing ARNs.
+    pub targets: Vec<String>,
+    /// Document text.
+    pub document: String,
+    /// In-progress timeout, in minutes.
+    pub in_progress_timeout_minutes: Option<i64>,
+    /// Retry criteria: failure type and number of retries.
+    pub retry: Vec<(String, u32)>,
+}
+
+impl NewJob {
+    fn input(&self) -> Value {
+        let mut input =
+            json!({ "jobId": self.id, "targets": self.targets, "document": self.document });
+        if let Some(m) = self.in_progress_timeout_minutes {
+            input["timeoutConfig"] = json!({ "inProgressTimeoutInMinutes": m });
+        }
+        if !self.retry.is_empty() {
+            let criteria: Vec<Value> = self
+                .retry
+                .iter()
+                .map(|(t, n)| json!({ "failureType": t, "numberOfRetries": n }))
+                .collect();
+            input["jobExecutionsRetryConfig"] = json!({ "criteriaList": criteria });
+        }
+        input
+    }
+}
+
+/// Calls the control plane over an HTTP transport, each call within one deadline.
+#[derive(Debug, Clone)]
+pub struct ControlClient {
+    http: HttpTransport,
+    endpoint: Endpoint,
+    deadline: Duration,
+}
+
+impl ControlClient {
+    /// A client of `endpoint` over `http`.
+    pub fn new(http: HttpTransport, endpoint: Endpoint, deadline: Duration) -> Self {
+        Self {
+            http,
+            endpoint,
+            deadline,
+        }
+    }
+
+    /// Creates thing `name`; the thingArn the target answered with, if it named one.
+    pub async fn create_thing(&self, seq: u64, context: &str, name: &str) -> Call<Option<String>> {
+        let input = json!({ "thingName": name });
+        let Called { exchange, result } = self
+            .call(ControlOperation::CreateThing, &input, seq, context)
+            .await?;
+        let result = result.map(|body| body["thingArn"].as_str().map(str::to_string));
+        Ok(Called { exchange, result })
+    }
+
+    /// Creates `job`.
+    pub async fn create_job(&self, seq: u64, context: &str, job: &NewJob) -> Call<Value> {
+        self.call(ControlOperation::CreateJob, &job.input(), seq, context)
+            .await
+    }
+
+    /// Cancels job `id`, forcing it off devices that have it in progress when `force`.
+    pub async fn cancel_job(&self, seq: u64, context: &str, id: &str, force: bool) -> Call<Value> {
+        let input = json!({ "jobId": id, "force": force });
+        self.call(ControlOperation::CancelJob, &input, seq, context)
+            .await
+    }
+
+    /// Describes job `id`.
+    pub async fn describe_job(&self, seq: u64, context: &str, id: &str) -> Call<Value> {
+        let input = json!({ "jobId": id });
+        self.call(ControlOperation::DescribeJob, &input, seq, context)
+            .await
+    }
+
+    /// One call; a 200 answer's body (`null` when it is not JSON) or why there was none.
+    async fn call(
+        &self,
+        operation: ControlOperation,
+        input: &Value,
+        seq: u64,
+        context: &str,
+    ) -> Call<Value> {
+        let name = operation.name();
+        let label = Label {
+            seq,
+            context,
+            operation: name,
+        };
+        let request = operation
+            .request_schema()
+            .map_err(|e| e.to_string())
+            .and_then(|schema| {
+                let input = input.as_object().expect("control input is an object");
+                bind(schema, input).map_err(|e| e.to_string())
+            });
+        let request = request.map_err(ControlError::Unbuildable)?;
+        let exchange = self
+            .http
+            .send(&self.endpoint, &request, self.deadline, label)
+            .await;
+        Ok(Called {
+            result: judge(name, &exchange.outcome),
+            exchange,
+        })
+    }
+}
+
+/// What an outcome means for a control-plane call.
+fn judge(operation: &'static str, outcome: &Outcome) -> Result<Value, ControlError> {
+    match outcome {
+        Outcome::Answered(r) if r.status == 200 => {
+            Ok(serde_json::from_str(&r.body).unwrap_or(Value::Null))
+        }
+        Outcome::Answered(r) => Err(ControlError::Refused {
+            operation,
+            status: r.status,
+            body: r.body.chars().take(BODY_IN_ERROR).collect(),
+        }),
+        Outcome::Timeout { deadline_ms } => Err(ControlError::Timeout {
+            operation,
+            deadline_ms: *deadline_ms,
+        }),
+        Outcome::Failed { message, .. } => Err(ControlError::Failed {
+            operation,
+            message: message.clone(),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rstest::rstest;
+
+    use super::*;
+    use crate::transport::{FailureClass, WireResponse};
+
+    fn answered(status: u16, body: &str) -> Outcome {
+        Outcome::Answered(WireResponse {
+            status,
+            headers: Vec::new(),
+            body: body.into(),
+            truncated: false,
+        })
+    }
+
+    #[rstest]
+    #[case(answered(200, r#"{"thingArn":"a"}"#), Ok(json!({ "thingArn": "a" })))]
+    #[case(answered(200, "not json"), Ok(Value::Null))]
+    #[case(answered(409, "taken"), Err("CreateThing answered 409 taken"))]
+    #[case(Outcome::Timeout { deadline_ms: 50 }, Err("CreateThing got no answer within 50 ms"))]
+    #[case(
+        Outcome::Failed { class: FailureClass::Connect, message: "refused".into() },
+        Err("CreateThing failed: refused")
+    )]
+    fn outcomes_are_judged(#[case] outcome: Outcome, #[case] expected: Result<Value, &str>) {
+        let judged = judge("CreateThing", &outcome).map_err(|e| e.to_string());
+        assert_eq!(judged, expected.map_err(str::to_string));
+    }
+
+    #[test]
+    fn a_refusal_keeps_the_start_of_its_body() {
+        let long = "x".repeat(BODY_IN_ERROR * 2);
+        let e = judge("CreateJob", &answered(400, &long)).unwrap_err();
+        let ControlError::Refused { body, .. } = e else {
+            panic!("{e:?}");
+        };
+        assert_eq!(body.len(), BODY_IN_ERROR);
+    }
+
+    #[test]
+    fn jobs_carry_their_timeout_and_retries_only_when_set() {
+        let mut job = NewJob {
+            id: "j".into(),
+            targets: vec!["arn:t".into()],
+            document: "{}".into(),
+            in_progress_timeout_minutes: None,
+            retry: Vec::new(),
+        };
+        assert_eq!(
+            job.input(),
+            json!({ "jobId": "j", "targets": ["arn:t"], "document": "{}" })
+        );
+        job.in_progress_timeout_minutes = Some(3);
+        job.retry = vec![("FAILED".into(), 2)];
+        let input = job.input();
+        assert_eq!(input["timeoutConfig"]["inProgressTimeoutInMinutes"], 3);
+        assert_eq!(
+            input["jobExecutionsRetryConfig"]["criteriaList"],
+            json!([{ "failureType": "FAILED", "numberOfRetries": 2 }])
+        );
+    }
+}

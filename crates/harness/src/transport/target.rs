@@ -1,0 +1,269 @@
+//! What a run talks to: the data plane (an HTTP endpoint or an MQTT broker), the control plane
+//! that seeds things and jobs, how fast the target's clock runs, how requests are signed, and
+//! the region and account its thing ARNs name. Every driver and command reads its target here,
+//! so URLs are parsed once, by one set of rules.
+
+use jobcert_contract::Binding;
+use url::Url;
+
+use super::http::Endpoint;
+use super::sigv4::Signer;
+
+/// SigV4 signing name of the data plane.
+const DATA_SERVICE: &str = "iot-jobs-data";
+/// SigV4 signing name of the control plane.
+const CONTROL_SERVICE: &str = "iot";
+
+/// Why a target URL was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TargetError {
+    /// Not a URL at all.
+    #[error("{url} is not a URL: {reason}")]
+    Url {
+        /// The text given.
+        url: String,
+        /// What the parser said.
+        reason: String,
+    },
+    /// A scheme this place does not take.
+    #[error("{url}: expected {expected} URL")]
+    Scheme {
+        /// The text given.
+        url: String,
+        /// The schemes taken, as a phrase.
+        expected: &'static str,
+    },
+    /// No host to connect to.
+    #[error("{0} names no host")]
+    NoHost(String),
+    /// A query or fragment, which a base URL cannot carry.
+    #[error("{0}: a base URL has no query or fragment")]
+    NotABase(String),
+    /// `mqtts://`: the MQTT transport speaks plain TCP only.
+    #[error("{0}: MQTT over TLS is not supported; use mqtt://")]
+    MqttTls(String),
+}
+
+/// An MQTT broker carrying the Jobs topics.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Broker {
+    /// Host name or address (IPv6 without brackets).
+    pub host: String,
+    /// Port.
+    pub port: u16,
+}
+
+impl Broker {
+    /// `mqtt://host:port`, as records name it.
+    pub fn url(&self) -> String {
+        if self.host.contains(':') {
+            format!("mqtt://[{}]:{}", self.host, self.port)
+        } else {
+            format!("mqtt://{}:{}", self.host, self.port)
+        }
+    }
+}
+
+/// Where device requests go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DataPlane {
+    /// The REST-JSON endpoint.
+    Http(Endpoint),
+    /// An MQTT broker.
+    Mqtt(Broker),
+}
+
+impl DataPlane {
+    /// Parses an `http://`, `https://` or `mqtt://` URL (MQTT's port defaults to 1883).
+    pub fn parse(text: &str) -> Result<Self, TargetError> {
+        const EXPECTED: &str = "an http://, https:// or mqtt://";
+        let url = parse(text)?;
+        match url.scheme() {
+            "http" | "https" => base(text, &url, DATA_SERVICE).map(Self::Http),
+            "mqtt" => {
+                let host = match url.host() {
+                    Some(url::Host::Ipv6(a)) => a.to_string(),
+                    Some(h) => h.to_string(),
+                    None => return Err(TargetError::NoHost(text.to_string())),
+                };
+                let port = url.port().unwrap_or(MQTT_PORT);
+                Ok(Self::Mqtt(Broker { host, port }))
+            }
+            "mqtts" => Err(TargetError::MqttTls(text.to_string())),
+            _ => Err(TargetError::Scheme {
+                url: text.to_string(),
+                expected: EXPECTED,
+            }),
+        }
+    }
+
+    /// The binding this data plane speaks.
+    pub fn binding(&self) -> Binding {
+        match self {
+            Self::Http(_) => Binding::Http,
+            Self::Mqtt(_) => Binding::Mqtt,
+        }
+    }
+
+    /// Its URL, as records name it.
+    pub fn url(&self) -> String {
+        match self {
+            Self::Http(e) => e.base.clone(),
+            Self::Mqtt(b) => b.url(),
+        }
+    }
+}
+
+/// The IANA port of plain MQTT.
+const MQTT_PORT: u16 = 1883;
+
+/// Parses the control plane's `http://` or `https://` URL.
+pub fn control_plane(text: &str) -> Result<Endpoint, TargetError> {
+    let url = parse(text)?;
+    match url.scheme() {
+        "http" | "https" => base(text, &url, CONTROL_SERVICE),
+        _ => Err(TargetError::Scheme {
+            url: text.to_string(),
+            expected: "an http:// or https://",
+        }),
+    }
+}
+
+fn parse(text: &str) -> Result<Url, TargetError> {
+    Url::parse(text).map_err(|e| TargetError::Url {
+        url: text.to_string(),
+        reason: e.to_string(),
+    })
+}
+
+/// An HTTP endpoint at `url`, without a trailing slash (requests add their own path).
+fn base(text: &str, url: &Url, service: &'static str) -> Result<Endpoint, TargetError> {
+    if url.host().is_none() {
+        return Err(TargetError::NoHost(text.to_string()));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(TargetError::NotABase(text.to_string()));
+    }
+    Ok(Endpoint {
+        base: url.as_str().trim_end_matches('/').to_string(),
+        service,
+    })
+}
+
+/// The target of a run.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// Data plane.
+    pub data: DataPlane,
+    /// Control plane, which seeds things and jobs.
+    pub control: Endpoint,
+    /// How fast the target's clock runs (1 for real targets).
+    pub time_scale: f64,
+    /// Signs every request when set.
+    pub signer: Option<Signer>,
+    /// Region of thing ARNs.
+    pub region: String,
+    /// Account of thing ARNs.
+    pub account_id: String,
+    /// Whether it is the reference server the command started.
+    pub embedded: bool,
+}
+
+impl Target {
+    /// The binding its data plane speaks.
+    pub fn binding(&self) -> Binding {
+        self.data.binding()
+    }
+
+    /// The ARN of thing `name`, which jobs target.
+    pub fn thing_arn(&self, name: &str) -> String {
+        format!(
+            "arn:aws:iot:{}:{}:thing/{name}",
+            self.region, self.account_id
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rstest::rstest;
+
+    use super::*;
+
+    fn http(base: &str) -> DataPlane {
+        DataPlane::Http(Endpoint {
+            base: base.into(),
+            service: DATA_SERVICE,
+        })
+    }
+
+    fn mqtt(host: &str, port: u16) -> DataPlane {
+        DataPlane::Mqtt(Broker {
+            host: host.into(),
+            port,
+        })
+    }
+
+    #[rstest]
+    #[case("http://127.0.0.1:9080", http("http://127.0.0.1:9080"))]
+    #[case("http://127.0.0.1:9080/", http("http://127.0.0.1:9080"))]
+    #[case("https://jobs.example.com/", http("https://jobs.example.com"))]
+    #[case("https://jobs.example.com:443/", http("https://jobs.example.com"))]
+    #[case("http://h:8/prefix/", http("http://h:8/prefix"))]
+    #[case("mqtt://127.0.0.1:1884", mqtt("127.0.0.1", 1884))]
+    #[case("mqtt://broker/", mqtt("broker", 1883))]
+    #[case("mqtt://[::1]:1885", mqtt("::1", 1885))]
+    fn data_planes_parse(#[case] text: &str, #[case] expected: DataPlane) {
+        assert_eq!(DataPlane::parse(text), Ok(expected));
+    }
+
+    #[rstest]
+    #[case("localhost:9080", "expected an http://")]
+    #[case("ftp://h/", "expected an http://")]
+    #[case("mqtts://h:8883", "MQTT over TLS is not supported")]
+    #[case("http://h:99999", "not a URL")]
+    #[case("http://h/?q=1", "no query or fragment")]
+    #[case("mqtt:///", "names no host")]
+    fn bad_data_planes_say_why(#[case] text: &str, #[case] why: &str) {
+        let e = DataPlane::parse(text).unwrap_err().to_string();
+        assert!(e.contains(why) && e.contains(text), "{e}");
+    }
+
+    #[rstest]
+    #[case("http://127.0.0.1:9081/", Ok("http://127.0.0.1:9081"))]
+    #[case("https://iot.example.com", Ok("https://iot.example.com"))]
+    #[case("mqtt://127.0.0.1:1883", Err("expected an http:// or https:// URL"))]
+    fn control_planes_are_http(#[case] text: &str, #[case] expected: Result<&str, &str>) {
+        let parsed = control_plane(text);
+        match (parsed, expected) {
+            (Ok(e), Ok(base)) => assert_eq!((e.base.as_str(), e.service), (base, "iot")),
+            (Err(e), Err(why)) => assert!(e.to_string().contains(why), "{e}"),
+            (got, want) => panic!("{text}: got {got:?}, wanted {want:?}"),
+        }
+    }
+
+    #[test]
+    fn urls_name_the_data_plane_as_given() {
+        assert_eq!(mqtt("::1", 1).url(), "mqtt://[::1]:1");
+        assert_eq!(mqtt("h", 2).url(), "mqtt://h:2");
+        assert_eq!(http("http://h").url(), "http://h");
+        assert_eq!(mqtt("h", 2).binding(), Binding::Mqtt);
+    }
+
+    #[test]
+    fn thing_arns_name_region_and_account() {
+        let target = Target {
+            data: mqtt("h", 1),
+            control: control_plane("http://c").unwrap(),
+            time_scale: 1.0,
+            signer: None,
+            region: "eu-west-1".into(),
+            account_id: "111122223333".into(),
+            embedded: false,
+        };
+        assert_eq!(
+            target.thing_arn("t-1"),
+            "arn:aws:iot:eu-west-1:111122223333:thing/t-1"
+        );
+    }
+}

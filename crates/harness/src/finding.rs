@@ -2,13 +2,13 @@
 
 use serde::{Deserialize, Serialize};
 
-use jobcert_contract::{Level, catalogue};
+use jobcert_contract::{Level, RequirementId};
 
 /// The outcome of one check against one requirement.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Finding {
-    /// Requirement ID.
-    pub requirement: String,
+    /// Requirement ID (serialized as its text).
+    pub requirement: RequirementId,
     /// Whether the target met it.
     pub passed: bool,
     /// What was checked, or what was wrong.
@@ -20,9 +20,13 @@ pub struct Finding {
 
 impl Finding {
     /// A met requirement.
-    pub fn pass(requirement: &str, message: impl Into<String>, exchange: Option<u64>) -> Self {
+    pub fn pass(
+        requirement: RequirementId,
+        message: impl Into<String>,
+        exchange: Option<u64>,
+    ) -> Self {
         Self {
-            requirement: requirement.to_string(),
+            requirement,
             passed: true,
             message: message.into(),
             exchange,
@@ -30,9 +34,13 @@ impl Finding {
     }
 
     /// A broken requirement.
-    pub fn fail(requirement: &str, message: impl Into<String>, exchange: Option<u64>) -> Self {
+    pub fn fail(
+        requirement: RequirementId,
+        message: impl Into<String>,
+        exchange: Option<u64>,
+    ) -> Self {
         Self {
-            requirement: requirement.to_string(),
+            requirement,
             passed: false,
             message: message.into(),
             exchange,
@@ -42,7 +50,7 @@ impl Finding {
     /// A pass or a failure, as `ok` says.
     pub fn check(
         ok: bool,
-        requirement: &str,
+        requirement: RequirementId,
         message: impl Into<String>,
         exchange: Option<u64>,
     ) -> Self {
@@ -83,10 +91,7 @@ pub fn severity(finding: &Finding, profile: Profile) -> Severity {
     if finding.passed {
         return Severity::Pass;
     }
-    let level = catalogue()
-        .get(&finding.requirement)
-        .map_or(Level::Must, |r| r.level);
-    match (level, profile) {
+    match (finding.requirement.level(), profile) {
         (Level::Must, _) | (Level::Ambiguous, Profile::Strict) => Severity::Failure,
         (Level::Ambiguous, Profile::Aws) | (Level::Should, _) => Severity::Warning,
     }

@@ -21,7 +21,7 @@ use crate::transport::binding::{MqttRequest, bind_mqtt};
 use crate::transport::http::{Endpoint, HttpTransport};
 use crate::transport::mqtt::MqttTransport;
 use crate::transport::{Exchange, Outcome};
-use jobcert_contract::{Binding, ControlOperation, NEXT_EXECUTION, Operation};
+use jobcert_contract::{Binding, ControlOperation, NEXT_EXECUTION, Operation, RequirementId, req};
 
 /// Where device requests go.
 #[derive(Debug, Clone)]
@@ -345,7 +345,7 @@ impl<'a> CaseRun<'a> {
                         self.oracle.job_canceled(job, *force, window);
                     }
                     Err(e) => self.findings.push(Finding::fail(
-                        &self.primary_requirement(),
+                        self.primary_requirement(),
                         format!("CancelJob was refused: {e}"),
                         None,
                     )),
@@ -401,12 +401,12 @@ impl<'a> CaseRun<'a> {
         self.findings.push(finding);
     }
 
-    fn primary_requirement(&self) -> String {
+    fn primary_requirement(&self) -> RequirementId {
         self.case
             .requirements
             .first()
             .cloned()
-            .unwrap_or_else(|| "WI-ANSWER".to_string())
+            .unwrap_or_else(|| req::WI_ANSWER)
     }
 
     /// The input as sent: logical names replaced by the run's names.
@@ -543,7 +543,7 @@ impl<'a> CaseRun<'a> {
     fn unbuildable(&mut self, e: &str) -> Option<Exchange> {
         let requirement = self.primary_requirement();
         self.findings.push(Finding::fail(
-            &requirement,
+            requirement,
             format!("cannot build the request: {e}"),
             None,
         ));
@@ -594,21 +594,21 @@ impl<'a> CaseRun<'a> {
             &expectation,
             &exchange,
             &answer,
-            &requirement,
+            requirement,
             &resolve,
         ));
         let refused = matches!(answer, Answer::Error { .. });
         if let Some(attribution) =
-            expect::unchanged_requirement(operation, &expectation, valid, &requirement)
+            expect::unchanged_requirement(operation, &expectation, valid, requirement)
                 .filter(|_| refused)
         {
-            self.verify_unchanged(input, &attribution).await;
+            self.verify_unchanged(input, attribution).await;
         }
     }
 
     /// Reads the thing's pending list and the named execution back; the oracle, which did not
     /// move on the refusal, checks that nothing changed.
-    async fn verify_unchanged(&mut self, input: &Map<String, Value>, attribution: &str) {
+    async fn verify_unchanged(&mut self, input: &Map<String, Value>, attribution: RequirementId) {
         let Some(thing) = input
             .get("thing")
             .and_then(Value::as_str)

@@ -45,7 +45,7 @@ pub fn unchanged_requirement(
         operation,
         Operation::StartNextPendingJobExecution | Operation::UpdateJobExecution
     );
-    (mutating && (expectation.state_unchanged || !valid)).then(|| match operation {
+    (mutating && (expectation.state_unchanged || !valid)).then_some(match operation {
         Operation::StartNextPendingJobExecution => req::SN_REJECT_UNCHANGED,
         _ => requirement,
     })

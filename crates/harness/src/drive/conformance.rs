@@ -406,7 +406,7 @@ impl<'a> CaseRun<'a> {
             .requirements
             .first()
             .cloned()
-            .unwrap_or_else(|| req::WI_ANSWER)
+            .unwrap_or(req::WI_ANSWER)
     }
 
     /// The input as sent: logical names replaced by the run's names.
@@ -586,7 +586,6 @@ impl<'a> CaseRun<'a> {
         let expectation = expect::effective(&step.expect, operation, valid);
         let requirement = expectation
             .requirement
-            .clone()
             .unwrap_or_else(|| self.primary_requirement());
         let (things, jobs) = (&self.things, &self.jobs);
         let resolve = |name: &str| things.get(name).or_else(|| jobs.get(name)).cloned();

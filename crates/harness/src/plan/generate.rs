@@ -407,7 +407,7 @@ fn variants(op: Operation, binding: Binding) -> Result<(Vec<Variant>, i64), Sche
                     requirement: if op == Operation::StartNextPendingJobExecution {
                         req::SN_NAMESPACE
                     } else {
-                        reqs.input.into()
+                        reqs.input
                     },
                     mutate: Box::new(|m| {
                         m.insert("namespaceId".into(), json!("ns_1-a"));
@@ -528,7 +528,7 @@ fn variants(op: Operation, binding: Binding) -> Result<(Vec<Variant>, i64), Sche
             };
             out.push(Variant {
                 label: format!("body is {label}"),
-                requirement: requirement.into(),
+                requirement,
                 mutate: Box::new(|_| {}),
                 raw_body: Some(body.to_string()),
                 valid: false,
@@ -539,7 +539,7 @@ fn variants(op: Operation, binding: Binding) -> Result<(Vec<Variant>, i64), Sche
     if op == Operation::UpdateJobExecution {
         out.push(Variant {
             label: "body is empty".into(),
-            requirement: reqs.body.into(),
+            requirement: reqs.body,
             mutate: Box::new(|_| {}),
             raw_body: Some(String::new()),
             valid: false,
@@ -593,14 +593,14 @@ pub fn negative_cases(binding: Binding) -> Result<Vec<PlannedCase>, SchemaError>
             let expect = if v.valid {
                 Expectation {
                     not_error: Some("InvalidRequestException".into()),
-                    requirement: Some(v.requirement.clone()),
+                    requirement: Some(v.requirement),
                     ..Expectation::default()
                 }
             } else {
                 Expectation {
                     error: Some(v.error.into()),
                     state_unchanged: true,
-                    requirement: Some(v.requirement.clone()),
+                    requirement: Some(v.requirement),
                     ..Expectation::default()
                 }
             };

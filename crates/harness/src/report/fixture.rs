@@ -55,7 +55,7 @@ fn case(suite: &str, name: &str, findings: Vec<Finding>, exchanges: Vec<Exchange
         name: name.into(),
         description: None,
         source: Some(format!("scenarios/{suite}.yaml:3:5")),
-        requirements: findings.iter().map(|f| f.requirement.clone()).collect(),
+        requirements: findings.iter().map(|f| f.requirement).collect(),
         tags: vec![],
         findings,
         exchanges,

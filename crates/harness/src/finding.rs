@@ -96,3 +96,57 @@ pub fn severity(finding: &Finding, profile: Profile) -> Severity {
         (Level::Ambiguous, Profile::Aws) | (Level::Should, _) => Severity::Warning,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use rstest::rstest;
+
+    use super::*;
+
+    /// Some requirement of `level`.
+    fn of_level(level: Level) -> RequirementId {
+        RequirementId::ALL
+            .iter()
+            .copied()
+            .find(|id| id.level() == level)
+            .expect("the catalogue lists a requirement of every level")
+    }
+
+    #[rstest]
+    #[case::must_aws(Level::Must, Profile::Aws, Severity::Failure)]
+    #[case::must_strict(Level::Must, Profile::Strict, Severity::Failure)]
+    #[case::ambiguous_aws(Level::Ambiguous, Profile::Aws, Severity::Warning)]
+    #[case::ambiguous_strict(Level::Ambiguous, Profile::Strict, Severity::Failure)]
+    #[case::should_aws(Level::Should, Profile::Aws, Severity::Warning)]
+    #[case::should_strict(Level::Should, Profile::Strict, Severity::Warning)]
+    fn a_finding_weighs_as_its_level_and_the_profile_say(
+        #[case] level: Level,
+        #[case] profile: Profile,
+        #[case] broken: Severity,
+    ) {
+        let id = of_level(level);
+        assert_eq!(
+            severity(&Finding::fail(id, "broken", None), profile),
+            broken
+        );
+        assert_eq!(
+            severity(&Finding::pass(id, "met", None), profile),
+            Severity::Pass
+        );
+    }
+
+    #[test]
+    fn a_finding_is_written_with_its_id_as_text_and_read_back_only_if_known() {
+        let finding = Finding::fail(jobcert_contract::req::SN_START, "not started", Some(3));
+        let text = serde_json::to_string(&finding).expect("serializes");
+        assert_eq!(
+            text,
+            r#"{"requirement":"SN-START","passed":false,"message":"not started","exchange":3}"#
+        );
+        let back: Finding = serde_json::from_str(&text).expect("reads back");
+        assert_eq!(back, finding);
+        let unknown = text.replace("SN-START", "SN-NO-SUCH-THING");
+        let err = serde_json::from_str::<Finding>(&unknown).expect_err("unknown ID refused");
+        assert!(err.to_string().contains("unknown requirement ID"), "{err}");
+    }
+}

@@ -295,3 +295,52 @@ pub fn assess(run: &RunRecord, profile: Profile, deviations: &[Deviation]) -> As
         passed,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use jobcert_contract::req;
+
+    use super::*;
+
+    /// Writes `text` to a file of its own and reads it as a deviations file.
+    fn load(name: &str, text: &str) -> Result<Vec<Deviation>, DeviationsError> {
+        let path = std::env::temp_dir().join(format!(
+            "jobcert-deviations-{name}-{}.yaml",
+            uuid::Uuid::new_v4()
+        ));
+        std::fs::write(&path, text).expect("write the deviations file");
+        let loaded = load_deviations(&path);
+        std::fs::remove_file(&path).expect("remove the deviations file");
+        loaded
+    }
+
+    #[test]
+    fn a_deviation_names_its_requirement_by_id() {
+        let loaded = load(
+            "known",
+            "deviations:\n  - requirement: GP-CAP\n    reason: pages of 10\n",
+        )
+        .expect("loads");
+        assert_eq!(
+            loaded,
+            vec![Deviation {
+                requirement: req::GP_CAP,
+                reason: "pages of 10".into(),
+            }]
+        );
+    }
+
+    #[test]
+    fn an_unknown_requirement_id_is_refused_where_it_is_written() {
+        let err = load(
+            "unknown",
+            "deviations:\n  - requirement: GP-CAP\n    reason: a\n  - requirement: GP-NOPE\n    reason: b\n",
+        )
+        .expect_err("refused");
+        let text = err.to_string();
+        assert!(
+            text.ends_with(":4:18: unknown requirement ID GP-NOPE"),
+            "{text}"
+        );
+    }
+}

@@ -2,13 +2,13 @@
 
 use serde::{Deserialize, Serialize};
 
-use jobcert_contract::{Level, catalogue};
+use jobcert_contract::{Level, RequirementId};
 
 /// The outcome of one check against one requirement.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Finding {
-    /// Requirement ID.
-    pub requirement: String,
+    /// Requirement ID (serialized as its text).
+    pub requirement: RequirementId,
     /// Whether the target met it.
     pub passed: bool,
     /// What was checked, or what was wrong.
@@ -20,9 +20,13 @@ pub struct Finding {
 
 impl Finding {
     /// A met requirement.
-    pub fn pass(requirement: &str, message: impl Into<String>, exchange: Option<u64>) -> Self {
+    pub fn pass(
+        requirement: RequirementId,
+        message: impl Into<String>,
+        exchange: Option<u64>,
+    ) -> Self {
         Self {
-            requirement: requirement.to_string(),
+            requirement,
             passed: true,
             message: message.into(),
             exchange,
@@ -30,9 +34,13 @@ impl Finding {
     }
 
     /// A broken requirement.
-    pub fn fail(requirement: &str, message: impl Into<String>, exchange: Option<u64>) -> Self {
+    pub fn fail(
+        requirement: RequirementId,
+        message: impl Into<String>,
+        exchange: Option<u64>,
+    ) -> Self {
         Self {
-            requirement: requirement.to_string(),
+            requirement,
             passed: false,
             message: message.into(),
             exchange,
@@ -42,7 +50,7 @@ impl Finding {
     /// A pass or a failure, as `ok` says.
     pub fn check(
         ok: bool,
-        requirement: &str,
+        requirement: RequirementId,
         message: impl Into<String>,
         exchange: Option<u64>,
     ) -> Self {
@@ -83,11 +91,62 @@ pub fn severity(finding: &Finding, profile: Profile) -> Severity {
     if finding.passed {
         return Severity::Pass;
     }
-    let level = catalogue()
-        .get(&finding.requirement)
-        .map_or(Level::Must, |r| r.level);
-    match (level, profile) {
+    match (finding.requirement.level(), profile) {
         (Level::Must, _) | (Level::Ambiguous, Profile::Strict) => Severity::Failure,
         (Level::Ambiguous, Profile::Aws) | (Level::Should, _) => Severity::Warning,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rstest::rstest;
+
+    use super::*;
+
+    /// Some requirement of `level`.
+    fn of_level(level: Level) -> RequirementId {
+        RequirementId::ALL
+            .iter()
+            .copied()
+            .find(|id| id.level() == level)
+            .expect("the catalogue lists a requirement of every level")
+    }
+
+    #[rstest]
+    #[case::must_aws(Level::Must, Profile::Aws, Severity::Failure)]
+    #[case::must_strict(Level::Must, Profile::Strict, Severity::Failure)]
+    #[case::ambiguous_aws(Level::Ambiguous, Profile::Aws, Severity::Warning)]
+    #[case::ambiguous_strict(Level::Ambiguous, Profile::Strict, Severity::Failure)]
+    #[case::should_aws(Level::Should, Profile::Aws, Severity::Warning)]
+    #[case::should_strict(Level::Should, Profile::Strict, Severity::Warning)]
+    fn a_finding_weighs_as_its_level_and_the_profile_say(
+        #[case] level: Level,
+        #[case] profile: Profile,
+        #[case] broken: Severity,
+    ) {
+        let id = of_level(level);
+        assert_eq!(
+            severity(&Finding::fail(id, "broken", None), profile),
+            broken
+        );
+        assert_eq!(
+            severity(&Finding::pass(id, "met", None), profile),
+            Severity::Pass
+        );
+    }
+
+    #[test]
+    fn a_finding_is_written_with_its_id_as_text_and_read_back_only_if_known() {
+        let finding = Finding::fail(jobcert_contract::req::SN_START, "not started", Some(3));
+        let text = serde_json::to_string(&finding).expect("serializes");
+        assert_eq!(
+            text,
+            r#"{"requirement":"SN-START","passed":false,"message":"not started","exchange":3}"#
+        );
+        let back: Finding = serde_json::from_str(&text).expect("reads back");
+        assert_eq!(back, finding);
+        let unknown = text.replace("SN-START", "SN-NO-SUCH-THING");
+        let err = serde_json::from_str::<Finding>(&unknown).expect_err("unknown ID refused");
+        assert!(err.to_string().contains("unknown requirement ID"), "{err}");
     }
 }

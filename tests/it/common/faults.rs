@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use jobcert_contract::Binding;
+use jobcert_contract::{Binding, req};
 use jobcert_harness::drive::conformance::Settings;
 use jobcert_harness::finding::{Profile, Severity};
 use jobcert_harness::plan::Plan;
@@ -147,7 +147,7 @@ pub fn doubled<'a>(record: &RunRecord, assessment: &'a Assessment) -> Vec<(&'a s
     let timed_out = timed_out(record);
     failures(assessment)
         .into_iter()
-        .filter(|(_, w)| w.finding.requirement != "WI-ANSWER")
+        .filter(|(_, w)| w.finding.requirement != req::WI_ANSWER)
         .filter(|(_, w)| w.finding.exchange.is_some_and(|s| timed_out.contains(&s)))
         .collect()
 }

@@ -11,8 +11,8 @@ use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use jobcert_contract::Binding;
 use jobcert_contract::schemas;
+use jobcert_contract::{Binding, req};
 use jobcert_harness::drive::conformance;
 use jobcert_harness::plan::Plan;
 use jobcert_harness::record::RunRecord;
@@ -406,7 +406,7 @@ async fn a_late_answer_is_a_timeout_not_a_wrong_answer() {
         run_through(Fault::LateAnswers, &plan(&["GP-LISTS"]), SHORT_DEADLINE).await;
     let late: Vec<u64> = failures(&assessment)
         .iter()
-        .filter(|(_, w)| w.finding.requirement == "WI-ANSWER")
+        .filter(|(_, w)| w.finding.requirement == req::WI_ANSWER)
         .map(|(_, w)| {
             w.finding
                 .exchange

@@ -11,7 +11,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use jobcert_contract::{Binding, Operation};
+use jobcert_contract::{Binding, Operation, req};
 use jobcert_harness::drive::conformance;
 use jobcert_harness::plan::Plan;
 use jobcert_harness::record::RunRecord;
@@ -381,7 +381,7 @@ async fn a_missing_reply_is_a_timeout_not_a_wrong_answer() {
     let failed = failures(&assessment);
     let late: Vec<u64> = failed
         .iter()
-        .filter(|(_, w)| w.finding.requirement == "WI-ANSWER")
+        .filter(|(_, w)| w.finding.requirement == req::WI_ANSWER)
         .map(|(_, w)| {
             w.finding
                 .exchange

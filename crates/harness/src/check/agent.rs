@@ -10,7 +10,7 @@ use serde_json::Value;
 use super::answer::{Answer, read};
 use crate::finding::{Finding, Profile};
 use crate::transport::{Exchange, Outcome};
-use jobcert_contract::{Binding, Operation};
+use jobcert_contract::{Binding, Operation, req};
 
 /// A job the control plane acknowledged creating for the device's thing.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -95,9 +95,9 @@ impl DeviceOracle {
                 findings.push(Finding::check(
                     pending.is_empty(),
                     if pending.is_empty() {
-                        "SN-EMPTY"
+                        req::SN_EMPTY
                     } else {
-                        "SN-NEXT-ORDER"
+                        req::SN_NEXT_ORDER
                     },
                     match pending.first() {
                         Some(j) => format!("{} is pending, yet no execution came back", j.id),
@@ -117,7 +117,7 @@ impl DeviceOracle {
         let status = execution.get("status").and_then(Value::as_str);
         findings.push(Finding::check(
             status == Some("IN_PROGRESS"),
-            "SN-START",
+            req::SN_START,
             format!(
                 "start-next returned {} with status {}",
                 started.job_id,
@@ -153,7 +153,7 @@ impl DeviceOracle {
         if !excused && !matches!(answer, Answer::Unanswered) {
             findings.push(Finding::check(
                 accepted,
-                "UP-TRANSITION",
+                req::UP_TRANSITION,
                 format!("IN_PROGRESS → {status} on {job}: {}", answer.describe()),
                 Some(exchange.seq),
             ));
@@ -193,12 +193,12 @@ impl DeviceOracle {
         };
         match status.as_deref() {
             Some("TIMED_OUT") => findings.push(Finding::pass(
-                "TM-STEP-EXPIRY",
+                req::TM_STEP_EXPIRY,
                 format!("{job} is TIMED_OUT after its step timer ran out"),
                 seq,
             )),
             Some(other) if last_try => findings.push(Finding::fail(
-                "TM-STEP-EXPIRY",
+                req::TM_STEP_EXPIRY,
                 format!("{job} is still {other} after its step timer and its slack ran out"),
                 seq,
             )),
@@ -216,7 +216,7 @@ fn wire(
     profile: Profile,
 ) -> (Answer, Vec<Finding>) {
     let (answer, mut findings) = read(exchange, operation, binding, profile);
-    findings.retain(|f| f.requirement != "WI-ANSWER");
+    findings.retain(|f| f.requirement != req::WI_ANSWER);
     (answer, findings)
 }
 
@@ -244,7 +244,7 @@ fn order(
     let Some(head) = pending.first() else {
         return Some(Finding::check(
             !known,
-            "SN-NEXT-ORDER",
+            req::SN_NEXT_ORDER,
             if known {
                 format!("{job} was started although the device had finished it")
             } else {
@@ -255,14 +255,14 @@ fn order(
     };
     if head.id == job {
         return Some(Finding::pass(
-            "SN-NEXT-ORDER",
+            req::SN_NEXT_ORDER,
             format!("{job} is the oldest pending job"),
             seq,
         ));
     }
     Some(match pending.iter().find(|j| j.id == job) {
         Some(j) if j.sent_us.saturating_sub(head.acked_us) < SAME_SECOND_US => Finding::fail(
-            "SN-TIE-ORDER",
+            req::SN_TIE_ORDER,
             format!(
                 "{job} was started before {}, created just before it",
                 head.id
@@ -270,12 +270,12 @@ fn order(
             seq,
         ),
         Some(_) => Finding::fail(
-            "SN-NEXT-ORDER",
+            req::SN_NEXT_ORDER,
             format!("{job} was started before the older {}", head.id),
             seq,
         ),
         None => Finding::fail(
-            "SN-NEXT-ORDER",
+            req::SN_NEXT_ORDER,
             format!(
                 "{job} was started, but {} is the oldest pending job",
                 head.id

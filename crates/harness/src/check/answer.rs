@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use crate::finding::{Finding, Profile};
 use crate::transport::{Exchange, Outcome, WireResponse};
-use jobcert_contract::{Binding, Operation, errors, schemas, type_for_mqtt_code};
+use jobcert_contract::{Binding, Operation, errors, req, schemas, type_for_mqtt_code};
 
 /// An answer as a client sees it.
 #[derive(Debug, Clone, PartialEq)]
@@ -99,8 +99,8 @@ fn shape(operation: Operation, binding: Binding, body: &Value, seq: Option<u64>)
         .response_schema_for(binding)
         .expect("response schemas are embedded");
     let requirement = match operation {
-        Operation::StartNextPendingJobExecution => "SN-SHAPE",
-        _ => "WI-SCHEMA",
+        Operation::StartNextPendingJobExecution => req::SN_SHAPE,
+        _ => req::WI_SCHEMA,
     };
     let what = format!(
         "{} {}",
@@ -130,7 +130,7 @@ fn answered<'a>(exchange: &'a Exchange, findings: &mut Vec<Finding>) -> Option<&
     match &exchange.outcome {
         Outcome::Answered(r) => {
             findings.push(Finding::pass(
-                "WI-ANSWER",
+                req::WI_ANSWER,
                 "answered within the deadline",
                 seq,
             ));
@@ -138,7 +138,7 @@ fn answered<'a>(exchange: &'a Exchange, findings: &mut Vec<Finding>) -> Option<&
         }
         Outcome::Timeout { deadline_ms } => {
             findings.push(Finding::fail(
-                "WI-ANSWER",
+                req::WI_ANSWER,
                 format!("timeout: no answer within {deadline_ms} ms"),
                 seq,
             ));
@@ -146,7 +146,7 @@ fn answered<'a>(exchange: &'a Exchange, findings: &mut Vec<Finding>) -> Option<&
         }
         Outcome::Failed { class, message } => {
             findings.push(Finding::fail(
-                "WI-ANSWER",
+                req::WI_ANSWER,
                 format!("transport failure ({class:?}): {message}"),
                 seq,
             ));
@@ -173,7 +173,7 @@ fn read_mqtt(exchange: &Exchange, operation: Operation) -> (Answer, Vec<Finding>
     let rejected = topic == format!("{request_topic}/rejected");
     findings.push(Finding::check(
         accepted || rejected,
-        "MQ-REPLY-TOPIC",
+        req::MQ_REPLY_TOPIC,
         format!("the reply to {request_topic} came on {topic}"),
         seq,
     ));
@@ -182,7 +182,7 @@ fn read_mqtt(exchange: &Exchange, operation: Operation) -> (Answer, Vec<Finding>
         .filter(Value::is_object)
     else {
         findings.push(Finding::fail(
-            "WI-JSON",
+            req::WI_JSON,
             "the reply payload is not a JSON object",
             seq,
         ));
@@ -197,7 +197,7 @@ fn read_mqtt(exchange: &Exchange, operation: Operation) -> (Answer, Vec<Finding>
     if let Some(token) = sent_token {
         findings.push(Finding::check(
             body.get("clientToken") == Some(&token),
-            "MQ-CLIENT-TOKEN",
+            req::MQ_CLIENT_TOKEN,
             format!(
                 "sent clientToken {token}, the reply carries {}",
                 body.get("clientToken").unwrap_or(&Value::Null)
@@ -209,7 +209,7 @@ fn read_mqtt(exchange: &Exchange, operation: Operation) -> (Answer, Vec<Finding>
         body["timestamp"]
             .as_i64()
             .is_some_and(|t| (1_000_000_000..10_000_000_000).contains(&t)),
-        "MQ-TIMESTAMP",
+        req::MQ_TIMESTAMP,
         format!(
             "timestamp {} is not whole epoch seconds",
             body.get("timestamp").unwrap_or(&Value::Null)
@@ -223,7 +223,7 @@ fn read_mqtt(exchange: &Exchange, operation: Operation) -> (Answer, Vec<Finding>
         let violations = schema.violations(&body);
         findings.push(Finding::check(
             violations.is_empty(),
-            "MQ-REJECTED",
+            req::MQ_REJECTED,
             match violations.first() {
                 Some(v) => format!("the rejected payload breaks mqtt/rejected.json: {v}"),
                 None => "a documented code with a message".to_string(),
@@ -251,7 +251,7 @@ fn read_mqtt(exchange: &Exchange, operation: Operation) -> (Answer, Vec<Finding>
     {
         findings.push(Finding::check(
             doc.is_object(),
-            "MQ-DOCUMENT-OBJECT",
+            req::MQ_DOCUMENT_OBJECT,
             format!("jobDocument is {doc}"),
             seq,
         ));
@@ -270,7 +270,7 @@ fn read_http(
         Outcome::Answered(r) => r,
         Outcome::Timeout { deadline_ms } => {
             findings.push(Finding::fail(
-                "WI-ANSWER",
+                req::WI_ANSWER,
                 format!("timeout: no answer within {deadline_ms} ms"),
                 seq,
             ));
@@ -278,7 +278,7 @@ fn read_http(
         }
         Outcome::Failed { class, message } => {
             findings.push(Finding::fail(
-                "WI-ANSWER",
+                req::WI_ANSWER,
                 format!("transport failure ({class:?}): {message}"),
                 seq,
             ));
@@ -286,7 +286,7 @@ fn read_http(
         }
     };
     findings.push(Finding::pass(
-        "WI-ANSWER",
+        req::WI_ANSWER,
         "answered within the deadline",
         seq,
     ));
@@ -299,13 +299,13 @@ fn read_http(
     if (200..300).contains(&response.status) {
         findings.push(Finding::check(
             body.is_some(),
-            "WI-JSON",
+            req::WI_JSON,
             "a success carries a JSON object",
             seq,
         ));
         findings.push(Finding::check(
             json_type,
-            "WI-CONTENT-TYPE",
+            req::WI_CONTENT_TYPE,
             "Content-Type is application/json",
             seq,
         ));
@@ -318,7 +318,7 @@ fn read_http(
     let type_name = sdk_error_type(response, body.as_ref());
     match &type_name {
         None => findings.push(Finding::fail(
-            "WI-ERROR-TYPE",
+            req::WI_ERROR_TYPE,
             format!(
                 "a {} answer names no error type (no x-amzn-ErrorType, code or __type)",
                 response.status
@@ -327,13 +327,13 @@ fn read_http(
         )),
         Some(name) => match errors().data_plane(name) {
             None => findings.push(Finding::fail(
-                "WI-ERROR-TYPE",
+                req::WI_ERROR_TYPE,
                 format!("{name} is not an error type of the service model"),
                 seq,
             )),
             Some(row) => {
                 findings.push(Finding::pass(
-                    "WI-ERROR-TYPE",
+                    req::WI_ERROR_TYPE,
                     format!("{name} is a modelled error type"),
                     seq,
                 ));
@@ -342,7 +342,7 @@ fn read_http(
                     || (profile == Profile::Aws && row.also_seen_http_status.contains(&s));
                 findings.push(Finding::check(
                     ok,
-                    "WI-ERROR-STATUS",
+                    req::WI_ERROR_STATUS,
                     format!("{name} came with HTTP {s}; the model says {status}"),
                     seq,
                 ));
@@ -356,7 +356,7 @@ fn read_http(
         .is_some();
     findings.push(Finding::check(
         has_message,
-        "WI-ERROR-MESSAGE",
+        req::WI_ERROR_MESSAGE,
         "the error body carries a message",
         seq,
     ));

@@ -6,7 +6,7 @@ use super::answer::Answer;
 use crate::finding::Finding;
 use crate::plan::Expectation;
 use crate::transport::{Exchange, Outcome};
-use jobcert_contract::Operation;
+use jobcert_contract::{Operation, RequirementId, req};
 
 /// The expectation a call is held to: the step's own, and, for an input its request schema
 /// refuses, the contract's default — refused as `InvalidRequestException` under the
@@ -17,18 +17,18 @@ pub fn effective(step: &Expectation, operation: Operation, valid: bool) -> Expec
         expectation.error = Some("InvalidRequestException".to_string());
         expectation
             .requirement
-            .get_or_insert_with(|| input_requirement(operation).to_string());
+            .get_or_insert_with(|| input_requirement(operation));
     }
     expectation
 }
 
 /// The requirement an invalid input of `operation` breaks when the step names none.
-fn input_requirement(operation: Operation) -> &'static str {
+fn input_requirement(operation: Operation) -> RequirementId {
     match operation {
-        Operation::StartNextPendingJobExecution => "SN-BODY",
-        Operation::UpdateJobExecution => "UP-INPUT",
-        Operation::DescribeJobExecution => "DE-INPUT",
-        Operation::GetPendingJobExecutions => "GP-INPUT",
+        Operation::StartNextPendingJobExecution => req::SN_BODY,
+        Operation::UpdateJobExecution => req::UP_INPUT,
+        Operation::DescribeJobExecution => req::DE_INPUT,
+        Operation::GetPendingJobExecutions => req::GP_INPUT,
     }
 }
 
@@ -39,15 +39,15 @@ pub fn unchanged_requirement(
     operation: Operation,
     expectation: &Expectation,
     valid: bool,
-    requirement: &str,
-) -> Option<String> {
+    requirement: RequirementId,
+) -> Option<RequirementId> {
     let mutating = matches!(
         operation,
         Operation::StartNextPendingJobExecution | Operation::UpdateJobExecution
     );
-    (mutating && (expectation.state_unchanged || !valid)).then(|| match operation {
-        Operation::StartNextPendingJobExecution => "SN-REJECT-UNCHANGED".to_string(),
-        _ => requirement.to_string(),
+    (mutating && (expectation.state_unchanged || !valid)).then_some(match operation {
+        Operation::StartNextPendingJobExecution => req::SN_REJECT_UNCHANGED,
+        _ => requirement,
     })
 }
 
@@ -57,7 +57,7 @@ pub fn check(
     expect: &Expectation,
     exchange: &Exchange,
     answer: &Answer,
-    requirement: &str,
+    requirement: RequirementId,
     resolve: &dyn Fn(&str) -> Option<String>,
 ) -> Vec<Finding> {
     let seq = Some(exchange.seq);

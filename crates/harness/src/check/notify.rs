@@ -4,6 +4,7 @@
 use serde_json::Value;
 
 use crate::finding::Finding;
+use jobcert_contract::{RequirementId, req};
 
 /// What a step expects a notification to say, in the target's own job ids.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,10 +22,10 @@ pub enum Expected {
 
 impl Expected {
     /// The requirement a notification of this kind is judged under.
-    pub fn requirement(&self) -> &'static str {
+    pub fn requirement(&self) -> RequirementId {
         match self {
-            Expected::Next(_) => "MQ-NOTIFY-NEXT",
-            Expected::Lists { .. } => "MQ-NOTIFY",
+            Expected::Next(_) => req::MQ_NOTIFY_NEXT,
+            Expected::Lists { .. } => req::MQ_NOTIFY,
         }
     }
 }

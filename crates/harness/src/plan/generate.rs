@@ -6,7 +6,9 @@
 use serde_json::{Map, Value, json};
 
 use super::{Action, Expectation, JobFixture, PlannedCase, Step};
-use jobcert_contract::{Binding, Operation, SchemaError, execution_model, file};
+use jobcert_contract::{
+    Binding, Operation, RequirementId, SchemaError, execution_model, file, req,
+};
 
 /// Characters tried against every string pattern, by class. Whether one is forbidden is
 /// decided by the schema, not here.
@@ -89,7 +91,7 @@ type Mutation = Box<dyn Fn(&mut Map<String, Value>)>;
 /// One generated input: the change to the base input, what it should cause, and why.
 struct Variant {
     label: String,
-    requirement: String,
+    requirement: RequirementId,
     mutate: Mutation,
     raw_body: Option<String>,
     valid: bool,
@@ -99,12 +101,12 @@ struct Variant {
 
 fn invalid(
     label: String,
-    requirement: &str,
+    requirement: RequirementId,
     mutate: impl Fn(&mut Map<String, Value>) + 'static,
 ) -> Variant {
     Variant {
         label,
-        requirement: requirement.to_string(),
+        requirement,
         mutate: Box::new(mutate),
         raw_body: None,
         valid: false,
@@ -114,7 +116,7 @@ fn invalid(
 
 fn valid(
     label: String,
-    requirement: &str,
+    requirement: RequirementId,
     mutate: impl Fn(&mut Map<String, Value>) + 'static,
 ) -> Variant {
     Variant {
@@ -125,47 +127,47 @@ fn valid(
 
 /// The requirements an operation's inputs are checked under.
 struct Requirements {
-    thing: &'static str,
-    input: &'static str,
-    details_key: &'static str,
-    details_value: &'static str,
-    details_value_max: &'static str,
-    body: &'static str,
+    thing: RequirementId,
+    input: RequirementId,
+    details_key: RequirementId,
+    details_value: RequirementId,
+    details_value_max: RequirementId,
+    body: RequirementId,
 }
 
 fn requirements(op: Operation) -> Requirements {
     match op {
         Operation::StartNextPendingJobExecution => Requirements {
-            thing: "SN-THING-NAME",
-            input: "SN-STEP-RANGE",
-            details_key: "SN-DETAILS-KEY",
-            details_value: "SN-DETAILS-VALUE",
-            details_value_max: "SN-DETAILS-VALUE-MAX",
-            body: "SN-BODY",
+            thing: req::SN_THING_NAME,
+            input: req::SN_STEP_RANGE,
+            details_key: req::SN_DETAILS_KEY,
+            details_value: req::SN_DETAILS_VALUE,
+            details_value_max: req::SN_DETAILS_VALUE_MAX,
+            body: req::SN_BODY,
         },
         Operation::UpdateJobExecution => Requirements {
-            thing: "UP-INPUT",
-            input: "UP-INPUT",
-            details_key: "UP-INPUT",
-            details_value: "UP-INPUT",
-            details_value_max: "UP-DETAILS-VALUE-MAX",
-            body: "UP-INPUT",
+            thing: req::UP_INPUT,
+            input: req::UP_INPUT,
+            details_key: req::UP_INPUT,
+            details_value: req::UP_INPUT,
+            details_value_max: req::UP_DETAILS_VALUE_MAX,
+            body: req::UP_INPUT,
         },
         Operation::DescribeJobExecution => Requirements {
-            thing: "DE-INPUT",
-            input: "DE-INPUT",
-            details_key: "DE-INPUT",
-            details_value: "DE-INPUT",
-            details_value_max: "DE-INPUT",
-            body: "DE-INPUT",
+            thing: req::DE_INPUT,
+            input: req::DE_INPUT,
+            details_key: req::DE_INPUT,
+            details_value: req::DE_INPUT,
+            details_value_max: req::DE_INPUT,
+            body: req::DE_INPUT,
         },
         Operation::GetPendingJobExecutions => Requirements {
-            thing: "GP-INPUT",
-            input: "GP-INPUT",
-            details_key: "GP-INPUT",
-            details_value: "GP-INPUT",
-            details_value_max: "GP-INPUT",
-            body: "GP-INPUT",
+            thing: req::GP_INPUT,
+            input: req::GP_INPUT,
+            details_key: req::GP_INPUT,
+            details_value: req::GP_INPUT,
+            details_value_max: req::GP_INPUT,
+            body: req::GP_INPUT,
         },
     }
 }
@@ -178,8 +180,8 @@ fn repeat(c: char, n: u64) -> String {
 fn string_variants(
     name: &str,
     t: Text,
-    requirement: &str,
-    max_requirement: &str,
+    requirement: RequirementId,
+    max_requirement: RequirementId,
     in_uri: bool,
     put: impl Fn(&mut Map<String, Value>, String) + Clone + 'static,
 ) -> Vec<Variant> {
@@ -245,7 +247,7 @@ fn number_label(name: &str, v: i64) -> String {
     }
 }
 
-fn integer_variants(name: &str, schema: &Value, requirement: &str) -> Vec<Variant> {
+fn integer_variants(name: &str, schema: &Value, requirement: RequirementId) -> Vec<Variant> {
     let mut out = Vec::new();
     let branches: Vec<Value> = match schema.get("anyOf").and_then(Value::as_array) {
         Some(list) => list.clone(),
@@ -287,16 +289,24 @@ fn integer_variants(name: &str, schema: &Value, requirement: &str) -> Vec<Varian
     out
 }
 
-fn type_variants(name: &str, kind: &str, requirement: &str) -> Vec<Variant> {
-    let wrong: Vec<(String, Value, &str)> = match kind {
+fn type_variants(name: &str, kind: &str, requirement: RequirementId) -> Vec<Variant> {
+    let wrong: Vec<(String, Value, RequirementId)> = match kind {
         "integer" => vec![
             ("a fraction".into(), json!(1.5), requirement),
             ("a word".into(), json!("five"), requirement),
-            ("a numeric string".into(), json!("5"), "WI-SCALAR-STRINGS"),
+            (
+                "a numeric string".into(),
+                json!("5"),
+                req::WI_SCALAR_STRINGS,
+            ),
         ],
         "boolean" => vec![
             ("a number".into(), json!(1), requirement),
-            ("the string true".into(), json!("true"), "WI-SCALAR-STRINGS"),
+            (
+                "the string true".into(),
+                json!("true"),
+                req::WI_SCALAR_STRINGS,
+            ),
         ],
         "object" => vec![
             ("a string".into(), json!("x"), requirement),
@@ -310,9 +320,9 @@ fn type_variants(name: &str, kind: &str, requirement: &str) -> Vec<Variant> {
     };
     wrong
         .into_iter()
-        .map(|(label, value, req)| {
+        .map(|(label, value, requirement)| {
             let n = name.to_string();
-            invalid(format!("{name} as {label}"), req, move |m| {
+            invalid(format!("{name} as {label}"), requirement, move |m| {
                 m.insert(n.clone(), value.clone());
             })
         })
@@ -395,9 +405,9 @@ fn variants(op: Operation, binding: Binding) -> Result<(Vec<Variant>, i64), Sche
                 out.push(Variant {
                     label: "namespaceId accepted".into(),
                     requirement: if op == Operation::StartNextPendingJobExecution {
-                        "SN-NAMESPACE".into()
+                        req::SN_NAMESPACE
                     } else {
-                        reqs.input.into()
+                        reqs.input
                     },
                     mutate: Box::new(|m| {
                         m.insert("namespaceId".into(), json!("ns_1-a"));
@@ -455,7 +465,7 @@ fn variants(op: Operation, binding: Binding) -> Result<(Vec<Variant>, i64), Sche
                     })
                     .unwrap_or(step_max);
                 let requirement = if op == Operation::StartNextPendingJobExecution {
-                    "SN-STEP-RANGE"
+                    req::SN_STEP_RANGE
                 } else {
                     reqs.input
                 };
@@ -463,7 +473,7 @@ fn variants(op: Operation, binding: Binding) -> Result<(Vec<Variant>, i64), Sche
                 if op == Operation::StartNextPendingJobExecution {
                     let cancel = number_label(name, execution_model().timers.cancel_step_timeout);
                     for v in ints.iter_mut().filter(|v| v.label == cancel) {
-                        v.requirement = "SN-STEP-MINUS-ONE".into();
+                        v.requirement = req::SN_STEP_MINUS_ONE;
                     }
                 }
                 out.extend(ints);
@@ -514,11 +524,11 @@ fn variants(op: Operation, binding: Binding) -> Result<(Vec<Variant>, i64), Sche
         for (label, body) in bodies {
             let (requirement, error) = match binding {
                 Binding::Http => (reqs.body, "InvalidRequestException"),
-                Binding::Mqtt => ("MQ-INVALID-JSON", "InvalidJson"),
+                Binding::Mqtt => (req::MQ_INVALID_JSON, "InvalidJson"),
             };
             out.push(Variant {
                 label: format!("body is {label}"),
-                requirement: requirement.into(),
+                requirement,
                 mutate: Box::new(|_| {}),
                 raw_body: Some(body.to_string()),
                 valid: false,
@@ -529,7 +539,7 @@ fn variants(op: Operation, binding: Binding) -> Result<(Vec<Variant>, i64), Sche
     if op == Operation::UpdateJobExecution {
         out.push(Variant {
             label: "body is empty".into(),
-            requirement: reqs.body.into(),
+            requirement: reqs.body,
             mutate: Box::new(|_| {}),
             raw_body: Some(String::new()),
             valid: false,
@@ -583,14 +593,14 @@ pub fn negative_cases(binding: Binding) -> Result<Vec<PlannedCase>, SchemaError>
             let expect = if v.valid {
                 Expectation {
                     not_error: Some("InvalidRequestException".into()),
-                    requirement: Some(v.requirement.clone()),
+                    requirement: Some(v.requirement),
                     ..Expectation::default()
                 }
             } else {
                 Expectation {
                     error: Some(v.error.into()),
                     state_unchanged: true,
-                    requirement: Some(v.requirement.clone()),
+                    requirement: Some(v.requirement),
                     ..Expectation::default()
                 }
             };

@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use jobcert_contract::{Binding, Operation};
+use jobcert_contract::{Binding, Operation, RequirementId};
 
 /// Where a case or step was written.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,7 +57,7 @@ pub struct Expectation {
     /// After a refusal, read the thing's executions back and check nothing changed.
     pub state_unchanged: bool,
     /// The requirement these expectations check; the case's first one when absent.
-    pub requirement: Option<String>,
+    pub requirement: Option<RequirementId>,
 }
 
 /// What a step does.
@@ -146,7 +146,7 @@ pub struct PlannedCase {
     /// Where it was written; `None` for generated cases.
     pub source: Option<Source>,
     /// Requirement IDs it exercises.
-    pub requirements: Vec<String>,
+    pub requirements: Vec<RequirementId>,
     /// Tags.
     pub tags: Vec<String>,
     /// The bindings the case runs over; all when empty.
@@ -169,7 +169,8 @@ impl PlannedCase {
 
     /// Whether the case carries `label` as a requirement ID or a tag.
     pub fn matches(&self, label: &str) -> bool {
-        self.requirements.iter().any(|r| r == label) || self.tags.iter().any(|t| t == label)
+        self.requirements.iter().any(|r| r.as_str() == label)
+            || self.tags.iter().any(|t| t == label)
     }
 }
 

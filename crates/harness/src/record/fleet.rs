@@ -195,13 +195,13 @@ impl FleetRecord {
     /// Adds `finding` (and, when it fails, its exchange as an example).
     pub fn tally(&mut self, finding: Finding, exchange: Option<&Exchange>) {
         // Looked up by reference first: this runs for every check of a fleet.
-        if !self.findings.contains_key(&finding.requirement) {
+        if !self.findings.contains_key(finding.requirement.as_str()) {
             self.findings
-                .insert(finding.requirement.clone(), Tally::default());
+                .insert(finding.requirement.to_string(), Tally::default());
         }
         let tally = self
             .findings
-            .get_mut(&finding.requirement)
+            .get_mut(finding.requirement.as_str())
             .expect("inserted above");
         if finding.passed {
             tally.passed += 1;

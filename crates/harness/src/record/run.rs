@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use jobcert_contract::RequirementId;
+
 use super::latency::LatencyBook;
 use crate::finding::Finding;
 use crate::transport::{Exchange, Target};
@@ -50,7 +52,7 @@ pub struct CaseRecord {
     /// `file:line:column`, or `None` for generated cases.
     pub source: Option<String>,
     /// Requirement IDs it exercises.
-    pub requirements: Vec<String>,
+    pub requirements: Vec<RequirementId>,
     /// Tags.
     pub tags: Vec<String>,
     /// Every check made.

@@ -7,6 +7,7 @@ use crate::finding::Profile;
 use crate::record::{CaseRecord, LatencyBook, RunRecord};
 use crate::transport::{Exchange, Outcome, Timing, WireRequest, WireResponse};
 use crate::verdict::{Assessment, Deviation, assess};
+use jobcert_contract::req;
 
 pub const RERUN: &str = "jobcert run scenarios/conformance --target http://127.0.0.1:9080";
 
@@ -54,7 +55,7 @@ fn case(suite: &str, name: &str, findings: Vec<Finding>, exchanges: Vec<Exchange
         name: name.into(),
         description: None,
         source: Some(format!("scenarios/{suite}.yaml:3:5")),
-        requirements: findings.iter().map(|f| f.requirement.clone()).collect(),
+        requirements: findings.iter().map(|f| f.requirement).collect(),
         tags: vec![],
         findings,
         exchanges,
@@ -69,8 +70,8 @@ pub fn sample() -> (RunRecord, Assessment) {
         "start-next",
         "order",
         vec![
-            Finding::pass("SN-ROUTE", "answered 200", Some(1)),
-            Finding::pass("SN-NEXT-ORDER", "head of the queue", Some(1)),
+            Finding::pass(req::SN_ROUTE, "answered 200", Some(1)),
+            Finding::pass(req::SN_NEXT_ORDER, "head of the queue", Some(1)),
         ],
         vec![exchange(
             1,
@@ -82,13 +83,13 @@ pub fn sample() -> (RunRecord, Assessment) {
         "start-next",
         "empty",
         vec![
-            Finding::fail("SN-EMPTY", "expected no `execution` member", Some(2)),
+            Finding::fail(req::SN_EMPTY, "expected no `execution` member", Some(2)),
             Finding::fail(
-                "SN-UNKNOWN-THING",
+                req::SN_UNKNOWN_THING,
                 "answered 404 for an unknown thing",
                 None,
             ),
-            Finding::pass("SN-ROUTE", "answered 200", Some(2)),
+            Finding::pass(req::SN_ROUTE, "answered 200", Some(2)),
         ],
         vec![exchange(
             2,
@@ -99,7 +100,7 @@ pub fn sample() -> (RunRecord, Assessment) {
     let mut aborted = case(
         "update",
         "timeout",
-        vec![Finding::fail("WI-ANSWER", "no answer", Some(3))],
+        vec![Finding::fail(req::WI_ANSWER, "no answer", Some(3))],
         vec![exchange(
             3,
             "UpdateJobExecution",
@@ -122,7 +123,7 @@ pub fn sample() -> (RunRecord, Assessment) {
         latency,
     };
     let deviations = [Deviation {
-        requirement: "GP-CAP".into(),
+        requirement: req::GP_CAP,
         reason: "pages of 10".into(),
     }];
     let assessment = assess(&run, Profile::Aws, &deviations);

@@ -71,7 +71,7 @@ fn header(out: &mut String, input: &ReportInput<'_>) -> fmt::Result {
             write!(
                 out,
                 " <code>{}</code> ({})",
-                Esc(&d.requirement),
+                Esc(d.requirement.as_str()),
                 Esc(&d.reason)
             )?;
         }
@@ -194,7 +194,7 @@ fn failure(
             out,
             "<li>{} <code>{}</code> {}{at}</li>",
             badge(severity_word(p.severity)),
-            Esc(&p.finding.requirement),
+            Esc(p.finding.requirement.as_str()),
             Esc(&p.finding.message)
         )?;
     }

@@ -74,7 +74,7 @@ fn status(case: &CaseRecord, verdict: &CaseVerdict) -> TestCaseStatus {
                 .filter(|p| p.severity == Severity::Failure)
             {
                 if !ids.contains(&p.finding.requirement.as_str()) {
-                    ids.push(&p.finding.requirement);
+                    ids.push(p.finding.requirement.as_str());
                 }
             }
             let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);

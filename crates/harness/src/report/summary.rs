@@ -73,7 +73,7 @@ fn summary<'a>(input: &ReportInput<'a>) -> Summary<'a> {
                 .problems
                 .iter()
                 .map(|p| Problem {
-                    requirement: &p.finding.requirement,
+                    requirement: p.finding.requirement.as_str(),
                     severity: p.severity,
                     message: &p.finding.message,
                     exchange: p.finding.exchange,

@@ -9,7 +9,7 @@ use serde_saphyr::Spanned;
 
 use super::model::{CaseSpec, Input, ScenarioFile, StepSpec};
 use crate::plan::{Action, Expectation, JobFixture, PlannedCase, Source, Step};
-use jobcert_contract::{Binding, NEXT_EXECUTION, Operation, catalogue, errors};
+use jobcert_contract::{Binding, NEXT_EXECUTION, Operation, RequirementId, errors};
 
 /// A problem in a scenario file, with where it is.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -180,12 +180,14 @@ fn case_from(
     let things: Vec<String> = case.things.iter().map(|t| t.value.clone()).collect();
     let absent_things: Vec<String> = case.absent_things.iter().map(|t| t.value.clone()).collect();
     let named: Vec<String> = things.iter().chain(&absent_things).cloned().collect();
+    let mut requirements = Vec::new();
     for r in &case.requirements {
-        if catalogue().get(&r.value).is_none() {
-            errors.push(error_at(
+        match RequirementId::parse(&r.value) {
+            Ok(id) => requirements.push(id),
+            Err(_) => errors.push(error_at(
                 &source(path, r),
                 format!("unknown requirement ID {}", r.value),
-            ));
+            )),
         }
     }
     let mut jobs = Vec::new();
@@ -241,7 +243,7 @@ fn case_from(
         name: case.name.value.clone(),
         description: case.description.clone(),
         source: Some(source(path, spanned)),
-        requirements: case.requirements.iter().map(|r| r.value.clone()).collect(),
+        requirements,
         tags,
         bindings,
         things,
@@ -373,14 +375,17 @@ fn step_from(
             ));
         }
     }
-    if let Some(r) = &expect.requirement
-        && catalogue().get(&r.value).is_none()
-    {
-        return Err(error_at(
-            &source(path, r),
-            format!("unknown requirement ID {}", r.value),
-        ));
-    }
+    let requirement = expect
+        .requirement
+        .map(|r| {
+            RequirementId::parse(&r.value).map_err(|_| {
+                error_at(
+                    &source(path, &r),
+                    format!("unknown requirement ID {}", r.value),
+                )
+            })
+        })
+        .transpose()?;
     Ok(Step {
         action,
         raw_body: s.raw_body.clone(),
@@ -392,7 +397,7 @@ fn step_from(
             not_error: expect.not_error.map(|e| e.value),
             body: expect.body,
             state_unchanged: expect.state_unchanged,
-            requirement: expect.requirement.map(|r| r.value),
+            requirement,
         },
         deadline: s.deadline_ms.map(Duration::from_millis),
         source: Some(at),

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::finding::{Finding, Severity, severity};
 use crate::record::FleetRecord;
 use crate::scenario::fleet::Thresholds;
-use jobcert_contract::Operation;
+use jobcert_contract::{Operation, RequirementId};
 
 /// One threshold's verdict.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -100,24 +100,27 @@ pub struct FleetVerdict {
 }
 
 /// Judges a fleet record: its thresholds, its conformance findings under its profile, and
-/// whether it ran at all and to its end.
+/// whether it ran at all and to its end. The record names requirements by text (it may have
+/// been read back from a file): one the catalogue does not know cannot be weighed, so it fails.
 pub fn assess_fleet(record: &FleetRecord) -> FleetVerdict {
     let thresholds = judge(&record.thresholds, record);
-    let conformance: Vec<RequirementVerdict> = record
+    let conformance: Vec<(RequirementVerdict, bool)> = record
         .findings
         .iter()
         .map(|(requirement, tally)| {
-            let probe = Finding::fail(requirement, "", None);
-            RequirementVerdict {
+            let known = RequirementId::parse(requirement);
+            let severity = match known {
+                Err(_) => Severity::Failure,
+                Ok(_) if tally.failed == 0 => Severity::Pass,
+                Ok(id) => severity(&Finding::fail(id, "", None), record.profile),
+            };
+            let verdict = RequirementVerdict {
                 requirement: requirement.clone(),
                 passed: tally.passed,
                 failed: tally.failed,
-                severity: if tally.failed == 0 {
-                    Severity::Pass
-                } else {
-                    severity(&probe, record.profile)
-                },
-            }
+                severity,
+            };
+            (verdict, known.is_ok())
         })
         .collect();
     let mut reasons = Vec::new();
@@ -127,17 +130,21 @@ pub fn assess_fleet(record: &FleetRecord) -> FleetVerdict {
             None => format!("threshold {} {}: nothing to measure", t.name, t.limit),
         });
     }
-    for c in conformance
+    for (c, known) in conformance
         .iter()
-        .filter(|c| c.severity == Severity::Failure)
+        .filter(|(c, _)| c.severity == Severity::Failure)
     {
-        reasons.push(format!(
-            "{} failed {} of {} checks",
-            c.requirement,
-            c.failed,
-            c.passed + c.failed
-        ));
+        let checks = c.passed + c.failed;
+        reasons.push(if *known {
+            format!("{} failed {} of {checks} checks", c.requirement, c.failed)
+        } else {
+            format!(
+                "unknown requirement ID {}: its {checks} checks cannot be weighed",
+                c.requirement
+            )
+        });
     }
+    let conformance = conformance.into_iter().map(|(c, _)| c).collect();
     if record.partial {
         reasons.push(format!(
             "the run is partial: {}",

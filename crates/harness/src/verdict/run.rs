@@ -5,25 +5,34 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
+use serde_saphyr::Spanned;
 
 use crate::finding::{Finding, Profile, Severity, severity};
 use crate::record::RunRecord;
-use jobcert_contract::{Level, catalogue};
+use jobcert_contract::{Level, RequirementId, catalogue};
 
 /// A known, accepted departure from one requirement.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Deviation {
     /// Requirement ID.
-    pub requirement: String,
+    pub requirement: RequirementId,
     /// Why it is accepted.
     pub reason: String,
+}
+
+/// A deviation as written, its ID still text so that an unknown one is reported where it is.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DeviationSpec {
+    requirement: Spanned<String>,
+    reason: String,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct DeviationsFile {
-    deviations: Vec<Deviation>,
+    deviations: Vec<DeviationSpec>,
 }
 
 /// A deviations file could not be used.
@@ -49,18 +58,23 @@ pub fn load_deviations(path: &Path) -> Result<Vec<Deviation>, DeviationsError> {
         let (l, c) = e.location().map_or((0, 0), |l| (l.line(), l.column()));
         err(l, c, e.without_snippet().to_string())
     })?;
-    if let Some(d) = file
-        .deviations
-        .iter()
-        .find(|d| catalogue().get(&d.requirement).is_none())
-    {
-        return Err(err(
-            0,
-            0,
-            format!("unknown requirement ID {}", d.requirement),
-        ));
-    }
-    Ok(file.deviations)
+    file.deviations
+        .into_iter()
+        .map(|d| {
+            let id = &d.requirement;
+            match RequirementId::parse(&id.value) {
+                Ok(requirement) => Ok(Deviation {
+                    requirement,
+                    reason: d.reason,
+                }),
+                Err(_) => Err(err(
+                    id.referenced.line(),
+                    id.referenced.column(),
+                    format!("unknown requirement ID {}", id.value),
+                )),
+            }
+        })
+        .collect()
 }
 
 /// A case's verdict.
@@ -189,7 +203,8 @@ fn verdict_of(severities: impl Iterator<Item = Severity>) -> Verdict {
 pub fn assess(run: &RunRecord, profile: Profile, deviations: &[Deviation]) -> Assessment {
     let mut totals = Totals::default();
     let mut cases = Vec::new();
-    let mut by_requirement: BTreeMap<String, (Vec<String>, usize, Vec<Severity>)> = BTreeMap::new();
+    let mut by_requirement: BTreeMap<RequirementId, (Vec<String>, usize, Vec<Severity>)> =
+        BTreeMap::new();
     let mut used = vec![false; deviations.len()];
     for case in &run.cases {
         let weighed: Vec<Weighed> = case
@@ -201,9 +216,7 @@ pub fn assess(run: &RunRecord, profile: Profile, deviations: &[Deviation]) -> As
             })
             .collect();
         for w in &weighed {
-            let entry = by_requirement
-                .entry(w.finding.requirement.clone())
-                .or_default();
+            let entry = by_requirement.entry(w.finding.requirement).or_default();
             if !entry.0.contains(&case.id) {
                 entry.0.push(case.id.clone());
             }
@@ -239,11 +252,11 @@ pub fn assess(run: &RunRecord, profile: Profile, deviations: &[Deviation]) -> As
                 .collect(),
         });
     }
-    let coverage = catalogue()
-        .requirements
+    let coverage = RequirementId::ALL
         .iter()
-        .map(|r| {
-            let (cases, checks, severities) = by_requirement.remove(&r.id).unwrap_or_default();
+        .map(|&id| {
+            let r = catalogue().requirement(id);
+            let (cases, checks, severities) = by_requirement.remove(&id).unwrap_or_default();
             let verdict = if checks == 0 {
                 Verdict::Untested
             } else {
@@ -261,7 +274,7 @@ pub fn assess(run: &RunRecord, profile: Profile, deviations: &[Deviation]) -> As
                 untestable: r.untestable.clone(),
                 deviation: deviations
                     .iter()
-                    .find(|d| d.requirement == r.id)
+                    .find(|d| d.requirement == id)
                     .map(|d| d.reason.clone()),
             }
         })
@@ -280,5 +293,54 @@ pub fn assess(run: &RunRecord, profile: Profile, deviations: &[Deviation]) -> As
         unused_deviations,
         totals,
         passed,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use jobcert_contract::req;
+
+    use super::*;
+
+    /// Writes `text` to a file of its own and reads it as a deviations file.
+    fn load(name: &str, text: &str) -> Result<Vec<Deviation>, DeviationsError> {
+        let path = std::env::temp_dir().join(format!(
+            "jobcert-deviations-{name}-{}.yaml",
+            uuid::Uuid::new_v4()
+        ));
+        std::fs::write(&path, text).expect("write the deviations file");
+        let loaded = load_deviations(&path);
+        std::fs::remove_file(&path).expect("remove the deviations file");
+        loaded
+    }
+
+    #[test]
+    fn a_deviation_names_its_requirement_by_id() {
+        let loaded = load(
+            "known",
+            "deviations:\n  - requirement: GP-CAP\n    reason: pages of 10\n",
+        )
+        .expect("loads");
+        assert_eq!(
+            loaded,
+            vec![Deviation {
+                requirement: req::GP_CAP,
+                reason: "pages of 10".into(),
+            }]
+        );
+    }
+
+    #[test]
+    fn an_unknown_requirement_id_is_refused_where_it_is_written() {
+        let err = load(
+            "unknown",
+            "deviations:\n  - requirement: GP-CAP\n    reason: a\n  - requirement: GP-NOPE\n    reason: b\n",
+        )
+        .expect_err("refused");
+        let text = err.to_string();
+        assert!(
+            text.ends_with(":4:18: unknown requirement ID GP-NOPE"),
+            "{text}"
+        );
     }
 }

@@ -6,7 +6,7 @@ use serde_json::Value;
 use super::model::{Case, ThingModel, details_of};
 use super::{Call, Window};
 use crate::finding::Finding;
-use jobcert_contract::{Operation, Status};
+use jobcert_contract::{Operation, Status, req};
 
 /// Checks `body`, the JobExecution answered for execution `i` of `thing`.
 pub(super) fn check_execution(
@@ -27,14 +27,14 @@ pub(super) fn check_execution(
     if let Some(job) = case.jobs.get(&e.job) {
         out.push(Finding::check(
             body["jobId"] == job.real_id.as_str(),
-            "EX-EXECUTION",
+            req::EX_EXECUTION,
             format!("jobId: expected {}, got {}", job.real_id, body["jobId"]),
             seq,
         ));
         if with_document {
             let doc_req = match call.operation {
-                Operation::StartNextPendingJobExecution => "SN-DOCUMENT",
-                _ => "DE-DOCUMENT",
+                Operation::StartNextPendingJobExecution => req::SN_DOCUMENT,
+                _ => req::DE_DOCUMENT,
             };
             out.push(Finding::check(
                 document_matches(&body["jobDocument"], &job.document),
@@ -48,7 +48,7 @@ pub(super) fn check_execution(
         } else if call.operation == Operation::DescribeJobExecution {
             out.push(Finding::check(
                 body.get("jobDocument").is_none(),
-                "DE-DOCUMENT",
+                req::DE_DOCUMENT,
                 "includeJobDocument=false omits jobDocument",
                 seq,
             ));
@@ -57,7 +57,7 @@ pub(super) fn check_execution(
     if body.get("thingName").is_some() {
         out.push(Finding::check(
             body["thingName"] == real_thing,
-            "EX-EXECUTION",
+            req::EX_EXECUTION,
             format!(
                 "thingName: expected {real_thing}, got {}",
                 body["thingName"]
@@ -67,7 +67,7 @@ pub(super) fn check_execution(
     }
     if let Some(n) = body["executionNumber"].as_i64() {
         e.number
-            .settle(n, "EX-EXECUTION", "executionNumber", seq, out);
+            .settle(n, req::EX_EXECUTION, "executionNumber", seq, out);
     }
     // Status, with open expiry settled by what the target says.
     let observed = body["status"]
@@ -81,7 +81,7 @@ pub(super) fn check_execution(
             let early = call.window.hi < deadline.lo;
             out.push(Finding::check(
                 !early,
-                "TM-NOT-EARLY",
+                req::TM_NOT_EARLY,
                 format!("{} before its deadline", observed.as_str()),
                 seq,
             ));
@@ -98,7 +98,7 @@ pub(super) fn check_execution(
         {
             if call.window.hi < deadline.lo {
                 out.push(Finding::pass(
-                    "TM-NOT-EARLY",
+                    req::TM_NOT_EARLY,
                     "still running before its deadline",
                     seq,
                 ));
@@ -113,7 +113,7 @@ pub(super) fn check_execution(
         }
         out.push(Finding::check(
             observed == e.status,
-            "EX-EXECUTION",
+            req::EX_EXECUTION,
             format!(
                 "status: expected {}, got {}",
                 e.status.as_str(),
@@ -125,15 +125,15 @@ pub(super) fn check_execution(
     }
     if let Some(v) = body["versionNumber"].as_i64() {
         e.version
-            .settle(v, "EX-EXECUTION", "versionNumber", seq, out);
+            .settle(v, req::EX_EXECUTION, "versionNumber", seq, out);
     }
     let details = details_of(body.get("statusDetails")).unwrap_or_default();
     e.details
-        .settle(details, "EX-EXECUTION", "statusDetails", seq, out);
+        .settle(details, req::EX_EXECUTION, "statusDetails", seq, out);
     // startedAt exactly when started.
     out.push(Finding::check(
         body.get("startedAt").is_some() == e.started.is_some(),
-        "EX-EXECUTION",
+        req::EX_EXECUTION,
         format!(
             "startedAt {} while {}",
             if body.get("startedAt").is_some() {
@@ -160,7 +160,7 @@ pub(super) fn check_execution(
         let consistent = lo <= hi;
         out.push(Finding::check(
             consistent,
-            "EX-TIMESTAMPS",
+            req::EX_TIMESTAMPS,
             format!("{name} {ts} does not fit the time of the event it records (by the target's other timestamps)"),
             seq,
         ));
@@ -181,12 +181,12 @@ pub(super) fn check_execution(
     match (queued_at, body["lastUpdatedAt"].as_i64()) {
         (Some(q), Some(u)) => out.push(Finding::check(
             u >= q,
-            "EX-TIMESTAMPS",
+            req::EX_TIMESTAMPS,
             format!("lastUpdatedAt {u} is before queuedAt {q}"),
             seq,
         )),
         _ => out.push(Finding::fail(
-            "EX-TIMESTAMPS",
+            req::EX_TIMESTAMPS,
             "queuedAt or lastUpdatedAt is missing or not an integer",
             seq,
         )),
@@ -199,7 +199,7 @@ pub(super) fn check_execution(
             let hi = (d.hi - call.window.lo + tol) / 1000.0 + 1.0;
             out.push(Finding::check(
                 (left as f64) >= lo.floor() && (left as f64) <= hi.ceil(),
-                "TM-APPROXIMATE",
+                req::TM_APPROXIMATE,
                 format!(
                     "approximateSecondsBeforeTimedOut {left}, expected {:.0}..{:.0}",
                     lo.max(0.0),
@@ -210,9 +210,9 @@ pub(super) fn check_execution(
         }
         (None, Some(left)) => out.push(Finding::fail(
             if facts.is_terminal(e.status) {
-                "TM-TERMINAL-STOPS"
+                req::TM_TERMINAL_STOPS
             } else {
-                "TM-APPROXIMATE"
+                req::TM_APPROXIMATE
             },
             format!("approximateSecondsBeforeTimedOut {left} while no timer runs"),
             seq,

@@ -9,6 +9,7 @@ use super::model::{Case, ThingModel};
 use super::refusal::{expect_error, expect_success, named_execution};
 use super::{Call, Subject};
 use crate::finding::Finding;
+use jobcert_contract::req;
 
 /// Judges a Describe answer for `thing` and moves the model on.
 pub(super) fn judge(
@@ -31,12 +32,12 @@ pub(super) fn judge(
                 match answer {
                     Answer::Success(b) => out.push(Finding::check(
                         b.get("execution").is_none(),
-                        "DE-NEXT-EMPTY",
+                        req::DE_NEXT_EMPTY,
                         "nothing pending: no execution",
                         Some(seq),
                     )),
                     Answer::Error { .. } => out.push(Finding::fail(
-                        "DE-NEXT-EMPTY",
+                        req::DE_NEXT_EMPTY,
                         format!(
                             "nothing pending: expected an empty success, got {}",
                             answer.describe()
@@ -47,7 +48,7 @@ pub(super) fn judge(
                 }
                 return;
             }
-            let Some(body) = expect_success(out, answer, "DE-NEXT", seq) else {
+            let Some(body) = expect_success(out, answer, req::DE_NEXT, seq) else {
                 return;
             };
             let real_job = body["execution"]["jobId"].as_str().unwrap_or_default();
@@ -57,7 +58,7 @@ pub(super) fn judge(
                 .find(|&i| case.is_job(&thing.executions[i], real_job));
             out.push(Finding::check(
                 hit.is_some(),
-                "DE-NEXT",
+                req::DE_NEXT,
                 format!("$next described {real_job}, not the head"),
                 Some(seq),
             ));
@@ -65,7 +66,7 @@ pub(super) fn judge(
             i
         }
         Subject::Seeded(job) => {
-            let Some(i) = named_execution(thing, job, call, answer, "DE-NOT-FOUND", out) else {
+            let Some(i) = named_execution(thing, job, call, answer, req::DE_NOT_FOUND, out) else {
                 return;
             };
             let e = &mut thing.executions[i];
@@ -75,7 +76,7 @@ pub(super) fn judge(
                         answer.error_type() == Some("TerminalStateException") && *status == 410;
                     out.push(Finding::check(
                         ok,
-                        "DE-TERMINAL",
+                        req::DE_TERMINAL,
                         format!("describing a terminal execution gave {}", answer.describe()),
                         Some(seq),
                     ));
@@ -86,7 +87,7 @@ pub(super) fn judge(
                 }
                 if case.facts.is_terminal(e.status) {
                     out.push(Finding::pass(
-                        "DE-TERMINAL",
+                        req::DE_TERMINAL,
                         "a terminal execution is described",
                         Some(seq),
                     ));
@@ -99,19 +100,19 @@ pub(super) fn judge(
                 out,
                 answer,
                 &["ResourceNotFoundException"],
-                "DE-NOT-FOUND",
-                "DE-NOT-FOUND",
+                req::DE_NOT_FOUND,
+                req::DE_NOT_FOUND,
                 seq,
             );
             return;
         }
     };
-    let Some(body) = expect_success(out, answer, "DE-EXECUTION-NUMBER", seq) else {
+    let Some(body) = expect_success(out, answer, req::DE_EXECUTION_NUMBER, seq) else {
         return;
     };
     let Some(execution) = body.get("execution") else {
         out.push(Finding::fail(
-            "DE-EXECUTION-NUMBER",
+            req::DE_EXECUTION_NUMBER,
             "no execution in the answer",
             Some(seq),
         ));
@@ -120,7 +121,7 @@ pub(super) fn judge(
     if call.input.contains_key("executionNumber") {
         out.push(Finding::check(
             execution["executionNumber"] == call.input["executionNumber"],
-            "DE-EXECUTION-NUMBER",
+            req::DE_EXECUTION_NUMBER,
             format!(
                 "asked for execution {}, got {}",
                 call.input["executionNumber"], execution["executionNumber"]
@@ -142,7 +143,7 @@ mod tests {
         Fixture, assert_findings, at, execution, ok, patched, refused, seeded,
     };
     use super::super::model::Belief;
-    use jobcert_contract::{Operation, Status};
+    use jobcert_contract::{Operation, RequirementId, Status, req};
 
     fn described(body: Value) -> Answer {
         ok(json!({ "execution": body }))
@@ -152,117 +153,117 @@ mod tests {
     // A terminal execution may be described (200 with its status) or refused with 410 (§7.6).
     #[case::terminal_described(
         Fixture::new().queued("a", 0.0).finished("a", Status::Succeeded), seeded("a"), json!({}),
-        described(execution("a", "SUCCEEDED", 3)), &[("DE-TERMINAL", true), ("EX-EXECUTION", true), ("DE-DOCUMENT", true)]
+        described(execution("a", "SUCCEEDED", 3)), &[(req::DE_TERMINAL, true), (req::EX_EXECUTION, true), (req::DE_DOCUMENT, true)]
     )]
     #[case::terminal_refused(
         Fixture::new().queued("a", 0.0).finished("a", Status::Failed), seeded("a"), json!({}),
-        refused(410, "TerminalStateException"), &[("DE-TERMINAL", true)]
+        refused(410, "TerminalStateException"), &[(req::DE_TERMINAL, true)]
     )]
     #[case::terminal_not_found(
         Fixture::new().queued("a", 0.0).finished("a", Status::Succeeded), seeded("a"), json!({}),
-        refused(404, "ResourceNotFoundException"), &[("DE-TERMINAL", false)]
+        refused(404, "ResourceNotFoundException"), &[(req::DE_TERMINAL, false)]
     )]
     #[case::terminal_wrong_status_code(
         Fixture::new().queued("a", 0.0).finished("a", Status::Succeeded), seeded("a"), json!({}),
-        refused(409, "TerminalStateException"), &[("DE-TERMINAL", false)]
+        refused(409, "TerminalStateException"), &[(req::DE_TERMINAL, false)]
     )]
     #[case::terminal_described_running(
         Fixture::new().queued("a", 0.0).finished("a", Status::Succeeded), seeded("a"), json!({}),
-        described(execution("a", "IN_PROGRESS", 3)), &[("DE-TERMINAL", true), ("EX-EXECUTION", false)]
+        described(execution("a", "IN_PROGRESS", 3)), &[(req::DE_TERMINAL, true), (req::EX_EXECUTION, false)]
     )]
     #[case::terminal_timer_runs(
         Fixture::new().queued("a", 0.0).finished("a", Status::Succeeded), seeded("a"), json!({}),
         described(patched(execution("a", "SUCCEEDED", 3), json!({"approximateSecondsBeforeTimedOut": 60}))),
-        &[("TM-TERMINAL-STOPS", false)]
+        &[(req::TM_TERMINAL_STOPS, false)]
     )]
     #[case::queued_no_timer_runs(
         Fixture::new().queued("a", 0.0), seeded("a"), json!({}),
         described(patched(execution("a", "QUEUED", 1), json!({"approximateSecondsBeforeTimedOut": 60}))),
-        &[("TM-APPROXIMATE", false)]
+        &[(req::TM_APPROXIMATE, false)]
     )]
     #[case::queued(
         Fixture::new().queued("a", 0.0), seeded("a"), json!({}),
-        described(execution("a", "QUEUED", 1)), &[("EX-EXECUTION", true), ("EX-TIMESTAMPS", true)]
+        described(execution("a", "QUEUED", 1)), &[(req::EX_EXECUTION, true), (req::EX_TIMESTAMPS, true)]
     )]
     #[case::initial_version(
         Fixture::new().queued("a", 0.0), seeded("a"), json!({}),
-        described(execution("a", "QUEUED", 0)), &[("EX-INITIAL-VERSION", false)]
+        described(execution("a", "QUEUED", 0)), &[(req::EX_INITIAL_VERSION, false)]
     )]
     #[case::queued_yet_started(
         Fixture::new().queued("a", 0.0), seeded("a"), json!({}),
-        described(patched(execution("a", "QUEUED", 1), json!({"startedAt": 1_700_000_002}))), &[("EX-EXECUTION", false)]
+        described(patched(execution("a", "QUEUED", 1), json!({"startedAt": 1_700_000_002}))), &[(req::EX_EXECUTION, false)]
     )]
     #[case::other_thing(
         Fixture::new().queued("a", 0.0), seeded("a"), json!({}),
-        described(patched(execution("a", "QUEUED", 1), json!({"thingName": "other"}))), &[("EX-EXECUTION", false)]
+        described(patched(execution("a", "QUEUED", 1), json!({"thingName": "other"}))), &[(req::EX_EXECUTION, false)]
     )]
     #[case::updated_before_queued(
         Fixture::new().queued("a", 0.0), seeded("a"), json!({}),
-        described(patched(execution("a", "QUEUED", 1), json!({"lastUpdatedAt": 1_699_999_999}))), &[("EX-TIMESTAMPS", false)]
+        described(patched(execution("a", "QUEUED", 1), json!({"lastUpdatedAt": 1_699_999_999}))), &[(req::EX_TIMESTAMPS, false)]
     )]
     #[case::stamp_in_milliseconds(
         Fixture::new().queued("a", 0.0), seeded("a"), json!({}),
-        described(patched(execution("a", "QUEUED", 1), json!({"queuedAt": 1_700_000_000_000_i64}))), &[("EX-TIMESTAMPS", false)]
+        described(patched(execution("a", "QUEUED", 1), json!({"queuedAt": 1_700_000_000_000_i64}))), &[(req::EX_TIMESTAMPS, false)]
     )]
-    #[case::no_execution(Fixture::new().queued("a", 0.0), seeded("a"), json!({}), ok(json!({})), &[("DE-EXECUTION-NUMBER", false)])]
+    #[case::no_execution(Fixture::new().queued("a", 0.0), seeded("a"), json!({}), ok(json!({})), &[(req::DE_EXECUTION_NUMBER, false)])]
     #[case::without_document(
         Fixture::new().queued("a", 0.0), seeded("a"), json!({"includeJobDocument": false}),
-        described(patched(execution("a", "QUEUED", 1), json!({"jobDocument": null}))), &[("DE-DOCUMENT", true)]
+        described(patched(execution("a", "QUEUED", 1), json!({"jobDocument": null}))), &[(req::DE_DOCUMENT, true)]
     )]
     #[case::document_not_omitted(
         Fixture::new().queued("a", 0.0), seeded("a"), json!({"includeJobDocument": false}),
-        described(execution("a", "QUEUED", 1)), &[("DE-DOCUMENT", false)]
+        described(execution("a", "QUEUED", 1)), &[(req::DE_DOCUMENT, false)]
     )]
     #[case::document_missing(
         Fixture::new().queued("a", 0.0), seeded("a"), json!({}),
-        described(patched(execution("a", "QUEUED", 1), json!({"jobDocument": null}))), &[("DE-DOCUMENT", false)]
+        described(patched(execution("a", "QUEUED", 1), json!({"jobDocument": null}))), &[(req::DE_DOCUMENT, false)]
     )]
     #[case::document_as_object(
         Fixture::new().queued("a", 0.0), seeded("a"), json!({}),
-        described(patched(execution("a", "QUEUED", 1), json!({"jobDocument": {"job": "a"}}))), &[("DE-DOCUMENT", true)]
+        described(patched(execution("a", "QUEUED", 1), json!({"jobDocument": {"job": "a"}}))), &[(req::DE_DOCUMENT, true)]
     )]
     #[case::number_selects(
         Fixture::new().queued("a", 0.0).with("a", |e| e.number = Belief::Known(1)), seeded("a"), json!({"executionNumber": 1}),
-        described(execution("a", "QUEUED", 1)), &[("DE-EXECUTION-NUMBER", true)]
+        described(execution("a", "QUEUED", 1)), &[(req::DE_EXECUTION_NUMBER, true)]
     )]
     #[case::number_ignored(
         Fixture::new().queued("a", 0.0).with("a", |e| e.number = Belief::Known(1)), seeded("a"), json!({"executionNumber": 1}),
-        described(patched(execution("a", "QUEUED", 1), json!({"executionNumber": 2}))), &[("DE-EXECUTION-NUMBER", false), ("EX-EXECUTION", false)]
+        described(patched(execution("a", "QUEUED", 1), json!({"executionNumber": 2}))), &[(req::DE_EXECUTION_NUMBER, false), (req::EX_EXECUTION, false)]
     )]
     #[case::number_unknown(
         Fixture::new().queued("a", 0.0).with("a", |e| e.number = Belief::Known(1)), seeded("a"), json!({"executionNumber": 2}),
-        refused(404, "ResourceNotFoundException"), &[("DE-NOT-FOUND", true)]
+        refused(404, "ResourceNotFoundException"), &[(req::DE_NOT_FOUND, true)]
     )]
-    #[case::job_not_on_the_thing(Fixture::new().queued("a", 0.0), seeded("b"), json!({}), refused(404, "ResourceNotFoundException"), &[("DE-NOT-FOUND", true)])]
-    #[case::job_not_on_the_thing_described(Fixture::new().queued("a", 0.0), seeded("b"), json!({}), described(execution("b", "QUEUED", 1)), &[("DE-NOT-FOUND", false)])]
-    #[case::foreign_job(Fixture::new().queued("a", 0.0), Subject::Foreign, json!({}), refused(404, "ResourceNotFoundException"), &[("DE-NOT-FOUND", true)])]
-    #[case::foreign_job_other_type(Fixture::new().queued("a", 0.0), Subject::Foreign, json!({}), refused(400, "InvalidRequestException"), &[("DE-NOT-FOUND", true), ("DE-NOT-FOUND", false)])]
+    #[case::job_not_on_the_thing(Fixture::new().queued("a", 0.0), seeded("b"), json!({}), refused(404, "ResourceNotFoundException"), &[(req::DE_NOT_FOUND, true)])]
+    #[case::job_not_on_the_thing_described(Fixture::new().queued("a", 0.0), seeded("b"), json!({}), described(execution("b", "QUEUED", 1)), &[(req::DE_NOT_FOUND, false)])]
+    #[case::foreign_job(Fixture::new().queued("a", 0.0), Subject::Foreign, json!({}), refused(404, "ResourceNotFoundException"), &[(req::DE_NOT_FOUND, true)])]
+    #[case::foreign_job_other_type(Fixture::new().queued("a", 0.0), Subject::Foreign, json!({}), refused(400, "InvalidRequestException"), &[(req::DE_NOT_FOUND, true), (req::DE_NOT_FOUND, false)])]
     // `$next` with nothing pending is an empty success (§7.7).
-    #[case::next_empty(Fixture::new(), Subject::Next, json!({}), ok(json!({})), &[("DE-NEXT-EMPTY", true)])]
-    #[case::next_empty_refused(Fixture::new(), Subject::Next, json!({}), refused(404, "ResourceNotFoundException"), &[("DE-NEXT-EMPTY", false)])]
+    #[case::next_empty(Fixture::new(), Subject::Next, json!({}), ok(json!({})), &[(req::DE_NEXT_EMPTY, true)])]
+    #[case::next_empty_refused(Fixture::new(), Subject::Next, json!({}), refused(404, "ResourceNotFoundException"), &[(req::DE_NEXT_EMPTY, false)])]
     #[case::next_empty_only_terminal(
         Fixture::new().queued("a", 0.0).finished("a", Status::Succeeded), Subject::Next, json!({}),
-        described(execution("a", "SUCCEEDED", 3)), &[("DE-NEXT-EMPTY", false)]
+        described(execution("a", "SUCCEEDED", 3)), &[(req::DE_NEXT_EMPTY, false)]
     )]
     #[case::next_head(
         Fixture::new().queued("a", 0.0).queued("b", 5_000.0), Subject::Next, json!({}),
-        described(execution("a", "QUEUED", 1)), &[("DE-NEXT", true), ("EX-EXECUTION", true)]
+        described(execution("a", "QUEUED", 1)), &[(req::DE_NEXT, true), (req::EX_EXECUTION, true)]
     )]
     #[case::next_not_the_head(
         Fixture::new().queued("a", 0.0).queued("b", 5_000.0), Subject::Next, json!({}),
-        described(execution("b", "QUEUED", 1)), &[("DE-NEXT", false)]
+        described(execution("b", "QUEUED", 1)), &[(req::DE_NEXT, false)]
     )]
     #[case::next_in_progress_first(
         Fixture::new().queued("a", 0.0).queued("b", 100.0).started("b"), Subject::Next, json!({}),
-        described(execution("b", "IN_PROGRESS", 2)), &[("DE-NEXT", true)]
+        described(execution("b", "IN_PROGRESS", 2)), &[(req::DE_NEXT, true)]
     )]
-    #[case::next_refused(Fixture::new().queued("a", 0.0), Subject::Next, json!({}), refused(404, "ResourceNotFoundException"), &[("DE-NEXT", false)])]
+    #[case::next_refused(Fixture::new().queued("a", 0.0), Subject::Next, json!({}), refused(404, "ResourceNotFoundException"), &[(req::DE_NEXT, false)])]
     fn judges_describe(
         #[case] mut fixture: Fixture,
         #[case] job: Subject,
         #[case] input: Value,
         #[case] answer: Answer,
-        #[case] expected: &[(&str, bool)],
+        #[case] expected: &[(RequirementId, bool)],
     ) {
         let found = fixture.call(Operation::DescribeJobExecution, job, input, answer);
         assert_findings(&found, expected);
@@ -270,14 +271,14 @@ mod tests {
 
     #[rstest]
     // Just past the step deadline, inside the slack: either answer is right.
-    #[case::timed_out(described(execution("a", "TIMED_OUT", 3)), &[("TM-NOT-EARLY", true), ("TM-STEP-EXPIRY", true), ("TM-SERVICE-VERSION", true)])]
-    #[case::timed_out_without_bump(described(execution("a", "TIMED_OUT", 2)), &[("TM-STEP-EXPIRY", true), ("TM-SERVICE-VERSION", false)])]
-    #[case::still_running(described(execution("a", "IN_PROGRESS", 2)), &[("TM-STEP-EXPIRY", true), ("EX-EXECUTION", true)])]
-    #[case::refused_as_terminal(refused(410, "TerminalStateException"), &[("DE-TERMINAL", true)])]
-    #[case::refused_otherwise(refused(404, "ResourceNotFoundException"), &[("DE-TERMINAL", false)])]
+    #[case::timed_out(described(execution("a", "TIMED_OUT", 3)), &[(req::TM_NOT_EARLY, true), (req::TM_STEP_EXPIRY, true), (req::TM_SERVICE_VERSION, true)])]
+    #[case::timed_out_without_bump(described(execution("a", "TIMED_OUT", 2)), &[(req::TM_STEP_EXPIRY, true), (req::TM_SERVICE_VERSION, false)])]
+    #[case::still_running(described(execution("a", "IN_PROGRESS", 2)), &[(req::TM_STEP_EXPIRY, true), (req::EX_EXECUTION, true)])]
+    #[case::refused_as_terminal(refused(410, "TerminalStateException"), &[(req::DE_TERMINAL, true)])]
+    #[case::refused_otherwise(refused(404, "ResourceNotFoundException"), &[(req::DE_TERMINAL, false)])]
     fn judges_describe_of_an_open_expiry(
         #[case] answer: Answer,
-        #[case] expected: &[(&str, bool)],
+        #[case] expected: &[(RequirementId, bool)],
     ) {
         let mut fixture = Fixture::new().queued("a", 0.0).started("a").with("a", |e| {
             e.step = Some(at(1_000.0));
@@ -293,10 +294,13 @@ mod tests {
 
     #[rstest]
     // The step deadline passed more than the slack ago: the execution has timed out.
-    #[case::timed_out(described(execution("a", "TIMED_OUT", 3)), &[("DE-TERMINAL", true), ("EX-EXECUTION", true)])]
-    #[case::timed_out_refused(refused(410, "TerminalStateException"), &[("DE-TERMINAL", true)])]
-    #[case::still_running(described(execution("a", "IN_PROGRESS", 3)), &[("DE-TERMINAL", true), ("EX-EXECUTION", false)])]
-    fn judges_describe_after_expiry(#[case] answer: Answer, #[case] expected: &[(&str, bool)]) {
+    #[case::timed_out(described(execution("a", "TIMED_OUT", 3)), &[(req::DE_TERMINAL, true), (req::EX_EXECUTION, true)])]
+    #[case::timed_out_refused(refused(410, "TerminalStateException"), &[(req::DE_TERMINAL, true)])]
+    #[case::still_running(described(execution("a", "IN_PROGRESS", 3)), &[(req::DE_TERMINAL, true), (req::EX_EXECUTION, false)])]
+    fn judges_describe_after_expiry(
+        #[case] answer: Answer,
+        #[case] expected: &[(RequirementId, bool)],
+    ) {
         let mut fixture = Fixture::new()
             .queued("a", 0.0)
             .started("a")
@@ -322,6 +326,9 @@ mod tests {
             json!({}),
             described(execution("a", "TIMED_OUT", 3)),
         );
-        assert_findings(&found, &[("TM-NOT-EARLY", false), ("TM-STEP-EXPIRY", true)]);
+        assert_findings(
+            &found,
+            &[(req::TM_NOT_EARLY, false), (req::TM_STEP_EXPIRY, true)],
+        );
     }
 }

@@ -7,7 +7,7 @@ use super::super::answer::Answer;
 use super::model::{Belief, Case, Execution, ThingModel};
 use super::{Call, JobFacts, Subject, Window, judge_of};
 use crate::finding::Finding;
-use jobcert_contract::{Binding, Operation, Status};
+use jobcert_contract::{Binding, Operation, RequirementId, Status};
 
 /// The thing's real name.
 pub(super) const THING: &str = "thing-real";
@@ -198,7 +198,7 @@ pub(super) fn patched(mut base: Value, changes: Value) -> Value {
 
 /// Every expected (requirement, passed) is among the findings, and every failure found was
 /// expected.
-pub(super) fn assert_findings(found: &[Finding], expected: &[(&str, bool)]) {
+pub(super) fn assert_findings(found: &[Finding], expected: &[(RequirementId, bool)]) {
     for &(requirement, passed) in expected {
         assert!(
             found
@@ -210,7 +210,7 @@ pub(super) fn assert_findings(found: &[Finding], expected: &[(&str, bool)]) {
     }
     for f in found.iter().filter(|f| !f.passed) {
         assert!(
-            expected.contains(&(f.requirement.as_str(), false)),
+            expected.contains(&(f.requirement, false)),
             "unexpected failure {f:#?}"
         );
     }

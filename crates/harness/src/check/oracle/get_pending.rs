@@ -6,7 +6,7 @@ use super::Call;
 use super::model::{Case, ThingModel, may_tie};
 use super::refusal::expect_success;
 use crate::finding::Finding;
-use jobcert_contract::Status;
+use jobcert_contract::{Status, req};
 
 /// Judges a GetPending answer for `thing` and moves the model on.
 pub(super) fn judge(
@@ -17,13 +17,13 @@ pub(super) fn judge(
     out: &mut Vec<Finding>,
 ) {
     let seq = call.seq;
-    let Some(body) = expect_success(out, answer, "GP-LISTS", seq) else {
+    let Some(body) = expect_success(out, answer, req::GP_LISTS, seq) else {
         return;
     };
     let lists_present = body["inProgressJobs"].is_array() && body["queuedJobs"].is_array();
     out.push(Finding::check(
         lists_present,
-        "GP-LISTS",
+        req::GP_LISTS,
         "inProgressJobs and queuedJobs are both present",
         Some(seq),
     ));
@@ -67,7 +67,7 @@ pub(super) fn judge(
     let total = in_progress.len() + queued.len();
     out.push(Finding::check(
         total <= limit,
-        "GP-CAP",
+        req::GP_CAP,
         format!("{total} executions listed; at most {limit}"),
         Some(seq),
     ));
@@ -94,7 +94,7 @@ pub(super) fn judge(
     ) && fits(&queued, &certain(Status::Queued), &possible(Status::Queued));
     out.push(Finding::check(
         ok,
-        "GP-CONTENT",
+        req::GP_CONTENT,
         format!(
             "expected IN_PROGRESS {:?} and QUEUED {:?}, got {in_progress:?} and {queued:?}",
             possible(Status::InProgress),
@@ -119,7 +119,7 @@ pub(super) fn judge(
         for item in items {
             out.push(Finding::check(
                 item.get("startedAt").is_some(),
-                "GP-CONTENT",
+                req::GP_CONTENT,
                 "an IN_PROGRESS summary carries startedAt",
                 Some(seq),
             ));
@@ -135,7 +135,7 @@ mod tests {
     use super::super::super::answer::Answer;
     use super::super::Subject;
     use super::super::fixture::{Fixture, assert_findings, ok, real, refused};
-    use jobcert_contract::{Operation, Status};
+    use jobcert_contract::{Operation, RequirementId, Status, req};
 
     /// A pending summary of `job`, with startedAt when it is running.
     fn summary(job: &str, running: bool) -> Value {
@@ -165,45 +165,45 @@ mod tests {
     }
 
     #[rstest]
-    #[case::empty(Fixture::new(), lists(&[], &[]), &[("GP-LISTS", true), ("GP-CONTENT", true), ("GP-CAP", true)])]
-    #[case::empty_list_missing(Fixture::new(), ok(json!({"inProgressJobs": []})), &[("GP-LISTS", false)])]
-    #[case::refused(Fixture::new(), refused(404, "ResourceNotFoundException"), &[("GP-LISTS", false)])]
+    #[case::empty(Fixture::new(), lists(&[], &[]), &[(req::GP_LISTS, true), (req::GP_CONTENT, true), (req::GP_CAP, true)])]
+    #[case::empty_list_missing(Fixture::new(), ok(json!({"inProgressJobs": []})), &[(req::GP_LISTS, false)])]
+    #[case::refused(Fixture::new(), refused(404, "ResourceNotFoundException"), &[(req::GP_LISTS, false)])]
     #[case::silence_is_no_finding(Fixture::new(), Answer::Unanswered, &[])]
     #[case::both_lists(
         Fixture::new().queued("a", 0.0).queued("b", 5_000.0).started("b"),
-        lists(&["b"], &["a"]), &[("GP-CONTENT", true)]
+        lists(&["b"], &["a"]), &[(req::GP_CONTENT, true)]
     )]
     #[case::wrong_lists(
         Fixture::new().queued("a", 0.0).queued("b", 5_000.0).started("b"),
-        lists(&["a"], &["b"]), &[("GP-CONTENT", false)]
+        lists(&["a"], &["b"]), &[(req::GP_CONTENT, false)]
     )]
     #[case::one_missing(
         Fixture::new().queued("a", 0.0).queued("b", 5_000.0).started("b"),
-        lists(&["b"], &[]), &[("GP-CONTENT", false)]
+        lists(&["b"], &[]), &[(req::GP_CONTENT, false)]
     )]
-    #[case::oldest_first(Fixture::new().queued("a", 0.0).queued("b", 5_000.0), lists(&[], &["a", "b"]), &[("GP-CONTENT", true)])]
-    #[case::newest_first(Fixture::new().queued("a", 0.0).queued("b", 5_000.0), lists(&[], &["b", "a"]), &[("GP-CONTENT", false)])]
+    #[case::oldest_first(Fixture::new().queued("a", 0.0).queued("b", 5_000.0), lists(&[], &["a", "b"]), &[(req::GP_CONTENT, true)])]
+    #[case::newest_first(Fixture::new().queued("a", 0.0).queued("b", 5_000.0), lists(&[], &["b", "a"]), &[(req::GP_CONTENT, false)])]
     // Queued in the same second: either order (§7.12).
-    #[case::tie_either_order(Fixture::new().queued("a", 0.0).queued("b", 100.0), lists(&[], &["b", "a"]), &[("GP-CONTENT", true)])]
+    #[case::tie_either_order(Fixture::new().queued("a", 0.0).queued("b", 100.0), lists(&[], &["b", "a"]), &[(req::GP_CONTENT, true)])]
     #[case::terminal_listed(
         Fixture::new().queued("a", 0.0).queued("b", 5_000.0).finished("b", Status::Succeeded),
-        lists(&[], &["a", "b"]), &[("GP-CONTENT", false)]
+        lists(&[], &["a", "b"]), &[(req::GP_CONTENT, false)]
     )]
     #[case::terminal_left_out(
         Fixture::new().queued("a", 0.0).queued("b", 5_000.0).finished("b", Status::Canceled),
-        lists(&[], &["a"]), &[("GP-CONTENT", true)]
+        lists(&[], &["a"]), &[(req::GP_CONTENT, true)]
     )]
     #[case::running_without_start(
         Fixture::new().queued("a", 0.0).started("a"),
         ok(json!({"inProgressJobs": [{"jobId": real("a")}], "queuedJobs": []})),
-        &[("GP-CONTENT", true), ("GP-CONTENT", false)]
+        &[(req::GP_CONTENT, true), (req::GP_CONTENT, false)]
     )]
-    #[case::capped(eleven(), ok(json!({"inProgressJobs": [], "queuedJobs": names(0..10).iter().map(|j| summary(j, false)).collect::<Vec<_>>()})), &[("GP-CAP", true), ("GP-CONTENT", true)])]
-    #[case::over_the_cap(eleven(), ok(json!({"inProgressJobs": [], "queuedJobs": names(0..11).iter().map(|j| summary(j, false)).collect::<Vec<_>>()})), &[("GP-CAP", false), ("GP-CONTENT", true)])]
+    #[case::capped(eleven(), ok(json!({"inProgressJobs": [], "queuedJobs": names(0..10).iter().map(|j| summary(j, false)).collect::<Vec<_>>()})), &[(req::GP_CAP, true), (req::GP_CONTENT, true)])]
+    #[case::over_the_cap(eleven(), ok(json!({"inProgressJobs": [], "queuedJobs": names(0..11).iter().map(|j| summary(j, false)).collect::<Vec<_>>()})), &[(req::GP_CAP, false), (req::GP_CONTENT, true)])]
     fn judges_get_pending(
         #[case] mut fixture: Fixture,
         #[case] answer: Answer,
-        #[case] expected: &[(&str, bool)],
+        #[case] expected: &[(RequirementId, bool)],
     ) {
         let found = fixture.call(
             Operation::GetPendingJobExecutions,
@@ -230,7 +230,7 @@ mod tests {
             json!({}),
             answer,
         );
-        assert_findings(&found, &[("GP-CONTENT", true)]);
+        assert_findings(&found, &[(req::GP_CONTENT, true)]);
         let e = &fixture.thing.executions[0];
         assert_eq!((e.status, e.uncertain), (after, false));
     }

@@ -27,7 +27,7 @@ use serde_json::{Map, Value};
 
 use super::answer::Answer;
 use crate::finding::Finding;
-use jobcert_contract::{Binding, NEXT_EXECUTION, Operation, Status};
+use jobcert_contract::{Binding, NEXT_EXECUTION, Operation, RequirementId, Status};
 use model::{Case, Execution, ThingModel};
 
 /// A span of target time, in milliseconds since the run started: when a request was sent and
@@ -183,7 +183,7 @@ impl Oracle {
         &mut self,
         call: &Call<'_>,
         answer: &Answer,
-        attribution: Option<&str>,
+        attribution: Option<RequirementId>,
     ) -> Vec<Finding> {
         let mut out = Vec::new();
         // Invalid input is judged by the step's expectation; the model only checks it changed nothing.
@@ -202,7 +202,7 @@ impl Oracle {
         // Otherwise the case never declared the thing: like a foreign name, its state is unknown.
         if let Some(r) = attribution {
             for f in &mut out {
-                f.requirement = r.to_string();
+                f.requirement = r;
             }
         }
         out
@@ -226,7 +226,7 @@ mod tests {
 
     use super::fixture::{assert_findings, at, document, execution, ok, real, refused};
     use super::{Answer, Call, JobFacts, Oracle, Subject, subject};
-    use jobcert_contract::{Binding, Operation};
+    use jobcert_contract::{Binding, Operation, RequirementId, req};
 
     fn oracle_with(job: &str, retry: Vec<(String, u32)>) -> Oracle {
         let mut oracle = Oracle::new(1_000.0);
@@ -248,7 +248,7 @@ mod tests {
         (operation, thing, job): (Operation, &str, Subject),
         input: Value,
         answer: Answer,
-        attribution: Option<&str>,
+        attribution: Option<RequirementId>,
     ) -> Vec<super::Finding> {
         let input: Map<String, Value> = input.as_object().cloned().unwrap_or_default();
         let call = Call {
@@ -281,7 +281,7 @@ mod tests {
             Subject::Absent,
         );
         let found = judge(&mut oracle, start, json!({}), ok(json!({})), None);
-        assert_findings(&found, &[("SN-UNKNOWN-THING", true)]);
+        assert_findings(&found, &[(req::SN_UNKNOWN_THING, true)]);
     }
 
     #[test]
@@ -298,10 +298,14 @@ mod tests {
             describe,
             json!({}),
             ok(json!({ "execution": wrong })),
-            Some("SN-REJECT-UNCHANGED"),
+            Some(req::SN_REJECT_UNCHANGED),
         );
-        assert_findings(&found, &[("SN-REJECT-UNCHANGED", false)]);
-        assert!(found.iter().all(|f| f.requirement == "SN-REJECT-UNCHANGED"));
+        assert_findings(&found, &[(req::SN_REJECT_UNCHANGED, false)]);
+        assert!(
+            found
+                .iter()
+                .all(|f| f.requirement == req::SN_REJECT_UNCHANGED)
+        );
     }
 
     #[test]
@@ -328,7 +332,7 @@ mod tests {
         );
         let queued = ok(json!({"execution": execution("a", "QUEUED", 1)}));
         let found = judge(&mut oracle, describe, json!({}), queued, None);
-        assert_findings(&found, &[("EX-EXECUTION", true)]);
+        assert_findings(&found, &[(req::EX_EXECUTION, true)]);
     }
 
     #[test]
@@ -354,7 +358,7 @@ mod tests {
         );
         assert_findings(
             &found,
-            &[("DE-TERMINAL", true), ("TM-SERVICE-VERSION", true)],
+            &[(req::DE_TERMINAL, true), (req::TM_SERVICE_VERSION, true)],
         );
         canceled["versionNumber"] = json!(1);
         let mut again = oracle_with("a", Vec::new());
@@ -366,7 +370,7 @@ mod tests {
             ok(json!({ "execution": canceled })),
             None,
         );
-        assert_findings(&found, &[("TM-SERVICE-VERSION", false)]);
+        assert_findings(&found, &[(req::TM_SERVICE_VERSION, false)]);
     }
 
     #[test]
@@ -389,9 +393,9 @@ mod tests {
             let listed = json!({"inProgressJobs": [], "queuedJobs": [{"jobId": real("a")}]});
             let found = judge(&mut oracle, get, json!({}), ok(listed), None);
             let content = if pending {
-                ("GP-CONTENT", true)
+                (req::GP_CONTENT, true)
             } else {
-                ("GP-CONTENT", false)
+                (req::GP_CONTENT, false)
             };
             assert_findings(&found, &[content]);
         }
@@ -412,7 +416,7 @@ mod tests {
             refused(503, "ServiceUnavailableException"),
             None,
         );
-        assert_findings(&found, &[("SN-ROUTE", false)]);
+        assert_findings(&found, &[(req::SN_ROUTE, false)]);
     }
 
     #[test]

@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::{JobFacts, Window};
 use crate::finding::Finding;
-use jobcert_contract::{ExecutionModel, Status, execution_model};
+use jobcert_contract::{ExecutionModel, RequirementId, Status, execution_model, req};
 
 /// What the model believes a value is.
 #[derive(Debug, Clone, PartialEq)]
@@ -15,7 +15,7 @@ pub(super) enum Belief<T> {
     /// Certain: a different observation breaks the requirement of the check.
     Known(T),
     /// The default of an open question: a different observation breaks `requirement`.
-    Expected(T, &'static str),
+    Expected(T, RequirementId),
     /// Not known yet: the first observation is taken.
     Unknown,
 }
@@ -25,7 +25,7 @@ impl<T: PartialEq + Clone + std::fmt::Debug> Belief<T> {
     pub(super) fn settle(
         &mut self,
         observed: T,
-        requirement: &str,
+        requirement: RequirementId,
         what: &str,
         seq: Option<u64>,
         out: &mut Vec<Finding>,
@@ -39,7 +39,7 @@ impl<T: PartialEq + Clone + std::fmt::Debug> Belief<T> {
             )),
             Belief::Expected(v, r) => out.push(Finding::check(
                 *v == observed,
-                r,
+                *r,
                 format!("{what}: expected {v:?}, got {observed:?}"),
                 seq,
             )),
@@ -64,10 +64,10 @@ pub(super) enum Timer {
 }
 
 impl Timer {
-    pub(super) fn expiry_requirement(self) -> &'static str {
+    pub(super) fn expiry_requirement(self) -> RequirementId {
         match self {
-            Timer::Step => "TM-STEP-EXPIRY",
-            Timer::InProgress => "TM-IN-PROGRESS-EXPIRY",
+            Timer::Step => req::TM_STEP_EXPIRY,
+            Timer::InProgress => req::TM_IN_PROGRESS_EXPIRY,
         }
     }
 }
@@ -99,7 +99,7 @@ impl Execution {
             job: job.to_string(),
             number: Belief::Unknown,
             status: Status::Queued,
-            version: Belief::Expected(facts.initial_version_number, "EX-INITIAL-VERSION"),
+            version: Belief::Expected(facts.initial_version_number, req::EX_INITIAL_VERSION),
             details: Belief::Known(BTreeMap::new()),
             queued: window,
             started: None,
@@ -130,7 +130,7 @@ impl Execution {
         self.uncertain = false;
         let v = self.version.value().copied();
         self.version = v.map_or(Belief::Unknown, |v| {
-            Belief::Expected(v + 1, "TM-SERVICE-VERSION")
+            Belief::Expected(v + 1, req::TM_SERVICE_VERSION)
         });
     }
 

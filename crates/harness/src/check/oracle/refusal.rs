@@ -7,7 +7,7 @@ use super::super::answer::Answer;
 use super::model::ThingModel;
 use super::{Call, Subject};
 use crate::finding::Finding;
-use jobcert_contract::Operation;
+use jobcert_contract::{Operation, RequirementId, req};
 
 /// Judges an answer that must be a 4xx refusal of one of the `wanted` types: the refusal under
 /// `requirement`, the type under `type_requirement`. True when it was a refusal.
@@ -15,8 +15,8 @@ pub(super) fn expect_error(
     out: &mut Vec<Finding>,
     answer: &Answer,
     wanted: &[&str],
-    requirement: &str,
-    type_requirement: &str,
+    requirement: RequirementId,
+    type_requirement: RequirementId,
     seq: u64,
 ) -> bool {
     match answer {
@@ -58,7 +58,7 @@ pub(super) fn expect_error(
 pub(super) fn expect_success<'b>(
     out: &mut Vec<Finding>,
     answer: &'b Answer,
-    requirement: &str,
+    requirement: RequirementId,
     seq: u64,
 ) -> Option<&'b Value> {
     match answer {
@@ -84,7 +84,7 @@ pub(super) fn named_execution(
     job: &str,
     call: &Call<'_>,
     answer: &Answer,
-    missing: &str,
+    missing: RequirementId,
     out: &mut Vec<Finding>,
 ) -> Option<usize> {
     let executions = &thing.executions;
@@ -119,11 +119,11 @@ pub(super) fn named_execution(
 pub(super) fn absent_thing(call: &Call<'_>, answer: &Answer, out: &mut Vec<Finding>) {
     let seq = call.seq;
     let empty_ok = match call.operation {
-        Operation::StartNextPendingJobExecution => Some(("SN-UNKNOWN-THING", "execution")),
+        Operation::StartNextPendingJobExecution => Some((req::SN_UNKNOWN_THING, "execution")),
         Operation::DescribeJobExecution if call.job == Subject::Next => {
-            Some(("EX-UNKNOWN-THING", "execution"))
+            Some((req::EX_UNKNOWN_THING, "execution"))
         }
-        Operation::GetPendingJobExecutions => Some(("EX-UNKNOWN-THING", "")),
+        Operation::GetPendingJobExecutions => Some((req::EX_UNKNOWN_THING, "")),
         _ => None,
     };
     match empty_ok {
@@ -137,7 +137,7 @@ pub(super) fn absent_thing(call: &Call<'_>, answer: &Answer, out: &mut Vec<Findi
                 };
                 out.push(Finding::check(
                     empty,
-                    "EX-EXECUTION",
+                    req::EX_EXECUTION,
                     format!("a thing that does not exist has nothing pending; got {body}"),
                     Some(seq),
                 ));
@@ -160,8 +160,8 @@ pub(super) fn absent_thing(call: &Call<'_>, answer: &Answer, out: &mut Vec<Findi
         },
         None => {
             let requirement = match call.operation {
-                Operation::UpdateJobExecution => "UP-NOT-FOUND",
-                _ => "DE-NOT-FOUND",
+                Operation::UpdateJobExecution => req::UP_NOT_FOUND,
+                _ => req::DE_NOT_FOUND,
             };
             expect_error(
                 out,
@@ -184,30 +184,30 @@ mod tests {
     use super::super::fixture::{assert_findings, at, execution, ok, refused};
     use super::super::{Call, Subject};
     use super::absent_thing;
-    use jobcert_contract::{Binding, Operation};
+    use jobcert_contract::{Binding, Operation, RequirementId, req};
 
     // A thing that does not exist (§7.14): empty success or not found where nothing is
     // pending; not found where a specific execution is named.
     #[rstest]
-    #[case::start_next_empty(Operation::StartNextPendingJobExecution, Subject::Absent, ok(json!({})), &[("SN-UNKNOWN-THING", true), ("EX-EXECUTION", true)])]
-    #[case::start_next_not_found(Operation::StartNextPendingJobExecution, Subject::Absent, refused(404, "ResourceNotFoundException"), &[("SN-UNKNOWN-THING", true)])]
-    #[case::start_next_other_error(Operation::StartNextPendingJobExecution, Subject::Absent, refused(400, "InvalidRequestException"), &[("SN-UNKNOWN-THING", false)])]
-    #[case::start_next_an_execution(Operation::StartNextPendingJobExecution, Subject::Absent, ok(json!({"execution": execution("a", "IN_PROGRESS", 2)})), &[("SN-UNKNOWN-THING", true), ("EX-EXECUTION", false)])]
-    #[case::get_pending_empty(Operation::GetPendingJobExecutions, Subject::Absent, ok(json!({"inProgressJobs": [], "queuedJobs": []})), &[("EX-UNKNOWN-THING", true), ("EX-EXECUTION", true)])]
-    #[case::get_pending_without_lists(Operation::GetPendingJobExecutions, Subject::Absent, ok(json!({})), &[("EX-UNKNOWN-THING", true), ("EX-EXECUTION", false)])]
-    #[case::describe_next_empty(Operation::DescribeJobExecution, Subject::Next, ok(json!({})), &[("EX-UNKNOWN-THING", true)])]
-    #[case::describe_next_not_found(Operation::DescribeJobExecution, Subject::Next, refused(404, "ResourceNotFoundException"), &[("EX-UNKNOWN-THING", true)])]
-    #[case::describe_not_found(Operation::DescribeJobExecution, Subject::Seeded("a".into()), refused(404, "ResourceNotFoundException"), &[("DE-NOT-FOUND", true)])]
-    #[case::describe_empty(Operation::DescribeJobExecution, Subject::Seeded("a".into()), ok(json!({})), &[("DE-NOT-FOUND", false)])]
-    #[case::update_not_found(Operation::UpdateJobExecution, Subject::Seeded("a".into()), refused(404, "ResourceNotFoundException"), &[("UP-NOT-FOUND", true)])]
-    #[case::update_other_error(Operation::UpdateJobExecution, Subject::Seeded("a".into()), refused(409, "InvalidStateTransitionException"), &[("UP-NOT-FOUND", true), ("UP-NOT-FOUND", false)])]
-    #[case::update_accepted(Operation::UpdateJobExecution, Subject::Seeded("a".into()), ok(json!({})), &[("UP-NOT-FOUND", false)])]
+    #[case::start_next_empty(Operation::StartNextPendingJobExecution, Subject::Absent, ok(json!({})), &[(req::SN_UNKNOWN_THING, true), (req::EX_EXECUTION, true)])]
+    #[case::start_next_not_found(Operation::StartNextPendingJobExecution, Subject::Absent, refused(404, "ResourceNotFoundException"), &[(req::SN_UNKNOWN_THING, true)])]
+    #[case::start_next_other_error(Operation::StartNextPendingJobExecution, Subject::Absent, refused(400, "InvalidRequestException"), &[(req::SN_UNKNOWN_THING, false)])]
+    #[case::start_next_an_execution(Operation::StartNextPendingJobExecution, Subject::Absent, ok(json!({"execution": execution("a", "IN_PROGRESS", 2)})), &[(req::SN_UNKNOWN_THING, true), (req::EX_EXECUTION, false)])]
+    #[case::get_pending_empty(Operation::GetPendingJobExecutions, Subject::Absent, ok(json!({"inProgressJobs": [], "queuedJobs": []})), &[(req::EX_UNKNOWN_THING, true), (req::EX_EXECUTION, true)])]
+    #[case::get_pending_without_lists(Operation::GetPendingJobExecutions, Subject::Absent, ok(json!({})), &[(req::EX_UNKNOWN_THING, true), (req::EX_EXECUTION, false)])]
+    #[case::describe_next_empty(Operation::DescribeJobExecution, Subject::Next, ok(json!({})), &[(req::EX_UNKNOWN_THING, true)])]
+    #[case::describe_next_not_found(Operation::DescribeJobExecution, Subject::Next, refused(404, "ResourceNotFoundException"), &[(req::EX_UNKNOWN_THING, true)])]
+    #[case::describe_not_found(Operation::DescribeJobExecution, Subject::Seeded("a".into()), refused(404, "ResourceNotFoundException"), &[(req::DE_NOT_FOUND, true)])]
+    #[case::describe_empty(Operation::DescribeJobExecution, Subject::Seeded("a".into()), ok(json!({})), &[(req::DE_NOT_FOUND, false)])]
+    #[case::update_not_found(Operation::UpdateJobExecution, Subject::Seeded("a".into()), refused(404, "ResourceNotFoundException"), &[(req::UP_NOT_FOUND, true)])]
+    #[case::update_other_error(Operation::UpdateJobExecution, Subject::Seeded("a".into()), refused(409, "InvalidStateTransitionException"), &[(req::UP_NOT_FOUND, true), (req::UP_NOT_FOUND, false)])]
+    #[case::update_accepted(Operation::UpdateJobExecution, Subject::Seeded("a".into()), ok(json!({})), &[(req::UP_NOT_FOUND, false)])]
     #[case::silence_is_no_finding(Operation::UpdateJobExecution, Subject::Seeded("a".into()), Answer::Unanswered, &[])]
     fn judges_a_thing_that_does_not_exist(
         #[case] operation: Operation,
         #[case] job: Subject,
         #[case] answer: Answer,
-        #[case] expected: &[(&str, bool)],
+        #[case] expected: &[(RequirementId, bool)],
     ) {
         let input: Map<String, Value> = Map::new();
         let call = Call {

@@ -9,7 +9,7 @@ use super::body::check_execution;
 use super::model::{Belief, Case, ThingModel, details_of, minutes_ms};
 use super::refusal::expect_success;
 use crate::finding::Finding;
-use jobcert_contract::Status;
+use jobcert_contract::{Status, req};
 
 /// Judges a StartNext answer for `thing` and moves the model on.
 pub(super) fn judge(
@@ -21,14 +21,14 @@ pub(super) fn judge(
 ) {
     let seq = call.seq;
     let (candidates, predicted) = thing.head_candidates(case.facts);
-    let Some(body) = expect_success(out, answer, "SN-ROUTE", seq) else {
+    let Some(body) = expect_success(out, answer, req::SN_ROUTE, seq) else {
         return;
     };
-    out.push(Finding::pass("SN-ROUTE", "answered 200", Some(seq)));
+    out.push(Finding::pass(req::SN_ROUTE, "answered 200", Some(seq)));
     let Some(execution) = body.get("execution") else {
         match predicted {
             None if candidates.is_empty() => out.push(Finding::pass(
-                "SN-EMPTY",
+                req::SN_EMPTY,
                 "nothing pending: no execution",
                 Some(seq),
             )),
@@ -39,7 +39,7 @@ pub(super) fn judge(
                 }
             }
             Some(i) => out.push(Finding::fail(
-                "SN-NEXT-ORDER",
+                req::SN_NEXT_ORDER,
                 format!(
                     "{} is pending, yet no execution was returned",
                     case.real_id(&thing.executions[i].job)
@@ -51,7 +51,7 @@ pub(super) fn judge(
     };
     if candidates.is_empty() {
         out.push(Finding::fail(
-            "SN-EMPTY",
+            req::SN_EMPTY,
             format!(
                 "nothing is pending, yet {} was returned",
                 execution["jobId"]
@@ -66,7 +66,7 @@ pub(super) fn judge(
         .find(|&&i| case.is_job(&thing.executions[i], real_job))
     else {
         out.push(Finding::fail(
-            "SN-NEXT-ORDER",
+            req::SN_NEXT_ORDER,
             format!(
                 "the head of the pending list is {}, but {real_job} was returned",
                 case.real_id(&thing.executions[candidates[0]].job)
@@ -76,13 +76,13 @@ pub(super) fn judge(
         return;
     };
     out.push(Finding::pass(
-        "SN-NEXT-ORDER",
+        req::SN_NEXT_ORDER,
         format!("{real_job} is the head"),
         Some(seq),
     ));
     if let Some(p) = predicted.filter(|p| *p != i && !thing.executions[i].uncertain) {
         out.push(Finding::fail(
-            "SN-TIE-ORDER",
+            req::SN_TIE_ORDER,
             format!(
                 "{} was queued first in the same second, but {real_job} was returned",
                 case.real_id(&thing.executions[p].job)
@@ -91,7 +91,7 @@ pub(super) fn judge(
         ));
     } else if predicted == Some(i) && candidates.len() > 1 {
         out.push(Finding::pass(
-            "SN-TIE-ORDER",
+            req::SN_TIE_ORDER,
             "creation order among equal queue times",
             Some(seq),
         ));
@@ -123,19 +123,24 @@ pub(super) fn judge(
         let observed_status = execution["status"].as_str().unwrap_or_default();
         out.push(Finding::check(
             observed_status == "IN_PROGRESS" && execution.get("startedAt").is_some(),
-            "SN-START",
+            req::SN_START,
             format!("a started execution is IN_PROGRESS with startedAt; got {observed_status}"),
             Some(seq),
         ));
         if let Some(got) = execution["versionNumber"].as_i64() {
-            e.version
-                .settle(got, "SN-START", "versionNumber after start", Some(seq), out);
+            e.version.settle(
+                got,
+                req::SN_START,
+                "versionNumber after start",
+                Some(seq),
+                out,
+            );
         }
         if call.input.contains_key("statusDetails") {
             let got = details_of(execution.get("statusDetails")).unwrap_or_default();
             e.details.settle(
                 got,
-                "SN-DETAILS",
+                req::SN_DETAILS,
                 "statusDetails after start",
                 Some(seq),
                 out,
@@ -145,7 +150,7 @@ pub(super) fn judge(
             out.push(Finding::check(
                 execution.get("approximateSecondsBeforeTimedOut").is_some()
                     || e.deadline().is_some(),
-                "SN-STEP-TIMER",
+                req::SN_STEP_TIMER,
                 "the step timer runs",
                 Some(seq),
             ));
@@ -154,7 +159,7 @@ pub(super) fn judge(
         let got = details_of(execution.get("statusDetails")).unwrap_or_default();
         e.details.settle(
             got,
-            "SN-IN-PROGRESS-HEAD",
+            req::SN_IN_PROGRESS_HEAD,
             "statusDetails of an IN_PROGRESS head",
             Some(seq),
             out,
@@ -162,7 +167,7 @@ pub(super) fn judge(
         if let Some(now) = execution["versionNumber"].as_i64() {
             e.version.settle(
                 now,
-                "SN-IN-PROGRESS-UNTOUCHED",
+                req::SN_IN_PROGRESS_UNTOUCHED,
                 "versionNumber of an IN_PROGRESS head",
                 Some(seq),
                 out,
@@ -180,99 +185,99 @@ mod tests {
     use super::super::super::answer::Answer;
     use super::super::Subject;
     use super::super::fixture::{Fixture, assert_findings, execution, ok, patched, refused};
-    use jobcert_contract::Operation;
+    use jobcert_contract::{Operation, RequirementId, req};
 
     #[rstest]
-    #[case::empty(Fixture::new(), json!({}), ok(json!({})), &[("SN-ROUTE", true), ("SN-EMPTY", true)])]
-    #[case::empty_yet_one(Fixture::new(), json!({}), ok(json!({"execution": execution("a", "IN_PROGRESS", 2)})), &[("SN-EMPTY", false)])]
-    #[case::refused(Fixture::new(), json!({}), refused(404, "ResourceNotFoundException"), &[("SN-ROUTE", false)])]
+    #[case::empty(Fixture::new(), json!({}), ok(json!({})), &[(req::SN_ROUTE, true), (req::SN_EMPTY, true)])]
+    #[case::empty_yet_one(Fixture::new(), json!({}), ok(json!({"execution": execution("a", "IN_PROGRESS", 2)})), &[(req::SN_EMPTY, false)])]
+    #[case::refused(Fixture::new(), json!({}), refused(404, "ResourceNotFoundException"), &[(req::SN_ROUTE, false)])]
     #[case::silence_is_no_finding(Fixture::new().queued("a", 0.0), json!({}), Answer::Unanswered, &[])]
     #[case::starts_the_head(
         Fixture::new().queued("a", 0.0), json!({}),
         ok(json!({"execution": execution("a", "IN_PROGRESS", 2)})),
-        &[("SN-NEXT-ORDER", true), ("SN-START", true), ("SN-DOCUMENT", true), ("EX-EXECUTION", true), ("EX-TIMESTAMPS", true)]
+        &[(req::SN_NEXT_ORDER, true), (req::SN_START, true), (req::SN_DOCUMENT, true), (req::EX_EXECUTION, true), (req::EX_TIMESTAMPS, true)]
     )]
-    #[case::pending_yet_empty(Fixture::new().queued("a", 0.0), json!({}), ok(json!({})), &[("SN-NEXT-ORDER", false)])]
+    #[case::pending_yet_empty(Fixture::new().queued("a", 0.0), json!({}), ok(json!({})), &[(req::SN_NEXT_ORDER, false)])]
     #[case::not_started(
         Fixture::new().queued("a", 0.0), json!({}),
         ok(json!({"execution": patched(execution("a", "QUEUED", 1), json!({"lastUpdatedAt": 1_700_000_002}))})),
-        &[("SN-START", false), ("EX-EXECUTION", false)]
+        &[(req::SN_START, false), (req::EX_EXECUTION, false)]
     )]
     #[case::version_not_bumped(
         Fixture::new().queued("a", 0.0), json!({}),
         ok(json!({"execution": execution("a", "IN_PROGRESS", 1)})),
-        &[("SN-START", false)]
+        &[(req::SN_START, false)]
     )]
     #[case::other_document(
         Fixture::new().queued("a", 0.0), json!({}),
         ok(json!({"execution": patched(execution("a", "IN_PROGRESS", 2), json!({"jobDocument": "{}"}))})),
-        &[("SN-DOCUMENT", false)]
+        &[(req::SN_DOCUMENT, false)]
     )]
     #[case::oldest_first(
         Fixture::new().queued("a", 0.0).queued("b", 5_000.0), json!({}),
         ok(json!({"execution": execution("b", "IN_PROGRESS", 2)})),
-        &[("SN-NEXT-ORDER", false)]
+        &[(req::SN_NEXT_ORDER, false)]
     )]
     #[case::in_progress_before_queued(
         Fixture::new().queued("a", 0.0).queued("b", 100.0).started("b"), json!({}),
         ok(json!({"execution": execution("a", "IN_PROGRESS", 2)})),
-        &[("SN-NEXT-ORDER", false)]
+        &[(req::SN_NEXT_ORDER, false)]
     )]
     #[case::in_progress_head_untouched(
         Fixture::new().queued("a", 0.0).queued("b", 100.0).started("b"), json!({"stepTimeoutInMinutes": 5}),
         ok(json!({"execution": execution("b", "IN_PROGRESS", 2)})),
-        &[("SN-NEXT-ORDER", true), ("SN-IN-PROGRESS-UNTOUCHED", true), ("SN-IN-PROGRESS-HEAD", true)]
+        &[(req::SN_NEXT_ORDER, true), (req::SN_IN_PROGRESS_UNTOUCHED, true), (req::SN_IN_PROGRESS_HEAD, true)]
     )]
     #[case::in_progress_head_bumped(
         Fixture::new().queued("b", 100.0).started("b"), json!({}),
         ok(json!({"execution": execution("b", "IN_PROGRESS", 3)})),
-        &[("SN-IN-PROGRESS-UNTOUCHED", false)]
+        &[(req::SN_IN_PROGRESS_UNTOUCHED, false)]
     )]
     #[case::in_progress_head_details_changed(
         Fixture::new().queued("b", 100.0).started("b"), json!({"statusDetails": {"k": "v"}}),
         ok(json!({"execution": patched(execution("b", "IN_PROGRESS", 2), json!({"statusDetails": {"k": "v"}}))})),
-        &[("SN-IN-PROGRESS-HEAD", false)]
+        &[(req::SN_IN_PROGRESS_HEAD, false)]
     )]
     #[case::tie_in_creation_order(
         Fixture::new().queued("a", 0.0).queued("b", 100.0), json!({}),
         ok(json!({"execution": execution("a", "IN_PROGRESS", 2)})),
-        &[("SN-NEXT-ORDER", true), ("SN-TIE-ORDER", true)]
+        &[(req::SN_NEXT_ORDER, true), (req::SN_TIE_ORDER, true)]
     )]
     #[case::tie_out_of_creation_order(
         Fixture::new().queued("a", 0.0).queued("b", 100.0), json!({}),
         ok(json!({"execution": execution("b", "IN_PROGRESS", 2)})),
-        &[("SN-NEXT-ORDER", true), ("SN-TIE-ORDER", false)]
+        &[(req::SN_NEXT_ORDER, true), (req::SN_TIE_ORDER, false)]
     )]
     #[case::details_stored(
         Fixture::new().queued("a", 0.0), json!({"statusDetails": {"k": "v"}}),
         ok(json!({"execution": patched(execution("a", "IN_PROGRESS", 2), json!({"statusDetails": {"k": "v"}}))})),
-        &[("SN-DETAILS", true)]
+        &[(req::SN_DETAILS, true)]
     )]
     #[case::details_dropped(
         Fixture::new().queued("a", 0.0), json!({"statusDetails": {"k": "v"}}),
         ok(json!({"execution": execution("a", "IN_PROGRESS", 2)})),
-        &[("SN-DETAILS", false)]
+        &[(req::SN_DETAILS, false)]
     )]
     #[case::step_countdown(
         Fixture::new().queued("a", 0.0), json!({"stepTimeoutInMinutes": 10}),
         ok(json!({"execution": patched(execution("a", "IN_PROGRESS", 2), json!({"approximateSecondsBeforeTimedOut": 600}))})),
-        &[("SN-STEP-TIMER", true), ("TM-APPROXIMATE", true)]
+        &[(req::SN_STEP_TIMER, true), (req::TM_APPROXIMATE, true)]
     )]
     #[case::step_countdown_wrong(
         Fixture::new().queued("a", 0.0), json!({"stepTimeoutInMinutes": 10}),
         ok(json!({"execution": patched(execution("a", "IN_PROGRESS", 2), json!({"approximateSecondsBeforeTimedOut": 6000}))})),
-        &[("TM-APPROXIMATE", false)]
+        &[(req::TM_APPROXIMATE, false)]
     )]
     #[case::terminal_not_pending(
         Fixture::new().queued("a", 0.0).finished("a", jobcert_contract::Status::Succeeded), json!({}),
         ok(json!({})),
-        &[("SN-EMPTY", true)]
+        &[(req::SN_EMPTY, true)]
     )]
     fn judges_start_next(
         #[case] mut fixture: Fixture,
         #[case] input: Value,
         #[case] answer: Answer,
-        #[case] expected: &[(&str, bool)],
+        #[case] expected: &[(RequirementId, bool)],
     ) {
         let found = fixture.call(
             Operation::StartNextPendingJobExecution,
@@ -302,7 +307,10 @@ mod tests {
         );
         assert_findings(
             &again,
-            &[("SN-IN-PROGRESS-UNTOUCHED", true), ("EX-EXECUTION", true)],
+            &[
+                (req::SN_IN_PROGRESS_UNTOUCHED, true),
+                (req::EX_EXECUTION, true),
+            ],
         );
     }
 }

@@ -9,7 +9,7 @@ use super::model::{Belief, Case, ThingModel, details_of, minutes_ms};
 use super::refusal::{expect_error, expect_success, named_execution};
 use super::{Call, Subject};
 use crate::finding::Finding;
-use jobcert_contract::{Binding, Status};
+use jobcert_contract::{Binding, Status, req};
 
 /// Judges an Update answer for `thing` and moves the model on.
 pub(super) fn judge(
@@ -26,13 +26,13 @@ pub(super) fn judge(
             out,
             answer,
             &["ResourceNotFoundException"],
-            "UP-NOT-FOUND",
-            "UP-NOT-FOUND",
+            req::UP_NOT_FOUND,
+            req::UP_NOT_FOUND,
             seq,
         );
         return;
     };
-    let Some(i) = named_execution(thing, job, call, answer, "UP-NOT-FOUND", out) else {
+    let Some(i) = named_execution(thing, job, call, answer, req::UP_NOT_FOUND, out) else {
         return;
     };
     let requested: Option<Status> = call
@@ -46,8 +46,8 @@ pub(super) fn judge(
             out,
             answer,
             &["InvalidRequestException"],
-            "UP-DEVICE-STATUS",
-            "UP-DEVICE-STATUS-TYPE",
+            req::UP_DEVICE_STATUS,
+            req::UP_DEVICE_STATUS_TYPE,
             seq,
         );
         return;
@@ -61,15 +61,15 @@ pub(super) fn judge(
         let (wanted, type_requirement) = match call.binding {
             Binding::Http => (
                 "InvalidStateTransitionException",
-                "UP-EXPECTED-VERSION-TYPE",
+                req::UP_EXPECTED_VERSION_TYPE,
             ),
-            Binding::Mqtt => ("VersionMismatch", "MQ-VERSION-MISMATCH"),
+            Binding::Mqtt => ("VersionMismatch", req::MQ_VERSION_MISMATCH),
         };
         expect_error(
             out,
             answer,
             &[wanted],
-            "UP-EXPECTED-VERSION",
+            req::UP_EXPECTED_VERSION,
             type_requirement,
             seq,
         );
@@ -84,7 +84,7 @@ pub(super) fn judge(
     {
         out.push(Finding::check(
             answer.success().is_some(),
-            "MQ-VERSION-STRING",
+            req::MQ_VERSION_STRING,
             format!(
                 "expectedVersion as a decimal string gave {}",
                 answer.describe()
@@ -97,8 +97,8 @@ pub(super) fn judge(
             out,
             answer,
             &["InvalidStateTransitionException"],
-            "UP-TERMINAL",
-            "UP-TERMINAL",
+            req::UP_TERMINAL,
+            req::UP_TERMINAL,
             seq,
         );
         return;
@@ -116,9 +116,9 @@ pub(super) fn judge(
         return;
     }
     let requirement = if e.status == Status::Queued && facts.is_terminal(requested) {
-        "UP-QUEUED-FINISH"
+        req::UP_QUEUED_FINISH
     } else {
-        "UP-TRANSITION"
+        req::UP_TRANSITION
     };
     let Some(body) = expect_success(out, answer, requirement, seq) else {
         return;
@@ -156,14 +156,14 @@ pub(super) fn judge(
     let v = ex.version.value().copied();
     ex.version = v.map_or(Belief::Unknown, |v| Belief::Known(v + 1));
     ex.details = match supplied {
-        Some(d) => Belief::Expected(d, "UP-DETAILS-REPLACE"),
+        Some(d) => Belief::Expected(d, req::UP_DETAILS_REPLACE),
         None => Belief::Known(previous_details),
     };
     if let Some(state) = body.get("executionState") {
         let got_status = state["status"].as_str().unwrap_or_default();
         out.push(Finding::check(
             got_status == requested.as_str(),
-            "UP-TRANSITION",
+            req::UP_TRANSITION,
             format!(
                 "executionState.status: expected {}, got {got_status}",
                 requested.as_str()
@@ -173,7 +173,7 @@ pub(super) fn judge(
         if let Some(got) = state["versionNumber"].as_i64() {
             ex.version.settle(
                 got,
-                "UP-VERSION",
+                req::UP_VERSION,
                 "versionNumber after the update",
                 Some(seq),
                 out,
@@ -181,9 +181,9 @@ pub(super) fn judge(
         }
         let got = details_of(state.get("statusDetails")).unwrap_or_default();
         let requirement = if call.input.contains_key("statusDetails") {
-            "UP-DETAILS-REPLACE"
+            req::UP_DETAILS_REPLACE
         } else {
-            "UP-DETAILS-OMITTED"
+            req::UP_DETAILS_OMITTED
         };
         ex.details.settle(
             got,
@@ -214,7 +214,7 @@ fn check_response(case: &Case, job: &str, call: &Call<'_>, body: &Value, out: &m
     out.push(Finding::check(
         body.get("executionState").is_some() == include_state
             && body.get("jobDocument").is_some() == include_doc,
-        "UP-RESPONSE",
+        req::UP_RESPONSE,
         format!(
             "includeJobExecutionState={include_state}, includeJobDocument={include_doc}; got members {:?}",
             body.as_object()
@@ -226,7 +226,7 @@ fn check_response(case: &Case, job: &str, call: &Call<'_>, body: &Value, out: &m
     if include_doc && let Some(job) = case.jobs.get(job) {
         out.push(Finding::check(
             document_matches(&body["jobDocument"], &job.document),
-            "UP-RESPONSE",
+            req::UP_RESPONSE,
             "jobDocument is the job's document",
             Some(seq),
         ));
@@ -247,79 +247,79 @@ mod tests {
     use super::super::super::answer::Answer;
     use super::super::Subject;
     use super::super::fixture::{Fixture, assert_findings, document, ok, refused, seeded};
-    use jobcert_contract::{Binding, Operation, Status};
+    use jobcert_contract::{Binding, Operation, RequirementId, Status, req};
 
     fn state(status: &str, version: i64, details: Value) -> Value {
         json!({"executionState": {"status": status, "versionNumber": version, "statusDetails": details}})
     }
 
     #[rstest]
-    #[case::start(Fixture::new().queued("a", 0.0), json!({"status": "IN_PROGRESS"}), ok(json!({})), &[("UP-TRANSITION", true), ("UP-RESPONSE", true)])]
-    #[case::start_refused(Fixture::new().queued("a", 0.0), json!({"status": "IN_PROGRESS"}), refused(409, "InvalidStateTransitionException"), &[("UP-TRANSITION", false)])]
+    #[case::start(Fixture::new().queued("a", 0.0), json!({"status": "IN_PROGRESS"}), ok(json!({})), &[(req::UP_TRANSITION, true), (req::UP_RESPONSE, true)])]
+    #[case::start_refused(Fixture::new().queued("a", 0.0), json!({"status": "IN_PROGRESS"}), refused(409, "InvalidStateTransitionException"), &[(req::UP_TRANSITION, false)])]
     #[case::silence_is_no_finding(Fixture::new().queued("a", 0.0), json!({"status": "IN_PROGRESS"}), Answer::Unanswered, &[])]
-    #[case::queued_finish(Fixture::new().queued("a", 0.0), json!({"status": "SUCCEEDED"}), ok(json!({})), &[("UP-QUEUED-FINISH", true)])]
-    #[case::queued_finish_refused(Fixture::new().queued("a", 0.0), json!({"status": "FAILED"}), refused(409, "InvalidStateTransitionException"), &[("UP-QUEUED-FINISH", false)])]
-    #[case::finish(Fixture::new().queued("a", 0.0).started("a"), json!({"status": "SUCCEEDED"}), ok(json!({})), &[("UP-TRANSITION", true)])]
-    #[case::device_status(Fixture::new().queued("a", 0.0), json!({"status": "CANCELED"}), refused(400, "InvalidRequestException"), &[("UP-DEVICE-STATUS", true), ("UP-DEVICE-STATUS-TYPE", true)])]
-    #[case::device_status_other_type(Fixture::new().queued("a", 0.0), json!({"status": "TIMED_OUT"}), refused(409, "InvalidStateTransitionException"), &[("UP-DEVICE-STATUS", true), ("UP-DEVICE-STATUS-TYPE", false)])]
-    #[case::device_status_accepted(Fixture::new().queued("a", 0.0), json!({"status": "QUEUED"}), ok(json!({})), &[("UP-DEVICE-STATUS", false)])]
-    #[case::version_matches(Fixture::new().queued("a", 0.0), json!({"status": "IN_PROGRESS", "expectedVersion": 1}), ok(json!({})), &[("UP-TRANSITION", true)])]
-    #[case::version_mismatch(Fixture::new().queued("a", 0.0), json!({"status": "IN_PROGRESS", "expectedVersion": 5}), refused(409, "InvalidStateTransitionException"), &[("UP-EXPECTED-VERSION", true), ("UP-EXPECTED-VERSION-TYPE", true)])]
-    #[case::version_mismatch_other_type(Fixture::new().queued("a", 0.0), json!({"status": "IN_PROGRESS", "expectedVersion": 5}), refused(409, "VersionMismatch"), &[("UP-EXPECTED-VERSION", true), ("UP-EXPECTED-VERSION-TYPE", false)])]
-    #[case::version_mismatch_accepted(Fixture::new().queued("a", 0.0), json!({"status": "IN_PROGRESS", "expectedVersion": 5}), ok(json!({})), &[("UP-EXPECTED-VERSION", false)])]
-    #[case::terminal(Fixture::new().queued("a", 0.0).finished("a", Status::Succeeded), json!({"status": "FAILED"}), refused(409, "InvalidStateTransitionException"), &[("UP-TERMINAL", true)])]
-    #[case::terminal_other_type(Fixture::new().queued("a", 0.0).finished("a", Status::Failed), json!({"status": "FAILED"}), refused(400, "InvalidRequestException"), &[("UP-TERMINAL", false)])]
-    #[case::terminal_accepted(Fixture::new().queued("a", 0.0).finished("a", Status::Rejected), json!({"status": "IN_PROGRESS"}), ok(json!({})), &[("UP-TERMINAL", false)])]
+    #[case::queued_finish(Fixture::new().queued("a", 0.0), json!({"status": "SUCCEEDED"}), ok(json!({})), &[(req::UP_QUEUED_FINISH, true)])]
+    #[case::queued_finish_refused(Fixture::new().queued("a", 0.0), json!({"status": "FAILED"}), refused(409, "InvalidStateTransitionException"), &[(req::UP_QUEUED_FINISH, false)])]
+    #[case::finish(Fixture::new().queued("a", 0.0).started("a"), json!({"status": "SUCCEEDED"}), ok(json!({})), &[(req::UP_TRANSITION, true)])]
+    #[case::device_status(Fixture::new().queued("a", 0.0), json!({"status": "CANCELED"}), refused(400, "InvalidRequestException"), &[(req::UP_DEVICE_STATUS, true), (req::UP_DEVICE_STATUS_TYPE, true)])]
+    #[case::device_status_other_type(Fixture::new().queued("a", 0.0), json!({"status": "TIMED_OUT"}), refused(409, "InvalidStateTransitionException"), &[(req::UP_DEVICE_STATUS, true), (req::UP_DEVICE_STATUS_TYPE, false)])]
+    #[case::device_status_accepted(Fixture::new().queued("a", 0.0), json!({"status": "QUEUED"}), ok(json!({})), &[(req::UP_DEVICE_STATUS, false)])]
+    #[case::version_matches(Fixture::new().queued("a", 0.0), json!({"status": "IN_PROGRESS", "expectedVersion": 1}), ok(json!({})), &[(req::UP_TRANSITION, true)])]
+    #[case::version_mismatch(Fixture::new().queued("a", 0.0), json!({"status": "IN_PROGRESS", "expectedVersion": 5}), refused(409, "InvalidStateTransitionException"), &[(req::UP_EXPECTED_VERSION, true), (req::UP_EXPECTED_VERSION_TYPE, true)])]
+    #[case::version_mismatch_other_type(Fixture::new().queued("a", 0.0), json!({"status": "IN_PROGRESS", "expectedVersion": 5}), refused(409, "VersionMismatch"), &[(req::UP_EXPECTED_VERSION, true), (req::UP_EXPECTED_VERSION_TYPE, false)])]
+    #[case::version_mismatch_accepted(Fixture::new().queued("a", 0.0), json!({"status": "IN_PROGRESS", "expectedVersion": 5}), ok(json!({})), &[(req::UP_EXPECTED_VERSION, false)])]
+    #[case::terminal(Fixture::new().queued("a", 0.0).finished("a", Status::Succeeded), json!({"status": "FAILED"}), refused(409, "InvalidStateTransitionException"), &[(req::UP_TERMINAL, true)])]
+    #[case::terminal_other_type(Fixture::new().queued("a", 0.0).finished("a", Status::Failed), json!({"status": "FAILED"}), refused(400, "InvalidRequestException"), &[(req::UP_TERMINAL, false)])]
+    #[case::terminal_accepted(Fixture::new().queued("a", 0.0).finished("a", Status::Rejected), json!({"status": "IN_PROGRESS"}), ok(json!({})), &[(req::UP_TERMINAL, false)])]
     #[case::state_returned(
         Fixture::new().queued("a", 0.0), json!({"status": "IN_PROGRESS", "includeJobExecutionState": true}),
-        ok(state("IN_PROGRESS", 2, json!({}))), &[("UP-RESPONSE", true), ("UP-TRANSITION", true), ("UP-VERSION", true), ("UP-DETAILS-OMITTED", true)]
+        ok(state("IN_PROGRESS", 2, json!({}))), &[(req::UP_RESPONSE, true), (req::UP_TRANSITION, true), (req::UP_VERSION, true), (req::UP_DETAILS_OMITTED, true)]
     )]
-    #[case::state_not_returned(Fixture::new().queued("a", 0.0), json!({"status": "IN_PROGRESS", "includeJobExecutionState": true}), ok(json!({})), &[("UP-RESPONSE", false)])]
-    #[case::state_unasked(Fixture::new().queued("a", 0.0), json!({"status": "IN_PROGRESS"}), ok(state("IN_PROGRESS", 2, json!({}))), &[("UP-RESPONSE", false)])]
-    #[case::state_wrong_status(Fixture::new().queued("a", 0.0), json!({"status": "IN_PROGRESS", "includeJobExecutionState": true}), ok(state("QUEUED", 2, json!({}))), &[("UP-TRANSITION", true), ("UP-TRANSITION", false)])]
-    #[case::state_wrong_version(Fixture::new().queued("a", 0.0).started("a"), json!({"status": "SUCCEEDED", "includeJobExecutionState": true}), ok(state("SUCCEEDED", 4, json!({}))), &[("UP-VERSION", false)])]
-    #[case::document_returned(Fixture::new().queued("a", 0.0), json!({"status": "IN_PROGRESS", "includeJobDocument": true}), ok(json!({"jobDocument": document("a")})), &[("UP-RESPONSE", true)])]
-    #[case::document_wrong(Fixture::new().queued("a", 0.0), json!({"status": "IN_PROGRESS", "includeJobDocument": true}), ok(json!({"jobDocument": "{}"})), &[("UP-RESPONSE", true), ("UP-RESPONSE", false)])]
+    #[case::state_not_returned(Fixture::new().queued("a", 0.0), json!({"status": "IN_PROGRESS", "includeJobExecutionState": true}), ok(json!({})), &[(req::UP_RESPONSE, false)])]
+    #[case::state_unasked(Fixture::new().queued("a", 0.0), json!({"status": "IN_PROGRESS"}), ok(state("IN_PROGRESS", 2, json!({}))), &[(req::UP_RESPONSE, false)])]
+    #[case::state_wrong_status(Fixture::new().queued("a", 0.0), json!({"status": "IN_PROGRESS", "includeJobExecutionState": true}), ok(state("QUEUED", 2, json!({}))), &[(req::UP_TRANSITION, true), (req::UP_TRANSITION, false)])]
+    #[case::state_wrong_version(Fixture::new().queued("a", 0.0).started("a"), json!({"status": "SUCCEEDED", "includeJobExecutionState": true}), ok(state("SUCCEEDED", 4, json!({}))), &[(req::UP_VERSION, false)])]
+    #[case::document_returned(Fixture::new().queued("a", 0.0), json!({"status": "IN_PROGRESS", "includeJobDocument": true}), ok(json!({"jobDocument": document("a")})), &[(req::UP_RESPONSE, true)])]
+    #[case::document_wrong(Fixture::new().queued("a", 0.0), json!({"status": "IN_PROGRESS", "includeJobDocument": true}), ok(json!({"jobDocument": "{}"})), &[(req::UP_RESPONSE, true), (req::UP_RESPONSE, false)])]
     #[case::details_replaced(
         Fixture::new().queued("a", 0.0).started("a").details("a", &[("old", "x")]),
         json!({"status": "IN_PROGRESS", "includeJobExecutionState": true, "statusDetails": {"new": "y"}}),
-        ok(state("IN_PROGRESS", 3, json!({"new": "y"}))), &[("UP-DETAILS-REPLACE", true)]
+        ok(state("IN_PROGRESS", 3, json!({"new": "y"}))), &[(req::UP_DETAILS_REPLACE, true)]
     )]
     #[case::details_merged(
         Fixture::new().queued("a", 0.0).started("a").details("a", &[("old", "x")]),
         json!({"status": "IN_PROGRESS", "includeJobExecutionState": true, "statusDetails": {"new": "y"}}),
-        ok(state("IN_PROGRESS", 3, json!({"old": "x", "new": "y"}))), &[("UP-DETAILS-REPLACE", false)]
+        ok(state("IN_PROGRESS", 3, json!({"old": "x", "new": "y"}))), &[(req::UP_DETAILS_REPLACE, false)]
     )]
     #[case::details_kept(
         Fixture::new().queued("a", 0.0).started("a").details("a", &[("old", "x")]),
         json!({"status": "IN_PROGRESS", "includeJobExecutionState": true}),
-        ok(state("IN_PROGRESS", 3, json!({"old": "x"}))), &[("UP-DETAILS-OMITTED", true)]
+        ok(state("IN_PROGRESS", 3, json!({"old": "x"}))), &[(req::UP_DETAILS_OMITTED, true)]
     )]
     #[case::details_lost(
         Fixture::new().queued("a", 0.0).started("a").details("a", &[("old", "x")]),
         json!({"status": "IN_PROGRESS", "includeJobExecutionState": true}),
-        ok(state("IN_PROGRESS", 3, json!({}))), &[("UP-DETAILS-OMITTED", false)]
+        ok(state("IN_PROGRESS", 3, json!({}))), &[(req::UP_DETAILS_OMITTED, false)]
     )]
     #[case::cancel_without_timer_either_answer(Fixture::new().queued("a", 0.0).started("a"), json!({"status": "IN_PROGRESS", "stepTimeoutInMinutes": -1}), refused(409, "InvalidStateTransitionException"), &[])]
     fn judges_update(
         #[case] mut fixture: Fixture,
         #[case] input: Value,
         #[case] answer: Answer,
-        #[case] expected: &[(&str, bool)],
+        #[case] expected: &[(RequirementId, bool)],
     ) {
         let found = fixture.call(Operation::UpdateJobExecution, seeded("a"), input, answer);
         assert_findings(&found, expected);
     }
 
     #[rstest]
-    #[case::foreign_job(Subject::Foreign, refused(404, "ResourceNotFoundException"), &[("UP-NOT-FOUND", true)])]
-    #[case::foreign_job_accepted(Subject::Foreign, ok(json!({})), &[("UP-NOT-FOUND", false)])]
-    #[case::job_not_on_the_thing(seeded("b"), refused(404, "ResourceNotFoundException"), &[("UP-NOT-FOUND", true)])]
-    #[case::job_not_on_the_thing_other_type(seeded("b"), refused(400, "InvalidRequestException"), &[("UP-NOT-FOUND", true), ("UP-NOT-FOUND", false)])]
+    #[case::foreign_job(Subject::Foreign, refused(404, "ResourceNotFoundException"), &[(req::UP_NOT_FOUND, true)])]
+    #[case::foreign_job_accepted(Subject::Foreign, ok(json!({})), &[(req::UP_NOT_FOUND, false)])]
+    #[case::job_not_on_the_thing(seeded("b"), refused(404, "ResourceNotFoundException"), &[(req::UP_NOT_FOUND, true)])]
+    #[case::job_not_on_the_thing_other_type(seeded("b"), refused(400, "InvalidRequestException"), &[(req::UP_NOT_FOUND, true), (req::UP_NOT_FOUND, false)])]
     fn judges_update_of_nothing(
         #[case] job: Subject,
         #[case] answer: Answer,
-        #[case] expected: &[(&str, bool)],
+        #[case] expected: &[(RequirementId, bool)],
     ) {
         let mut fixture = Fixture::new().queued("a", 0.0);
         let input = json!({"status": "IN_PROGRESS"});
@@ -328,15 +328,15 @@ mod tests {
     }
 
     #[rstest]
-    #[case::mismatch_documented(json!(5), refused(400, "VersionMismatch"), &[("UP-EXPECTED-VERSION", true), ("MQ-VERSION-MISMATCH", true)])]
-    #[case::mismatch_other_code(json!(5), refused(409, "InvalidStateTransitionException"), &[("UP-EXPECTED-VERSION", true), ("MQ-VERSION-MISMATCH", false)])]
-    #[case::decimal_string(json!("1"), ok(json!({})), &[("MQ-VERSION-STRING", true), ("UP-TRANSITION", true)])]
-    #[case::decimal_string_refused(json!("1"), refused(400, "InvalidRequestException"), &[("MQ-VERSION-STRING", false), ("UP-TRANSITION", false)])]
-    #[case::decimal_string_mismatch(json!("4"), refused(400, "VersionMismatch"), &[("UP-EXPECTED-VERSION", true), ("MQ-VERSION-MISMATCH", true)])]
+    #[case::mismatch_documented(json!(5), refused(400, "VersionMismatch"), &[(req::UP_EXPECTED_VERSION, true), (req::MQ_VERSION_MISMATCH, true)])]
+    #[case::mismatch_other_code(json!(5), refused(409, "InvalidStateTransitionException"), &[(req::UP_EXPECTED_VERSION, true), (req::MQ_VERSION_MISMATCH, false)])]
+    #[case::decimal_string(json!("1"), ok(json!({})), &[(req::MQ_VERSION_STRING, true), (req::UP_TRANSITION, true)])]
+    #[case::decimal_string_refused(json!("1"), refused(400, "InvalidRequestException"), &[(req::MQ_VERSION_STRING, false), (req::UP_TRANSITION, false)])]
+    #[case::decimal_string_mismatch(json!("4"), refused(400, "VersionMismatch"), &[(req::UP_EXPECTED_VERSION, true), (req::MQ_VERSION_MISMATCH, true)])]
     fn judges_update_over_mqtt(
         #[case] expected_version: Value,
         #[case] answer: Answer,
-        #[case] expected: &[(&str, bool)],
+        #[case] expected: &[(RequirementId, bool)],
     ) {
         let mut fixture = Fixture::new().queued("a", 0.0);
         let input = json!({"status": "IN_PROGRESS", "expectedVersion": expected_version});
@@ -368,6 +368,6 @@ mod tests {
             stale,
             ok(json!({})),
         );
-        assert_findings(&found, &[("UP-EXPECTED-VERSION", false)]);
+        assert_findings(&found, &[(req::UP_EXPECTED_VERSION, false)]);
     }
 }

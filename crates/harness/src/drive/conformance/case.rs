@@ -15,7 +15,7 @@ use crate::finding::Finding;
 use crate::plan::{Action, PlannedCase, Step};
 use crate::record::CaseRecord;
 use crate::transport::{ControlClient, DataClient, Exchange, Label, Raw, Request, Target};
-use jobcert_contract::{Binding, NEXT_EXECUTION, Operation};
+use jobcert_contract::{Binding, NEXT_EXECUTION, Operation, RequirementId, req};
 
 use super::Settings;
 
@@ -192,12 +192,12 @@ impl<'a> CaseRun<'a> {
         self.findings.push(finding);
     }
 
-    pub(super) fn primary_requirement(&self) -> String {
+    pub(super) fn primary_requirement(&self) -> RequirementId {
         self.case
             .requirements
             .first()
-            .cloned()
-            .unwrap_or_else(|| "WI-ANSWER".to_string())
+            .copied()
+            .unwrap_or(req::WI_ANSWER)
     }
 
     /// The input as sent: logical names replaced by the run's names.
@@ -262,7 +262,7 @@ impl<'a> CaseRun<'a> {
             Err(e) => {
                 let requirement = self.primary_requirement();
                 self.findings.push(Finding::fail(
-                    &requirement,
+                    requirement,
                     format!("cannot build the request: {e}"),
                     None,
                 ));
@@ -307,7 +307,6 @@ impl<'a> CaseRun<'a> {
         let expectation = expect::effective(&step.expect, operation, valid);
         let requirement = expectation
             .requirement
-            .clone()
             .unwrap_or_else(|| self.primary_requirement());
         let (things, jobs) = (&self.things, &self.jobs);
         let resolve = |name: &str| things.get(name).or_else(|| jobs.get(name)).cloned();
@@ -315,21 +314,21 @@ impl<'a> CaseRun<'a> {
             &expectation,
             &exchange,
             &answer,
-            &requirement,
+            requirement,
             &resolve,
         ));
         let refused = matches!(answer, Answer::Error { .. });
         if let Some(attribution) =
-            expect::unchanged_requirement(operation, &expectation, valid, &requirement)
+            expect::unchanged_requirement(operation, &expectation, valid, requirement)
                 .filter(|_| refused)
         {
-            self.verify_unchanged(input, &attribution).await;
+            self.verify_unchanged(input, attribution).await;
         }
     }
 
     /// Reads the thing's pending list and the named execution back; the oracle, which did not
     /// move on the refusal, checks that nothing changed.
-    async fn verify_unchanged(&mut self, input: &Map<String, Value>, attribution: &str) {
+    async fn verify_unchanged(&mut self, input: &Map<String, Value>, attribution: RequirementId) {
         let Some(thing) = input
             .get("thing")
             .and_then(Value::as_str)

@@ -96,7 +96,7 @@ impl CaseRun<'_> {
                 self.oracle.job_canceled(job, force, window);
             }
             Err(e) => self.findings.push(Finding::fail(
-                &self.primary_requirement(),
+                self.primary_requirement(),
                 format!("CancelJob was refused: {e}"),
                 None,
             )),

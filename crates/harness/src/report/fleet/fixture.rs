@@ -9,6 +9,7 @@ use crate::record::{FleetRecord, Interval, LatencyBook, Memory, Schedule, Shard}
 use crate::scenario::fleet::{Bound, LatencyThreshold, Thresholds};
 use crate::transport::{Exchange, Outcome, Timing, WireRequest, WireResponse};
 use crate::verdict::fleet::{FleetVerdict, assess_fleet};
+use jobcert_contract::req;
 
 /// Start of the sample run, epoch milliseconds.
 pub const STARTED_AT_MS: u64 = 1_700_000_000_000;
@@ -104,22 +105,26 @@ fn thresholds() -> Thresholds {
 
 fn tally_findings(record: &mut FleetRecord) {
     for _ in 0..30 {
-        record.tally(Finding::pass("SN-START", "started", None), None);
-        record.tally(Finding::pass("SN-DOCUMENT", "document", None), None);
+        record.tally(Finding::pass(req::SN_START, "started", None), None);
+        record.tally(Finding::pass(req::SN_DOCUMENT, "document", None), None);
     }
     let example = hostile_exchange();
     for _ in 0..2 {
-        let finding = Finding::fail("SN-START", "execution is not an object", Some(example.seq));
+        let finding = Finding::fail(
+            req::SN_START,
+            "execution is not an object",
+            Some(example.seq),
+        );
         record.tally(finding, Some(&example));
     }
     for _ in 0..3 {
         record.tally(
-            Finding::pass("SN-IN-PROGRESS-UNTOUCHED", "kept", None),
+            Finding::pass(req::SN_IN_PROGRESS_UNTOUCHED, "kept", None),
             None,
         );
     }
     record.tally(
-        Finding::fail("SN-IN-PROGRESS-UNTOUCHED", "version bumped", None),
+        Finding::fail(req::SN_IN_PROGRESS_UNTOUCHED, "version bumped", None),
         None,
     );
 }

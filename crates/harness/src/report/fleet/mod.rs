@@ -257,4 +257,44 @@ mod tests {
         e.outcome = Outcome::Timeout { deadline_ms: 5000 };
         assert!(evidence(&e).ends_with("< no answer within 5000 ms"));
     }
+
+    #[test]
+    fn a_record_naming_an_id_the_catalogue_does_not_know_fails_with_its_reason() {
+        use crate::finding::Severity;
+        use crate::record::Tally;
+        use crate::verdict::fleet::assess_fleet;
+
+        let (mut record, before) = fixture::sample();
+        record.findings.insert(
+            "SN-NO-SUCH-THING".into(),
+            Tally {
+                passed: 4,
+                failed: 0,
+                examples: Vec::new(),
+            },
+        );
+        let verdict = assess_fleet(&record);
+        let unknown = verdict
+            .conformance
+            .iter()
+            .find(|c| c.requirement == "SN-NO-SUCH-THING")
+            .expect("listed");
+        assert_eq!(unknown.severity, Severity::Failure);
+        assert!(!verdict.passed);
+        assert!(
+            verdict.reasons.contains(
+                &"unknown requirement ID SN-NO-SUCH-THING: its 4 checks cannot be weighed"
+                    .to_string()
+            ),
+            "{:#?}",
+            verdict.reasons
+        );
+        // Everything else is weighed as before.
+        for c in &before.conformance {
+            assert!(verdict.conformance.contains(c), "{c:?}");
+        }
+        for r in &before.reasons {
+            assert!(verdict.reasons.contains(r), "{r}");
+        }
+    }
 }

@@ -151,3 +151,38 @@ pub fn doubled<'a>(record: &RunRecord, assessment: &'a Assessment) -> Vec<(&'a s
         .filter(|(_, w)| w.finding.exchange.is_some_and(|s| timed_out.contains(&s)))
         .collect()
 }
+
+/// Asserts that the run failed WI-ANSWER, and that every exchange those failures cite is a
+/// timeout of `operation` at `deadline`.
+pub fn assert_timeouts_cited(
+    record: &RunRecord,
+    assessment: &Assessment,
+    operation: &str,
+    deadline: Duration,
+) {
+    let late: Vec<u64> = failures(assessment)
+        .iter()
+        .filter(|(_, w)| w.finding.requirement == req::WI_ANSWER)
+        .map(|(_, w)| {
+            w.finding
+                .exchange
+                .expect("a WI-ANSWER failure cites its exchange")
+        })
+        .collect();
+    assert!(!late.is_empty(), "no WI-ANSWER failure");
+    let exchanges: Vec<_> = record.cases.iter().flat_map(|c| &c.exchanges).collect();
+    for seq in late {
+        let exchange = exchanges
+            .iter()
+            .find(|e| e.seq == seq)
+            .expect("the cited exchange is recorded");
+        assert_eq!(exchange.operation, operation);
+        assert_eq!(
+            exchange.outcome,
+            Outcome::Timeout {
+                deadline_ms: deadline.as_millis() as u64
+            },
+            "exchange {seq} should be a timeout"
+        );
+    }
+}

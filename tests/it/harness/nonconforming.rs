@@ -11,13 +11,12 @@ use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
+use jobcert_contract::Binding;
 use jobcert_contract::schemas;
-use jobcert_contract::{Binding, req};
 use jobcert_harness::drive::conformance;
 use jobcert_harness::plan::Plan;
 use jobcert_harness::record::RunRecord;
 use jobcert_harness::transport::DataPlane;
-use jobcert_harness::transport::Outcome;
 use jobcert_harness::verdict::Assessment;
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use rstest::rstest;
@@ -25,7 +24,9 @@ use serde_json::{Map, Value, json};
 use tokio_util::sync::CancellationToken;
 
 use crate::common;
-use crate::common::faults::{self, TIME_SCALE, cited, doubled, failures, listing, timed_out};
+use crate::common::faults::{
+    self, TIME_SCALE, assert_timeouts_cited, cited, doubled, failures, listing, timed_out,
+};
 
 /// Request deadline of an ordinary run.
 const DEADLINE: Duration = Duration::from_secs(5);
@@ -404,31 +405,12 @@ async fn a_broken_rule_fails_under_its_requirement(
 async fn a_late_answer_is_a_timeout_not_a_wrong_answer() {
     let (record, assessment) =
         run_through(Fault::LateAnswers, &plan(&["GP-LISTS"]), SHORT_DEADLINE).await;
-    let late: Vec<u64> = failures(&assessment)
-        .iter()
-        .filter(|(_, w)| w.finding.requirement == req::WI_ANSWER)
-        .map(|(_, w)| {
-            w.finding
-                .exchange
-                .expect("a WI-ANSWER failure cites its exchange")
-        })
-        .collect();
-    assert!(!late.is_empty(), "no WI-ANSWER failure");
-    let exchanges: Vec<_> = record.cases.iter().flat_map(|c| &c.exchanges).collect();
-    for seq in late {
-        let exchange = exchanges
-            .iter()
-            .find(|e| e.seq == seq)
-            .expect("the cited exchange is recorded");
-        assert_eq!(exchange.operation, "GetPendingJobExecutions");
-        assert_eq!(
-            exchange.outcome,
-            Outcome::Timeout {
-                deadline_ms: SHORT_DEADLINE.as_millis() as u64
-            },
-            "exchange {seq} should be a timeout"
-        );
-    }
+    assert_timeouts_cited(
+        &record,
+        &assessment,
+        "GetPendingJobExecutions",
+        SHORT_DEADLINE,
+    );
 }
 
 /// A timeout is reported as a timeout (WI-ANSWER) only, not also as a wrong answer under the

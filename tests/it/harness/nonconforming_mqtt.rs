@@ -11,11 +11,10 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use jobcert_contract::{Binding, Operation, req};
+use jobcert_contract::{Binding, Operation};
 use jobcert_harness::drive::conformance;
 use jobcert_harness::plan::Plan;
 use jobcert_harness::record::RunRecord;
-use jobcert_harness::transport::Outcome;
 use jobcert_harness::transport::{Broker, DataPlane};
 use jobcert_harness::verdict::Assessment;
 use jobcert_reference::engine::Engine;
@@ -30,7 +29,8 @@ use tokio_util::sync::CancellationToken;
 use crate::common;
 use crate::common::broker::Mosquitto;
 use crate::common::faults::{
-    self, TIME_SCALE, assert_clean, cited, doubled, failures, listing, timed_out,
+    self, TIME_SCALE, assert_clean, assert_timeouts_cited, cited, doubled, failures, listing,
+    timed_out,
 };
 
 /// Request deadline of every run (also how long a notification step waits).
@@ -378,32 +378,7 @@ async fn a_broken_rule_fails_under_its_requirement(
 async fn a_missing_reply_is_a_timeout_not_a_wrong_answer() {
     let fault = Fault::NoReply(Operation::GetPendingJobExecutions);
     let (record, assessment) = run_through(fault, &plan(&["GP-LISTS", "GP-CONTENT"])).await;
-    let failed = failures(&assessment);
-    let late: Vec<u64> = failed
-        .iter()
-        .filter(|(_, w)| w.finding.requirement == req::WI_ANSWER)
-        .map(|(_, w)| {
-            w.finding
-                .exchange
-                .expect("a WI-ANSWER failure cites its exchange")
-        })
-        .collect();
-    assert!(!late.is_empty(), "no WI-ANSWER failure");
-    let exchanges: Vec<_> = record.cases.iter().flat_map(|c| &c.exchanges).collect();
-    for seq in late {
-        let exchange = exchanges
-            .iter()
-            .find(|e| e.seq == seq)
-            .expect("the cited exchange is recorded");
-        assert_eq!(exchange.operation, "GetPendingJobExecutions");
-        assert_eq!(
-            exchange.outcome,
-            Outcome::Timeout {
-                deadline_ms: DEADLINE.as_millis() as u64
-            },
-            "exchange {seq} should be a timeout"
-        );
-    }
+    assert_timeouts_cited(&record, &assessment, "GetPendingJobExecutions", DEADLINE);
     let doubled = doubled(&record, &assessment);
     assert!(
         doubled.is_empty(),

@@ -79,6 +79,15 @@ pub enum Outcome {
     },
 }
 
+impl Outcome {
+    /// No whole answer within `deadline`.
+    pub fn timeout(deadline: std::time::Duration) -> Self {
+        Self::Timeout {
+            deadline_ms: deadline.as_millis() as u64,
+        }
+    }
+}
+
 /// When things happened, in microseconds since the run started.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Timing {

@@ -83,9 +83,7 @@ impl HttpTransport {
         }) {
             Ok(built) => match tokio::time::timeout(deadline, self.exchange(built)).await {
                 Ok(outcome) => outcome,
-                Err(_) => Outcome::Timeout {
-                    deadline_ms: deadline.as_millis() as u64,
-                },
+                Err(_) => Outcome::timeout(deadline),
             },
             Err(message) => Outcome::Failed {
                 class: FailureClass::Protocol,

@@ -162,9 +162,7 @@ impl DeviceConnection {
                 .await;
                 match outcome {
                     Ok(o) => o,
-                    Err(_) => Outcome::Timeout {
-                        deadline_ms: deadline.as_millis() as u64,
-                    },
+                    Err(_) => Outcome::timeout(deadline),
                 }
             }
             Err(message) => Outcome::Failed {

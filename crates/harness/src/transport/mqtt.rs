@@ -252,9 +252,7 @@ impl MqttDevice {
                 };
             }
             Err(_) => {
-                return Outcome::Timeout {
-                    deadline_ms: deadline.as_millis() as u64,
-                };
+                return Outcome::timeout(deadline);
             }
         }
         let left = deadline.saturating_sub(started.elapsed());
@@ -269,9 +267,7 @@ impl MqttDevice {
                 class: FailureClass::Reset,
                 message: "the connection closed before a reply arrived".into(),
             },
-            Err(_) => Outcome::Timeout {
-                deadline_ms: deadline.as_millis() as u64,
-            },
+            Err(_) => Outcome::timeout(deadline),
         }
     }
 

@@ -268,21 +268,26 @@ impl DataClient {
         })
     }
 
-    /// The first message on `topic` that `thing`'s device received at or after `since_us`,
-    /// waiting at most `deadline`; taken out of its inbox. `None` over HTTP.
+    /// The first message on `topic` that `thing`'s device received at or after `since_us` and
+    /// `wanted` accepts, waiting at most `deadline`; only it is taken out of the inbox. `Err`
+    /// holds the messages on `topic` that were not accepted (none over HTTP).
     pub async fn next_message(
         &self,
         thing: &str,
         topic: &str,
         since_us: u64,
         deadline: Duration,
-    ) -> Option<Received> {
+        wanted: impl Fn(&str) -> bool,
+    ) -> Result<Received, Vec<Received>> {
         match &self.link {
-            Link::Broker(mqtt) => mqtt.next_message(thing, topic, since_us, deadline).await,
+            Link::Broker(mqtt) => {
+                mqtt.next_message(thing, topic, since_us, deadline, wanted)
+                    .await
+            }
             Link::Device {
                 device: Some(d), ..
-            } => d.next_message(topic, since_us, deadline).await,
-            _ => None,
+            } => d.next_message(topic, since_us, deadline, wanted).await,
+            _ => Err(Vec::new()),
         }
     }
 

@@ -271,32 +271,33 @@ impl MqttDevice {
         }
     }
 
-    /// The first message on `topic` received at or after `since_us`, waiting at most
-    /// `deadline` for it; it is taken out of the inbox.
+    /// The first message on `topic` received at or after `since_us` whose payload `wanted`
+    /// accepts, waiting at most `deadline` for it. Only that message is taken out of the inbox:
+    /// the others (a notification of an earlier state arriving late, say) stay for later
+    /// steps. `Err` holds the messages on `topic` since `since_us` when none was accepted.
     pub async fn next_message(
         &self,
         topic: &str,
         since_us: u64,
         deadline: Duration,
-    ) -> Option<Received> {
+        wanted: impl Fn(&str) -> bool,
+    ) -> Result<Received, Vec<Received>> {
         let until = Instant::now() + deadline;
         loop {
             let arrived = self.mailbox.arrived.notified();
             {
                 let mut inbox = self.mailbox.inbox.lock().unwrap_or_else(|p| p.into_inner());
-                if let Some(i) = inbox
-                    .iter()
-                    .position(|m| m.topic == topic && m.at_us >= since_us)
-                {
-                    return inbox.remove(i);
+                let on_topic = |m: &Received| m.topic == topic && m.at_us >= since_us;
+                let found = inbox.iter().position(|m| on_topic(m) && wanted(&m.payload));
+                if let Some(message) = found.and_then(|i| inbox.remove(i)) {
+                    return Ok(message);
+                }
+                if Instant::now() >= until {
+                    return Err(inbox.iter().filter(|m| on_topic(m)).cloned().collect());
                 }
             }
-            if tokio::time::timeout_at(until.into(), arrived)
-                .await
-                .is_err()
-            {
-                return None;
-            }
+            // Woken by an arrival or by the deadline; either way the inbox is read once more.
+            let _ = tokio::time::timeout_at(until.into(), arrived).await;
         }
     }
 
@@ -375,17 +376,21 @@ impl MqttTransport {
         }
     }
 
-    /// The first message on `topic` that `thing`'s device received at or after `since_us`,
-    /// waiting at most `deadline` for it; it is taken out of the inbox.
+    /// The first message on `topic` that `thing`'s device received at or after `since_us` and
+    /// `wanted` accepts, as [`MqttDevice::next_message`]; `Err` with nothing when the device
+    /// cannot connect.
     pub async fn next_message(
         &self,
         thing: &str,
         topic: &str,
         since_us: u64,
         deadline: Duration,
-    ) -> Option<Received> {
-        let device = self.device(thing, deadline).await.ok()?;
-        device.next_message(topic, since_us, deadline).await
+        wanted: impl Fn(&str) -> bool,
+    ) -> Result<Received, Vec<Received>> {
+        match self.device(thing, deadline).await {
+            Ok(device) => device.next_message(topic, since_us, deadline, wanted).await,
+            Err(_) => Err(Vec::new()),
+        }
     }
 
     /// Connects `thing`'s device ahead of time (so it hears notifications from now on).

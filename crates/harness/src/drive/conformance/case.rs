@@ -155,7 +155,8 @@ impl<'a> CaseRun<'a> {
         }
     }
 
-    /// Waits for a notification to the thing's device and checks what it lists.
+    /// Waits for the notification to the thing's device that lists what the step expects, and
+    /// judges it.
     async fn notification(
         &mut self,
         thing: &str,
@@ -181,13 +182,20 @@ impl<'a> CaseRun<'a> {
         let full_topic = format!("$aws/things/{real_thing}/jobs/{topic}");
         let since = self.step_mark_us;
         let deadline = step.deadline.unwrap_or(self.settings.deadline);
-        let finding = match self
+        // Matched by content: a notification of another state (an earlier one arriving late, or
+        // one the contract allows but does not require) is skipped and left for later steps.
+        let found = self
             .client
-            .next_message(&real_thing, &full_topic, since, deadline)
-            .await
-        {
-            Some(message) => notify::judge(&expected, &message.payload),
-            None => notify::missing(&expected, topic, deadline),
+            .next_message(&real_thing, &full_topic, since, deadline, |payload| {
+                notify::matches(&expected, payload)
+            })
+            .await;
+        let finding = match found {
+            Ok(message) => notify::judge(&expected, &message.payload),
+            Err(others) => {
+                let arrived: Vec<&str> = others.iter().map(|m| m.payload.as_str()).collect();
+                notify::missing(&expected, topic, deadline, &arrived)
+            }
         };
         self.findings.push(finding);
     }

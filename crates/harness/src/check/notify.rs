@@ -1,5 +1,7 @@
 //! What a `notify` or `notify-next` message must say (MQ-NOTIFY, MQ-NOTIFY-NEXT): the jobs it
-//! lists (or names), and a timestamp.
+//! lists (or names), and a timestamp. A step waits for the message whose jobs match (others
+//! describe another state and are no answer); only when none arrives is there a miss, which
+//! lists what did arrive.
 
 use serde_json::Value;
 
@@ -64,20 +66,20 @@ pub fn missing(
     let message = if arrived.is_empty() {
         format!("no {topic} arrived within {waited:?}")
     } else {
-        let mut shown: Vec<String> = arrived
+        let mut listed: Vec<String> = arrived
             .iter()
             .take(LISTED)
             .map(|p| shown(expected, &parse(p)))
             .collect();
         if arrived.len() > LISTED {
-            shown.push(format!("and {} more", arrived.len() - LISTED));
+            listed.push(format!("and {} more", arrived.len() - LISTED));
         }
         format!(
             "{} {topic} message{} arrived within {waited:?}, none {}: {}",
             arrived.len(),
             if arrived.len() == 1 { "" } else { "s" },
             wanted(expected),
-            shown.join(", ")
+            listed.join(", ")
         )
     };
     Finding::fail(expected.requirement(), message, None)

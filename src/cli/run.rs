@@ -315,7 +315,7 @@ async fn execute(args: RunArgs) -> anyhow::Result<bool> {
             kind: RunKind::Conformance,
             run_id: &run_id,
             command: &command,
-            profile: Some(args.profile.into()),
+            profile: args.profile.into(),
             started_at_ms,
             targets: targets
                 .iter()

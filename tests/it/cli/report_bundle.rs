@@ -1,6 +1,6 @@
-//! A run folder as evidence: `jobcert report verify` accepts a real run folder as written and
-//! names any file changed, removed or added since; `jobcert report diff` names the requirements
-//! a run against a broken target newly fails.
+//! A run folder as evidence: `jobcert report verify` accepts a real conformance or fleet run
+//! folder as written and names any file changed, removed or added since; `jobcert report diff`
+//! names the requirements a run against a broken target newly fails.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -20,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::common::faults::{self, TIME_SCALE};
 use crate::common::process::{Process, args, jobcert};
-use crate::common::{root, scratch, server};
+use crate::common::{ScratchExt, root, scratch, server};
 
 /// Longest one `jobcert` command of these tests may take.
 const LIMIT: Duration = Duration::from_secs(120);
@@ -92,6 +92,63 @@ fn verify_accepts_a_run_folder_and_names_each_file_changed_since() {
     assert_eq!(ran.code, Some(1), "{ran}");
     assert!(ran.stdout.contains("missing: junit.xml\n"), "{ran}");
     assert!(ran.stdout.contains("extra: junit-renamed.xml\n"), "{ran}");
+}
+
+/// A fleet small enough to finish in a second or two.
+const SMALL_FLEET: &str = "\
+fleet:
+  name: bundle-fleet
+  seed: 7
+  things: { count: 10, per-job: 10 }
+  transport: http
+  connect: { rate: 1000 }
+  rollout: { jobs-per-thing: 1, rate: 200, start: before }
+  behaviour:
+    work: { uniform: { min: 1, max: 2 } }
+    outcomes: { SUCCEEDED: 1 }
+    step-timeout-minutes: 600
+  load: { model: closed }
+  run: { until: drained, max-duration-s: 20, deadline-ms: 15000 }
+  reference: { time-scale: 600 }
+";
+
+#[test]
+fn a_fleet_run_folder_has_a_manifest_that_verify_checks() {
+    let dir = scratch("verify-fleet");
+    let scenario = dir.write("fleet.yaml", SMALL_FLEET);
+    let reports = dir.path().join("reports");
+    let ran = jobcert(
+        &args([
+            "fleet".as_ref(),
+            scenario.as_os_str(),
+            "--quiet".as_ref(),
+            "--report-dir".as_ref(),
+            reports.as_os_str(),
+        ]),
+        &dir,
+        LIMIT,
+    );
+    assert_eq!(ran.code, Some(0), "{ran}");
+    let run = run_folder(&reports);
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(run.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["kind"], "fleet");
+    assert_eq!(manifest["inputs"][0]["role"], "scenario");
+    let verify = || {
+        jobcert(
+            &args(["report", "verify"])
+                .into_iter()
+                .chain([run.as_os_str().to_owned()])
+                .collect::<Vec<_>>(),
+            &dir,
+            LIMIT,
+        )
+    };
+    assert_eq!(verify().code, Some(0));
+    std::fs::write(run.join("latency.hlog"), "edited").unwrap();
+    let ran = verify();
+    assert_eq!(ran.code, Some(1), "{ran}");
+    assert!(ran.stdout.contains("changed: latency.hlog\n"), "{ran}");
 }
 
 /// The data plane at `upstream`, except that every 400 answer arrives as a 500.

@@ -136,7 +136,7 @@ pub struct Manifest {
     kind: RunKind,
     run_id: String,
     command: Vec<String>,
-    profile: Option<Profile>,
+    profile: Profile,
     started_at: u64,
     ended_at: u64,
     targets: Vec<TargetSelf>,
@@ -156,8 +156,8 @@ pub struct RunFacts<'a> {
     pub run_id: &'a str,
     /// The command line as given; secrets are redacted here.
     pub command: &'a [String],
-    /// The profile it was judged under (none for a fleet run).
-    pub profile: Option<Profile>,
+    /// The profile it was judged under.
+    pub profile: Profile,
     /// Start, epoch milliseconds.
     pub started_at_ms: u64,
     /// Every target spoken to.

@@ -29,7 +29,7 @@ fn facts<'a>(command: &'a [String], inputs: Vec<(InputRole, PathBuf)>) -> RunFac
         kind: RunKind::Conformance,
         run_id: "abcd1234",
         command,
-        profile: Some(Profile::Aws),
+        profile: Profile::Aws,
         started_at_ms: 1,
         targets: vec![],
         inputs,

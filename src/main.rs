@@ -19,7 +19,7 @@ enum Command {
     Run(cli::run::RunArgs),
     /// Run a fleet scenario (or one shard of it): simulated devices under a load model.
     Fleet(cli::fleet::FleetArgs),
-    /// Work with reports: merge shard results.
+    /// Work with reports: merge shard results, verify a run folder, diff two runs.
     Report(cli::report::ReportArgs),
     /// Run the reference implementation (HTTP data plane and control plane).
     Serve(cli::serve::ServeArgs),

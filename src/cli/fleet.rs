@@ -15,6 +15,7 @@ use jobcert_harness::drive::fleet::{self, FleetSettings, LiveStatus};
 use jobcert_harness::record::Shard;
 use jobcert_harness::report::Paint;
 use jobcert_harness::report::fleet::{FleetReport, console, write_all};
+use jobcert_harness::report::manifest::{InputRole, RunFacts, RunKind, TargetSelf, write_manifest};
 use jobcert_harness::scenario::fleet::{
     Connections, FleetSpec, FleetTransport, MAX_RUN_ID, Until, load_fleet_with,
 };
@@ -270,6 +271,28 @@ async fn execute(args: FleetArgs) -> anyhow::Result<bool> {
         verdict: &verdict,
     };
     write_all(&dir, &report).with_context(|| format!("writing reports to {}", dir.display()))?;
+    let command: Vec<String> = std::env::args_os()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    write_manifest(
+        &dir,
+        &RunFacts {
+            jobcert_version: env!("CARGO_PKG_VERSION"),
+            kind: RunKind::Fleet,
+            run_id: &run_id,
+            command: &command,
+            profile: args.profile.into(),
+            started_at_ms: record.started_at_ms,
+            // A fleet record keeps counts, not exchanges: nothing says what the server called itself.
+            targets: vec![TargetSelf {
+                data_plane: record.target.data_plane.clone(),
+                control_plane: record.target.control_plane.clone(),
+                server: None,
+            }],
+            inputs: vec![(InputRole::Scenario, args.scenario.clone())],
+        },
+    )
+    .with_context(|| format!("writing the manifest in {}", dir.display()))?;
     // A closed stdout (a pipe to `head`) must not turn a verdict into a panic. Styled text
     // through anstream, which strips the styles off a pipe or under NO_COLOR.
     let _ = writeln!(

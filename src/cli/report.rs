@@ -1,5 +1,6 @@
-//! `jobcert report merge`: combine the results of a sharded fleet run into one — histograms
-//! added, counts summed, thresholds judged again on the merged data.
+//! `jobcert report`: `merge` combines the results of a sharded fleet run into one — histograms
+//! added, counts summed, thresholds judged again on the merged data; `verify` checks a run
+//! folder against its manifest; `diff` lists what changed between two conformance runs.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -9,7 +10,9 @@ use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 use jobcert_harness::record::{FleetRecord, Shard};
 use jobcert_harness::report::Paint;
+use jobcert_harness::report::diff::{diff, read_summary};
 use jobcert_harness::report::fleet::{FleetReport, console, read_record, write_all};
+use jobcert_harness::report::manifest::verify;
 use jobcert_harness::verdict::fleet::assess_fleet;
 
 /// The folder a merge writes to by default, beside the shards' folders.
@@ -33,20 +36,63 @@ enum ReportCommand {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Check a run folder against its manifest.json: exit 0 when every file matches, 1 naming
+    /// each changed, missing or extra file.
+    Verify {
+        /// The run folder.
+        dir: PathBuf,
+    },
+    /// What changed between two conformance runs: requirements newly failing, newly passing and
+    /// newly untested, and latency per operation; exit 1 when anything newly fails.
+    Diff {
+        /// The earlier run's folder.
+        old: PathBuf,
+        /// The later run's folder.
+        new: PathBuf,
+    },
 }
 
-/// Runs the command; exit 0 = the merged run passes, 1 = it fails, 2 = bad input.
+/// Runs the command; exit 0 = the merged run passes, the folder matches its manifest, or
+/// nothing newly fails; 1 = the opposite; 2 = bad input.
 pub fn run(args: ReportArgs) -> ExitCode {
-    match args.command {
-        ReportCommand::Merge { dirs, out } => match merge(&dirs, out) {
-            Ok(true) => ExitCode::SUCCESS,
-            Ok(false) => ExitCode::from(1),
-            Err(e) => {
-                eprintln!("jobcert report merge: {e:#}");
-                ExitCode::from(2)
-            }
-        },
+    let (name, outcome) = match args.command {
+        ReportCommand::Merge { dirs, out } => ("merge", merge(&dirs, out)),
+        ReportCommand::Verify { dir } => ("verify", check(&dir)),
+        ReportCommand::Diff { old, new } => ("diff", compare(&old, &new)),
+    };
+    match outcome {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("jobcert report {name}: {e:#}");
+            ExitCode::from(2)
+        }
     }
+}
+
+/// Prints each file of `dir` that differs from its manifest; true when none does.
+fn check(dir: &Path) -> anyhow::Result<bool> {
+    let mismatches = verify(dir)?;
+    let mut out = std::io::stdout().lock();
+    for m in &mismatches {
+        let _ = writeln!(out, "{m}");
+    }
+    let _ = match mismatches.len() {
+        0 => writeln!(out, "{}: every file matches its manifest", dir.display()),
+        n => writeln!(
+            out,
+            "{}: {n} file(s) differ from the manifest",
+            dir.display()
+        ),
+    };
+    Ok(mismatches.is_empty())
+}
+
+/// Prints what changed from `old` to `new`; true when nothing newly fails.
+fn compare(old: &Path, new: &Path) -> anyhow::Result<bool> {
+    let changes = diff(&read_summary(old)?, &read_summary(new)?);
+    let _ = write!(std::io::stdout().lock(), "{changes}");
+    Ok(!changes.regressed())
 }
 
 /// Every `summary.json` in `dir` or one level below it.

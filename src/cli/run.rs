@@ -15,6 +15,7 @@ use jobcert_harness::drive::conformance::{self, Settings};
 use jobcert_harness::plan::Plan;
 use jobcert_harness::plan::generate;
 use jobcert_harness::record::{LatencyBook, RunRecord, TargetInfo};
+use jobcert_harness::report::manifest::{InputRole, RunFacts, RunKind, TargetSelf};
 use jobcert_harness::report::{self, ReportInput};
 use jobcert_harness::scenario::fleet::is_fleet_file;
 use jobcert_harness::scenario::{ScenarioError, load, scenario_files};
@@ -103,7 +104,8 @@ pub async fn run(args: RunArgs) -> ExitCode {
     }
 }
 
-fn plan(args: &RunArgs) -> anyhow::Result<Plan> {
+/// The plan, and the scenario files it was loaded from.
+fn plan(args: &RunArgs) -> anyhow::Result<(Plan, Vec<PathBuf>)> {
     let files = scenario_files(&args.paths).map_err(|e| anyhow::anyhow!("{e}"))?;
     let (fleets, files): (Vec<PathBuf>, Vec<PathBuf>) =
         files.into_iter().partition(|f| is_fleet_file(f));
@@ -128,7 +130,7 @@ fn plan(args: &RunArgs) -> anyhow::Result<Plan> {
         }
     }
     plan.filter(&args.only, &args.skip);
-    Ok(plan)
+    Ok((plan, files))
 }
 
 /// One error listing every scenario problem, one per line.
@@ -164,7 +166,7 @@ async fn execute(args: RunArgs) -> anyhow::Result<bool> {
         Some(p) => load_deviations(p)?,
         None => Vec::new(),
     };
-    let plan = plan(&args)?;
+    let (plan, scenario_files) = plan(&args)?;
     let given = match &args.target {
         Some(t) => Some(DataPlane::parse(t).context("--target")?),
         None => None,
@@ -298,6 +300,31 @@ async fn execute(args: RunArgs) -> anyhow::Result<bool> {
     let dir = args.report_dir.join(&run_id);
     report::write_all(&dir, &input)
         .with_context(|| format!("writing reports to {}", dir.display()))?;
+    let command: Vec<String> = std::env::args_os()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let inputs = scenario_files
+        .into_iter()
+        .map(|f| (InputRole::Scenario, f))
+        .chain(args.deviations.clone().map(|d| (InputRole::Deviations, d)))
+        .collect();
+    report::manifest::write_manifest(
+        &dir,
+        &RunFacts {
+            jobcert_version: env!("CARGO_PKG_VERSION"),
+            kind: RunKind::Conformance,
+            run_id: &run_id,
+            command: &command,
+            profile: args.profile.into(),
+            started_at_ms,
+            targets: targets
+                .iter()
+                .map(|t| TargetSelf::of(&TargetInfo::from(t), &record))
+                .collect(),
+            inputs,
+        },
+    )
+    .with_context(|| format!("writing the manifest in {}", dir.display()))?;
     // Styled text through anstream, which strips the styles off a pipe or under NO_COLOR.
     anstream::print!("{}", report::console(&input, report::Paint::Ansi));
     println!("reports: {}", dir.display());

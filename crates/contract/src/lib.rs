@@ -18,7 +18,7 @@ pub use operation::{Binding, ControlOperation, Operation};
 pub use requirements::{
     Catalogue, Level, Requirement, RequirementId, UnknownRequirement, catalogue, req,
 };
-pub use schemas::{Schema, SchemaError, SchemaSet, Violation, file, schemas};
+pub use schemas::{Schema, SchemaError, SchemaSet, Violation, file, files, schemas};
 
 /// The job id that selects the next pending execution (DescribeJobExecution, and the
 /// StartNextPendingJobExecution route), as `schemas/common.json` `DescribeJobId` admits it.

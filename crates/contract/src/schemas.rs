@@ -21,6 +21,12 @@ pub fn file(path: &str) -> Option<&'static str> {
         .map(|(_, text)| *text)
 }
 
+/// Every embedded file of `schemas/` as (path relative to that folder, text), in path order:
+/// what a run's manifest hashes to say which contract judged it.
+pub fn files() -> impl Iterator<Item = (&'static str, &'static str)> {
+    embedded::FILES.iter().copied()
+}
+
 /// A schema file failed to load or compile: a defect of the build, reported once at start.
 #[derive(Debug, thiserror::Error)]
 pub enum SchemaError {

@@ -1,7 +1,8 @@
-//! The `jobcert` binary as users run it: `run` (also on a busy machine), `serve` and the
-//! Kubernetes example.
+//! The `jobcert` binary as users run it: `run` (also on a busy machine), `serve`, `report
+//! verify` and `report diff`, and the Kubernetes example.
 
 mod busy;
 mod deploy_example;
+mod report_bundle;
 mod run;
 mod serve;

@@ -1,13 +1,16 @@
 //! Reports of a run: `summary.json`, `junit.xml`, `report.html`, one `.hgrm` file per latency
-//! histogram, and the console summary. Reports only read records; they never judge or send.
+//! histogram, and the console summary; `manifest.json`, which makes a run folder verifiable,
+//! and the diff of two runs. Reports only read records; they never judge or send.
 
 mod console;
+pub mod diff;
 #[cfg(test)]
 mod fixture;
 pub mod fleet;
 mod html;
 mod junit;
 pub mod kit;
+pub mod manifest;
 mod summary;
 
 use std::collections::HashMap;

@@ -100,12 +100,11 @@ impl HttpTransport {
         };
         let status = response.status().as_u16();
         let headers = response_headers(response.headers());
-        let mut kept = Vec::new();
-        let mut read = 0usize;
+        let mut body = Body::default();
         loop {
             match response.chunk().await {
                 Ok(Some(chunk)) => {
-                    if keep(&mut kept, &mut read, &chunk) {
+                    if body.keep(&chunk) {
                         break;
                     }
                 }
@@ -113,12 +112,7 @@ impl HttpTransport {
                 Err(e) => return failure(&e),
             }
         }
-        Outcome::Answered(WireResponse {
-            status,
-            headers,
-            body: String::from_utf8_lossy(&kept).into_owned(),
-            truncated: read > kept.len(),
-        })
+        body.answer(status, headers)
     }
 }
 
@@ -180,12 +174,31 @@ pub(super) fn response_headers(headers: &http::HeaderMap) -> Vec<(String, String
         .collect()
 }
 
-/// Keeps at most [`MAX_KEPT_BODY`] bytes of an answer; says whether reading should stop.
-pub(super) fn keep(kept: &mut Vec<u8>, read: &mut usize, chunk: &[u8]) -> bool {
-    *read += chunk.len();
-    let room = MAX_KEPT_BODY.saturating_sub(kept.len());
-    kept.extend_from_slice(&chunk[..chunk.len().min(room)]);
-    *read > MAX_READ_BODY
+/// An answer's body as read: at most [`MAX_KEPT_BODY`] bytes kept, every byte counted.
+#[derive(Default)]
+pub(super) struct Body {
+    kept: Vec<u8>,
+    read: usize,
+}
+
+impl Body {
+    /// Keeps what fits of `chunk`; says whether to stop reading (past [`MAX_READ_BODY`]).
+    pub(super) fn keep(&mut self, chunk: &[u8]) -> bool {
+        self.read += chunk.len();
+        let room = MAX_KEPT_BODY.saturating_sub(self.kept.len());
+        self.kept.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        self.read > MAX_READ_BODY
+    }
+
+    /// The answer with this body.
+    pub(super) fn answer(self, status: u16, headers: Vec<(String, String)>) -> Outcome {
+        Outcome::Answered(WireResponse {
+            status,
+            headers,
+            body: String::from_utf8_lossy(&self.kept).into_owned(),
+            truncated: self.read > self.kept.len(),
+        })
+    }
 }
 
 fn failure(e: &reqwest::Error) -> Outcome {

@@ -18,10 +18,10 @@ use tokio::net::TcpStream;
 
 use super::binding::HttpRequest;
 use super::http::{
-    Endpoint, error_chain, keep, prepare, recorded_headers, response_headers, wire_request,
+    Body, Endpoint, error_chain, prepare, recorded_headers, response_headers, wire_request,
 };
 use super::sigv4::Signer;
-use crate::transport::{Exchange, FailureClass, Label, Outcome, WireResponse};
+use crate::transport::{Exchange, FailureClass, Label, Outcome};
 
 /// An open connection: the handle requests go through, and the connection's own state
 /// machine, which must be polled for anything to move.
@@ -216,14 +216,13 @@ impl DeviceConnection {
         };
         let status = response.status().as_u16();
         let headers = response_headers(response.headers());
-        let mut body = response.into_body();
-        let mut kept = Vec::new();
-        let mut read = 0usize;
-        while let Some(frame) = drive(&mut open.connection, body.frame()).await {
+        let mut incoming = response.into_body();
+        let mut body = Body::default();
+        while let Some(frame) = drive(&mut open.connection, incoming.frame()).await {
             match frame {
                 Ok(frame) => {
                     if let Some(chunk) = frame.data_ref()
-                        && keep(&mut kept, &mut read, chunk)
+                        && body.keep(chunk)
                     {
                         self.open = None;
                         break;
@@ -232,12 +231,7 @@ impl DeviceConnection {
                 Err(e) => return reset(&e),
             }
         }
-        Outcome::Answered(WireResponse {
-            status,
-            headers,
-            body: String::from_utf8_lossy(&kept).into_owned(),
-            truncated: read > kept.len(),
-        })
+        body.answer(status, headers)
     }
 }
 

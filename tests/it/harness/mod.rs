@@ -5,3 +5,4 @@ mod attach_mosquitto;
 mod hostile_targets;
 mod nonconforming;
 mod nonconforming_mqtt;
+mod seeding;

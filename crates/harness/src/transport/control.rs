@@ -11,6 +11,10 @@ use super::binding::bind;
 use super::http::{Endpoint, HttpTransport};
 use super::{Exchange, Label, Outcome};
 
+mod seeding;
+
+pub use seeding::Seeding;
+
 /// Characters of a refusal's body that its error keeps.
 const BODY_IN_ERROR: usize = 300;
 
@@ -27,6 +31,10 @@ pub enum ControlError {
         operation: &'static str,
         /// HTTP status.
         status: u16,
+        /// The error type it named (`x-amzn-ErrorType`, else the body's `__type` or `code`).
+        error_type: Option<String>,
+        /// The body's `message`, if it has one.
+        message: Option<String>,
         /// The start of the answer's body.
         body: String,
     },
@@ -182,11 +190,26 @@ fn judge(operation: &'static str, outcome: &Outcome) -> Result<Value, ControlErr
         Outcome::Answered(r) if r.status == 200 => {
             Ok(serde_json::from_str(&r.body).unwrap_or(Value::Null))
         }
-        Outcome::Answered(r) => Err(ControlError::Refused {
-            operation,
-            status: r.status,
-            body: r.body.chars().take(BODY_IN_ERROR).collect(),
-        }),
+        Outcome::Answered(r) => {
+            let body = serde_json::from_str::<Value>(&r.body).ok();
+            let member = |names: &[&str]| {
+                let body = body.as_ref()?;
+                names
+                    .iter()
+                    .find_map(|k| body.get(k).and_then(Value::as_str).map(str::to_string))
+            };
+            let raw_type = r
+                .header("x-amzn-errortype")
+                .map(str::to_string)
+                .or_else(|| member(&["__type", "code", "Code"]));
+            Err(ControlError::Refused {
+                operation,
+                status: r.status,
+                error_type: raw_type.as_deref().and_then(short_type),
+                message: member(&["message", "Message"]),
+                body: r.body.chars().take(BODY_IN_ERROR).collect(),
+            })
+        }
         Outcome::Timeout { deadline_ms } => Err(ControlError::Timeout {
             operation,
             deadline_ms: *deadline_ms,
@@ -196,6 +219,12 @@ fn judge(operation: &'static str, outcome: &Outcome) -> Result<Value, ControlErr
             message: message.clone(),
         }),
     }
+}
+
+/// An error type without its namespace (`…#`) or its suffix (`:…`).
+fn short_type(raw: &str) -> Option<String> {
+    let name = raw.split(':').next()?.rsplit('#').next()?;
+    (!name.is_empty()).then(|| name.to_string())
 }
 
 #[cfg(test)]
@@ -226,6 +255,39 @@ mod tests {
     fn outcomes_are_judged(#[case] outcome: Outcome, #[case] expected: Result<Value, &str>) {
         let judged = judge("CreateThing", &outcome).map_err(|e| e.to_string());
         assert_eq!(judged, expected.map_err(str::to_string));
+    }
+
+    #[rstest]
+    #[case(
+        Vec::new(),
+        r#"{"__type":"com.amazonaws.iot#ResourceNotFoundException:http://x","message":"m"}"#,
+        Some("ResourceNotFoundException"),
+        Some("m")
+    )]
+    #[case(vec![("X-Amzn-ErrorType".to_string(), "Throttling".to_string())], r#"{"Message":"slow"}"#, Some("Throttling"), Some("slow"))]
+    #[case(Vec::new(), r#"{"code":"Conflict"}"#, Some("Conflict"), None)]
+    #[case(Vec::new(), "<html>", None, None)]
+    fn refusals_name_their_type_and_message(
+        #[case] headers: Vec<(String, String)>,
+        #[case] body: &str,
+        #[case] error_type: Option<&str>,
+        #[case] message: Option<&str>,
+    ) {
+        let outcome = Outcome::Answered(WireResponse {
+            status: 404,
+            headers,
+            body: body.into(),
+            truncated: false,
+        });
+        let Err(ControlError::Refused {
+            error_type: t,
+            message: m,
+            ..
+        }) = judge("CreateJob", &outcome)
+        else {
+            panic!("not a refusal");
+        };
+        assert_eq!((t.as_deref(), m.as_deref()), (error_type, message));
     }
 
     #[test]

@@ -150,6 +150,16 @@ fn base(text: &str, url: &Url, service: &'static str) -> Result<Endpoint, Target
     })
 }
 
+/// A thing's ARN as jobs target it, and where it came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ThingArn {
+    /// The ARN.
+    pub arn: String,
+    /// Whether the target returned it from CreateThing; else it was made from the run's
+    /// region and account, which may not be where the target files its things.
+    pub returned: bool,
+}
+
 /// The target of a run.
 #[derive(Debug, Clone)]
 pub struct Target {
@@ -175,12 +185,27 @@ impl Target {
         self.data.binding()
     }
 
-    /// The ARN of thing `name`, which jobs target.
+    /// The ARN of thing `name` in the run's region and account.
     pub fn thing_arn(&self, name: &str) -> String {
         format!(
             "arn:aws:iot:{}:{}:thing/{name}",
             self.region, self.account_id
         )
+    }
+
+    /// The ARN jobs target thing `name` at: the one its CreateThing `returned`, else the
+    /// run's own. The target knows its account; the run's `--account-id` is only a guess.
+    pub fn job_target(&self, name: &str, returned: Option<String>) -> ThingArn {
+        match returned {
+            Some(arn) => ThingArn {
+                arn,
+                returned: true,
+            },
+            None => ThingArn {
+                arn: self.thing_arn(name),
+                returned: false,
+            },
+        }
     }
 }
 
@@ -250,9 +275,8 @@ mod tests {
         assert_eq!(mqtt("h", 2).binding(), Binding::Mqtt);
     }
 
-    #[test]
-    fn thing_arns_name_region_and_account() {
-        let target = Target {
+    fn target() -> Target {
+        Target {
             data: mqtt("h", 1),
             control: control_plane("http://c").unwrap(),
             time_scale: 1.0,
@@ -260,10 +284,30 @@ mod tests {
             region: "eu-west-1".into(),
             account_id: "111122223333".into(),
             embedded: false,
-        };
+        }
+    }
+
+    #[test]
+    fn thing_arns_name_region_and_account() {
         assert_eq!(
-            target.thing_arn("t-1"),
+            target().thing_arn("t-1"),
             "arn:aws:iot:eu-west-1:111122223333:thing/t-1"
         );
+    }
+
+    #[rstest]
+    #[case(
+        Some("arn:aws:iot:x:000000000000:thing/t-1"),
+        "arn:aws:iot:x:000000000000:thing/t-1",
+        true
+    )]
+    #[case(None, "arn:aws:iot:eu-west-1:111122223333:thing/t-1", false)]
+    fn jobs_target_the_returned_arn_else_the_runs_own(
+        #[case] returned: Option<&str>,
+        #[case] arn: &str,
+        #[case] was_returned: bool,
+    ) {
+        let t = target().job_target("t-1", returned.map(str::to_string));
+        assert_eq!((t.arn.as_str(), t.returned), (arn, was_returned));
     }
 }

@@ -71,6 +71,15 @@ impl Engine {
 
     /// CreateJob: queues one execution per target thing.
     pub fn create_job(&self, spec: JobSpec) -> Result<String, EngineError> {
+        // A thing ARN of another account or region names no thing of this server, whatever
+        // its name: a client that guesses the account instead of using CreateThing's answer
+        // is caught here, as it would be by the service.
+        let ours = self.thing_arn("");
+        if let Some(foreign) = spec.targets.iter().find(|arn| !arn.starts_with(&ours)) {
+            return Err(EngineError::NotFound(format!(
+                "thing {foreign} cannot be found; this server's thing ARNs begin {ours}"
+            )));
+        }
         if let Some(missing) = spec.things.iter().find(|t| !self.things.contains(t)) {
             return Err(EngineError::NotFound(format!(
                 "thing {missing} does not exist"

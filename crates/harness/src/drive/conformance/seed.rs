@@ -1,33 +1,42 @@
 //! A case's control-plane calls: the things and jobs it starts from, and the cancellations its
 //! steps ask for. Every call's exchange is kept with the case.
 
+use std::collections::BTreeMap;
+
 use crate::check::oracle::JobFacts;
 use crate::finding::Finding;
 use crate::plan::JobFixture;
-use crate::transport::{Call, Called, Exchange, NewJob};
+use crate::transport::control::Seeding;
+use crate::transport::target::ThingArn;
+use crate::transport::{Call, Called, ControlError, Exchange, NewJob};
 
 use super::case::CaseRun;
 
 impl CaseRun<'_> {
-    /// Keeps the call's exchange; the exchange, or why the call did not succeed.
-    fn kept<T>(&mut self, call: Call<T>) -> Result<Exchange, String> {
-        let Called { exchange, result } = call.map_err(|e| e.to_string())?;
+    /// Keeps the call's exchange; the exchange and what the call returned, or why it did not
+    /// succeed.
+    fn kept<T>(&mut self, call: Call<T>) -> Result<(Exchange, T), ControlError> {
+        let Called { exchange, result } = call?;
         self.exchanges.push(exchange.clone());
-        result.map_err(|e| e.to_string())?;
-        Ok(exchange)
+        Ok((exchange, result?))
     }
 
     /// Creates the case's things, connects their devices (MQTT) and creates its jobs; `Err`
     /// says why the case cannot go on.
     pub(super) async fn setup(&mut self) -> Result<(), String> {
         let case = self.case;
+        // Logical thing name → the ARN its jobs target.
+        let mut arns = BTreeMap::new();
         for logical in &case.things {
             let real = self.things[logical].clone();
             let called = self
                 .control
                 .create_thing(self.next_seq(), &self.case.id, &real)
                 .await;
-            self.kept(called)?;
+            let (_, returned) = self
+                .kept(called)
+                .map_err(|e| e.explain(Seeding::CreateThing(&real), self.target))?;
+            arns.insert(logical.clone(), self.target.job_target(&real, returned));
             self.oracle.thing_created(logical, &real);
         }
         for logical in &case.absent_things {
@@ -42,20 +51,30 @@ impl CaseRun<'_> {
             }
         }
         for job in &case.jobs {
-            self.create_job(job).await?;
+            self.create_job(job, &arns).await?;
         }
         Ok(())
     }
 
-    async fn create_job(&mut self, job: &JobFixture) -> Result<(), String> {
+    /// Creates `job`, targeting its things at `arns` (by logical name).
+    async fn create_job(
+        &mut self,
+        job: &JobFixture,
+        arns: &BTreeMap<String, ThingArn>,
+    ) -> Result<(), String> {
         let real_id = self.jobs[&job.id].clone();
+        let targets: Vec<ThingArn> = job
+            .targets
+            .iter()
+            .map(|t| {
+                arns.get(t)
+                    .cloned()
+                    .unwrap_or_else(|| self.target.job_target(&self.things[t], None))
+            })
+            .collect();
         let new = NewJob {
             id: real_id.clone(),
-            targets: job
-                .targets
-                .iter()
-                .map(|t| self.target.thing_arn(&self.things[t]))
-                .collect(),
+            targets: targets.iter().map(|t| t.arn.clone()).collect(),
             document: job.document.clone(),
             in_progress_timeout_minutes: job.in_progress_timeout_minutes,
             retry: job
@@ -68,7 +87,9 @@ impl CaseRun<'_> {
             .control
             .create_job(self.next_seq(), &self.case.id, &new)
             .await;
-        let exchange = self.kept(called)?;
+        let (exchange, _) = self
+            .kept(called)
+            .map_err(|e| e.explain(Seeding::CreateJob(&real_id, &targets), self.target))?;
         let window = self.window(&exchange);
         self.oracle.job_created(
             JobFacts {
@@ -91,7 +112,7 @@ impl CaseRun<'_> {
             .cancel_job(self.next_seq(), &self.case.id, &self.jobs[job], force)
             .await;
         match self.kept(called) {
-            Ok(exchange) => {
+            Ok((exchange, _)) => {
                 let window = self.window(&exchange);
                 self.oracle.job_canceled(job, force, window);
             }

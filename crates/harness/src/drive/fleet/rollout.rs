@@ -14,7 +14,9 @@ use tokio_util::sync::CancellationToken;
 use super::Fleet;
 use crate::check::agent::CreatedJob;
 use crate::record::SETUP_ERROR;
-use crate::transport::{Call, Called, NewJob, Timing};
+use crate::transport::control::Seeding;
+use crate::transport::target::ThingArn;
+use crate::transport::{Call, Called, ControlError, NewJob, Timing};
 use jobcert_contract::ControlOperation;
 
 /// CreateThing calls in flight while seeding.
@@ -43,10 +45,12 @@ impl Block {
     }
 }
 
-/// The blocks of this shard, by block number.
+/// The blocks of this shard, by block number, and the thing ARNs the target returned.
 #[derive(Debug, Default)]
 pub struct Rollout {
     blocks: HashMap<u64, Block>,
+    /// Thing name → the ARN CreateThing returned for it.
+    arns: Mutex<HashMap<String, String>>,
 }
 
 impl Rollout {
@@ -54,6 +58,7 @@ impl Rollout {
     pub fn new(blocks: impl IntoIterator<Item = u64>) -> Self {
         Self {
             blocks: blocks.into_iter().map(|b| (b, Block::default())).collect(),
+            arns: Mutex::default(),
         }
     }
 
@@ -66,6 +71,10 @@ impl Rollout {
     pub fn block(&self, block: u64) -> &Block {
         &self.blocks[&block]
     }
+
+    fn arns(&self) -> std::sync::MutexGuard<'_, HashMap<String, String>> {
+        self.arns.lock().unwrap_or_else(|p| p.into_inner())
+    }
 }
 
 /// The id of job `n` of block `block` in run `run`.
@@ -74,22 +83,23 @@ pub fn job_id(run: &str, block: u64, n: u32) -> String {
 }
 
 /// Records a seeding call's exchange (a failure counts as a setup error); when it succeeded,
-/// when it went out and was acknowledged, else what went wrong.
+/// when it went out and was acknowledged and what it returned, else what went wrong.
 fn recorded<T>(
     fleet: &Fleet,
     operation: ControlOperation,
     call: Call<T>,
-) -> Result<Timing, String> {
-    let Called { exchange, result } = call.map_err(|e| e.to_string())?;
+) -> Result<(Timing, T), ControlError> {
+    let Called { exchange, result } = call?;
     let error = result
         .as_ref()
         .err()
         .map(|_| format!("{SETUP_ERROR}{}", operation.name()));
     fleet.recorder.exchange(&exchange, Vec::new(), error);
-    result.map(|_| exchange.timing).map_err(|e| e.to_string())
+    result.map(|r| (exchange.timing, r))
 }
 
-/// Creates every thing of the shard; the first failure ends the seeding.
+/// Creates every thing of the shard, keeping the ARNs the target returned for its jobs; the
+/// first failure ends the seeding.
 pub async fn create_things(
     fleet: &Fleet,
     things: &[String],
@@ -100,7 +110,12 @@ pub async fn create_things(
             .control
             .create_thing(fleet.next_seq(), "setup", name)
             .await;
-        recorded(fleet, ControlOperation::CreateThing, called)
+        let (_, returned) = recorded(fleet, ControlOperation::CreateThing, called)
+            .map_err(|e| e.explain(Seeding::CreateThing(name), &fleet.target))?;
+        if let Some(arn) = returned {
+            fleet.rollout.arns().insert(name.clone(), arn);
+        }
+        Ok::<_, String>(())
     }))
     .buffer_unordered(SEED_CONCURRENCY);
     while let Some(result) = calls.next().await {
@@ -138,12 +153,16 @@ pub async fn create_jobs(
             if stop.is_cancelled() {
                 return Err("interrupted while creating jobs".into());
             }
+            let targets: Vec<ThingArn> = {
+                let arns = fleet.rollout.arns();
+                things_of[&b]
+                    .iter()
+                    .map(|t| fleet.target.job_target(t, arns.get(t).cloned()))
+                    .collect()
+            };
             let job = NewJob {
                 id: job_id(&fleet.run_id, b, n),
-                targets: things_of[&b]
-                    .iter()
-                    .map(|t| fleet.target.thing_arn(t))
-                    .collect(),
+                targets: targets.iter().map(|t| t.arn.clone()).collect(),
                 document: document.clone(),
                 in_progress_timeout_minutes: spec.in_progress_timeout_minutes.map(i64::from),
                 retry: Vec::new(),
@@ -155,13 +174,13 @@ pub async fn create_jobs(
                 .create_job(fleet.next_seq(), "setup", &job)
                 .await;
             let result = recorded(fleet, ControlOperation::CreateJob, called);
-            if let Ok(timing) = &result {
+            if let Ok((timing, _)) = &result {
                 block
                     .created
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
                     .push(CreatedJob {
-                        id: job.id,
+                        id: job.id.clone(),
                         sent_us: timing.sent_us,
                         acked_us: timing.done_us,
                     });
@@ -171,7 +190,7 @@ pub async fn create_jobs(
             if n + 1 == spec.jobs_per_thing {
                 block.done.store(true, Ordering::Release);
             }
-            result?;
+            result.map_err(|e| e.explain(Seeding::CreateJob(&job.id, &targets), &fleet.target))?;
         }
     }
     // With no jobs per thing the loop above marks nothing: every block is done as it is.

@@ -1,0 +1,240 @@
+//! What a failed seeding call says: what was sent, what came back, and the likely cause.
+
+use super::ControlError;
+use crate::transport::target::{Target, ThingArn};
+
+/// Thing ARNs a seeding failure lists before it says how many more there were.
+const ARNS_SHOWN: usize = 3;
+
+/// A seeding call, as the message about its failure names it.
+#[derive(Debug, Clone, Copy)]
+pub enum Seeding<'a> {
+    /// CreateThing of the thing of this name.
+    CreateThing(&'a str),
+    /// CreateJob of the job of this id, targeting these things.
+    CreateJob(&'a str, &'a [ThingArn]),
+}
+
+impl ControlError {
+    /// Why seeding stopped, to act on: what was `sent` to `target`'s control plane, what came
+    /// back, and the likely cause. Seeding fails on a target's setup far more often than on
+    /// its conformance, so the message must tell the two apart.
+    pub fn explain(&self, sent: Seeding<'_>, target: &Target) -> String {
+        let what = match sent {
+            Seeding::CreateThing(name) => format!("CreateThing of thing {name}"),
+            Seeding::CreateJob(id, arns) => {
+                format!("CreateJob of job {id} targeting {}", listed(arns))
+            }
+        };
+        format!(
+            "{what} at {}: {}. Likely cause: {}",
+            target.control.base,
+            self.came_back(),
+            self.cause(sent, target)
+        )
+    }
+
+    /// What came back: status, error type and message, or why nothing did.
+    fn came_back(&self) -> String {
+        match self {
+            Self::Refused {
+                status,
+                error_type,
+                message,
+                body,
+                ..
+            } => {
+                let kind = error_type.as_deref().unwrap_or("(no error type)");
+                match message {
+                    Some(m) => format!("answered {status} {kind}: {m}"),
+                    None if body.is_empty() => format!("answered {status} {kind}"),
+                    None => format!("answered {status} {kind}, body {body}"),
+                }
+            }
+            Self::Timeout { deadline_ms, .. } => format!("no answer within {deadline_ms} ms"),
+            Self::Failed { message, .. } => format!("the request failed: {message}"),
+            Self::Unbuildable(why) => format!("the request could not be built: {why}"),
+        }
+    }
+
+    fn cause(&self, sent: Seeding<'_>, target: &Target) -> String {
+        let guessed = format!(
+            "--region {} and --account-id {}",
+            target.region, target.account_id
+        );
+        let status = match self {
+            Self::Refused { status, .. } => *status,
+            Self::Timeout { .. } => {
+                return "the control plane is slow or not there; check its URL and the request \
+                        deadline"
+                    .into();
+            }
+            Self::Failed { .. } => {
+                return "nothing answers as a control plane at that URL; check it".into();
+            }
+            Self::Unbuildable(_) => {
+                return "the seeding input does not fit the operation's request schema".into();
+            }
+        };
+        match (status, sent) {
+            (404, Seeding::CreateJob(_, arns)) => {
+                let returned = arns.iter().filter(|a| a.returned).count();
+                if returned == arns.len() {
+                    "the target does not know these thing ARNs, though it returned them from \
+                     CreateThing"
+                        .into()
+                } else if returned == 0 {
+                    format!(
+                        "the target returned no thingArn from CreateThing, so these ARNs were \
+                         made from {guessed}, and it files its things elsewhere: check \
+                         --account-id/--region"
+                    )
+                } else {
+                    format!(
+                        "the target does not know these thing ARNs; it returned {returned} of \
+                         them from CreateThing, the rest were made from {guessed}: check \
+                         --account-id/--region"
+                    )
+                }
+            }
+            (401 | 403, _) => format!(
+                "the target refused the request's credentials or signature; check the \
+                 credentials in the environment and --region {}",
+                target.region
+            ),
+            (409, _) => "it exists already with other attributes; was this run id used before \
+                         on this target?"
+                .into(),
+            (500.., _) => "the target failed while seeding; see its own logs".into(),
+            _ => "the target does not take the request as the harness sends it (the \
+                  control-plane subset of the spec)"
+                .into(),
+        }
+    }
+}
+
+/// The first [`ARNS_SHOWN`] ARNs, how many more there are, and where they came from.
+fn listed(arns: &[ThingArn]) -> String {
+    let mut text = arns
+        .iter()
+        .take(ARNS_SHOWN)
+        .map(|a| a.arn.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
+    if arns.len() > ARNS_SHOWN {
+        text.push_str(&format!(" and {} more", arns.len() - ARNS_SHOWN));
+    }
+    let returned = arns.iter().filter(|a| a.returned).count();
+    let origin = if returned == arns.len() {
+        "as CreateThing returned them".to_string()
+    } else if returned == 0 {
+        "made from --region and --account-id: CreateThing returned no thingArn".to_string()
+    } else {
+        format!(
+            "{returned} as CreateThing returned them, {} made from --region and --account-id",
+            arns.len() - returned
+        )
+    };
+    format!("{text} ({origin})")
+}
+
+#[cfg(test)]
+mod tests {
+    use rstest::rstest;
+
+    use super::*;
+
+    fn seeding_target() -> Target {
+        Target {
+            data: crate::transport::DataPlane::parse("http://127.0.0.1:1").unwrap(),
+            control: crate::transport::target::control_plane("http://127.0.0.1:2").unwrap(),
+            time_scale: 1.0,
+            signer: None,
+            region: "us-east-1".into(),
+            account_id: "123456789012".into(),
+            embedded: false,
+        }
+    }
+
+    fn arn(account: &str, name: &str, returned: bool) -> ThingArn {
+        ThingArn {
+            arn: format!("arn:aws:iot:us-east-1:{account}:thing/{name}"),
+            returned,
+        }
+    }
+
+    fn not_found() -> ControlError {
+        ControlError::Refused {
+            operation: "CreateJob",
+            status: 404,
+            error_type: Some("ResourceNotFoundException".into()),
+            message: Some("Thing t-1 cannot be found".into()),
+            body: String::new(),
+        }
+    }
+
+    #[rstest]
+    #[case::returned(
+        vec![arn("000000000000", "t-1", true)],
+        &[
+            "CreateJob of job j-1 targeting arn:aws:iot:us-east-1:000000000000:thing/t-1 (as CreateThing returned them)",
+            "at http://127.0.0.1:2",
+            "answered 404 ResourceNotFoundException: Thing t-1 cannot be found",
+            "Likely cause: the target does not know these thing ARNs, though it returned them from CreateThing",
+        ],
+        &["--account-id 123456789012"],
+    )]
+    #[case::made(
+        vec![arn("123456789012", "t-1", false), arn("123456789012", "t-2", false)],
+        &[
+            "targeting arn:aws:iot:us-east-1:123456789012:thing/t-1, arn:aws:iot:us-east-1:123456789012:thing/t-2 (made from --region and --account-id: CreateThing returned no thingArn)",
+            "answered 404 ResourceNotFoundException: Thing t-1 cannot be found",
+            "returned no thingArn from CreateThing",
+            "made from --region us-east-1 and --account-id 123456789012",
+            "check --account-id/--region",
+        ],
+        &["though it returned them"],
+    )]
+    #[case::mixed(
+        vec![arn("0", "a", true), arn("1", "b", false), arn("0", "c", true), arn("0", "d", true)],
+        &[
+            "thing/a, arn:aws:iot:us-east-1:1:thing/b, arn:aws:iot:us-east-1:0:thing/c and 1 more (3 as CreateThing returned them, 1 made from --region and --account-id)",
+            "it returned 3 of them from CreateThing",
+            "check --account-id/--region",
+        ],
+        &["thing/d"],
+    )]
+    fn a_failed_create_job_says_what_was_sent_what_came_back_and_why(
+        #[case] targets: Vec<ThingArn>,
+        #[case] says: &[&str],
+        #[case] does_not_say: &[&str],
+    ) {
+        let text = not_found().explain(Seeding::CreateJob("j-1", &targets), &seeding_target());
+        for part in says {
+            assert!(text.contains(part), "{part:?} missing from: {text}");
+        }
+        for part in does_not_say {
+            assert!(!text.contains(part), "{part:?} in: {text}");
+        }
+    }
+
+    #[rstest]
+    #[case(ControlError::Refused { operation: "CreateThing", status: 403, error_type: None, message: None, body: "no".into() }, "answered 403 (no error type), body no. Likely cause: the target refused the request's credentials")]
+    #[case(ControlError::Refused { operation: "CreateThing", status: 409, error_type: Some("ResourceAlreadyExistsException".into()), message: None, body: String::new() }, "answered 409 ResourceAlreadyExistsException. Likely cause: it exists already")]
+    #[case(ControlError::Refused { operation: "CreateThing", status: 503, error_type: None, message: Some("down".into()), body: String::new() }, "answered 503 (no error type): down. Likely cause: the target failed")]
+    #[case(ControlError::Refused { operation: "CreateThing", status: 400, error_type: Some("InvalidRequestException".into()), message: None, body: String::new() }, "Likely cause: the target does not take the request as the harness sends it")]
+    #[case(ControlError::Timeout { operation: "CreateThing", deadline_ms: 50 }, "no answer within 50 ms. Likely cause: the control plane is slow or not there")]
+    #[case(ControlError::Failed { operation: "CreateThing", message: "refused".into() }, "the request failed: refused. Likely cause: nothing answers as a control plane")]
+    #[case(ControlError::Unbuildable("bad".into()), "the request could not be built: bad. Likely cause: the seeding input")]
+    fn a_failed_create_thing_says_what_came_back_and_why(
+        #[case] error: ControlError,
+        #[case] says: &str,
+    ) {
+        let text = error.explain(Seeding::CreateThing("t-1"), &seeding_target());
+        assert!(
+            text.starts_with("CreateThing of thing t-1 at http://127.0.0.1:2: "),
+            "{text}"
+        );
+        assert!(text.contains(says), "{says:?} missing from: {text}");
+    }
+}

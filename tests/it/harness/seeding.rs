@@ -1,0 +1,273 @@
+//! Seeding a target that files its things under another account than the run's
+//! `--account-id`. The conformance seeder and the fleet rollout target jobs at the thing ARNs
+//! CreateThing returned, so such a target is seeded without any flag; when CreateThing returns
+//! no `thingArn`, they fall back to the run's own ARNs, and a refusal says so and names the
+//! flags to check.
+
+use std::ffi::OsString;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::response::Response;
+use jobcert_contract::Binding;
+use jobcert_harness::drive::conformance;
+use jobcert_harness::record::CaseRecord;
+use jobcert_harness::transport::DataPlane;
+use jobcert_reference::{RunningServer, ServeConfig};
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+
+use crate::common::faults::{self, TIME_SCALE, failures, listing};
+use crate::common::process::{Serve, args, jobcert};
+use crate::common::report::summary;
+use crate::common::{ScratchExt, scratch, server_with, thing_arn};
+
+/// An account other than the run's default (`123456789012`).
+const OTHER_ACCOUNT: &str = "000000000000";
+/// The cases run: enough to create things and jobs, few enough to be quick.
+const ONLY: &[&str] = &["SN-NEXT-ORDER"];
+
+/// A control-plane proxy that drops `thingArn` from every answer, as a target whose
+/// CreateThing names no ARN would answer.
+struct ArnlessProxy {
+    upstream: String,
+    client: reqwest::Client,
+}
+
+async fn forward(
+    State(proxy): State<Arc<ArnlessProxy>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let path = uri.path_and_query().map_or("/", |p| p.as_str());
+    let mut request = proxy
+        .client
+        .request(method, format!("{}{path}", proxy.upstream));
+    for (name, value) in &headers {
+        if name != header::HOST && name != header::CONTENT_LENGTH {
+            request = request.header(name, value);
+        }
+    }
+    let (status, answer) = match request.body(body).send().await {
+        Ok(r) => (r.status(), r.bytes().await.unwrap_or_default()),
+        Err(e) => (StatusCode::BAD_GATEWAY, Bytes::from(e.to_string())),
+    };
+    let answer = match serde_json::from_slice::<Value>(&answer) {
+        Ok(Value::Object(mut body)) => {
+            body.remove("thingArn");
+            Bytes::from(Value::Object(body).to_string())
+        }
+        _ => answer,
+    };
+    let mut response = Response::new(Body::from(answer));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+/// Starts an [`ArnlessProxy`] to the control plane at `upstream`; its URL and its task.
+async fn arnless(upstream: String) -> (String, tokio::task::JoinHandle<()>) {
+    let proxy = Arc::new(ArnlessProxy {
+        upstream,
+        client: reqwest::Client::new(),
+    });
+    let app = axum::Router::new().fallback(forward).with_state(proxy);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("proxy binds");
+    let url = format!("http://{}", listener.local_addr().expect("proxy address"));
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (url, task)
+}
+
+/// A reference server in this process under `account`.
+async fn reference(account: &str) -> RunningServer {
+    server_with(ServeConfig {
+        time_scale: TIME_SCALE,
+        account_id: account.into(),
+        ..ServeConfig::default()
+    })
+    .await
+}
+
+/// Runs the [`ONLY`] cases over HTTP against `server`, seeding through the control plane at
+/// `control`, with the run's default account; the case records.
+async fn run_against(server: &RunningServer, control: &str, run_id: &str) -> Vec<CaseRecord> {
+    let plan = faults::plan(Binding::Http, ONLY);
+    assert!(
+        plan.cases.iter().any(|c| !c.jobs.is_empty()),
+        "{ONLY:?} creates no job"
+    );
+    let data = DataPlane::parse(&format!("http://{}", server.data_plane())).expect("data URL");
+    let target = faults::target(data, control);
+    assert_eq!(target.account_id, "123456789012");
+    let settings = faults::settings(run_id.into(), Duration::from_secs(5), Instant::now());
+    conformance::run(&plan, &target, &settings, CancellationToken::new()).await
+}
+
+/// Every case ran to its end, and none failed.
+fn assert_clean(cases: Vec<CaseRecord>, run_id: &str) {
+    let aborted: Vec<String> = cases
+        .iter()
+        .filter_map(|c| Some(format!("{}: {}", c.id, c.aborted.as_ref()?)))
+        .collect();
+    assert!(aborted.is_empty(), "aborted:\n{}", aborted.join("\n"));
+    let (_, assessment) = faults::weigh(
+        run_id.into(),
+        Instant::now(),
+        (String::new(), String::new(), "http"),
+        cases,
+    );
+    let failed = failures(&assessment);
+    assert!(failed.is_empty(), "failures:\n{}", listing(&failed));
+    assert!(assessment.totals.checks > 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_target_under_another_account_needs_no_account_id() {
+    let server = reference(OTHER_ACCOUNT).await;
+    // The ARN the run's --account-id would make names no thing of this target.
+    let control = format!("http://{}", server.control_plane());
+    let http = reqwest::Client::new();
+    http.post(format!("{control}/things/t-guess"))
+        .json(&json!({}))
+        .send()
+        .await
+        .expect("CreateThing");
+    let guessed = http
+        .put(format!("{control}/jobs/j-guess"))
+        .json(&json!({ "targets": [thing_arn("t-guess")], "document": "{}" }))
+        .send()
+        .await
+        .expect("CreateJob");
+    assert_eq!(guessed.status(), StatusCode::NOT_FOUND);
+
+    let cases = run_against(&server, &control, "other-account").await;
+    server.shutdown().await;
+    assert_clean(cases, "other-account");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_returned_arn_jobs_target_the_runs_own() {
+    let server = reference("123456789012").await;
+    let (control, proxy) = arnless(format!("http://{}", server.control_plane())).await;
+    let cases = run_against(&server, &control, "arnless").await;
+    proxy.abort();
+    server.shutdown().await;
+    assert_clean(cases, "arnless");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_returned_arn_a_wrong_account_is_named_as_the_cause() {
+    let server = reference(OTHER_ACCOUNT).await;
+    let (control, proxy) = arnless(format!("http://{}", server.control_plane())).await;
+    let cases = run_against(&server, &control, "arnless-other").await;
+    proxy.abort();
+    server.shutdown().await;
+    let reasons: Vec<&str> = cases.iter().filter_map(|c| c.aborted.as_deref()).collect();
+    assert!(!reasons.is_empty(), "no case aborted");
+    for reason in reasons {
+        for part in [
+            "CreateJob of job ",
+            "arn:aws:iot:us-east-1:123456789012:thing/",
+            "CreateThing returned no thingArn",
+            "answered 404 ResourceNotFoundException",
+            "check --account-id/--region",
+        ] {
+            assert!(reason.contains(part), "{part:?} missing from: {reason}");
+        }
+    }
+}
+
+/// A fleet small enough to seed and drain in a few seconds.
+const FLEET: &str = "\
+fleet:
+  name: seeding-other-account
+  seed: 7
+  things: { count: 20, per-job: 10 }
+  transport: http
+  connect: { rate: 1000 }
+  rollout: { jobs-per-thing: 1, rate: 100, start: before }
+  behaviour:
+    program: agent
+    work: { uniform: { min: 1, max: 2 } }
+    outcomes: { SUCCEEDED: 1.0 }
+    step-timeout-minutes: 600
+  load: { model: closed, think: { exponential: { mean: 1 } } }
+  run: { until: drained, max-duration-s: 20, deadline-ms: 5000 }
+";
+
+/// `jobcert fleet` of [`FLEET`] against `data` and `control` with the default account; the
+/// record of its summary.
+fn fleet(data: &str, control: &str, run_id: &str) -> Value {
+    let scratch = scratch(run_id);
+    let path = scratch.write("fleet.yaml", FLEET);
+    let reports = scratch.path().join("reports");
+    let ran = jobcert(
+        &args([
+            OsString::from("fleet"),
+            path.into_os_string(),
+            "--target".into(),
+            data.into(),
+            "--control".into(),
+            control.into(),
+            "--target-time-scale".into(),
+            TIME_SCALE.to_string().into(),
+            "--run-id".into(),
+            run_id.into(),
+            "--report-dir".into(),
+            reports.clone().into_os_string(),
+            "--quiet".into(),
+        ]),
+        &scratch,
+        Duration::from_secs(60),
+    );
+    let summary = summary(&reports.join(run_id));
+    assert!(ran.code.is_some(), "{ran}");
+    summary["record"].clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fleet_is_rolled_out_at_the_returned_arns_and_else_names_the_cause() {
+    let serve = Serve::with(&[
+        "--time-scale",
+        &TIME_SCALE.to_string(),
+        "--account-id",
+        OTHER_ACCOUNT,
+    ]);
+    let (data, control) = (serve.data.clone(), serve.control.clone());
+    let (d, c) = (data.clone(), control.clone());
+    let record = tokio::task::spawn_blocking(move || fleet(&d, &c, "fleet-other"))
+        .await
+        .expect("fleet run");
+    assert_eq!(record["partial"], false, "{:#}", record["stopped_by"]);
+    assert_eq!(record["jobs"], 2, "{record:#}");
+
+    let (arnless_control, proxy) = arnless(control).await;
+    let record = tokio::task::spawn_blocking(move || fleet(&data, &arnless_control, "fleet-guess"))
+        .await
+        .expect("fleet run");
+    proxy.abort();
+    let stopped_by = record["stopped_by"].as_str().unwrap_or_default();
+    for part in [
+        "CreateJob of job ",
+        "arn:aws:iot:us-east-1:123456789012:thing/",
+        "CreateThing returned no thingArn",
+        "check --account-id/--region",
+    ] {
+        assert!(
+            stopped_by.contains(part),
+            "{part:?} missing from: {stopped_by}"
+        );
+    }
+}

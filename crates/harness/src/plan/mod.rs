@@ -204,12 +204,40 @@ impl Plan {
         }
     }
 
-    /// Keeps the cases that match any of `only` (all when empty) and none of `skip`.
+    /// Keeps the cases that match any of `only` (all when empty) and none of `skip`. A label
+    /// may also be a case id prefixed by a binding (`http:start-next/order`, the id a run
+    /// reports): it selects (or skips) that case over that binding only, so a case selected
+    /// only that way then runs over that binding alone.
     pub fn filter(&mut self, only: &[String], skip: &[String]) {
-        self.cases.retain(|c| {
-            (only.is_empty() || only.iter().any(|l| c.matches(l) || c.id == *l))
-                && !skip.iter().any(|l| c.matches(l) || c.id == *l)
+        self.cases.retain_mut(|c| {
+            let over: Vec<Binding> = BINDINGS.into_iter().filter(|&b| c.runs_over(b)).collect();
+            let kept: Vec<Binding> = over
+                .iter()
+                .copied()
+                .filter(|&b| only.is_empty() || only.iter().any(|l| c.selected_by(l, b)))
+                .filter(|&b| !skip.iter().any(|l| c.selected_by(l, b)))
+                .collect();
+            if kept.len() < over.len() {
+                c.bindings.clone_from(&kept);
+            }
+            !kept.is_empty()
         });
+    }
+}
+
+/// Every binding, in the order a run covers them.
+const BINDINGS: [Binding; 2] = [Binding::Http, Binding::Mqtt];
+
+impl PlannedCase {
+    /// Whether `label` names this case over `binding`: a requirement ID, a tag, its id, or its
+    /// id prefixed by the binding's name.
+    fn selected_by(&self, label: &str, binding: Binding) -> bool {
+        self.matches(label)
+            || self.id == label
+            || label
+                .strip_prefix(binding.name())
+                .and_then(|rest| rest.strip_prefix(':'))
+                == Some(self.id.as_str())
     }
 }
 
@@ -221,4 +249,70 @@ pub struct RetrySpec {
     pub failure_type: String,
     /// How many retries.
     pub number_of_retries: u32,
+}
+
+#[cfg(test)]
+mod tests {
+    use rstest::rstest;
+
+    use super::*;
+
+    fn case(id: &str, bindings: Vec<Binding>) -> PlannedCase {
+        PlannedCase {
+            id: id.into(),
+            suite: "s".into(),
+            name: id.into(),
+            description: None,
+            source: None,
+            requirements: vec![jobcert_contract::req::SN_NEXT_ORDER],
+            tags: vec!["order".into()],
+            bindings,
+            things: vec![],
+            absent_things: vec![],
+            jobs: vec![],
+            steps: vec![],
+        }
+    }
+
+    /// The ids of the cases `plan` runs over each binding, prefixed as a run reports them.
+    fn run_ids(plan: &Plan) -> Vec<String> {
+        BINDINGS
+            .into_iter()
+            .flat_map(|b| plan.over(b).cases.into_iter().map(|c| c.id))
+            .collect()
+    }
+
+    #[rstest]
+    #[case::everything(&[], &[], &["http:s/a", "http:s/b", "http:s/h", "mqtt:s/a", "mqtt:s/b"])]
+    #[case::by_id(&["s/a"], &[], &["http:s/a", "mqtt:s/a"])]
+    #[case::by_requirement(&["SN-NEXT-ORDER"], &["s/b"], &["http:s/a", "mqtt:s/a"])]
+    #[case::by_tag(&["order"], &[], &["http:s/a", "http:s/b", "mqtt:s/a", "mqtt:s/b"])]
+    #[case::by_http_id(&["http:s/a"], &[], &["http:s/a"])]
+    #[case::by_mqtt_id(&["mqtt:s/a"], &[], &["mqtt:s/a"])]
+    #[case::both_prefixed(&["mqtt:s/a", "http:s/a"], &[], &["http:s/a", "mqtt:s/a"])]
+    #[case::plain_id_wins(&["mqtt:s/a", "s/a"], &[], &["http:s/a", "mqtt:s/a"])]
+    #[case::skip_one_binding(&[], &["mqtt:s/b"], &["http:s/a", "http:s/b", "http:s/h", "mqtt:s/a"])]
+    #[case::only_binding_skipped(&["s/h"], &["http:s/h"], &[])]
+    #[case::prefix_of_another_binding(&["mqtt:s/h"], &[], &[])]
+    #[case::no_such_prefix(&["coap:s/a"], &[], &[])]
+    #[case::prefix_without_colon(&["https/a"], &[], &[])]
+    fn filter_selects_cases_over_bindings(
+        #[case] only: &[&str],
+        #[case] skip: &[&str],
+        #[case] expected: &[&str],
+    ) {
+        let mut plan = Plan {
+            cases: vec![
+                case("s/a", vec![]),
+                case("s/b", vec![]),
+                case("s/h", vec![Binding::Http]),
+            ],
+        };
+        plan.cases[1].requirements.clear();
+        plan.cases[2].tags.clear();
+        plan.cases[2].requirements.clear();
+        let strings = |l: &[&str]| l.iter().map(ToString::to_string).collect::<Vec<_>>();
+        plan.filter(&strings(only), &strings(skip));
+        assert_eq!(run_ids(&plan), expected);
+    }
 }

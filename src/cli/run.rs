@@ -9,7 +9,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::profile::ProfileArg;
 use anyhow::{Context, bail};
-use clap::Args;
+use clap::{Args, ValueEnum};
 use jobcert_contract::Binding;
 use jobcert_harness::drive::conformance::{self, Settings};
 use jobcert_harness::plan::Plan;
@@ -27,6 +27,11 @@ use tokio_util::sync::CancellationToken;
 
 /// Virtual clock speed of the embedded reference server when no target is given.
 const EMBEDDED_TIME_SCALE: f64 = 600.0;
+
+/// Deadline of one request unless `--deadline-ms` says otherwise.
+const DEFAULT_DEADLINE_MS: u64 = 5000;
+/// Longest real wait of one step unless `--max-wait-s` says otherwise.
+const DEFAULT_MAX_WAIT_S: u64 = 600;
 
 /// Options of `jobcert run`.
 #[derive(Debug, Args)]
@@ -52,10 +57,12 @@ pub struct RunArgs {
     /// Where reports go (a folder per run).
     #[arg(long, default_value = "reports")]
     report_dir: PathBuf,
-    /// Run only cases with this requirement ID, tag or case id (repeatable).
+    /// Run only cases with this requirement ID, tag or case id; `http:<case id>` or
+    /// `mqtt:<case id>` (as reports name it) runs that case over that transport only (repeatable).
     #[arg(long)]
     only: Vec<String>,
-    /// Skip cases with this requirement ID, tag or case id (repeatable).
+    /// Skip cases with this requirement ID, tag or case id (`http:<case id>`: over HTTP only;
+    /// repeatable).
     #[arg(long)]
     skip: Vec<String>,
     /// How strictly to judge where the contract leaves room.
@@ -65,13 +72,13 @@ pub struct RunArgs {
     #[arg(long)]
     deviations: Option<PathBuf>,
     /// Deadline of one request, in milliseconds.
-    #[arg(long, default_value_t = 5000)]
+    #[arg(long, default_value_t = DEFAULT_DEADLINE_MS)]
     deadline_ms: u64,
     /// Cases run side by side.
     #[arg(long, default_value_t = 8)]
     concurrency: usize,
     /// Longest real time one wait step may take, in seconds.
-    #[arg(long, default_value_t = 600)]
+    #[arg(long, default_value_t = DEFAULT_MAX_WAIT_S)]
     max_wait_s: u64,
     /// Leave out the negative cases generated from the request schemas.
     #[arg(long)]
@@ -334,22 +341,43 @@ async fn execute(args: RunArgs) -> anyhow::Result<bool> {
     Ok(assessment.passed)
 }
 
-/// The command that re-runs a case of this run, without credentials.
+/// The command that re-runs a case of this run: every option that shapes a case (the target,
+/// its clock, the ARNs' region and account, the profile, the deviations, deadlines), as shell
+/// words, and never a credential (those come from the environment).
 fn rerun_prefix(args: &RunArgs) -> String {
-    let mut parts = vec!["jobcert run".to_string()];
-    parts.extend(args.paths.iter().map(|p| p.display().to_string()));
-    if let Some(t) = &args.target {
-        parts.push(format!("--target {t}"));
+    let mut words = vec!["jobcert".to_string(), "run".into()];
+    words.extend(args.paths.iter().map(|p| p.display().to_string()));
+    let mut option = |name: &str, value: String| words.extend([format!("--{name}"), value]);
+    match &args.target {
+        Some(t) => {
+            option("target", t.clone());
+            if let Some(c) = &args.control {
+                option("control", c.clone());
+            }
+            option("target-time-scale", args.target_time_scale.to_string());
+        }
+        None if args.transport != Transports::Both => {
+            let transport = args.transport.to_possible_value().expect("no value is skipped");
+            option("transport", transport.get_name().to_string());
+        }
+        None => {}
     }
-    if let Some(c) = &args.control {
-        parts.push(format!("--control {c}"));
-        parts.push(format!("--target-time-scale {}", args.target_time_scale));
-    }
-    if args.profile == ProfileArg::Strict {
-        parts.push("--profile strict".into());
-    }
+    option("region", args.region.clone());
+    option("account-id", args.account_id.clone());
+    let profile = args.profile.to_possible_value().expect("no value is skipped");
+    option("profile", profile.get_name().to_string());
     if let Some(d) = &args.deviations {
-        parts.push(format!("--deviations {}", d.display()));
+        option("deviations", d.display().to_string());
     }
-    parts.join(" ")
+    if args.deadline_ms != DEFAULT_DEADLINE_MS {
+        option("deadline-ms", args.deadline_ms.to_string());
+    }
+    if args.max_wait_s != DEFAULT_MAX_WAIT_S {
+        option("max-wait-s", args.max_wait_s.to_string());
+    }
+    words
+        .iter()
+        .map(|w| report::shell_word(w).into_owned())
+        .collect::<Vec<_>>()
+        .join(" ")
 }

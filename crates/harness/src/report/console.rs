@@ -1,14 +1,16 @@
-//! The console summary: totals, each failing or aborted case with its failures, and the verdict.
+//! The console summary: totals, each failing or aborted case with its failures and the command
+//! that re-runs it, and the verdict.
 
 use std::fmt::Write;
 
 use super::ReportInput;
+use super::command::rerun;
 use super::kit::{Paint, Tone, paint, passed_word};
 use crate::finding::Severity;
 use crate::verdict::Verdict;
 
-/// The console summary (a few lines, one line per failing or aborted case and one per problem
-/// finding of those), styled as `colour` says. The caller prints the report path.
+/// The console summary (a few lines, one line per failing or aborted case, one per problem
+/// finding of those and its re-run command), styled as `colour` says. The caller prints the report path.
 pub fn console(input: &ReportInput<'_>, colour: Paint) -> String {
     let t = &input.assessment.totals;
     // A count is coloured only when it is not zero.
@@ -69,6 +71,7 @@ pub fn console(input: &ReportInput<'_>, colour: Paint) -> String {
         {
             let _ = writeln!(out, "    {}: {}", p.finding.requirement, p.finding.message);
         }
+        let _ = writeln!(out, "    re-run: {}", rerun(input, &case.id));
     }
     if warnings > 0 {
         let line = format!("{warnings} warning(s) in {warned_cases} case(s); see the report");
@@ -119,6 +122,8 @@ mod tests {
         assert!(lines.contains(&"FAIL start-next/empty (scenarios/start-next.yaml:3:5)"));
         assert!(lines.contains(&"    SN-EMPTY: expected no `execution` member"));
         assert!(lines.contains(&"ABORT update/timeout (scenarios/update.yaml:3:5)"));
+        let rerun = format!("    re-run: {} --only update/timeout", fixture::RERUN);
+        assert!(lines.contains(&rerun.as_str()));
         assert!(lines.contains(&"1 warning(s) in 1 case(s); see the report"));
         assert_eq!(lines.last(), Some(&"verdict: FAIL"));
         assert!(!text.contains('\x1b'));

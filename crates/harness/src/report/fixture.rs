@@ -130,6 +130,31 @@ pub fn sample() -> (RunRecord, Assessment) {
     (run, assessment)
 }
 
+/// A run of one case that only warned: its finding cites a refused exchange.
+pub fn warned() -> (RunRecord, Assessment) {
+    let warned = case(
+        "start-next",
+        "unknown-thing",
+        vec![Finding::fail(
+            req::SN_UNKNOWN_THING,
+            "answered 410 TerminalStateException for an unknown thing",
+            Some(4),
+        )],
+        vec![exchange(
+            4,
+            "StartNextPendingJobExecution",
+            answered(410, r#"{"__type":"TerminalStateException"}"#),
+        )],
+    );
+    let run = RunRecord {
+        cases: vec![warned],
+        latency: LatencyBook::default(),
+        ..sample().0
+    };
+    let assessment = assess(&run, Profile::Aws, &[]);
+    (run, assessment)
+}
+
 /// The report input over `sample()`.
 pub fn input<'a>(run: &'a RunRecord, assessment: &'a Assessment) -> ReportInput<'a> {
     ReportInput {

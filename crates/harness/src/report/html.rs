@@ -6,6 +6,7 @@ use super::kit::{
     Esc, badge, document, level_word, passed_word, profile_word, severity_word, target_rows,
     verdict_word,
 };
+use super::command::{rerun, resend};
 use super::{ReportInput, cited_exchanges, unanswered};
 use crate::record::CaseRecord;
 use crate::transport::{Exchange, Outcome, redact};
@@ -13,11 +14,6 @@ use crate::verdict::{CaseVerdict, Verdict};
 
 /// The operation whose coverage the page states as a percentage.
 const COVERAGE_OPERATION: &str = "StartNextPendingJobExecution";
-
-/// `s` as one POSIX shell word.
-fn shell_quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', r"'\''"))
-}
 
 fn ms(us: u64) -> String {
     format!("{:.3}", us as f64 / 1000.0)
@@ -159,7 +155,15 @@ fn exchange(out: &mut String, e: &Exchange) -> fmt::Result {
             Esc(&unanswered(other).unwrap_or_default())
         )?,
     }
-    writeln!(out, "</div></div>")
+    writeln!(out, "</div></div>")?;
+    match resend(e) {
+        Some(line) => writeln!(
+            out,
+            r#"<h5>Send it again</h5><pre class="resend">{}</pre>"#,
+            Esc(&line)
+        ),
+        None => Ok(()),
+    }
 }
 
 fn failure(
@@ -202,15 +206,25 @@ fn failure(
     for e in cited_exchanges(case, verdict) {
         exchange(out, e)?;
     }
-    let rerun = format!("{} --only {}", input.rerun_prefix, shell_quote(&case.id));
-    writeln!(out, "<h4>Re-run</h4><pre>{}</pre></article>", Esc(&rerun))
+    writeln!(
+        out,
+        r#"<h4>Re-run</h4><pre class="rerun">{}</pre></article>"#,
+        Esc(&rerun(input, &case.id))
+    )
 }
 
-fn failures(out: &mut String, input: &ReportInput<'_>) -> fmt::Result {
-    writeln!(out, r#"<section id="failures"><h2>Failures</h2>"#)?;
+/// One section of the cases whose verdict `shown` accepts, each with its problems, the
+/// exchanges they cite and the command that re-runs it.
+fn problem_cases(
+    out: &mut String,
+    input: &ReportInput<'_>,
+    (id, title): (&str, &str),
+    shown: fn(Verdict) -> bool,
+) -> fmt::Result {
+    writeln!(out, r#"<section id="{id}"><h2>{title}</h2>"#)?;
     let mut any = false;
     for (case, verdict) in input.cases() {
-        if matches!(verdict.verdict, Verdict::Fail | Verdict::Aborted) {
+        if shown(verdict.verdict) {
             any = true;
             failure(out, input, case, verdict)?;
         }
@@ -335,7 +349,12 @@ pub(super) fn page(input: &ReportInput<'_>) -> String {
         |out| header(out, input),
         |out| {
             coverage(out, input)?;
-            failures(out, input)?;
+            problem_cases(out, input, ("failures", "Failures"), |v| {
+                matches!(v, Verdict::Fail | Verdict::Aborted)
+            })?;
+            problem_cases(out, input, ("warnings", "Warnings"), |v| {
+                matches!(v, Verdict::Warn | Verdict::Deviation)
+            })?;
             latency(out, input)?;
             cases(out, input)
         },
@@ -356,12 +375,28 @@ mod tests {
     fn has_the_rerun_command_and_escapes_bodies() {
         let html = sample_page();
         assert!(html.contains(&format!(
-            "{} --only &#39;start-next/empty&#39;",
+            "{} --only start-next/empty",
             fixture::RERUN
         )));
         assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
         assert!(!html.contains("<script"));
         assert!(html.contains("no answer within 5000 ms"));
+    }
+
+    #[test]
+    fn shows_a_warned_case_with_its_exchange_and_curl_line() {
+        let (run, assessment) = fixture::warned();
+        let html = page(&fixture::input(&run, &assessment));
+        let warnings = &html[html.find(r#"<section id="warnings">"#).unwrap()..];
+        assert!(warnings.contains("answered 410 TerminalStateException for an unknown thing"));
+        assert!(warnings.contains("Exchange #4"));
+        let curl = warnings.split(r#"<pre class="resend">"#).nth(1).unwrap();
+        let curl = &curl[..curl.find("</pre>").unwrap()];
+        assert!(curl.starts_with(
+            "curl -sS -i -g --path-as-is -X PUT &#39;http://127.0.0.1:9080/things/t-1/jobs/$next&#39;"
+        ));
+        assert!(!curl.contains("AKIDSECRET") && !curl.contains("authorization"));
+        assert!(warnings.contains("--only start-next/unknown-thing"));
     }
 
     #[test]
@@ -380,8 +415,4 @@ mod tests {
         assert!(html.contains(&format!("{COVERAGE_OPERATION}: ")));
     }
 
-    #[test]
-    fn quotes_case_ids_for_the_shell() {
-        assert_eq!(shell_quote("a/it's"), r"'a/it'\''s'");
-    }
 }

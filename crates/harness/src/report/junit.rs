@@ -8,6 +8,7 @@ use std::time::Duration;
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 
 use super::kit::severity_word;
+use super::command::rerun;
 use super::{ReportInput, cited_exchanges, unanswered};
 use crate::finding::Severity;
 use crate::record::CaseRecord;
@@ -49,8 +50,9 @@ fn evidence(e: &Exchange) -> String {
     out
 }
 
-/// The failure (or error) text: every problem, then the evidence of each exchange they cite.
-fn details(case: &CaseRecord, verdict: &CaseVerdict) -> String {
+/// The failure (or error) text: every problem, the evidence of each exchange they cite, and
+/// the command that re-runs the case.
+fn details(input: &ReportInput<'_>, case: &CaseRecord, verdict: &CaseVerdict) -> String {
     let mut lines: Vec<String> = case
         .aborted
         .iter()
@@ -61,10 +63,15 @@ fn details(case: &CaseRecord, verdict: &CaseVerdict) -> String {
         .into_iter()
         .map(evidence)
         .collect();
-    format!("{}\n\n{}", lines.join("\n"), exchanges.join("\n"))
+    format!(
+        "{}\n\n{}\nre-run: {}",
+        lines.join("\n"),
+        exchanges.join("\n"),
+        rerun(input, &case.id)
+    )
 }
 
-fn status(case: &CaseRecord, verdict: &CaseVerdict) -> TestCaseStatus {
+fn status(input: &ReportInput<'_>, case: &CaseRecord, verdict: &CaseVerdict) -> TestCaseStatus {
     match verdict.verdict {
         Verdict::Fail => {
             let mut ids: Vec<&str> = Vec::new();
@@ -80,22 +87,22 @@ fn status(case: &CaseRecord, verdict: &CaseVerdict) -> TestCaseStatus {
             let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
             s.set_message(format!("failed: {}", ids.join(", ")))
                 .set_type("conformance")
-                .set_description(details(case, verdict));
+                .set_description(details(input, case, verdict));
             s
         }
         Verdict::Aborted | Verdict::Untested => {
             let mut s = TestCaseStatus::non_success(NonSuccessKind::Error);
             s.set_message(case.aborted.as_deref().unwrap_or("aborted"))
                 .set_type("aborted")
-                .set_description(details(case, verdict));
+                .set_description(details(input, case, verdict));
             s
         }
         Verdict::Pass | Verdict::Warn | Verdict::Deviation => TestCaseStatus::success(),
     }
 }
 
-fn test_case(case: &CaseRecord, verdict: &CaseVerdict) -> TestCase {
-    let mut tc = TestCase::new(case.name.as_str(), status(case, verdict));
+fn test_case(input: &ReportInput<'_>, case: &CaseRecord, verdict: &CaseVerdict) -> TestCase {
+    let mut tc = TestCase::new(case.name.as_str(), status(input, case, verdict));
     tc.set_classname(case.suite.as_str())
         .set_assertions(verdict.checks)
         .set_time(Duration::from_millis(case.duration_ms));
@@ -119,7 +126,7 @@ pub(super) fn xml(input: &ReportInput<'_>) -> io::Result<String> {
         };
         let suite = &mut suites[index];
         let time = suite.time.unwrap_or_default() + Duration::from_millis(case.duration_ms);
-        suite.add_test_case(test_case(case, verdict)).set_time(time);
+        suite.add_test_case(test_case(input, case, verdict)).set_time(time);
     }
     let mut report = Report::new("jobcert");
     report
@@ -146,6 +153,7 @@ mod tests {
         assert!(xml.contains("&gt; PUT http://127.0.0.1:9080/things/t-1/jobs/$next"));
         assert!(xml.contains("&lt;script&gt;"));
         assert!(xml.contains("no answer within 5000 ms"));
+        assert!(xml.contains(&format!("re-run: {} --only start-next/empty", fixture::RERUN)));
         assert!(!xml.contains("AKIDSECRET"));
     }
 

@@ -2,6 +2,7 @@
 //! histogram, and the console summary; `manifest.json`, which makes a run folder verifiable,
 //! and the diff of two runs. Reports only read records; they never judge or send.
 
+mod command;
 mod console;
 pub mod diff;
 #[cfg(test)]
@@ -18,6 +19,7 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
+pub use command::shell_word;
 pub use console::console;
 pub use kit::Paint;
 
@@ -47,9 +49,11 @@ pub struct ReportInput<'a> {
     pub run: &'a RunRecord,
     /// Its verdicts.
     pub assessment: &'a Assessment,
-    /// Command prefix that re-runs one case when followed by ` --only <case id>`; e.g.
+    /// Command prefix, as shell words (see [`shell_word`]), that re-runs exactly one case when
+    /// followed by ` --only <case id>` (the id as recorded, transport prefix included); e.g.
     /// `jobcert run scenarios/conformance --target http://127.0.0.1:9080 --control
-    /// http://127.0.0.1:9081 --target-time-scale 1`. Never contains credentials.
+    /// http://127.0.0.1:9081 --target-time-scale 1 --region us-east-1 --account-id
+    /// 123456789012`. Never contains credentials.
     pub rerun_prefix: &'a str,
 }
 

@@ -51,6 +51,26 @@ pub fn unchanged_requirement(
     })
 }
 
+/// What came back, for a message: the answer as the SDKs read it (`410
+/// TerminalStateException`, `200 success`), or why nothing did.
+fn came_back(exchange: &Exchange, answer: &Answer) -> String {
+    match &exchange.outcome {
+        Outcome::Timeout { deadline_ms } => {
+            format!("no answer (timeout after {deadline_ms} ms)")
+        }
+        Outcome::Failed { message, .. } => format!("no answer (transport failure: {message})"),
+        Outcome::Answered(_) => answer.describe(),
+    }
+}
+
+/// What came back instead of a body member: an error names itself; a success lacks the member.
+fn missing(exchange: &Exchange, answer: &Answer) -> String {
+    match answer {
+        Answer::Success(_) => format!("{} without it", came_back(exchange, answer)),
+        _ => came_back(exchange, answer),
+    }
+}
+
 /// Checks `answer` against the step's explicit expectations, citing `requirement`.
 /// `resolve` maps a logical thing or job name to the name used on the target.
 pub fn check(
@@ -78,10 +98,7 @@ pub fn check(
         out.push(Finding::check(
             got == Some(status),
             requirement,
-            format!(
-                "expected HTTP {status}, got {}",
-                got.map_or("no answer".to_string(), |s| s.to_string())
-            ),
+            format!("expected HTTP {status}, got {}", came_back(exchange, answer)),
             seq,
         ));
     }
@@ -89,7 +106,7 @@ pub fn check(
         out.push(Finding::check(
             answer.error_type() == Some(error.as_str()),
             requirement,
-            format!("expected {error}, got {}", answer.describe()),
+            format!("expected {error}, got {}", came_back(exchange, answer)),
             seq,
         ));
     }
@@ -99,7 +116,7 @@ pub fn check(
             requirement,
             format!(
                 "a valid value must not be refused as {error}; got {}",
-                answer.describe()
+                came_back(exchange, answer)
             ),
             seq,
         ));
@@ -129,10 +146,159 @@ pub fn check(
             requirement,
             format!(
                 "{path}: expected {what}, got {}",
-                got.map_or("nothing".to_string(), Value::to_string)
+                got.map_or_else(|| missing(exchange, answer), Value::to_string)
             ),
             seq,
         ));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use rstest::rstest;
+    use serde_json::json;
+
+    use super::*;
+    use crate::transport::{FailureClass, Timing, WireRequest, WireResponse};
+
+    fn exchange(transport: &str, outcome: Outcome) -> Exchange {
+        Exchange {
+            seq: 7,
+            context: "case".into(),
+            operation: "UpdateJobExecution".into(),
+            request: WireRequest {
+                transport: transport.into(),
+                method: "POST".into(),
+                endpoint: "http://127.0.0.1:9080".into(),
+                target: "/things/t/jobs/j".into(),
+                headers: vec![],
+                body: None,
+            },
+            outcome,
+            timing: Timing {
+                intended_us: 0,
+                sent_us: 0,
+                done_us: 1,
+            },
+        }
+    }
+
+    fn answered(status: u16) -> Outcome {
+        Outcome::Answered(WireResponse {
+            status,
+            headers: vec![],
+            body: String::new(),
+            truncated: false,
+        })
+    }
+
+    fn refused(status: u16, type_name: &str) -> Answer {
+        Answer::Error {
+            status,
+            type_name: Some(type_name.into()),
+            body: Some(json!({ "message": "no" })),
+        }
+    }
+
+    fn expecting(status: Option<u16>, error: Option<&str>, body: Value) -> Expectation {
+        Expectation {
+            status,
+            error: error.map(str::to_string),
+            body: body.as_object().cloned().unwrap_or_default(),
+            ..Expectation::default()
+        }
+    }
+
+    #[rstest]
+    #[case::member_of_an_error(
+        expecting(None, None, json!({ "execution.status": "SUCCEEDED" })),
+        answered(410),
+        refused(410, "TerminalStateException"),
+        &["execution.status: expected \"SUCCEEDED\", got 410 TerminalStateException"]
+    )]
+    #[case::member_missing_from_a_success(
+        expecting(None, None, json!({ "execution.status": "SUCCEEDED" })),
+        answered(200),
+        Answer::Success(json!({ "execution": {} })),
+        &["execution.status: expected \"SUCCEEDED\", got 200 success without it"]
+    )]
+    #[case::member_of_another_value(
+        expecting(None, None, json!({ "execution.status": "SUCCEEDED" })),
+        answered(200),
+        Answer::Success(json!({ "execution": { "status": "FAILED" } })),
+        &["execution.status: expected \"SUCCEEDED\", got \"FAILED\""]
+    )]
+    #[case::member_present_not_absent(
+        expecting(None, None, json!({ "execution": { "absent": true } })),
+        answered(200),
+        Answer::Success(json!({ "execution": 1 })),
+        &["execution: expected absent, got 1"]
+    )]
+    #[case::error_type_of_a_success(
+        expecting(None, Some("InvalidRequestException"), json!({})),
+        answered(200),
+        Answer::Success(json!({})),
+        &["expected InvalidRequestException, got 200 success"]
+    )]
+    #[case::status_and_type_of_another_error(
+        expecting(Some(400), Some("InvalidRequestException"), json!({})),
+        answered(410),
+        refused(410, "TerminalStateException"),
+        &[
+            "expected HTTP 400, got 410 TerminalStateException",
+            "expected InvalidRequestException, got 410 TerminalStateException",
+        ]
+    )]
+    fn messages_say_what_came_back(
+        #[case] expect: Expectation,
+        #[case] outcome: Outcome,
+        #[case] answer: Answer,
+        #[case] messages: &[&str],
+    ) {
+        let findings = check(
+            &expect,
+            &exchange("http", outcome),
+            &answer,
+            req::UP_INPUT,
+            &|_| None,
+        );
+        let failed: Vec<&str> = findings
+            .iter()
+            .filter(|f| !f.passed)
+            .map(|f| f.message.as_str())
+            .collect();
+        assert_eq!(failed, messages);
+        assert!(findings.iter().all(|f| f.exchange == Some(7)));
+    }
+
+    #[rstest]
+    #[case::timeout(Outcome::Timeout { deadline_ms: 5000 }, "no answer (timeout after 5000 ms)")]
+    #[case::reset(
+        Outcome::Failed { class: FailureClass::Reset, message: "connection reset".into() },
+        "no answer (transport failure: connection reset)"
+    )]
+    #[case::answered(answered(410), "410 TerminalStateException")]
+    fn what_came_back_names_a_missing_answer(#[case] outcome: Outcome, #[case] said: &str) {
+        let answer = match outcome {
+            Outcome::Answered(_) => refused(410, "TerminalStateException"),
+            _ => Answer::Unanswered,
+        };
+        assert_eq!(came_back(&exchange("http", outcome), &answer), said);
+    }
+
+    #[test]
+    fn an_unanswered_call_is_left_to_the_answer_check() {
+        let expect = expecting(Some(400), Some("InvalidRequestException"), json!({}));
+        let timeout = exchange("http", Outcome::Timeout { deadline_ms: 5000 });
+        assert!(check(&expect, &timeout, &Answer::Unanswered, req::UP_INPUT, &|_| None).is_empty());
+    }
+
+    #[test]
+    fn mqtt_has_no_status_to_expect() {
+        let expect = expecting(Some(400), None, json!({}));
+        let rejected = exchange("mqtt", answered(0));
+        let answer = refused(400, "InvalidRequestException");
+        assert!(check(&expect, &rejected, &answer, req::UP_INPUT, &|_| None).is_empty());
+    }
 }

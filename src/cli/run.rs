@@ -357,14 +357,20 @@ fn rerun_prefix(args: &RunArgs) -> String {
             option("target-time-scale", args.target_time_scale.to_string());
         }
         None if args.transport != Transports::Both => {
-            let transport = args.transport.to_possible_value().expect("no value is skipped");
+            let transport = args
+                .transport
+                .to_possible_value()
+                .expect("no value is skipped");
             option("transport", transport.get_name().to_string());
         }
         None => {}
     }
     option("region", args.region.clone());
     option("account-id", args.account_id.clone());
-    let profile = args.profile.to_possible_value().expect("no value is skipped");
+    let profile = args
+        .profile
+        .to_possible_value()
+        .expect("no value is skipped");
     option("profile", profile.get_name().to_string());
     if let Some(d) = &args.deviations {
         option("deviations", d.display().to_string());

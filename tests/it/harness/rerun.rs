@@ -41,15 +41,16 @@ async fn retype(
             request = request.header(name, value);
         }
     }
-    let answer = request.body(body).send().await.expect("the reference answers");
+    let answer = request
+        .body(body)
+        .send()
+        .await
+        .expect("the reference answers");
     let mut response = Response::builder().status(answer.status());
     for (name, value) in answer.headers() {
         let renamed = name == ERROR_TYPE && value == "InvalidRequestException";
         if renamed {
-            response = response.header(
-                name,
-                HeaderValue::from_static("ResourceNotFoundException"),
-            );
+            response = response.header(name, HeaderValue::from_static("ResourceNotFoundException"));
         } else if name != header::CONTENT_LENGTH && name != header::TRANSFER_ENCODING {
             response = response.header(name, value);
         }

@@ -98,7 +98,10 @@ pub fn check(
         out.push(Finding::check(
             got == Some(status),
             requirement,
-            format!("expected HTTP {status}, got {}", came_back(exchange, answer)),
+            format!(
+                "expected HTTP {status}, got {}",
+                came_back(exchange, answer)
+            ),
             seq,
         ));
     }
@@ -291,7 +294,16 @@ mod tests {
     fn an_unanswered_call_is_left_to_the_answer_check() {
         let expect = expecting(Some(400), Some("InvalidRequestException"), json!({}));
         let timeout = exchange("http", Outcome::Timeout { deadline_ms: 5000 });
-        assert!(check(&expect, &timeout, &Answer::Unanswered, req::UP_INPUT, &|_| None).is_empty());
+        assert!(
+            check(
+                &expect,
+                &timeout,
+                &Answer::Unanswered,
+                req::UP_INPUT,
+                &|_| None
+            )
+            .is_empty()
+        );
     }
 
     #[test]

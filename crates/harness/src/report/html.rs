@@ -2,11 +2,11 @@
 
 use std::fmt::{self, Write};
 
+use super::command::{rerun, resend};
 use super::kit::{
     Esc, badge, document, level_word, passed_word, profile_word, severity_word, target_rows,
     verdict_word,
 };
-use super::command::{rerun, resend};
 use super::{ReportInput, cited_exchanges, unanswered};
 use crate::record::CaseRecord;
 use crate::transport::{Exchange, Outcome, redact};
@@ -374,10 +374,7 @@ mod tests {
     #[test]
     fn has_the_rerun_command_and_escapes_bodies() {
         let html = sample_page();
-        assert!(html.contains(&format!(
-            "{} --only start-next/empty",
-            fixture::RERUN
-        )));
+        assert!(html.contains(&format!("{} --only start-next/empty", fixture::RERUN)));
         assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
         assert!(!html.contains("<script"));
         assert!(html.contains("no answer within 5000 ms"));
@@ -414,5 +411,4 @@ mod tests {
         assert!(html.contains("<svg"));
         assert!(html.contains(&format!("{COVERAGE_OPERATION}: ")));
     }
-
 }

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 
-use super::kit::severity_word;
 use super::command::rerun;
+use super::kit::severity_word;
 use super::{ReportInput, cited_exchanges, unanswered};
 use crate::finding::Severity;
 use crate::record::CaseRecord;
@@ -126,7 +126,9 @@ pub(super) fn xml(input: &ReportInput<'_>) -> io::Result<String> {
         };
         let suite = &mut suites[index];
         let time = suite.time.unwrap_or_default() + Duration::from_millis(case.duration_ms);
-        suite.add_test_case(test_case(input, case, verdict)).set_time(time);
+        suite
+            .add_test_case(test_case(input, case, verdict))
+            .set_time(time);
     }
     let mut report = Report::new("jobcert");
     report
@@ -153,7 +155,10 @@ mod tests {
         assert!(xml.contains("&gt; PUT http://127.0.0.1:9080/things/t-1/jobs/$next"));
         assert!(xml.contains("&lt;script&gt;"));
         assert!(xml.contains("no answer within 5000 ms"));
-        assert!(xml.contains(&format!("re-run: {} --only start-next/empty", fixture::RERUN)));
+        assert!(xml.contains(&format!(
+            "re-run: {} --only start-next/empty",
+            fixture::RERUN
+        )));
         assert!(!xml.contains("AKIDSECRET"));
     }
 

@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use jobcert_contract::{Binding, req};
+use jobcert_contract::{Binding, RequirementId, req};
 use jobcert_harness::drive::conformance::Settings;
 use jobcert_harness::finding::{Profile, Severity};
 use jobcert_harness::plan::Plan;
@@ -118,6 +118,15 @@ pub fn cited<'a>(failures: &[(&str, &'a Weighed)]) -> BTreeSet<&'a str> {
     failures
         .iter()
         .map(|(_, w)| w.finding.requirement.as_str())
+        .collect()
+}
+
+/// The messages of the failures under `requirement`.
+pub fn messages<'a>(failures: &[(&str, &'a Weighed)], requirement: RequirementId) -> Vec<&'a str> {
+    failures
+        .iter()
+        .filter(|(_, w)| w.finding.requirement == requirement)
+        .map(|(_, w)| w.finding.message.as_str())
         .collect()
 }
 

@@ -4,15 +4,16 @@
 //! requirement ID. The same proxy without a fault must pass with zero failures, which also shows
 //! that the proxy itself is transparent.
 
-use std::sync::Arc;
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use jobcert_contract::Binding;
 use jobcert_contract::schemas;
+use jobcert_contract::{Binding, req};
 use jobcert_harness::drive::conformance;
 use jobcert_harness::plan::Plan;
 use jobcert_harness::record::RunRecord;
@@ -25,7 +26,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::common;
 use crate::common::faults::{
-    self, TIME_SCALE, assert_timeouts_cited, cited, doubled, failures, listing, timed_out,
+    self, TIME_SCALE, assert_timeouts_cited, cited, doubled, failures, listing, messages, timed_out,
 };
 
 /// Request deadline of an ordinary run.
@@ -37,6 +38,9 @@ const LATE: Duration = Duration::from_millis(600);
 const ERROR_TYPE: &str = "x-amzn-errortype";
 const INVALID_REQUEST: &str = "InvalidRequestException";
 const NOT_FOUND: &str = "ResourceNotFoundException";
+const INTERNAL_ERROR: &str = "InternalError";
+/// The case whose request corrupts a [`Fault::CorruptedByStringStep`] target.
+const STRING_STEP_CASE: &str = "generated/update/steptimeoutinminutes-as-a-numeric-string";
 
 /// The one rule a proxy breaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,6 +59,9 @@ enum Fault {
     WrongNextJob,
     /// Every GetPendingJobExecutions answer arrives after the run's deadline.
     LateAnswers,
+    /// An Update whose stepTimeoutInMinutes is a numeric string is accepted (read as its
+    /// number), and from then on every request for that thing answers 500 InternalError.
+    CorruptedByStringStep,
 }
 
 /// The data-plane operation a request addresses, read from its method and raw path.
@@ -114,6 +121,22 @@ impl Answer {
         }
     }
 
+    /// A 500 InternalError, the answer of a corrupted thing.
+    fn internal_error() -> Self {
+        let mut headers = HeaderMap::new();
+        headers.insert(ERROR_TYPE, HeaderValue::from_static(INTERNAL_ERROR));
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        let body = json!({ "message": "internal error", "__type": INTERNAL_ERROR });
+        Self {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            headers,
+            body: Bytes::from(body.to_string()),
+        }
+    }
+
     /// The error type the reference named in its header.
     fn error_type(&self) -> Option<&str> {
         self.headers.get(ERROR_TYPE)?.to_str().ok()
@@ -153,6 +176,8 @@ struct Proxy {
     fault: Fault,
     /// StartNext's largest stepTimeoutInMinutes, from `schemas/common.json`.
     step_max: i64,
+    /// The things (raw path labels) a [`Fault::CorruptedByStringStep`] request has corrupted.
+    corrupted: Mutex<BTreeSet<String>>,
 }
 
 impl Proxy {
@@ -248,7 +273,27 @@ async fn handle(
     mut body: Bytes,
 ) -> Answer {
     let op = classify(&method, uri.path());
+    let mut corrupts = None;
     match (proxy.fault, op) {
+        (Fault::CorruptedByStringStep, Some((op, thing))) => {
+            if proxy
+                .corrupted
+                .lock()
+                .expect("not poisoned")
+                .contains(thing)
+            {
+                return Answer::internal_error();
+            }
+            if op == Op::Update {
+                body = edit_step(body, |input| {
+                    let step = input.get("stepTimeoutInMinutes").and_then(Value::as_str);
+                    if let Some(n) = step.and_then(|s| s.parse::<i64>().ok()) {
+                        input.insert("stepTimeoutInMinutes".into(), json!(n));
+                        corrupts = Some(thing.to_string());
+                    }
+                });
+            }
+        }
         (Fault::LimitNotEnforced, Some((Op::StartNext, _))) => {
             body = edit_step(body, |input| {
                 let step = input.get("stepTimeoutInMinutes").and_then(Value::as_i64);
@@ -271,6 +316,9 @@ async fn handle(
         _ => {}
     }
     let mut answer = proxy.forward(method, &uri, &headers, body).await;
+    if let Some(thing) = corrupts.filter(|_| answer.status.is_success()) {
+        proxy.corrupted.lock().expect("not poisoned").insert(thing);
+    }
     match proxy.fault {
         Fault::WrongErrorType => answer.retype(),
         Fault::WrongStatus if answer.error_type() == Some(INVALID_REQUEST) => {
@@ -307,6 +355,7 @@ impl RunningProxy {
             client: reqwest::Client::new(),
             fault,
             step_max: step_max(),
+            corrupted: Mutex::default(),
         });
         let app = axum::Router::new().fallback(handle).with_state(proxy);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -370,6 +419,7 @@ async fn the_reference_behind_a_faithful_proxy_has_no_failure() {
 #[case::timer_never_fires(Fault::TimerNeverFires, &["timers"], &["TM-STEP-EXPIRY"])]
 #[case::wrong_next_job(Fault::WrongNextJob, &["SN-NEXT-ORDER"], &["SN-NEXT-ORDER"])]
 #[case::late_answers(Fault::LateAnswers, &["GP-LISTS"], &["WI-ANSWER"])]
+#[case::corrupted_by_string_step(Fault::CorruptedByStringStep, &[STRING_STEP_CASE], &["WI-HEALTH"])]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_broken_rule_fails_under_its_requirement(
     #[case] fault: Fault,
@@ -426,4 +476,28 @@ async fn a_timeout_is_reported_only_as_a_timeout() {
         "timeouts also failed as wrong answers:\n{}",
         listing(&doubled)
     );
+}
+
+/// A target that accepts a request it should refuse and is broken by it fails WI-HEALTH, and
+/// the failure names that request and what came of it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_accepted_request_that_breaks_the_target_is_named() {
+    let plan = plan(&[STRING_STEP_CASE]);
+    let (_, assessment) = run_through(Fault::CorruptedByStringStep, &plan, DEADLINE).await;
+    let failed = failures(&assessment);
+    let health = messages(&failed, req::WI_HEALTH);
+    assert!(
+        !health.is_empty(),
+        "no WI-HEALTH failure:\n{}",
+        listing(&failed)
+    );
+    for message in health {
+        assert!(
+            message.starts_with("after UpdateJobExecution ")
+                && message.contains(r#""stepTimeoutInMinutes":"5""#)
+                && message.contains(" was accepted, ")
+                && message.ends_with(" answered 500 InternalError"),
+            "{message}"
+        );
+    }
 }

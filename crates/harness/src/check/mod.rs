@@ -1,8 +1,10 @@
-//! Checks: reading answers the way SDKs do, the state oracle, explicit expectations, fleet
-//! thresholds, and what each finding weighs. A check never sends a request.
+//! Checks: reading answers the way SDKs do, the state oracle, explicit expectations, the
+//! read-back after a negative request, fleet thresholds, and what each finding weighs. A check
+//! never sends a request.
 
 pub mod agent;
 pub mod answer;
 pub mod expect;
+pub mod health;
 pub mod notify;
 pub mod oracle;

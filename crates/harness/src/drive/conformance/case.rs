@@ -5,10 +5,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 use tokio_util::sync::CancellationToken;
 
-use crate::check::answer::{self, Answer};
+use crate::check::answer;
+use crate::check::health::{self, ReadBack};
 use crate::check::oracle::{Call, Oracle, Subject, Window, subject};
 use crate::check::{expect, notify};
 use crate::finding::Finding;
@@ -325,42 +326,27 @@ impl<'a> CaseRun<'a> {
             requirement,
             &resolve,
         ));
-        let refused = matches!(answer, Answer::Error { .. });
-        if let Some(attribution) =
-            expect::unchanged_requirement(operation, &expectation, valid, requirement)
-                .filter(|_| refused)
-        {
-            self.verify_unchanged(input, attribution).await;
+        let back = health::read_back(
+            &call,
+            &expectation,
+            requirement,
+            &answer,
+            &exchange.request,
+            &|t| things.contains_key(t),
+            &|j| jobs.contains_key(j),
+        );
+        if let Some(back) = back {
+            self.read_back(back).await;
         }
     }
 
-    /// Reads the thing's pending list and the named execution back; the oracle, which did not
-    /// move on the refusal, checks that nothing changed.
-    async fn verify_unchanged(&mut self, input: &Map<String, Value>, attribution: RequirementId) {
-        let Some(thing) = input
-            .get("thing")
-            .and_then(Value::as_str)
-            .filter(|t| self.things.contains_key(*t))
-        else {
-            return;
-        };
-        let mut reads = vec![(
-            Operation::GetPendingJobExecutions,
-            json!({ "thing": thing }),
-        )];
-        if let Some(job) = input
-            .get("job")
-            .and_then(Value::as_str)
-            .filter(|j| self.jobs.contains_key(*j))
-        {
-            reads.push((
-                Operation::DescribeJobExecution,
-                json!({ "thing": thing, "job": job }),
-            ));
-        }
-        for (operation, read) in reads {
-            let read = read.as_object().cloned().unwrap_or_default();
-            let sent = self.resolve(&read);
+    /// Reads the thing back after a negative request or a refusal: every answer is judged for
+    /// the target's health and, when the request must have changed nothing, by the oracle
+    /// (which did not move on it) under the requirement the refusal was checked against.
+    async fn read_back(&mut self, back: ReadBack) {
+        for (operation, read) in &back.reads {
+            let operation = *operation;
+            let sent = self.resolve(read);
             let step = Step::call(operation, read.clone());
             let Some(exchange) = self.send(operation, &sent, &step).await else {
                 return;
@@ -368,9 +354,14 @@ impl<'a> CaseRun<'a> {
             let (answer, wire) =
                 answer::read(&exchange, operation, self.binding(), self.settings.profile);
             self.findings.extend(wire);
+            self.findings
+                .extend(health::judge(&back, operation, &answer, exchange.seq));
+            let Some(attribution) = back.unchanged else {
+                continue;
+            };
             let call = Call {
                 operation,
-                thing: Subject::Seeded(thing.to_string()),
+                thing: Subject::Seeded(back.thing.clone()),
                 job: subject(read.get("job"), None),
                 input: &sent,
                 valid: true,

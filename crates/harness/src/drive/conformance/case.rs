@@ -11,11 +11,13 @@ use tokio_util::sync::CancellationToken;
 use crate::check::answer::{self, Answer};
 use crate::check::oracle::{Call, Oracle, Subject, Window, subject};
 use crate::check::{expect, notify};
-use crate::finding::Finding;
+use crate::finding::{Finding, Severity, severity};
 use crate::plan::{Action, PlannedCase, Step};
 use crate::record::CaseRecord;
-use crate::transport::{ControlClient, DataClient, Exchange, Label, Raw, Request, Target};
-use jobcert_contract::{Binding, NEXT_EXECUTION, Operation, RequirementId, req};
+use crate::transport::{
+    ControlClient, DataClient, Exchange, Label, Raw, Request, Retry, Sent, Target, is_throttle,
+};
+use jobcert_contract::{Binding, ErrorKind, NEXT_EXECUTION, Operation, RequirementId, req};
 
 use super::Settings;
 
@@ -239,8 +241,9 @@ impl<'a> CaseRun<'a> {
         self.client.binding()
     }
 
-    /// Sends one data-plane request and keeps its exchange; `None` (and a finding) when the
-    /// request cannot be built.
+    /// Sends one data-plane request, retrying while the target throttles it, and keeps every
+    /// exchange; `None` when the request cannot be built (a finding says so) or was throttled
+    /// at every attempt (then nothing is judged: throttling keeps a quota, it breaks nothing).
     async fn send(
         &mut self,
         operation: Operation,
@@ -262,8 +265,24 @@ impl<'a> CaseRun<'a> {
             operation: operation.name(),
         };
         let deadline = step.deadline.unwrap_or(self.settings.deadline);
-        match self.client.send(&request, deadline, label).await {
-            Ok(exchange) => {
+        let seq = self.seq.clone();
+        let next_seq = move || seq.fetch_add(1, Ordering::Relaxed);
+        let sent = self
+            .client
+            .send_retrying(&request, deadline, label, next_seq, Retry::STANDARD)
+            .await;
+        match sent {
+            Ok(Sent {
+                exchange,
+                throttled,
+            }) => {
+                for t in throttled {
+                    self.throttle(&t, operation);
+                }
+                if is_throttle(&exchange) {
+                    self.throttle(&exchange, operation);
+                    return None;
+                }
                 self.exchanges.push(exchange.clone());
                 Some(exchange)
             }
@@ -277,6 +296,35 @@ impl<'a> CaseRun<'a> {
                 None
             }
         }
+    }
+
+    /// Keeps a throttled exchange and judges only the throttle's own shape (SN-THROTTLING):
+    /// a ThrottlingException (RequestThrottled over MQTT) with the status and message every
+    /// error has.
+    fn throttle(&mut self, exchange: &Exchange, operation: Operation) {
+        let (answer, wire) =
+            answer::read(exchange, operation, self.binding(), self.settings.profile);
+        let profile = self.settings.profile;
+        let broken = wire
+            .iter()
+            .find(|f| severity(f, profile) == Severity::Failure);
+        let throttling = ErrorKind::Throttling.type_name();
+        let message = match (answer.error_type(), broken) {
+            (Some(t), None) if t == throttling => format!("throttled: {}", answer.describe()),
+            (_, Some(f)) => format!("a throttle answered {}: {}", answer.describe(), f.message),
+            (_, None) => format!(
+                "a throttle answered {}, not {throttling}",
+                answer.describe()
+            ),
+        };
+        let ok = broken.is_none() && answer.error_type() == Some(throttling);
+        self.findings.push(Finding::check(
+            ok,
+            req::SN_THROTTLING,
+            message,
+            Some(exchange.seq),
+        ));
+        self.exchanges.push(exchange.clone());
     }
 
     async fn call(&mut self, operation: Operation, input: &Map<String, Value>, step: &Step) {

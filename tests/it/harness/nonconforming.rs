@@ -5,6 +5,7 @@
 //! that the proxy itself is transparent.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::body::{Body, Bytes};
@@ -16,8 +17,8 @@ use jobcert_contract::schemas;
 use jobcert_harness::drive::conformance;
 use jobcert_harness::plan::Plan;
 use jobcert_harness::record::RunRecord;
-use jobcert_harness::transport::DataPlane;
-use jobcert_harness::verdict::Assessment;
+use jobcert_harness::transport::{DataPlane, Outcome};
+use jobcert_harness::verdict::{Assessment, Verdict};
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use rstest::rstest;
 use serde_json::{Map, Value, json};
@@ -55,7 +56,13 @@ enum Fault {
     WrongNextJob,
     /// Every GetPendingJobExecutions answer arrives after the run's deadline.
     LateAnswers,
+    /// Every [`THROTTLE_EVERY`]th data-plane request is answered 429 ThrottlingException (not a
+    /// broken rule: a quota kept).
+    Throttles,
 }
+
+/// One data-plane request in this many is throttled by [`Fault::Throttles`] (2 %).
+const THROTTLE_EVERY: u64 = 50;
 
 /// The data-plane operation a request addresses, read from its method and raw path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,6 +110,19 @@ impl Answer {
             headers,
             body: Bytes::from(body.to_string()),
         }
+    }
+
+    /// A 429 ThrottlingException, as AWS answers above its quotas.
+    fn throttled() -> Self {
+        let mut answer = Self::json(&json!({
+            "__type": "ThrottlingException",
+            "message": "Rate exceeded",
+        }));
+        answer.status = StatusCode::TOO_MANY_REQUESTS;
+        answer
+            .headers
+            .insert(ERROR_TYPE, HeaderValue::from_static("ThrottlingException"));
+        answer
     }
 
     /// A 502 saying the proxy could not reach the reference server.
@@ -153,6 +173,8 @@ struct Proxy {
     fault: Fault,
     /// StartNext's largest stepTimeoutInMinutes, from `schemas/common.json`.
     step_max: i64,
+    /// Data-plane requests seen so far.
+    seen: AtomicU64,
 }
 
 impl Proxy {
@@ -268,6 +290,11 @@ async fn handle(
             }
         }
         (Fault::LateAnswers, Some((Op::GetPending, _))) => tokio::time::sleep(LATE).await,
+        (Fault::Throttles, Some(_)) => {
+            if (proxy.seen.fetch_add(1, Ordering::Relaxed) + 1) % THROTTLE_EVERY == 0 {
+                return Answer::throttled();
+            }
+        }
         _ => {}
     }
     let mut answer = proxy.forward(method, &uri, &headers, body).await;
@@ -307,6 +334,7 @@ impl RunningProxy {
             client: reqwest::Client::new(),
             fault,
             step_max: step_max(),
+            seen: AtomicU64::new(0),
         });
         let app = axum::Router::new().fallback(handle).with_state(proxy);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -361,6 +389,26 @@ async fn the_reference_behind_a_faithful_proxy_has_no_failure() {
     assert_eq!(assessment.totals.aborted, 0);
     assert!(assessment.totals.checks > 0);
     assert!(assessment.passed);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn throttling_is_retried_and_checked_never_failed() {
+    let (record, assessment) = run_through(Fault::Throttles, &plan(&[]), DEADLINE).await;
+    faults::assert_clean(&assessment, "a target throttling 2 % of requests");
+    let throttled = record
+        .cases
+        .iter()
+        .flat_map(|c| &c.exchanges)
+        .filter(|e| matches!(&e.outcome, Outcome::Answered(r) if r.status == 429))
+        .count();
+    assert!(throttled > 0, "no request was throttled");
+    let row = assessment
+        .coverage
+        .iter()
+        .find(|c| c.id == "SN-THROTTLING")
+        .expect("SN-THROTTLING is in the coverage matrix");
+    assert_eq!(row.verdict, Verdict::Pass, "{row:?}");
+    assert_eq!(row.checks, throttled);
 }
 
 #[rstest]

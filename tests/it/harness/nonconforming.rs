@@ -290,10 +290,10 @@ async fn handle(
             }
         }
         (Fault::LateAnswers, Some((Op::GetPending, _))) => tokio::time::sleep(LATE).await,
-        (Fault::Throttles, Some(_)) => {
-            if (proxy.seen.fetch_add(1, Ordering::Relaxed) + 1) % THROTTLE_EVERY == 0 {
-                return Answer::throttled();
-            }
+        (Fault::Throttles, Some(_))
+            if (proxy.seen.fetch_add(1, Ordering::Relaxed) + 1) % THROTTLE_EVERY == 0 =>
+        {
+            return Answer::throttled();
         }
         _ => {}
     }

@@ -103,7 +103,7 @@ mod tests {
                 .take_while(|s| **s < *first + Duration::from_secs(1))
                 .count();
             assert!(
-                within <= rate as usize + burst as usize - 1,
+                within < rate as usize + burst as usize,
                 "{within} at {first:?}"
             );
         }

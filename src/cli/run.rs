@@ -20,7 +20,7 @@ use jobcert_harness::report::{self, ReportInput};
 use jobcert_harness::scenario::fleet::is_fleet_file;
 use jobcert_harness::scenario::{ScenarioError, load, scenario_files};
 use jobcert_harness::transport::target::control_plane;
-use jobcert_harness::transport::{DataPlane, Signer, Target};
+use jobcert_harness::transport::{DataPlane, RateLimit, Signer, Target};
 use jobcert_harness::verdict::{assess, load_deviations};
 use jobcert_reference::{RunningServer, ServeConfig};
 use tokio_util::sync::CancellationToken;
@@ -80,6 +80,9 @@ pub struct RunArgs {
     /// Longest real time one wait step may take, in seconds.
     #[arg(long, default_value_t = DEFAULT_MAX_WAIT_S)]
     max_wait_s: u64,
+    /// Requests a second across the run, control plane included, to stay under a quota.
+    #[arg(long, value_parser = positive_rate)]
+    rate: Option<f64>,
     /// Leave out the negative cases generated from the request schemas.
     #[arg(long)]
     no_generated: bool,
@@ -250,6 +253,7 @@ async fn execute(args: RunArgs) -> anyhow::Result<bool> {
         concurrency: args.concurrency,
         profile: args.profile.into(),
         origin,
+        rate: args.rate.map(RateLimit::per_second),
     };
 
     let stop = CancellationToken::new();
@@ -386,4 +390,14 @@ fn rerun_prefix(args: &RunArgs) -> String {
         .map(|w| report::shell_word(w).into_owned())
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// A rate of requests a second: a finite number above zero.
+fn positive_rate(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(r) if r.is_finite() && r > 0.0 => Ok(r),
+        _ => Err(format!(
+            "{text} is not a number of requests a second above 0"
+        )),
+    }
 }

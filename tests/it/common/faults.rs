@@ -63,6 +63,7 @@ pub fn settings(run_id: String, deadline: Duration, origin: Instant) -> Settings
         concurrency: 8,
         profile: Profile::Aws,
         origin,
+        rate: None,
     }
 }
 

@@ -15,7 +15,7 @@ use super::http::{Endpoint, HttpTransport};
 use super::http_conn::DeviceConnection;
 use super::mqtt::{MqttDevice, MqttTransport, Received};
 use super::target::Broker;
-use super::{Exchange, Label, WireRequest};
+use super::{Exchange, Label, RateLimit, Retry, WireRequest, is_throttle};
 
 /// What replaces parts of the bound request: malformed input the schemas cannot express.
 /// `{thing}` and `{job}` in a path or topic stand for the input's thing name and job id.
@@ -114,9 +114,20 @@ enum Link {
     },
 }
 
+/// What a retried request came to: its final attempt, and the throttled attempts before it.
+#[derive(Debug, Clone)]
+pub struct Sent {
+    /// The last attempt (itself throttled when every attempt was).
+    pub exchange: Exchange,
+    /// Earlier attempts the target throttled, in order.
+    pub throttled: Vec<Exchange>,
+}
+
 /// Sends device requests and returns the [`Exchange`] of each.
 pub struct DataClient {
     link: Link,
+    /// The run's request rate, when it has one.
+    rate: Option<RateLimit>,
 }
 
 impl std::fmt::Debug for DataClient {
@@ -141,6 +152,7 @@ impl DataClient {
                 endpoint,
                 permits,
             },
+            rate: None,
         }
     }
 
@@ -151,6 +163,7 @@ impl DataClient {
                 connection: Box::new(connection),
                 endpoint,
             },
+            rate: None,
         }
     }
 
@@ -158,6 +171,7 @@ impl DataClient {
     pub fn per_thing(mqtt: Arc<MqttTransport>) -> Self {
         Self {
             link: Link::Broker(mqtt),
+            rate: None,
         }
     }
 
@@ -170,7 +184,13 @@ impl DataClient {
                 device: None,
                 origin,
             },
+            rate: None,
         }
+    }
+
+    /// The same client, each request waiting for a token of `rate` first (shared by clones).
+    pub fn with_rate(self, rate: Option<RateLimit>) -> Self {
+        Self { rate, ..self }
     }
 
     /// Another client on the same shared pool or broker; `None` for a device's own connection.
@@ -188,7 +208,10 @@ impl DataClient {
             Link::Broker(mqtt) => Link::Broker(mqtt.clone()),
             Link::Own { .. } | Link::Device { .. } => return None,
         };
-        Some(Self { link })
+        Some(Self {
+            link,
+            rate: self.rate.clone(),
+        })
     }
 
     /// The binding it speaks.
@@ -224,6 +247,9 @@ impl DataClient {
         deadline: Duration,
         label: Label<'_>,
     ) -> Result<Exchange, BuildError> {
+        if let Some(rate) = &self.rate {
+            rate.acquire().await;
+        }
         Ok(match &mut self.link {
             Link::Pool {
                 http,
@@ -265,6 +291,38 @@ impl DataClient {
                     }
                 }
             }
+        })
+    }
+
+    /// Sends `request` as [`Self::send`] does, and again while the target throttles it, up to
+    /// `retry`'s attempts, waiting its jittered backoff in between. Each attempt is an exchange
+    /// of its own (retries numbered by `next_seq`), timed from its own send, so the wait is in
+    /// no exchange's latency.
+    pub async fn send_retrying(
+        &mut self,
+        request: &Request<'_>,
+        deadline: Duration,
+        mut label: Label<'_>,
+        next_seq: impl Fn() -> u64,
+        retry: Retry,
+    ) -> Result<Sent, BuildError> {
+        let mut throttled = Vec::new();
+        for wait in retry.waits(std::iter::repeat_with(rand::random::<f64>)) {
+            let exchange = self.send(request, deadline, label).await?;
+            if !is_throttle(&exchange) {
+                return Ok(Sent {
+                    exchange,
+                    throttled,
+                });
+            }
+            throttled.push(exchange);
+            tokio::time::sleep(wait).await;
+            label.seq = next_seq();
+        }
+        let exchange = self.send(request, deadline, label).await?;
+        Ok(Sent {
+            exchange,
+            throttled,
         })
     }
 

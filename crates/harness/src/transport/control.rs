@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use super::binding::bind;
 use super::http::{Endpoint, HttpTransport};
-use super::{Exchange, Label, Outcome};
+use super::{Exchange, Label, Outcome, RateLimit};
 
 mod seeding;
 
@@ -109,6 +109,7 @@ pub struct ControlClient {
     http: HttpTransport,
     endpoint: Endpoint,
     deadline: Duration,
+    rate: Option<RateLimit>,
 }
 
 impl ControlClient {
@@ -118,7 +119,13 @@ impl ControlClient {
             http,
             endpoint,
             deadline,
+            rate: None,
         }
+    }
+
+    /// The same client, each call waiting for a token of `rate` first (shared by clones).
+    pub fn with_rate(self, rate: Option<RateLimit>) -> Self {
+        Self { rate, ..self }
     }
 
     /// Creates thing `name`; the thingArn the target answered with, if it named one.
@@ -173,6 +180,9 @@ impl ControlClient {
                 bind(schema, input).map_err(|e| e.to_string())
             });
         let request = request.map_err(ControlError::Unbuildable)?;
+        if let Some(rate) = &self.rate {
+            rate.acquire().await;
+        }
         let exchange = self
             .http
             .send(&self.endpoint, &request, self.deadline, label)

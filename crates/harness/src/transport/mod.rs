@@ -10,13 +10,17 @@ mod exchange;
 pub mod http;
 pub mod http_conn;
 pub mod mqtt;
+mod rate;
+mod retry;
 mod sigv4;
 pub mod target;
 
-pub use client::{BuildError, DataClient, Raw, Request};
+pub use client::{BuildError, DataClient, Raw, Request, Sent};
 pub use control::{Call, Called, ControlClient, ControlError, NewJob};
 pub use exchange::{
     Exchange, FailureClass, Label, Outcome, Timing, WireRequest, WireResponse, redact,
 };
+pub use rate::RateLimit;
+pub use retry::{Retry, is_throttle};
 pub use sigv4::{Signer, SigningError};
 pub use target::{Broker, DataPlane, Target, TargetError};

@@ -18,7 +18,7 @@ use crate::plan::Plan;
 use crate::record::CaseRecord;
 use crate::transport::http::HttpTransport;
 use crate::transport::mqtt::MqttTransport;
-use crate::transport::{ControlClient, DataClient, DataPlane, Target};
+use crate::transport::{ControlClient, DataClient, DataPlane, RateLimit, Target};
 
 /// How a run behaves.
 #[derive(Debug, Clone)]
@@ -35,6 +35,8 @@ pub struct Settings {
     pub profile: Profile,
     /// The instant exchange timings count from (one for every binding of a run).
     pub origin: Instant,
+    /// The run's request rate, data and control plane together; none when unlimited.
+    pub rate: Option<RateLimit>,
 }
 
 /// Runs every case of `plan` against `target`; stops starting cases once `stop` is cancelled.
@@ -46,11 +48,10 @@ pub async fn run(
     stop: CancellationToken,
 ) -> Vec<CaseRecord> {
     let http = HttpTransport::new(settings.origin, target.signer.clone());
-    let control = Arc::new(ControlClient::new(
-        http.clone(),
-        target.control.clone(),
-        settings.deadline,
-    ));
+    let control = Arc::new(
+        ControlClient::new(http.clone(), target.control.clone(), settings.deadline)
+            .with_rate(settings.rate.clone()),
+    );
     let mut client = match &target.data {
         DataPlane::Http(endpoint) => DataClient::pooled(http, endpoint.clone(), None),
         DataPlane::Mqtt(broker) => DataClient::per_thing(Arc::new(MqttTransport::new(
@@ -58,7 +59,8 @@ pub async fn run(
             broker.port,
             settings.origin,
         ))),
-    };
+    }
+    .with_rate(settings.rate.clone());
     let seq = Arc::new(AtomicU64::new(0));
     let gate = Arc::new(Semaphore::new(settings.concurrency.max(1)));
     let mut tasks = tokio::task::JoinSet::new();

@@ -1,0 +1,213 @@
+//! The harness against deliberately non-conforming targets. A small proxy sits in front of a
+//! real reference server and breaks exactly one rule per [`Fault`]; the real plan (scenarios plus
+//! generated negative cases, filtered to the cases that matter) must then fail under the right
+//! requirement ID. The same proxy without a fault must pass with zero failures, which also shows
+//! that the proxy itself is transparent.
+
+use std::time::{Duration, Instant};
+
+use jobcert_contract::{Binding, req};
+use jobcert_harness::drive::conformance;
+use jobcert_harness::plan::Plan;
+use jobcert_harness::record::RunRecord;
+use jobcert_harness::transport::{DataPlane, Outcome};
+use jobcert_harness::verdict::{Assessment, Verdict};
+use rstest::rstest;
+use tokio_util::sync::CancellationToken;
+
+use crate::common;
+use crate::common::faults::{
+    self, TIME_SCALE, assert_timeouts_cited, cited, doubled, failures, listing, messages, timed_out,
+};
+
+mod proxy;
+
+use proxy::RunningProxy;
+
+/// Request deadline of an ordinary run.
+const DEADLINE: Duration = Duration::from_secs(5);
+/// Request deadline of the late-answers run, shorter than [`LATE`].
+const SHORT_DEADLINE: Duration = Duration::from_millis(300);
+/// How long the late-answers proxy holds back every GetPendingJobExecutions answer.
+const LATE: Duration = Duration::from_millis(600);
+const ERROR_TYPE: &str = "x-amzn-errortype";
+const INVALID_REQUEST: &str = "InvalidRequestException";
+const NOT_FOUND: &str = "ResourceNotFoundException";
+const INTERNAL_ERROR: &str = "InternalError";
+/// The case whose request corrupts a [`Fault::CorruptedByStringStep`] target.
+const STRING_STEP_CASE: &str = "generated/update/steptimeoutinminutes-as-a-numeric-string";
+
+/// The one rule a proxy breaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fault {
+    /// None: every exchange passes through unchanged.
+    Faithful,
+    /// InvalidRequestException is renamed ResourceNotFoundException (header and `__type`).
+    WrongErrorType,
+    /// InvalidRequestException comes with HTTP 500 instead of 400.
+    WrongStatus,
+    /// StartNext's stepTimeoutInMinutes above the maximum is clamped to it, not refused.
+    LimitNotEnforced,
+    /// stepTimeoutInMinutes never reaches the server (StartNext and Update), so no timer runs.
+    TimerNeverFires,
+    /// StartNext starts the newest QUEUED execution instead of the head.
+    WrongNextJob,
+    /// Every GetPendingJobExecutions answer arrives after the run's deadline.
+    LateAnswers,
+    /// An Update whose stepTimeoutInMinutes is a numeric string is accepted (read as its
+    /// number), and from then on every request for that thing answers 500 InternalError.
+    CorruptedByStringStep,
+    /// Every [`THROTTLE_EVERY`]th data-plane request is answered 429 ThrottlingException (not a
+    /// broken rule: a quota kept).
+    Throttles,
+}
+
+/// One data-plane request in this many is throttled by [`Fault::Throttles`] (2 %).
+const THROTTLE_EVERY: u64 = 50;
+
+/// The real plan over HTTP, keeping only the cases that carry one of `only`.
+fn plan(only: &[&str]) -> Plan {
+    faults::plan(Binding::Http, only)
+}
+
+/// Runs `plan` through a proxy with `fault` in front of a fresh reference server, with request
+/// deadline `deadline`, and weighs the findings under the AWS profile.
+async fn run_through(fault: Fault, plan: &Plan, deadline: Duration) -> (RunRecord, Assessment) {
+    let server = common::server(TIME_SCALE).await;
+    let proxy = RunningProxy::start(format!("http://{}", server.data_plane()), fault).await;
+    let control = format!("http://{}", server.control_plane());
+    let origin = Instant::now();
+    let data = DataPlane::parse(&proxy.base).expect("the proxy's URL");
+    let target = faults::target(data, &control);
+    let settings = faults::settings(format!("{fault:?}").to_lowercase(), deadline, origin);
+    let cases = conformance::run(plan, &target, &settings, CancellationToken::new()).await;
+    let proxy_base = proxy.base.clone();
+    drop(proxy);
+    server.shutdown().await;
+    faults::weigh(
+        settings.run_id,
+        origin,
+        (proxy_base, control, "http"),
+        cases,
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_reference_behind_a_faithful_proxy_has_no_failure() {
+    let (_, assessment) = run_through(Fault::Faithful, &plan(&[]), DEADLINE).await;
+    let failed = failures(&assessment);
+    assert!(failed.is_empty(), "failures:\n{}", listing(&failed));
+    assert_eq!(assessment.totals.aborted, 0);
+    assert!(assessment.totals.checks > 0);
+    assert!(assessment.passed);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn throttling_is_retried_and_checked_never_failed() {
+    let (record, assessment) = run_through(Fault::Throttles, &plan(&[]), DEADLINE).await;
+    faults::assert_clean(&assessment, "a target throttling 2 % of requests");
+    let throttled = record
+        .cases
+        .iter()
+        .flat_map(|c| &c.exchanges)
+        .filter(|e| matches!(&e.outcome, Outcome::Answered(r) if r.status == 429))
+        .count();
+    assert!(throttled > 0, "no request was throttled");
+    let row = assessment
+        .coverage
+        .iter()
+        .find(|c| c.id == "SN-THROTTLING")
+        .expect("SN-THROTTLING is in the coverage matrix");
+    assert_eq!(row.verdict, Verdict::Pass, "{row:?}");
+    assert_eq!(row.checks, throttled);
+}
+
+#[rstest]
+#[case::wrong_error_type(Fault::WrongErrorType, &["SN-STEP-RANGE", "SN-THING-NAME"], &["SN-STEP-RANGE", "SN-THING-NAME"])]
+#[case::wrong_status(Fault::WrongStatus, &["SN-STEP-RANGE"], &["WI-ERROR-STATUS"])]
+#[case::limit_not_enforced(Fault::LimitNotEnforced, &["SN-STEP-RANGE"], &["SN-STEP-RANGE"])]
+#[case::timer_never_fires(Fault::TimerNeverFires, &["timers"], &["TM-STEP-EXPIRY"])]
+#[case::wrong_next_job(Fault::WrongNextJob, &["SN-NEXT-ORDER"], &["SN-NEXT-ORDER"])]
+#[case::late_answers(Fault::LateAnswers, &["GP-LISTS"], &["WI-ANSWER"])]
+#[case::corrupted_by_string_step(Fault::CorruptedByStringStep, &[STRING_STEP_CASE], &["WI-HEALTH"])]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broken_rule_fails_under_its_requirement(
+    #[case] fault: Fault,
+    #[case] only: &[&str],
+    #[case] expected: &[&str],
+) {
+    let deadline = if fault == Fault::LateAnswers {
+        SHORT_DEADLINE
+    } else {
+        DEADLINE
+    };
+    let plan = plan(only);
+    let (_, control) = run_through(Fault::Faithful, &plan, deadline).await;
+    let control = failures(&control);
+    assert!(
+        control.is_empty(),
+        "the same cases fail without the fault:\n{}",
+        listing(&control)
+    );
+    let (_, assessment) = run_through(fault, &plan, deadline).await;
+    let failed = failures(&assessment);
+    let cited = cited(&failed);
+    for id in expected {
+        assert!(
+            cited.contains(id),
+            "{fault:?} should fail {id}; failures:\n{}",
+            listing(&failed)
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_late_answer_is_a_timeout_not_a_wrong_answer() {
+    let (record, assessment) =
+        run_through(Fault::LateAnswers, &plan(&["GP-LISTS"]), SHORT_DEADLINE).await;
+    assert_timeouts_cited(
+        &record,
+        &assessment,
+        "GetPendingJobExecutions",
+        SHORT_DEADLINE,
+    );
+}
+
+/// A timeout is reported as a timeout (WI-ANSWER) only, not also as a wrong answer under the
+/// step's explicit expectations (here GP-LISTS: "inProgressJobs: expected []").
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_timeout_is_reported_only_as_a_timeout() {
+    let (record, assessment) =
+        run_through(Fault::LateAnswers, &plan(&["GP-LISTS"]), SHORT_DEADLINE).await;
+    assert!(!timed_out(&record).is_empty(), "nothing timed out");
+    let doubled = doubled(&record, &assessment);
+    assert!(
+        doubled.is_empty(),
+        "timeouts also failed as wrong answers:\n{}",
+        listing(&doubled)
+    );
+}
+
+/// A target that accepts a request it should refuse and is broken by it fails WI-HEALTH, and
+/// the failure names that request and what came of it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_accepted_request_that_breaks_the_target_is_named() {
+    let plan = plan(&[STRING_STEP_CASE]);
+    let (_, assessment) = run_through(Fault::CorruptedByStringStep, &plan, DEADLINE).await;
+    let failed = failures(&assessment);
+    let health = messages(&failed, req::WI_HEALTH);
+    assert!(
+        !health.is_empty(),
+        "no WI-HEALTH failure:\n{}",
+        listing(&failed)
+    );
+    for message in health {
+        assert!(
+            message.starts_with("after UpdateJobExecution ")
+                && message.contains(r#""stepTimeoutInMinutes":"5""#)
+                && message.contains(" was accepted, ")
+                && message.ends_with(" answered 500 InternalError"),
+            "{message}"
+        );
+    }
+}

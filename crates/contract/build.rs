@@ -83,6 +83,29 @@ fn requirement_ids(text: &str) -> String {
     )
 }
 
+/// Stops the build when `outcomes.json` names a requirement the catalogue does not list.
+fn check_outcomes(catalogue: &str, outcomes: &str) {
+    let catalogue: Value = serde_json::from_str(catalogue).expect("requirements.json is JSON");
+    let known: std::collections::BTreeSet<&str> = catalogue["requirements"]
+        .as_array()
+        .expect("requirements.json has a requirements array")
+        .iter()
+        .filter_map(|r| r["id"].as_str())
+        .collect();
+    let outcomes: Value = serde_json::from_str(outcomes).expect("outcomes.json is JSON");
+    let table = outcomes["outcomes"]
+        .as_object()
+        .expect("outcomes.json has an outcomes object");
+    for (id, row) in table {
+        for named in std::iter::once(id.as_str()).chain(row["partner"].as_str()) {
+            assert!(
+                known.contains(named),
+                "outcomes.json names {named}, which requirements.json does not list"
+            );
+        }
+    }
+}
+
 fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../schemas")
@@ -99,6 +122,8 @@ fn main() {
     fs::write(out.join("schema_files.rs"), code).expect("write schema_files.rs");
     let requirements =
         fs::read_to_string(root.join("requirements.json")).expect("schemas/requirements.json");
+    let outcomes = fs::read_to_string(root.join("outcomes.json")).expect("schemas/outcomes.json");
+    check_outcomes(&requirements, &outcomes);
     fs::write(
         out.join("requirement_ids.rs"),
         requirement_ids(&requirements),

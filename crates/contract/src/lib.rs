@@ -6,6 +6,7 @@
 mod errors;
 mod execution_model;
 mod operation;
+mod outcomes;
 mod requirements;
 mod schemas;
 
@@ -15,6 +16,7 @@ pub use errors::{
 };
 pub use execution_model::{ExecutionModel, Status, execution_model};
 pub use operation::{Binding, ControlOperation, Operation};
+pub use outcomes::{Alternatives, Outcome, OutcomeTable, SchemaCause, StatusSpec, outcomes};
 pub use requirements::{
     Catalogue, Level, Requirement, RequirementId, UnknownRequirement, catalogue, req,
 };

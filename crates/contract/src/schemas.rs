@@ -58,6 +58,9 @@ pub struct Violation {
     pub field: String,
     /// What is wrong with it.
     pub message: String,
+    /// The schema keywords that lead to the broken one, dotted
+    /// (`properties.execution.$ref.additionalProperties.maxLength`): what a cause is read from.
+    pub keyword_path: String,
 }
 
 impl std::fmt::Display for Violation {
@@ -99,6 +102,11 @@ impl Schema {
                     .trim_start_matches('/')
                     .replace('/', "."),
                 message: e.to_string(),
+                keyword_path: e
+                    .schema_path()
+                    .to_string()
+                    .trim_start_matches('/')
+                    .replace('/', "."),
             })
             .collect()
     }

@@ -117,8 +117,16 @@ pub struct SchemaCause {
 }
 
 impl SchemaCause {
-    /// Whether a violation at `field` (dotted) of `keyword_path` is this cause.
+    /// Whether a violation at `field` (dotted) of `keyword_path` (dotted, as the validator
+    /// reports it: from the definition a `$ref` reached, `$defs.DetailsValue.maxLength`) is this
+    /// cause.
     pub fn explains(&self, field: &str, keyword_path: &str) -> bool {
+        let pointer = self.schema.split_once('#').map_or("", |(_, p)| p);
+        let broken = format!(
+            "{}.{}",
+            pointer.trim_start_matches('/').replace('/', "."),
+            self.keyword
+        );
         let want: Vec<&str> = self.member.split('.').collect();
         let got: Vec<&str> = field.split('.').collect();
         let tail = got.len() >= want.len()
@@ -126,7 +134,7 @@ impl SchemaCause {
                 .iter()
                 .zip(&want)
                 .all(|(g, w)| *w == "*" || g == w);
-        tail && keyword_path.rsplit('.').next() == Some(self.keyword.as_str())
+        tail && keyword_path.ends_with(&broken)
     }
 }
 
@@ -160,7 +168,8 @@ impl Alternatives {
         status: Option<u16>,
         error: Option<&str>,
     ) -> Option<&Outcome> {
-        self.over(binding).find(|o| o.admits(binding, status, error))
+        self.over(binding)
+            .find(|o| o.admits(binding, status, error))
     }
 
     /// The §7 default over `binding`.
@@ -229,10 +238,7 @@ impl OutcomeTable {
             for binding in [Binding::Http, Binding::Mqtt] {
                 let defaults = a.over(binding).filter(|o| o.default).count();
                 if a.over(binding).next().is_some() && defaults != 1 {
-                    out.push(format!(
-                        "{id}: {defaults} defaults over {}",
-                        binding.name()
-                    ));
+                    out.push(format!("{id}: {defaults} defaults over {}", binding.name()));
                 }
             }
         }
@@ -264,21 +270,70 @@ mod tests {
 
     #[test]
     fn an_unknown_requirement_is_refused() {
-        let text = r#"{"outcomes": {"DE-NO-SUCH": {"section": "7.6", "situation": "x", "allowed": []}}}"#;
+        let text =
+            r#"{"outcomes": {"DE-NO-SUCH": {"section": "7.6", "situation": "x", "allowed": []}}}"#;
         let err = serde_json::from_str::<OutcomeTable>(text).expect_err("refused");
         assert!(err.to_string().contains("unknown requirement ID"), "{err}");
     }
 
     #[rstest]
     #[case::terminal_described(req::DE_TERMINAL, Binding::Http, Some(200), None, Some(true))]
-    #[case::terminal_refused(req::DE_TERMINAL, Binding::Http, Some(410), Some("TerminalStateException"), Some(false))]
-    #[case::terminal_wrong_status(req::DE_TERMINAL, Binding::Http, Some(409), Some("TerminalStateException"), None)]
-    #[case::terminal_over_mqtt(req::DE_TERMINAL, Binding::Mqtt, None, Some("TerminalStateException"), Some(false))]
-    #[case::version_409(req::UP_EXPECTED_VERSION, Binding::Http, Some(409), Some("InvalidStateTransitionException"), Some(true))]
-    #[case::version_400(req::UP_EXPECTED_VERSION, Binding::Http, Some(400), Some("InvalidRequestException"), Some(false))]
-    #[case::version_mqtt_is_documented(req::UP_EXPECTED_VERSION, Binding::Mqtt, None, Some("InvalidRequestException"), None)]
-    #[case::device_status_any_4xx(req::UP_DEVICE_STATUS, Binding::Http, Some(403), Some("ForbiddenException"), Some(false))]
-    #[case::device_status_not_5xx(req::UP_DEVICE_STATUS, Binding::Http, Some(500), Some("InternalException"), None)]
+    #[case::terminal_refused(
+        req::DE_TERMINAL,
+        Binding::Http,
+        Some(410),
+        Some("TerminalStateException"),
+        Some(false)
+    )]
+    #[case::terminal_wrong_status(
+        req::DE_TERMINAL,
+        Binding::Http,
+        Some(409),
+        Some("TerminalStateException"),
+        None
+    )]
+    #[case::terminal_over_mqtt(
+        req::DE_TERMINAL,
+        Binding::Mqtt,
+        None,
+        Some("TerminalStateException"),
+        Some(false)
+    )]
+    #[case::version_409(
+        req::UP_EXPECTED_VERSION,
+        Binding::Http,
+        Some(409),
+        Some("InvalidStateTransitionException"),
+        Some(true)
+    )]
+    #[case::version_400(
+        req::UP_EXPECTED_VERSION,
+        Binding::Http,
+        Some(400),
+        Some("InvalidRequestException"),
+        Some(false)
+    )]
+    #[case::version_mqtt_is_documented(
+        req::UP_EXPECTED_VERSION,
+        Binding::Mqtt,
+        None,
+        Some("InvalidRequestException"),
+        None
+    )]
+    #[case::device_status_any_4xx(
+        req::UP_DEVICE_STATUS,
+        Binding::Http,
+        Some(403),
+        Some("ForbiddenException"),
+        Some(false)
+    )]
+    #[case::device_status_not_5xx(
+        req::UP_DEVICE_STATUS,
+        Binding::Http,
+        Some(500),
+        Some("InternalException"),
+        None
+    )]
     fn an_answer_is_an_allowed_outcome_or_none(
         #[case] requirement: RequirementId,
         #[case] binding: Binding,
@@ -292,9 +347,10 @@ mod tests {
     }
 
     #[rstest]
-    #[case::a_long_value("execution.statusDetails.k", "properties.execution.$ref.properties.statusDetails.$ref.additionalProperties.$ref.maxLength", true)]
-    #[case::a_bad_key("execution.statusDetails", "properties.execution.$ref.properties.statusDetails.$ref.propertyNames.$ref.maxLength", false)]
-    #[case::another_member("execution.jobId", "properties.execution.$ref.properties.jobId.$ref.maxLength", false)]
+    #[case::a_long_value("execution.statusDetails.k", "$defs.DetailsValue.maxLength", true)]
+    #[case::an_empty_value("execution.statusDetails.k", "$defs.DetailsValue.minLength", false)]
+    #[case::a_bad_key("execution.statusDetails", "$defs.DetailsKey.maxLength", false)]
+    #[case::another_member("execution.jobId", "$defs.JobId.maxLength", false)]
     fn a_schema_cause_explains_only_its_member_and_keyword(
         #[case] field: &str,
         #[case] keyword_path: &str,

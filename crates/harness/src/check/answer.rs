@@ -5,7 +5,10 @@ use serde_json::Value;
 
 use crate::finding::{Finding, Profile};
 use crate::transport::{Exchange, Outcome, WireResponse};
-use jobcert_contract::{Binding, Operation, errors, req, schemas, type_for_mqtt_code};
+use jobcert_contract::{
+    Binding, Operation, RequirementId, Violation, catalogue, errors, outcomes, req, schemas,
+    type_for_mqtt_code,
+};
 
 /// An answer as a client sees it.
 #[derive(Debug, Clone, PartialEq)]
@@ -93,8 +96,14 @@ pub fn read(
 }
 
 /// A success body against the operation's response schema in `binding` (SN-SHAPE for
-/// StartNext, WI-SCHEMA for the others).
-fn shape(operation: Operation, binding: Binding, body: &Value, seq: Option<u64>) -> Finding {
+/// StartNext, WI-SCHEMA for the others). One fault, one failed requirement:
+/// - a violation that is a §7 item (`schemaCauses` of `schemas/outcomes.json`, e.g. a
+///   statusDetails value over 1,024 characters, §7.20) is reported under that item's
+///   ambiguous requirement, not as a malformed answer;
+/// - any other violation inside a statusDetails map is not judged here: the harness wrote
+///   every key and value, the input checks judged the request that stored them (SN-DETAILS-KEY,
+///   UP-INPUT), and the state model judges that they are returned as sent.
+fn shape(operation: Operation, binding: Binding, body: &Value, seq: Option<u64>) -> Vec<Finding> {
     let schema = operation
         .response_schema_for(binding)
         .expect("response schemas are embedded");
@@ -110,7 +119,23 @@ fn shape(operation: Operation, binding: Binding, body: &Value, seq: Option<u64>)
             Binding::Mqtt => "accepted payload",
         }
     );
-    match schema.violations(body).first() {
+    let mut out: Vec<Finding> = Vec::new();
+    let mut malformed = None;
+    for v in schema.violations(body) {
+        if let Some(item) = seventh_item(operation, &v) {
+            if !out.iter().any(|f| f.requirement == item) {
+                let section = outcomes().get(item).map_or("7", |a| a.section.as_str());
+                out.push(Finding::fail(
+                    item,
+                    format!("{what} breaks {}: {v} (§{section})", schema.path()),
+                    seq,
+                ));
+            }
+        } else if !inside_details(&v) {
+            malformed.get_or_insert(v);
+        }
+    }
+    out.push(match malformed {
         Some(v) => Finding::fail(
             requirement,
             format!("{what} breaks {}: {v}", schema.path()),
@@ -121,6 +146,31 @@ fn shape(operation: Operation, binding: Binding, body: &Value, seq: Option<u64>)
             format!("{what} matches {}", schema.path()),
             seq,
         ),
+    });
+    out
+}
+
+/// The §7 requirement a response-schema violation is, preferring the one of `operation`.
+fn seventh_item(operation: Operation, v: &Violation) -> Option<RequirementId> {
+    let items: Vec<RequirementId> = outcomes().schema_cause(&v.field, &v.keyword_path).collect();
+    items
+        .iter()
+        .copied()
+        .find(|id| catalogue().requirement(*id).operation == operation.name())
+        .or_else(|| items.first().copied())
+}
+
+/// Whether a violation lies inside a statusDetails map (a key or a value of it).
+fn inside_details(v: &Violation) -> bool {
+    let segments: Vec<&str> = v.field.split('.').collect();
+    let at = segments.iter().position(|s| *s == "statusDetails");
+    match at {
+        Some(i) if i + 1 < segments.len() => true,
+        // A key breaks the map's propertyNames, which the schema path names by its definition.
+        Some(_) => ["propertyNames", "DetailsKey"]
+            .iter()
+            .any(|k| v.keyword_path.contains(k)),
+        None => false,
     }
 }
 
@@ -243,7 +293,7 @@ fn read_mqtt(exchange: &Exchange, operation: Operation) -> (Answer, Vec<Finding>
             findings,
         );
     }
-    findings.push(shape(operation, Binding::Mqtt, &body, seq));
+    findings.extend(shape(operation, Binding::Mqtt, &body, seq));
     if let Some(doc) = body
         .get("execution")
         .and_then(|e| e.get("jobDocument"))
@@ -311,7 +361,7 @@ fn read_http(
         ));
         let answer = body.map_or(Answer::Garbled, Answer::Success);
         if let Answer::Success(b) = &answer {
-            findings.push(shape(operation, Binding::Http, b, seq));
+            findings.extend(shape(operation, Binding::Http, b, seq));
         }
         return (answer, findings);
     }
@@ -414,5 +464,53 @@ mod tests {
             Some("InvalidRequestException")
         );
         assert_eq!(sdk_error_type(&r, Some(&json!({"message": "x"}))), None);
+    }
+
+    fn start_next_with(details: Value) -> Value {
+        json!({
+            "execution": {
+                "jobId": "j", "thingName": "t", "status": "IN_PROGRESS",
+                "statusDetails": details,
+                "queuedAt": 1_700_000_000, "startedAt": 1_700_000_001,
+                "lastUpdatedAt": 1_700_000_001, "versionNumber": 2, "executionNumber": 1
+            }
+        })
+    }
+
+    // A response-schema violation that is a §7 item is reported under that item; one inside
+    // statusDetails is left to the input checks and the state model; anything else is a
+    // malformed answer.
+    #[rstest::rstest]
+    #[case::conforming(json!({ "k": "v" }), &[(req::SN_SHAPE, true)])]
+    #[case::a_long_value(json!({ "k": "v".repeat(1025) }), &[(req::SN_DETAILS_VALUE_MAX, false), (req::SN_SHAPE, true)])]
+    #[case::a_bad_key(json!({ "bad key": "v" }), &[(req::SN_SHAPE, true)])]
+    #[case::an_empty_value(json!({ "k": "" }), &[(req::SN_SHAPE, true)])]
+    #[case::not_a_map(json!("k=v"), &[(req::SN_SHAPE, false)])]
+    fn a_schema_violation_is_blamed_once_on_its_cause(
+        #[case] details: Value,
+        #[case] expected: &[(RequirementId, bool)],
+    ) {
+        let body = start_next_with(details);
+        let found = shape(
+            Operation::StartNextPendingJobExecution,
+            Binding::Http,
+            &body,
+            Some(1),
+        );
+        let got: Vec<(RequirementId, bool)> =
+            found.iter().map(|f| (f.requirement, f.passed)).collect();
+        assert_eq!(got, expected, "{found:#?}");
+    }
+
+    #[test]
+    fn a_long_value_in_any_answer_is_a_seventh_item_not_a_malformed_answer() {
+        let body = json!({ "execution": start_next_with(json!({ "k": "v".repeat(1025) }))["execution"].clone() });
+        let found = shape(Operation::DescribeJobExecution, Binding::Http, &body, None);
+        let failed: Vec<RequirementId> = found
+            .iter()
+            .filter(|f| !f.passed)
+            .map(|f| f.requirement)
+            .collect();
+        assert_eq!(failed, [req::SN_DETAILS_VALUE_MAX], "{found:#?}");
     }
 }

@@ -3,10 +3,11 @@
 use serde_json::Value;
 
 use super::answer::Answer;
-use crate::finding::Finding;
+use crate::finding::{Finding, Profile};
 use crate::plan::Expectation;
 use crate::transport::{Exchange, Outcome};
-use jobcert_contract::{Operation, RequirementId, req};
+use jobcert_contract::Outcome as Allowed;
+use jobcert_contract::{Binding, Operation, RequirementId, StatusSpec, outcomes, req};
 
 /// The expectation a call is held to: the step's own, and, for an input its request schema
 /// refuses, the contract's default — refused as `InvalidRequestException` under the
@@ -71,9 +72,144 @@ fn missing(exchange: &Exchange, answer: &Answer) -> String {
     }
 }
 
+/// What a step's answer is judged in besides the step: the profile, and the state model's
+/// findings on the same call, which name the situation the call was in (DE-TERMINAL for a
+/// describe of a terminal execution) and so the answers the contract allows in it.
+#[derive(Debug, Clone, Copy)]
+pub struct Judging<'a> {
+    /// The profile of the run.
+    pub profile: Profile,
+    /// The state model's findings on the call.
+    pub judged: &'a [Finding],
+}
+
 /// Checks `answer` against the step's explicit expectations, citing `requirement`.
 /// `resolve` maps a logical thing or job name to the name used on the target.
+///
+/// An expectation is never stricter than the contract: when the answer is another outcome
+/// the contract allows in the call's situation (`schemas/outcomes.json`), the step passes and
+/// says what came back and which section allows it; a non-default outcome is reported under
+/// the situation's ambiguous partner (unless the state model did so already). A `strict-only`
+/// expectation is judged as written under the strict profile, and is at most a warning under
+/// `aws`.
 pub fn check(
+    expect: &Expectation,
+    exchange: &Exchange,
+    answer: &Answer,
+    requirement: RequirementId,
+    judging: Judging<'_>,
+    resolve: &dyn Fn(&str) -> Option<String>,
+) -> Vec<Finding> {
+    // No answer is a timeout or a transport failure (WI-ANSWER), not a wrong answer.
+    if matches!(answer, Answer::Unanswered) {
+        return Vec::new();
+    }
+    let strict = judging.profile == Profile::Strict;
+    if !(strict && expect.strict_only)
+        && let Some(out) = allowed_instead(expect, exchange, answer, requirement, judging.judged)
+    {
+        return out;
+    }
+    let mut out = as_written(expect, exchange, answer, requirement, resolve);
+    if expect.strict_only
+        && !strict
+        && let Some(partner) = outcomes().partner(requirement)
+    {
+        for finding in out.iter_mut().filter(|f| !f.passed) {
+            finding.requirement = partner;
+            finding.message = format!("{} (a strict-only expectation)", finding.message);
+        }
+    }
+    out
+}
+
+/// The binding an exchange travelled on.
+fn binding_of(exchange: &Exchange) -> Binding {
+    if exchange.request.transport == "http" {
+        Binding::Http
+    } else {
+        Binding::Mqtt
+    }
+}
+
+/// Whether `outcome` is the answer the step wrote: its status and error type, or a success
+/// when it names neither.
+fn writes(expect: &Expectation, outcome: &Allowed, binding: Binding) -> bool {
+    let status_ok = match (binding, expect.status, outcome.status) {
+        (Binding::Mqtt, ..) | (_, None, _) => true,
+        (_, Some(s), Some(spec)) => spec.admits(s),
+        (_, Some(_), None) => false,
+    };
+    let error_ok = match (&expect.error, &outcome.error) {
+        (Some(want), Some(got)) => want == got,
+        (Some(_), None) => outcome.status == Some(StatusSpec::ClientError),
+        (None, _) => outcome.is_success(),
+    };
+    status_ok && error_ok
+}
+
+/// The findings of a step answered with another outcome than it wrote, which the contract
+/// allows in the situation of the step's requirement or of one the state model judged the call
+/// under; `None` when the answer is no such outcome (it is then judged as written).
+fn allowed_instead(
+    expect: &Expectation,
+    exchange: &Exchange,
+    answer: &Answer,
+    requirement: RequirementId,
+    judged: &[Finding],
+) -> Option<Vec<Finding>> {
+    if expect.status.is_none() && expect.error.is_none() && expect.body.is_empty() {
+        return None;
+    }
+    let binding = binding_of(exchange);
+    let status = match (&exchange.outcome, binding) {
+        (Outcome::Answered(r), Binding::Http) => Some(r.status),
+        _ => None,
+    };
+    let seq = Some(exchange.seq);
+    let mut situations = vec![requirement];
+    for f in judged {
+        if !situations.contains(&f.requirement) {
+            situations.push(f.requirement);
+        }
+    }
+    situations.into_iter().find_map(|situation| {
+        let alternatives = outcomes().get(situation)?;
+        let written = alternatives
+            .over(binding)
+            .find(|o| writes(expect, o, binding))?;
+        let got = alternatives.matching(binding, status, answer.error_type())?;
+        if std::ptr::eq(written, got) {
+            return None;
+        }
+        let came = came_back(exchange, answer);
+        let section = &alternatives.section;
+        let mut out = vec![Finding::pass(
+            requirement,
+            format!(
+                "{came} came back, which §{section} allows when {} ({situation}: {}); the step \
+                 expected {written}",
+                alternatives.situation, got.means
+            ),
+            seq,
+        )];
+        let partner = outcomes().partner(situation);
+        if let (false, Some(partner), Some(default)) =
+            (got.default, partner, alternatives.default_over(binding))
+            && !judged.iter().any(|f| f.requirement == partner)
+        {
+            out.push(Finding::fail(
+                partner,
+                format!("{came} instead of the §{section} default, {default}"),
+                seq,
+            ));
+        }
+        Some(out)
+    })
+}
+
+/// The step's expectations judged as written.
+fn as_written(
     expect: &Expectation,
     exchange: &Exchange,
     answer: &Answer,
@@ -82,10 +218,6 @@ pub fn check(
 ) -> Vec<Finding> {
     let seq = Some(exchange.seq);
     let mut out = Vec::new();
-    // No answer is a timeout or a transport failure (WI-ANSWER), not a wrong answer.
-    if matches!(answer, Answer::Unanswered) {
-        return out;
-    }
     // MQTT has no status codes; the error type says it all.
     if let Some(status) = expect
         .status
@@ -204,6 +336,13 @@ mod tests {
         }
     }
 
+    fn aws(judged: &[Finding]) -> Judging<'_> {
+        Judging {
+            profile: Profile::Aws,
+            judged,
+        }
+    }
+
     fn expecting(status: Option<u16>, error: Option<&str>, body: Value) -> Expectation {
         Expectation {
             status,
@@ -264,6 +403,7 @@ mod tests {
             &exchange("http", outcome),
             &answer,
             req::UP_INPUT,
+            aws(&[]),
             &|_| None,
         );
         let failed: Vec<&str> = findings
@@ -300,6 +440,7 @@ mod tests {
                 &timeout,
                 &Answer::Unanswered,
                 req::UP_INPUT,
+                aws(&[]),
                 &|_| None
             )
             .is_empty()
@@ -311,6 +452,113 @@ mod tests {
         let expect = expecting(Some(400), None, json!({}));
         let rejected = exchange("mqtt", answered(0));
         let answer = refused(400, "InvalidRequestException");
-        assert!(check(&expect, &rejected, &answer, req::UP_INPUT, &|_| None).is_empty());
+        assert!(
+            check(
+                &expect,
+                &rejected,
+                &answer,
+                req::UP_INPUT,
+                aws(&[]),
+                &|_| None
+            )
+            .is_empty()
+        );
+    }
+
+    fn strict_only(mut expect: Expectation) -> Expectation {
+        expect.strict_only = true;
+        expect
+    }
+
+    fn terminal_body() -> Expectation {
+        expecting(None, None, json!({ "execution.status": "SUCCEEDED" }))
+    }
+
+    fn version_refusal() -> Expectation {
+        expecting(
+            Some(409),
+            Some("InvalidStateTransitionException"),
+            json!({}),
+        )
+    }
+
+    /// The state model judged the call as a describe of a terminal execution (410 accepted).
+    fn terminal() -> Vec<Finding> {
+        vec![Finding::pass(
+            req::DE_TERMINAL,
+            "refused as terminal",
+            Some(7),
+        )]
+    }
+
+    /// The state model judged the call as a version mismatch answered 400.
+    fn mismatch() -> Vec<Finding> {
+        vec![
+            Finding::pass(req::UP_EXPECTED_VERSION, "refused", Some(7)),
+            Finding::fail(req::UP_EXPECTED_VERSION_TYPE, "not 409", Some(7)),
+        ]
+    }
+
+    // An expectation passes for any outcome the contract allows in the call's situation; the
+    // non-default one is reported once under the situation's ambiguous partner; strict-only
+    // clauses are judged as written under strict and weigh at most a warning under aws.
+    #[rstest]
+    #[case::terminal_refused_in_a_timer_case(terminal_body(), req::TM_IN_PROGRESS_EXPIRY, terminal(), Profile::Aws, 410, Some("TerminalStateException"), &[(req::TM_IN_PROGRESS_EXPIRY, true), (req::DE_TERMINAL_DESCRIBED, false)])]
+    #[case::terminal_refused_under_its_own_requirement(terminal_body(), req::DE_TERMINAL, vec![], Profile::Aws, 410, Some("TerminalStateException"), &[(req::DE_TERMINAL, true), (req::DE_TERMINAL_DESCRIBED, false)])]
+    #[case::terminal_refused_strictly(terminal_body(), req::DE_TERMINAL, vec![], Profile::Strict, 410, Some("TerminalStateException"), &[(req::DE_TERMINAL, true), (req::DE_TERMINAL_DESCRIBED, false)])]
+    #[case::partner_already_judged(terminal_body(), req::DE_TERMINAL, vec![Finding::fail(req::DE_TERMINAL_DESCRIBED, "410", Some(7))], Profile::Aws, 410, Some("TerminalStateException"), &[(req::DE_TERMINAL, true)])]
+    #[case::refused_outside_the_situation(terminal_body(), req::TM_IN_PROGRESS_EXPIRY, vec![], Profile::Aws, 410, Some("TerminalStateException"), &[(req::TM_IN_PROGRESS_EXPIRY, false)])]
+    #[case::refused_with_a_status_not_allowed(terminal_body(), req::DE_TERMINAL, vec![], Profile::Aws, 409, Some("TerminalStateException"), &[(req::DE_TERMINAL, false)])]
+    #[case::version_400_under_a_written_409(version_refusal(), req::UP_EXPECTED_VERSION, mismatch(), Profile::Aws, 400, Some("InvalidRequestException"), &[(req::UP_EXPECTED_VERSION, true)])]
+    #[case::version_400_strict_only_under_strict(strict_only(version_refusal()), req::UP_EXPECTED_VERSION, mismatch(), Profile::Strict, 400, Some("InvalidRequestException"), &[(req::UP_EXPECTED_VERSION, false), (req::UP_EXPECTED_VERSION, false)])]
+    #[case::version_400_strict_only_under_aws(strict_only(version_refusal()), req::UP_EXPECTED_VERSION, mismatch(), Profile::Aws, 400, Some("InvalidRequestException"), &[(req::UP_EXPECTED_VERSION, true)])]
+    #[case::strict_only_warns_under_aws(strict_only(version_refusal()), req::UP_EXPECTED_VERSION, vec![], Profile::Aws, 404, Some("ResourceNotFoundException"), &[(req::UP_EXPECTED_VERSION_TYPE, false), (req::UP_EXPECTED_VERSION_TYPE, false)])]
+    #[case::as_written_when_as_written(version_refusal(), req::UP_EXPECTED_VERSION, vec![], Profile::Aws, 409, Some("InvalidStateTransitionException"), &[(req::UP_EXPECTED_VERSION, true), (req::UP_EXPECTED_VERSION, true)])]
+    fn an_expectation_admits_what_the_contract_allows(
+        #[case] expect: Expectation,
+        #[case] requirement: RequirementId,
+        #[case] judged: Vec<Finding>,
+        #[case] profile: Profile,
+        #[case] status: u16,
+        #[case] error: Option<&str>,
+        #[case] expected: &[(RequirementId, bool)],
+    ) {
+        let answer = match error {
+            Some(e) => refused(status, e),
+            None => Answer::Success(json!({ "execution": { "status": "SUCCEEDED" } })),
+        };
+        let findings = check(
+            &expect,
+            &exchange("http", answered(status)),
+            &answer,
+            requirement,
+            Judging {
+                profile,
+                judged: &judged,
+            },
+            &|_| None,
+        );
+        let got: Vec<(RequirementId, bool)> =
+            findings.iter().map(|f| (f.requirement, f.passed)).collect();
+        assert_eq!(got, expected, "{findings:#?}");
+    }
+
+    #[test]
+    fn an_allowed_alternative_says_what_came_back_and_which_section_allows_it() {
+        let findings = check(
+            &terminal_body(),
+            &exchange("http", answered(410)),
+            &refused(410, "TerminalStateException"),
+            req::TM_TERMINAL_STOPS,
+            aws(&terminal()),
+            &|_| None,
+        );
+        assert!(
+            findings[0]
+                .message
+                .starts_with("410 TerminalStateException came back, which §7.6 allows"),
+            "{}",
+            findings[0].message
+        );
     }
 }

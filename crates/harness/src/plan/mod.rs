@@ -58,6 +58,9 @@ pub struct Expectation {
     pub state_unchanged: bool,
     /// The requirement these expectations check; the case's first one when absent.
     pub requirement: Option<RequirementId>,
+    /// Judged as written only under the strict profile: stricter than the contract (one of
+    /// several allowed answers), so under `aws` a departure is at most a warning.
+    pub strict_only: bool,
 }
 
 /// What a step does.

@@ -398,6 +398,7 @@ fn step_from(
             body: expect.body,
             state_unchanged: expect.state_unchanged,
             requirement,
+            strict_only: expect.strict_only,
         },
         deadline: s.deadline_ms.map(Duration::from_millis),
         source: Some(at),

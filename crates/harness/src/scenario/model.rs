@@ -158,4 +158,8 @@ pub struct ExpectSpec {
     pub state_unchanged: bool,
     /// The requirement these expectations check.
     pub requirement: Option<Spanned<String>>,
+    /// Stricter than the requirement allows (one of its allowed answers): judged as written
+    /// only under the strict profile.
+    #[serde(default)]
+    pub strict_only: bool,
 }

@@ -9,7 +9,7 @@ use super::model::{Case, ThingModel};
 use super::refusal::{expect_error, expect_success, named_execution};
 use super::{Call, Subject};
 use crate::finding::Finding;
-use jobcert_contract::req;
+use jobcert_contract::{outcomes, req};
 
 /// Judges a Describe answer for `thing` and moves the model on.
 pub(super) fn judge(
@@ -71,16 +71,35 @@ pub(super) fn judge(
             };
             let e = &mut thing.executions[i];
             if case.facts.is_terminal(e.status) || e.uncertain {
+                // The answers allowed here are outcomes.json's (§7.6).
+                let allowed = outcomes()
+                    .get(req::DE_TERMINAL)
+                    .expect("outcomes.json lists DE-TERMINAL");
                 if let Answer::Error { status, .. } = answer {
-                    let ok =
-                        answer.error_type() == Some("TerminalStateException") && *status == 410;
+                    let refusal = allowed
+                        .matching(call.binding, Some(*status), answer.error_type())
+                        .filter(|o| !o.is_success());
                     out.push(Finding::check(
-                        ok,
+                        refusal.is_some(),
                         req::DE_TERMINAL,
                         format!("describing a terminal execution gave {}", answer.describe()),
                         Some(seq),
                     ));
-                    if ok && e.uncertain {
+                    if let (Some(refusal), Some(default)) =
+                        (refusal, allowed.default_over(call.binding))
+                    {
+                        out.push(Finding::check(
+                            refusal.default,
+                            req::DE_TERMINAL_DESCRIBED,
+                            format!(
+                                "{} instead of the §{} default, {default}",
+                                answer.describe(),
+                                allowed.section
+                            ),
+                            Some(seq),
+                        ));
+                    }
+                    if refusal.is_some() && e.uncertain {
                         e.time_out(case.facts);
                     }
                     return;
@@ -88,6 +107,11 @@ pub(super) fn judge(
                 if case.facts.is_terminal(e.status) {
                     out.push(Finding::pass(
                         req::DE_TERMINAL,
+                        "a terminal execution is described",
+                        Some(seq),
+                    ));
+                    out.push(Finding::pass(
+                        req::DE_TERMINAL_DESCRIBED,
                         "a terminal execution is described",
                         Some(seq),
                     ));
@@ -153,11 +177,11 @@ mod tests {
     // A terminal execution may be described (200 with its status) or refused with 410 (§7.6).
     #[case::terminal_described(
         Fixture::new().queued("a", 0.0).finished("a", Status::Succeeded), seeded("a"), json!({}),
-        described(execution("a", "SUCCEEDED", 3)), &[(req::DE_TERMINAL, true), (req::EX_EXECUTION, true), (req::DE_DOCUMENT, true)]
+        described(execution("a", "SUCCEEDED", 3)), &[(req::DE_TERMINAL, true), (req::DE_TERMINAL_DESCRIBED, true), (req::EX_EXECUTION, true), (req::DE_DOCUMENT, true)]
     )]
     #[case::terminal_refused(
         Fixture::new().queued("a", 0.0).finished("a", Status::Failed), seeded("a"), json!({}),
-        refused(410, "TerminalStateException"), &[(req::DE_TERMINAL, true)]
+        refused(410, "TerminalStateException"), &[(req::DE_TERMINAL, true), (req::DE_TERMINAL_DESCRIBED, false)]
     )]
     #[case::terminal_not_found(
         Fixture::new().queued("a", 0.0).finished("a", Status::Succeeded), seeded("a"), json!({}),
@@ -274,7 +298,7 @@ mod tests {
     #[case::timed_out(described(execution("a", "TIMED_OUT", 3)), &[(req::TM_NOT_EARLY, true), (req::TM_STEP_EXPIRY, true), (req::TM_SERVICE_VERSION, true)])]
     #[case::timed_out_without_bump(described(execution("a", "TIMED_OUT", 2)), &[(req::TM_STEP_EXPIRY, true), (req::TM_SERVICE_VERSION, false)])]
     #[case::still_running(described(execution("a", "IN_PROGRESS", 2)), &[(req::TM_STEP_EXPIRY, true), (req::EX_EXECUTION, true)])]
-    #[case::refused_as_terminal(refused(410, "TerminalStateException"), &[(req::DE_TERMINAL, true)])]
+    #[case::refused_as_terminal(refused(410, "TerminalStateException"), &[(req::DE_TERMINAL, true), (req::DE_TERMINAL_DESCRIBED, false)])]
     #[case::refused_otherwise(refused(404, "ResourceNotFoundException"), &[(req::DE_TERMINAL, false)])]
     fn judges_describe_of_an_open_expiry(
         #[case] answer: Answer,
@@ -295,7 +319,7 @@ mod tests {
     #[rstest]
     // The step deadline passed more than the slack ago: the execution has timed out.
     #[case::timed_out(described(execution("a", "TIMED_OUT", 3)), &[(req::DE_TERMINAL, true), (req::EX_EXECUTION, true)])]
-    #[case::timed_out_refused(refused(410, "TerminalStateException"), &[(req::DE_TERMINAL, true)])]
+    #[case::timed_out_refused(refused(410, "TerminalStateException"), &[(req::DE_TERMINAL, true), (req::DE_TERMINAL_DESCRIBED, false)])]
     #[case::still_running(described(execution("a", "IN_PROGRESS", 3)), &[(req::DE_TERMINAL, true), (req::EX_EXECUTION, false)])]
     fn judges_describe_after_expiry(
         #[case] answer: Answer,

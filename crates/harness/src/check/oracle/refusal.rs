@@ -7,7 +7,7 @@ use super::super::answer::Answer;
 use super::model::ThingModel;
 use super::{Call, Subject};
 use crate::finding::Finding;
-use jobcert_contract::{Operation, RequirementId, req};
+use jobcert_contract::{Operation, RequirementId, outcomes, req};
 
 /// Judges an answer that must be a 4xx refusal of one of the `wanted` types: the refusal under
 /// `requirement`, the type under `type_requirement`. True when it was a refusal.
@@ -147,8 +147,12 @@ pub(super) fn absent_thing(call: &Call<'_>, answer: &Answer, out: &mut Vec<Findi
                     Some(seq),
                 ));
             }
-            Answer::Error { .. } => out.push(Finding::check(
-                answer.error_type() == Some("ResourceNotFoundException"),
+            // The refusals allowed instead are outcomes.json's (§7.14).
+            Answer::Error { status, .. } => out.push(Finding::check(
+                outcomes()
+                    .get(requirement)
+                    .and_then(|a| a.matching(call.binding, Some(*status), answer.error_type()))
+                    .is_some_and(|o| !o.is_success()),
                 requirement,
                 format!(
                     "expected an empty success for a thing that does not exist, got {}",

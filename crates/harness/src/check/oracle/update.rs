@@ -9,7 +9,18 @@ use super::model::{Belief, Case, ThingModel, details_of, minutes_ms};
 use super::refusal::{expect_error, expect_success, named_execution};
 use super::{Call, Subject};
 use crate::finding::Finding;
-use jobcert_contract::{Binding, Status, req};
+use jobcert_contract::{Binding, RequirementId, Status, outcomes, req};
+
+/// The error type of the §7 default answer in `requirement`'s situation over `binding`
+/// (`schemas/outcomes.json`); any other allowed refusal is reported under the type
+/// requirement the caller names.
+fn default_error(requirement: RequirementId, binding: Binding) -> &'static str {
+    outcomes()
+        .get(requirement)
+        .and_then(|a| a.default_over(binding))
+        .and_then(|o| o.error.as_deref())
+        .expect("outcomes.json gives the default refusal")
+}
 
 /// Judges an Update answer for `thing` and moves the model on.
 pub(super) fn judge(
@@ -45,7 +56,7 @@ pub(super) fn judge(
         expect_error(
             out,
             answer,
-            &["InvalidRequestException"],
+            &[default_error(req::UP_DEVICE_STATUS, call.binding)],
             req::UP_DEVICE_STATUS,
             req::UP_DEVICE_STATUS_TYPE,
             seq,
@@ -58,17 +69,14 @@ pub(super) fn judge(
     ) && expected != *stored
     {
         // Over MQTT the code is documented (VersionMismatch); over HTTP it is open (§7.3).
-        let (wanted, type_requirement) = match call.binding {
-            Binding::Http => (
-                "InvalidStateTransitionException",
-                req::UP_EXPECTED_VERSION_TYPE,
-            ),
-            Binding::Mqtt => ("VersionMismatch", req::MQ_VERSION_MISMATCH),
+        let type_requirement = match call.binding {
+            Binding::Http => req::UP_EXPECTED_VERSION_TYPE,
+            Binding::Mqtt => req::MQ_VERSION_MISMATCH,
         };
         expect_error(
             out,
             answer,
-            &[wanted],
+            &[default_error(req::UP_EXPECTED_VERSION, call.binding)],
             req::UP_EXPECTED_VERSION,
             type_requirement,
             seq,

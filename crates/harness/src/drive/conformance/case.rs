@@ -340,20 +340,26 @@ impl<'a> CaseRun<'a> {
             seq: exchange.seq,
         };
         let judged = self.oracle.judge(&call, &answer, None);
-        self.findings.extend(judged);
+        let judging = expect::Judging {
+            profile: self.settings.profile,
+            judged: &judged,
+        };
         let expectation = expect::effective(&step.expect, operation, valid);
         let requirement = expectation
             .requirement
             .unwrap_or_else(|| self.primary_requirement());
         let (things, jobs) = (&self.things, &self.jobs);
         let resolve = |name: &str| things.get(name).or_else(|| jobs.get(name)).cloned();
-        self.findings.extend(expect::check(
+        let expected = expect::check(
             &expectation,
             &exchange,
             &answer,
             requirement,
+            judging,
             &resolve,
-        ));
+        );
+        self.findings.extend(judged);
+        self.findings.extend(expected);
         let back = health::read_back(
             &call,
             &expectation,

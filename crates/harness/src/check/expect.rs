@@ -6,8 +6,7 @@ use super::answer::Answer;
 use crate::finding::{Finding, Profile};
 use crate::plan::Expectation;
 use crate::transport::{Exchange, Outcome};
-use jobcert_contract::Outcome as Allowed;
-use jobcert_contract::{Binding, Operation, RequirementId, StatusSpec, outcomes, req};
+use jobcert_contract::{Binding, Operation, RequirementId, outcomes, req};
 
 /// The expectation a call is held to: the step's own, and, for an input its request schema
 /// refuses, the contract's default — refused as `InvalidRequestException` under the
@@ -132,22 +131,6 @@ fn binding_of(exchange: &Exchange) -> Binding {
     }
 }
 
-/// Whether `outcome` is the answer the step wrote: its status and error type, or a success
-/// when it names neither.
-fn writes(expect: &Expectation, outcome: &Allowed, binding: Binding) -> bool {
-    let status_ok = match (binding, expect.status, outcome.status) {
-        (Binding::Mqtt, ..) | (_, None, _) => true,
-        (_, Some(s), Some(spec)) => spec.admits(s),
-        (_, Some(_), None) => false,
-    };
-    let error_ok = match (&expect.error, &outcome.error) {
-        (Some(want), Some(got)) => want == got,
-        (Some(_), None) => outcome.status == Some(StatusSpec::ClientError),
-        (None, _) => outcome.is_success(),
-    };
-    status_ok && error_ok
-}
-
 /// The findings of a step answered with another outcome than it wrote, which the contract
 /// allows in the situation of the step's requirement or of one the state model judged the call
 /// under; `None` when the answer is no such outcome (it is then judged as written).
@@ -177,7 +160,7 @@ fn allowed_instead(
         let alternatives = outcomes().get(situation)?;
         let written = alternatives
             .over(binding)
-            .find(|o| writes(expect, o, binding))?;
+            .find(|o| expect.writes(o, binding))?;
         let got = alternatives.matching(binding, status, answer.error_type())?;
         if std::ptr::eq(written, got) {
             return None;

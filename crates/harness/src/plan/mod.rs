@@ -2,6 +2,7 @@
 //! the request schemas (`generate`).
 
 pub mod generate;
+mod strictness;
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -237,6 +237,21 @@ fn case_from(
             bindings.push(Binding::Mqtt);
         }
     }
+    // No expectation may be stricter than its requirement allows (unless strict-only), so
+    // a run is never stricter than validate.
+    let errors: Vec<ScenarioError> = steps
+        .iter()
+        .filter(|s| matches!(s.action, Action::Call { .. }))
+        .filter_map(|s| {
+            let requirement = s.expect.requirement.or(requirements.first().copied())?;
+            let why = s.expect.stricter_than(requirement, &bindings)?;
+            let at = s.source.clone().unwrap_or_else(|| source(path, spanned));
+            Some(error_at(&at, why))
+        })
+        .collect();
+    if !errors.is_empty() {
+        return Err(errors);
+    }
     Ok(PlannedCase {
         id: format!("{suite}/{}", case.name.value),
         suite: suite.to_string(),

@@ -132,6 +132,16 @@ fn assert_refused(ran: &Ran, path: &Path, at: At, message: &str) {
     At::Exact(3, 13),
     "expected sequence"
 )]
+#[case::stricter_than_the_requirement(
+    b"cases:\n  - name: c\n    requirements: [UP-EXPECTED-VERSION]\n    things: [dev]\n    jobs:\n      - { id: j, targets: [dev] }\n    steps:\n      - update: { thing: dev, job: j, status: SUCCEEDED, expectedVersion: 9 }\n        expect: { status: 409, error: InvalidStateTransitionException }\n",
+    At::Exact(8, 9),
+    "stricter than UP-EXPECTED-VERSION: \u{a7}7.3 also allows 400 InvalidRequestException"
+)]
+#[case::strict_only_where_one_answer_is_allowed(
+    b"cases:\n  - name: c\n    requirements: [DE-NOT-FOUND]\n    things: [dev]\n    steps:\n      - describe: { thing: dev, jobId: nope }\n        expect: { status: 404, strict-only: true }\n",
+    At::Exact(6, 9),
+    "DE-NOT-FOUND allows only one answer"
+)]
 #[case::unknown_requirement_id(
     b"cases:\n  - name: c\n    requirements: [SN-EMPTY, SN-NO-SUCH-THING]\n    steps: []\n",
     At::Exact(3, 30),

@@ -3,6 +3,7 @@
 //! commands its reports print.
 
 mod attach_mosquitto;
+mod conformant_different;
 mod hostile_targets;
 mod nonconforming;
 mod nonconforming_mqtt;

@@ -27,7 +27,7 @@ use serde_json::{Map, Value};
 
 use super::answer::Answer;
 use crate::finding::Finding;
-use jobcert_contract::{Binding, NEXT_EXECUTION, Operation, RequirementId, Status};
+use jobcert_contract::{Binding, Level, NEXT_EXECUTION, Operation, RequirementId, Status};
 use model::{Case, Execution, ThingModel};
 
 /// A span of target time, in milliseconds since the run started: when a request was sent and
@@ -200,8 +200,13 @@ impl Oracle {
             judge_of(call.operation)(thing, &mut self.case, call, answer, &mut out);
         }
         // Otherwise the case never declared the thing: like a foreign name, its state is unknown.
+        // A §7 item (an ambiguous or recommended requirement) met or not on the way is its own
+        // finding, not a change the refusal made.
         if let Some(r) = attribution {
-            for f in &mut out {
+            for f in out
+                .iter_mut()
+                .filter(|f| f.requirement.level() == Level::Must)
+            {
                 f.requirement = r;
             }
         }
@@ -226,7 +231,7 @@ mod tests {
 
     use super::fixture::{assert_findings, at, document, execution, ok, real, refused};
     use super::{Answer, Call, JobFacts, Oracle, Subject, subject};
-    use jobcert_contract::{Binding, Operation, RequirementId, req};
+    use jobcert_contract::{Binding, Level, Operation, RequirementId, req};
 
     fn oracle_with(job: &str, retry: Vec<(String, u32)>) -> Oracle {
         let mut oracle = Oracle::new(1_000.0);
@@ -285,7 +290,7 @@ mod tests {
     }
 
     #[test]
-    fn attribution_replaces_every_requirement() {
+    fn attribution_replaces_every_must_requirement() {
         let mut oracle = oracle_with("a", Vec::new());
         let describe = (
             Operation::DescribeJobExecution,
@@ -304,7 +309,33 @@ mod tests {
         assert!(
             found
                 .iter()
+                .filter(|f| f.requirement.level() == Level::Must)
                 .all(|f| f.requirement == req::SN_REJECT_UNCHANGED)
+        );
+    }
+
+    #[test]
+    fn attribution_leaves_a_seventh_item_its_own() {
+        let mut oracle = oracle_with("a", Vec::new());
+        oracle.job_canceled("a", false, at(1_000.0));
+        let describe = (
+            Operation::DescribeJobExecution,
+            "t",
+            Subject::Seeded("a".into()),
+        );
+        let found = judge(
+            &mut oracle,
+            describe,
+            json!({}),
+            refused(410, "TerminalStateException"),
+            Some(req::UP_TERMINAL),
+        );
+        assert_findings(
+            &found,
+            &[
+                (req::UP_TERMINAL, true),
+                (req::DE_TERMINAL_DESCRIBED, false),
+            ],
         );
     }
 

@@ -1,0 +1,92 @@
+//! Tests of reading answers as the SDKs do, and of the response-schema attribution.
+
+use super::*;
+use serde_json::json;
+
+fn response(header: Option<&str>) -> WireResponse {
+    WireResponse {
+        status: 400,
+        headers: header
+            .map(|h| vec![("x-amzn-errortype".to_string(), h.to_string())])
+            .unwrap_or_default(),
+        body: String::new(),
+        truncated: false,
+    }
+}
+
+#[test]
+fn the_header_wins_and_is_sanitised() {
+    let body = json!({"__type": "InvalidRequestException"});
+    let r = response(Some(
+        "InvalidStateTransitionException:http://internal.amazon.com/",
+    ));
+    assert_eq!(
+        sdk_error_type(&r, Some(&body)).as_deref(),
+        Some("InvalidStateTransitionException")
+    );
+}
+
+#[test]
+fn then_code_then_type_with_namespace_dropped() {
+    let r = response(None);
+    assert_eq!(
+        sdk_error_type(&r, Some(&json!({"code": "A", "__type": "B"}))).as_deref(),
+        Some("A")
+    );
+    assert_eq!(
+        sdk_error_type(
+            &r,
+            Some(&json!({"__type": "com.amazonaws.iot#InvalidRequestException"}))
+        )
+        .as_deref(),
+        Some("InvalidRequestException")
+    );
+    assert_eq!(sdk_error_type(&r, Some(&json!({"message": "x"}))), None);
+}
+
+fn start_next_with(details: Value) -> Value {
+    json!({
+        "execution": {
+            "jobId": "j", "thingName": "t", "status": "IN_PROGRESS",
+            "statusDetails": details,
+            "queuedAt": 1_700_000_000, "startedAt": 1_700_000_001,
+            "lastUpdatedAt": 1_700_000_001, "versionNumber": 2, "executionNumber": 1
+        }
+    })
+}
+
+// A response-schema violation that is a §7 item is reported under that item; one inside
+// statusDetails is left to the input checks and the state model; anything else is a
+// malformed answer.
+#[rstest::rstest]
+#[case::conforming(json!({ "k": "v" }), &[(req::SN_SHAPE, true)])]
+#[case::a_long_value(json!({ "k": "v".repeat(1025) }), &[(req::SN_DETAILS_VALUE_MAX, false), (req::SN_SHAPE, true)])]
+#[case::a_bad_key(json!({ "bad key": "v" }), &[(req::SN_SHAPE, true)])]
+#[case::an_empty_value(json!({ "k": "" }), &[(req::SN_SHAPE, true)])]
+#[case::not_a_map(json!("k=v"), &[(req::SN_SHAPE, false)])]
+fn a_schema_violation_is_blamed_once_on_its_cause(
+    #[case] details: Value,
+    #[case] expected: &[(RequirementId, bool)],
+) {
+    let body = start_next_with(details);
+    let found = shape(
+        Operation::StartNextPendingJobExecution,
+        Binding::Http,
+        &body,
+        Some(1),
+    );
+    let got: Vec<(RequirementId, bool)> = found.iter().map(|f| (f.requirement, f.passed)).collect();
+    assert_eq!(got, expected, "{found:#?}");
+}
+
+#[test]
+fn a_long_value_in_any_answer_is_a_seventh_item_not_a_malformed_answer() {
+    let body = json!({ "execution": start_next_with(json!({ "k": "v".repeat(1025) }))["execution"].clone() });
+    let found = shape(Operation::DescribeJobExecution, Binding::Http, &body, None);
+    let failed: Vec<RequirementId> = found
+        .iter()
+        .filter(|f| !f.passed)
+        .map(|f| f.requirement)
+        .collect();
+    assert_eq!(failed, [req::SN_DETAILS_VALUE_MAX], "{found:#?}");
+}

@@ -86,7 +86,8 @@ impl Outcome {
         };
         let error_ok = match (&self.error, error) {
             (Some(want), got) => got == Some(want.as_str()),
-            (None, got) => got.is_none() || self.status == Some(StatusSpec::ClientError),
+            // Any 4xx is a refusal of any type; otherwise no type means a success.
+            (None, got) => got.is_some() == (self.status == Some(StatusSpec::ClientError)),
         };
         self.applies_to(binding) && status_ok && error_ok
     }
@@ -326,6 +327,13 @@ mod tests {
         Some(403),
         Some("ForbiddenException"),
         Some(false)
+    )]
+    #[case::device_status_not_accepted_over_mqtt(
+        req::UP_DEVICE_STATUS,
+        Binding::Mqtt,
+        None,
+        None,
+        None
     )]
     #[case::device_status_not_5xx(
         req::UP_DEVICE_STATUS,

@@ -235,6 +235,11 @@ async fn a_conformant_but_different_target_passes_under_aws_and_fails_only_stric
     for item in ["DE-TERMINAL-DESCRIBED", "UP-EXPECTED-VERSION-TYPE"] {
         assert!(warned.contains(item), "{item} warns under aws: {warned:?}");
     }
+    let warnings = problems(&summary, "warning");
+    assert!(
+        warnings.contains("410 TerminalStateException instead of the §7.6 default"),
+        "a warning says what came back and which section allows it:\n{warnings}"
+    );
     let throttled = proxy.seen.load(Ordering::Relaxed) / THROTTLE_EVERY;
     assert!(throttled > 0, "no request was throttled");
     eprintln!("{throttled} requests throttled");

@@ -154,6 +154,10 @@ async fn update_step_timeout(#[case] seed: Seed, #[case] minutes: i64, #[case] e
     json!({ "status": "IN_PROGRESS", "expectedVersion": execution_model().initial_version_number }),
     Accepted
 )]
+#[case::expected_version_current_integral_float(
+    json!({ "status": "IN_PROGRESS", "expectedVersion": execution_model().initial_version_number as f64 }),
+    Accepted
+)]
 #[case::expected_version_long_max(
     json!({ "status": "IN_PROGRESS", "expectedVersion": maximum(LONG) }),
     Conflict

@@ -63,6 +63,8 @@ enum Fault {
     WrongReplyTopic,
     /// `notify-next` is never published.
     NoNotifyNext,
+    /// A fractional expectedVersion, a number or a decimal string, is truncated to an integer.
+    TruncatesVersion,
 }
 
 impl Fault {
@@ -76,6 +78,26 @@ impl Fault {
             Self::NoReply(_) => "noreply",
             Self::WrongReplyTopic => "badtopic",
             Self::NoNotifyNext => "nonext",
+            Self::TruncatesVersion => "truncates",
+        }
+    }
+
+    /// A request payload as this fault reads it.
+    fn request(self, payload: &[u8]) -> Vec<u8> {
+        let Ok(mut body) = serde_json::from_slice::<Value>(payload) else {
+            return payload.to_vec();
+        };
+        let version = &body["expectedVersion"];
+        let read = version
+            .as_f64()
+            .or_else(|| version.as_str().and_then(|v| v.parse::<f64>().ok()))
+            .filter(|v| v.fract() != 0.0);
+        match read {
+            Some(v) if self == Self::TruncatesVersion => {
+                body["expectedVersion"] = json!(v.trunc() as i64);
+                body.to_string().into_bytes()
+            }
+            _ => payload.to_vec(),
         }
     }
 
@@ -105,7 +127,7 @@ impl Fault {
                     reply.topic.push_str(WRONG_SUFFIX);
                 }
             }
-            Self::NoNotifyNext => {}
+            Self::NoNotifyNext | Self::TruncatesVersion => {}
         }
         Some(reply)
     }
@@ -206,7 +228,7 @@ impl Responder {
                                 continue;
                             }
                             let reply = service
-                                .handle(&p.topic, &p.payload)
+                                .handle(&p.topic, &fault.request(&p.payload))
                                 .and_then(|r| fault.reply(&p.topic, r));
                             if let Some(e) = reply.and_then(&publish) {
                                 trouble(format!("reply to {} dropped: {e}", p.topic));
@@ -350,6 +372,11 @@ async fn the_whole_plan_passes_through_a_faithful_responder() {
     &["MQ-REPLY-TOPIC"]
 )]
 #[case::no_notify_next(Fault::NoNotifyNext, &["MQ-NOTIFY-NEXT"], &["MQ-NOTIFY-NEXT"])]
+#[case::truncates_version(
+    Fault::TruncatesVersion,
+    &["UP-EXPECTED-VERSION-INTEGER"],
+    &["UP-EXPECTED-VERSION-INTEGER"]
+)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs mosquitto (apt-get install mosquitto); run with --include-ignored"]
 async fn a_broken_rule_fails_under_its_requirement(

@@ -20,6 +20,7 @@ use crate::common::faults::{
     self, TIME_SCALE, assert_timeouts_cited, cited, doubled, failures, listing, messages, timed_out,
 };
 
+mod blind_spots;
 mod proxy;
 
 use proxy::RunningProxy;
@@ -60,6 +61,18 @@ enum Fault {
     /// Every [`THROTTLE_EVERY`]th data-plane request is answered 429 ThrottlingException (not a
     /// broken rule: a quota kept).
     Throttles,
+    /// Describe `$next` describes the oldest QUEUED execution ahead of an IN_PROGRESS one
+    /// queued no earlier.
+    NextPrefersQueued,
+    /// A step timer set by Update runs to its own deadline, past the job's in-progress one.
+    UpdateStepUncapped,
+    /// An Update whose stepTimeoutInMinutes is this JSON text is accepted and stops every timer
+    /// of the execution, the in-progress one included.
+    StopsTimersOn(&'static str),
+    /// stepTimeoutInMinutes -1 on an Update with no step timer running starts a 1-minute one.
+    MinusOneStartsATimer,
+    /// A fractional expectedVersion is truncated to an integer.
+    TruncatesVersion,
 }
 
 /// One data-plane request in this many is throttled by [`Fault::Throttles`] (2 %).
@@ -79,7 +92,10 @@ async fn run_through(fault: Fault, plan: &Plan, deadline: Duration) -> (RunRecor
     let origin = Instant::now();
     let data = DataPlane::parse(&proxy.base).expect("the proxy's URL");
     let target = faults::target(data, &control);
-    let settings = faults::settings(format!("{fault:?}").to_lowercase(), deadline, origin);
+    let run_id = format!("{fault:?}")
+        .to_lowercase()
+        .replace(|c: char| !c.is_ascii_alphanumeric(), "");
+    let settings = faults::settings(run_id, deadline, origin);
     let cases = conformance::run(plan, &target, &settings, CancellationToken::new()).await;
     let proxy_base = proxy.base.clone();
     drop(proxy);

@@ -1,9 +1,10 @@
 //! The fault proxy: a reverse proxy in front of the reference's data plane that breaks the
 //! one rule its [`Fault`] names.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use axum::body::{Body, Bytes};
 use axum::extract::State;
@@ -14,6 +15,10 @@ use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::{Map, Value, json};
 
 use super::{ERROR_TYPE, Fault, INTERNAL_ERROR, INVALID_REQUEST, LATE, NOT_FOUND, THROTTLE_EVERY};
+
+mod quirks;
+
+use quirks::Key;
 
 /// The data-plane operation a request addresses, read from its method and raw path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -144,6 +149,10 @@ struct Proxy {
     corrupted: Mutex<BTreeSet<String>>,
     /// Data-plane requests seen so far.
     seen: AtomicU64,
+    /// Executions whose expiry is hidden, until when (for ever when `None`).
+    masked: Mutex<BTreeMap<Key, Option<Instant>>>,
+    /// Executions with a step timer running, as far as the requests through the proxy tell.
+    step_timers: Mutex<BTreeSet<Key>>,
 }
 
 impl Proxy {
@@ -239,8 +248,26 @@ async fn handle(
     mut body: Bytes,
 ) -> Answer {
     let op = classify(&method, uri.path());
+    let job = quirks::job_label(uri.path()).map(str::to_string);
+    let key = |thing: &str| (thing.to_string(), job.clone().unwrap_or_default());
     let mut corrupts = None;
     match (proxy.fault, op) {
+        (Fault::NextPrefersQueued, Some((Op::Describe, thing)))
+            if job
+                .as_deref()
+                .is_some_and(|j| j == "$next" || j.eq_ignore_ascii_case("%24next")) =>
+        {
+            if let Some(answer) = proxy.next_prefers_queued(thing, uri.query()).await {
+                return answer;
+            }
+        }
+        (Fault::StopsTimersOn(value), Some((Op::Update, thing))) => {
+            proxy.stop_timers_on(value, key(thing), &mut body);
+        }
+        (Fault::MinusOneStartsATimer, Some((Op::Update, thing))) => {
+            proxy.cancel_starts_a_timer(&key(thing), &mut body);
+        }
+        (Fault::TruncatesVersion, Some((Op::Update, _))) => body = quirks::truncate_version(body),
         (Fault::CorruptedByStringStep, Some((op, thing))) => {
             if proxy
                 .corrupted
@@ -286,9 +313,25 @@ async fn handle(
         }
         _ => {}
     }
+    let sent = body.clone();
     let mut answer = proxy.forward(method, &uri, &headers, body).await;
     if let Some(thing) = corrupts.filter(|_| answer.status.is_success()) {
         proxy.corrupted.lock().expect("not poisoned").insert(thing);
+    }
+    match (proxy.fault, op) {
+        (Fault::StopsTimersOn(_) | Fault::UpdateStepUncapped, Some((Op::Describe, thing))) => {
+            proxy.unmask(&key(thing), &mut answer);
+        }
+        (Fault::UpdateStepUncapped, Some((Op::Update, thing))) if answer.status.is_success() => {
+            proxy.uncap(key(thing), &sent);
+        }
+        (Fault::MinusOneStartsATimer, Some((Op::StartNext, thing))) => {
+            proxy.track_step(thing, None, &sent, &answer);
+        }
+        (Fault::MinusOneStartsATimer, Some((Op::Update, thing))) => {
+            proxy.track_step(thing, job.as_deref(), &sent, &answer);
+        }
+        _ => {}
     }
     match proxy.fault {
         Fault::WrongErrorType => answer.retype(),
@@ -328,6 +371,8 @@ impl RunningProxy {
             step_max: step_max(),
             corrupted: Mutex::default(),
             seen: AtomicU64::new(0),
+            masked: Mutex::default(),
+            step_timers: Mutex::default(),
         });
         let app = axum::Router::new().fallback(handle).with_state(proxy);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

@@ -134,6 +134,26 @@ async fn update_step_timeout(#[case] seed: Seed, #[case] minutes: i64, #[case] e
     }
 }
 
+/// An invalid stepTimeoutInMinutes on Update (out of range, a fraction, a numeric string) is
+/// refused and leaves the running step timer as it was.
+#[rstest]
+#[case::zero(json!(0))]
+#[case::below_cancel(json!(cancel_step_timeout() - 1))]
+#[case::fraction(json!(2.5))]
+#[case::numeric_string(json!("5"))]
+#[tokio::test]
+async fn an_invalid_update_step_timeout_leaves_the_timer(#[case] minutes: Value) {
+    let fixture = Seed::StepTimerRunning.fixture().await;
+    let body = json!({ "status": "IN_PROGRESS", "stepTimeoutInMinutes": minutes });
+    fixture
+        .check(
+            &Request::new(Op::Update).body(&body),
+            Invalid("stepTimeoutInMinutes"),
+        )
+        .await;
+    fixture.assert_countdown(Some(maximum(STEP_TIMEOUT))).await;
+}
+
 /// Update's other body members: status (required, device-settable values only),
 /// expectedVersion and executionNumber (longs), and the two include flags (booleans).
 #[rstest]
@@ -152,6 +172,10 @@ async fn update_step_timeout(#[case] seed: Seed, #[case] minutes: i64, #[case] e
 #[case::status_canceled(json!({ "status": "CANCELED" }), Invalid("status"))]
 #[case::expected_version_current(
     json!({ "status": "IN_PROGRESS", "expectedVersion": execution_model().initial_version_number }),
+    Accepted
+)]
+#[case::expected_version_current_integral_float(
+    json!({ "status": "IN_PROGRESS", "expectedVersion": execution_model().initial_version_number as f64 }),
     Accepted
 )]
 #[case::expected_version_long_max(

@@ -14,6 +14,7 @@ mod variants;
 use schema::{resolve, text};
 use variants::{
     Variant, integer_variants, invalid, number_label, requirements, string_variants, type_variants,
+    version_variants,
 };
 
 /// The fixtures and prelude each operation's cases start from, and its base input.
@@ -165,6 +166,15 @@ fn variants(op: Operation, binding: Binding) -> Result<(Vec<Variant>, i64), Sche
                 }
                 out.extend(ints);
                 out.extend(type_variants(name, "integer", requirement));
+            }
+            "expectedVersion" => {
+                // The Update prelude starts the execution: one version on from the first.
+                let stored = execution_model().initial_version_number + 1;
+                out.extend(version_variants(
+                    name,
+                    stored,
+                    req::UP_EXPECTED_VERSION_INTEGER,
+                ));
             }
             "status" => {
                 out.extend(type_variants(name, "enum", reqs.input));
@@ -369,6 +379,60 @@ mod tests {
             !names.iter().any(|n| n.starts_with("describe/jobid-of-")),
             "Describe's jobId has no length limit in the model"
         );
+    }
+
+    /// A target that truncates a fractional expectedVersion, or parses a numeric string, must
+    /// find it equal to the stored version, so that only its leniency can refuse it.
+    #[test]
+    fn wrong_expected_versions_would_match_the_stored_one() {
+        let stored = execution_model().initial_version_number + 1;
+        for (binding, name, lenient) in [
+            (Binding::Http, "update/expectedversion-as-a-fraction", true),
+            (
+                Binding::Http,
+                "update/expectedversion-as-a-numeric-string",
+                true,
+            ),
+            (Binding::Mqtt, "update/expectedversion-as-a-fraction", true),
+            (
+                Binding::Mqtt,
+                "update/expectedversion-as-a-numeric-string",
+                false,
+            ),
+        ] {
+            let cases = negative_cases(binding).unwrap();
+            let case = cases.iter().find(|c| c.name == name);
+            assert_eq!(case.is_some(), lenient, "{binding:?} {name}");
+            let Some(case) = case else { continue };
+            let starts = case
+                .steps
+                .iter()
+                .filter(|s| {
+                    matches!(
+                        s.action,
+                        Action::Call {
+                            operation: Operation::StartNextPendingJobExecution,
+                            ..
+                        }
+                    )
+                })
+                .count();
+            assert_eq!(starts, 1, "{name}: the prelude starts the execution once");
+            let Some(Action::Call { input, .. }) = case.steps.last().map(|s| &s.action) else {
+                panic!("{name} ends with a call");
+            };
+            let sent = &input["expectedVersion"];
+            let read = sent
+                .as_f64()
+                .map(|v| v.trunc() as i64)
+                .or_else(|| sent.as_str().and_then(|s| s.parse().ok()));
+            assert_eq!(read, Some(stored), "{binding:?} {name}: {sent}");
+            assert_ne!(
+                sent,
+                &json!(stored),
+                "{name} is not the valid version itself"
+            );
+        }
     }
 
     #[test]

@@ -237,15 +237,7 @@ pub(super) fn integer_variants(
 
 pub(super) fn type_variants(name: &str, kind: &str, requirement: RequirementId) -> Vec<Variant> {
     let wrong: Vec<(String, Value, RequirementId)> = match kind {
-        "integer" => vec![
-            ("a fraction".into(), json!(1.5), requirement),
-            ("a word".into(), json!("five"), requirement),
-            (
-                "a numeric string".into(),
-                json!("5"),
-                req::WI_SCALAR_STRINGS,
-            ),
-        ],
+        "integer" => integer_wrong(1.5, "5", requirement),
         "boolean" => vec![
             ("a number".into(), json!(1), requirement),
             (
@@ -264,6 +256,43 @@ pub(super) fn type_variants(name: &str, kind: &str, requirement: RequirementId) 
         ],
         _ => Vec::new(),
     };
+    labelled(name, wrong)
+}
+
+/// Wrong types of an integer member: the fraction `fraction`, a word, and the numeric string
+/// `numeric`.
+fn integer_wrong(
+    fraction: f64,
+    numeric: &str,
+    requirement: RequirementId,
+) -> Vec<(String, Value, RequirementId)> {
+    vec![
+        ("a fraction".into(), json!(fraction), requirement),
+        ("a word".into(), json!("five"), requirement),
+        (
+            "a numeric string".into(),
+            json!(numeric),
+            req::WI_SCALAR_STRINGS,
+        ),
+    ]
+}
+
+/// Wrong types of expectedVersion, each of which would match the version `stored` if a target
+/// read it leniently (truncating the fraction, parsing the string), so that such a target is
+/// refused for its leniency and not for a stale version.
+pub(super) fn version_variants(
+    name: &str,
+    stored: i64,
+    requirement: RequirementId,
+) -> Vec<Variant> {
+    let fraction = stored as f64 + 0.5;
+    labelled(
+        name,
+        integer_wrong(fraction, &stored.to_string(), requirement),
+    )
+}
+
+fn labelled(name: &str, wrong: Vec<(String, Value, RequirementId)>) -> Vec<Variant> {
     wrong
         .into_iter()
         .map(|(label, value, requirement)| {

@@ -1,0 +1,121 @@
+//! The faults a foreign implementation was seen to have and no case caught, each run against
+//! the case of `scenarios/conformance/blind-spots.yaml` written for it (and the generated
+//! cases of its requirement): the faithful proxy passes those cases, the faulty one fails them
+//! under the case's own requirements, and under nothing else but the listed consequences.
+
+use std::collections::BTreeSet;
+
+use jobcert_harness::finding::Severity;
+use rstest::rstest;
+
+use super::{DEADLINE, Fault, plan, run_through};
+use crate::common::faults::{cited, failures, listing};
+
+const NEXT: &str = "blind-spots/next-is-the-in-progress-execution-queued-later";
+const CAP: &str = "blind-spots/the-in-progress-timeout-caps-a-step-timer-set-by-update";
+const INVALID: &str = "blind-spots/invalid-step-timeouts-on-update-leave-the-timers";
+const STRING: &str = "blind-spots/step-timeout-as-a-string-on-update-leaves-the-timers";
+const MINUS_ONE: &str = "blind-spots/minus-one-with-no-step-timer-starts-and-stops-nothing";
+
+/// What the model reports once the target's state has left the one it predicts (a status or
+/// version it did not expect): a consequence of the fault, not another fault.
+const DRIFT: &[&str] = &["EX-EXECUTION"];
+
+/// What every later answer of a target that broke answers 500 InternalError to: its type is no
+/// modelled error, and no step after it gets the answer it expects.
+const BROKEN: &[&str] = &[
+    "WI-ERROR-TYPE",
+    "DE-EXECUTION-NUMBER",
+    "DE-TERMINAL",
+    "UP-STEP-INVALID-TIMERS",
+];
+
+#[rstest]
+#[case::next_prefers_queued(Fault::NextPrefersQueued, &[NEXT], &["DE-NEXT"], &[], &[])]
+#[case::update_step_uncapped(Fault::UpdateStepUncapped, &[CAP], &["UP-STEP-CAP"], DRIFT, &[])]
+#[case::zero_stops_timers(
+    Fault::StopsTimersOn("0"),
+    &[INVALID],
+    &["UP-INPUT", "UP-STEP-INVALID-TIMERS"],
+    DRIFT,
+    &[]
+)]
+#[case::minus_two_stops_timers(
+    Fault::StopsTimersOn("-2"),
+    &[INVALID],
+    &["UP-INPUT", "UP-STEP-INVALID-TIMERS"],
+    DRIFT,
+    &[]
+)]
+#[case::fraction_stops_timers(
+    Fault::StopsTimersOn("2.5"),
+    &[INVALID],
+    &["UP-INPUT", "UP-STEP-INVALID-TIMERS"],
+    DRIFT,
+    &[]
+)]
+#[case::string_stops_timers(
+    Fault::StopsTimersOn(r#""5""#),
+    &[STRING],
+    &["UP-STEP-INVALID-TIMERS"],
+    DRIFT,
+    &["WI-SCALAR-STRINGS"]
+)]
+#[case::string_corrupts(Fault::CorruptedByStringStep, &[STRING], &["WI-HEALTH"], BROKEN, &[])]
+#[case::minus_one_starts_a_timer(
+    Fault::MinusOneStartsATimer,
+    &[MINUS_ONE],
+    &["TM-NOT-EARLY"],
+    &[],
+    &["UP-STEP-CANCEL-NONE"]
+)]
+#[case::truncates_version(
+    Fault::TruncatesVersion,
+    &["UP-EXPECTED-VERSION-INTEGER"],
+    &["UP-EXPECTED-VERSION-INTEGER"],
+    &[],
+    &[]
+)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blind_spot_fails_its_own_requirement(
+    #[case] fault: Fault,
+    #[case] only: &[&str],
+    #[case] failed: &[&str],
+    #[case] consequences: &[&str],
+    #[case] warned: &[&str],
+) {
+    let plan = plan(only);
+    let (_, control) = run_through(Fault::Faithful, &plan, DEADLINE).await;
+    let control = failures(&control);
+    assert!(
+        control.is_empty(),
+        "the same cases fail without the fault:\n{}",
+        listing(&control)
+    );
+    let (_, assessment) = run_through(fault, &plan, DEADLINE).await;
+    let failures = failures(&assessment);
+    let cited = cited(&failures);
+    let expected: BTreeSet<&str> = failed.iter().copied().collect();
+    let allowed: BTreeSet<&str> = expected
+        .union(&consequences.iter().copied().collect())
+        .copied()
+        .collect();
+    assert!(
+        cited.is_superset(&expected) && cited.is_subset(&allowed),
+        "{fault:?} should fail {expected:?} (and at most {consequences:?} besides); failures:\n{}",
+        listing(&failures)
+    );
+    let warnings: BTreeSet<&str> = assessment
+        .cases
+        .iter()
+        .flat_map(|c| &c.problems)
+        .filter(|w| w.severity == Severity::Warning)
+        .map(|w| w.finding.requirement.as_str())
+        .collect();
+    for id in warned {
+        assert!(
+            warnings.contains(id),
+            "{fault:?} should warn under {id}: {warnings:?}"
+        );
+    }
+}

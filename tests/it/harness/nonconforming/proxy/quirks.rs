@@ -1,0 +1,184 @@
+//! The rewrites of the faults a foreign implementation was seen to have and no case caught:
+//! `$next` that prefers an older QUEUED execution, step timers an Update sets or leaves alone
+//! the wrong way, and an expectedVersion truncated to an integer.
+//!
+//! A proxy cannot switch a timer of the reference off, so a timer a fault stops or stretches
+//! is shown as the broken target shows it: the execution the reference timed out is answered
+//! as still IN_PROGRESS, without a countdown, until the stretched deadline (or for ever).
+
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+use serde_json::{Map, Value, json};
+
+use super::{Answer, Proxy, edit_step};
+use crate::common::faults::TIME_SCALE;
+
+const STEP: &str = "stepTimeoutInMinutes";
+
+/// `(thing, job)` path labels of one execution.
+pub(super) type Key = (String, String);
+
+/// The job label of a `/things/{thing}/jobs/{job}` path.
+pub(super) fn job_label(path: &str) -> Option<&str> {
+    path.strip_prefix('/')?.split('/').nth(3)
+}
+
+/// How long `minutes` of target time last in real time.
+fn target_minutes(minutes: f64) -> Duration {
+    Duration::from_secs_f64(minutes * 60.0 / TIME_SCALE)
+}
+
+impl Proxy {
+    /// Hides the expiry of the execution `key` until `until` (for ever when `None`).
+    pub(super) fn mask(&self, key: Key, until: Option<Instant>) {
+        self.masked.lock().expect("not poisoned").insert(key, until);
+    }
+
+    /// A Describe answer for the execution `key` as a target whose timer did not fire shows it:
+    /// a TIMED_OUT execution whose expiry is hidden is still IN_PROGRESS, with no countdown.
+    pub(super) fn unmask(&self, key: &Key, answer: &mut Answer) {
+        let hidden = self
+            .masked
+            .lock()
+            .expect("not poisoned")
+            .get(key)
+            .is_some_and(|until| until.is_none_or(|t| Instant::now() < t));
+        if !hidden {
+            return;
+        }
+        let Ok(mut body) = serde_json::from_slice::<Value>(&answer.body) else {
+            return;
+        };
+        let Some(execution) = body.get_mut("execution").and_then(Value::as_object_mut) else {
+            return;
+        };
+        if execution.get("status") != Some(&json!("TIMED_OUT")) {
+            return;
+        }
+        execution.insert("status".into(), json!("IN_PROGRESS"));
+        execution.remove("approximateSecondsBeforeTimedOut");
+        answer.body = Bytes::from(body.to_string());
+    }
+
+    /// An Update whose stepTimeoutInMinutes is `value` (as JSON text) goes on without it and
+    /// every timer of the execution stops; `true` when the body was rewritten.
+    pub(super) fn stop_timers_on(&self, value: &str, key: Key, body: &mut Bytes) -> bool {
+        let wanted: Value = serde_json::from_str(value).expect("the fault names a JSON value");
+        let mut hit = false;
+        *body = edit_step(std::mem::take(body), |input| {
+            if input.get(STEP) == Some(&wanted) {
+                input.remove(STEP);
+                hit = true;
+            }
+        });
+        if hit {
+            self.mask(key, None);
+        }
+        hit
+    }
+
+    /// After an accepted Update that set a step timer of `minutes`, its execution runs until
+    /// that timer's own deadline, past the job's in-progress deadline.
+    pub(super) fn uncap(&self, key: Key, sent: &Bytes) {
+        if let Some(minutes) = step_of(sent).filter(|m| *m > 0) {
+            self.mask(key, Some(Instant::now() + target_minutes(minutes as f64)));
+        }
+    }
+
+    /// Keeps track of which executions have a step timer, from accepted requests: StartNext
+    /// names its execution in the answer, Update in the path.
+    pub(super) fn track_step(&self, thing: &str, job: Option<&str>, sent: &Bytes, answer: &Answer) {
+        if !answer.status.is_success() {
+            return;
+        }
+        let job = match job {
+            Some(j) => j.to_string(),
+            None => match serde_json::from_slice::<Value>(&answer.body) {
+                Ok(b) => match b["execution"]["jobId"].as_str() {
+                    Some(j) => utf8_percent_encode(j, NON_ALPHANUMERIC).to_string(),
+                    None => return,
+                },
+                Err(_) => return,
+            },
+        };
+        let key = (thing.to_string(), job);
+        let mut running = self.step_timers.lock().expect("not poisoned");
+        match step_of(sent) {
+            Some(m) if m > 0 => {
+                running.insert(key);
+            }
+            Some(_) => {
+                running.remove(&key);
+            }
+            None => {}
+        }
+    }
+
+    /// `-1` on an Update of an execution with no step timer starts the shortest one (1 minute)
+    /// instead of being refused or changing nothing.
+    pub(super) fn cancel_starts_a_timer(&self, key: &Key, body: &mut Bytes) {
+        let running = self.step_timers.lock().expect("not poisoned").contains(key);
+        if running {
+            return;
+        }
+        *body = edit_step(std::mem::take(body), |input| {
+            if input.get(STEP).and_then(Value::as_i64) == Some(-1) {
+                input.insert(STEP.into(), json!(1));
+            }
+        });
+    }
+
+    /// Describe `$next` done wrong: the oldest QUEUED execution is described ahead of an
+    /// IN_PROGRESS one queued no earlier. `None` lets the request through.
+    pub(super) async fn next_prefers_queued(
+        &self,
+        thing: &str,
+        query: Option<&str>,
+    ) -> Option<Answer> {
+        let pending = self.get_json(&format!("/things/{thing}/jobs")).await.ok()?;
+        let queued = pending["queuedJobs"].as_array()?.first()?;
+        let in_progress = pending["inProgressJobs"].as_array()?.first();
+        if in_progress.is_some_and(|ip| ip["queuedAt"].as_i64() < queued["queuedAt"].as_i64()) {
+            return None;
+        }
+        let job = utf8_percent_encode(queued["jobId"].as_str()?, NON_ALPHANUMERIC);
+        let query = query.map(|q| format!("?{q}")).unwrap_or_default();
+        Some(
+            match self
+                .get_json(&format!("/things/{thing}/jobs/{job}{query}"))
+                .await
+            {
+                Ok(described) => Answer::json(&described),
+                Err(e) => Answer::bad_gateway(&e),
+            },
+        )
+    }
+}
+
+/// An Update whose fractional expectedVersion is truncated to an integer.
+pub(super) fn truncate_version(body: Bytes) -> Bytes {
+    let Ok(mut input) = serde_json::from_slice::<Map<String, Value>>(&body) else {
+        return body;
+    };
+    let fraction = input
+        .get("expectedVersion")
+        .and_then(Value::as_f64)
+        .filter(|v| v.fract() != 0.0);
+    match fraction {
+        Some(v) => {
+            input.insert("expectedVersion".into(), json!(v.trunc() as i64));
+            Bytes::from(Value::Object(input).to_string())
+        }
+        None => body,
+    }
+}
+
+/// The integer stepTimeoutInMinutes of a request body, if it has one.
+fn step_of(body: &Bytes) -> Option<i64> {
+    serde_json::from_slice::<Value>(body)
+        .ok()?
+        .get(STEP)?
+        .as_i64()
+}

@@ -137,9 +137,12 @@ impl<'a> CaseRun<'a> {
         match &step.action {
             Action::Wait { minutes } => {
                 let real =
-                    Duration::from_secs_f64((minutes * 60.0 / self.target.time_scale).max(0.0));
+                    Duration::from_secs_f64((minutes * 60.0 / self.target.time_scale).max(0.0))
+                        .min(self.settings.max_wait);
+                let board = self.settings.status.as_ref();
+                let _listed = board.map(|b| b.waiting(self.case.id.clone(), *minutes, real));
                 tokio::select! {
-                    () = tokio::time::sleep(real.min(self.settings.max_wait)) => {}
+                    () = tokio::time::sleep(real) => {}
                     () = stop.cancelled() => {}
                 }
             }

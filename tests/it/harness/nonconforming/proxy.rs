@@ -144,6 +144,10 @@ struct Proxy {
     corrupted: Mutex<BTreeSet<String>>,
     /// Data-plane requests seen so far.
     seen: AtomicU64,
+    /// The request last throttled (method, URI and body; names are run-unique, so only its
+    /// retry repeats it): [`Fault::Throttles`] lets its retry through, [`Fault::ThrottlesOne`]
+    /// throttles it at every attempt.
+    throttled: Mutex<Option<String>>,
 }
 
 impl Proxy {
@@ -279,10 +283,20 @@ async fn handle(
             }
         }
         (Fault::LateAnswers, Some((Op::GetPending, _))) => tokio::time::sleep(LATE).await,
-        (Fault::Throttles, Some(_))
-            if (proxy.seen.fetch_add(1, Ordering::Relaxed) + 1) % THROTTLE_EVERY == 0 =>
-        {
-            return Answer::throttled();
+        (Fault::Throttles | Fault::ThrottlesOne, Some(_)) => {
+            let request = format!("{method} {uri} {}", String::from_utf8_lossy(&body));
+            let mut throttled = proxy.throttled.lock().expect("not poisoned");
+            let again = throttled.as_deref() == Some(request.as_str());
+            let throttle = match proxy.fault {
+                Fault::ThrottlesOne => again || throttled.is_none(),
+                _ => {
+                    !again && (proxy.seen.fetch_add(1, Ordering::Relaxed) + 1) % THROTTLE_EVERY == 0
+                }
+            };
+            if throttle {
+                *throttled = Some(request);
+                return Answer::throttled();
+            }
         }
         _ => {}
     }
@@ -328,6 +342,7 @@ impl RunningProxy {
             step_max: step_max(),
             corrupted: Mutex::default(),
             seen: AtomicU64::new(0),
+            throttled: Mutex::default(),
         });
         let app = axum::Router::new().fallback(handle).with_state(proxy);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

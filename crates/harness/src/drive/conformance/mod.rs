@@ -5,6 +5,7 @@
 mod case;
 mod seed;
 pub mod status;
+mod throttle;
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;

@@ -80,13 +80,16 @@ impl RunProgress {
             let started = Instant::now();
             let mut logged = started;
             let mut tick = tokio::time::interval(Duration::from_secs(1));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
             loop {
                 tick.tick().await;
                 let status = live.borrow().clone();
                 let now = Instant::now();
                 let line = run_line(&status, now - started, now);
                 let text = match display {
-                    RunDisplay::Line => format!("\r{line}\x1b[K"),
+                    // Auto-wrap off while drawing: a line wider than the terminal is cut
+                    // at its edge instead of wrapping onto a row the next `\r` cannot reach.
+                    RunDisplay::Line => format!("\x1b[?7l\r{line}\x1b[K\x1b[?7h"),
                     RunDisplay::Log { period } if log_due(&status, period, now - logged) => {
                         logged = now;
                         format!("jobcert run: {line}\n")

@@ -2,16 +2,18 @@
 //! (the embedded reference server unless told otherwise), write the reports, and turn the
 //! verdict into the exit code.
 
+use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::profile::ProfileArg;
+use super::progress::{RunDisplay, RunProgress};
 use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
 use jobcert_contract::Binding;
-use jobcert_harness::drive::conformance::{self, Settings};
+use jobcert_harness::drive::conformance::{self, Settings, StatusBoard};
 use jobcert_harness::plan::Plan;
 use jobcert_harness::plan::generate;
 use jobcert_harness::record::{LatencyBook, RunRecord, TargetInfo};
@@ -32,6 +34,8 @@ const EMBEDDED_TIME_SCALE: f64 = 600.0;
 const DEFAULT_DEADLINE_MS: u64 = 5000;
 /// Longest real wait of one step unless `--max-wait-s` says otherwise.
 const DEFAULT_MAX_WAIT_S: u64 = 600;
+/// Seconds between plain progress lines when stderr is not a terminal, unless told otherwise.
+const DEFAULT_PROGRESS_EVERY_S: u64 = 30;
 
 /// Options of `jobcert run`.
 #[derive(Debug, Args)]
@@ -89,6 +93,12 @@ pub struct RunArgs {
     /// Transports to cover against the embedded server (a --target URL sets its own).
     #[arg(long, value_enum, default_value_t = Transports::Both)]
     transport: Transports,
+    /// Print no progress on stderr.
+    #[arg(long)]
+    quiet: bool,
+    /// Seconds between plain progress lines while stderr is not a terminal (for tests).
+    #[arg(long, hide = true, default_value_t = DEFAULT_PROGRESS_EVERY_S)]
+    progress_every_s: u64,
 }
 
 /// Which transports a run against the embedded server covers.
@@ -246,6 +256,21 @@ async fn execute(args: RunArgs) -> anyhow::Result<bool> {
         .unwrap_or_default()
         .as_millis() as u64;
     let run_id = uuid::Uuid::new_v4().simple().to_string()[..8].to_string();
+    let plans: Vec<Plan> = targets.iter().map(|t| plan.over(t.binding())).collect();
+    let (status, progress) = if args.quiet {
+        (None, None)
+    } else {
+        let total = plans.iter().map(|p| p.cases.len()).sum();
+        let (board, live) = StatusBoard::new(total, args.profile.into());
+        let display = if std::io::stderr().is_terminal() {
+            RunDisplay::Line
+        } else {
+            RunDisplay::Log {
+                period: Duration::from_secs(args.progress_every_s.max(1)),
+            }
+        };
+        (Some(board), Some(RunProgress::start(live, display)))
+    };
     let settings = Settings {
         run_id: run_id.clone(),
         deadline: Duration::from_millis(args.deadline_ms),
@@ -254,6 +279,7 @@ async fn execute(args: RunArgs) -> anyhow::Result<bool> {
         profile: args.profile.into(),
         origin,
         rate: args.rate.map(RateLimit::per_second),
+        status,
     };
 
     let stop = CancellationToken::new();
@@ -267,12 +293,14 @@ async fn execute(args: RunArgs) -> anyhow::Result<bool> {
         }
     });
     let mut cases = Vec::new();
-    for target in &targets {
+    for (target, plan) in targets.iter().zip(&plans) {
         if stop.is_cancelled() {
             break;
         }
-        let plan = plan.over(target.binding());
-        cases.extend(conformance::run(&plan, target, &settings, stop.clone()).await);
+        cases.extend(conformance::run(plan, target, &settings, stop.clone()).await);
+    }
+    if let Some(p) = progress {
+        p.finish().await;
     }
     interrupt.abort();
     let partial = stop.is_cancelled();

@@ -3,6 +3,7 @@
 
 mod busy;
 mod deploy_example;
+mod progress;
 mod report_bundle;
 mod run;
 mod serve;

@@ -64,6 +64,7 @@ pub fn settings(run_id: String, deadline: Duration, origin: Instant) -> Settings
         profile: Profile::Aws,
         origin,
         rate: None,
+        status: None,
     }
 }
 

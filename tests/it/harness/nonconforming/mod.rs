@@ -8,10 +8,12 @@ use std::time::{Duration, Instant};
 
 use jobcert_contract::{Binding, req};
 use jobcert_harness::drive::conformance;
+use jobcert_harness::finding::Severity;
 use jobcert_harness::plan::Plan;
 use jobcert_harness::record::RunRecord;
+use jobcert_harness::report::{self, ReportInput};
 use jobcert_harness::transport::{DataPlane, Outcome};
-use jobcert_harness::verdict::{Assessment, Verdict};
+use jobcert_harness::verdict::{Assessment, Verdict, Weighed};
 use rstest::rstest;
 use tokio_util::sync::CancellationToken;
 
@@ -35,6 +37,8 @@ const ERROR_TYPE: &str = "x-amzn-errortype";
 const INVALID_REQUEST: &str = "InvalidRequestException";
 const NOT_FOUND: &str = "ResourceNotFoundException";
 const INTERNAL_ERROR: &str = "InternalError";
+/// A case of one request, whose omission changes nothing later.
+const NOTHING_PENDING: &str = "start-next/nothing-pending";
 /// The case whose request corrupts a [`Fault::CorruptedByStringStep`] target.
 const STRING_STEP_CASE: &str = "generated/update/steptimeoutinminutes-as-a-numeric-string";
 
@@ -59,7 +63,7 @@ enum Fault {
     /// number), and from then on every request for that thing answers 500 InternalError.
     CorruptedByStringStep,
     /// Every [`THROTTLE_EVERY`]th data-plane request is answered 429 ThrottlingException (not a
-    /// broken rule: a quota kept).
+    /// broken rule: a quota kept); its retry goes through.
     Throttles,
     /// Describe `$next` describes the oldest QUEUED execution ahead of an IN_PROGRESS one
     /// queued no earlier.
@@ -73,6 +77,8 @@ enum Fault {
     MinusOneStartsATimer,
     /// A fractional expectedVersion is truncated to an integer.
     TruncatesVersion,
+    /// The first data-plane request is answered 429 ThrottlingException at every attempt.
+    ThrottlesOne,
 }
 
 /// One data-plane request in this many is throttled by [`Fault::Throttles`] (2 %).
@@ -136,6 +142,77 @@ async fn throttling_is_retried_and_checked_never_failed() {
         .expect("SN-THROTTLING is in the coverage matrix");
     assert_eq!(row.verdict, Verdict::Pass, "{row:?}");
     assert_eq!(row.checks, throttled);
+    let retried = assessment
+        .coverage
+        .iter()
+        .find(|c| c.id == "WI-THROTTLED-OUT")
+        .expect("WI-THROTTLED-OUT is in the coverage matrix");
+    assert_eq!(retried.verdict, Verdict::Pass, "{retried:?}");
+    assert_eq!(retried.checks, throttled, "one check per retried request");
+}
+
+/// A request throttled at every attempt of the SDKs' standard mode is not judged, and one
+/// warning says so, naming it and its attempts; the run still passes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_throttled_at_every_attempt_is_a_warning_naming_it() {
+    let plan = plan(&[NOTHING_PENDING]);
+    let (record, assessment) = run_through(Fault::ThrottlesOne, &plan, DEADLINE).await;
+    faults::assert_clean(
+        &assessment,
+        "a target throttling one request at every attempt",
+    );
+    let warned: Vec<&Weighed> = assessment
+        .cases
+        .iter()
+        .flat_map(|c| &c.problems)
+        .filter(|w| w.severity == Severity::Warning)
+        .collect();
+    let [warning] = warned.as_slice() else {
+        panic!("expected exactly one warning: {warned:#?}");
+    };
+    assert_eq!(warning.finding.requirement, req::WI_THROTTLED_OUT);
+    let kept: Vec<u64> = record.cases[0]
+        .exchanges
+        .iter()
+        .filter(|e| matches!(&e.outcome, Outcome::Answered(r) if r.status == 429))
+        .map(|e| e.seq)
+        .collect();
+    assert_eq!(kept.len(), 3, "every attempt is kept");
+    let seqs: Vec<String> = kept.iter().map(|s| format!("#{s}")).collect();
+    let message = &warning.finding.message;
+    let ending = format!(
+        "was throttled at all 3 attempts ({}); its checks were skipped",
+        seqs.join(", ")
+    );
+    assert!(
+        message.starts_with("StartNextPendingJobExecution PUT /things/dev-")
+            && message.ends_with(&ending),
+        "{message}"
+    );
+    assert_eq!(warning.finding.exchange, kept.last().copied());
+    assert_eq!(assessment.cases[0].verdict, Verdict::Warn);
+
+    let dir = common::scratch("throttled-out");
+    let input = ReportInput {
+        run: &record,
+        assessment: &assessment,
+        rerun_prefix: "jobcert run",
+    };
+    report::write_all(dir.path(), &input).expect("reports are written");
+    let summary = std::fs::read_to_string(dir.path().join("summary.json")).expect("summary.json");
+    let html = std::fs::read_to_string(dir.path().join("report.html")).expect("report.html");
+    let warnings = &html[html
+        .find(r#"<section id="warnings">"#)
+        .expect("a Warnings section")..];
+    let exchange = format!("Exchange #{}", kept[2]);
+    assert!(
+        summary.contains("WI-THROTTLED-OUT") && summary.contains(&ending),
+        "{summary}"
+    );
+    assert!(
+        warnings.contains(&ending) && warnings.contains(&exchange),
+        "{warnings}"
+    );
 }
 
 #[rstest]

@@ -153,6 +153,10 @@ struct Proxy {
     masked: Mutex<BTreeMap<Key, Option<Instant>>>,
     /// Executions with a step timer running, as far as the requests through the proxy tell.
     step_timers: Mutex<BTreeSet<Key>>,
+    /// The request last throttled (method, URI and body; names are run-unique, so only its
+    /// retry repeats it): [`Fault::Throttles`] lets its retry through, [`Fault::ThrottlesOne`]
+    /// throttles it at every attempt.
+    throttled: Mutex<Option<String>>,
 }
 
 impl Proxy {
@@ -306,10 +310,20 @@ async fn handle(
             }
         }
         (Fault::LateAnswers, Some((Op::GetPending, _))) => tokio::time::sleep(LATE).await,
-        (Fault::Throttles, Some(_))
-            if (proxy.seen.fetch_add(1, Ordering::Relaxed) + 1) % THROTTLE_EVERY == 0 =>
-        {
-            return Answer::throttled();
+        (Fault::Throttles | Fault::ThrottlesOne, Some(_)) => {
+            let request = format!("{method} {uri} {}", String::from_utf8_lossy(&body));
+            let mut throttled = proxy.throttled.lock().expect("not poisoned");
+            let again = throttled.as_deref() == Some(request.as_str());
+            let throttle = match proxy.fault {
+                Fault::ThrottlesOne => again || throttled.is_none(),
+                _ => {
+                    !again && (proxy.seen.fetch_add(1, Ordering::Relaxed) + 1) % THROTTLE_EVERY == 0
+                }
+            };
+            if throttle {
+                *throttled = Some(request);
+                return Answer::throttled();
+            }
         }
         _ => {}
     }
@@ -373,6 +387,7 @@ impl RunningProxy {
             seen: AtomicU64::new(0),
             masked: Mutex::default(),
             step_timers: Mutex::default(),
+            throttled: Mutex::default(),
         });
         let app = axum::Router::new().fallback(handle).with_state(proxy);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

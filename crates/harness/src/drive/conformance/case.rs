@@ -21,6 +21,7 @@ use crate::transport::{
 use jobcert_contract::{Binding, ErrorKind, NEXT_EXECUTION, Operation, RequirementId, req};
 
 use super::Settings;
+use super::throttle::throttled_out;
 
 /// One case in flight.
 pub(super) struct CaseRun<'a> {
@@ -137,9 +138,12 @@ impl<'a> CaseRun<'a> {
         match &step.action {
             Action::Wait { minutes } => {
                 let real =
-                    Duration::from_secs_f64((minutes * 60.0 / self.target.time_scale).max(0.0));
+                    Duration::from_secs_f64((minutes * 60.0 / self.target.time_scale).max(0.0))
+                        .min(self.settings.max_wait);
+                let board = self.settings.status.as_ref();
+                let _listed = board.map(|b| b.waiting(self.case.id.clone(), *minutes, real));
                 tokio::select! {
-                    () = tokio::time::sleep(real.min(self.settings.max_wait)) => {}
+                    () = tokio::time::sleep(real) => {}
                     () = stop.cancelled() => {}
                 }
             }
@@ -244,7 +248,8 @@ impl<'a> CaseRun<'a> {
 
     /// Sends one data-plane request, retrying while the target throttles it, and keeps every
     /// exchange; `None` when the request cannot be built (a finding says so) or was throttled
-    /// at every attempt (then nothing is judged: throttling keeps a quota, it breaks nothing).
+    /// at every attempt (then only a WI-THROTTLED-OUT warning says its checks were skipped:
+    /// throttling keeps a quota, it breaks nothing).
     async fn send(
         &mut self,
         operation: Operation,
@@ -277,10 +282,15 @@ impl<'a> CaseRun<'a> {
                 exchange,
                 throttled,
             }) => {
-                for t in throttled {
-                    self.throttle(&t, operation);
+                for t in &throttled {
+                    self.throttle(t, operation);
                 }
-                if is_throttle(&exchange) {
+                let out = is_throttle(&exchange);
+                if out || !throttled.is_empty() {
+                    let attempts = [throttled, vec![exchange.clone()]].concat();
+                    self.findings.extend(throttled_out(operation, &attempts));
+                }
+                if out {
                     self.throttle(&exchange, operation);
                     return None;
                 }

@@ -4,6 +4,8 @@
 
 mod case;
 mod seed;
+pub mod status;
+mod throttle;
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
@@ -13,6 +15,7 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use self::case::CaseRun;
+pub use self::status::{RunStatus, StatusBoard, Wait};
 use crate::finding::Profile;
 use crate::plan::Plan;
 use crate::record::CaseRecord;
@@ -37,6 +40,8 @@ pub struct Settings {
     pub origin: Instant,
     /// The run's request rate, data and control plane together; none when unlimited.
     pub rate: Option<RateLimit>,
+    /// Where to keep the run's progress, for a display; none when nothing shows it.
+    pub status: Option<StatusBoard>,
 }
 
 /// Runs every case of `plan` against `target`; stops starting cases once `stop` is cancelled.
@@ -79,9 +84,15 @@ pub async fn run(
             stop.clone(),
         );
         tasks.spawn(async move {
+            if let Some(board) = &settings.status {
+                board.started();
+            }
             let record = CaseRun::new(&case, index, &target, &settings, seq, shared, &control)
                 .play(&stop)
                 .await;
+            if let Some(board) = &settings.status {
+                board.finished(&record);
+            }
             drop(permit);
             (index, record)
         });

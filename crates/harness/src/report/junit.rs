@@ -58,7 +58,14 @@ fn details(input: &ReportInput<'_>, case: &CaseRecord, verdict: &CaseVerdict) ->
         .iter()
         .map(|a| format!("aborted: {a}"))
         .collect();
-    lines.extend(verdict.problems.iter().map(problem_line));
+    for (p, follows) in verdict.grouped() {
+        lines.push(problem_line(p));
+        lines.extend(
+            follows
+                .into_iter()
+                .map(|f| format!("  {}", problem_line(f))),
+        );
+    }
     let exchanges: Vec<String> = cited_exchanges(case, verdict)
         .into_iter()
         .map(evidence)

@@ -5,11 +5,12 @@ use serde_json::Value;
 
 use super::super::answer::Answer;
 use super::body::check_execution;
+use super::cause::{confirmed, contradicted, reconcile, resync_head};
 use super::model::{Case, ThingModel};
 use super::refusal::{expect_error, expect_success, named_execution};
 use super::{Call, Subject};
 use crate::finding::Finding;
-use jobcert_contract::req;
+use jobcert_contract::{Status, req};
 
 /// Judges a Describe answer for `thing` and moves the model on.
 pub(super) fn judge(
@@ -51,7 +52,20 @@ pub(super) fn judge(
             let Some(body) = expect_success(out, answer, req::DE_NEXT, seq) else {
                 return;
             };
-            let real_job = body["execution"]["jobId"].as_str().unwrap_or_default();
+            let returned = body
+                .get("execution")
+                .map(|x| x["jobId"].as_str().unwrap_or_default());
+            let (candidates, _) = resync_head(thing, case, returned, seq, out);
+            if candidates.is_empty() {
+                out.push(Finding::check(
+                    returned.is_none(),
+                    req::DE_NEXT_EMPTY,
+                    "nothing pending: no execution",
+                    Some(seq),
+                ));
+                return;
+            }
+            let real_job = returned.unwrap_or_default();
             let hit = candidates
                 .iter()
                 .copied()
@@ -69,11 +83,13 @@ pub(super) fn judge(
             let Some(i) = named_execution(thing, job, call, answer, req::DE_NOT_FOUND, out) else {
                 return;
             };
+            let Some(i) = reconcile_describe(thing, i, case, answer, seq, out) else {
+                return;
+            };
             let e = &mut thing.executions[i];
             if case.facts.is_terminal(e.status) || e.uncertain {
-                if let Answer::Error { status, .. } = answer {
-                    let ok =
-                        answer.error_type() == Some("TerminalStateException") && *status == 410;
+                if let Answer::Error { .. } = answer {
+                    let ok = refused_as_terminal(answer);
                     out.push(Finding::check(
                         ok,
                         req::DE_TERMINAL,
@@ -130,6 +146,41 @@ pub(super) fn judge(
         ));
     }
     check_execution(thing, index, case, execution, call, with_document, out);
+}
+
+/// Whether an answer is the refusal of a terminal execution (spec §7.6).
+fn refused_as_terminal(answer: &Answer) -> bool {
+    matches!(answer, Answer::Error { status: 410, .. })
+        && answer.error_type() == Some("TerminalStateException")
+}
+
+/// Reconciles a predicted execution `i` with the answer describing it: the status described,
+/// or a refusal as terminal. Returns the execution the answer is about.
+fn reconcile_describe(
+    thing: &mut ThingModel,
+    i: usize,
+    case: &mut Case,
+    answer: &Answer,
+    seq: u64,
+    out: &mut Vec<Finding>,
+) -> Option<usize> {
+    let e = &thing.executions[i];
+    if e.predicted.is_none() {
+        return Some(i);
+    }
+    if refused_as_terminal(answer) {
+        if case.facts.is_terminal(e.status) {
+            confirmed(thing, i, seq, out);
+            return Some(i);
+        }
+        let shown = format!("the target refuses it as terminal ({})", answer.describe());
+        return contradicted(thing, i, case, &shown, seq, out);
+    }
+    let observed = answer
+        .success()
+        .and_then(|b| b["execution"]["status"].as_str())
+        .and_then(|s| serde_json::from_value::<Status>(Value::String(s.into())).ok());
+    reconcile(thing, i, case, observed, seq, out)
 }
 
 #[cfg(test)]
@@ -296,7 +347,9 @@ mod tests {
     // The step deadline passed more than the slack ago: the execution has timed out.
     #[case::timed_out(described(execution("a", "TIMED_OUT", 3)), &[(req::DE_TERMINAL, true), (req::EX_EXECUTION, true)])]
     #[case::timed_out_refused(refused(410, "TerminalStateException"), &[(req::DE_TERMINAL, true)])]
-    #[case::still_running(described(execution("a", "IN_PROGRESS", 3)), &[(req::DE_TERMINAL, true), (req::EX_EXECUTION, false)])]
+    // Still running: the timer never fired, named once under its requirement; the model
+    // returns to the target's state, so nothing else fails.
+    #[case::still_running(described(execution("a", "IN_PROGRESS", 2)), &[(req::TM_STEP_EXPIRY, false), (req::EX_EXECUTION, true)])]
     fn judges_describe_after_expiry(
         #[case] answer: Answer,
         #[case] expected: &[(RequirementId, bool)],

@@ -3,7 +3,8 @@
 
 use super::super::answer::Answer;
 use super::Call;
-use super::model::{Case, ThingModel, may_tie};
+use super::cause::{confirmed, contradicted, predicted_gone};
+use super::model::{Case, ThingModel, may_precede};
 use super::refusal::expect_success;
 use crate::finding::Finding;
 use jobcert_contract::{Status, req};
@@ -39,6 +40,14 @@ pub(super) fn judge(
             .collect()
     };
     let (in_progress, queued) = (listed("inProgressJobs"), listed("queuedJobs"));
+    let capped_before = thing.pending(case.facts).len() > case.facts.pending_list_limit;
+    resync_list(thing, case, &in_progress, &queued, capped_before, seq, out);
+    for item in ["inProgressJobs", "queuedJobs"]
+        .iter()
+        .flat_map(|k| body[*k].as_array().into_iter().flatten())
+    {
+        remember_queued_at(thing, case, item);
+    }
     let t: &ThingModel = thing;
     let real = |i: usize| {
         case.jobs
@@ -78,10 +87,7 @@ pub(super) fn judge(
         let ordered = got
             .windows(2)
             .all(|w| match (index_of(&w[0]), index_of(&w[1])) {
-                (Some(a), Some(b)) => {
-                    let (a, b) = (&t.executions[a], &t.executions[b]);
-                    a.order < b.order || may_tie(a, b)
-                }
+                (Some(a), Some(b)) => may_precede(&t.executions[a], &t.executions[b]),
                 _ => true,
             });
         let complete = capped || sure.iter().all(|j| got.contains(j));
@@ -124,6 +130,65 @@ pub(super) fn judge(
                 Some(seq),
             ));
         }
+    }
+}
+
+/// Reconciles the predictions with the lists: a pending execution predicted gone that is
+/// listed, or a predicted pending one (a retry) that is not (the list being complete),
+/// contradicts its prediction; the others are confirmed.
+fn resync_list(
+    thing: &mut ThingModel,
+    case: &mut Case,
+    in_progress: &[String],
+    queued: &[String],
+    capped: bool,
+    seq: u64,
+    out: &mut Vec<Finding>,
+) {
+    let listed = |id: &str| in_progress.iter().chain(queued).any(|j| j == id);
+    for id in in_progress.iter().chain(queued) {
+        if let Some(i) = predicted_gone(thing, case, id) {
+            let shown = format!("the target still lists {id} as pending");
+            contradicted(thing, i, case, &shown, seq, out);
+        }
+    }
+    let predicted: Vec<usize> = thing
+        .executions
+        .iter()
+        .filter(|e| e.predicted.is_some())
+        .map(|e| e.order)
+        .collect();
+    for order in predicted {
+        // Earlier contradictions may have removed it, or moved it in the list.
+        let Some(i) = thing.executions.iter().position(|e| e.order == order) else {
+            continue;
+        };
+        let e = &thing.executions[i];
+        let real = case.real_id(&e.job).to_string();
+        let pending = case.facts.pending_rank(e.status).is_some();
+        if pending && !listed(&real) && !capped {
+            let shown = format!("the target does not list {real}");
+            contradicted(thing, i, case, &shown, seq, out);
+        } else if pending == listed(&real) {
+            confirmed(thing, i, seq, out);
+        }
+    }
+}
+
+/// Remembers the queuedAt the target lists for the execution of a summary (the latest of its
+/// job), so that its order can be judged by the target's own clock.
+fn remember_queued_at(thing: &mut ThingModel, case: &Case, summary: &serde_json::Value) {
+    let (Some(id), Some(at)) = (summary["jobId"].as_str(), summary["queuedAt"].as_i64()) else {
+        return;
+    };
+    if let Some(e) = thing
+        .executions
+        .iter_mut()
+        .rev()
+        .find(|e| case.is_job(e, id))
+        && e.stamps.queued_at.is_none()
+    {
+        e.stamps.queued_at = Some(at);
     }
 }
 

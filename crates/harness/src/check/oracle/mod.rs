@@ -11,10 +11,12 @@
 //! with one signature.
 
 mod body;
+mod cause;
 mod describe;
 mod get_pending;
 mod model;
 mod refusal;
+mod stamps;
 mod start_next;
 mod update;
 
@@ -26,9 +28,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::{Map, Value};
 
 use super::answer::Answer;
-use crate::finding::Finding;
-use jobcert_contract::{Binding, NEXT_EXECUTION, Operation, RequirementId, Status};
-use model::{Case, Execution, ThingModel};
+use crate::finding::{Cause, Finding};
+use jobcert_contract::{Binding, NEXT_EXECUTION, Operation, RequirementId, Status, req};
+use model::{Case, Execution, Prediction, ThingModel};
 
 /// A span of target time, in milliseconds since the run started: when a request was sent and
 /// when its answer arrived, in the target's clock.
@@ -165,13 +167,24 @@ impl Oracle {
         self.case.jobs.insert(job.id.clone(), job);
     }
 
-    /// Records a CancelJob the target accepted.
+    /// Records a CancelJob the target accepted: its executions are predicted CANCELED.
     pub fn job_canceled(&mut self, job: &str, force: bool, window: Window) {
+        let real = self.case.real_id(job).to_string();
         for thing in self.things.values_mut() {
-            thing.expire(&mut self.case, window);
+            thing.expire(&mut self.case, window, None);
             for e in thing.executions.iter_mut().filter(|e| e.job == job) {
                 if e.status == Status::Queued || (force && e.status == Status::InProgress) {
+                    let before = e.clone();
                     e.service_moved(Status::Canceled);
+                    e.predicted = Some(Prediction {
+                        requirement: req::EX_EXECUTION,
+                        what: format!(
+                            "CancelJob of {real} was accepted, so {} was predicted",
+                            e.status.as_str()
+                        ),
+                        before: Some(Box::new(before)),
+                        retry_of: None,
+                    });
                 }
             }
         }
@@ -196,16 +209,32 @@ impl Oracle {
         if self.absent.contains(name) {
             refusal::absent_thing(call, answer, &mut out);
         } else if let Some(thing) = self.things.get_mut(name) {
-            thing.expire(&mut self.case, call.window);
+            thing.expire(&mut self.case, call.window, Some(call.seq));
             judge_of(call.operation)(thing, &mut self.case, call, answer, &mut out);
         }
         // Otherwise the case never declared the thing: like a foreign name, its state is unknown.
-        if let Some(r) = attribution {
-            for f in &mut out {
+        let cause_at = self.case.cause_at.take();
+        for (n, f) in out.iter_mut().enumerate() {
+            if Some(n) == cause_at {
+                continue;
+            }
+            if let Some(r) = attribution {
                 f.requirement = r;
             }
         }
+        follow_on(&mut out, cause_at);
         out
+    }
+}
+
+/// Every failure of one answer other than its root cause (at `cause_at`) follows from it.
+fn follow_on(out: &mut [Finding], cause_at: Option<usize>) {
+    let Some(at) = cause_at else { return };
+    let cause = Cause::of(&out[at]);
+    for (n, f) in out.iter_mut().enumerate() {
+        if n != at && !f.passed {
+            f.caused_by = Some(cause);
+        }
     }
 }
 

@@ -6,6 +6,7 @@ use serde_json::Value;
 use super::super::answer::Answer;
 use super::Call;
 use super::body::check_execution;
+use super::cause::resync_head;
 use super::model::{Belief, Case, ThingModel, details_of, minutes_ms};
 use super::refusal::expect_success;
 use crate::finding::Finding;
@@ -20,11 +21,14 @@ pub(super) fn judge(
     out: &mut Vec<Finding>,
 ) {
     let seq = call.seq;
-    let (candidates, predicted) = thing.head_candidates(case.facts);
     let Some(body) = expect_success(out, answer, req::SN_ROUTE, seq) else {
         return;
     };
     out.push(Finding::pass(req::SN_ROUTE, "answered 200", Some(seq)));
+    let returned = body
+        .get("execution")
+        .map(|x| x["jobId"].as_str().unwrap_or_default());
+    let (candidates, predicted) = resync_head(thing, case, returned, seq, out);
     let Some(execution) = body.get("execution") else {
         match predicted {
             None if candidates.is_empty() => out.push(Finding::pass(
@@ -112,8 +116,8 @@ pub(super) fn judge(
     if e.status == Status::Queued {
         e.status = Status::InProgress;
         e.started = Some(call.window);
-        let v = e.version.value().copied();
-        e.version = v.map_or(Belief::Unknown, |v| Belief::Known(v + 1));
+        e.changed();
+        e.timers_set_by = Some(seq);
         if let Some(d) = supplied {
             e.details = Belief::Known(d);
         }
@@ -156,6 +160,10 @@ pub(super) fn judge(
             ));
         }
     } else {
+        // Whether the details or step timer supplied touch a running head is open (§7.9).
+        e.stamps.changed |= ["statusDetails", "stepTimeoutInMinutes"]
+            .iter()
+            .any(|k| call.input.contains_key(*k));
         let got = details_of(execution.get("statusDetails")).unwrap_or_default();
         e.details.settle(
             got,
@@ -185,6 +193,7 @@ mod tests {
     use super::super::super::answer::Answer;
     use super::super::Subject;
     use super::super::fixture::{Fixture, assert_findings, execution, ok, patched, refused};
+    use super::super::model::Belief;
     use jobcert_contract::{Operation, RequirementId, req};
 
     #[rstest]
@@ -201,11 +210,28 @@ mod tests {
     #[case::not_started(
         Fixture::new().queued("a", 0.0), json!({}),
         ok(json!({"execution": patched(execution("a", "QUEUED", 1), json!({"lastUpdatedAt": 1_700_000_002}))})),
-        &[(req::SN_START, false), (req::EX_EXECUTION, false)]
+        &[(req::SN_START, false), (req::EX_EXECUTION, false), (req::EX_INITIAL_VERSION, false)]
     )]
+    // A start adds one to the version, whatever the first one was (§7.10): only the first
+    // value is open, and judged under its own (ambiguous) requirement.
     #[case::version_not_bumped(
+        Fixture::new().queued("a", 0.0).with("a", |e| e.version = Belief::Known(1)), json!({}),
+        ok(json!({"execution": execution("a", "IN_PROGRESS", 1)})),
+        &[(req::SN_START, false)]
+    )]
+    #[case::version_unseen_not_bumped(
         Fixture::new().queued("a", 0.0), json!({}),
         ok(json!({"execution": execution("a", "IN_PROGRESS", 1)})),
+        &[(req::EX_INITIAL_VERSION, false)]
+    )]
+    #[case::version_from_five(
+        Fixture::new().queued("a", 0.0).with("a", |e| e.version = Belief::Known(5)), json!({}),
+        ok(json!({"execution": execution("a", "IN_PROGRESS", 6)})),
+        &[(req::SN_START, true)]
+    )]
+    #[case::version_from_five_adds_two(
+        Fixture::new().queued("a", 0.0).with("a", |e| e.version = Belief::Known(5)), json!({}),
+        ok(json!({"execution": execution("a", "IN_PROGRESS", 7)})),
         &[(req::SN_START, false)]
     )]
     #[case::other_document(

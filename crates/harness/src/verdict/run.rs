@@ -376,6 +376,84 @@ mod tests {
         );
     }
 
+    /// A run of one case with `findings`.
+    fn run_of(findings: Vec<Finding>) -> RunRecord {
+        RunRecord {
+            run_id: "r".into(),
+            started_at_ms: 0,
+            duration_ms: 1,
+            target: crate::record::TargetInfo {
+                data_plane: "http://127.0.0.1:1".into(),
+                control_plane: "http://127.0.0.1:2".into(),
+                transport: "http".into(),
+                time_scale: 1.0,
+                embedded: true,
+                signed: false,
+            },
+            partial: false,
+            cases: vec![crate::record::CaseRecord {
+                id: "update/timer".into(),
+                suite: "update".into(),
+                name: "timer".into(),
+                description: None,
+                source: None,
+                requirements: vec![req::TM_STEP_EXPIRY],
+                tags: vec![],
+                findings,
+                exchanges: vec![],
+                aborted: None,
+                duration_ms: 1,
+            }],
+            latency: crate::record::LatencyBook::default(),
+        }
+    }
+
+    fn coverage_of(assessment: &Assessment, id: RequirementId) -> Verdict {
+        let row = assessment.coverage.iter().find(|c| c.id == id.as_str());
+        row.expect("every requirement has a row").verdict
+    }
+
+    // One fault, one failure: a follow-on neither fails its case on its own nor turns its
+    // requirement red; its cause does both.
+    #[rstest::rstest]
+    #[case::with_its_cause(true, Verdict::Fail, 1)]
+    #[case::alone(false, Verdict::Pass, 0)]
+    fn a_follow_on_counts_for_nothing(
+        #[case] with_cause: bool,
+        #[case] case_verdict: Verdict,
+        #[case] failed: usize,
+    ) {
+        let cause = Finding::fail(req::TM_STEP_EXPIRY, "never fired", Some(4));
+        let follow =
+            Finding::fail(req::UP_TERMINAL, "accepted", Some(5)).following(Cause::of(&cause));
+        let mut findings = vec![
+            follow,
+            Finding::pass(req::UP_TRANSITION, "accepted", Some(5)),
+        ];
+        if with_cause {
+            findings.insert(0, cause);
+        }
+        for profile in [Profile::Aws, Profile::Strict] {
+            let assessment = assess(&run_of(findings.clone()), profile, &[]);
+            assert_eq!(assessment.cases[0].verdict, case_verdict);
+            assert_eq!(assessment.totals.failed, failed);
+            assert_eq!(assessment.passed, failed == 0);
+            assert_eq!(coverage_of(&assessment, req::UP_TERMINAL), Verdict::Pass);
+            let expiry = if with_cause {
+                Verdict::Fail
+            } else {
+                Verdict::Untested
+            };
+            assert_eq!(coverage_of(&assessment, req::TM_STEP_EXPIRY), expiry);
+            let follow = assessment.cases[0]
+                .problems
+                .iter()
+                .find(|p| p.finding.requirement == req::UP_TERMINAL)
+                .expect("the follow-on is shown");
+            assert_eq!(follow.severity, Severity::FollowOn);
+        }
+    }
+
     #[test]
     fn a_deviation_names_its_requirement_by_id() {
         let loaded = load(

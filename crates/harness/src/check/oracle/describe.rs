@@ -191,7 +191,7 @@ mod tests {
     use super::super::super::answer::Answer;
     use super::super::Subject;
     use super::super::fixture::{
-        Fixture, assert_findings, at, execution, ok, patched, refused, seeded,
+        EPOCH, Fixture, assert_findings, at, execution, ok, patched, refused, seeded,
     };
     use super::super::model::Belief;
     use jobcert_contract::{Operation, RequirementId, Status, req};
@@ -307,6 +307,11 @@ mod tests {
     #[case::next_in_progress_first(
         Fixture::new().queued("a", 0.0).queued("b", 100.0).started("b"), Subject::Next, json!({}),
         described(execution("b", "IN_PROGRESS", 2)), &[(req::DE_NEXT, true)]
+    )]
+    #[case::next_by_stamps(
+        Fixture::new().queued("a", 0.0).queued("b", 100.0).with("a", |e| e.stamps.queued_at = Some(EPOCH)).with("b", |e| e.stamps.queued_at = Some(EPOCH + 1)),
+        Subject::Next, json!({}),
+        described(patched(execution("b", "QUEUED", 1), json!({"queuedAt": EPOCH + 1}))), &[(req::DE_NEXT, false)]
     )]
     #[case::next_refused(Fixture::new().queued("a", 0.0), Subject::Next, json!({}), refused(404, "ResourceNotFoundException"), &[(req::DE_NEXT, false)])]
     fn judges_describe(

@@ -199,7 +199,7 @@ mod tests {
 
     use super::super::super::answer::Answer;
     use super::super::Subject;
-    use super::super::fixture::{Fixture, assert_findings, ok, real, refused};
+    use super::super::fixture::{EPOCH, Fixture, assert_findings, ok, patched, real, refused};
     use jobcert_contract::{Operation, RequirementId, Status, req};
 
     /// A pending summary of `job`, with startedAt when it is running.
@@ -277,6 +277,26 @@ mod tests {
             answer,
         );
         assert_findings(&found, expected);
+    }
+
+    // Created in overlapping windows (a fast clock): the queuedAt the target lists orders them.
+    #[rstest]
+    #[case::oldest_first(&["a", "b"], true)]
+    #[case::newest_first(&["b", "a"], false)]
+    fn the_targets_queued_at_orders_the_list(#[case] order: &[&str], #[case] ok_order: bool) {
+        let mut fixture = Fixture::new().queued("a", 0.0).queued("b", 100.0);
+        let stamp = |job: &str| if job == "a" { EPOCH } else { EPOCH + 1 };
+        let queued: Vec<Value> = order
+            .iter()
+            .map(|j| patched(summary(j, false), json!({"queuedAt": stamp(j)})))
+            .collect();
+        let found = fixture.call(
+            Operation::GetPendingJobExecutions,
+            Subject::Absent,
+            json!({}),
+            ok(json!({"inProgressJobs": [], "queuedJobs": queued})),
+        );
+        assert_findings(&found, &[(req::GP_CONTENT, ok_order)]);
     }
 
     #[rstest]

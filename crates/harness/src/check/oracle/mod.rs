@@ -22,6 +22,8 @@ mod update;
 
 #[cfg(test)]
 mod fixture;
+#[cfg(test)]
+mod rules_test;
 
 use std::collections::{BTreeMap, BTreeSet};
 

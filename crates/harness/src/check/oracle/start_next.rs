@@ -192,7 +192,7 @@ mod tests {
 
     use super::super::super::answer::Answer;
     use super::super::Subject;
-    use super::super::fixture::{Fixture, assert_findings, execution, ok, patched, refused};
+    use super::super::fixture::{EPOCH, Fixture, assert_findings, execution, ok, patched, refused};
     use super::super::model::Belief;
     use jobcert_contract::{Operation, RequirementId, req};
 
@@ -271,6 +271,27 @@ mod tests {
     )]
     #[case::tie_out_of_creation_order(
         Fixture::new().queued("a", 0.0).queued("b", 100.0), json!({}),
+        ok(json!({"execution": execution("b", "IN_PROGRESS", 2)})),
+        &[(req::SN_NEXT_ORDER, true), (req::SN_TIE_ORDER, false)]
+    )]
+    // Created in overlapping windows (a fast clock), but the target's own queuedAt orders them.
+    #[case::stamps_newer_started(
+        Fixture::new().queued("a", 0.0).queued("b", 100.0).with("a", |e| e.stamps.queued_at = Some(EPOCH)).with("b", |e| e.stamps.queued_at = Some(EPOCH + 1)), json!({}),
+        ok(json!({"execution": patched(execution("b", "IN_PROGRESS", 2), json!({"queuedAt": EPOCH + 1}))})),
+        &[(req::SN_NEXT_ORDER, false)]
+    )]
+    #[case::stamps_older_started(
+        Fixture::new().queued("a", 0.0).queued("b", 100.0).with("a", |e| e.stamps.queued_at = Some(EPOCH)).with("b", |e| e.stamps.queued_at = Some(EPOCH + 1)), json!({}),
+        ok(json!({"execution": execution("a", "IN_PROGRESS", 2)})),
+        &[(req::SN_NEXT_ORDER, true)]
+    )]
+    #[case::stamps_bind(
+        Fixture::new().queued("a", 0.0).queued("b", 100.0).with("a", |e| e.stamps.queued_at = Some(EPOCH + 1)).with("b", |e| e.stamps.queued_at = Some(EPOCH)), json!({}),
+        ok(json!({"execution": execution("b", "IN_PROGRESS", 2)})),
+        &[(req::SN_NEXT_ORDER, true)]
+    )]
+    #[case::stamps_tie(
+        Fixture::new().queued("a", 0.0).queued("b", 100.0).with("a", |e| e.stamps.queued_at = Some(EPOCH)).with("b", |e| e.stamps.queued_at = Some(EPOCH)), json!({}),
         ok(json!({"execution": execution("b", "IN_PROGRESS", 2)})),
         &[(req::SN_NEXT_ORDER, true), (req::SN_TIE_ORDER, false)]
     )]

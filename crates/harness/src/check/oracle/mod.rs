@@ -133,6 +133,8 @@ pub struct Oracle {
     things: BTreeMap<String, ThingModel>,
     absent: BTreeSet<String>,
     case: Case,
+    /// The root causes named so far in the case.
+    causes: Vec<Cause>,
 }
 
 impl Oracle {
@@ -142,6 +144,7 @@ impl Oracle {
             things: BTreeMap::new(),
             absent: BTreeSet::new(),
             case: Case::new(tolerance_ms),
+            causes: Vec::new(),
         }
     }
 
@@ -225,7 +228,20 @@ impl Oracle {
             }
         }
         follow_on(&mut out, cause_at);
+        self.causes.extend(cause_at.map(|n| Cause::of(&out[n])));
         out
+    }
+
+    /// The root cause a disagreement outside the model (a scenario's explicit expectation)
+    /// follows from: the latest cause named in the case, when the model's own judgement of the
+    /// same answer (`judged`) found nothing but that cause and its follow-ons, so that the
+    /// model, re-synchronised with the target, agrees with what the target answered.
+    pub fn cause_behind(&self, judged: &[Finding]) -> Option<Cause> {
+        let cause = *self.causes.last()?;
+        judged
+            .iter()
+            .all(|f| f.passed || f.caused_by.is_some() || self.causes.contains(&Cause::of(f)))
+            .then_some(cause)
     }
 }
 

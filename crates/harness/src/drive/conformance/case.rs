@@ -340,6 +340,7 @@ impl<'a> CaseRun<'a> {
             seq: exchange.seq,
         };
         let judged = self.oracle.judge(&call, &answer, None);
+        let cause = self.oracle.cause_behind(&judged);
         self.findings.extend(judged);
         let expectation = expect::effective(&step.expect, operation, valid);
         let requirement = expectation
@@ -347,13 +348,14 @@ impl<'a> CaseRun<'a> {
             .unwrap_or_else(|| self.primary_requirement());
         let (things, jobs) = (&self.things, &self.jobs);
         let resolve = |name: &str| things.get(name).or_else(|| jobs.get(name)).cloned();
-        self.findings.extend(expect::check(
-            &expectation,
-            &exchange,
-            &answer,
-            requirement,
-            &resolve,
-        ));
+        // Where the model, re-synchronised after a root cause, agrees with the answer, a
+        // scenario expectation written for the predicted state follows from that cause.
+        let expected = expect::check(&expectation, &exchange, &answer, requirement, &resolve);
+        self.findings
+            .extend(expected.into_iter().map(|f| match cause {
+                Some(c) => f.following(c),
+                None => f,
+            }));
         let back = health::read_back(
             &call,
             &expectation,

@@ -372,6 +372,32 @@ mod tests {
         assert_findings(&found, expected);
     }
 
+    // Surely expired, yet still running: the one failure is the requirement of the timer that
+    // should have fired (a step timer set past the in-progress deadline is capped, UP-STEP-CAP).
+    #[rstest]
+    #[case::step(Some(at(-59_000.0)), None, req::TM_STEP_EXPIRY)]
+    #[case::in_progress(None, Some(at(-59_000.0)), req::TM_IN_PROGRESS_EXPIRY)]
+    #[case::capped_step(Some(at(-59_000.0)), Some(at(-59_000.0)), req::UP_STEP_CAP)]
+    #[case::step_before_in_progress(Some(at(-59_000.0)), Some(at(-50_000.0)), req::TM_STEP_EXPIRY)]
+    fn a_timer_that_never_fired_is_blamed_on_its_requirement(
+        #[case] step: Option<super::super::Window>,
+        #[case] in_progress: Option<super::super::Window>,
+        #[case] requirement: RequirementId,
+    ) {
+        let mut fixture = Fixture::new().queued("a", 0.0).started("a").with("a", |e| {
+            e.step = step;
+            e.in_progress = in_progress;
+        });
+        let found = fixture.call(
+            Operation::DescribeJobExecution,
+            seeded("a"),
+            json!({}),
+            described(execution("a", "IN_PROGRESS", 2)),
+        );
+        assert_findings(&found, &[(requirement, false), (req::EX_EXECUTION, true)]);
+        assert_eq!(found.iter().filter(|f| !f.passed).count(), 1, "{found:#?}");
+    }
+
     #[test]
     fn a_timer_that_fires_early_is_reported() {
         let mut fixture = Fixture::new()

@@ -73,13 +73,16 @@ impl Belief<i64> {
 pub(super) enum Timer {
     Step,
     InProgress,
+    /// A step timer set to run past the in-progress deadline, so capped at it.
+    CappedStep,
 }
 
 impl Timer {
     pub(super) fn name(self) -> &'static str {
         match self {
-            Timer::Step => "step",
-            Timer::InProgress => "in-progress",
+            Timer::Step => "step timer",
+            Timer::InProgress => "in-progress timer",
+            Timer::CappedStep => "step timer, capped at the in-progress deadline,",
         }
     }
 
@@ -87,6 +90,7 @@ impl Timer {
         match self {
             Timer::Step => req::TM_STEP_EXPIRY,
             Timer::InProgress => req::TM_IN_PROGRESS_EXPIRY,
+            Timer::CappedStep => req::UP_STEP_CAP,
         }
     }
 }
@@ -169,7 +173,8 @@ impl Execution {
     /// The nearer of the running timers' deadlines, and which timer set it.
     pub(super) fn deadline(&self) -> Option<(Window, Timer)> {
         match (self.step, self.in_progress) {
-            (Some(s), Some(i)) if i.hi <= s.hi => Some((i, Timer::InProgress)),
+            // A step deadline is set capped, so it reaches the in-progress one only when capped.
+            (Some(s), Some(i)) if i.hi <= s.hi => Some((i, Timer::CappedStep)),
             (Some(s), ip) => Some((s.min(ip), Timer::Step)),
             (None, Some(i)) => Some((i, Timer::InProgress)),
             (None, None) => None,
@@ -290,7 +295,7 @@ impl ThingModel {
                 e.predicted = Some(Prediction {
                     requirement: timer.expiry_requirement(),
                     what: format!(
-                        "the {} timer{by} had expired{when}, so {} was predicted",
+                        "the {}{by} had expired{when}, so {} was predicted",
                         timer.name(),
                         e.status.as_str()
                     ),

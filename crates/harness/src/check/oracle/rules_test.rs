@@ -132,17 +132,25 @@ fn a_retry_is_numbered_above_its_predecessor(
     let mut world = World::started(1000, None);
     let failed = world.update(json!({"status": "FAILED"}), ok(json!({})), 3_000.0);
     assert_failures(&failed, &[]);
+    // The failed execution's number is known, though its retry's is not yet.
+    let first = patched(
+        execution("a", "FAILED", 3),
+        json!({"executionNumber": 1000, "lastUpdatedAt": EPOCH + 3}),
+    );
+    let found = world.describe(
+        json!({"executionNumber": 1000}),
+        ok(json!({ "execution": first.clone() })),
+        3_500.0,
+    );
+    assert_failures(&found, &[]);
+    assert!(passed(&found, req::DE_EXECUTION_NUMBER), "{found:#?}");
     let found = world.describe(json!({}), retry(number), 4_000.0);
     assert_failures(&found, expected);
     assert!(passed(&found, req::DE_EXECUTION_NUMBER), "{found:#?}");
     if !expected.is_empty() {
         return;
     }
-    // With distinct numbers, executionNumber selects one: the failed execution.
-    let first = patched(
-        execution("a", "FAILED", 3),
-        json!({"executionNumber": 1000, "lastUpdatedAt": EPOCH + 3}),
-    );
+    // With distinct numbers, executionNumber still selects the failed execution.
     let found = world.describe(
         json!({"executionNumber": 1000}),
         ok(json!({ "execution": first })),

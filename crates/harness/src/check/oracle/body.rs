@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use super::cause::reconcile;
-use super::model::{Belief, Case, ThingModel, details_of};
+use super::model::{Belief, Case, Execution, ThingModel, details_of};
 use super::stamps;
 use super::{Call, Window};
 use crate::finding::Finding;
@@ -74,16 +74,7 @@ pub(super) fn check_execution(
         ));
     }
     if let Some(n) = body["executionNumber"].as_i64() {
-        if let (Belief::Unknown, Some(previous)) = (&e.number, e.number_above) {
-            out.push(Finding::check(
-                n > previous,
-                req::DE_EXECUTION_NUMBER,
-                format!("a retry's executionNumber {n} must be greater than its predecessor's {previous}"),
-                seq,
-            ));
-        }
-        e.number
-            .settle(n, req::EX_EXECUTION, "executionNumber", seq, out);
+        learn_number(e, n, seq, out);
     }
     // Status, with open expiry settled by what the target says.
     if let Some(observed) = observed {
@@ -233,6 +224,23 @@ pub(super) fn check_execution(
         )),
         _ => {}
     }
+}
+
+/// Settles execution `e`'s number with `n`, the first the target shows of it: opaque, but a
+/// retry's is greater than its predecessor's (spec §1.1, §5.3).
+pub(super) fn learn_number(e: &mut Execution, n: i64, seq: Option<u64>, out: &mut Vec<Finding>) {
+    if let (Belief::Unknown, Some(previous)) = (&e.number, e.number_above) {
+        out.push(Finding::check(
+            n > previous,
+            req::DE_EXECUTION_NUMBER,
+            format!(
+                "a retry's executionNumber {n} must be greater than its predecessor's {previous}"
+            ),
+            seq,
+        ));
+    }
+    e.number
+        .settle(n, req::EX_EXECUTION, "executionNumber", seq, out);
 }
 
 /// Whether a jobDocument as answered is the job's document: its text over HTTP, the object

@@ -3,6 +3,7 @@
 
 use super::super::answer::Answer;
 use super::Call;
+use super::body::learn_number;
 use super::cause::{confirmed, contradicted, predicted_gone};
 use super::model::{Case, ThingModel, may_precede};
 use super::refusal::expect_success;
@@ -46,7 +47,7 @@ pub(super) fn judge(
         .iter()
         .flat_map(|k| body[*k].as_array().into_iter().flatten())
     {
-        remember_queued_at(thing, case, item);
+        learn_from_summary(thing, case, item, seq, out);
     }
     let t: &ThingModel = thing;
     let real = |i: usize| {
@@ -175,20 +176,31 @@ fn resync_list(
     }
 }
 
-/// Remembers the queuedAt the target lists for the execution of a summary (the latest of its
-/// job), so that its order can be judged by the target's own clock.
-fn remember_queued_at(thing: &mut ThingModel, case: &Case, summary: &serde_json::Value) {
-    let (Some(id), Some(at)) = (summary["jobId"].as_str(), summary["queuedAt"].as_i64()) else {
+/// Learns what a summary shows of the latest execution of its job: the queuedAt the target
+/// lists (so that its order is judged by the target's own clock) and its execution number.
+fn learn_from_summary(
+    thing: &mut ThingModel,
+    case: &Case,
+    summary: &serde_json::Value,
+    seq: u64,
+    out: &mut Vec<Finding>,
+) {
+    let Some(id) = summary["jobId"].as_str() else {
         return;
     };
-    if let Some(e) = thing
+    let Some(e) = thing
         .executions
         .iter_mut()
         .rev()
         .find(|e| case.is_job(e, id))
-        && e.stamps.queued_at.is_none()
-    {
-        e.stamps.queued_at = Some(at);
+    else {
+        return;
+    };
+    if let Some(at) = summary["queuedAt"].as_i64() {
+        e.stamps.queued_at.get_or_insert(at);
+    }
+    if let Some(n) = summary["executionNumber"].as_i64() {
+        learn_number(e, n, Some(seq), out);
     }
 }
 

@@ -160,6 +160,24 @@ fn a_retry_is_numbered_above_its_predecessor(
     assert!(passed(&found, req::DE_EXECUTION_NUMBER), "{found:#?}");
 }
 
+// The same, learned from the pending list.
+#[rstest]
+#[case::above(1001, &[])]
+#[case::equal(1000, &[req::DE_EXECUTION_NUMBER])]
+fn a_listed_retry_is_numbered_above_its_predecessor(
+    #[case] number: i64,
+    #[case] expected: &[RequirementId],
+) {
+    let mut world = World::started(1000, None);
+    world.update(json!({"status": "FAILED"}), ok(json!({})), 3_000.0);
+    let summary = json!({"jobId": real("a"), "queuedAt": EPOCH + 3, "lastUpdatedAt": EPOCH + 3, "versionNumber": 1, "executionNumber": number});
+    let listed = ok(json!({"inProgressJobs": [], "queuedJobs": [summary]}));
+    let op = Operation::GetPendingJobExecutions;
+    let found = world.call(op, Subject::Absent, json!({}), listed, 4_000.0);
+    assert_failures(&found, expected);
+    assert!(passed(&found, req::DE_EXECUTION_NUMBER), "{found:#?}");
+}
+
 // A retry that never came is named once, under DE-EXECUTION-NUMBER, whichever read shows it;
 // the model then holds the target's state and nothing else fails.
 #[rstest]

@@ -7,6 +7,7 @@ use super::super::answer::Answer;
 use super::body::check_execution;
 use super::cause::{confirmed, contradicted, reconcile, resync_head};
 use super::model::{Case, ThingModel};
+use super::order::OpenPick;
 use super::refusal::{expect_error, expect_success, named_execution};
 use super::{Call, Subject};
 use crate::finding::Finding;
@@ -55,7 +56,7 @@ pub(super) fn judge(
             let returned = body
                 .get("execution")
                 .map(|x| x["jobId"].as_str().unwrap_or_default());
-            let (candidates, _) = resync_head(thing, case, returned, seq, out);
+            let (candidates, head) = resync_head(thing, case, returned, seq, out);
             if candidates.is_empty() {
                 out.push(Finding::check(
                     returned.is_none(),
@@ -77,6 +78,14 @@ pub(super) fn judge(
                 Some(seq),
             ));
             let Some(i) = hit else { return };
+            if let Some(p) = head.filter(|&p| p != i && !thing.executions[i].uncertain) {
+                thing.open_picks.push(OpenPick {
+                    returned: thing.executions[i].order,
+                    passed_over: thing.executions[p].order,
+                    seq,
+                    requirement: req::DE_NEXT,
+                });
+            }
             i
         }
         Subject::Seeded(job) => {

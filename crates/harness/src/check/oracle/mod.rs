@@ -15,6 +15,7 @@ mod cause;
 mod describe;
 mod get_pending;
 mod model;
+mod order;
 mod refusal;
 mod stamps;
 mod start_next;
@@ -217,6 +218,12 @@ impl Oracle {
             thing.expire(&mut self.case, call.window, Some(call.seq));
             judge_of(call.operation)(thing, &mut self.case, call, answer, &mut out);
         }
+        // Picks of an earlier exchange that this answer's queuedAt settles.
+        let mut settled = Vec::new();
+        if let Some(thing) = self.things.get_mut(name) {
+            let case = &self.case;
+            order::settle(thing, |job| case.real_id(job).to_string(), &mut settled);
+        }
         // Otherwise the case never declared the thing: like a foreign name, its state is unknown.
         let cause_at = self.case.cause_at.take();
         for (n, f) in out.iter_mut().enumerate() {
@@ -229,6 +236,7 @@ impl Oracle {
         }
         follow_on(&mut out, cause_at);
         self.causes.extend(cause_at.map(|n| Cause::of(&out[n])));
+        out.extend(settled);
         out
     }
 

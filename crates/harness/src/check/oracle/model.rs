@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
+use super::order::OpenPick;
 use super::{JobFacts, Window};
 use crate::finding::Finding;
 use jobcert_contract::{ExecutionModel, RequirementId, Status, execution_model, req};
@@ -263,6 +264,8 @@ pub(super) struct ThingModel {
     /// Its real name on the target.
     pub(super) real: String,
     pub(super) executions: Vec<Execution>,
+    /// Head picks the target's queuedAt has yet to settle.
+    pub(super) open_picks: Vec<OpenPick>,
 }
 
 impl ThingModel {
@@ -270,6 +273,7 @@ impl ThingModel {
         Self {
             real: real.to_string(),
             executions: Vec::new(),
+            open_picks: Vec::new(),
         }
     }
 

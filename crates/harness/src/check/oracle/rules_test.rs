@@ -18,16 +18,23 @@ struct World {
 
 impl World {
     fn new() -> Self {
+        Self::of(&[("a", 0.0)])
+    }
+
+    /// One thing with `jobs` queued on it, each at its time in milliseconds.
+    fn of(jobs: &[(&str, f64)]) -> Self {
         let mut oracle = Oracle::new(1_000.0);
         oracle.thing_created("t", THING);
-        let facts = JobFacts {
-            id: "a".into(),
-            real_id: real("a"),
-            document: document("a"),
-            in_progress_minutes: None,
-            retry: vec![("FAILED".into(), 1)],
-        };
-        oracle.job_created(facts, &["t".to_string()], at(0.0));
+        for (job, ms) in jobs {
+            let facts = JobFacts {
+                id: job.to_string(),
+                real_id: real(job),
+                document: document(job),
+                in_progress_minutes: None,
+                retry: vec![("FAILED".into(), 1)],
+            };
+            oracle.job_created(facts, &["t".to_string()], at(*ms));
+        }
         Self { oracle, seq: 0 }
     }
 
@@ -313,4 +320,40 @@ fn accepted_details_are_stored(#[case] later: Value, #[case] expected: &[Require
     );
     let found = world.describe(json!({}), ok(json!({ "execution": body })), 3_000.0);
     assert_failures(&found, expected);
+}
+
+// Two jobs created in overlapping windows (a fast clock): creation order alone cannot order
+// them, so the pick of the second is first only the open tie-break; once the target's own
+// queuedAt shows the first queued a second earlier, the pick breaks the order rule.
+#[rstest]
+#[case::queued_earlier(EPOCH, &[req::SN_NEXT_ORDER])]
+#[case::same_second(EPOCH + 1, &[])]
+fn the_targets_queued_at_settles_a_pick_later(
+    #[case] first_queued: i64,
+    #[case] expected: &[RequirementId],
+) {
+    let mut world = World::of(&[("a", 0.0), ("b", 100.0)]);
+    let second = patched(
+        execution("b", "IN_PROGRESS", 2),
+        json!({"queuedAt": EPOCH + 1}),
+    );
+    let found = world.start_next(json!({}), ok(json!({ "execution": second })), 2_000.0);
+    assert_failures(&found, &[req::SN_TIE_ORDER]);
+    let summary = |job: &str, queued: i64, running: bool| {
+        let mut s = json!({"jobId": real(job), "queuedAt": queued, "lastUpdatedAt": EPOCH + 2, "versionNumber": 1, "executionNumber": 1});
+        if running {
+            s["startedAt"] = json!(EPOCH + 2);
+            s["versionNumber"] = json!(2);
+        }
+        s
+    };
+    let listed = ok(json!({
+        "inProgressJobs": [summary("b", EPOCH + 1, true)],
+        "queuedJobs": [summary("a", first_queued, false)],
+    }));
+    let op = Operation::GetPendingJobExecutions;
+    let found = world.call(op, Subject::Absent, json!({}), listed, 3_000.0);
+    assert_failures(&found, expected);
+    let late = found.iter().find(|f| !f.passed);
+    assert!(late.is_none_or(|f| f.exchange == Some(1)), "{late:?}");
 }

@@ -8,6 +8,7 @@ use super::Call;
 use super::body::check_execution;
 use super::cause::resync_head;
 use super::model::{Belief, Case, ThingModel, details_of, minutes_ms};
+use super::order::OpenPick;
 use super::refusal::expect_success;
 use crate::finding::Finding;
 use jobcert_contract::{Status, req};
@@ -85,6 +86,13 @@ pub(super) fn judge(
         Some(seq),
     ));
     if let Some(p) = predicted.filter(|p| *p != i && !thing.executions[i].uncertain) {
+        let pick = OpenPick {
+            returned: thing.executions[i].order,
+            passed_over: thing.executions[p].order,
+            seq,
+            requirement: req::SN_NEXT_ORDER,
+        };
+        thing.open_picks.push(pick);
         out.push(Finding::fail(
             req::SN_TIE_ORDER,
             format!(

@@ -158,6 +158,9 @@ mod tests {
         assert_eq!(xml.matches("<failure ").count(), 1);
         assert_eq!(xml.matches("<error ").count(), 1);
         assert!(xml.contains(r#"message="failed: SN-EMPTY""#));
+        assert!(xml.contains(
+            "[failure] SN-EMPTY: expected no `execution` member (exchange #2)\n  [follow-on] SN-NEXT-ORDER: returned a job not pending (exchange #2)"
+        ));
         assert!(xml.contains("[warning] SN-UNKNOWN-THING"));
         assert!(xml.contains("&gt; PUT http://127.0.0.1:9080/things/t-1/jobs/$next"));
         assert!(xml.contains("&lt;script&gt;"));

@@ -132,8 +132,7 @@ pub(super) fn check_execution(
             .settle(v, req::EX_EXECUTION, "versionNumber", seq, out);
     }
     let details = details_of(body.get("statusDetails")).unwrap_or_default();
-    e.details
-        .settle(details, req::EX_EXECUTION, "statusDetails", seq, out);
+    e.settle_details(details, (req::EX_EXECUTION, "statusDetails"), seq, out);
     // startedAt exactly when started.
     out.push(Finding::check(
         body.get("startedAt").is_some() == e.started.is_some(),

@@ -122,6 +122,9 @@ pub(super) struct Execution {
     pub(super) stamps: Stamps,
     /// Why the current state is believed without having been seen, if it is.
     pub(super) predicted: Option<Prediction>,
+    /// After an update that supplied statusDetails: the map merged into the stored one, the
+    /// alternative to `details` that spec §7.8 leaves open.
+    pub(super) details_merged: Option<BTreeMap<String, String>>,
 }
 
 /// The timestamps the target last reported for an execution, and whether an accepted change
@@ -168,6 +171,7 @@ impl Execution {
             timers_set_by: None,
             stamps: Stamps::default(),
             predicted: None,
+            details_merged: None,
         }
     }
 
@@ -194,6 +198,41 @@ impl Execution {
         self.version = v.map_or(Belief::Unknown, |v| {
             Belief::Expected(v + 1, req::TM_SERVICE_VERSION)
         });
+    }
+
+    /// Settles the stored statusDetails with `observed` under `requirement`. After an update
+    /// that supplied a map, merged instead of replaced breaks only UP-DETAILS-REPLACE (spec
+    /// §7.8); anything else loses what the target accepted (UP-DETAILS-STORED).
+    pub(super) fn settle_details(
+        &mut self,
+        observed: BTreeMap<String, String>,
+        (requirement, what): (RequirementId, &str),
+        seq: Option<u64>,
+        out: &mut Vec<Finding>,
+    ) {
+        if let Some(merged) = self.details_merged.take() {
+            let accepted = self.details.value().cloned().unwrap_or_default();
+            let stored = observed == accepted || observed == merged;
+            out.push(Finding::check(
+                stored,
+                req::UP_DETAILS_STORED,
+                format!("{what}: the update accepted {accepted:?}, got {observed:?}"),
+                seq,
+            ));
+            if !stored || observed == merged {
+                out.push(Finding::check(
+                    observed == accepted,
+                    req::UP_DETAILS_REPLACE,
+                    format!(
+                        "{what}: expected {accepted:?} in place of the stored map, got {observed:?}"
+                    ),
+                    seq,
+                ));
+                self.details = Belief::Known(observed);
+                return;
+            }
+        }
+        self.details.settle(observed, requirement, what, seq, out);
     }
 
     /// A change the target accepted: one more version, and lastUpdatedAt may move.

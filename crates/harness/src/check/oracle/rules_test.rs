@@ -357,3 +357,27 @@ fn the_targets_queued_at_settles_a_pick_later(
     let late = found.iter().find(|f| !f.passed);
     assert!(late.is_none_or(|f| f.exchange == Some(1)), "{late:?}");
 }
+
+// An update's accepted statusDetails, read back later: replaced or merged (§7.8, only the
+// former the default), never lost.
+#[rstest]
+#[case::replaced(json!({"new": "y"}), &[])]
+#[case::merged(json!({"old": "x", "new": "y"}), &[req::UP_DETAILS_REPLACE])]
+#[case::lost(json!({"old": "x"}), &[req::UP_DETAILS_STORED, req::UP_DETAILS_REPLACE])]
+fn an_updates_details_are_read_back(#[case] later: Value, #[case] expected: &[RequirementId]) {
+    let mut world = World::new();
+    let started = patched(
+        execution("a", "IN_PROGRESS", 2),
+        json!({"statusDetails": {"old": "x"}}),
+    );
+    let input = json!({"statusDetails": {"old": "x"}});
+    world.start_next(input, ok(json!({ "execution": started })), 2_000.0);
+    let input = json!({"status": "IN_PROGRESS", "statusDetails": {"new": "y"}});
+    assert_failures(&world.update(input, ok(json!({})), 3_000.0), &[]);
+    let body = patched(
+        execution("a", "IN_PROGRESS", 3),
+        json!({ "statusDetails": later, "lastUpdatedAt": EPOCH + 3 }),
+    );
+    let found = world.describe(json!({}), ok(json!({ "execution": body })), 4_000.0);
+    assert_failures(&found, expected);
+}

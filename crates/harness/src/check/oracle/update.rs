@@ -161,6 +161,11 @@ pub(super) fn judge(
     if step.is_some() || (requested == Status::InProgress && e.status == Status::Queued) {
         ex.timers_set_by = Some(seq);
     }
+    ex.details_merged = supplied.as_ref().map(|d| {
+        let mut merged = previous_details.clone();
+        merged.extend(d.clone());
+        merged
+    });
     ex.details = match supplied {
         Some(d) => Belief::Expected(d, req::UP_DETAILS_REPLACE),
         None => Belief::Known(previous_details),
@@ -191,10 +196,9 @@ pub(super) fn judge(
         } else {
             req::UP_DETAILS_OMITTED
         };
-        ex.details.settle(
+        ex.settle_details(
             got,
-            requirement,
-            "statusDetails after the update",
+            (requirement, "statusDetails after the update"),
             Some(seq),
             out,
         );
@@ -321,12 +325,17 @@ mod tests {
     #[case::details_replaced(
         Fixture::new().queued("a", 0.0).started("a").details("a", &[("old", "x")]),
         json!({"status": "IN_PROGRESS", "includeJobExecutionState": true, "statusDetails": {"new": "y"}}),
-        ok(state("IN_PROGRESS", 3, json!({"new": "y"}))), &[(req::UP_DETAILS_REPLACE, true)]
+        ok(state("IN_PROGRESS", 3, json!({"new": "y"}))), &[(req::UP_DETAILS_REPLACE, true), (req::UP_DETAILS_STORED, true)]
     )]
     #[case::details_merged(
         Fixture::new().queued("a", 0.0).started("a").details("a", &[("old", "x")]),
         json!({"status": "IN_PROGRESS", "includeJobExecutionState": true, "statusDetails": {"new": "y"}}),
-        ok(state("IN_PROGRESS", 3, json!({"old": "x", "new": "y"}))), &[(req::UP_DETAILS_REPLACE, false)]
+        ok(state("IN_PROGRESS", 3, json!({"old": "x", "new": "y"}))), &[(req::UP_DETAILS_REPLACE, false), (req::UP_DETAILS_STORED, true)]
+    )]
+    #[case::details_dropped(
+        Fixture::new().queued("a", 0.0).started("a").details("a", &[("old", "x")]),
+        json!({"status": "IN_PROGRESS", "includeJobExecutionState": true, "statusDetails": {"new": "y"}}),
+        ok(state("IN_PROGRESS", 3, json!({"old": "x"}))), &[(req::UP_DETAILS_STORED, false), (req::UP_DETAILS_REPLACE, false)]
     )]
     #[case::details_kept(
         Fixture::new().queued("a", 0.0).started("a").details("a", &[("old", "x")]),

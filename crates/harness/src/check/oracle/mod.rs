@@ -6,9 +6,16 @@
 //! expects and the requirement to cite; the first observation settles it, so one departure
 //! is reported once and does not cascade.
 //!
-//! `model` holds the beliefs, `refusal` and `body` the checks the operations share, and each
-//! operation has one judge of its own (`start_next`, `update`, `describe`, `get_pending`), all
-//! with one signature.
+//! What the contract fixes only relatively is judged relatively: versions by their differences,
+//! execution numbers as opaque ordered values, order by the target's own queuedAt once it has
+//! shown it. A state the model predicts without seeing it (a timer that fired, a retry queued,
+//! a cancel) keeps its provenance; when the target contradicts it, `cause` names it once under
+//! the requirement that demands it and the model takes the target's state, and every other
+//! failure of that answer is a follow-on of the cause.
+//!
+//! `model` holds the beliefs, `refusal`, `body` and `stamps` the checks the operations share,
+//! and each operation has one judge of its own (`start_next`, `update`, `describe`,
+//! `get_pending`), all with one signature.
 
 mod body;
 mod cause;

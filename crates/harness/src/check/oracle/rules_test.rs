@@ -381,3 +381,37 @@ fn an_updates_details_are_read_back(#[case] later: Value, #[case] expected: &[Re
     let found = world.describe(json!({}), ok(json!({ "execution": body })), 4_000.0);
     assert_failures(&found, expected);
 }
+
+// A cancel that never happened is named once, under the requirement of the state it predicted,
+// and the model follows the target: the execution is still there to start.
+#[test]
+fn a_cancel_that_never_happened_is_one_failure() {
+    let mut world = World::new();
+    world.oracle.job_canceled("a", false, at(1_000.0));
+    let queued = ok(json!({ "execution": execution("a", "QUEUED", 1) }));
+    let found = world.describe(json!({}), queued, 2_000.0);
+    assert_failures(&found, &[req::EX_EXECUTION]);
+    let cause = found.iter().find(|f| !f.passed).expect("a cause");
+    assert!(cause.message.starts_with("CancelJob of real-a was accepted, so CANCELED was predicted; but the target shows real-a QUEUED"), "{}", cause.message);
+    let started = ok(json!({ "execution": execution("a", "IN_PROGRESS", 2) }));
+    assert_failures(&world.start_next(json!({}), started, 3_000.0), &[]);
+}
+
+// A scenario expectation that fails where the re-synchronised model agrees with the answer
+// follows from the case's cause; where the model also disagrees, it stands on its own.
+#[test]
+fn a_scenario_expectation_follows_the_cause_only_where_the_model_agrees() {
+    let mut world = World::started(1, Some(1));
+    let clean = [Finding::pass(req::EX_EXECUTION, "as modelled", Some(9))];
+    assert_eq!(world.oracle.cause_behind(&clean), None);
+    let running = ok(json!({ "execution": execution("a", "IN_PROGRESS", 2) }));
+    let named = world.describe(json!({}), running, 200_000.0);
+    let cause = world
+        .oracle
+        .cause_behind(&named)
+        .expect("the answer names the cause");
+    assert_eq!(cause.requirement, req::TM_STEP_EXPIRY);
+    assert_eq!(world.oracle.cause_behind(&clean), Some(cause));
+    let independent = [Finding::fail(req::DE_DOCUMENT, "another document", Some(9))];
+    assert_eq!(world.oracle.cause_behind(&independent), None);
+}

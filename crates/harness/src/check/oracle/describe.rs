@@ -97,8 +97,9 @@ pub(super) fn judge(
             };
             let e = &mut thing.executions[i];
             if case.facts.is_terminal(e.status) || e.uncertain {
-                if let Answer::Error { .. } = answer {
-                    let ok = refused_as_terminal(answer);
+                if let Answer::Error { status, .. } = answer {
+                    let ok =
+                        answer.error_type() == Some("TerminalStateException") && *status == 410;
                     out.push(Finding::check(
                         ok,
                         req::DE_TERMINAL,

@@ -93,11 +93,14 @@ pub(super) fn reconcile(
 
 /// The latest execution of the job whose real id is `real` that the model predicted out of
 /// the pending list (timed out or canceled unseen) while the target still shows it pending.
+/// A retry predicted from it does not hide it: the target shows the job it knows.
 pub(super) fn predicted_gone(thing: &ThingModel, case: &Case, real: &str) -> Option<usize> {
+    let predicted_new =
+        |e: &super::model::Execution| e.predicted.as_ref().is_some_and(|p| p.before.is_none());
     let i = thing
         .executions
         .iter()
-        .rposition(|e| case.is_job(e, real))?;
+        .rposition(|e| case.is_job(e, real) && !predicted_new(e))?;
     let e = &thing.executions[i];
     let was_pending = e
         .predicted

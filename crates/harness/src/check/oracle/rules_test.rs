@@ -415,3 +415,38 @@ fn a_scenario_expectation_follows_the_cause_only_where_the_model_agrees() {
     let independent = [Finding::fail(req::DE_DOCUMENT, "another document", Some(9))];
     assert_eq!(world.oracle.cause_behind(&independent), None);
 }
+
+// A timer that never fired on a job retried on TIMED_OUT: the listing shows the running
+// execution, so the timer is the one cause and its predicted retry goes with it.
+#[test]
+fn a_listed_execution_predicted_timed_out_takes_its_predicted_retry_with_it() {
+    let mut world = World::of(&[]);
+    let facts = JobFacts {
+        id: "a".into(),
+        real_id: real("a"),
+        document: document("a"),
+        in_progress_minutes: None,
+        retry: vec![("TIMED_OUT".into(), 1)],
+    };
+    world.oracle.job_created(facts, &["t".to_string()], at(0.0));
+    let body = patched(
+        execution("a", "IN_PROGRESS", 2),
+        json!({"approximateSecondsBeforeTimedOut": 60}),
+    );
+    let input = json!({"stepTimeoutInMinutes": 1});
+    assert_failures(
+        &world.start_next(input, ok(json!({ "execution": body })), 2_000.0),
+        &[],
+    );
+    let running = json!({"jobId": real("a"), "queuedAt": EPOCH, "startedAt": EPOCH + 2, "lastUpdatedAt": EPOCH + 2, "versionNumber": 2, "executionNumber": 1});
+    let listed = ok(json!({"inProgressJobs": [running], "queuedJobs": []}));
+    let op = Operation::GetPendingJobExecutions;
+    let found = world.call(op, Subject::Absent, json!({}), listed, 200_000.0);
+    assert_failures(&found, &[req::TM_STEP_EXPIRY]);
+    let found = world.start_next(
+        json!({}),
+        ok(json!({ "execution": execution("a", "IN_PROGRESS", 2) })),
+        201_000.0,
+    );
+    assert_failures(&found, &[]);
+}

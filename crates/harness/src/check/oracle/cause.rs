@@ -4,6 +4,8 @@
 //! later checks judge what the target actually holds. Any other failure of the same answer is
 //! a follow-on of that cause (see `Oracle::judge`).
 
+use serde_json::Value;
+
 use super::model::{Case, ThingModel};
 use crate::finding::Finding;
 use jobcert_contract::Status;
@@ -110,21 +112,33 @@ pub(super) fn predicted_gone(thing: &ThingModel, case: &Case, real: &str) -> Opt
     (was_pending && case.facts.pending_rank(e.status).is_none()).then_some(i)
 }
 
-/// Reconciles the head the target returned (`returned`, a real job id, or none) with the
+/// Reconciles the head the target returned (`returned`, the execution body, or none) with the
 /// model's, naming a contradicted prediction as the cause: an execution predicted gone that
-/// the target still returns, or a predicted head (a retry) the target does not have. Returns
-/// the head candidates and the predicted head of the re-synchronised model.
+/// the target still returns (by job, or by its known executionNumber while a retry predicted
+/// from it is pending), or a predicted head (a retry) the target does not have. Returns the
+/// head candidates and the predicted head of the re-synchronised model.
 pub(super) fn resync_head(
     thing: &mut ThingModel,
     case: &mut Case,
-    returned: Option<&str>,
+    returned: Option<&Value>,
     seq: u64,
     out: &mut Vec<Finding>,
 ) -> (Vec<usize>, Option<usize>) {
+    let job = returned.map(|x| x["jobId"].as_str().unwrap_or_default());
+    let number = returned.and_then(|x| x["executionNumber"].as_i64());
     // Each round removes one prediction: bounded by the executions.
     for _ in 0..=thing.executions.len() {
+        let shown = job.map_or("nothing pending".to_string(), |j| format!("{j} pending"));
+        let shown = format!("the target shows {shown}");
+        let gone = job.and_then(|j| predicted_gone(thing, case, j));
+        let same =
+            |g: usize| number.is_some() && thing.executions[g].number.value() == number.as_ref();
+        if let Some(g) = gone.filter(|&g| same(g)) {
+            contradicted(thing, g, case, &shown, seq, out);
+            continue;
+        }
         let (candidates, head) = thing.head_candidates(case.facts);
-        let hit = returned.is_some_and(|j| {
+        let hit = job.is_some_and(|j| {
             candidates
                 .iter()
                 .any(|&i| case.is_job(&thing.executions[i], j))
@@ -132,9 +146,7 @@ pub(super) fn resync_head(
         if hit {
             return (candidates, head);
         }
-        let shown = returned.map_or("nothing pending".to_string(), |j| format!("{j} pending"));
-        let shown = format!("the target shows {shown}");
-        if let Some(i) = returned.and_then(|j| predicted_gone(thing, case, j)) {
+        if let Some(i) = gone {
             contradicted(thing, i, case, &shown, seq, out);
             continue;
         }

@@ -56,7 +56,7 @@ pub(super) fn judge(
             let returned = body
                 .get("execution")
                 .map(|x| x["jobId"].as_str().unwrap_or_default());
-            let (candidates, head) = resync_head(thing, case, returned, seq, out);
+            let (candidates, head) = resync_head(thing, case, body.get("execution"), seq, out);
             if candidates.is_empty() {
                 out.push(Finding::check(
                     returned.is_none(),

@@ -416,10 +416,15 @@ fn a_scenario_expectation_follows_the_cause_only_where_the_model_agrees() {
     assert_eq!(world.oracle.cause_behind(&independent), None);
 }
 
-// A timer that never fired on a job retried on TIMED_OUT: the listing shows the running
-// execution, so the timer is the one cause and its predicted retry goes with it.
-#[test]
-fn a_listed_execution_predicted_timed_out_takes_its_predicted_retry_with_it() {
+// A timer that never fired on a job retried on TIMED_OUT: the listing, or start-next, shows the
+// running execution (its number is the first's), so the timer is the one cause and its
+// predicted retry goes with it.
+#[rstest]
+#[case::listed(true)]
+#[case::started(false)]
+fn a_running_execution_predicted_timed_out_takes_its_predicted_retry_with_it(
+    #[case] by_listing: bool,
+) {
     let mut world = World::of(&[]);
     let facts = JobFacts {
         id: "a".into(),
@@ -441,7 +446,12 @@ fn a_listed_execution_predicted_timed_out_takes_its_predicted_retry_with_it() {
     let running = json!({"jobId": real("a"), "queuedAt": EPOCH, "startedAt": EPOCH + 2, "lastUpdatedAt": EPOCH + 2, "versionNumber": 2, "executionNumber": 1});
     let listed = ok(json!({"inProgressJobs": [running], "queuedJobs": []}));
     let op = Operation::GetPendingJobExecutions;
-    let found = world.call(op, Subject::Absent, json!({}), listed, 200_000.0);
+    let found = if by_listing {
+        world.call(op, Subject::Absent, json!({}), listed, 200_000.0)
+    } else {
+        let running = ok(json!({ "execution": execution("a", "IN_PROGRESS", 2) }));
+        world.start_next(json!({}), running, 200_000.0)
+    };
     assert_failures(&found, &[req::TM_STEP_EXPIRY]);
     let found = world.start_next(
         json!({}),

@@ -26,10 +26,7 @@ pub(super) fn judge(
         return;
     };
     out.push(Finding::pass(req::SN_ROUTE, "answered 200", Some(seq)));
-    let returned = body
-        .get("execution")
-        .map(|x| x["jobId"].as_str().unwrap_or_default());
-    let (candidates, predicted) = resync_head(thing, case, returned, seq, out);
+    let (candidates, predicted) = resync_head(thing, case, body.get("execution"), seq, out);
     let Some(execution) = body.get("execution") else {
         match predicted {
             None if candidates.is_empty() => out.push(Finding::pass(

@@ -248,15 +248,15 @@ impl Oracle {
     }
 
     /// The root cause a disagreement outside the model (a scenario's explicit expectation)
-    /// follows from: the latest cause named in the case, when the model's own judgement of the
-    /// same answer (`judged`) found nothing but that cause and its follow-ons, so that the
+    /// follows from: the latest cause named in the case, when the model judged the same answer
+    /// (`judged`, not empty) and found nothing but causes and their follow-ons, so that the
     /// model, re-synchronised with the target, agrees with what the target answered.
     pub fn cause_behind(&self, judged: &[Finding]) -> Option<Cause> {
         let cause = *self.causes.last()?;
-        judged
+        let agrees = judged
             .iter()
-            .all(|f| f.passed || f.caused_by.is_some() || self.causes.contains(&Cause::of(f)))
-            .then_some(cause)
+            .all(|f| f.passed || f.caused_by.is_some() || self.causes.contains(&Cause::of(f)));
+        (agrees && !judged.is_empty()).then_some(cause)
     }
 }
 

@@ -414,6 +414,8 @@ fn a_scenario_expectation_follows_the_cause_only_where_the_model_agrees() {
     assert_eq!(world.oracle.cause_behind(&clean), Some(cause));
     let independent = [Finding::fail(req::DE_DOCUMENT, "another document", Some(9))];
     assert_eq!(world.oracle.cause_behind(&independent), None);
+    // An answer the model did not judge (invalid input) it cannot agree with.
+    assert_eq!(world.oracle.cause_behind(&[]), None);
 }
 
 // A timer that never fired on a job retried on TIMED_OUT: the listing, or start-next, shows the

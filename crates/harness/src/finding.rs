@@ -16,6 +16,30 @@ pub struct Finding {
     /// The exchange it is about, by sequence number.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub exchange: Option<u64>,
+    /// The finding that names the root cause of this one, when this one only follows from it
+    /// (a follow-on): it is shown under its cause and weighs nothing of its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caused_by: Option<Cause>,
+}
+
+/// A reference to the finding that names a root cause: its requirement and exchange.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cause {
+    /// The requirement the cause was reported under.
+    pub requirement: RequirementId,
+    /// The exchange that showed it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exchange: Option<u64>,
+}
+
+impl Cause {
+    /// The cause a failing `finding` names.
+    pub fn of(finding: &Finding) -> Self {
+        Self {
+            requirement: finding.requirement,
+            exchange: finding.exchange,
+        }
+    }
 }
 
 impl Finding {
@@ -30,6 +54,7 @@ impl Finding {
             passed: true,
             message: message.into(),
             exchange,
+            caused_by: None,
         }
     }
 
@@ -44,6 +69,7 @@ impl Finding {
             passed: false,
             message: message.into(),
             exchange,
+            caused_by: None,
         }
     }
 
@@ -59,6 +85,14 @@ impl Finding {
         } else {
             Self::fail(requirement, message, exchange)
         }
+    }
+
+    /// This finding as a follow-on of `cause` (a pass stays a pass).
+    pub fn following(mut self, cause: Cause) -> Self {
+        if !self.passed {
+            self.caused_by = Some(cause);
+        }
+        self
     }
 }
 
@@ -78,6 +112,9 @@ pub enum Profile {
 pub enum Severity {
     /// Met.
     Pass,
+    /// Broken only as a consequence of another finding (its cause): shown, never counted.
+    #[serde(rename = "follow-on")]
+    FollowOn,
     /// Broken, but the contract leaves room (or it is only recommended).
     Warning,
     /// Broken, and listed as an accepted deviation.
@@ -90,6 +127,9 @@ pub enum Severity {
 pub fn severity(finding: &Finding, profile: Profile) -> Severity {
     if finding.passed {
         return Severity::Pass;
+    }
+    if finding.caused_by.is_some() {
+        return Severity::FollowOn;
     }
     match (finding.requirement.level(), profile) {
         (Level::Must, _) | (Level::Ambiguous, Profile::Strict) => Severity::Failure,
@@ -133,6 +173,25 @@ mod tests {
             severity(&Finding::pass(id, "met", None), profile),
             Severity::Pass
         );
+    }
+
+    #[test]
+    fn a_follow_on_weighs_nothing_of_its_own_under_either_profile() {
+        use jobcert_contract::req;
+        let cause = Finding::fail(req::TM_STEP_EXPIRY, "never fired", Some(4));
+        let follow =
+            Finding::fail(req::UP_TERMINAL, "accepted", Some(5)).following(Cause::of(&cause));
+        for profile in [Profile::Aws, Profile::Strict] {
+            assert_eq!(severity(&cause, profile), Severity::Failure);
+            assert_eq!(severity(&follow, profile), Severity::FollowOn);
+        }
+        let text = serde_json::to_string(&follow).expect("serializes");
+        assert!(
+            text.ends_with(r#""caused_by":{"requirement":"TM-STEP-EXPIRY","exchange":4}}"#),
+            "{text}"
+        );
+        let pass = Finding::pass(req::UP_TERMINAL, "met", None).following(Cause::of(&cause));
+        assert_eq!(pass.caused_by, None);
     }
 
     #[test]

@@ -64,12 +64,18 @@ pub fn console(input: &ReportInput<'_>, colour: Paint) -> String {
         if let Some(reason) = &case.aborted {
             let _ = writeln!(out, "    aborted: {reason}");
         }
-        for p in verdict
-            .problems
-            .iter()
-            .filter(|p| p.severity == Severity::Failure)
-        {
+        for (p, follows) in verdict.grouped() {
+            if p.severity != Severity::Failure {
+                continue;
+            }
             let _ = writeln!(out, "    {}: {}", p.finding.requirement, p.finding.message);
+            for f in follows {
+                let _ = writeln!(
+                    out,
+                    "      follow-on {}: {}",
+                    f.finding.requirement, f.finding.message
+                );
+            }
         }
         let _ = writeln!(out, "    re-run: {}", rerun(input, &case.id));
     }
@@ -117,10 +123,17 @@ mod tests {
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(
             lines[0],
-            "jobcert: 3 cases, 6 checks — 1 passed, 0 warned, 1 failed, 1 aborted"
+            "jobcert: 3 cases, 7 checks — 1 passed, 0 warned, 1 failed, 1 aborted"
         );
         assert!(lines.contains(&"FAIL start-next/empty (scenarios/start-next.yaml:3:5)"));
-        assert!(lines.contains(&"    SN-EMPTY: expected no `execution` member"));
+        let cause = lines
+            .iter()
+            .position(|l| *l == "    SN-EMPTY: expected no `execution` member")
+            .expect("the cause is listed");
+        assert_eq!(
+            lines[cause + 1],
+            "      follow-on SN-NEXT-ORDER: returned a job not pending"
+        );
         assert!(lines.contains(&"ABORT update/timeout (scenarios/update.yaml:3:5)"));
         let rerun = format!("    re-run: {} --only update/timeout", fixture::RERUN);
         assert!(lines.contains(&rerun.as_str()));

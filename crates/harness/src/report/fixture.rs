@@ -1,9 +1,9 @@
-//! A small run for the report tests: one passing case, one failing case (with a warning and a
-//! hostile response body), and one aborted case.
+//! A small run for the report tests: one passing case, one failing case (with a follow-on, a
+//! warning and a hostile response body), and one aborted case.
 
 use super::ReportInput;
-use crate::finding::Finding;
 use crate::finding::Profile;
+use crate::finding::{Cause, Finding};
 use crate::record::{CaseRecord, LatencyBook, RunRecord};
 use crate::transport::{Exchange, Outcome, Timing, WireRequest, WireResponse};
 use crate::verdict::{Assessment, Deviation, assess};
@@ -84,6 +84,12 @@ pub fn sample() -> (RunRecord, Assessment) {
         "empty",
         vec![
             Finding::fail(req::SN_EMPTY, "expected no `execution` member", Some(2)),
+            Finding::fail(req::SN_NEXT_ORDER, "returned a job not pending", Some(2)).following(
+                Cause {
+                    requirement: req::SN_EMPTY,
+                    exchange: Some(2),
+                },
+            ),
             Finding::fail(
                 req::SN_UNKNOWN_THING,
                 "answered 404 for an unknown thing",

@@ -10,7 +10,7 @@ use super::kit::{
 use super::{ReportInput, cited_exchanges, unanswered};
 use crate::record::CaseRecord;
 use crate::transport::{Exchange, Outcome, redact};
-use crate::verdict::{CaseVerdict, Verdict};
+use crate::verdict::{CaseVerdict, Verdict, Weighed};
 
 /// The operation whose coverage the page states as a percentage.
 const COVERAGE_OPERATION: &str = "StartNextPendingJobExecution";
@@ -188,19 +188,17 @@ fn failure(
         writeln!(out, "<p><strong>Aborted:</strong> {}</p>", Esc(reason))?;
     }
     writeln!(out, "<ul>")?;
-    for p in &verdict.problems {
-        let at = p
-            .finding
-            .exchange
-            .map(|s| format!(" (exchange #{s})"))
-            .unwrap_or_default();
-        writeln!(
-            out,
-            "<li>{} <code>{}</code> {}{at}</li>",
-            badge(severity_word(p.severity)),
-            Esc(p.finding.requirement.as_str()),
-            Esc(&p.finding.message)
-        )?;
+    for (p, follows) in verdict.grouped() {
+        problem(out, p)?;
+        if !follows.is_empty() {
+            writeln!(out, "<ul>")?;
+            for f in follows {
+                problem(out, f)?;
+                writeln!(out, "</li>")?;
+            }
+            writeln!(out, "</ul>")?;
+        }
+        writeln!(out, "</li>")?;
     }
     writeln!(out, "</ul>")?;
     for e in cited_exchanges(case, verdict) {
@@ -210,6 +208,22 @@ fn failure(
         out,
         r#"<h4>Re-run</h4><pre class="rerun">{}</pre></article>"#,
         Esc(&rerun(input, &case.id))
+    )
+}
+
+/// One problem's list item, left open for the follow-ons it causes.
+fn problem(out: &mut String, p: &Weighed) -> fmt::Result {
+    let at = p
+        .finding
+        .exchange
+        .map(|s| format!(" (exchange #{s})"))
+        .unwrap_or_default();
+    write!(
+        out,
+        "<li>{} <code>{}</code> {}{at}",
+        badge(severity_word(p.severity)),
+        Esc(p.finding.requirement.as_str()),
+        Esc(&p.finding.message)
     )
 }
 
@@ -394,6 +408,18 @@ mod tests {
         ));
         assert!(!curl.contains("AKIDSECRET") && !curl.contains("authorization"));
         assert!(warnings.contains("--only start-next/unknown-thing"));
+    }
+
+    #[test]
+    fn lists_a_follow_on_under_its_cause() {
+        let html = sample_page();
+        let cause = html
+            .find("<code>SN-EMPTY</code> expected no `execution` member (exchange #2)<ul>")
+            .expect("the cause opens a list of its follow-ons");
+        let follow = html
+            .find(r#"<span class="badge follow-on">follow-on</span> <code>SN-NEXT-ORDER</code>"#)
+            .expect("the follow-on is listed");
+        assert!(cause < follow);
     }
 
     #[test]

@@ -58,7 +58,14 @@ fn details(input: &ReportInput<'_>, case: &CaseRecord, verdict: &CaseVerdict) ->
         .iter()
         .map(|a| format!("aborted: {a}"))
         .collect();
-    lines.extend(verdict.problems.iter().map(problem_line));
+    for (p, follows) in verdict.grouped() {
+        lines.push(problem_line(p));
+        lines.extend(
+            follows
+                .into_iter()
+                .map(|f| format!("  {}", problem_line(f))),
+        );
+    }
     let exchanges: Vec<String> = cited_exchanges(case, verdict)
         .into_iter()
         .map(evidence)
@@ -151,6 +158,9 @@ mod tests {
         assert_eq!(xml.matches("<failure ").count(), 1);
         assert_eq!(xml.matches("<error ").count(), 1);
         assert!(xml.contains(r#"message="failed: SN-EMPTY""#));
+        assert!(xml.contains(
+            "[failure] SN-EMPTY: expected no `execution` member (exchange #2)\n  [follow-on] SN-NEXT-ORDER: returned a job not pending (exchange #2)"
+        ));
         assert!(xml.contains("[warning] SN-UNKNOWN-THING"));
         assert!(xml.contains("&gt; PUT http://127.0.0.1:9080/things/t-1/jobs/$next"));
         assert!(xml.contains("&lt;script&gt;"));

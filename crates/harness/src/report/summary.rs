@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use super::ReportInput;
-use crate::finding::{Profile, Severity};
+use crate::finding::{Cause, Profile, Severity};
 use crate::record::TargetInfo;
 use crate::verdict::{Coverage, Deviation, Totals, Verdict};
 
@@ -42,6 +42,8 @@ struct Problem<'a> {
     severity: Severity,
     message: &'a str,
     exchange: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    caused_by: Option<Cause>,
 }
 
 #[derive(Serialize)]
@@ -77,6 +79,7 @@ fn summary<'a>(input: &ReportInput<'a>) -> Summary<'a> {
                     severity: p.severity,
                     message: &p.finding.message,
                     exchange: p.finding.exchange,
+                    caused_by: p.finding.caused_by,
                 })
                 .collect(),
             aborted: case.aborted.as_deref(),
@@ -139,6 +142,15 @@ mod tests {
         broken["cases"][0]["verdict"] = "untested".into();
         assert_eq!(schema.violations(&broken).len(), 1);
         assert_eq!(value["cases"][1]["verdict"], "fail");
+        let follow = &value["cases"][1]["problems"][1];
+        assert_eq!(follow["severity"], "follow-on");
+        assert_eq!(
+            follow["caused_by"],
+            serde_json::json!({"requirement": "SN-EMPTY", "exchange": 2})
+        );
+        let mut orphan = value.clone();
+        orphan["cases"][1]["problems"][1]["caused_by"] = serde_json::json!({"exchange": 2});
+        assert_eq!(schema.violations(&orphan).len(), 1);
         assert_eq!(
             value["cases"][2]["aborted"],
             "setup refused: CreateJob answered 500"

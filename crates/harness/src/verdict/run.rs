@@ -7,7 +7,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use serde_saphyr::Spanned;
 
-use crate::finding::{Finding, Profile, Severity, severity};
+use crate::finding::{Cause, Finding, Profile, Severity, severity};
 use crate::record::RunRecord;
 use jobcert_contract::{Level, RequirementId, catalogue};
 
@@ -116,6 +116,27 @@ pub struct CaseVerdict {
     pub checks: usize,
     /// Every finding that is not a pass.
     pub problems: Vec<Weighed>,
+}
+
+impl CaseVerdict {
+    /// The problems as causes, each with the follow-ons that name it, in finding order. A
+    /// follow-on whose cause is not among the problems stands on its own.
+    pub fn grouped(&self) -> Vec<(&Weighed, Vec<&Weighed>)> {
+        let is_cause_of = |cause: &Weighed, follow: &Weighed| {
+            follow.finding.caused_by.is_some_and(|c| {
+                Cause::of(&cause.finding) == c && cause.finding.caused_by.is_none()
+            })
+        };
+        let mut groups: Vec<(&Weighed, Vec<&Weighed>)> = Vec::new();
+        for p in &self.problems {
+            if self.problems.iter().any(|c| is_cause_of(c, p)) {
+                continue;
+            }
+            let follows = self.problems.iter().filter(|f| is_cause_of(p, f)).collect();
+            groups.push((p, follows));
+        }
+        groups
+    }
 }
 
 /// One row of the coverage matrix.
@@ -312,6 +333,125 @@ mod tests {
         let loaded = load_deviations(&path);
         std::fs::remove_file(&path).expect("remove the deviations file");
         loaded
+    }
+
+    fn weighed(finding: Finding) -> Weighed {
+        let severity = severity(&finding, Profile::Aws);
+        Weighed { finding, severity }
+    }
+
+    #[test]
+    fn follow_ons_are_grouped_under_their_cause() {
+        let cause = Finding::fail(req::TM_STEP_EXPIRY, "never fired", Some(4));
+        let follow =
+            Finding::fail(req::UP_TERMINAL, "accepted", Some(5)).following(Cause::of(&cause));
+        let orphan = Finding::fail(req::GP_CONTENT, "listed", Some(6)).following(Cause {
+            requirement: req::DE_NEXT,
+            exchange: Some(1),
+        });
+        let other = Finding::fail(req::SN_START, "not started", Some(7));
+        let verdict = CaseVerdict {
+            id: "c".into(),
+            verdict: Verdict::Fail,
+            checks: 4,
+            problems: [cause, follow, orphan, other].map(weighed).to_vec(),
+        };
+        let shape: Vec<(RequirementId, Vec<RequirementId>)> = verdict
+            .grouped()
+            .into_iter()
+            .map(|(c, f)| {
+                (
+                    c.finding.requirement,
+                    f.iter().map(|w| w.finding.requirement).collect(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            shape,
+            vec![
+                (req::TM_STEP_EXPIRY, vec![req::UP_TERMINAL]),
+                (req::GP_CONTENT, vec![]),
+                (req::SN_START, vec![]),
+            ]
+        );
+    }
+
+    /// A run of one case with `findings`.
+    fn run_of(findings: Vec<Finding>) -> RunRecord {
+        RunRecord {
+            run_id: "r".into(),
+            started_at_ms: 0,
+            duration_ms: 1,
+            target: crate::record::TargetInfo {
+                data_plane: "http://127.0.0.1:1".into(),
+                control_plane: "http://127.0.0.1:2".into(),
+                transport: "http".into(),
+                time_scale: 1.0,
+                embedded: true,
+                signed: false,
+            },
+            partial: false,
+            cases: vec![crate::record::CaseRecord {
+                id: "update/timer".into(),
+                suite: "update".into(),
+                name: "timer".into(),
+                description: None,
+                source: None,
+                requirements: vec![req::TM_STEP_EXPIRY],
+                tags: vec![],
+                findings,
+                exchanges: vec![],
+                aborted: None,
+                duration_ms: 1,
+            }],
+            latency: crate::record::LatencyBook::default(),
+        }
+    }
+
+    fn coverage_of(assessment: &Assessment, id: RequirementId) -> Verdict {
+        let row = assessment.coverage.iter().find(|c| c.id == id.as_str());
+        row.expect("every requirement has a row").verdict
+    }
+
+    // One fault, one failure: a follow-on neither fails its case on its own nor turns its
+    // requirement red; its cause does both.
+    #[rstest::rstest]
+    #[case::with_its_cause(true, Verdict::Fail, 1)]
+    #[case::alone(false, Verdict::Pass, 0)]
+    fn a_follow_on_counts_for_nothing(
+        #[case] with_cause: bool,
+        #[case] case_verdict: Verdict,
+        #[case] failed: usize,
+    ) {
+        let cause = Finding::fail(req::TM_STEP_EXPIRY, "never fired", Some(4));
+        let follow =
+            Finding::fail(req::UP_TERMINAL, "accepted", Some(5)).following(Cause::of(&cause));
+        let mut findings = vec![
+            follow,
+            Finding::pass(req::UP_TRANSITION, "accepted", Some(5)),
+        ];
+        if with_cause {
+            findings.insert(0, cause);
+        }
+        for profile in [Profile::Aws, Profile::Strict] {
+            let assessment = assess(&run_of(findings.clone()), profile, &[]);
+            assert_eq!(assessment.cases[0].verdict, case_verdict);
+            assert_eq!(assessment.totals.failed, failed);
+            assert_eq!(assessment.passed, failed == 0);
+            assert_eq!(coverage_of(&assessment, req::UP_TERMINAL), Verdict::Pass);
+            let expiry = if with_cause {
+                Verdict::Fail
+            } else {
+                Verdict::Untested
+            };
+            assert_eq!(coverage_of(&assessment, req::TM_STEP_EXPIRY), expiry);
+            let follow = assessment.cases[0]
+                .problems
+                .iter()
+                .find(|p| p.finding.requirement == req::UP_TERMINAL)
+                .expect("the follow-on is shown");
+            assert_eq!(follow.severity, Severity::FollowOn);
+        }
     }
 
     #[test]

@@ -79,7 +79,12 @@ enum Fault {
     TruncatesVersion,
     /// The first data-plane request is answered 429 ThrottlingException at every attempt.
     ThrottlesOne,
+    /// Executions are numbered from 1000 (not a broken rule: numbers are opaque, spec §1.1).
+    Renumbered,
 }
+
+/// [`Fault::Renumbered`] adds this to every execution number the reference gives.
+const RENUMBER: i64 = 999;
 
 /// One data-plane request in this many is throttled by [`Fault::Throttles`] (2 %).
 const THROTTLE_EVERY: u64 = 50;
@@ -212,6 +217,67 @@ async fn a_request_throttled_at_every_attempt_is_a_warning_naming_it() {
     assert!(
         warnings.contains(&ending) && warnings.contains(&exchange),
         "{warnings}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn executions_numbered_from_a_thousand_conform() {
+    let (record, assessment) = run_through(Fault::Renumbered, &plan(&[]), DEADLINE).await;
+    faults::assert_clean(&assessment, "a target numbering executions from 1000");
+    let numbered = record
+        .cases
+        .iter()
+        .flat_map(|c| &c.exchanges)
+        .any(|e| matches!(&e.outcome, Outcome::Answered(r) if r.body.contains(r#""executionNumber":1000"#)));
+    assert!(numbered, "no execution numbered 1000 was seen");
+}
+
+/// A step timer that never fires is named once, under the timer's requirement: what the target
+/// then rightly does from its own state (accepts an update, lists or describes the execution as
+/// running) fails no other requirement, and is shown as a follow-on of the timer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_timer_that_never_fires_is_one_cause_not_an_avalanche() {
+    let (_, assessment) = run_through(Fault::TimerNeverFires, &plan(&["timers"]), DEADLINE).await;
+    let failed = failures(&assessment);
+    let cited = cited(&failed);
+    assert!(
+        cited.contains("TM-STEP-EXPIRY"),
+        "no TM-STEP-EXPIRY failure:\n{}",
+        listing(&failed)
+    );
+    // The fault drops the timer on its way in, so the start's missing countdown is a fault of
+    // its own (SN-STEP-TIMER); everything after follows from the timer.
+    let stray: Vec<_> = failed
+        .iter()
+        .filter(|(_, w)| {
+            !["TM-", "SN-STEP-TIMER"]
+                .iter()
+                .any(|p| w.finding.requirement.as_str().starts_with(p))
+        })
+        .copied()
+        .collect();
+    assert!(
+        stray.is_empty(),
+        "failures beyond the timers':\n{}",
+        listing(&stray)
+    );
+    let follow_ons: Vec<_> = assessment
+        .cases
+        .iter()
+        .flat_map(|c| &c.problems)
+        .filter(|w| w.severity == Severity::FollowOn)
+        .collect();
+    assert!(
+        follow_ons
+            .iter()
+            .any(|w| w.finding.requirement == req::UP_TERMINAL),
+        "the accepted update is not a follow-on: {follow_ons:#?}"
+    );
+    assert!(
+        follow_ons
+            .iter()
+            .filter_map(|w| w.finding.caused_by)
+            .all(|c| c.requirement.as_str().starts_with("TM-"))
     );
 }
 

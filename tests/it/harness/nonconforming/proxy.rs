@@ -14,7 +14,9 @@ use jobcert_contract::schemas;
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::{Map, Value, json};
 
-use super::{ERROR_TYPE, Fault, INTERNAL_ERROR, INVALID_REQUEST, LATE, NOT_FOUND, THROTTLE_EVERY};
+use super::{
+    ERROR_TYPE, Fault, INTERNAL_ERROR, INVALID_REQUEST, LATE, NOT_FOUND, RENUMBER, THROTTLE_EVERY,
+};
 
 mod quirks;
 
@@ -243,6 +245,52 @@ fn edit_step(body: Bytes, edit: impl FnOnce(&mut Map<String, Value>)) -> Bytes {
     }
 }
 
+/// Adds `by` to every integer executionNumber member in `value`.
+fn renumber(value: &mut Value, by: i64) {
+    match value {
+        Value::Object(map) => {
+            for (key, v) in map.iter_mut() {
+                match v.as_i64() {
+                    Some(n) if key == "executionNumber" => *v = json!(n + by),
+                    _ => renumber(v, by),
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|v| renumber(v, by)),
+        _ => {}
+    }
+}
+
+/// A JSON body with every executionNumber moved by `by`; other bodies are left as they are.
+fn renumber_body(body: Bytes, by: i64) -> Bytes {
+    match serde_json::from_slice::<Value>(&body) {
+        Ok(mut value) => {
+            renumber(&mut value, by);
+            Bytes::from(value.to_string())
+        }
+        Err(_) => body,
+    }
+}
+
+/// `uri` with an integer `executionNumber` query parameter moved by `by`.
+fn renumber_query(uri: &Uri, by: i64) -> Uri {
+    let Some(query) = uri.query() else {
+        return uri.clone();
+    };
+    let query: Vec<String> = query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some(("executionNumber", n)) => n
+                .parse::<i64>()
+                .map_or(pair.to_string(), |n| format!("executionNumber={}", n + by)),
+            _ => pair.to_string(),
+        })
+        .collect();
+    format!("{}?{}", uri.path(), query.join("&"))
+        .parse()
+        .unwrap_or_else(|_| uri.clone())
+}
+
 /// The proxy's one handler: applies the fault on the way in and on the way out.
 async fn handle(
     State(proxy): State<Arc<Proxy>>,
@@ -251,6 +299,13 @@ async fn handle(
     headers: HeaderMap,
     mut body: Bytes,
 ) -> Answer {
+    let uri = match proxy.fault {
+        Fault::Renumbered => {
+            body = renumber_body(body, -RENUMBER);
+            renumber_query(&uri, -RENUMBER)
+        }
+        _ => uri,
+    };
     let op = classify(&method, uri.path());
     let job = quirks::job_label(uri.path()).map(str::to_string);
     let key = |thing: &str| (thing.to_string(), job.clone().unwrap_or_default());
@@ -352,6 +407,7 @@ async fn handle(
         Fault::WrongStatus if answer.error_type() == Some(INVALID_REQUEST) => {
             answer.status = StatusCode::INTERNAL_SERVER_ERROR;
         }
+        Fault::Renumbered => answer.body = renumber_body(answer.body, RENUMBER),
         _ => {}
     }
     answer

@@ -3,7 +3,9 @@
 
 use serde_json::Value;
 
-use super::model::{Case, ThingModel, details_of};
+use super::cause::reconcile;
+use super::model::{Belief, Case, Execution, ThingModel, details_of};
+use super::stamps;
 use super::{Call, Window};
 use crate::finding::Finding;
 use jobcert_contract::{Operation, Status, req};
@@ -22,6 +24,12 @@ pub(super) fn check_execution(
     let slack = case.slack_ms;
     let tol = case.tolerance_ms;
     let facts = case.facts;
+    let observed = body["status"]
+        .as_str()
+        .and_then(|s| serde_json::from_value::<Status>(Value::String(s.into())).ok());
+    let Some(i) = reconcile(thing, i, case, observed, call.seq, out) else {
+        return;
+    };
     let real_thing = thing.real.as_str();
     let e = &mut thing.executions[i];
     if let Some(job) = case.jobs.get(&e.job) {
@@ -66,13 +74,9 @@ pub(super) fn check_execution(
         ));
     }
     if let Some(n) = body["executionNumber"].as_i64() {
-        e.number
-            .settle(n, req::EX_EXECUTION, "executionNumber", seq, out);
+        learn_number(e, n, seq, out);
     }
     // Status, with open expiry settled by what the target says.
-    let observed = body["status"]
-        .as_str()
-        .and_then(|s| serde_json::from_value::<Status>(Value::String(s.into())).ok());
     if let Some(observed) = observed {
         if e.status == Status::InProgress
             && observed == facts.timers.expired_status
@@ -128,8 +132,7 @@ pub(super) fn check_execution(
             .settle(v, req::EX_EXECUTION, "versionNumber", seq, out);
     }
     let details = details_of(body.get("statusDetails")).unwrap_or_default();
-    e.details
-        .settle(details, req::EX_EXECUTION, "statusDetails", seq, out);
+    e.settle_details(details, (req::EX_EXECUTION, "statusDetails"), seq, out);
     // startedAt exactly when started.
     out.push(Finding::check(
         body.get("startedAt").is_some() == e.started.is_some(),
@@ -178,6 +181,7 @@ pub(super) fn check_execution(
             &mut case.epoch_offset,
         );
     }
+    stamps::check(e, body, seq, out);
     match (queued_at, body["lastUpdatedAt"].as_i64()) {
         (Some(q), Some(u)) => out.push(Finding::check(
             u >= q,
@@ -219,6 +223,23 @@ pub(super) fn check_execution(
         )),
         _ => {}
     }
+}
+
+/// Settles execution `e`'s number with `n`, the first the target shows of it: opaque, but a
+/// retry's is greater than its predecessor's (spec §1.1, §5.3).
+pub(super) fn learn_number(e: &mut Execution, n: i64, seq: Option<u64>, out: &mut Vec<Finding>) {
+    if let (Belief::Unknown, Some(previous)) = (&e.number, e.number_above) {
+        out.push(Finding::check(
+            n > previous,
+            req::DE_EXECUTION_NUMBER,
+            format!(
+                "a retry's executionNumber {n} must be greater than its predecessor's {previous}"
+            ),
+            seq,
+        ));
+    }
+    e.number
+        .settle(n, req::EX_EXECUTION, "executionNumber", seq, out);
 }
 
 /// Whether a jobDocument as answered is the job's document: its text over HTTP, the object

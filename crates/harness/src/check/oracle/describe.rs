@@ -5,11 +5,13 @@ use serde_json::Value;
 
 use super::super::answer::Answer;
 use super::body::check_execution;
+use super::cause::{confirmed, contradicted, reconcile, resync_head};
 use super::model::{Case, ThingModel};
+use super::order::OpenPick;
 use super::refusal::{expect_error, expect_success, named_execution};
 use super::{Call, Subject};
 use crate::finding::Finding;
-use jobcert_contract::{outcomes, req};
+use jobcert_contract::{Status, outcomes, req};
 
 /// Judges a Describe answer for `thing` and moves the model on.
 pub(super) fn judge(
@@ -51,7 +53,20 @@ pub(super) fn judge(
             let Some(body) = expect_success(out, answer, req::DE_NEXT, seq) else {
                 return;
             };
-            let real_job = body["execution"]["jobId"].as_str().unwrap_or_default();
+            let returned = body
+                .get("execution")
+                .map(|x| x["jobId"].as_str().unwrap_or_default());
+            let (candidates, head) = resync_head(thing, case, body.get("execution"), seq, out);
+            if candidates.is_empty() {
+                out.push(Finding::check(
+                    returned.is_none(),
+                    req::DE_NEXT_EMPTY,
+                    "nothing pending: no execution",
+                    Some(seq),
+                ));
+                return;
+            }
+            let real_job = returned.unwrap_or_default();
             let hit = candidates
                 .iter()
                 .copied()
@@ -63,10 +78,21 @@ pub(super) fn judge(
                 Some(seq),
             ));
             let Some(i) = hit else { return };
+            if let Some(p) = head.filter(|&p| p != i && !thing.executions[i].uncertain) {
+                thing.open_picks.push(OpenPick {
+                    returned: thing.executions[i].order,
+                    passed_over: thing.executions[p].order,
+                    seq,
+                    requirement: req::DE_NEXT,
+                });
+            }
             i
         }
         Subject::Seeded(job) => {
             let Some(i) = named_execution(thing, job, call, answer, req::DE_NOT_FOUND, out) else {
+                return;
+            };
+            let Some(i) = reconcile_describe(thing, i, case, answer, seq, out) else {
                 return;
             };
             let e = &mut thing.executions[i];
@@ -156,6 +182,41 @@ pub(super) fn judge(
     check_execution(thing, index, case, execution, call, with_document, out);
 }
 
+/// Whether an answer is the refusal of a terminal execution (spec §7.6).
+fn refused_as_terminal(answer: &Answer) -> bool {
+    matches!(answer, Answer::Error { status: 410, .. })
+        && answer.error_type() == Some("TerminalStateException")
+}
+
+/// Reconciles a predicted execution `i` with the answer describing it: the status described,
+/// or a refusal as terminal. Returns the execution the answer is about.
+fn reconcile_describe(
+    thing: &mut ThingModel,
+    i: usize,
+    case: &mut Case,
+    answer: &Answer,
+    seq: u64,
+    out: &mut Vec<Finding>,
+) -> Option<usize> {
+    let e = &thing.executions[i];
+    if e.predicted.is_none() {
+        return Some(i);
+    }
+    if refused_as_terminal(answer) {
+        if case.facts.is_terminal(e.status) {
+            confirmed(thing, i, seq, out);
+            return Some(i);
+        }
+        let shown = format!("the target refuses it as terminal ({})", answer.describe());
+        return contradicted(thing, i, case, &shown, seq, out);
+    }
+    let observed = answer
+        .success()
+        .and_then(|b| b["execution"]["status"].as_str())
+        .and_then(|s| serde_json::from_value::<Status>(Value::String(s.into())).ok());
+    reconcile(thing, i, case, observed, seq, out)
+}
+
 #[cfg(test)]
 mod tests {
     use rstest::rstest;
@@ -164,7 +225,7 @@ mod tests {
     use super::super::super::answer::Answer;
     use super::super::Subject;
     use super::super::fixture::{
-        Fixture, assert_findings, at, execution, ok, patched, refused, seeded,
+        EPOCH, Fixture, assert_findings, at, execution, ok, patched, refused, seeded,
     };
     use super::super::model::Belief;
     use jobcert_contract::{Operation, RequirementId, Status, req};
@@ -281,6 +342,11 @@ mod tests {
         Fixture::new().queued("a", 0.0).queued("b", 100.0).started("b"), Subject::Next, json!({}),
         described(execution("b", "IN_PROGRESS", 2)), &[(req::DE_NEXT, true)]
     )]
+    #[case::next_by_stamps(
+        Fixture::new().queued("a", 0.0).queued("b", 100.0).with("a", |e| e.stamps.queued_at = Some(EPOCH)).with("b", |e| e.stamps.queued_at = Some(EPOCH + 1)),
+        Subject::Next, json!({}),
+        described(patched(execution("b", "QUEUED", 1), json!({"queuedAt": EPOCH + 1}))), &[(req::DE_NEXT, false)]
+    )]
     #[case::next_refused(Fixture::new().queued("a", 0.0), Subject::Next, json!({}), refused(404, "ResourceNotFoundException"), &[(req::DE_NEXT, false)])]
     fn judges_describe(
         #[case] mut fixture: Fixture,
@@ -320,7 +386,9 @@ mod tests {
     // The step deadline passed more than the slack ago: the execution has timed out.
     #[case::timed_out(described(execution("a", "TIMED_OUT", 3)), &[(req::DE_TERMINAL, true), (req::EX_EXECUTION, true)])]
     #[case::timed_out_refused(refused(410, "TerminalStateException"), &[(req::DE_TERMINAL, true), (req::DE_TERMINAL_DESCRIBED, false)])]
-    #[case::still_running(described(execution("a", "IN_PROGRESS", 3)), &[(req::DE_TERMINAL, true), (req::EX_EXECUTION, false)])]
+    // Still running: the timer never fired, named once under its requirement; the model
+    // returns to the target's state, so nothing else fails.
+    #[case::still_running(described(execution("a", "IN_PROGRESS", 2)), &[(req::TM_STEP_EXPIRY, false), (req::EX_EXECUTION, true)])]
     fn judges_describe_after_expiry(
         #[case] answer: Answer,
         #[case] expected: &[(RequirementId, bool)],
@@ -336,6 +404,32 @@ mod tests {
             answer,
         );
         assert_findings(&found, expected);
+    }
+
+    // Surely expired, yet still running: the one failure is the requirement of the timer that
+    // should have fired (a step timer set past the in-progress deadline is capped, UP-STEP-CAP).
+    #[rstest]
+    #[case::step(Some(at(-59_000.0)), None, req::TM_STEP_EXPIRY)]
+    #[case::in_progress(None, Some(at(-59_000.0)), req::TM_IN_PROGRESS_EXPIRY)]
+    #[case::capped_step(Some(at(-59_000.0)), Some(at(-59_000.0)), req::UP_STEP_CAP)]
+    #[case::step_before_in_progress(Some(at(-59_000.0)), Some(at(-50_000.0)), req::TM_STEP_EXPIRY)]
+    fn a_timer_that_never_fired_is_blamed_on_its_requirement(
+        #[case] step: Option<super::super::Window>,
+        #[case] in_progress: Option<super::super::Window>,
+        #[case] requirement: RequirementId,
+    ) {
+        let mut fixture = Fixture::new().queued("a", 0.0).started("a").with("a", |e| {
+            e.step = step;
+            e.in_progress = in_progress;
+        });
+        let found = fixture.call(
+            Operation::DescribeJobExecution,
+            seeded("a"),
+            json!({}),
+            described(execution("a", "IN_PROGRESS", 2)),
+        );
+        assert_findings(&found, &[(requirement, false), (req::EX_EXECUTION, true)]);
+        assert_eq!(found.iter().filter(|f| !f.passed).count(), 1, "{found:#?}");
     }
 
     #[test]

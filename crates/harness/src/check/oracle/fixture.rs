@@ -5,7 +5,7 @@ use serde_json::{Map, Value, json};
 
 use super::super::answer::Answer;
 use super::model::{Belief, Case, Execution, ThingModel};
-use super::{Call, JobFacts, Subject, Window, judge_of};
+use super::{Call, JobFacts, Subject, Window, follow_on, judge_of};
 use crate::finding::Finding;
 use jobcert_contract::{Binding, Operation, RequirementId, Status};
 
@@ -139,8 +139,11 @@ impl Fixture {
             seq: 7,
         };
         let mut out = Vec::new();
-        self.thing.expire(&mut self.case, call.window);
+        self.thing
+            .expire(&mut self.case, call.window, Some(call.seq));
         judge_of(operation)(&mut self.thing, &mut self.case, &call, &answer, &mut out);
+        let cause_at = self.case.cause_at.take();
+        follow_on(&mut out, cause_at);
         out
     }
 }

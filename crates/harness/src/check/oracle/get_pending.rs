@@ -3,7 +3,9 @@
 
 use super::super::answer::Answer;
 use super::Call;
-use super::model::{Case, ThingModel, may_tie};
+use super::body::learn_number;
+use super::cause::{confirmed, contradicted, predicted_gone};
+use super::model::{Case, ThingModel, may_precede};
 use super::refusal::expect_success;
 use crate::finding::Finding;
 use jobcert_contract::{Status, req};
@@ -39,6 +41,14 @@ pub(super) fn judge(
             .collect()
     };
     let (in_progress, queued) = (listed("inProgressJobs"), listed("queuedJobs"));
+    let capped_before = thing.pending(case.facts).len() > case.facts.pending_list_limit;
+    resync_list(thing, case, &in_progress, &queued, capped_before, seq, out);
+    for item in ["inProgressJobs", "queuedJobs"]
+        .iter()
+        .flat_map(|k| body[*k].as_array().into_iter().flatten())
+    {
+        learn_from_summary(thing, case, item, seq, out);
+    }
     let t: &ThingModel = thing;
     let real = |i: usize| {
         case.jobs
@@ -78,10 +88,7 @@ pub(super) fn judge(
         let ordered = got
             .windows(2)
             .all(|w| match (index_of(&w[0]), index_of(&w[1])) {
-                (Some(a), Some(b)) => {
-                    let (a, b) = (&t.executions[a], &t.executions[b]);
-                    a.order < b.order || may_tie(a, b)
-                }
+                (Some(a), Some(b)) => may_precede(&t.executions[a], &t.executions[b]),
                 _ => true,
             });
         let complete = capped || sure.iter().all(|j| got.contains(j));
@@ -127,6 +134,76 @@ pub(super) fn judge(
     }
 }
 
+/// Reconciles the predictions with the lists: a pending execution predicted gone that is
+/// listed, or a predicted pending one (a retry) that is not (the list being complete),
+/// contradicts its prediction; the others are confirmed.
+fn resync_list(
+    thing: &mut ThingModel,
+    case: &mut Case,
+    in_progress: &[String],
+    queued: &[String],
+    capped: bool,
+    seq: u64,
+    out: &mut Vec<Finding>,
+) {
+    let listed = |id: &str| in_progress.iter().chain(queued).any(|j| j == id);
+    for id in in_progress.iter().chain(queued) {
+        if let Some(i) = predicted_gone(thing, case, id) {
+            let shown = format!("the target still lists {id} as pending");
+            contradicted(thing, i, case, &shown, seq, out);
+        }
+    }
+    let predicted: Vec<usize> = thing
+        .executions
+        .iter()
+        .filter(|e| e.predicted.is_some())
+        .map(|e| e.order)
+        .collect();
+    for order in predicted {
+        // Earlier contradictions may have removed it, or moved it in the list.
+        let Some(i) = thing.executions.iter().position(|e| e.order == order) else {
+            continue;
+        };
+        let e = &thing.executions[i];
+        let real = case.real_id(&e.job).to_string();
+        let pending = case.facts.pending_rank(e.status).is_some();
+        if pending && !listed(&real) && !capped {
+            let shown = format!("the target does not list {real}");
+            contradicted(thing, i, case, &shown, seq, out);
+        } else if pending == listed(&real) {
+            confirmed(thing, i, seq, out);
+        }
+    }
+}
+
+/// Learns what a summary shows of the latest execution of its job: the queuedAt the target
+/// lists (so that its order is judged by the target's own clock) and its execution number.
+fn learn_from_summary(
+    thing: &mut ThingModel,
+    case: &Case,
+    summary: &serde_json::Value,
+    seq: u64,
+    out: &mut Vec<Finding>,
+) {
+    let Some(id) = summary["jobId"].as_str() else {
+        return;
+    };
+    let Some(e) = thing
+        .executions
+        .iter_mut()
+        .rev()
+        .find(|e| case.is_job(e, id))
+    else {
+        return;
+    };
+    if let Some(at) = summary["queuedAt"].as_i64() {
+        e.stamps.queued_at.get_or_insert(at);
+    }
+    if let Some(n) = summary["executionNumber"].as_i64() {
+        learn_number(e, n, Some(seq), out);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use rstest::rstest;
@@ -134,7 +211,7 @@ mod tests {
 
     use super::super::super::answer::Answer;
     use super::super::Subject;
-    use super::super::fixture::{Fixture, assert_findings, ok, real, refused};
+    use super::super::fixture::{EPOCH, Fixture, assert_findings, ok, patched, real, refused};
     use jobcert_contract::{Operation, RequirementId, Status, req};
 
     /// A pending summary of `job`, with startedAt when it is running.
@@ -212,6 +289,26 @@ mod tests {
             answer,
         );
         assert_findings(&found, expected);
+    }
+
+    // Created in overlapping windows (a fast clock): the queuedAt the target lists orders them.
+    #[rstest]
+    #[case::oldest_first(&["a", "b"], true)]
+    #[case::newest_first(&["b", "a"], false)]
+    fn the_targets_queued_at_orders_the_list(#[case] order: &[&str], #[case] ok_order: bool) {
+        let mut fixture = Fixture::new().queued("a", 0.0).queued("b", 100.0);
+        let stamp = |job: &str| if job == "a" { EPOCH } else { EPOCH + 1 };
+        let queued: Vec<Value> = order
+            .iter()
+            .map(|j| patched(summary(j, false), json!({"queuedAt": stamp(j)})))
+            .collect();
+        let found = fixture.call(
+            Operation::GetPendingJobExecutions,
+            Subject::Absent,
+            json!({}),
+            ok(json!({"inProgressJobs": [], "queuedJobs": queued})),
+        );
+        assert_findings(&found, &[(req::GP_CONTENT, ok_order)]);
     }
 
     #[rstest]

@@ -6,29 +6,41 @@
 //! expects and the requirement to cite; the first observation settles it, so one departure
 //! is reported once and does not cascade.
 //!
-//! `model` holds the beliefs, `refusal` and `body` the checks the operations share, and each
-//! operation has one judge of its own (`start_next`, `update`, `describe`, `get_pending`), all
-//! with one signature.
+//! What the contract fixes only relatively is judged relatively: versions by their differences,
+//! execution numbers as opaque ordered values, order by the target's own queuedAt once it has
+//! shown it. A state the model predicts without seeing it (a timer that fired, a retry queued,
+//! a cancel) keeps its provenance; when the target contradicts it, `cause` names it once under
+//! the requirement that demands it and the model takes the target's state, and every other
+//! failure of that answer is a follow-on of the cause.
+//!
+//! `model` holds the beliefs, `refusal`, `body` and `stamps` the checks the operations share,
+//! and each operation has one judge of its own (`start_next`, `update`, `describe`,
+//! `get_pending`), all with one signature.
 
 mod body;
+mod cause;
 mod describe;
 mod get_pending;
 mod model;
+mod order;
 mod refusal;
+mod stamps;
 mod start_next;
 mod update;
 
 #[cfg(test)]
 mod fixture;
+#[cfg(test)]
+mod rules_test;
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Map, Value};
 
 use super::answer::Answer;
-use crate::finding::Finding;
-use jobcert_contract::{Binding, Level, NEXT_EXECUTION, Operation, RequirementId, Status};
-use model::{Case, Execution, ThingModel};
+use crate::finding::{Cause, Finding};
+use jobcert_contract::{Binding, Level, NEXT_EXECUTION, Operation, RequirementId, Status, req};
+use model::{Case, Execution, Prediction, ThingModel};
 
 /// A span of target time, in milliseconds since the run started: when a request was sent and
 /// when its answer arrived, in the target's clock.
@@ -129,6 +141,8 @@ pub struct Oracle {
     things: BTreeMap<String, ThingModel>,
     absent: BTreeSet<String>,
     case: Case,
+    /// The root causes named so far in the case.
+    causes: Vec<Cause>,
 }
 
 impl Oracle {
@@ -138,6 +152,7 @@ impl Oracle {
             things: BTreeMap::new(),
             absent: BTreeSet::new(),
             case: Case::new(tolerance_ms),
+            causes: Vec::new(),
         }
     }
 
@@ -165,13 +180,24 @@ impl Oracle {
         self.case.jobs.insert(job.id.clone(), job);
     }
 
-    /// Records a CancelJob the target accepted.
+    /// Records a CancelJob the target accepted: its executions are predicted CANCELED.
     pub fn job_canceled(&mut self, job: &str, force: bool, window: Window) {
+        let real = self.case.real_id(job).to_string();
         for thing in self.things.values_mut() {
-            thing.expire(&mut self.case, window);
+            thing.expire(&mut self.case, window, None);
             for e in thing.executions.iter_mut().filter(|e| e.job == job) {
                 if e.status == Status::Queued || (force && e.status == Status::InProgress) {
+                    let before = e.clone();
                     e.service_moved(Status::Canceled);
+                    e.predicted = Some(Prediction {
+                        requirement: req::EX_EXECUTION,
+                        what: format!(
+                            "CancelJob of {real} was accepted, so {} was predicted",
+                            e.status.as_str()
+                        ),
+                        before: Some(Box::new(before)),
+                        retry_of: None,
+                    });
                 }
             }
         }
@@ -196,21 +222,54 @@ impl Oracle {
         if self.absent.contains(name) {
             refusal::absent_thing(call, answer, &mut out);
         } else if let Some(thing) = self.things.get_mut(name) {
-            thing.expire(&mut self.case, call.window);
+            thing.expire(&mut self.case, call.window, Some(call.seq));
             judge_of(call.operation)(thing, &mut self.case, call, answer, &mut out);
         }
+        // Picks of an earlier exchange that this answer's queuedAt settles.
+        let mut settled = Vec::new();
+        if let Some(thing) = self.things.get_mut(name) {
+            let case = &self.case;
+            order::settle(thing, |job| case.real_id(job).to_string(), &mut settled);
+        }
         // Otherwise the case never declared the thing: like a foreign name, its state is unknown.
-        // A §7 item (an ambiguous or recommended requirement) met or not on the way is its own
-        // finding, not a change the refusal made.
-        if let Some(r) = attribution {
-            for f in out
-                .iter_mut()
-                .filter(|f| f.requirement.level() == Level::Must)
-            {
+        let cause_at = self.case.cause_at.take();
+        for (n, f) in out.iter_mut().enumerate() {
+            // A §7 item (an ambiguous or recommended requirement) met or not on the way is its
+            // own finding, not a change the refusal made.
+            if Some(n) == cause_at || f.requirement.level() != Level::Must {
+                continue;
+            }
+            if let Some(r) = attribution {
                 f.requirement = r;
             }
         }
+        follow_on(&mut out, cause_at);
+        self.causes.extend(cause_at.map(|n| Cause::of(&out[n])));
+        out.extend(settled);
         out
+    }
+
+    /// The root cause a disagreement outside the model (a scenario's explicit expectation)
+    /// follows from: the latest cause named in the case, when the model judged the same answer
+    /// (`judged`, not empty) and found nothing but causes and their follow-ons, so that the
+    /// model, re-synchronised with the target, agrees with what the target answered.
+    pub fn cause_behind(&self, judged: &[Finding]) -> Option<Cause> {
+        let cause = *self.causes.last()?;
+        let agrees = judged
+            .iter()
+            .all(|f| f.passed || f.caused_by.is_some() || self.causes.contains(&Cause::of(f)));
+        (agrees && !judged.is_empty()).then_some(cause)
+    }
+}
+
+/// Every failure of one answer other than its root cause (at `cause_at`) follows from it.
+fn follow_on(out: &mut [Finding], cause_at: Option<usize>) {
+    let Some(at) = cause_at else { return };
+    let cause = Cause::of(&out[at]);
+    for (n, f) in out.iter_mut().enumerate() {
+        if n != at && !f.passed {
+            f.caused_by = Some(cause);
+        }
     }
 }
 

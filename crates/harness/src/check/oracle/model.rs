@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
+use super::order::OpenPick;
 use super::{JobFacts, Window};
 use crate::finding::Finding;
 use jobcert_contract::{ExecutionModel, RequirementId, Status, execution_model, req};
@@ -56,18 +57,41 @@ impl<T: PartialEq + Clone + std::fmt::Debug> Belief<T> {
     }
 }
 
+impl Belief<i64> {
+    /// One more, as certain as before: a change adds one to whatever the value was (spec
+    /// §7.10 leaves only the first value open, and that stays under its own requirement).
+    pub(super) fn bumped(&self) -> Self {
+        match self {
+            Belief::Known(v) => Belief::Known(v + 1),
+            Belief::Expected(v, r) => Belief::Expected(v + 1, *r),
+            Belief::Unknown => Belief::Unknown,
+        }
+    }
+}
+
 /// Which timer set a deadline.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Timer {
     Step,
     InProgress,
+    /// A step timer set to run past the in-progress deadline, so capped at it.
+    CappedStep,
 }
 
 impl Timer {
+    pub(super) fn name(self) -> &'static str {
+        match self {
+            Timer::Step => "step timer",
+            Timer::InProgress => "in-progress timer",
+            Timer::CappedStep => "step timer, capped at the in-progress deadline,",
+        }
+    }
+
     pub(super) fn expiry_requirement(self) -> RequirementId {
         match self {
             Timer::Step => req::TM_STEP_EXPIRY,
             Timer::InProgress => req::TM_IN_PROGRESS_EXPIRY,
+            Timer::CappedStep => req::UP_STEP_CAP,
         }
     }
 }
@@ -90,6 +114,41 @@ pub(super) struct Execution {
     /// Creation sequence across the case (the tie-break of spec §7.12).
     pub(super) order: usize,
     pub(super) retries_used: u32,
+    /// A retry's number is opaque but greater than its predecessor's (spec §1.1, §5.3).
+    pub(super) number_above: Option<i64>,
+    /// The exchange that last set a timer.
+    pub(super) timers_set_by: Option<u64>,
+    /// The timestamps the target reported (queuedAt and startedAt never change).
+    pub(super) stamps: Stamps,
+    /// Why the current state is believed without having been seen, if it is.
+    pub(super) predicted: Option<Prediction>,
+    /// After an update that supplied statusDetails: the map merged into the stored one, the
+    /// alternative to `details` that spec §7.8 leaves open.
+    pub(super) details_merged: Option<BTreeMap<String, String>>,
+}
+
+/// The timestamps the target last reported for an execution, and whether an accepted change
+/// since then lets lastUpdatedAt move.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Stamps {
+    pub(super) queued_at: Option<i64>,
+    pub(super) started_at: Option<i64>,
+    pub(super) updated_at: Option<i64>,
+    /// A change was accepted (or may have happened) since `updated_at` was seen.
+    pub(super) changed: bool,
+}
+
+/// A state the model moved an execution to on its own (a timer that fired, a retry queued,
+/// a cancel) rather than because the target showed it: the requirement that demands it, what
+/// was predicted and from which exchange, and the state before it (none for an execution the
+/// prediction created). A contradiction is blamed on the prediction once (see `cause`).
+#[derive(Debug, Clone)]
+pub(super) struct Prediction {
+    pub(super) requirement: RequirementId,
+    pub(super) what: String,
+    pub(super) before: Option<Box<Execution>>,
+    /// The creation sequence of the execution whose retry this is.
+    pub(super) retry_of: Option<usize>,
 }
 
 impl Execution {
@@ -108,13 +167,19 @@ impl Execution {
             uncertain: false,
             order,
             retries_used: 0,
+            number_above: None,
+            timers_set_by: None,
+            stamps: Stamps::default(),
+            predicted: None,
+            details_merged: None,
         }
     }
 
     /// The nearer of the running timers' deadlines, and which timer set it.
     pub(super) fn deadline(&self) -> Option<(Window, Timer)> {
         match (self.step, self.in_progress) {
-            (Some(s), Some(i)) if i.hi <= s.hi => Some((i, Timer::InProgress)),
+            // A step deadline is set capped, so it reaches the in-progress one only when capped.
+            (Some(s), Some(i)) if i.hi <= s.hi => Some((i, Timer::CappedStep)),
             (Some(s), ip) => Some((s.min(ip), Timer::Step)),
             (None, Some(i)) => Some((i, Timer::InProgress)),
             (None, None) => None,
@@ -128,10 +193,52 @@ impl Execution {
         self.step = None;
         self.in_progress = None;
         self.uncertain = false;
+        self.stamps.changed = true;
         let v = self.version.value().copied();
         self.version = v.map_or(Belief::Unknown, |v| {
             Belief::Expected(v + 1, req::TM_SERVICE_VERSION)
         });
+    }
+
+    /// Settles the stored statusDetails with `observed` under `requirement`. After an update
+    /// that supplied a map, merged instead of replaced breaks only UP-DETAILS-REPLACE (spec
+    /// §7.8); anything else loses what the target accepted (UP-DETAILS-STORED).
+    pub(super) fn settle_details(
+        &mut self,
+        observed: BTreeMap<String, String>,
+        (requirement, what): (RequirementId, &str),
+        seq: Option<u64>,
+        out: &mut Vec<Finding>,
+    ) {
+        if let Some(merged) = self.details_merged.take() {
+            let accepted = self.details.value().cloned().unwrap_or_default();
+            let stored = observed == accepted || observed == merged;
+            out.push(Finding::check(
+                stored,
+                req::UP_DETAILS_STORED,
+                format!("{what}: the update accepted {accepted:?}, got {observed:?}"),
+                seq,
+            ));
+            if !stored || observed == merged {
+                out.push(Finding::check(
+                    observed == accepted,
+                    req::UP_DETAILS_REPLACE,
+                    format!(
+                        "{what}: expected {accepted:?} in place of the stored map, got {observed:?}"
+                    ),
+                    seq,
+                ));
+                self.details = Belief::Known(observed);
+                return;
+            }
+        }
+        self.details.settle(observed, requirement, what, seq, out);
+    }
+
+    /// A change the target accepted: one more version, and lastUpdatedAt may move.
+    pub(super) fn changed(&mut self) {
+        self.version = self.version.bumped();
+        self.stamps.changed = true;
     }
 
     /// Its timer expired.
@@ -155,6 +262,8 @@ pub(super) struct Case {
     pub(super) epoch_offset: Option<(f64, f64)>,
     /// Tolerance on timestamps and countdowns, in target milliseconds.
     pub(super) tolerance_ms: f64,
+    /// Where, among the findings of the answer being judged, its root cause was named.
+    pub(super) cause_at: Option<usize>,
 }
 
 impl Case {
@@ -167,6 +276,7 @@ impl Case {
             slack_ms: facts.timers.expiry_slack_seconds as f64 * 1000.0,
             epoch_offset: None,
             tolerance_ms,
+            cause_at: None,
         }
     }
 
@@ -193,6 +303,8 @@ pub(super) struct ThingModel {
     /// Its real name on the target.
     pub(super) real: String,
     pub(super) executions: Vec<Execution>,
+    /// Head picks the target's queuedAt has yet to settle.
+    pub(super) open_picks: Vec<OpenPick>,
 }
 
 impl ThingModel {
@@ -200,34 +312,59 @@ impl ThingModel {
         Self {
             real: real.to_string(),
             executions: Vec::new(),
+            open_picks: Vec::new(),
         }
     }
 
     /// Applies the timers as of `window`: deadlines surely past (beyond the slack) have
     /// expired; deadlines that may have passed leave the status open.
-    pub(super) fn expire(&mut self, case: &mut Case, window: Window) {
+    /// An expiry the model applies unseen is a prediction of the timer's requirement.
+    pub(super) fn expire(&mut self, case: &mut Case, window: Window, seq: Option<u64>) {
         let mut retries = Vec::new();
         for (i, e) in self.executions.iter_mut().enumerate() {
             if e.status != Status::InProgress {
                 continue;
             }
-            let Some((deadline, _)) = e.deadline() else {
+            let Some((deadline, timer)) = e.deadline() else {
                 continue;
             };
             if window.lo > deadline.hi + case.slack_ms {
+                let before = e.clone();
                 e.time_out(case.facts);
+                let by = e
+                    .timers_set_by
+                    .map_or(String::new(), |n| format!(" set by exchange #{n}"));
+                let when = seq.map_or(String::new(), |n| format!(" by exchange #{n}"));
+                e.predicted = Some(Prediction {
+                    requirement: timer.expiry_requirement(),
+                    what: format!(
+                        "the {}{by} had expired{when}, so {} was predicted",
+                        timer.name(),
+                        e.status.as_str()
+                    ),
+                    before: Some(Box::new(before)),
+                    retry_of: None,
+                });
                 retries.push(i);
             } else {
                 e.uncertain = window.hi >= deadline.lo;
+                e.stamps.changed |= e.uncertain;
             }
         }
         for i in retries {
-            self.queue_retry(i, case, window);
+            self.queue_retry(i, case, window, None);
         }
     }
 
     /// Queues the retry of execution `i`, just finished, when its job's retry criteria allow one.
-    pub(super) fn queue_retry(&mut self, i: usize, case: &mut Case, window: Window) {
+    /// The retry is a prediction of DE-EXECUTION-NUMBER until the target shows it.
+    pub(super) fn queue_retry(
+        &mut self,
+        i: usize,
+        case: &mut Case,
+        window: Window,
+        seq: Option<u64>,
+    ) {
         let e = &self.executions[i];
         let Some(covering) = case.facts.timers.retryable_failures.get(&e.status) else {
             return;
@@ -242,30 +379,56 @@ impl ThingModel {
         if !allowed {
             return;
         }
-        let (job, number, retries_used) = (
+        let by = seq.map_or(String::new(), |n| format!(" by exchange #{n}"));
+        let what = format!(
+            "{}{by} with retries configured, so a new QUEUED execution of {} was predicted",
+            e.status.as_str(),
+            case.real_id(&e.job)
+        );
+        let (job, above, retries_used, retry_of) = (
             e.job.clone(),
-            e.number
-                .value()
-                .map_or(Belief::Unknown, |n| Belief::Known(n + 1)),
+            e.number.value().copied(),
             e.retries_used + 1,
+            e.order,
         );
         let order = case.next_order();
         let mut next = Execution::queued(&job, window, order, case.facts);
-        next.number = number;
+        next.number_above = above;
         next.retries_used = retries_used;
+        next.predicted = Some(Prediction {
+            requirement: req::DE_EXECUTION_NUMBER,
+            what,
+            before: None,
+            retry_of: Some(retry_of),
+        });
         self.executions.push(next);
     }
 
     /// The pending executions, in "next" order.
     pub(super) fn pending(&self, facts: &ExecutionModel) -> Vec<usize> {
-        let mut idx: Vec<usize> = (0..self.executions.len())
+        let idx: Vec<usize> = (0..self.executions.len())
             .filter(|&i| facts.pending_rank(self.executions[i].status).is_some())
             .collect();
-        idx.sort_by_key(|&i| {
-            let e = &self.executions[i];
-            (facts.pending_rank(e.status), e.order)
-        });
-        idx
+        // The target's own queuedAt orders them when it has shown every one of a group;
+        // creation order otherwise (and within a second, spec §7.12).
+        let stamped = |rank| {
+            idx.iter().all(|&i| {
+                let e = &self.executions[i];
+                facts.pending_rank(e.status) != rank || e.stamps.queued_at.is_some()
+            })
+        };
+        let keys: Vec<_> = idx
+            .iter()
+            .map(|&i| {
+                let e = &self.executions[i];
+                let rank = facts.pending_rank(e.status);
+                let second = e.stamps.queued_at.filter(|_| stamped(rank));
+                (rank, second, e.order, i)
+            })
+            .collect();
+        let mut keys = keys;
+        keys.sort();
+        keys.into_iter().map(|(.., i)| i).collect()
     }
 
     /// The executions that could be the head: the first pending one, any before it whose
@@ -302,7 +465,22 @@ pub(super) fn details_of(v: Option<&Value>) -> Option<BTreeMap<String, String>> 
 }
 
 /// Whether two executions may carry the same queuedAt second, so that their order is the
-/// open tie-break (spec §7.12) rather than queue time.
+/// open tie-break (spec §7.12) rather than queue time: the harness's windows allow it and the
+/// target's own queuedAt, once it has shown both, agrees.
 pub(super) fn may_tie(a: &Execution, b: &Execution) -> bool {
-    a.queued.lo - 1000.0 < b.queued.hi && b.queued.lo - 1000.0 < a.queued.hi
+    let windows = a.queued.lo - 1000.0 < b.queued.hi && b.queued.lo - 1000.0 < a.queued.hi;
+    match (a.stamps.queued_at, b.stamps.queued_at) {
+        (Some(x), Some(y)) => windows && x == y,
+        _ => windows,
+    }
+}
+
+/// Whether `a` may be listed before `b` (both of one status): queued earlier by the target's
+/// clock when it has shown both in different seconds, else created earlier, or in the same
+/// second.
+pub(super) fn may_precede(a: &Execution, b: &Execution) -> bool {
+    match (a.stamps.queued_at, b.stamps.queued_at) {
+        (Some(x), Some(y)) if x != y => x < y,
+        _ => a.order < b.order || may_tie(a, b),
+    }
 }

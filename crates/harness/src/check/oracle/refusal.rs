@@ -78,7 +78,7 @@ pub(super) fn expect_success<'b>(
 /// The execution of `job` a call names (its executionNumber, else the latest). `None` when
 /// nothing can be predicted: either there is no such execution (the target's refusal has
 /// been judged under `missing`), or the call names an execution number the model has not
-/// seen yet.
+/// seen yet (one of its executions' numbers being unknown).
 pub(super) fn named_execution(
     thing: &ThingModel,
     job: &str,
@@ -89,7 +89,9 @@ pub(super) fn named_execution(
 ) -> Option<usize> {
     let executions = &thing.executions;
     let number = call.input.get("executionNumber").and_then(Value::as_i64);
+    let known = |e: &super::model::Execution| number.is_some_and(|n| e.number.value() == Some(&n));
     if number.is_some()
+        && !executions.iter().any(|e| e.job == job && known(e))
         && executions
             .iter()
             .any(|e| e.job == job && e.number.value().is_none())

@@ -6,7 +6,9 @@ use serde_json::Value;
 use super::super::answer::Answer;
 use super::Call;
 use super::body::check_execution;
+use super::cause::resync_head;
 use super::model::{Belief, Case, ThingModel, details_of, minutes_ms};
+use super::order::OpenPick;
 use super::refusal::expect_success;
 use crate::finding::Finding;
 use jobcert_contract::{Status, req};
@@ -20,11 +22,11 @@ pub(super) fn judge(
     out: &mut Vec<Finding>,
 ) {
     let seq = call.seq;
-    let (candidates, predicted) = thing.head_candidates(case.facts);
     let Some(body) = expect_success(out, answer, req::SN_ROUTE, seq) else {
         return;
     };
     out.push(Finding::pass(req::SN_ROUTE, "answered 200", Some(seq)));
+    let (candidates, predicted) = resync_head(thing, case, body.get("execution"), seq, out);
     let Some(execution) = body.get("execution") else {
         match predicted {
             None if candidates.is_empty() => out.push(Finding::pass(
@@ -81,6 +83,13 @@ pub(super) fn judge(
         Some(seq),
     ));
     if let Some(p) = predicted.filter(|p| *p != i && !thing.executions[i].uncertain) {
+        let pick = OpenPick {
+            returned: thing.executions[i].order,
+            passed_over: thing.executions[p].order,
+            seq,
+            requirement: req::SN_NEXT_ORDER,
+        };
+        thing.open_picks.push(pick);
         out.push(Finding::fail(
             req::SN_TIE_ORDER,
             format!(
@@ -112,8 +121,8 @@ pub(super) fn judge(
     if e.status == Status::Queued {
         e.status = Status::InProgress;
         e.started = Some(call.window);
-        let v = e.version.value().copied();
-        e.version = v.map_or(Belief::Unknown, |v| Belief::Known(v + 1));
+        e.changed();
+        e.timers_set_by = Some(seq);
         if let Some(d) = supplied {
             e.details = Belief::Known(d);
         }
@@ -156,6 +165,10 @@ pub(super) fn judge(
             ));
         }
     } else {
+        // Whether the details or step timer supplied touch a running head is open (§7.9).
+        e.stamps.changed |= ["statusDetails", "stepTimeoutInMinutes"]
+            .iter()
+            .any(|k| call.input.contains_key(*k));
         let got = details_of(execution.get("statusDetails")).unwrap_or_default();
         e.details.settle(
             got,
@@ -184,7 +197,8 @@ mod tests {
 
     use super::super::super::answer::Answer;
     use super::super::Subject;
-    use super::super::fixture::{Fixture, assert_findings, execution, ok, patched, refused};
+    use super::super::fixture::{EPOCH, Fixture, assert_findings, execution, ok, patched, refused};
+    use super::super::model::Belief;
     use jobcert_contract::{Operation, RequirementId, req};
 
     #[rstest]
@@ -201,11 +215,28 @@ mod tests {
     #[case::not_started(
         Fixture::new().queued("a", 0.0), json!({}),
         ok(json!({"execution": patched(execution("a", "QUEUED", 1), json!({"lastUpdatedAt": 1_700_000_002}))})),
-        &[(req::SN_START, false), (req::EX_EXECUTION, false)]
+        &[(req::SN_START, false), (req::EX_EXECUTION, false), (req::EX_INITIAL_VERSION, false)]
     )]
+    // A start adds one to the version, whatever the first one was (§7.10): only the first
+    // value is open, and judged under its own (ambiguous) requirement.
     #[case::version_not_bumped(
+        Fixture::new().queued("a", 0.0).with("a", |e| e.version = Belief::Known(1)), json!({}),
+        ok(json!({"execution": execution("a", "IN_PROGRESS", 1)})),
+        &[(req::SN_START, false)]
+    )]
+    #[case::version_unseen_not_bumped(
         Fixture::new().queued("a", 0.0), json!({}),
         ok(json!({"execution": execution("a", "IN_PROGRESS", 1)})),
+        &[(req::EX_INITIAL_VERSION, false)]
+    )]
+    #[case::version_from_five(
+        Fixture::new().queued("a", 0.0).with("a", |e| e.version = Belief::Known(5)), json!({}),
+        ok(json!({"execution": execution("a", "IN_PROGRESS", 6)})),
+        &[(req::SN_START, true)]
+    )]
+    #[case::version_from_five_adds_two(
+        Fixture::new().queued("a", 0.0).with("a", |e| e.version = Belief::Known(5)), json!({}),
+        ok(json!({"execution": execution("a", "IN_PROGRESS", 7)})),
         &[(req::SN_START, false)]
     )]
     #[case::other_document(
@@ -245,6 +276,27 @@ mod tests {
     )]
     #[case::tie_out_of_creation_order(
         Fixture::new().queued("a", 0.0).queued("b", 100.0), json!({}),
+        ok(json!({"execution": execution("b", "IN_PROGRESS", 2)})),
+        &[(req::SN_NEXT_ORDER, true), (req::SN_TIE_ORDER, false)]
+    )]
+    // Created in overlapping windows (a fast clock), but the target's own queuedAt orders them.
+    #[case::stamps_newer_started(
+        Fixture::new().queued("a", 0.0).queued("b", 100.0).with("a", |e| e.stamps.queued_at = Some(EPOCH)).with("b", |e| e.stamps.queued_at = Some(EPOCH + 1)), json!({}),
+        ok(json!({"execution": patched(execution("b", "IN_PROGRESS", 2), json!({"queuedAt": EPOCH + 1}))})),
+        &[(req::SN_NEXT_ORDER, false)]
+    )]
+    #[case::stamps_older_started(
+        Fixture::new().queued("a", 0.0).queued("b", 100.0).with("a", |e| e.stamps.queued_at = Some(EPOCH)).with("b", |e| e.stamps.queued_at = Some(EPOCH + 1)), json!({}),
+        ok(json!({"execution": execution("a", "IN_PROGRESS", 2)})),
+        &[(req::SN_NEXT_ORDER, true)]
+    )]
+    #[case::stamps_bind(
+        Fixture::new().queued("a", 0.0).queued("b", 100.0).with("a", |e| e.stamps.queued_at = Some(EPOCH + 1)).with("b", |e| e.stamps.queued_at = Some(EPOCH)), json!({}),
+        ok(json!({"execution": execution("b", "IN_PROGRESS", 2)})),
+        &[(req::SN_NEXT_ORDER, true)]
+    )]
+    #[case::stamps_tie(
+        Fixture::new().queued("a", 0.0).queued("b", 100.0).with("a", |e| e.stamps.queued_at = Some(EPOCH)).with("b", |e| e.stamps.queued_at = Some(EPOCH)), json!({}),
         ok(json!({"execution": execution("b", "IN_PROGRESS", 2)})),
         &[(req::SN_NEXT_ORDER, true), (req::SN_TIE_ORDER, false)]
     )]

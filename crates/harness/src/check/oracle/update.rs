@@ -5,6 +5,7 @@ use serde_json::Value;
 
 use super::super::answer::Answer;
 use super::body::document_matches;
+use super::cause::{confirmed, contradicted};
 use super::model::{Belief, Case, ThingModel, details_of, minutes_ms};
 use super::refusal::{expect_error, expect_success, named_execution};
 use super::{Call, Subject};
@@ -51,7 +52,6 @@ pub(super) fn judge(
         .get("status")
         .and_then(|s| serde_json::from_value(s.clone()).ok());
     let Some(requested) = requested else { return };
-    let e = thing.executions[i].clone();
     if !facts.is_device_settable(requested) {
         expect_error(
             out,
@@ -63,6 +63,10 @@ pub(super) fn judge(
         );
         return;
     }
+    let Some(i) = reconcile_update(thing, i, case, call, answer, out) else {
+        return;
+    };
+    let e = thing.executions[i].clone();
     if let (Some(expected), Some(stored)) = (
         expected_version(call.input.get("expectedVersion")),
         e.version.value(),
@@ -161,8 +165,15 @@ pub(super) fn judge(
         }
     }
     ex.status = requested;
-    let v = ex.version.value().copied();
-    ex.version = v.map_or(Belief::Unknown, |v| Belief::Known(v + 1));
+    ex.changed();
+    if step.is_some() || (requested == Status::InProgress && e.status == Status::Queued) {
+        ex.timers_set_by = Some(seq);
+    }
+    ex.details_merged = supplied.as_ref().map(|d| {
+        let mut merged = previous_details.clone();
+        merged.extend(d.clone());
+        merged
+    });
     ex.details = match supplied {
         Some(d) => Belief::Expected(d, req::UP_DETAILS_REPLACE),
         None => Belief::Known(previous_details),
@@ -193,17 +204,48 @@ pub(super) fn judge(
         } else {
             req::UP_DETAILS_OMITTED
         };
-        ex.details.settle(
+        ex.settle_details(
             got,
-            requirement,
-            "statusDetails after the update",
+            (requirement, "statusDetails after the update"),
             Some(seq),
             out,
         );
     }
     if facts.is_terminal(requested) {
-        thing.queue_retry(i, case, call.window);
+        thing.queue_retry(i, case, call.window, Some(seq));
     }
+}
+
+/// Reconciles a predicted execution `i` with the target's answer to an update of it: accepted
+/// while predicted terminal, or refused as terminal (with no expectedVersion to explain it)
+/// while predicted running, contradicts the prediction; a refusal as terminal of a predicted
+/// terminal one confirms it. Returns the execution the update is about.
+fn reconcile_update(
+    thing: &mut ThingModel,
+    i: usize,
+    case: &mut Case,
+    call: &Call<'_>,
+    answer: &Answer,
+    out: &mut Vec<Finding>,
+) -> Option<usize> {
+    let e = &thing.executions[i];
+    if e.predicted.is_none() {
+        return Some(i);
+    }
+    let terminal = case.facts.is_terminal(e.status);
+    let refused_as_terminal = answer.error_type() == Some("InvalidStateTransitionException")
+        && !call.input.contains_key("expectedVersion");
+    let shown = match (terminal, answer.success().is_some(), refused_as_terminal) {
+        (true, true, _) => "the target accepted an update of it",
+        (false, _, true) => "the target refused an update of it as of a terminal execution",
+        (true, _, true) => {
+            confirmed(thing, i, call.seq, out);
+            return Some(i);
+        }
+        _ => return Some(i),
+    };
+    let shown = format!("{shown} ({})", answer.describe());
+    contradicted(thing, i, case, &shown, call.seq, out)
 }
 
 /// executionState and jobDocument are answered exactly when asked for (UP-RESPONSE).
@@ -280,7 +322,7 @@ mod tests {
     #[case::terminal_accepted(Fixture::new().queued("a", 0.0).finished("a", Status::Rejected), json!({"status": "IN_PROGRESS"}), ok(json!({})), &[(req::UP_TERMINAL, false)])]
     #[case::state_returned(
         Fixture::new().queued("a", 0.0), json!({"status": "IN_PROGRESS", "includeJobExecutionState": true}),
-        ok(state("IN_PROGRESS", 2, json!({}))), &[(req::UP_RESPONSE, true), (req::UP_TRANSITION, true), (req::UP_VERSION, true), (req::UP_DETAILS_OMITTED, true)]
+        ok(state("IN_PROGRESS", 2, json!({}))), &[(req::UP_RESPONSE, true), (req::UP_TRANSITION, true), (req::EX_INITIAL_VERSION, true), (req::UP_DETAILS_OMITTED, true)]
     )]
     #[case::state_not_returned(Fixture::new().queued("a", 0.0), json!({"status": "IN_PROGRESS", "includeJobExecutionState": true}), ok(json!({})), &[(req::UP_RESPONSE, false)])]
     #[case::state_unasked(Fixture::new().queued("a", 0.0), json!({"status": "IN_PROGRESS"}), ok(state("IN_PROGRESS", 2, json!({}))), &[(req::UP_RESPONSE, false)])]
@@ -291,12 +333,17 @@ mod tests {
     #[case::details_replaced(
         Fixture::new().queued("a", 0.0).started("a").details("a", &[("old", "x")]),
         json!({"status": "IN_PROGRESS", "includeJobExecutionState": true, "statusDetails": {"new": "y"}}),
-        ok(state("IN_PROGRESS", 3, json!({"new": "y"}))), &[(req::UP_DETAILS_REPLACE, true)]
+        ok(state("IN_PROGRESS", 3, json!({"new": "y"}))), &[(req::UP_DETAILS_REPLACE, true), (req::UP_DETAILS_STORED, true)]
     )]
     #[case::details_merged(
         Fixture::new().queued("a", 0.0).started("a").details("a", &[("old", "x")]),
         json!({"status": "IN_PROGRESS", "includeJobExecutionState": true, "statusDetails": {"new": "y"}}),
-        ok(state("IN_PROGRESS", 3, json!({"old": "x", "new": "y"}))), &[(req::UP_DETAILS_REPLACE, false)]
+        ok(state("IN_PROGRESS", 3, json!({"old": "x", "new": "y"}))), &[(req::UP_DETAILS_REPLACE, false), (req::UP_DETAILS_STORED, true)]
+    )]
+    #[case::details_dropped(
+        Fixture::new().queued("a", 0.0).started("a").details("a", &[("old", "x")]),
+        json!({"status": "IN_PROGRESS", "includeJobExecutionState": true, "statusDetails": {"new": "y"}}),
+        ok(state("IN_PROGRESS", 3, json!({"old": "x"}))), &[(req::UP_DETAILS_STORED, false), (req::UP_DETAILS_REPLACE, false)]
     )]
     #[case::details_kept(
         Fixture::new().queued("a", 0.0).started("a").details("a", &[("old", "x")]),

@@ -350,6 +350,7 @@ impl<'a> CaseRun<'a> {
             seq: exchange.seq,
         };
         let judged = self.oracle.judge(&call, &answer, None);
+        let cause = self.oracle.cause_behind(&judged);
         let judging = expect::Judging {
             profile: self.settings.profile,
             judged: &judged,
@@ -360,6 +361,8 @@ impl<'a> CaseRun<'a> {
             .unwrap_or_else(|| self.primary_requirement());
         let (things, jobs) = (&self.things, &self.jobs);
         let resolve = |name: &str| things.get(name).or_else(|| jobs.get(name)).cloned();
+        // Where the model, re-synchronised after a root cause, agrees with the answer, a
+        // scenario expectation written for the predicted state follows from that cause.
         let expected = expect::check(
             &expectation,
             &exchange,
@@ -369,7 +372,11 @@ impl<'a> CaseRun<'a> {
             &resolve,
         );
         self.findings.extend(judged);
-        self.findings.extend(expected);
+        self.findings
+            .extend(expected.into_iter().map(|f| match cause {
+                Some(c) => f.following(c),
+                None => f,
+            }));
         let back = health::read_back(
             &call,
             &expectation,

@@ -101,7 +101,7 @@ impl StatusBoard {
             match worst {
                 Severity::Failure | Severity::Deviation => s.failed += 1,
                 Severity::Warning => s.warned += 1,
-                Severity::Pass => s.passed += 1,
+                Severity::Pass | Severity::FollowOn => s.passed += 1,
             }
         });
     }

@@ -90,7 +90,7 @@ fn thresholds(out: &mut String, report: &FleetReport<'_>, colour: Paint) {
 fn requirements(out: &mut String, report: &FleetReport<'_>, colour: Paint) {
     for c in &report.verdict.conformance {
         let mark = match c.severity {
-            Severity::Pass => continue,
+            Severity::Pass | Severity::FollowOn => continue,
             Severity::Failure => mark(colour, false),
             Severity::Warning | Severity::Deviation => paint(colour, Tone::Caution, "!"),
         };

@@ -15,7 +15,7 @@ code,pre{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:12.5px}\
 pre{background:#f7f7f9;border:1px solid #e3e3e8;padding:.6em;white-space:pre-wrap;word-break:break-all;margin:.3em 0}\
 .badge{display:inline-block;border-radius:3px;padding:0 6px;font-size:12px;font-weight:600;color:#fff;text-transform:uppercase}\
 .pass{background:#2e7d32}.warn,.warning{background:#b26a00}.deviation{background:#1565c0}\
-.fail,.failure{background:#c62828}.aborted{background:#6a1b9a}.untested{background:#8a8a8e}\
+.fail,.failure{background:#c62828}.aborted{background:#6a1b9a}.untested,.follow-on{background:#8a8a8e}\
 .verdict{font-size:20px;padding:2px 12px}\
 .banner{background:#fff3cd;border:1px solid #e0b400;padding:.6em 1em;font-weight:600}\
 .case,.req{border:1px solid #ddd;border-radius:4px;padding:.2em 1em 1em;margin:1em 0}\
@@ -74,6 +74,7 @@ mod tests {
     fn every_badge_class_has_a_colour() {
         let severities = [
             Severity::Pass,
+            Severity::FollowOn,
             Severity::Warning,
             Severity::Deviation,
             Severity::Failure,

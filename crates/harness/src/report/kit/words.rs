@@ -9,6 +9,7 @@ use crate::verdict::Verdict;
 pub(crate) fn severity_word(s: Severity) -> &'static str {
     match s {
         Severity::Pass => "pass",
+        Severity::FollowOn => "follow-on",
         Severity::Warning => "warning",
         Severity::Deviation => "deviation",
         Severity::Failure => "failure",
@@ -64,6 +65,7 @@ mod tests {
 
     #[rstest]
     #[case(Severity::Pass, "pass")]
+    #[case(Severity::FollowOn, "follow-on")]
     #[case(Severity::Warning, "warning")]
     #[case(Severity::Deviation, "deviation")]
     #[case(Severity::Failure, "failure")]

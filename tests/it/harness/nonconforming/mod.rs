@@ -246,11 +246,13 @@ async fn a_timer_that_never_fires_is_one_cause_not_an_avalanche() {
         listing(&failed)
     );
     // The fault drops the timer on its way in, so the start's missing countdown is a fault of
-    // its own (SN-STEP-TIMER); everything after follows from the timer.
+    // its own (SN-STEP-TIMER), and so is an invalid stepTimeoutInMinutes accepted once dropped
+    // (UP-INPUT, then UP-STEP-INVALID-TIMERS for the timer it must have left); everything after
+    // follows from the timer.
     let stray: Vec<_> = failed
         .iter()
         .filter(|(_, w)| {
-            !["TM-", "SN-STEP-TIMER"]
+            !["TM-", "SN-STEP-TIMER", "UP-INPUT", "UP-STEP-INVALID-TIMERS"]
                 .iter()
                 .any(|p| w.finding.requirement.as_str().starts_with(p))
         })
@@ -277,7 +279,10 @@ async fn a_timer_that_never_fires_is_one_cause_not_an_avalanche() {
         follow_ons
             .iter()
             .filter_map(|w| w.finding.caused_by)
-            .all(|c| c.requirement.as_str().starts_with("TM-"))
+            .all(|c| ["TM-", "UP-STEP-"]
+                .iter()
+                .any(|p| c.requirement.as_str().starts_with(p))),
+        "a follow-on of another cause: {follow_ons:#?}"
     );
 }
 

@@ -6,7 +6,8 @@
 
 use serde_json::Value;
 
-use super::model::{Case, ThingModel};
+use super::model::{Belief, Case, ThingModel};
+use super::{Call, Subject};
 use crate::finding::Finding;
 use jobcert_contract::Status;
 
@@ -158,4 +159,41 @@ pub(super) fn resync_head(
         }
     }
     thing.head_candidates(case.facts)
+}
+
+/// An invalid request the target accepted (its input check has failed already) moved the
+/// execution it names in ways the contract does not say: the version, statusDetails and
+/// lastUpdatedAt are learned afresh from the next answer, a status the answer shows is taken,
+/// and a stepTimeoutInMinutes it carried must have left every timer as it was, so a timer that
+/// then does not fire is blamed on that request (see `ThingModel::expire`). Nothing that
+/// follows is a second fault.
+pub(super) fn accepted_invalid(thing: &mut ThingModel, case: &Case, call: &Call<'_>, body: &Value) {
+    let shown = body.get("execution");
+    let i = match (
+        &call.job,
+        shown.and_then(|e| e.get("jobId")).and_then(Value::as_str),
+    ) {
+        (Subject::Seeded(job), _) => thing.executions.iter().rposition(|e| &e.job == job),
+        (_, Some(real)) => thing.executions.iter().rposition(|e| case.is_job(e, real)),
+        _ => None,
+    };
+    let Some(e) = i.map(|i| &mut thing.executions[i]) else {
+        return;
+    };
+    e.version = Belief::Unknown;
+    e.details = Belief::Unknown;
+    e.details_merged = None;
+    e.stamps.changed = true;
+    let status = shown
+        .and_then(|x| x.get("status"))
+        .and_then(|s| serde_json::from_value::<Status>(s.clone()).ok());
+    if let Some(status) = status.filter(|s| *s != e.status) {
+        if status == Status::InProgress && e.started.is_none() {
+            e.started = Some(call.window);
+        }
+        e.status = status;
+    }
+    if call.input.contains_key("stepTimeoutInMinutes") {
+        e.timers_kept_after = Some(call.seq);
+    }
 }

@@ -108,7 +108,7 @@ pub struct Call<'a> {
     pub thing: Subject,
     /// The job.
     pub job: Subject,
-    /// The input as sent (real names).
+    /// The input as sent (real names; a raw body's members when the step sends one).
     pub input: &'a Map<String, Value>,
     /// Whether the input satisfies the request schema and was sent as bound (invalid input
     /// is refused and changes nothing, so the model does not move).
@@ -217,6 +217,14 @@ impl Oracle {
             return out;
         };
         if !call.valid {
+            if let (Some(thing), Some(body)) = (self.things.get_mut(name), answer.success()) {
+                if matches!(
+                    call.operation,
+                    Operation::StartNextPendingJobExecution | Operation::UpdateJobExecution
+                ) {
+                    cause::accepted_invalid(thing, &self.case, call, body);
+                }
+            }
             return out;
         }
         if self.absent.contains(name) {

@@ -118,6 +118,10 @@ pub(super) struct Execution {
     pub(super) number_above: Option<i64>,
     /// The exchange that last set a timer.
     pub(super) timers_set_by: Option<u64>,
+    /// An accepted request whose stepTimeoutInMinutes the schema refuses, which must have left
+    /// every timer as it was (UP-STEP-INVALID-TIMERS): a timer that then does not fire is
+    /// blamed on it, not on the timer.
+    pub(super) timers_kept_after: Option<u64>,
     /// The timestamps the target reported (queuedAt and startedAt never change).
     pub(super) stamps: Stamps,
     /// Why the current state is believed without having been seen, if it is.
@@ -169,6 +173,7 @@ impl Execution {
             retries_used: 0,
             number_above: None,
             timers_set_by: None,
+            timers_kept_after: None,
             stamps: Stamps::default(),
             predicted: None,
             details_merged: None,
@@ -335,10 +340,17 @@ impl ThingModel {
                     .timers_set_by
                     .map_or(String::new(), |n| format!(" set by exchange #{n}"));
                 let when = seq.map_or(String::new(), |n| format!(" by exchange #{n}"));
+                let (requirement, kept) = match e.timers_kept_after {
+                    Some(n) => (
+                        req::UP_STEP_INVALID_TIMERS,
+                        format!(", exchange #{n}'s invalid stepTimeoutInMinutes leaving it"),
+                    ),
+                    None => (timer.expiry_requirement(), String::new()),
+                };
                 e.predicted = Some(Prediction {
-                    requirement: timer.expiry_requirement(),
+                    requirement,
                     what: format!(
-                        "the {}{by} had expired{when}, so {} was predicted",
+                        "the {}{by} had expired{when}{kept}, so {} was predicted",
                         timer.name(),
                         e.status.as_str()
                     ),

@@ -236,7 +236,7 @@ fn a_timer_that_never_fired_is_one_failure_and_the_model_follows_the_target() {
     );
     let done = patched(
         execution("a", "SUCCEEDED", 3),
-        json!({"lastUpdatedAt": EPOCH + 200}),
+        json!({"lastUpdatedAt": EPOCH + 300}),
     );
     let found = world.describe(json!({}), ok(json!({ "execution": done })), 201_000.0);
     assert_failures(&found, &[]);
@@ -461,4 +461,47 @@ fn a_running_execution_predicted_timed_out_takes_its_predicted_retry_with_it(
         201_000.0,
     );
     assert_failures(&found, &[]);
+}
+
+// An invalid update the target accepted (its input check failed already) moves the model onto
+// what the target shows next, so the version and lastUpdatedAt it changed fail nothing more;
+// a step timer it must have left that then does not fire is blamed on it (UP-STEP-INVALID-TIMERS),
+// not on the timer.
+#[rstest]
+#[case::timer_left_running("TIMED_OUT", 8, &[])]
+#[case::timer_stopped("IN_PROGRESS", 7, &[req::UP_STEP_INVALID_TIMERS])]
+fn an_accepted_invalid_update_is_followed_not_repeated(
+    #[case] later: &str,
+    #[case] version: i64,
+    #[case] expected: &[RequirementId],
+) {
+    let mut world = World::started(1, Some(3));
+    world.seq += 1;
+    let input: Map<String, Value> = json!({"status": "IN_PROGRESS", "stepTimeoutInMinutes": 0})
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+    let call = Call {
+        operation: Operation::UpdateJobExecution,
+        thing: Subject::Seeded("t".into()),
+        job: Subject::Seeded("a".into()),
+        input: &input,
+        valid: false,
+        binding: Binding::Http,
+        window: at(3_000.0),
+        seq: world.seq,
+    };
+    assert_failures(&world.oracle.judge(&call, &ok(json!({})), None), &[]);
+    let moved = patched(
+        execution("a", "IN_PROGRESS", 7),
+        json!({"lastUpdatedAt": EPOCH + 3}),
+    );
+    let found = world.describe(json!({}), ok(json!({ "execution": moved })), 4_000.0);
+    assert_failures(&found, &[]);
+    let shown = patched(
+        execution("a", later, version),
+        json!({"lastUpdatedAt": EPOCH + 300}),
+    );
+    let found = world.describe(json!({}), ok(json!({ "execution": shown })), 300_000.0);
+    assert_failures(&found, expected);
 }

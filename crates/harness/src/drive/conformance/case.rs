@@ -332,6 +332,11 @@ impl<'a> CaseRun<'a> {
         let (answer, wire) =
             answer::read(&exchange, operation, self.binding(), self.settings.profile);
         self.findings.extend(wire);
+        // A raw body's members are what the target read, when it reads them at all.
+        let raw: Option<Map<String, Value>> = step
+            .raw_body
+            .as_deref()
+            .and_then(|b| serde_json::from_str(b).ok());
         let call = Call {
             operation,
             thing: subject(
@@ -343,7 +348,7 @@ impl<'a> CaseRun<'a> {
                 input.get("job"),
                 sent.get("jobId").filter(|_| !input.contains_key("job")),
             ),
-            input: &sent,
+            input: raw.as_ref().unwrap_or(&sent),
             valid,
             binding: self.binding(),
             window: self.window(&exchange),

@@ -217,13 +217,13 @@ impl Oracle {
             return out;
         };
         if !call.valid {
-            if let (Some(thing), Some(body)) = (self.things.get_mut(name), answer.success()) {
-                if matches!(
+            if let (Some(thing), Some(body)) = (self.things.get_mut(name), answer.success())
+                && matches!(
                     call.operation,
                     Operation::StartNextPendingJobExecution | Operation::UpdateJobExecution
-                ) {
-                    cause::accepted_invalid(thing, &self.case, call, body);
-                }
+                )
+            {
+                cause::accepted_invalid(thing, &self.case, call, body);
             }
             return out;
         }

@@ -10,9 +10,9 @@ use super::http::Endpoint;
 use super::sigv4::Signer;
 
 /// SigV4 signing name of the data plane.
-const DATA_SERVICE: &str = "iot-jobs-data";
+pub const DATA_SERVICE: &str = "iot-jobs-data";
 /// SigV4 signing name of the control plane.
-const CONTROL_SERVICE: &str = "iot";
+pub const CONTROL_SERVICE: &str = "iot";
 
 /// Why a target URL was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -180,6 +180,26 @@ pub struct Target {
 }
 
 impl Target {
+    /// Whether requests to it go out unsigned though it is not the embedded reference (which
+    /// checks no signature): a target that routes or authorises by SigV4 refuses them.
+    pub fn unsigned(&self) -> bool {
+        self.signer.is_none() && !self.embedded
+    }
+
+    /// The one-line notice a run prints before it starts when [`Self::unsigned`].
+    pub fn unsigned_notice(&self) -> Option<String> {
+        self.unsigned().then(|| {
+            format!(
+                "requests to {} and {} go out unsigned (no AWS credentials in the \
+                 environment): a target that routes or authorises by SigV4 refuses them; to \
+                 sign, {}",
+                self.data.url(),
+                self.control.base,
+                super::HOW_TO_SIGN
+            )
+        })
+    }
+
     /// The binding its data plane speaks.
     pub fn binding(&self) -> Binding {
         self.data.binding()

@@ -197,6 +197,7 @@ async fn a_request_throttled_at_every_attempt_is_a_warning_naming_it() {
         run: &record,
         assessment: &assessment,
         rerun_prefix: "jobcert run",
+        region: "us-east-1",
     };
     report::write_all(dir.path(), &input).expect("reports are written");
     let summary = std::fs::read_to_string(dir.path().join("summary.json")).expect("summary.json");

@@ -79,6 +79,8 @@ enum Fault {
     TruncatesVersion,
     /// The first data-plane request is answered 429 ThrottlingException at every attempt.
     ThrottlesOne,
+    /// Describe `$next` ignores `includeJobDocument=false`: the document is always included.
+    NextKeepsTheDocument,
 }
 
 /// One data-plane request in this many is throttled by [`Fault::Throttles`] (2 %).

@@ -251,6 +251,10 @@ async fn handle(
     headers: HeaderMap,
     mut body: Bytes,
 ) -> Answer {
+    let uri = match proxy.fault {
+        Fault::NextKeepsTheDocument if method == Method::GET => quirks::keep_next_document(uri),
+        _ => uri,
+    };
     let op = classify(&method, uri.path());
     let job = quirks::job_label(uri.path()).map(str::to_string);
     let key = |thing: &str| (thing.to_string(), job.clone().unwrap_or_default());

@@ -231,6 +231,9 @@ async fn execute(args: FleetArgs) -> anyhow::Result<bool> {
         account_id: args.account_id.clone(),
         embedded: reference.is_some(),
     };
+    if let Some(notice) = target.unsigned_notice() {
+        eprintln!("jobcert fleet: {notice}");
+    }
     let mut settings = FleetSettings {
         run_id: run_id.clone(),
         shard,

@@ -34,11 +34,23 @@ const EMBEDDED_TIME_SCALE: f64 = 600.0;
 const DEFAULT_DEADLINE_MS: u64 = 5000;
 /// Longest real wait of one step unless `--max-wait-s` says otherwise.
 const DEFAULT_MAX_WAIT_S: u64 = 600;
+/// Region of thing ARNs and of SigV4 unless `--region` or `AWS_REGION` says otherwise.
+const DEFAULT_REGION: &str = "us-east-1";
+/// Account of thing ARNs unless `--account-id` says otherwise.
+const DEFAULT_ACCOUNT_ID: &str = "123456789012";
 /// Seconds between plain progress lines when stderr is not a terminal, unless told otherwise.
 const DEFAULT_PROGRESS_EVERY_S: u64 = 30;
 
 /// Options of `jobcert run`.
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Against another implementation: --target (its data plane, http:// or \
+mqtt://) and --control (its control plane, which seeds things and jobs); AWS_ACCESS_KEY_ID and \
+AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN) in the environment to sign requests with SigV4 \
+(any values for an emulator; region from --region or AWS_REGION); --target-time-scale 1 for a \
+real clock. Timer cases then wait minutes of real time: the whole suite takes about 10 minutes \
+(--skip timers leaves them out)."
+)]
 pub struct RunArgs {
     /// Scenario files or folders.
     #[arg(default_value = "scenarios/conformance")]
@@ -53,10 +65,10 @@ pub struct RunArgs {
     #[arg(long, default_value_t = 1.0)]
     target_time_scale: f64,
     /// Region for ARNs and SigV4 (requests are signed when AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are set).
-    #[arg(long, env = "AWS_REGION", default_value = "us-east-1")]
+    #[arg(long, env = "AWS_REGION", default_value = DEFAULT_REGION)]
     region: String,
     /// Account id for thing ARNs.
-    #[arg(long, default_value = "123456789012")]
+    #[arg(long, default_value = DEFAULT_ACCOUNT_ID)]
     account_id: String,
     /// Where reports go (a folder per run).
     #[arg(long, default_value = "reports")]
@@ -250,6 +262,9 @@ async fn execute(args: RunArgs) -> anyhow::Result<bool> {
         }
         (None, None) => unreachable!("a target or the embedded server"),
     };
+    for notice in targets.iter().filter_map(Target::unsigned_notice) {
+        eprintln!("jobcert run: {notice}");
+    }
     let origin = Instant::now();
     let started_at_ms = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -335,6 +350,7 @@ async fn execute(args: RunArgs) -> anyhow::Result<bool> {
         run: &record,
         assessment: &assessment,
         rerun_prefix: &rerun_prefix,
+        region: &args.region,
     };
     let dir = args.report_dir.join(&run_id);
     report::write_all(&dir, &input)
@@ -374,8 +390,9 @@ async fn execute(args: RunArgs) -> anyhow::Result<bool> {
 }
 
 /// The command that re-runs a case of this run: every option that shapes a case (the target,
-/// its clock, the ARNs' region and account, the profile, the deviations, deadlines), as shell
-/// words, and never a credential (those come from the environment).
+/// its clock, the ARNs' region and account where they are not the defaults, the profile, the
+/// deviations, deadlines), as shell words, and never a credential (those come from the
+/// environment). A default is left out, so the line names no value the user did not choose.
 fn rerun_prefix(args: &RunArgs) -> String {
     let mut words = vec!["jobcert".to_string(), "run".into()];
     words.extend(args.paths.iter().map(|p| p.display().to_string()));
@@ -397,8 +414,12 @@ fn rerun_prefix(args: &RunArgs) -> String {
         }
         None => {}
     }
-    option("region", args.region.clone());
-    option("account-id", args.account_id.clone());
+    if args.region != DEFAULT_REGION {
+        option("region", args.region.clone());
+    }
+    if args.account_id != DEFAULT_ACCOUNT_ID {
+        option("account-id", args.account_id.clone());
+    }
     let profile = args
         .profile
         .to_possible_value()

@@ -215,6 +215,7 @@ async fn run_into(dir: &Path, data: &str, control: &str) -> Vec<String> {
             run: &record,
             assessment: &assessment,
             rerun_prefix: "jobcert run",
+            region: "us-east-1",
         },
     )
     .unwrap();

@@ -128,6 +128,16 @@ impl Process {
     /// Starts `jobcert ARGS` in `cwd` without AWS credentials (requests are then unsigned) or
     /// shard settings from the environment, its output going to files in `scratch`.
     pub fn spawn_in(args: &[OsString], cwd: &Path, scratch: impl AsRef<Path>) -> Self {
+        Self::spawn_env(args, cwd, scratch, &[])
+    }
+
+    /// [`Self::spawn_in`], then each `(name, value)` of `env` set (`Some`) or removed (`None`).
+    pub fn spawn_env(
+        args: &[OsString],
+        cwd: &Path,
+        scratch: impl AsRef<Path>,
+        env: &[(&str, Option<&str>)],
+    ) -> Self {
         let scratch = scratch.as_ref();
         static NEXT: AtomicU32 = AtomicU32::new(0);
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
@@ -140,7 +150,8 @@ impl Process {
                 .collect::<Vec<_>>()
                 .join(" ")
         );
-        let child = Command::new(env!("CARGO_BIN_EXE_jobcert"))
+        let mut program = Command::new(env!("CARGO_BIN_EXE_jobcert"));
+        program
             .args(args)
             .current_dir(cwd)
             .env_remove("AWS_ACCESS_KEY_ID")
@@ -148,7 +159,14 @@ impl Process {
             .env_remove("AWS_SESSION_TOKEN")
             .env_remove("JOBCERT_SHARD")
             .env_remove("JOBCERT_RUN_ID")
-            .env("RUST_BACKTRACE", "0")
+            .env("RUST_BACKTRACE", "0");
+        for (name, value) in env {
+            match value {
+                Some(v) => program.env(name, v),
+                None => program.env_remove(name),
+            };
+        }
+        let child = program
             .stdin(Stdio::null())
             .stdout(File::create(&out).expect("stdout file"))
             .stderr(File::create(&err).expect("stderr file"))

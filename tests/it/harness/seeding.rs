@@ -2,7 +2,8 @@
 //! `--account-id`. The conformance seeder and the fleet rollout target jobs at the thing ARNs
 //! CreateThing returned, so such a target is seeded without any flag; when CreateThing returns
 //! no `thingArn`, they fall back to the run's own ARNs, and a refusal says so and names the
-//! flags to check.
+//! flags to check. A target that answers unsigned requests as another service would (405 with
+//! an XML body) is named as one that needs them signed, unless they were.
 
 use std::ffi::OsString;
 use std::sync::Arc;
@@ -15,7 +16,7 @@ use axum::response::Response;
 use jobcert_contract::Binding;
 use jobcert_harness::drive::conformance;
 use jobcert_harness::record::CaseRecord;
-use jobcert_harness::transport::DataPlane;
+use jobcert_harness::transport::{DataPlane, Signer};
 use jobcert_reference::{RunningServer, ServeConfig};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
@@ -30,20 +31,44 @@ const OTHER_ACCOUNT: &str = "000000000000";
 /// The cases run: enough to create things and jobs, few enough to be quick.
 const ONLY: &[&str] = &["SN-NEXT-ORDER"];
 
-/// A control-plane proxy that drops `thingArn` from every answer, as a target whose
-/// CreateThing names no ARN would answer.
-struct ArnlessProxy {
-    upstream: String,
-    client: reqwest::Client,
+/// What a control-plane proxy changes.
+#[derive(Clone, Copy)]
+enum Change {
+    /// Drops `thingArn` from every answer, as a target whose CreateThing names no ARN would.
+    Arnless,
+    /// Answers a request not signed for the control plane (`iot`) 405 with an XML body, as a
+    /// target that picks the service by the signature's scope does when S3 gets it.
+    SignedOnly,
 }
 
+/// A control-plane proxy that makes one [`Change`].
+struct ControlProxy {
+    upstream: String,
+    client: reqwest::Client,
+    change: Change,
+}
+
+/// The scope of a request signed for the control plane.
+const CONTROL_SCOPE: &str = "/iot/aws4_request";
+
 async fn forward(
-    State(proxy): State<Arc<ArnlessProxy>>,
+    State(proxy): State<Arc<ControlProxy>>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let scoped = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|a| a.to_str().ok())
+        .is_some_and(|a| a.contains(CONTROL_SCOPE));
+    if matches!(proxy.change, Change::SignedOnly) && !scoped {
+        let mut response = Response::new(Body::from(
+            "<?xml version=\"1.0\"?><Error><Code>MethodNotAllowed</Code></Error>",
+        ));
+        *response.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
+        return response;
+    }
     let path = uri.path_and_query().map_or("/", |p| p.as_str());
     let mut request = proxy
         .client
@@ -58,7 +83,7 @@ async fn forward(
         Err(e) => (StatusCode::BAD_GATEWAY, Bytes::from(e.to_string())),
     };
     let answer = match serde_json::from_slice::<Value>(&answer) {
-        Ok(Value::Object(mut body)) => {
+        Ok(Value::Object(mut body)) if matches!(proxy.change, Change::Arnless) => {
             body.remove("thingArn");
             Bytes::from(Value::Object(body).to_string())
         }
@@ -73,11 +98,17 @@ async fn forward(
     response
 }
 
-/// Starts an [`ArnlessProxy`] to the control plane at `upstream`; its URL and its task.
+/// Starts a proxy dropping `thingArn` from the control plane at `upstream`; its URL and task.
 async fn arnless(upstream: String) -> (String, tokio::task::JoinHandle<()>) {
-    let proxy = Arc::new(ArnlessProxy {
+    control_proxy(upstream, Change::Arnless).await
+}
+
+/// Starts a proxy making `change` to the control plane at `upstream`; its URL and its task.
+async fn control_proxy(upstream: String, change: Change) -> (String, tokio::task::JoinHandle<()>) {
+    let proxy = Arc::new(ControlProxy {
         upstream,
         client: reqwest::Client::new(),
+        change,
     });
     let app = axum::Router::new().fallback(forward).with_state(proxy);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -101,15 +132,23 @@ async fn reference(account: &str) -> RunningServer {
 }
 
 /// Runs the [`ONLY`] cases over HTTP against `server`, seeding through the control plane at
-/// `control`, with the run's default account; the case records.
-async fn run_against(server: &RunningServer, control: &str, run_id: &str) -> Vec<CaseRecord> {
+/// `control`, with the run's default account, signed by `signer` if given; the case records.
+async fn run_against(
+    server: &RunningServer,
+    control: &str,
+    run_id: &str,
+    signer: Option<Signer>,
+) -> Vec<CaseRecord> {
     let plan = faults::plan(Binding::Http, ONLY);
     assert!(
         plan.cases.iter().any(|c| !c.jobs.is_empty()),
         "{ONLY:?} creates no job"
     );
     let data = DataPlane::parse(&format!("http://{}", server.data_plane())).expect("data URL");
-    let target = faults::target(data, control);
+    let target = jobcert_harness::transport::Target {
+        signer,
+        ..faults::target(data, control)
+    };
     assert_eq!(target.account_id, "123456789012");
     let settings = faults::settings(run_id.into(), Duration::from_secs(5), Instant::now());
     conformance::run(&plan, &target, &settings, CancellationToken::new()).await
@@ -152,7 +191,7 @@ async fn a_target_under_another_account_needs_no_account_id() {
         .expect("CreateJob");
     assert_eq!(guessed.status(), StatusCode::NOT_FOUND);
 
-    let cases = run_against(&server, &control, "other-account").await;
+    let cases = run_against(&server, &control, "other-account", None).await;
     server.shutdown().await;
     assert_clean(cases, "other-account");
 }
@@ -161,7 +200,7 @@ async fn a_target_under_another_account_needs_no_account_id() {
 async fn without_a_returned_arn_jobs_target_the_runs_own() {
     let server = reference("123456789012").await;
     let (control, proxy) = arnless(format!("http://{}", server.control_plane())).await;
-    let cases = run_against(&server, &control, "arnless").await;
+    let cases = run_against(&server, &control, "arnless", None).await;
     proxy.abort();
     server.shutdown().await;
     assert_clean(cases, "arnless");
@@ -171,7 +210,7 @@ async fn without_a_returned_arn_jobs_target_the_runs_own() {
 async fn without_a_returned_arn_a_wrong_account_is_named_as_the_cause() {
     let server = reference(OTHER_ACCOUNT).await;
     let (control, proxy) = arnless(format!("http://{}", server.control_plane())).await;
-    let cases = run_against(&server, &control, "arnless-other").await;
+    let cases = run_against(&server, &control, "arnless-other", None).await;
     proxy.abort();
     server.shutdown().await;
     let reasons: Vec<&str> = cases.iter().filter_map(|c| c.aborted.as_deref()).collect();
@@ -187,6 +226,42 @@ async fn without_a_returned_arn_a_wrong_account_is_named_as_the_cause() {
             assert!(reason.contains(part), "{part:?} missing from: {reason}");
         }
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answer_to_an_unsigned_request_names_signing_and_signed_requests_pass() {
+    let server = reference("123456789012").await;
+    let (control, proxy) = control_proxy(
+        format!("http://{}", server.control_plane()),
+        Change::SignedOnly,
+    )
+    .await;
+    let unsigned = run_against(&server, &control, "unsigned", None).await;
+    let reasons: Vec<&str> = unsigned
+        .iter()
+        .filter_map(|c| c.aborted.as_deref())
+        .collect();
+    assert_eq!(reasons.len(), unsigned.len(), "every case aborts unsigned");
+    for reason in reasons {
+        for part in [
+            "answered 405 (no error type), body <?xml",
+            "Likely cause: the requests went out unsigned",
+            "405 with an XML body",
+            "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY",
+        ] {
+            assert!(reason.contains(part), "{part:?} missing from: {reason}");
+        }
+    }
+    let signer = Signer::new(
+        "AKIDEXAMPLE".into(),
+        "SIGNINGSECRET".into(),
+        None,
+        "us-east-1",
+    );
+    let signed = run_against(&server, &control, "signed", Some(signer)).await;
+    proxy.abort();
+    server.shutdown().await;
+    assert_clean(signed, "signed");
 }
 
 /// A fleet small enough to seed and drain in a few seconds.

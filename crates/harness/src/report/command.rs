@@ -1,11 +1,34 @@
 //! Command lines a reader can paste: the one that re-runs a case, and the `curl` or
 //! `mosquitto_pub` line that sends one exchange's request again. Credentials never appear: the
-//! exchange has them redacted already, and redacted headers are left out altogether.
+//! exchange has them redacted already, and redacted headers are left out altogether. A signed
+//! request is signed again by curl from the reader's environment, so the line names the
+//! credential variables, never their values.
 
 use std::borrow::Cow;
 
 use super::ReportInput;
-use crate::transport::{Exchange, redact};
+use crate::transport::target::{CONTROL_SERVICE, DATA_SERVICE};
+use crate::transport::{ACCESS_KEY_VAR, Exchange, SECRET_KEY_VAR, SESSION_TOKEN_VAR, redact};
+
+/// Where a run sent its requests and how it signed them, as its curl lines repeat it.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Signing<'a> {
+    /// Region of the run's signatures.
+    pub region: &'a str,
+    /// Control-plane base URL: requests to it are signed for [`CONTROL_SERVICE`], all others
+    /// for [`DATA_SERVICE`].
+    pub control_plane: &'a str,
+}
+
+impl<'a> Signing<'a> {
+    /// How the run of `input` signed.
+    pub(super) fn of(input: &ReportInput<'a>) -> Self {
+        Self {
+            region: input.region,
+            control_plane: &input.run.target.control_plane,
+        }
+    }
+}
 
 /// Bytes that need no quoting in a POSIX shell word.
 fn plain(c: char) -> bool {
@@ -43,39 +66,81 @@ pub(super) fn rerun(input: &ReportInput<'_>, case_id: &str) -> String {
     format!("{} --only {}", input.rerun_prefix, shell_word(case_id))
 }
 
-/// Shell lines that send the request of `e` again: `curl` for HTTP; for MQTT, `mosquitto_sub`
-/// on the reply topics, then `mosquitto_pub`. `None` for a request that cannot be written so
-/// (an endpoint that does not parse).
-pub(super) fn resend(e: &Exchange) -> Option<String> {
+/// Whether the recorded headers carry header `name` (case-insensitive).
+fn has(headers: &[(String, String)], name: &str) -> bool {
+    headers.iter().any(|(k, _)| k.eq_ignore_ascii_case(name))
+}
+
+/// curl's own SigV4 options for a request the run signed (it recorded an `authorization`
+/// header): the scope, and the credentials as variable references in double quotes, which the
+/// shell expands when the line runs. Empty for an unsigned request.
+fn sigv4_words(r: &crate::transport::WireRequest, signing: Signing<'_>) -> Vec<String> {
+    if !has(&r.headers, "authorization") {
+        return Vec::new();
+    }
+    let service = if r.endpoint == signing.control_plane {
+        CONTROL_SERVICE
+    } else {
+        DATA_SERVICE
+    };
+    let mut words = vec![
+        "--aws-sigv4".to_string(),
+        shell_word(&format!("aws:amz:{}:{service}", signing.region)).into_owned(),
+        "--user".into(),
+        format!("\"${ACCESS_KEY_VAR}:${SECRET_KEY_VAR}\""),
+    ];
+    if has(&r.headers, "x-amz-security-token") {
+        words.extend([
+            "-H".to_string(),
+            format!("\"x-amz-security-token: ${SESSION_TOKEN_VAR}\""),
+        ]);
+    }
+    words
+}
+
+/// Shell lines that send the request of `e` again: `curl` for HTTP, signed as the run signed
+/// it; for MQTT, `mosquitto_sub` on the reply topics, then `mosquitto_pub`. `None` for a
+/// request that cannot be written so (an endpoint that does not parse).
+pub(super) fn resend(e: &Exchange, signing: Signing<'_>) -> Option<String> {
     let r = &e.request;
     match r.transport.as_str() {
         "http" => {
-            let mut words = vec![
-                "curl".to_string(),
-                "-sS".into(),
-                "-i".into(),
-                "-g".into(),
-                "--path-as-is".into(),
-                "-X".into(),
-                r.method.clone(),
-                format!("{}{}", r.endpoint, r.target),
+            let head = [
+                "curl",
+                "-sS",
+                "-i",
+                "-g",
+                "--path-as-is",
+                "-X",
+                &r.method,
+                &format!("{}{}", r.endpoint, r.target),
             ];
-            for (k, v) in r.headers.iter().filter(|(k, _)| !secret(k)) {
-                if !["host", "content-length"].contains(&k.to_ascii_lowercase().as_str()) {
-                    words.extend(["-H".to_string(), format!("{k}: {v}")]);
-                }
+            let sigv4 = sigv4_words(r, signing);
+            // curl signs afresh, with its own date; a recorded x-amz-* header would go stale.
+            let dropped = |k: &str| {
+                let k = k.to_ascii_lowercase();
+                secret(&k)
+                    || ["host", "content-length"].contains(&k.as_str())
+                    || (!sigv4.is_empty() && k.starts_with("x-amz-"))
+            };
+            let mut rest = Vec::new();
+            for (k, v) in r.headers.iter().filter(|(k, _)| !dropped(k)) {
+                rest.extend(["-H".to_string(), format!("{k}: {v}")]);
             }
             if let Some(body) = &r.body {
-                let typed = r
-                    .headers
-                    .iter()
-                    .any(|(k, _)| k.eq_ignore_ascii_case("content-type"));
-                if !typed {
-                    words.extend(["-H".into(), "content-type: application/json".into()]);
+                if !has(&r.headers, "content-type") {
+                    rest.extend(["-H".into(), "content-type: application/json".into()]);
                 }
-                words.extend(["--data-binary".to_string(), body.clone()]);
+                rest.extend(["--data-binary".to_string(), body.clone()]);
             }
-            Some(line(&words))
+            let parts = [line(&head), sigv4.join(" "), line(&rest)];
+            Some(
+                parts
+                    .into_iter()
+                    .filter(|p| !p.is_empty())
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            )
         }
         "mqtt" => {
             let url = url::Url::parse(&r.endpoint).ok()?;
@@ -136,34 +201,73 @@ mod tests {
         }
     }
 
-    #[rstest]
-    #[case::http_without_credentials(
+    fn http(method: &str, endpoint: &str, target: &str, headers: &[(&str, &str)]) -> WireRequest {
         WireRequest {
             transport: "http".into(),
-            method: "PUT".into(),
-            endpoint: "http://127.0.0.1:9080".into(),
-            target: "/things/t-1/jobs/$next".into(),
-            headers: vec![
-                ("authorization".into(), "***".into()),
-                ("x-amz-security-token".into(), "***".into()),
-                ("x-amz-date".into(), "20260101T000000Z".into()),
-            ],
-            body: Some(r#"{"statusDetails":{"a":"it's"}}"#.into()),
+            method: method.into(),
+            endpoint: endpoint.into(),
+            target: target.into(),
+            headers: headers
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            body: None,
+        }
+    }
+
+    const DATA: &str = "http://127.0.0.1:9080";
+    const CONTROL: &str = "http://127.0.0.1:9081";
+    const SIGNED: [(&str, &str); 2] =
+        [("authorization", "***"), ("x-amz-date", "20260101T000000Z")];
+
+    #[rstest]
+    #[case::unsigned_body_with_quotes(
+        WireRequest {
+            body: Some(r#"{"statusDetails":{"a":"it's \"q\""}}"#.into()),
+            ..http("PUT", DATA, "/things/t-1/jobs/$next", &[("x-trace", "1")])
         },
         "curl -sS -i -g --path-as-is -X PUT 'http://127.0.0.1:9080/things/t-1/jobs/$next' \
-         -H 'x-amz-date: 20260101T000000Z' -H 'content-type: application/json' \
-         --data-binary '{\"statusDetails\":{\"a\":\"it'\\''s\"}}'"
+         -H 'x-trace: 1' -H 'content-type: application/json' \
+         --data-binary '{\"statusDetails\":{\"a\":\"it'\\''s \\\"q\\\"\"}}'"
     )]
-    #[case::http_unredacted_secret_left_out(
+    #[case::signed(
+        http("GET", DATA, "/things/t-1/jobs", &SIGNED),
+        "curl -sS -i -g --path-as-is -X GET http://127.0.0.1:9080/things/t-1/jobs \
+         --aws-sigv4 aws:amz:eu-west-1:iot-jobs-data \
+         --user \"$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY\""
+    )]
+    #[case::signed_with_a_session_token_and_a_body(
         WireRequest {
-            transport: "http".into(),
-            method: "GET".into(),
-            endpoint: "http://127.0.0.1:9080".into(),
-            target: "/things/t-1/jobs".into(),
-            headers: vec![("Authorization".into(), "AWS4 AKIDSECRET".into())],
-            body: None,
+            body: Some(r#"{"status":"it's"}"#.into()),
+            ..http(
+                "POST",
+                DATA,
+                "/things/t-1/jobs/j",
+                &[
+                    ("authorization", "***"),
+                    ("x-amz-security-token", "***"),
+                    ("X-Amz-Date", "20260101T000000Z"),
+                    ("content-type", "application/json"),
+                ],
+            )
         },
-        "curl -sS -i -g --path-as-is -X GET http://127.0.0.1:9080/things/t-1/jobs"
+        "curl -sS -i -g --path-as-is -X POST http://127.0.0.1:9080/things/t-1/jobs/j \
+         --aws-sigv4 aws:amz:eu-west-1:iot-jobs-data \
+         --user \"$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY\" \
+         -H \"x-amz-security-token: $AWS_SESSION_TOKEN\" \
+         -H 'content-type: application/json' --data-binary '{\"status\":\"it'\\''s\"}'"
+    )]
+    #[case::signed_for_the_control_plane(
+        http("GET", CONTROL, "/jobs/j", &SIGNED),
+        "curl -sS -i -g --path-as-is -X GET http://127.0.0.1:9081/jobs/j \
+         --aws-sigv4 aws:amz:eu-west-1:iot \
+         --user \"$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY\""
+    )]
+    #[case::unredacted_secret_left_out(
+        http("GET", DATA, "/things/t-1/jobs", &[("Authorization", "AWS4 AKIDSECRET")]),
+        "curl -sS -i -g --path-as-is -X GET http://127.0.0.1:9080/things/t-1/jobs \
+         --aws-sigv4 aws:amz:eu-west-1:iot-jobs-data \
+         --user \"$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY\""
     )]
     #[case::mqtt(
         WireRequest::publish(
@@ -178,6 +282,13 @@ mod tests {
         #[case] request: WireRequest,
         #[case] expected: &str,
     ) {
-        assert_eq!(resend(&exchange(request)).as_deref(), Some(expected));
+        let signing = Signing {
+            region: "eu-west-1",
+            control_plane: CONTROL,
+        };
+        assert_eq!(
+            resend(&exchange(request), signing).as_deref(),
+            Some(expected)
+        );
     }
 }

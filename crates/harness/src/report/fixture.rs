@@ -167,5 +167,6 @@ pub fn input<'a>(run: &'a RunRecord, assessment: &'a Assessment) -> ReportInput<
         run,
         assessment,
         rerun_prefix: RERUN,
+        region: "us-east-1",
     }
 }

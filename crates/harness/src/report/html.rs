@@ -2,7 +2,7 @@
 
 use std::fmt::{self, Write};
 
-use super::command::{rerun, resend};
+use super::command::{Signing, rerun, resend};
 use super::kit::{
     Esc, badge, document, level_word, passed_word, profile_word, severity_word, target_rows,
     verdict_word,
@@ -117,7 +117,7 @@ fn coverage(out: &mut String, input: &ReportInput<'_>) -> fmt::Result {
     writeln!(out, "</table></section>")
 }
 
-fn exchange(out: &mut String, e: &Exchange) -> fmt::Result {
+fn exchange(out: &mut String, e: &Exchange, signing: Signing<'_>) -> fmt::Result {
     let r = &e.request;
     writeln!(
         out,
@@ -156,7 +156,7 @@ fn exchange(out: &mut String, e: &Exchange) -> fmt::Result {
         )?,
     }
     writeln!(out, "</div></div>")?;
-    match resend(e) {
+    match resend(e, signing) {
         Some(line) => writeln!(
             out,
             r#"<h5>Send it again</h5><pre class="resend">{}</pre>"#,
@@ -202,7 +202,7 @@ fn failure(
     }
     writeln!(out, "</ul>")?;
     for e in cited_exchanges(case, verdict) {
-        exchange(out, e)?;
+        exchange(out, e, Signing::of(input))?;
     }
     writeln!(
         out,

@@ -52,9 +52,12 @@ pub struct ReportInput<'a> {
     /// Command prefix, as shell words (see [`shell_word`]), that re-runs exactly one case when
     /// followed by ` --only <case id>` (the id as recorded, transport prefix included); e.g.
     /// `jobcert run scenarios/conformance --target http://127.0.0.1:9080 --control
-    /// http://127.0.0.1:9081 --target-time-scale 1 --region us-east-1 --account-id
-    /// 123456789012`. Never contains credentials.
+    /// http://127.0.0.1:9081 --target-time-scale 1 --region eu-west-1`. Never contains
+    /// credentials.
     pub rerun_prefix: &'a str,
+    /// Region the run signed its requests for, when it signed them: the `curl` lines of
+    /// signed exchanges sign for it too.
+    pub region: &'a str,
 }
 
 impl<'a> ReportInput<'a> {

@@ -22,5 +22,7 @@ pub use exchange::{
 };
 pub use rate::RateLimit;
 pub use retry::{Retry, is_throttle};
-pub use sigv4::{Signer, SigningError};
+pub use sigv4::{
+    ACCESS_KEY_VAR, HOW_TO_SIGN, SECRET_KEY_VAR, SESSION_TOKEN_VAR, Signer, SigningError,
+};
 pub use target::{Broker, DataPlane, Target, TargetError};

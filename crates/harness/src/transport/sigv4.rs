@@ -7,6 +7,19 @@ use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, si
 use aws_sigv4::sign::v4;
 use aws_smithy_runtime_api::client::identity::Identity;
 
+/// Environment variable of the access key id.
+pub const ACCESS_KEY_VAR: &str = "AWS_ACCESS_KEY_ID";
+/// Environment variable of the secret access key.
+pub const SECRET_KEY_VAR: &str = "AWS_SECRET_ACCESS_KEY";
+/// Environment variable of the session token of temporary credentials.
+pub const SESSION_TOKEN_VAR: &str = "AWS_SESSION_TOKEN";
+
+/// How to have requests signed, for messages about unsigned ones. Names the variables only:
+/// their values never appear in any message.
+pub const HOW_TO_SIGN: &str = "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and \
+     AWS_SESSION_TOKEN for temporary credentials) in the environment, any values for an \
+     emulator that checks no signature, with the region in --region or AWS_REGION";
+
 /// Why a request could not be signed.
 #[derive(Debug, thiserror::Error)]
 #[error("SigV4 signing failed: {0}")]
@@ -33,9 +46,9 @@ impl Signer {
     pub fn from_env(region: &str) -> Option<Self> {
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
         Some(Self::new(
-            var("AWS_ACCESS_KEY_ID")?,
-            var("AWS_SECRET_ACCESS_KEY")?,
-            var("AWS_SESSION_TOKEN"),
+            var(ACCESS_KEY_VAR)?,
+            var(SECRET_KEY_VAR)?,
+            var(SESSION_TOKEN_VAR),
             region,
         ))
     }

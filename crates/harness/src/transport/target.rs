@@ -10,9 +10,9 @@ use super::http::Endpoint;
 use super::sigv4::Signer;
 
 /// SigV4 signing name of the data plane.
-const DATA_SERVICE: &str = "iot-jobs-data";
+pub const DATA_SERVICE: &str = "iot-jobs-data";
 /// SigV4 signing name of the control plane.
-const CONTROL_SERVICE: &str = "iot";
+pub const CONTROL_SERVICE: &str = "iot";
 
 /// Why a target URL was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -180,6 +180,29 @@ pub struct Target {
 }
 
 impl Target {
+    /// Whether requests to it go out unsigned though it is not the embedded reference (which
+    /// checks no signature): a target that routes or authorises by SigV4 refuses them.
+    pub fn unsigned(&self) -> bool {
+        self.signer.is_none() && !self.embedded
+    }
+
+    /// The one-line notice a run prints before it starts when [`Self::unsigned`].
+    pub fn unsigned_notice(&self) -> Option<String> {
+        self.unsigned().then(|| {
+            let data = self.data.url();
+            let to = if data == self.control.base {
+                data
+            } else {
+                format!("{data} and {}", self.control.base)
+            };
+            format!(
+                "requests to {to} go out unsigned (no AWS credentials in the environment): a \
+                 target that routes or authorises by SigV4 refuses them; to sign, {}",
+                super::HOW_TO_SIGN
+            )
+        })
+    }
+
     /// The binding its data plane speaks.
     pub fn binding(&self) -> Binding {
         self.data.binding()
@@ -309,5 +332,41 @@ mod tests {
     ) {
         let t = target().job_target("t-1", returned.map(str::to_string));
         assert_eq!((t.arn.as_str(), t.returned), (arn, was_returned));
+    }
+
+    #[rstest]
+    #[case::unsigned(
+        false,
+        false,
+        "http://127.0.0.1:9080",
+        Some("requests to http://127.0.0.1:9080 and http://127.0.0.1:9081 go out unsigned")
+    )]
+    #[case::one_port(
+        false,
+        false,
+        "http://127.0.0.1:9081",
+        Some("requests to http://127.0.0.1:9081 go out unsigned")
+    )]
+    #[case::signed(true, false, "http://127.0.0.1:9080", None)]
+    #[case::embedded(false, true, "http://127.0.0.1:9080", None)]
+    fn only_an_unsigned_foreign_target_gets_a_notice(
+        #[case] signed: bool,
+        #[case] embedded: bool,
+        #[case] data: &str,
+        #[case] starts: Option<&str>,
+    ) {
+        let t = Target {
+            data: DataPlane::parse(data).unwrap(),
+            control: control_plane("http://127.0.0.1:9081").unwrap(),
+            signer: signed
+                .then(|| Signer::new("AKID".into(), "SECRETKEY".into(), None, "eu-west-1")),
+            embedded,
+            ..target()
+        };
+        let notice = t.unsigned_notice();
+        assert_eq!(notice.is_some(), starts.is_some(), "{notice:?}");
+        if let (Some(n), Some(s)) = (notice, starts) {
+            assert!(n.starts_with(s) && n.contains("AWS_ACCESS_KEY_ID"), "{n}");
+        }
     }
 }

@@ -16,6 +16,7 @@ const CAP: &str = "blind-spots/the-in-progress-timeout-caps-a-step-timer-set-by-
 const INVALID: &str = "blind-spots/invalid-step-timeouts-on-update-leave-the-timers";
 const STRING: &str = "blind-spots/step-timeout-as-a-string-on-update-leaves-the-timers";
 const MINUS_ONE: &str = "blind-spots/minus-one-with-no-step-timer-starts-and-stops-nothing";
+const NEXT_DOCUMENT: &str = "blind-spots/next-leaves-the-document-out-on-request";
 
 /// What the model reports once the target's state has left the one it predicts (a status or
 /// version it did not expect): a consequence of the fault, not another fault.
@@ -73,6 +74,13 @@ const BROKEN: &[&str] = &[
     Fault::TruncatesVersion,
     &["UP-EXPECTED-VERSION-INTEGER"],
     &["UP-EXPECTED-VERSION-INTEGER"],
+    &[],
+    &[]
+)]
+#[case::next_keeps_the_document(
+    Fault::NextKeepsTheDocument,
+    &[NEXT_DOCUMENT],
+    &["DE-DOCUMENT"],
     &[],
     &[]
 )]

@@ -81,6 +81,8 @@ enum Fault {
     ThrottlesOne,
     /// Executions are numbered from 1000 (not a broken rule: numbers are opaque, spec §1.1).
     Renumbered,
+    /// Describe `$next` ignores `includeJobDocument=false`: the document is always included.
+    NextKeepsTheDocument,
 }
 
 /// [`Fault::Renumbered`] adds this to every execution number the reference gives.
@@ -202,6 +204,7 @@ async fn a_request_throttled_at_every_attempt_is_a_warning_naming_it() {
         run: &record,
         assessment: &assessment,
         rerun_prefix: "jobcert run",
+        region: "us-east-1",
     };
     report::write_all(dir.path(), &input).expect("reports are written");
     let summary = std::fs::read_to_string(dir.path().join("summary.json")).expect("summary.json");

@@ -304,6 +304,7 @@ async fn handle(
             body = renumber_body(body, -RENUMBER);
             renumber_query(&uri, -RENUMBER)
         }
+        Fault::NextKeepsTheDocument if method == Method::GET => quirks::keep_next_document(uri),
         _ => uri,
     };
     let op = classify(&method, uri.path());

@@ -1,10 +1,29 @@
 //! What a failed seeding call says: what was sent, what came back, and the likely cause.
 
 use super::ControlError;
+use crate::transport::HOW_TO_SIGN;
 use crate::transport::target::{Target, ThingArn};
 
 /// Thing ARNs a seeding failure lists before it says how many more there were.
 const ARNS_SHOWN: usize = 3;
+
+/// Statuses a control plane does not answer to a well-formed request it received, but a
+/// service that wants a signature (or another service, picked by the signature's scope) does.
+const SIGNING_STATUSES: [u16; 3] = [401, 403, 405];
+
+/// Error types of a refused or missing signature, or of another service (S3's among them).
+const SIGNING_ERRORS: [&str; 10] = [
+    "MissingAuthenticationToken",
+    "MissingAuthenticationTokenException",
+    "UnrecognizedClientException",
+    "InvalidSignatureException",
+    "IncompleteSignature",
+    "SignatureDoesNotMatch",
+    "InvalidAccessKeyId",
+    "AccessDenied",
+    "AccessDeniedException",
+    "MethodNotAllowed",
+];
 
 /// A seeding call, as the message about its failure names it.
 #[derive(Debug, Clone, Copy)]
@@ -57,7 +76,51 @@ impl ControlError {
         }
     }
 
+    /// The likely cause; when the requests went out unsigned it says so, and first of all
+    /// when the answer looks like one to an unsigned request.
     fn cause(&self, sent: Seeding<'_>, target: &Target) -> String {
+        let cause = self.cause_if_signed(sent, target);
+        if !target.unsigned() || !matches!(self, Self::Refused { .. }) {
+            return cause;
+        }
+        match self.unsigned_evidence() {
+            Some(evidence) => format!(
+                "the requests went out unsigned (no AWS credentials in the environment), and \
+                 {evidence}: a target that picks the service, or checks the caller, by the SigV4 \
+                 signature answers so; to sign, {HOW_TO_SIGN}"
+            ),
+            None => format!(
+                "{cause}; note that the requests went out unsigned (no AWS credentials in the \
+                 environment): if the target needs SigV4, {HOW_TO_SIGN}"
+            ),
+        }
+    }
+
+    /// What in a refusal points at a missing signature: a status or error type of a refused
+    /// caller or of another service, or a body that is not JSON (S3 answers XML).
+    fn unsigned_evidence(&self) -> Option<String> {
+        let Self::Refused {
+            status,
+            error_type,
+            body,
+            ..
+        } = self
+        else {
+            return None;
+        };
+        if let Some(t) = error_type.as_deref().filter(|t| SIGNING_ERRORS.contains(t)) {
+            Some(format!("the answer is {status} {t}"))
+        } else if body.trim_start().starts_with('<') {
+            Some(format!("the answer is {status} with an XML body, not JSON"))
+        } else if SIGNING_STATUSES.contains(status) {
+            Some(format!("the answer is {status}"))
+        } else {
+            None
+        }
+    }
+
+    /// The likely cause of a failure of a request the target could authenticate.
+    fn cause_if_signed(&self, sent: Seeding<'_>, target: &Target) -> String {
         let guessed = format!(
             "--region {} and --account-id {}",
             target.region, target.account_id
@@ -144,16 +207,27 @@ mod tests {
 
     use super::*;
 
-    fn seeding_target() -> Target {
+    /// A foreign target, reached with credentials when `signed`.
+    fn target(signed: bool) -> Target {
+        let signer = crate::transport::Signer::new(
+            "AKIDEXAMPLE".into(),
+            "SECRETKEY".into(),
+            None,
+            "us-east-1",
+        );
         Target {
             data: crate::transport::DataPlane::parse("http://127.0.0.1:1").unwrap(),
             control: crate::transport::target::control_plane("http://127.0.0.1:2").unwrap(),
             time_scale: 1.0,
-            signer: None,
+            signer: signed.then_some(signer),
             region: "us-east-1".into(),
             account_id: "123456789012".into(),
             embedded: false,
         }
+    }
+
+    fn seeding_target() -> Target {
+        target(true)
     }
 
     fn arn(account: &str, name: &str, returned: bool) -> ThingArn {
@@ -236,5 +310,80 @@ mod tests {
             "{text}"
         );
         assert!(text.contains(says), "{says:?} missing from: {text}");
+    }
+
+    fn refused(status: u16, error_type: Option<&str>, body: &str) -> ControlError {
+        ControlError::Refused {
+            operation: "CreateThing",
+            status,
+            error_type: error_type.map(str::to_string),
+            message: None,
+            body: body.into(),
+        }
+    }
+
+    const MINISTACK_405: &str =
+        "<?xml version=\"1.0\"?><Error><Code>MethodNotAllowed</Code></Error>";
+
+    #[rstest]
+    #[case::xml_405(
+        refused(405, None, MINISTACK_405),
+        Some("the answer is 405 with an XML body, not JSON")
+    )]
+    #[case::xml_404(
+        refused(404, None, "<Error/>"),
+        Some("the answer is 404 with an XML body")
+    )]
+    #[case::missing_token(
+        refused(403, Some("MissingAuthenticationTokenException"), "{}"),
+        Some("the answer is 403 MissingAuthenticationTokenException")
+    )]
+    #[case::bare_401(refused(401, None, ""), Some("the answer is 401:"))]
+    #[case::json_400(refused(400, Some("InvalidRequestException"), "{}"), None)]
+    #[case::not_found(not_found(), None)]
+    fn an_unsigned_run_names_signing_and_how_to_sign(
+        #[case] error: ControlError,
+        #[case] evidence: Option<&str>,
+    ) {
+        let unsigned = error.explain(Seeding::CreateThing("t-1"), &target(false));
+        let how = "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN";
+        assert!(unsigned.contains("went out unsigned"), "{unsigned}");
+        assert!(unsigned.contains(how), "{unsigned}");
+        match evidence {
+            Some(e) => assert!(
+                unsigned.contains(&format!("Likely cause: the requests went out unsigned (no AWS credentials in the environment), and {e}")),
+                "{e:?} missing from: {unsigned}"
+            ),
+            None => assert!(
+                unsigned.contains("; note that the requests went out unsigned"),
+                "{unsigned}"
+            ),
+        }
+        let signed = error.explain(Seeding::CreateThing("t-1"), &target(true));
+        assert!(
+            !signed.contains("unsigned") && !signed.contains("AWS_"),
+            "{signed}"
+        );
+        assert!(!signed.contains("SECRETKEY") && !unsigned.contains("SECRETKEY"));
+    }
+
+    #[rstest]
+    #[case(ControlError::Timeout { operation: "CreateThing", deadline_ms: 50 })]
+    #[case(ControlError::Failed { operation: "CreateThing", message: "refused".into() })]
+    #[case(ControlError::Unbuildable("bad".into()))]
+    fn without_an_answer_signing_is_not_the_cause(#[case] error: ControlError) {
+        let text = error.explain(Seeding::CreateThing("t-1"), &target(false));
+        assert!(!text.contains("unsigned"), "{text}");
+    }
+
+    #[test]
+    fn the_embedded_reference_needs_no_signature() {
+        let embedded = Target {
+            embedded: true,
+            ..target(false)
+        };
+        let text =
+            refused(405, None, MINISTACK_405).explain(Seeding::CreateThing("t-1"), &embedded);
+        assert!(!text.contains("unsigned"), "{text}");
     }
 }

@@ -1,6 +1,7 @@
 //! The rewrites of the faults a foreign implementation was seen to have and no case caught:
 //! `$next` that prefers an older QUEUED execution, step timers an Update sets or leaves alone
-//! the wrong way, and an expectedVersion truncated to an integer.
+//! the wrong way, an expectedVersion truncated to an integer, and `$next` described with its
+//! document when asked to leave it out.
 //!
 //! A proxy cannot switch a timer of the reference off, so a timer a fault stops or stretches
 //! is shown as the broken target shows it: the execution the reference timed out is answered
@@ -9,6 +10,7 @@
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
+use axum::http::Uri;
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::{Map, Value, json};
 
@@ -155,6 +157,25 @@ impl Proxy {
             },
         )
     }
+}
+
+/// A GET of `$next` (literal or percent-encoded) whose `includeJobDocument=false` is dropped,
+/// so the document is included; any other URI as it is.
+pub(super) fn keep_next_document(uri: Uri) -> Uri {
+    let next =
+        job_label(uri.path()).is_some_and(|j| j == "$next" || j.eq_ignore_ascii_case("%24next"));
+    let Some(query) = uri.query().filter(|_| next) else {
+        return uri;
+    };
+    let kept: Vec<&str> = query
+        .split('&')
+        .filter(|p| !p.eq_ignore_ascii_case("includeJobDocument=false"))
+        .collect();
+    let rewritten = match kept.as_slice() {
+        [] => uri.path().to_string(),
+        _ => format!("{}?{}", uri.path(), kept.join("&")),
+    };
+    rewritten.parse().unwrap_or(uri)
 }
 
 /// An Update whose fractional expectedVersion is truncated to an integer.

@@ -174,6 +174,17 @@ fn inside_details(v: &Violation) -> bool {
     }
 }
 
+/// Whether `topic` ends as one operation's request topic does (its last level: `get`,
+/// `start-next`, `update`, as the schemas' `x-mqtt` templates say).
+fn names_an_operation(topic: &str) -> bool {
+    let last = |t: &str| t.rsplit('/').next().map(str::to_string);
+    Operation::ALL
+        .iter()
+        .filter_map(|o| o.request_schema_for(Binding::Mqtt).ok())
+        .filter_map(|s| s.mqtt_topic().and_then(last))
+        .any(|l| Some(l) == last(topic))
+}
+
 /// The outcome's answer, or the WI-ANSWER failure of a timeout or transport failure.
 fn answered<'a>(exchange: &'a Exchange, findings: &mut Vec<Finding>) -> Option<&'a WireResponse> {
     let seq = Some(exchange.seq);
@@ -215,6 +226,20 @@ fn read_mqtt(exchange: &Exchange, operation: Operation) -> (Answer, Vec<Finding>
     let seq = Some(exchange.seq);
     let mut findings = Vec::new();
     let Some(response) = answered(exchange, &mut findings) else {
+        // Where the rejection of a topic that names no operation goes is open (§7.15): no
+        // answer on the topic's own /rejected is that item, not a missing answer.
+        if !names_an_operation(&exchange.request.target) {
+            for f in findings
+                .iter_mut()
+                .filter(|f| f.requirement == req::WI_ANSWER)
+            {
+                f.requirement = req::MQ_INVALID_TOPIC_REPLY;
+                f.message = format!(
+                    "{} names no operation and got no InvalidTopic on its /rejected: {}",
+                    exchange.request.target, f.message
+                );
+            }
+        }
         return (Answer::Unanswered, findings);
     };
     let topic = response.header("topic").unwrap_or_default();

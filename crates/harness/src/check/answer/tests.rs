@@ -90,3 +90,37 @@ fn a_long_value_in_any_answer_is_a_seventh_item_not_a_malformed_answer() {
         .collect();
     assert_eq!(failed, [req::SN_DETAILS_VALUE_MAX], "{found:#?}");
 }
+
+// No answer on a topic's /rejected is a missing answer, unless the topic names no operation:
+// where InvalidTopic is delivered is open (§7.15).
+#[rstest::rstest]
+#[case::an_operation("$aws/things/t/jobs/j/get", req::WI_ANSWER)]
+#[case::start_next("$aws/things/t/jobs/start-next", req::WI_ANSWER)]
+#[case::no_operation("$aws/things/t/jobs/j/frobnicate", req::MQ_INVALID_TOPIC_REPLY)]
+fn an_unanswered_topic_that_names_no_operation_is_the_seventh_item(
+    #[case] topic: &str,
+    #[case] requirement: RequirementId,
+) {
+    use crate::transport::{Label, WireRequest};
+    let label = Label {
+        seq: 3,
+        context: "c",
+        operation: "DescribeJobExecution",
+    };
+    let request = WireRequest::publish("mqtt://h".into(), topic.into(), Some("{}".into()));
+    let timeout = Outcome::Timeout { deadline_ms: 500 };
+    let exchange = Exchange::new(label, request, timeout, 0, 0);
+    let (answer, findings) = read(
+        &exchange,
+        Operation::DescribeJobExecution,
+        Binding::Mqtt,
+        Profile::Aws,
+    );
+    assert!(matches!(answer, Answer::Unanswered));
+    let failed: Vec<RequirementId> = findings
+        .iter()
+        .filter(|f| !f.passed)
+        .map(|f| f.requirement)
+        .collect();
+    assert_eq!(failed, [requirement], "{findings:#?}");
+}

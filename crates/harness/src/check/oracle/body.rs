@@ -10,6 +10,9 @@ use super::{Call, Window};
 use crate::finding::Finding;
 use jobcert_contract::{Operation, Status, req};
 
+/// The first timestamp read as milliseconds rather than epoch seconds.
+const MILLISECOND_STAMPS: i64 = 100_000_000_000;
+
 /// Checks `body`, the JobExecution answered for execution `i` of `thing`.
 pub(super) fn check_execution(
     thing: &mut ThingModel,
@@ -156,6 +159,18 @@ pub(super) fn check_execution(
     // the harness's. Each stamp narrows the range of offsets its event window allows.
     let mut stamp = |name: &str, ts: Option<i64>, w: Window, epoch: &mut Option<(f64, f64)>| {
         let Some(ts) = ts else { return };
+        // Epoch seconds stay below 10^11 until the year 5138; a larger stamp is in
+        // milliseconds, which some documentation shows (§7.11): that item, not a wrong time.
+        let seconds = ts < MILLISECOND_STAMPS;
+        out.push(Finding::check(
+            seconds,
+            req::EX_TIMESTAMP_UNIT,
+            format!("{name} {ts} is in milliseconds, not epoch seconds"),
+            seq,
+        ));
+        if !seconds {
+            return;
+        }
         let ms = ts as f64 * 1000.0;
         let (lo, hi) = (ms - w.hi - tol, ms + 1000.0 - w.lo + tol);
         let (known_lo, known_hi) = epoch.unwrap_or((lo, hi));
@@ -183,15 +198,21 @@ pub(super) fn check_execution(
     }
     stamps::check(e, body, seq, out);
     match (queued_at, body["lastUpdatedAt"].as_i64()) {
+        // Stamps in another unit are that item's finding (above), not an order.
+        (Some(q), Some(u)) if q.max(u) >= MILLISECOND_STAMPS => {}
         (Some(q), Some(u)) => out.push(Finding::check(
             u >= q,
             req::EX_TIMESTAMPS,
             format!("lastUpdatedAt {u} is before queuedAt {q}"),
             seq,
         )),
+        // A stamp that is a number but not an integer breaks the response schema (WI-SCHEMA).
+        _ if ["queuedAt", "lastUpdatedAt"]
+            .iter()
+            .all(|k| body[k].is_number()) => {}
         _ => out.push(Finding::fail(
             req::EX_TIMESTAMPS,
-            "queuedAt or lastUpdatedAt is missing or not an integer",
+            "queuedAt or lastUpdatedAt is missing",
             seq,
         )),
     }

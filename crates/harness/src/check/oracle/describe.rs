@@ -288,7 +288,7 @@ mod tests {
     )]
     #[case::stamp_in_milliseconds(
         Fixture::new().queued("a", 0.0), seeded("a"), json!({}),
-        described(patched(execution("a", "QUEUED", 1), json!({"queuedAt": 1_700_000_000_000_i64}))), &[(req::EX_TIMESTAMPS, false)]
+        described(patched(execution("a", "QUEUED", 1), json!({"queuedAt": 1_700_000_000_000_i64}))), &[(req::EX_TIMESTAMP_UNIT, false)]
     )]
     #[case::no_execution(Fixture::new().queued("a", 0.0), seeded("a"), json!({}), ok(json!({})), &[(req::DE_EXECUTION_NUMBER, false)])]
     #[case::without_document(

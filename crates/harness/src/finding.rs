@@ -137,20 +137,21 @@ pub fn severity(finding: &Finding, profile: Profile) -> Severity {
     }
 }
 
+/// Some requirement of `level`, for tests that weigh findings by level.
+#[cfg(test)]
+pub(crate) fn of_level(level: Level) -> RequirementId {
+    RequirementId::ALL
+        .iter()
+        .copied()
+        .find(|id| id.level() == level)
+        .expect("the catalogue lists a requirement of every level")
+}
+
 #[cfg(test)]
 mod tests {
     use rstest::rstest;
 
     use super::*;
-
-    /// Some requirement of `level`.
-    fn of_level(level: Level) -> RequirementId {
-        RequirementId::ALL
-            .iter()
-            .copied()
-            .find(|id| id.level() == level)
-            .expect("the catalogue lists a requirement of every level")
-    }
 
     #[rstest]
     #[case::must_aws(Level::Must, Profile::Aws, Severity::Failure)]

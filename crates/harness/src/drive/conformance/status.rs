@@ -142,20 +142,11 @@ impl Drop for WaitGuard {
 
 #[cfg(test)]
 mod tests {
-    use jobcert_contract::{Level, RequirementId};
+    use jobcert_contract::Level;
     use rstest::rstest;
 
     use super::*;
-    use crate::finding::Finding;
-
-    /// Some requirement of `level`.
-    fn of_level(level: Level) -> RequirementId {
-        RequirementId::ALL
-            .iter()
-            .copied()
-            .find(|id| id.level() == level)
-            .expect("the catalogue lists a requirement of every level")
-    }
+    use crate::finding::{Finding, of_level};
 
     /// A case record with one finding per `(level, passed)`, aborted if `aborted`.
     fn record(findings: &[(Level, bool)], aborted: bool) -> CaseRecord {

@@ -39,6 +39,9 @@ enum Change {
     /// Answers a request not signed for the control plane (`iot`) 405 with an XML body, as a
     /// target that picks the service by the signature's scope does when S3 gets it.
     SignedOnly,
+    /// Answers every request's first attempt 429 ThrottlingException, as AWS does above its
+    /// control-plane quotas.
+    ThrottlesFirstAttempts,
 }
 
 /// A control-plane proxy that makes one [`Change`].
@@ -46,6 +49,8 @@ struct ControlProxy {
     upstream: String,
     client: reqwest::Client,
     change: Change,
+    /// The requests throttled once already (method, URI and body).
+    throttled: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 /// The scope of a request signed for the control plane.
@@ -67,6 +72,18 @@ async fn forward(
             "<?xml version=\"1.0\"?><Error><Code>MethodNotAllowed</Code></Error>",
         ));
         *response.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
+        return response;
+    }
+    let key = format!("{method} {uri} {}", String::from_utf8_lossy(&body));
+    let first = matches!(proxy.change, Change::ThrottlesFirstAttempts)
+        && proxy.throttled.lock().expect("throttled set").insert(key);
+    if first {
+        let mut response = Response::new(Body::from(r#"{"message":"Rate exceeded"}"#));
+        *response.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+        response.headers_mut().insert(
+            "x-amzn-ErrorType",
+            header::HeaderValue::from_static("ThrottlingException"),
+        );
         return response;
     }
     let path = uri.path_and_query().map_or("/", |p| p.as_str());
@@ -109,6 +126,7 @@ async fn control_proxy(upstream: String, change: Change) -> (String, tokio::task
         upstream,
         client: reqwest::Client::new(),
         change,
+        throttled: std::sync::Mutex::default(),
     });
     let app = axum::Router::new().fallback(forward).with_state(proxy);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -194,6 +212,19 @@ async fn a_target_under_another_account_needs_no_account_id() {
     let cases = run_against(&server, &control, "other-account", None).await;
     server.shutdown().await;
     assert_clean(cases, "other-account");
+}
+
+/// A throttled control-plane call is retried, as the SDKs' standard mode does, so a target
+/// keeping its quota seeds every case.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_throttled_seeding_call_is_retried() {
+    let server = reference(OTHER_ACCOUNT).await;
+    let upstream = format!("http://{}", server.control_plane());
+    let (control, proxy) = control_proxy(upstream, Change::ThrottlesFirstAttempts).await;
+    let cases = run_against(&server, &control, "throttled-control", None).await;
+    proxy.abort();
+    server.shutdown().await;
+    assert_clean(cases, "throttled-control");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

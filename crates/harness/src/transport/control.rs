@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use super::binding::bind;
 use super::http::{Endpoint, HttpTransport};
-use super::{Exchange, Label, Outcome, RateLimit};
+use super::{Exchange, Label, Outcome, RateLimit, Retry, is_throttle};
 
 mod seeding;
 
@@ -180,13 +180,23 @@ impl ControlClient {
                 bind(schema, input).map_err(|e| e.to_string())
             });
         let request = request.map_err(ControlError::Unbuildable)?;
-        if let Some(rate) = &self.rate {
-            rate.acquire().await;
-        }
-        let exchange = self
-            .http
-            .send(&self.endpoint, &request, self.deadline, label)
-            .await;
+        // Throttled calls are retried as the SDKs' standard mode does (AWS's control plane
+        // keeps quotas of a few calls a second); the last answer is the call's.
+        let waits = Retry::STANDARD.waits(std::iter::repeat_with(rand::random::<f64>));
+        let mut waits = waits.into_iter();
+        let exchange = loop {
+            if let Some(rate) = &self.rate {
+                rate.acquire().await;
+            }
+            let exchange = self
+                .http
+                .send(&self.endpoint, &request, self.deadline, label)
+                .await;
+            match waits.next() {
+                Some(wait) if is_throttle(&exchange) => tokio::time::sleep(wait).await,
+                _ => break exchange,
+            }
+        };
         Ok(Called {
             result: judge(name, &exchange.outcome),
             exchange,

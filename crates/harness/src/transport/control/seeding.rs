@@ -3,6 +3,7 @@
 use super::ControlError;
 use crate::transport::HOW_TO_SIGN;
 use crate::transport::target::{Target, ThingArn};
+use jobcert_contract::ErrorKind;
 
 /// Thing ARNs a seeding failure lists before it says how many more there were.
 const ARNS_SHOWN: usize = 3;
@@ -80,7 +81,7 @@ impl ControlError {
     /// when the answer looks like one to an unsigned request.
     fn cause(&self, sent: Seeding<'_>, target: &Target) -> String {
         let cause = self.cause_if_signed(sent, target);
-        if !target.unsigned() || !matches!(self, Self::Refused { .. }) {
+        if !target.unsigned() || !matches!(self, Self::Refused { .. }) || self.throttled() {
             return cause;
         }
         match self.unsigned_evidence() {
@@ -119,6 +120,12 @@ impl ControlError {
         }
     }
 
+    /// Whether the target throttled the call at every attempt: 429, or ThrottlingException.
+    fn throttled(&self) -> bool {
+        matches!(self, Self::Refused { status, error_type, .. }
+            if *status == 429 || error_type.as_deref() == Some(ErrorKind::Throttling.type_name()))
+    }
+
     /// The likely cause of a failure of a request the target could authenticate.
     fn cause_if_signed(&self, sent: Seeding<'_>, target: &Target) -> String {
         let guessed = format!(
@@ -139,6 +146,10 @@ impl ControlError {
                 return "the seeding input does not fit the operation's request schema".into();
             }
         };
+        if self.throttled() {
+            return "the target throttled it at every attempt of the SDKs' standard retry:                     keep the run under its quota with --rate, or lower --concurrency"
+                .into();
+        }
         match (status, sent) {
             (404, Seeding::CreateJob(_, arns)) => {
                 let returned = arns.iter().filter(|a| a.returned).count();
@@ -296,6 +307,7 @@ mod tests {
     #[case(ControlError::Refused { operation: "CreateThing", status: 403, error_type: None, message: None, body: "no".into() }, "answered 403 (no error type), body no. Likely cause: the target refused the request's credentials")]
     #[case(ControlError::Refused { operation: "CreateThing", status: 409, error_type: Some("ResourceAlreadyExistsException".into()), message: None, body: String::new() }, "answered 409 ResourceAlreadyExistsException. Likely cause: it exists already")]
     #[case(ControlError::Refused { operation: "CreateThing", status: 503, error_type: None, message: Some("down".into()), body: String::new() }, "answered 503 (no error type): down. Likely cause: the target failed")]
+    #[case(ControlError::Refused { operation: "CreateThing", status: 429, error_type: Some("ThrottlingException".into()), message: Some("Rate exceeded".into()), body: String::new() }, "answered 429 ThrottlingException: Rate exceeded. Likely cause: the target throttled it at every attempt")]
     #[case(ControlError::Refused { operation: "CreateThing", status: 400, error_type: Some("InvalidRequestException".into()), message: None, body: String::new() }, "Likely cause: the target does not take the request as the harness sends it")]
     #[case(ControlError::Timeout { operation: "CreateThing", deadline_ms: 50 }, "no answer within 50 ms. Likely cause: the control plane is slow or not there")]
     #[case(ControlError::Failed { operation: "CreateThing", message: "refused".into() }, "the request failed: refused. Likely cause: nothing answers as a control plane")]

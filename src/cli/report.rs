@@ -8,11 +8,14 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
+use jobcert_harness::finding::Profile;
 use jobcert_harness::record::{FleetRecord, Shard};
 use jobcert_harness::report::Paint;
 use jobcert_harness::report::diff::{diff, read_summary};
 use jobcert_harness::report::fleet::{FleetReport, console, read_record, write_all};
-use jobcert_harness::report::manifest::verify;
+use jobcert_harness::report::manifest::{
+    InputRole, RunFacts, RunKind, TargetSelf, read_manifest, verify, write_manifest,
+};
 use jobcert_harness::verdict::fleet::assess_fleet;
 
 /// The folder a merge writes to by default, beside the shards' folders.
@@ -188,6 +191,36 @@ fn merge(dirs: &[PathBuf], out: Option<PathBuf>) -> anyhow::Result<bool> {
         verdict: &verdict,
     };
     write_all(&out, &report).with_context(|| format!("writing reports to {}", out.display()))?;
+    // The merged folder is a run folder too: its manifest hashes the shard summaries it came
+    // from, under the profile the first shard was judged by.
+    let profile = files[0]
+        .parent()
+        .and_then(|d| read_manifest(d).ok())
+        .map_or(Profile::Aws, |m| m.profile());
+    let command: Vec<String> = std::env::args_os()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    write_manifest(
+        &out,
+        &RunFacts {
+            jobcert_version: env!("CARGO_PKG_VERSION"),
+            kind: RunKind::Fleet,
+            run_id: &merged.run_id,
+            command: &command,
+            profile,
+            started_at_ms: merged.started_at_ms,
+            targets: vec![TargetSelf {
+                data_plane: merged.target.data_plane.clone(),
+                control_plane: merged.target.control_plane.clone(),
+                server: None,
+            }],
+            inputs: files
+                .iter()
+                .map(|f| (InputRole::Shard, f.clone()))
+                .collect(),
+        },
+    )
+    .with_context(|| format!("writing the manifest in {}", out.display()))?;
     // A closed stdout (a pipe to `head`) must not turn a verdict into a panic. Styled text
     // through anstream, which strips the styles off a pipe or under NO_COLOR.
     let _ = writeln!(

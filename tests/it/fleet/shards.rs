@@ -420,3 +420,32 @@ fn merging_again_gives_the_same_result() {
     let after = summary(&run_dir.join("merged"));
     assert_eq!(before["record"], after["record"]);
 }
+
+/// The merged folder is a run folder like any other: its manifest names the shard summaries it
+/// was made from, and `report verify` checks it.
+#[test]
+fn a_merged_folder_has_a_manifest_naming_its_shards() {
+    let scratch = scratch("shards-manifest");
+    let run_dir = lay_out_shards(&scratch);
+    let ran = merge(&scratch, &[&run_dir], None);
+    assert_eq!(ran.code, Some(0), "{ran}");
+    let merged = run_dir.join("merged");
+    let manifest: Value = serde_json::from_str(
+        &std::fs::read_to_string(merged.join("manifest.json")).expect("manifest.json"),
+    )
+    .expect("a manifest");
+    let shards = manifest["inputs"]
+        .as_array()
+        .expect("inputs")
+        .iter()
+        .filter(|i| i["role"] == "shard")
+        .count();
+    assert_eq!(shards, SHARDS as usize, "{manifest:#}");
+    let mut a = args(["report", "verify"]);
+    a.extend(args([merged.as_os_str()]));
+    let verified = jobcert(&a, &scratch, LIMIT);
+    assert_eq!(verified.code, Some(0), "{verified}");
+    std::fs::write(merged.join("summary.json"), "{}").expect("tamper");
+    let tampered = jobcert(&a, &scratch, LIMIT);
+    assert_eq!(tampered.code, Some(1), "{tampered}");
+}

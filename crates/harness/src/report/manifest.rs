@@ -74,6 +74,8 @@ pub enum InputRole {
     Scenario,
     /// A list of accepted deviations.
     Deviations,
+    /// A shard's summary, merged into this folder's.
+    Shard,
 }
 
 /// A target and what it said about itself.
@@ -143,6 +145,13 @@ pub struct Manifest {
     inputs: Vec<Input>,
     schemas: Vec<Hashed>,
     files: Vec<Hashed>,
+}
+
+impl Manifest {
+    /// The profile the run was judged under.
+    pub fn profile(&self) -> Profile {
+        self.profile
+    }
 }
 
 /// What the caller knows of a run that its folder does not say.

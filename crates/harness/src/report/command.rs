@@ -74,14 +74,19 @@ fn has(headers: &[(String, String)], name: &str) -> bool {
 /// curl's own SigV4 options for a request the run signed (it recorded an `authorization`
 /// header): the scope, and the credentials as variable references in double quotes, which the
 /// shell expands when the line runs. Empty for an unsigned request.
-fn sigv4_words(r: &crate::transport::WireRequest, signing: Signing<'_>) -> Vec<String> {
+fn sigv4_words(e: &Exchange, signing: Signing<'_>) -> Vec<String> {
+    let r = &e.request;
     if !has(&r.headers, "authorization") {
         return Vec::new();
     }
-    let service = if r.endpoint == signing.control_plane {
-        CONTROL_SERVICE
-    } else {
+    // By the operation, not the URL: one target may serve both planes on one port.
+    let data = jobcert_contract::Operation::ALL
+        .iter()
+        .any(|o| o.name() == e.operation);
+    let service = if data || r.endpoint != signing.control_plane {
         DATA_SERVICE
+    } else {
+        CONTROL_SERVICE
     };
     let mut words = vec![
         "--aws-sigv4".to_string(),
@@ -115,7 +120,7 @@ pub(super) fn resend(e: &Exchange, signing: Signing<'_>) -> Option<String> {
                 &r.method,
                 &format!("{}{}", r.endpoint, r.target),
             ];
-            let sigv4 = sigv4_words(r, signing);
+            let sigv4 = sigv4_words(e, signing);
             // curl signs afresh, with its own date; a recorded x-amz-* header would go stale.
             let dropped = |k: &str| {
                 let k = k.to_ascii_lowercase();
@@ -187,10 +192,15 @@ mod tests {
     }
 
     fn exchange(request: WireRequest) -> Exchange {
+        let operation = if request.endpoint == CONTROL {
+            "DescribeJob"
+        } else {
+            "StartNextPendingJobExecution"
+        };
         Exchange {
             seq: 1,
             context: "case".into(),
-            operation: "StartNextPendingJobExecution".into(),
+            operation: operation.into(),
             request,
             outcome: Outcome::Timeout { deadline_ms: 1 },
             timing: Timing {
@@ -290,5 +300,19 @@ mod tests {
             resend(&exchange(request), signing).as_deref(),
             Some(expected)
         );
+    }
+
+    /// A target serving both planes on one port: the data-plane call is still signed for
+    /// iot-jobs-data, as the run signed it.
+    #[test]
+    fn one_port_for_both_planes_signs_by_the_operation() {
+        let signing = Signing {
+            region: "eu-west-1",
+            control_plane: CONTROL,
+        };
+        let mut e = exchange(http("GET", CONTROL, "/things/t-1/jobs", &SIGNED));
+        e.operation = "GetPendingJobExecutions".into();
+        let line = resend(&e, signing).unwrap_or_default();
+        assert!(line.contains("aws:amz:eu-west-1:iot-jobs-data "), "{line}");
     }
 }

@@ -12,16 +12,16 @@ use crate::check::answer;
 use crate::check::health::{self, ReadBack};
 use crate::check::oracle::{Call, Oracle, Subject, Window, subject};
 use crate::check::{expect, notify};
-use crate::finding::{Finding, Profile, Severity, severity};
+use crate::finding::Finding;
 use crate::plan::{Action, PlannedCase, Step};
 use crate::record::CaseRecord;
 use crate::transport::{
     ControlClient, DataClient, Exchange, Label, Raw, Request, Retry, Sent, Target, is_throttle,
 };
-use jobcert_contract::{Binding, ErrorKind, NEXT_EXECUTION, Operation, RequirementId, req};
+use jobcert_contract::{Binding, NEXT_EXECUTION, Operation, RequirementId, req};
 
 use super::Settings;
-use super::throttle::throttled_out;
+use super::throttle::{throttle_shape, throttled_out};
 
 /// One case in flight.
 pub(super) struct CaseRun<'a> {
@@ -428,81 +428,5 @@ impl<'a> CaseRun<'a> {
             let judged = self.oracle.judge(&call, &answer, Some(attribution));
             self.findings.extend(judged);
         }
-    }
-}
-
-/// The SN-THROTTLING finding of a throttled exchange: the throttle names ThrottlingException
-/// and breaks no must-level wire check (status, type) under `profile`.
-fn throttle_shape(
-    exchange: &Exchange,
-    operation: Operation,
-    binding: Binding,
-    profile: Profile,
-) -> Finding {
-    let (answer, wire) = answer::read(exchange, operation, binding, profile);
-    let broken = wire
-        .iter()
-        .find(|f| severity(f, profile) == Severity::Failure);
-    let throttling = ErrorKind::Throttling.type_name();
-    let message = match (answer.error_type(), broken) {
-        (Some(t), None) if t == throttling => format!("throttled: {}", answer.describe()),
-        (_, Some(f)) => format!("a throttle answered {}: {}", answer.describe(), f.message),
-        (_, None) => format!(
-            "a throttle answered {}, not {throttling}",
-            answer.describe()
-        ),
-    };
-    let ok = broken.is_none() && answer.error_type() == Some(throttling);
-    Finding::check(ok, req::SN_THROTTLING, message, Some(exchange.seq))
-}
-
-#[cfg(test)]
-mod tests {
-    use rstest::rstest;
-
-    use super::*;
-    use crate::transport::{Outcome, WireRequest, WireResponse};
-
-    fn throttled(status: u16, error_type: &str, body: &str) -> Exchange {
-        let label = Label {
-            seq: 7,
-            context: "c",
-            operation: "DescribeJobExecution",
-        };
-        let request = WireRequest {
-            transport: "http".into(),
-            ..WireRequest::publish("h".into(), "t".into(), None)
-        };
-        let response = WireResponse {
-            status,
-            headers: vec![("x-amzn-ErrorType".into(), error_type.into())],
-            body: body.into(),
-            truncated: false,
-        };
-        Exchange::new(label, request, Outcome::Answered(response), 0, 0)
-    }
-
-    #[rstest]
-    #[case::as_modelled(429, "ThrottlingException", Profile::Aws, true)]
-    #[case::as_also_seen(400, "ThrottlingException", Profile::Aws, true)]
-    #[case::also_seen_is_strictly_wrong(400, "ThrottlingException", Profile::Strict, false)]
-    #[case::another_type(429, "LimitExceededException", Profile::Aws, false)]
-    #[case::a_modelled_but_wrong_type(429, "InvalidRequestException", Profile::Aws, false)]
-    fn a_throttle_is_judged_only_under_sn_throttling(
-        #[case] status: u16,
-        #[case] error_type: &str,
-        #[case] profile: Profile,
-        #[case] passed: bool,
-    ) {
-        let exchange = throttled(status, error_type, r#"{"message":"Rate exceeded"}"#);
-        let f = throttle_shape(
-            &exchange,
-            Operation::DescribeJobExecution,
-            Binding::Http,
-            profile,
-        );
-        assert_eq!(f.requirement, req::SN_THROTTLING);
-        assert_eq!(f.exchange, Some(7));
-        assert_eq!(f.passed, passed, "{}", f.message);
     }
 }

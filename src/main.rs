@@ -21,6 +21,8 @@ enum Command {
     Fleet(cli::fleet::FleetArgs),
     /// Work with reports: merge shard results, verify a run folder, diff two runs.
     Report(cli::report::ReportArgs),
+    /// Work with captures of traffic: check one and say what it holds.
+    Capture(cli::capture::CaptureArgs),
     /// Run the reference implementation (HTTP data plane and control plane).
     Serve(cli::serve::ServeArgs),
     /// Check scenario files without running them.
@@ -48,5 +50,6 @@ async fn main() -> std::process::ExitCode {
         Command::Validate(args) => cli::validate::run(&args),
         Command::Fleet(args) => cli::fleet::run(args).await,
         Command::Report(args) => cli::report::run(args),
+        Command::Capture(args) => cli::capture::run(args),
     }
 }

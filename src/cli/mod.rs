@@ -1,5 +1,6 @@
 //! Command-line commands: one module per command.
 
+pub mod capture;
 pub mod fleet;
 mod profile;
 mod progress;

@@ -16,6 +16,7 @@ use jobcert_contract::Binding;
 use jobcert_harness::drive::conformance::{self, Settings, StatusBoard};
 use jobcert_harness::plan::Plan;
 use jobcert_harness::plan::generate;
+use jobcert_harness::record::capture::{self, Origin, Source, SourceKind};
 use jobcert_harness::record::{LatencyBook, RunRecord, TargetInfo};
 use jobcert_harness::report::manifest::{InputRole, RunFacts, RunKind, TargetSelf};
 use jobcert_harness::report::{self, ReportInput};
@@ -108,6 +109,10 @@ pub struct RunArgs {
     /// Print no progress on stderr.
     #[arg(long)]
     quiet: bool,
+    /// Also write every exchange of the run as a capture (`jobcert-capture/1`; gzip-compressed
+    /// when FILE ends in `.gz`), for `jobcert replay` and `jobcert diff`.
+    #[arg(long, value_name = "FILE")]
+    capture: Option<PathBuf>,
     /// Seconds between plain progress lines while stderr is not a terminal (for tests).
     #[arg(long, hide = true, default_value_t = DEFAULT_PROGRESS_EVERY_S)]
     progress_every_s: u64,
@@ -352,6 +357,9 @@ async fn execute(args: RunArgs) -> anyhow::Result<bool> {
         rerun_prefix: &rerun_prefix,
         region: &args.region,
     };
+    if let Some(path) = &args.capture {
+        write_capture(&record, path)?;
+    }
     let dir = args.report_dir.join(&run_id);
     report::write_all(&dir, &input)
         .with_context(|| format!("writing reports to {}", dir.display()))?;
@@ -387,6 +395,24 @@ async fn execute(args: RunArgs) -> anyhow::Result<bool> {
         eprintln!("jobcert run: no check was executed; that is a failure");
     }
     Ok(assessment.passed)
+}
+
+/// Writes every exchange of `record` to `path` as a capture whose names are placeholders.
+fn write_capture(record: &RunRecord, path: &std::path::Path) -> anyhow::Result<()> {
+    let origin = Origin {
+        source: Source {
+            kind: SourceKind::Run,
+            detail: Some(record.run_id.clone()),
+        },
+        origin_ms: record.started_at_ms,
+        target_time_scale: record.target.time_scale,
+        run_id: Some(record.run_id.clone()),
+    };
+    let exchanges = record.cases.iter().flat_map(|c| &c.exchanges);
+    capture::write(&capture::from_exchanges(exchanges, origin), path)
+        .with_context(|| format!("writing the capture {}", path.display()))?;
+    println!("capture: {}", path.display());
+    Ok(())
 }
 
 /// The command that re-runs a case of this run: every option that shapes a case (the target,

@@ -1,5 +1,6 @@
 //! Records of a run: exchanges, latency histograms, and the fleet record. Reports read these; nothing here judges.
 
+pub mod capture;
 mod fleet;
 mod latency;
 mod recorder;

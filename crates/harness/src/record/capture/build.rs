@@ -1,0 +1,192 @@
+//! A capture made from recorded exchanges: the things and jobs the control plane created become
+//! the seed, every data-plane exchange a line on its device's timeline, and every later
+//! control-plane change (a cancel, say) a control line. Reads (GET) of the control plane are
+//! the recorder's own business and are left out.
+
+use std::collections::{BTreeSet, HashMap};
+
+use percent_encoding::percent_decode_str;
+use serde_json::{Map, Value};
+
+use super::format::{
+    Answer, Capture, CapturedControl, CapturedExchange, FORMAT, Header, Line, Numbered, Seed,
+    SeedJob, SeedThing, Source,
+};
+use super::names::Placeholders;
+use crate::transport::{Exchange, Outcome};
+use jobcert_contract::Operation;
+
+/// The thing a data-plane path (`/things/NAME/jobs/…`) or topic (`$aws/things/NAME/jobs/…`)
+/// is about.
+pub fn thing_of(target: &str) -> Option<String> {
+    let path = target.split('?').next().unwrap_or(target);
+    let mut parts = path.split('/');
+    parts.find(|p| *p == "things")?;
+    let name = parts.next().filter(|n| !n.is_empty())?;
+    Some(percent_decode_str(name).decode_utf8_lossy().into_owned())
+}
+
+/// The job a control-plane path (`/jobs/ID…`) is about.
+fn job_of(target: &str) -> Option<String> {
+    let path = target.split('?').next().unwrap_or(target);
+    let mut parts = path.split('/');
+    parts.find(|p| *p == "jobs")?;
+    let id = parts.next().filter(|n| !n.is_empty())?;
+    Some(percent_decode_str(id).decode_utf8_lossy().into_owned())
+}
+
+fn succeeded(outcome: &Outcome) -> bool {
+    matches!(outcome, Outcome::Answered(r) if (200..300).contains(&r.status))
+}
+
+/// A thing ARN's name (`arn:aws:iot:r:a:thing/NAME`).
+fn arn_thing(arn: &str) -> Option<&str> {
+    arn.rsplit_once(":thing/").map(|(_, name)| name)
+}
+
+fn client_token(body: Option<&str>) -> Option<String> {
+    let value: Value = serde_json::from_str(body?).ok()?;
+    value.get("clientToken")?.as_str().map(str::to_string)
+}
+
+/// What a capture header says besides its seed.
+#[derive(Debug, Clone)]
+pub struct Origin {
+    /// What recorded it.
+    pub source: Source,
+    /// Wall-clock origin, epoch milliseconds.
+    pub origin_ms: u64,
+    /// How fast the recorded target's clock ran.
+    pub target_time_scale: f64,
+    /// The run id the recorder put in every name it created, left out of placeholders.
+    pub run_id: Option<String>,
+}
+
+/// The capture of `exchanges` (any order; they are put in send order).
+pub fn from_exchanges<'a>(
+    exchanges: impl IntoIterator<Item = &'a Exchange>,
+    origin: Origin,
+) -> Capture {
+    let mut all: Vec<&Exchange> = exchanges.into_iter().collect();
+    all.sort_by_key(|e| (e.timing.sent_us, e.seq));
+    let mut names = Placeholders::new(origin.run_id.clone());
+
+    // The world: what the control plane created, and the things devices spoke for.
+    let mut things = BTreeSet::new();
+    let mut created_jobs = Vec::new();
+    for e in &all {
+        if !succeeded(&e.outcome) {
+            continue;
+        }
+        match e.operation.as_str() {
+            "CreateThing" => things.extend(thing_of(&e.request.target)),
+            "CreateJob" => {
+                let body: Map<String, Value> = e
+                    .request
+                    .body
+                    .as_deref()
+                    .and_then(|b| serde_json::from_str(b).ok())
+                    .unwrap_or_default();
+                let targets: Vec<String> = body
+                    .get("targets")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|t| t.as_str().and_then(arn_thing).map(str::to_string))
+                    .collect();
+                if let Some(id) = job_of(&e.request.target) {
+                    created_jobs.push((id, targets, body, e.timing.sent_us));
+                }
+            }
+            _ => {}
+        }
+    }
+    for t in &things {
+        names.thing(t);
+    }
+    for (id, ..) in &created_jobs {
+        names.job(id);
+    }
+
+    let seed = Seed {
+        things: things
+            .iter()
+            .map(|t| SeedThing {
+                name: names.thing(t),
+            })
+            .collect(),
+        jobs: created_jobs
+            .into_iter()
+            .map(|(id, targets, mut body, at)| {
+                body.remove("targets");
+                let create = serde_json::from_str(&names.apply(&Value::Object(body).to_string()))
+                    .unwrap_or_default();
+                SeedJob {
+                    id: names.job(&id),
+                    targets: targets.iter().map(|t| names.thing(t)).collect(),
+                    at_us: Some(at),
+                    create,
+                }
+            })
+            .collect(),
+    };
+
+    let mut device_seq: HashMap<String, u64> = HashMap::new();
+    let mut lines = Vec::new();
+    for e in &all {
+        let answer = Answer::of(&e.outcome, &e.request.transport);
+        if Operation::from_name(&e.operation).is_some() {
+            let Some(thing) = thing_of(&e.request.target) else {
+                continue;
+            };
+            let device = if things.contains(&thing) {
+                names.thing(&thing)
+            } else {
+                thing
+            };
+            let n = device_seq.entry(device.clone()).or_default();
+            lines.push(Line::Exchange(CapturedExchange {
+                device,
+                device_seq: *n,
+                intended_us: (e.timing.intended_us != e.timing.sent_us)
+                    .then_some(e.timing.intended_us),
+                sent_us: e.timing.sent_us,
+                done_us: e.timing.done_us,
+                transport: e.request.transport.clone(),
+                operation: e.operation.clone(),
+                method: (e.request.transport == "http").then(|| e.request.method.clone()),
+                target: names.apply(&e.request.target),
+                body: e.request.body.as_deref().map(|b| names.apply(b)),
+                client_token: client_token(e.request.body.as_deref()),
+                answer,
+            }));
+            *n += 1;
+        } else if !matches!(e.operation.as_str(), "CreateThing" | "CreateJob")
+            && e.request.method != "GET"
+        {
+            lines.push(Line::Control(CapturedControl {
+                sent_us: e.timing.sent_us,
+                done_us: Some(e.timing.done_us),
+                operation: e.operation.clone(),
+                method: e.request.method.clone(),
+                target: names.apply(&e.request.target),
+                body: e.request.body.as_deref().map(|b| names.apply(b)),
+                answer,
+            }));
+        }
+    }
+    Capture {
+        header: Header {
+            format: FORMAT.to_string(),
+            source: origin.source,
+            jobcert_version: Some(env!("CARGO_PKG_VERSION").to_string()),
+            origin_ms: origin.origin_ms,
+            target_time_scale: origin.target_time_scale,
+            seed,
+        },
+        lines: lines
+            .into_iter()
+            .map(|value| Numbered { line: 0, value })
+            .collect(),
+    }
+}

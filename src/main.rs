@@ -21,6 +21,8 @@ enum Command {
     Fleet(cli::fleet::FleetArgs),
     /// Work with reports: merge shard results, verify a run folder, diff two runs.
     Report(cli::report::ReportArgs),
+    /// Replay a capture against a target (the reference server by default).
+    Replay(cli::replay::ReplayArgs),
     /// Work with captures of traffic: check one and say what it holds.
     Capture(cli::capture::CaptureArgs),
     /// Run the reference implementation (HTTP data plane and control plane).
@@ -51,5 +53,6 @@ async fn main() -> std::process::ExitCode {
         Command::Fleet(args) => cli::fleet::run(args).await,
         Command::Report(args) => cli::report::run(args),
         Command::Capture(args) => cli::capture::run(args),
+        Command::Replay(args) => cli::replay::run(args).await,
     }
 }

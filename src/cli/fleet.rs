@@ -1,18 +1,19 @@
 //! `jobcert fleet`: run a fleet scenario (or one shard of it) against a target — by default the
-//! reference server, started as a child process so that the fleet's connections and the
-//! server's count against separate descriptor limits and the measurements do not share a
-//! runtime — then write the reports and turn the verdict into the exit code.
+//! reference server in a child process (`reference.rs`) — then write the reports and turn the
+//! verdict into the exit code.
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
-use std::process::{ExitCode, Stdio};
+use std::process::ExitCode;
 
 use super::profile::ProfileArg;
 use super::progress::Progress;
+use super::reference;
 use anyhow::{Context, bail};
 use clap::Args;
 use jobcert_harness::drive::fleet::{self, FleetSettings, LiveStatus};
-use jobcert_harness::record::Shard;
+use jobcert_harness::record::capture::{self, Origin, Source, SourceKind};
+use jobcert_harness::record::{Kept, Shard};
 use jobcert_harness::report::Paint;
 use jobcert_harness::report::fleet::{FleetReport, console, write_all};
 use jobcert_harness::report::manifest::{InputRole, RunFacts, RunKind, TargetSelf, write_manifest};
@@ -22,8 +23,6 @@ use jobcert_harness::scenario::fleet::{
 use jobcert_harness::transport::target::control_plane;
 use jobcert_harness::transport::{DataPlane, Signer, Target};
 use jobcert_harness::verdict::fleet::assess_fleet;
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
@@ -74,6 +73,10 @@ pub struct FleetArgs {
     /// No progress line.
     #[arg(long)]
     quiet: bool,
+    /// Also write every exchange of the run as a capture (`jobcert-capture/1`; gzip-compressed
+    /// when FILE ends in `.gz`), for `jobcert replay`. Keeps every exchange in memory.
+    #[arg(long, value_name = "FILE")]
+    capture: Option<PathBuf>,
 }
 
 /// Runs the command; exit 0 = pass, 1 = a failure, 2 = bad arguments or scenario.
@@ -127,53 +130,6 @@ fn run_id(args: &FleetArgs) -> anyhow::Result<String> {
     }
 }
 
-/// The reference server in a child process, and the lines it printed.
-struct Reference {
-    _child: Child,
-    data: String,
-    control: String,
-    mqtt: Option<String>,
-}
-
-async fn start_reference(spec: &FleetSpec, args: &FleetArgs) -> anyhow::Result<Reference> {
-    let exe = std::env::current_exe().context("finding the jobcert binary")?;
-    let mut command = Command::new(exe);
-    command
-        .args(["serve", "--http", "127.0.0.1:0", "--control", "127.0.0.1:0"])
-        .args(["--time-scale", &spec.reference.time_scale.to_string()])
-        .args(["--region", &args.region, "--account-id", &args.account_id])
-        .stdout(Stdio::piped())
-        .stdin(Stdio::null())
-        .kill_on_drop(true);
-    if spec.transport == FleetTransport::Mqtt {
-        command.args(["--mqtt", "127.0.0.1:0"]);
-    }
-    let mut child = command.spawn().context("starting the reference server")?;
-    let stdout = child.stdout.take().context("the server's stdout")?;
-    let mut lines = BufReader::new(stdout).lines();
-    let mut next = async |prefix: &str| -> anyhow::Result<String> {
-        let line = tokio::time::timeout(std::time::Duration::from_secs(30), lines.next_line())
-            .await
-            .context("the reference server did not start within 30 s")??
-            .context("the reference server exited before it listened")?;
-        line.strip_prefix(prefix)
-            .map(str::to_string)
-            .with_context(|| format!("unexpected line from the server: {line:?}"))
-    };
-    let data = next("data-plane ").await?;
-    let control = next("control-plane ").await?;
-    let mqtt = match spec.transport {
-        FleetTransport::Mqtt => Some(next("mqtt ").await?),
-        FleetTransport::Http => None,
-    };
-    Ok(Reference {
-        _child: child,
-        data,
-        control,
-        mqtt,
-    })
-}
-
 async fn execute(args: FleetArgs) -> anyhow::Result<bool> {
     if !(args.target_time_scale.is_finite() && args.target_time_scale > 0.0) {
         bail!("--target-time-scale must be a positive number");
@@ -182,7 +138,15 @@ async fn execute(args: FleetArgs) -> anyhow::Result<bool> {
     let run_id = run_id(&args)?;
     let shard = args.shard.unwrap_or(Shard::WHOLE);
     let reference = match &args.target {
-        None => Some(start_reference(&spec, &args).await?),
+        None => Some(
+            reference::start(
+                spec.reference.time_scale,
+                spec.transport == FleetTransport::Mqtt,
+                &args.region,
+                &args.account_id,
+            )
+            .await?,
+        ),
         Some(_) => None,
     };
     let (data_url, control, time_scale) = match (&reference, &args.target) {
@@ -239,6 +203,7 @@ async fn execute(args: FleetArgs) -> anyhow::Result<bool> {
         shard,
         profile: args.profile.into(),
         live: None,
+        capture: args.capture.as_ref().map(|_| Kept::default()),
     };
     let stop = CancellationToken::new();
     let interrupt = tokio::spawn({
@@ -261,6 +226,20 @@ async fn execute(args: FleetArgs) -> anyhow::Result<bool> {
     }
     interrupt.abort();
     drop(reference);
+    if let (Some(path), Some(kept)) = (&args.capture, &settings.capture) {
+        let exchanges = std::mem::take(&mut *kept.lock().unwrap_or_else(|p| p.into_inner()));
+        let origin = Origin {
+            source: Source {
+                kind: SourceKind::Fleet,
+                detail: Some(format!("{} (run {run_id})", spec.name)),
+            },
+            origin_ms: record.started_at_ms,
+            target_time_scale: record.target.time_scale,
+            run_id: Some(run_id.clone()),
+        };
+        capture::write(&capture::from_exchanges(&exchanges, origin), path)
+            .with_context(|| format!("writing the capture {}", path.display()))?;
+    }
     let verdict = assess_fleet(&record);
     let dir = if shard.count > 1 {
         args.report_dir

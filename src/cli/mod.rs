@@ -4,6 +4,8 @@ pub mod capture;
 pub mod fleet;
 mod profile;
 mod progress;
+mod reference;
+pub mod replay;
 pub mod report;
 pub mod run;
 pub mod serve;

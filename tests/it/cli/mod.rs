@@ -1,10 +1,11 @@
 //! The `jobcert` binary as users run it: `run` (also on a busy machine), `serve`, `report
-//! verify` and `report diff`, `capture lint`, and the Kubernetes example.
+//! verify` and `report diff`, `capture lint`, `replay`, and the Kubernetes example.
 
 mod busy;
 mod capture;
 mod deploy_example;
 mod progress;
+mod replay;
 mod report_bundle;
 mod run;
 mod serve;

@@ -8,3 +8,4 @@ pub mod expect;
 pub mod health;
 pub mod notify;
 pub mod oracle;
+pub mod replay;

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::latency::{LatencyBook, outcome_name};
+use super::replay::ReplayTally;
 use super::run::TargetInfo;
 use crate::finding::Finding;
 use crate::scenario::fleet::Thresholds;
@@ -95,6 +96,9 @@ pub struct Schedule {
     pub max_lateness_us: u64,
     /// Seconds the schedule ran.
     pub seconds: f64,
+    /// Requests that found every sending slot taken and waited for one (counted, never hidden).
+    #[serde(default)]
+    pub queued: u64,
 }
 
 /// One interval's histograms (completions within it).
@@ -156,6 +160,9 @@ pub struct FleetRecord {
     /// Resident memory of the harness process: before the devices started, and at its peak,
     /// in KiB (summed over shards once merged; absent off Linux).
     pub memory: Option<Memory>,
+    /// For a replay: how much of the capture was played and where answers departed from it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replay: Option<ReplayTally>,
 }
 
 /// The harness process's resident memory.
@@ -277,6 +284,14 @@ impl FleetRecord {
         s.late += o.late;
         s.max_lateness_us = s.max_lateness_us.max(o.max_lateness_us);
         s.seconds = s.seconds.max(o.seconds);
+        s.queued += o.queued;
+        self.replay = match (self.replay.take(), other.replay) {
+            (Some(mut a), Some(b)) => {
+                a.merge(b);
+                Some(a)
+            }
+            (a, b) => a.or(b),
+        };
         self.memory = match (self.memory, other.memory) {
             (Some(a), Some(b)) => Some(Memory {
                 baseline_kib: a.baseline_kib + b.baseline_kib,

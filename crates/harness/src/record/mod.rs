@@ -4,6 +4,7 @@ pub mod capture;
 mod fleet;
 mod latency;
 mod recorder;
+mod replay;
 mod run;
 
 pub use fleet::{
@@ -11,5 +12,6 @@ pub use fleet::{
     Tally,
 };
 pub use latency::{LatencyBook, LatencyKey, hgrm, outcome_name};
-pub use recorder::{Recorder, Snapshot, epoch_ms};
+pub use recorder::{Kept, Recorder, Snapshot, epoch_ms};
+pub use replay::{DIVERGENCES_KEPT, DivergenceExample, ReplayTally};
 pub use run::{CaseRecord, RunRecord, TargetInfo};

@@ -30,9 +30,13 @@ struct Live {
     snapshot: Snapshot,
 }
 
+/// Every exchange of a run, kept for a capture when asked for.
+pub type Kept = std::sync::Arc<Mutex<Vec<Exchange>>>;
+
 /// Collects a fleet run's record while devices run.
 pub struct Recorder {
     live: Mutex<Live>,
+    kept: Option<Kept>,
 }
 
 /// Epoch milliseconds now.
@@ -54,7 +58,13 @@ impl Recorder {
                 current_start_ms,
                 snapshot: Snapshot::default(),
             }),
+            kept: None,
         }
+    }
+
+    /// The same recorder, also keeping a copy of every exchange in `kept`.
+    pub fn keeping(self, kept: Option<Kept>) -> Self {
+        Self { kept, ..self }
     }
 
     fn live(&self) -> std::sync::MutexGuard<'_, Live> {
@@ -64,6 +74,11 @@ impl Recorder {
     /// Records a data-plane or control-plane exchange, its findings and the error it was to
     /// the device, if any.
     pub fn exchange(&self, exchange: &Exchange, findings: Vec<Finding>, error: Option<String>) {
+        if let Some(kept) = &self.kept {
+            kept.lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(exchange.clone());
+        }
         let latency = exchange.timing.latency_us();
         let outcome = outcome_name(&exchange.outcome);
         let mut live = self.live();

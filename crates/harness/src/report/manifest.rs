@@ -64,6 +64,8 @@ pub enum RunKind {
     Conformance,
     /// `jobcert fleet`.
     Fleet,
+    /// `jobcert replay`.
+    Replay,
 }
 
 /// What one input file was for.
@@ -76,6 +78,8 @@ pub enum InputRole {
     Deviations,
     /// A shard's summary, merged into this folder's.
     Shard,
+    /// A capture a replay played.
+    Capture,
 }
 
 /// A target and what it said about itself.

@@ -7,7 +7,7 @@ use std::time::Duration;
 use jobcert_contract::ControlOperation;
 use serde_json::{Value, json};
 
-use super::binding::bind;
+use super::binding::{HttpRequest, bind};
 use super::http::{Endpoint, HttpTransport};
 use super::{Exchange, Label, Outcome, RateLimit, Retry, is_throttle};
 
@@ -141,6 +141,50 @@ impl ControlClient {
     /// Creates `job`.
     pub async fn create_job(&self, seq: u64, context: &str, job: &NewJob) -> Call<Value> {
         self.call(ControlOperation::CreateJob, &job.input(), seq, context)
+            .await
+    }
+
+    /// Creates job `id` for `targets` (thing ARNs) with the other CreateJob members of
+    /// `members` as they are (a recorded CreateJob body, say).
+    pub async fn create_job_with(
+        &self,
+        seq: u64,
+        context: &str,
+        id: &str,
+        targets: &[String],
+        members: &serde_json::Map<String, Value>,
+    ) -> Call<Value> {
+        let mut input = members.clone();
+        input.insert("jobId".into(), json!(id));
+        input.insert("targets".into(), json!(targets));
+        self.call(
+            ControlOperation::CreateJob,
+            &Value::Object(input),
+            seq,
+            context,
+        )
+        .await
+    }
+
+    /// Sends a recorded control-plane `method` request to `path` with `body` as it is; the
+    /// exchange is labelled `operation`.
+    pub async fn send_raw(
+        &self,
+        label: Label<'_>,
+        method: &str,
+        path: &str,
+        body: Option<&str>,
+    ) -> Exchange {
+        let request = HttpRequest {
+            method: method.to_string(),
+            target: path.to_string(),
+            body: body.map(str::to_string),
+        };
+        if let Some(rate) = &self.rate {
+            rate.acquire().await;
+        }
+        self.http
+            .send(&self.endpoint, &request, self.deadline, label)
             .await
     }
 

@@ -154,6 +154,21 @@ pub fn assess_fleet(record: &FleetRecord) -> FleetVerdict {
     if record.data_requests() == 0 {
         reasons.push("no data-plane request was sent".into());
     }
+    if let Some(t) = &record.replay {
+        if t.strict && t.divergence_count() > 0 {
+            reasons.push(format!(
+                "--strict: {} divergence(s) from the recording",
+                t.divergence_count()
+            ));
+        }
+        if !record.partial && t.replayed < t.planned {
+            reasons.push(format!(
+                "{} of {} exchanges were not replayed",
+                t.planned - t.replayed,
+                t.planned
+            ));
+        }
+    }
     FleetVerdict {
         passed: reasons.is_empty(),
         thresholds,

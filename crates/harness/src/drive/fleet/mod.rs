@@ -23,7 +23,7 @@ use self::agent::Agent;
 use self::draws::Draws;
 use self::rollout::Rollout;
 use crate::finding::Profile;
-use crate::record::{FleetRecord, Memory, Recorder, Shard, Snapshot, TargetInfo, epoch_ms};
+use crate::record::{FleetRecord, Kept, Memory, Recorder, Shard, Snapshot, TargetInfo, epoch_ms};
 use crate::scenario::fleet::{Connections, FleetSpec, LoadModel, RolloutStart};
 use crate::transport::http::{Endpoint, HttpTransport};
 use crate::transport::http_conn::DeviceConnection;
@@ -46,6 +46,8 @@ pub struct FleetSettings {
     pub profile: Profile,
     /// Where to publish a [`LiveStatus`] every second, for a progress display.
     pub live: Option<watch::Sender<LiveStatus>>,
+    /// Where to keep a copy of every exchange, for a capture.
+    pub capture: Option<Kept>,
 }
 
 /// What a running fleet publishes every second.
@@ -193,6 +195,7 @@ pub async fn run(
         thresholds: spec.thresholds.clone(),
         profile: settings.profile,
         memory: None,
+        replay: None,
     };
     let halt = CancellationToken::new();
     // One clock for every transport: the pool's, the devices' own connections', MQTT's.
@@ -206,7 +209,7 @@ pub async fn run(
         http,
         run_id: settings.run_id.clone(),
         deadline,
-        recorder: Recorder::new(record),
+        recorder: Recorder::new(record).keeping(settings.capture.clone()),
         rollout: Rollout::new(things.iter().map(|(_, b)| *b)),
         profile: settings.profile,
         seq: AtomicU64::new(0),

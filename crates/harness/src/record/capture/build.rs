@@ -49,6 +49,28 @@ fn client_token(body: Option<&str>) -> Option<String> {
     value.get("clientToken")?.as_str().map(str::to_string)
 }
 
+/// `answer` with placeholders for the names its body (and reply topic) holds.
+fn placeheld(answer: Answer, names: &Placeholders) -> Answer {
+    match answer {
+        Answer::Http {
+            status,
+            error_type,
+            body,
+            truncated,
+        } => Answer::Http {
+            status,
+            error_type,
+            body: names.apply(&body),
+            truncated,
+        },
+        Answer::Mqtt { topic, body } => Answer::Mqtt {
+            topic: names.apply(&topic),
+            body: names.apply(&body),
+        },
+        other => other,
+    }
+}
+
 /// What a capture header says besides its seed.
 #[derive(Debug, Clone)]
 pub struct Origin {
@@ -134,7 +156,7 @@ pub fn from_exchanges<'a>(
     let mut device_seq: HashMap<String, u64> = HashMap::new();
     let mut lines = Vec::new();
     for e in &all {
-        let answer = Answer::of(&e.outcome, &e.request.transport);
+        let answer = placeheld(Answer::of(&e.outcome, &e.request.transport), &names);
         if Operation::from_name(&e.operation).is_some() {
             let Some(thing) = thing_of(&e.request.target) else {
                 continue;

@@ -1,5 +1,6 @@
 //! Placeholders for the names a capture holds. A recorded thing `dev-1-r7f3h-4` (its run's id
-//! `r7f3` taken out) is stored as `{thing:dev-1-h-4}`, a job as `{job:…}`; a replay substitutes
+//! `r7f3` taken out, and the separator it leaves) is stored as `{thing:dev-1-h-4}`, a job as
+//! `{job:…}`; a replay substitutes
 //! run-unique names back. Substitution is textual, over paths, topics and bodies alike, longest
 //! name first so that a name that is a prefix of another never takes its place.
 
@@ -31,10 +32,17 @@ impl Placeholders {
         }
     }
 
+    /// `real` without the run id (and the separator it leaves doubled or dangling).
     fn label(&self, real: &str) -> String {
-        match &self.run_id {
-            Some(id) => real.replacen(id.as_str(), "", 1),
-            None => real.to_string(),
+        let Some(id) = &self.run_id else {
+            return real.to_string();
+        };
+        let without = real.replacen(id.as_str(), "", 1).replace("--", "-");
+        let trimmed = without.trim_matches('-');
+        if trimmed.is_empty() {
+            real.to_string()
+        } else {
+            trimmed.to_string()
         }
     }
 

@@ -193,7 +193,7 @@ fn a_capture_from_exchanges_seeds_the_world_and_uses_placeholders() {
         Answer::Http {
             status: 200,
             error_type: Some("X".into()),
-            body: r#"{"execution":{"jobId":"fw-r9h-0"}}"#.into(),
+            body: r#"{"execution":{"jobId":"{job:fw-h-0}"}}"#.into(),
             truncated: false
         }
     );
@@ -229,11 +229,12 @@ fn a_written_capture_reads_back_the_same(#[case] name: &str) {
 #[test]
 fn placeholders_give_way_to_the_longest_name_and_keep_labels_apart() {
     let mut names = Placeholders::new(Some("r1".into()));
-    assert_eq!(names.thing("a-r1"), "{thing:a-}");
-    assert_eq!(names.thing("a-r1x"), "{thing:a-x}");
-    assert_eq!(names.thing("ar1-"), "{thing:a-~2}");
+    assert_eq!(names.thing("a-r1"), "{thing:a}");
+    assert_eq!(names.thing("a-r1-x"), "{thing:a-x}");
+    assert_eq!(names.thing("r1-a"), "{thing:a~2}");
+    assert_eq!(names.thing("r1"), "{thing:r1}");
     assert_eq!(
-        names.apply("/things/a-r1x/jobs"),
+        names.apply("/things/a-r1-x/jobs"),
         "/things/{thing:a-x}/jobs"
     );
     assert_eq!(

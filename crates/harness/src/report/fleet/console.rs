@@ -22,9 +22,14 @@ fn verdict(out: &mut String, report: &FleetReport<'_>, colour: Paint) {
     let tone = if v.passed { Tone::Good } else { Tone::Bad };
     let word = paint(colour, tone, &passed_word(v.passed).to_uppercase());
     let r = report.record;
+    let command = if r.replay.is_some() {
+        "replay"
+    } else {
+        "fleet"
+    };
     let _ = writeln!(
         out,
-        "jobcert fleet {} (run {}): {word}",
+        "jobcert {command} {} (run {}): {word}",
         r.scenario, r.run_id
     );
     for reason in &v.reasons {
@@ -55,6 +60,46 @@ fn rates(out: &mut String, record: &FleetRecord) {
             s.started,
             s.late,
             s.max_lateness_us as f64 / 1000.0
+        );
+    }
+}
+
+fn replayed(out: &mut String, record: &FleetRecord) {
+    let Some(t) = &record.replay else {
+        return;
+    };
+    let pace = t.speed.map_or_else(
+        || "as fast as possible".to_string(),
+        |s| format!("{}x", number(s)),
+    );
+    let _ = writeln!(
+        out,
+        "replay: {} of {} exchanges at {pace}, {} cop{} of each device, {} queued for a free slot",
+        t.replayed,
+        t.planned,
+        t.clones,
+        if t.clones == 1 { "y" } else { "ies" },
+        record.schedule.queued
+    );
+    let kinds: Vec<String> = t
+        .divergences
+        .iter()
+        .map(|(k, n)| format!("{n} {k}"))
+        .collect();
+    let _ = match kinds.is_empty() {
+        true => writeln!(out, "divergences from the recording: none"),
+        false => writeln!(
+            out,
+            "divergences from the recording: {}; {} device(s) rebound to the job $next named",
+            kinds.join(", "),
+            t.rebound
+        ),
+    };
+    for e in &t.examples {
+        let _ = writeln!(
+            out,
+            "  {} at line {} ({}): recorded {}, replayed {}",
+            e.kind, e.line, e.device, e.recorded, e.replayed
         );
     }
 }
@@ -109,6 +154,7 @@ pub fn console(report: &FleetReport<'_>, colour: Paint) -> String {
     let mut out = String::new();
     verdict(&mut out, report, colour);
     rates(&mut out, report.record);
+    replayed(&mut out, report.record);
     latency(&mut out, report.record);
     thresholds(&mut out, report, colour);
     requirements(&mut out, report, colour);

@@ -167,6 +167,7 @@ pub fn sample() -> (FleetRecord, FleetVerdict) {
             late: 1,
             max_lateness_us: 12_500,
             seconds: 3.0,
+            queued: 0,
         },
         latency,
         intervals,
@@ -176,6 +177,7 @@ pub fn sample() -> (FleetRecord, FleetVerdict) {
             baseline_kib: 20_480,
             peak_kib: 65_536,
         }),
+        replay: None,
     };
     tally_findings(&mut record);
     let verdict = assess_fleet(&record);

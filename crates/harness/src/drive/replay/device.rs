@@ -1,0 +1,550 @@
+//! One recorded device replayed: its exchanges in their recorded order, each sent when due and
+//! after the previous answer, mapped onto what this replay's target answered, compared with
+//! the recorded answer and judged like any fleet device's. Beside the devices, each unit's
+//! later world changes (a job created mid-run, a cancel) happen on the same schedule, and a
+//! device's exchange waits for every change recorded before it.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use serde_json::{Map, Value, json};
+use tokio::sync::watch;
+
+use super::correlate::Correlation;
+use super::world::{Names, Unit};
+use super::{LATE_ALLOWANCE, Replay, label};
+use crate::check::agent::error_of;
+use crate::check::answer::{Answer, read};
+use crate::check::replay::{Compared, compare};
+use crate::record::capture::{Capture, CapturedExchange, Line, labels};
+use crate::record::{DivergenceExample, SETUP_ERROR};
+use crate::transport::{DataClient, Exchange, Outcome, Raw, Request};
+use jobcert_contract::{Binding, Operation};
+
+/// The job a recorded path or topic names (`…/jobs/<job>…`); none for `$next`.
+fn job_in(target: &str) -> Option<&str> {
+    let path = target.split('?').next().unwrap_or(target);
+    let mut parts = path.split('/');
+    parts.find(|p| *p == "jobs")?;
+    parts
+        .next()
+        .filter(|j| !j.is_empty() && *j != "$next" && *j != "%24next")
+}
+
+/// When a unit's devices first send, in the capture's microseconds.
+pub(super) fn first_exchange_us(capture: &Capture, unit: &Unit) -> Option<u64> {
+    capture
+        .lines
+        .iter()
+        .filter_map(|n| match &n.value {
+            Line::Exchange(e) if unit.things.contains(&e.device) => Some(e.sent_us),
+            _ => None,
+        })
+        .min()
+}
+
+/// The recorded order of a unit's world changes and its devices' exchanges, kept across the
+/// two: a change waits for every exchange recorded before it to be answered, and an exchange for
+/// every change recorded at or before it to be made. (An exchange recorded after a change
+/// cannot finish before it, so counting finished exchanges is enough.)
+#[derive(Debug)]
+pub(super) struct Order {
+    /// World changes made so far.
+    changes: watch::Sender<usize>,
+    /// Exchanges finished so far.
+    lines: watch::Sender<usize>,
+    /// When each change was recorded, in order.
+    change_times: Vec<u64>,
+    /// When each exchange was recorded, sorted.
+    line_times: Vec<u64>,
+}
+
+impl Order {
+    /// The order of `unit`'s changes and exchanges.
+    pub(super) fn of(capture: &Capture, unit: &Unit) -> Self {
+        let mut line_times: Vec<u64> = capture
+            .lines
+            .iter()
+            .filter_map(|n| match &n.value {
+                Line::Exchange(e) if unit.things.contains(&e.device) => Some(e.sent_us),
+                _ => None,
+            })
+            .collect();
+        line_times.sort_unstable();
+        Self {
+            changes: watch::channel(0).0,
+            lines: watch::channel(0).0,
+            change_times: events(capture, unit).iter().map(|(t, _)| *t).collect(),
+            line_times,
+        }
+    }
+
+    /// Waits until `counter` reaches `need`, unless halted; false when halted.
+    async fn reach(replay: &Replay, counter: &watch::Sender<usize>, need: usize) -> bool {
+        let mut seen = counter.subscribe();
+        tokio::select! {
+            r = seen.wait_for(|n| *n >= need) => r.is_ok(),
+            () = replay.halt.cancelled() => false,
+        }
+    }
+
+    /// Waits for the changes recorded at or before `at_us`.
+    async fn before_exchange(&self, replay: &Replay, at_us: u64) -> bool {
+        let need = self.change_times.iter().filter(|&&t| t <= at_us).count();
+        Self::reach(replay, &self.changes, need).await
+    }
+
+    /// Waits for the exchanges recorded before `at_us`.
+    async fn before_change(&self, replay: &Replay, at_us: u64) -> bool {
+        let need = self.line_times.partition_point(|&t| t < at_us);
+        Self::reach(replay, &self.lines, need).await
+    }
+}
+
+/// A world change on a unit's timeline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Change {
+    /// Create seeded job `j` (an index into the seed).
+    Job(usize),
+    /// Send capture line `i` (an index into the capture's lines) to the control plane.
+    Control(usize),
+}
+
+/// The unit's world changes after its first exchange, in recorded order, with their times.
+pub(super) fn events(capture: &Capture, unit: &Unit) -> Vec<(u64, Change)> {
+    let first = first_exchange_us(capture, unit);
+    let seed = &capture.header.seed;
+    let mut out: Vec<(u64, Change)> = unit
+        .jobs
+        .iter()
+        .filter_map(|&j| {
+            let at = seed.jobs[j].at_us?;
+            first
+                .is_some_and(|f| at > f)
+                .then_some((at, Change::Job(j)))
+        })
+        .collect();
+    let jobs: Vec<&str> = unit
+        .jobs
+        .iter()
+        .map(|&j| seed.jobs[j].id.as_str())
+        .collect();
+    for (i, n) in capture.lines.iter().enumerate() {
+        if let Line::Control(c) = &n.value {
+            let ours = labels(&c.target, "job")
+                .iter()
+                .any(|l| jobs.contains(&crate::record::capture::job_placeholder(l).as_str()));
+            if ours {
+                out.push((c.sent_us, Change::Control(i)));
+            }
+        }
+    }
+    out.sort_by_key(|(at, _)| *at);
+    out
+}
+
+/// Creates seeded job `j` in `unit`'s copy of the world.
+pub(super) async fn create_job(replay: &Replay, unit: &Unit, j: usize) -> Result<(), String> {
+    let names = Names::new(&replay.settings.run_id, unit.clone);
+    let job = &replay.capture.header.seed.jobs[j];
+    let id = names.apply(&job.id);
+    let targets: Vec<String> = job
+        .targets
+        .iter()
+        .map(|t| replay.arn(&names.device(t)))
+        .collect();
+    let members: Map<String, Value> =
+        serde_json::from_str(&names.apply(&Value::Object(job.create.clone()).to_string()))
+            .unwrap_or_default();
+    let seq = replay.next_seq();
+    let called = replay
+        .control
+        .create_job_with(seq, &id, &id, &targets, &members)
+        .await
+        .map_err(|e| format!("CreateJob {id}: {e}"))?;
+    let failed = called.result.as_ref().err().map(|e| e.to_string());
+    replay.recorder.exchange(
+        &called.exchange,
+        Vec::new(),
+        failed.as_ref().map(|_| format!("{SETUP_ERROR}CreateJob")),
+    );
+    replay.recorder.update(|r| r.jobs += 1);
+    match failed {
+        Some(e) => Err(format!("CreateJob {id}: {e}")),
+        None => Ok(()),
+    }
+}
+
+/// Makes `unit`'s world changes when they are due and the exchanges recorded before each are
+/// answered.
+pub(super) async fn run_events(replay: &Replay, unit: &Unit, order: &Order, start_us: u64) {
+    let names = Names::new(&replay.settings.run_id, unit.clone);
+    for (k, (at, change)) in events(&replay.capture, unit).into_iter().enumerate() {
+        if let Some(due) = replay.due_us(start_us, at)
+            && !replay.until(due).await
+        {
+            return;
+        }
+        if !order.before_change(replay, at).await {
+            return;
+        }
+        match change {
+            Change::Job(j) => {
+                if let Err(e) = create_job(replay, unit, j).await {
+                    tracing::warn!("replay: {e}");
+                }
+            }
+            Change::Control(i) => {
+                if let Line::Control(c) = &replay.capture.lines[i].value {
+                    let seq = replay.next_seq();
+                    let path = names.apply(&c.target);
+                    let body = c.body.as_deref().map(|b| names.apply(b));
+                    let exchange = replay
+                        .control
+                        .send_raw(
+                            label(seq, &path, &c.operation),
+                            &c.method,
+                            &path,
+                            body.as_deref(),
+                        )
+                        .await;
+                    replay.recorder.exchange(&exchange, Vec::new(), None);
+                }
+            }
+        }
+        order.changes.send_replace(k + 1);
+    }
+}
+
+/// One device's exchanges in one copy of the world.
+pub(super) struct Timeline {
+    names: Names,
+    /// The real thing name.
+    device: String,
+    /// Indices into the capture's lines.
+    lines: Vec<usize>,
+    /// Whether any of them goes over MQTT (the device then connects before the replay starts).
+    pub(super) mqtt: bool,
+    /// The unit's recorded order.
+    order: Arc<Order>,
+}
+
+/// The last status a job had in the recording and in the replay.
+type Statuses = BTreeMap<String, (Option<String>, Option<String>)>;
+
+impl Timeline {
+    /// The timelines of `unit`'s devices that have exchanges.
+    pub(super) fn of(
+        capture: &Capture,
+        unit: &Unit,
+        run_id: &str,
+        order: &Arc<Order>,
+    ) -> Vec<Timeline> {
+        let names = Names::new(run_id, unit.clone);
+        let mut by_device: HashMap<&str, Vec<usize>> = HashMap::new();
+        for (i, n) in capture.lines.iter().enumerate() {
+            if let Line::Exchange(e) = &n.value
+                && unit.things.contains(&e.device)
+            {
+                by_device.entry(e.device.as_str()).or_default().push(i);
+            }
+        }
+        let mut out: Vec<Timeline> = by_device
+            .into_iter()
+            .map(|(device, lines)| {
+                Timeline {
+                device: names.device(device),
+                names: names.clone(),
+                mqtt: lines.iter().any(|&i| {
+                    matches!(&capture.lines[i].value, Line::Exchange(e) if e.transport == "mqtt")
+                }),
+                lines,
+                order: order.clone(),
+            }
+            })
+            .collect();
+        out.sort_by(|a, b| a.device.cmp(&b.device));
+        out
+    }
+
+    /// The device's real name.
+    pub(super) fn device(&self) -> &str {
+        &self.device
+    }
+
+    /// Exchanges to replay.
+    pub(super) fn len(&self) -> usize {
+        self.lines.len()
+    }
+
+    /// Plays the timeline from `start_us` (µs since the replay's origin), each exchange after
+    /// the world changes recorded before it.
+    pub(super) async fn play(self, replay: &Replay, start_us: u64) {
+        let mut clients: HashMap<Binding, Option<DataClient>> = HashMap::new();
+        let mut correlation = Correlation::default();
+        let mut statuses = Statuses::new();
+        let mut previous_done_us = 0;
+        for &i in &self.lines {
+            let Line::Exchange(recorded) = &replay.capture.lines[i].value else {
+                unreachable!("a timeline holds exchanges only");
+            };
+            let line = replay.capture.lines[i].line;
+            if !self.order.before_exchange(replay, recorded.sent_us).await {
+                return;
+            }
+            let due = replay.due_us(start_us, recorded.sent_us);
+            if let Some(d) = due
+                && !replay.until(d).await
+            {
+                return;
+            }
+            if replay.halt.is_cancelled() {
+                return;
+            }
+            let intended = due.unwrap_or(0).max(previous_done_us);
+            let binding = if recorded.transport == "mqtt" {
+                Binding::Mqtt
+            } else {
+                Binding::Http
+            };
+            let client = clients
+                .entry(binding)
+                .or_insert_with(|| replay.client(binding));
+            let sent = match client.as_mut() {
+                Some(client) => {
+                    self.send(
+                        replay,
+                        client,
+                        &mut correlation,
+                        recorded,
+                        binding,
+                        intended,
+                    )
+                    .await
+                }
+                None => None,
+            };
+            if let Some(exchange) = sent {
+                previous_done_us = exchange.timing.done_us;
+                self.judge(
+                    replay,
+                    &mut correlation,
+                    &mut statuses,
+                    recorded,
+                    line,
+                    binding,
+                    &exchange,
+                );
+            }
+            self.order.lines.send_modify(|n| *n += 1);
+        }
+        // The clients share the replay's pool and broker connections, closed when it ends.
+        self.settle(replay, statuses);
+    }
+
+    /// Sends the replayed form of `recorded`; `None` when it cannot be built.
+    async fn send(
+        &self,
+        replay: &Replay,
+        client: &mut DataClient,
+        correlation: &mut Correlation,
+        recorded: &CapturedExchange,
+        binding: Binding,
+        intended_us: u64,
+    ) -> Option<Exchange> {
+        let operation = Operation::from_name(&recorded.operation)?;
+        let target = self.names.apply(&recorded.target);
+        let job = job_in(&target).map(str::to_string);
+        let target = correlation.target(&target, job.as_deref());
+        let body = recorded.body.as_deref().map(|b| {
+            correlation.body(
+                &self.names.apply(b),
+                job.as_deref(),
+                &replay.settings.run_id,
+            )
+        });
+        let mut input = Map::new();
+        input.insert("thingName".into(), json!(self.device));
+        input.insert(
+            "jobId".into(),
+            json!(
+                job.as_deref()
+                    .map_or_else(|| "$next".to_string(), |j| correlation.job(j))
+            ),
+        );
+        let raw = match binding {
+            Binding::Http => Raw {
+                path: Some(&target),
+                topic: None,
+                body: body.as_deref(),
+            },
+            Binding::Mqtt => Raw {
+                path: None,
+                topic: Some(&target),
+                body: body.as_deref(),
+            },
+        };
+        let permit = match replay.slots.clone().try_acquire_owned() {
+            Ok(p) => p,
+            Err(_) => {
+                replay.recorder.update(|r| r.schedule.queued += 1);
+                replay.slots.clone().acquire_owned().await.ok()?
+            }
+        };
+        let seq = replay.next_seq();
+        let request = Request {
+            operation,
+            input: &input,
+            raw,
+        };
+        let sent = client
+            .send(
+                &request,
+                replay.settings.deadline,
+                label(seq, &self.device, operation.name()),
+            )
+            .await;
+        drop(permit);
+        let mut exchange = sent.ok()?;
+        exchange.timing.intended_us = intended_us.min(exchange.timing.sent_us);
+        let late = exchange.timing.sent_us - exchange.timing.intended_us;
+        replay.recorder.update(|r| {
+            let s = &mut r.schedule;
+            s.intended += 1;
+            s.started += 1;
+            if late > LATE_ALLOWANCE.as_micros() as u64 {
+                s.late += 1;
+            }
+            s.max_lateness_us = s.max_lateness_us.max(late);
+            if let Some(t) = r.replay.as_mut() {
+                t.replayed += 1;
+            }
+        });
+        Some(exchange)
+    }
+
+    /// Compares the answer with the recorded one, learns from it, and records it judged.
+    #[allow(clippy::too_many_arguments)]
+    fn judge(
+        &self,
+        replay: &Replay,
+        correlation: &mut Correlation,
+        statuses: &mut Statuses,
+        recorded: &CapturedExchange,
+        line: u64,
+        binding: Binding,
+        exchange: &Exchange,
+    ) {
+        let Some(operation) = Operation::from_name(&recorded.operation) else {
+            return;
+        };
+        let target = self.names.apply(&recorded.target);
+        let job = job_in(&target).map(str::to_string);
+        let compared: Compared = {
+            let (names, corr) = (&self.names, &*correlation);
+            compare(
+                &recorded.answer.outcome(),
+                exchange,
+                operation,
+                binding,
+                |j| corr.job(&names.apply(j)),
+            )
+        };
+        let diverged = !compared.divergences.is_empty();
+        if job.is_none()
+            && let (Some(then), Some(now)) = (&compared.recorded.job, &compared.replayed.job)
+        {
+            let then = correlation.job(&self.names.apply(then));
+            if then != *now {
+                correlation.rebind(&then, now);
+                replay.recorder.update(|r| {
+                    if let Some(t) = r.replay.as_mut() {
+                        t.rebound += 1;
+                    }
+                });
+            }
+        }
+        let about = compared
+            .replayed
+            .job
+            .clone()
+            .or_else(|| job.as_deref().map(|j| correlation.job(j)));
+        if let Some(about) = &about {
+            correlation.learn(about, &compared.recorded, &compared.replayed);
+            // An accepted update without the execution state moved it to the status it sent.
+            let sent = (operation == Operation::UpdateJobExecution)
+                .then(|| sent_status(recorded.body.as_deref()))
+                .flatten();
+            let entry = statuses.entry(about.clone()).or_default();
+            let then = compared.recorded.status.clone().or_else(|| {
+                accepted(&recorded.answer.outcome())
+                    .then(|| sent.clone())
+                    .flatten()
+            });
+            let now = compared
+                .replayed
+                .status
+                .clone()
+                .or_else(|| accepted(&exchange.outcome).then(|| sent.clone()).flatten());
+            entry.0 = then.or(entry.0.take());
+            entry.1 = now.or(entry.1.take());
+        }
+        for d in compared.divergences {
+            let example = DivergenceExample {
+                kind: d.kind.to_string(),
+                line,
+                device: self.device.clone(),
+                recorded: d.recorded,
+                replayed: d.replayed,
+                exchange: Some(exchange.clone()),
+            };
+            replay.recorder.update(|r| {
+                if let Some(t) = r.replay.as_mut() {
+                    t.diverged(example);
+                }
+            });
+        }
+        let (answer, findings) = read(exchange, operation, binding, replay.settings.profile);
+        // An error the recording also got is what the request was for, not a failure.
+        let error =
+            error_of(exchange, &answer).filter(|_| diverged || answer == Answer::Unanswered);
+        replay.recorder.exchange(exchange, findings, error);
+    }
+
+    /// Compares each job's last status in the replay with the recording's, and counts the
+    /// replayed ones.
+    fn settle(&self, replay: &Replay, statuses: Statuses) {
+        for (job, (then, now)) in statuses {
+            if let Some(s) = &now {
+                replay.recorder.status(s);
+            }
+            if then != now {
+                let example = DivergenceExample {
+                    kind: "final-status".into(),
+                    line: 0,
+                    device: format!("{} / {job}", self.device),
+                    recorded: then.unwrap_or_else(|| "none".into()),
+                    replayed: now.unwrap_or_else(|| "none".into()),
+                    exchange: None,
+                };
+                replay.recorder.update(|r| {
+                    if let Some(t) = r.replay.as_mut() {
+                        t.diverged(example);
+                    }
+                });
+            }
+        }
+    }
+}
+
+/// Whether an outcome is an acceptance (2xx, or an MQTT `/accepted` reply).
+fn accepted(outcome: &Outcome) -> bool {
+    matches!(outcome, Outcome::Answered(r)
+        if (200..300).contains(&r.status) || r.header("topic").is_some_and(|t| t.ends_with("/accepted")))
+}
+
+/// The status a request body sets, if any.
+fn sent_status(body: Option<&str>) -> Option<String> {
+    let value: Value = serde_json::from_str(body?).ok()?;
+    value.get("status")?.as_str().map(str::to_string)
+}

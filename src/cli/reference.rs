@@ -1,0 +1,66 @@
+//! The reference server in a child `jobcert serve`, for the commands that drive load against
+//! it (`fleet`, `replay`): the load's connections and the server's count against separate
+//! descriptor limits, and the measurements do not share a runtime.
+
+use std::process::Stdio;
+
+use anyhow::Context;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+/// The reference server in a child process, and the addresses it printed.
+pub struct Reference {
+    _child: Child,
+    /// HTTP data-plane URL.
+    pub data: String,
+    /// Control-plane URL.
+    pub control: String,
+    /// MQTT broker URL, when asked for.
+    pub mqtt: Option<String>,
+}
+
+/// Starts `jobcert serve` on free loopback ports, its clock `time_scale` times real time, with
+/// an MQTT broker when `mqtt`.
+pub async fn start(
+    time_scale: f64,
+    mqtt: bool,
+    region: &str,
+    account_id: &str,
+) -> anyhow::Result<Reference> {
+    let exe = std::env::current_exe().context("finding the jobcert binary")?;
+    let mut command = Command::new(exe);
+    command
+        .args(["serve", "--http", "127.0.0.1:0", "--control", "127.0.0.1:0"])
+        .args(["--time-scale", &time_scale.to_string()])
+        .args(["--region", region, "--account-id", account_id])
+        .stdout(Stdio::piped())
+        .stdin(Stdio::null())
+        .kill_on_drop(true);
+    if mqtt {
+        command.args(["--mqtt", "127.0.0.1:0"]);
+    }
+    let mut child = command.spawn().context("starting the reference server")?;
+    let stdout = child.stdout.take().context("the server's stdout")?;
+    let mut lines = BufReader::new(stdout).lines();
+    let mut next = async |prefix: &str| -> anyhow::Result<String> {
+        let line = tokio::time::timeout(std::time::Duration::from_secs(30), lines.next_line())
+            .await
+            .context("the reference server did not start within 30 s")??
+            .context("the reference server exited before it listened")?;
+        line.strip_prefix(prefix)
+            .map(str::to_string)
+            .with_context(|| format!("unexpected line from the server: {line:?}"))
+    };
+    let data = next("data-plane ").await?;
+    let control = next("control-plane ").await?;
+    let mqtt = match mqtt {
+        true => Some(next("mqtt ").await?),
+        false => None,
+    };
+    Ok(Reference {
+        _child: child,
+        data,
+        control,
+        mqtt,
+    })
+}

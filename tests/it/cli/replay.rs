@@ -1,0 +1,178 @@
+//! `jobcert replay` as users run it: a fleet run recorded with `--capture` (HTTP and MQTT)
+//! replays against a fresh reference at 1×, 10× and 100× with every exchange sent, no
+//! divergence and the same final statuses; a capture whose timers a replay would move is
+//! refused with the reason; a bad capture is refused by file and line before anything is sent.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rstest::rstest;
+use serde_json::Value;
+
+use crate::common::process::{args, jobcert};
+use crate::common::{ScratchExt, scratch};
+
+/// Longest one `jobcert` command of these tests may take.
+const LIMIT: Duration = Duration::from_secs(120);
+
+/// A fleet that finishes in a second or two, in `transport`.
+fn small_fleet(transport: &str) -> String {
+    format!(
+        "\
+fleet:
+  name: replayed-{transport}
+  seed: 11
+  things: {{ count: 40, per-job: 20 }}
+  transport: {transport}
+  connect: {{ rate: 2000 }}
+  rollout: {{ jobs-per-thing: 2, rate: 200, start: before }}
+  behaviour:
+    work: {{ uniform: {{ min: 1, max: 3 }} }}
+    outcomes: {{ SUCCEEDED: 0.7, FAILED: 0.2, REJECTED: 0.1 }}
+    step-timeout-minutes: 600
+  load: {{ model: closed }}
+  run: {{ until: drained, max-duration-s: 30, deadline-ms: 15000 }}
+  reference: {{ time-scale: 600 }}
+"
+    )
+}
+
+/// The summary of the one run folder under `reports`.
+fn summary(reports: &Path) -> Value {
+    let runs: Vec<PathBuf> = std::fs::read_dir(reports)
+        .expect("the report folder")
+        .map(|e| e.expect("a directory entry").path())
+        .collect();
+    let [run] = runs.as_slice() else {
+        panic!("one run folder expected: {runs:?}");
+    };
+    serde_json::from_slice(&std::fs::read(run.join("summary.json")).expect("summary.json"))
+        .expect("JSON")
+}
+
+#[rstest]
+#[case::http("http")]
+#[case::mqtt("mqtt")]
+fn a_recorded_fleet_replays_at_every_speed_with_the_same_outcome(#[case] transport: &str) {
+    let dir = scratch("replay-fleet");
+    let scenario = dir.write("fleet.yaml", &small_fleet(transport));
+    let capture = dir.path().join("fleet.jsonl.gz");
+    let recorded = dir.path().join("recorded");
+    let ran = jobcert(
+        &args([
+            "fleet".as_ref(),
+            scenario.as_os_str(),
+            "--quiet".as_ref(),
+            "--capture".as_ref(),
+            capture.as_os_str(),
+            "--report-dir".as_ref(),
+            recorded.as_os_str(),
+        ]),
+        &dir,
+        LIMIT,
+    );
+    assert_eq!(ran.code, Some(0), "{ran}");
+    let fleet = summary(&recorded);
+    let requests = fleet["record"]["requests"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(op, _)| op.ends_with("Execution") || op.ends_with("Executions"))
+        .flat_map(|(_, by)| by.as_object().unwrap().values())
+        .map(|n| n.as_u64().unwrap())
+        .sum::<u64>();
+    assert!(requests >= 120, "{fleet}");
+
+    for speed in ["1", "10", "100"] {
+        let reports = dir.path().join(format!("replay-{speed}"));
+        let ran = jobcert(
+            &args([
+                "replay".as_ref(),
+                capture.as_os_str(),
+                "--speed".as_ref(),
+                speed.as_ref(),
+                "--strict".as_ref(),
+                "--report-dir".as_ref(),
+                reports.as_os_str(),
+            ]),
+            &dir,
+            LIMIT,
+        );
+        assert_eq!(ran.code, Some(0), "{speed}x: {ran}");
+        assert!(
+            ran.stdout.contains("divergences from the recording: none"),
+            "{ran}"
+        );
+        let replay = summary(&reports);
+        let tally = &replay["record"]["replay"];
+        assert_eq!(tally["planned"], requests, "{speed}x: {tally}");
+        assert_eq!(tally["replayed"], requests, "{speed}x: {tally}");
+        assert_eq!(
+            tally["divergences"],
+            serde_json::json!({}),
+            "{speed}x: {tally}"
+        );
+        assert_eq!(
+            replay["record"]["statuses"], fleet["record"]["statuses"],
+            "{speed}x: final statuses"
+        );
+    }
+}
+
+/// A capture with a step timer (recorded at 600×) and one exchange.
+const TIMED: &str = r#"{"type":"header","format":"jobcert-capture/1","source":{"kind":"proxy"},"origin_ms":0,"target_time_scale":600,"seed":{"things":[{"name":"{thing:d}"}],"jobs":[{"id":"{job:j}","targets":["{thing:d}"],"at_us":0,"create":{"document":"{}"}}]}}
+{"type":"exchange","device":"{thing:d}","device_seq":0,"sent_us":10,"done_us":20,"transport":"http","operation":"StartNextPendingJobExecution","method":"PUT","target":"/things/{thing:d}/jobs/$next","body":"{\"stepTimeoutInMinutes\":5}","answer":{"status":200,"body":"{}"}}
+"#;
+
+#[rstest]
+#[case::wrong_clock(&["--target", "http://127.0.0.1:9", "--control", "http://127.0.0.1:9", "--target-time-scale", "600", "--speed", "10"], "--target-time-scale 6000")]
+#[case::no_schedule(&["--as-fast-as-possible"], "--as-fast-as-possible keeps no schedule")]
+fn a_replay_that_would_move_recorded_timers_is_refused(#[case] extra: &[&str], #[case] says: &str) {
+    let dir = scratch("replay-clock");
+    let capture = dir.write("timed.jsonl", TIMED);
+    let mut words = vec!["replay".to_string(), capture.display().to_string()];
+    words.extend(extra.iter().map(|s| s.to_string()));
+    let ran = jobcert(&args(words), &dir, LIMIT);
+    assert_eq!(ran.code, Some(2), "{ran}");
+    assert!(ran.stderr.contains(says), "{ran}");
+    assert!(ran.stderr.contains("--allow-timer-shift"), "{ran}");
+}
+
+#[test]
+fn a_bad_capture_is_refused_before_anything_is_sent() {
+    let dir = scratch("replay-bad");
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let backwards = TIMED.to_string()
+        + &TIMED
+            .lines()
+            .nth(1)
+            .unwrap()
+            .replace("\"sent_us\":10", "\"sent_us\":30");
+    let capture = dir.write("bad.jsonl", &backwards);
+    let ran = jobcert(
+        &args([
+            "replay",
+            &capture.display().to_string(),
+            "--target",
+            &url,
+            "--control",
+            &url,
+            "--target-time-scale",
+            "600",
+        ]),
+        &dir,
+        LIMIT,
+    );
+    assert_eq!(ran.code, Some(2), "{ran}");
+    assert!(
+        ran.stderr.contains(&format!(
+            "{}:3: device {{thing:d}}: device_seq 0 after 0",
+            capture.display()
+        )),
+        "{ran}"
+    );
+    assert!(listener.accept().is_err(), "a connection was made");
+}

@@ -56,7 +56,7 @@ fn summary(reports: &Path) -> Value {
 #[case::mqtt("mqtt")]
 fn a_recorded_fleet_replays_at_every_speed_with_the_same_outcome(#[case] transport: &str) {
     let dir = scratch("replay-fleet");
-    let scenario = dir.write("fleet.yaml", &small_fleet(transport));
+    let scenario = dir.write("fleet.yaml", small_fleet(transport));
     let capture = dir.path().join("fleet.jsonl.gz");
     let recorded = dir.path().join("recorded");
     let ran = jobcert(
@@ -151,7 +151,7 @@ fn a_bad_capture_is_refused_before_anything_is_sent() {
             .nth(1)
             .unwrap()
             .replace("\"sent_us\":10", "\"sent_us\":30");
-    let capture = dir.write("bad.jsonl", &backwards);
+    let capture = dir.write("bad.jsonl", backwards);
     let ran = jobcert(
         &args([
             "replay",

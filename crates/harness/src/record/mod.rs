@@ -11,4 +11,4 @@ pub use fleet::{
 };
 pub use latency::{LatencyBook, LatencyKey, hgrm, outcome_name};
 pub use recorder::{Recorder, Snapshot, epoch_ms};
-pub use run::{CaseRecord, RunRecord, TargetInfo};
+pub use run::{CaseRecord, DiscardedAttempt, RunRecord, TargetInfo};

@@ -14,4 +14,4 @@ pub use fleet::{
 pub use latency::{LatencyBook, LatencyKey, hgrm, outcome_name};
 pub use recorder::{Kept, Recorder, Snapshot, epoch_ms};
 pub use replay::{DIVERGENCES_KEPT, DivergenceExample, ReplayTally};
-pub use run::{CaseRecord, RunRecord, TargetInfo};
+pub use run::{CaseRecord, DiscardedAttempt, RunRecord, TargetInfo};

@@ -63,6 +63,21 @@ pub struct CaseRecord {
     pub aborted: Option<String>,
     /// Wall time, in milliseconds.
     pub duration_ms: u64,
+    /// Earlier attempts at the case thrown away because a step came later than its scenario
+    /// assumed (it ended after a timer deadline its scenario put it before).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub discarded: Vec<DiscardedAttempt>,
+}
+
+/// An attempt at a case that was played again because its timing premise did not hold.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DiscardedAttempt {
+    /// Which attempt (the first is 1).
+    pub attempt: u32,
+    /// The timer deadline that fell where the scenario did not expect it.
+    pub deadline: String,
+    /// The steps it fell between.
+    pub between: String,
 }
 
 /// A run's record.

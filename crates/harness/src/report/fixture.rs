@@ -4,7 +4,7 @@
 use super::ReportInput;
 use crate::finding::Profile;
 use crate::finding::{Cause, Finding};
-use crate::record::{CaseRecord, LatencyBook, RunRecord};
+use crate::record::{CaseRecord, DiscardedAttempt, LatencyBook, RunRecord};
 use crate::transport::{Exchange, Outcome, Timing, WireRequest, WireResponse};
 use crate::verdict::{Assessment, Deviation, assess};
 use jobcert_contract::req;
@@ -61,12 +61,13 @@ fn case(suite: &str, name: &str, findings: Vec<Finding>, exchanges: Vec<Exchange
         exchanges,
         aborted: None,
         duration_ms: 12,
+        discarded: Vec::new(),
     }
 }
 
 /// The run and its assessment under the AWS profile, with one unused deviation.
 pub fn sample() -> (RunRecord, Assessment) {
-    let passing = case(
+    let mut passing = case(
         "start-next",
         "order",
         vec![
@@ -79,6 +80,11 @@ pub fn sample() -> (RunRecord, Assessment) {
             answered(200, r#"{"execution":{}}"#),
         )],
     );
+    passing.discarded = vec![DiscardedAttempt {
+        attempt: 1,
+        deadline: "the step timer set by exchange #0 of job-1 on t-1".into(),
+        between: "step 1 (StartNextPendingJobExecution) and step 2 (UpdateJobExecution)".into(),
+    }];
     let failing = case(
         "start-next",
         "empty",

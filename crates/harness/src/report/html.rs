@@ -187,6 +187,7 @@ fn failure(
     if let Some(reason) = &case.aborted {
         writeln!(out, "<p><strong>Aborted:</strong> {}</p>", Esc(reason))?;
     }
+    discarded(out, case)?;
     writeln!(out, "<ul>")?;
     for (p, follows) in verdict.grouped() {
         problem(out, p)?;
@@ -209,6 +210,20 @@ fn failure(
         r#"<h4>Re-run</h4><pre class="rerun">{}</pre></article>"#,
         Esc(&rerun(input, &case.id))
     )
+}
+
+/// The attempts at `case` played again because a step came late past a timer deadline.
+fn discarded(out: &mut String, case: &CaseRecord) -> fmt::Result {
+    for d in &case.discarded {
+        writeln!(
+            out,
+            r#"<p class="muted">Attempt {} discarded: {} fell between {}.</p>"#,
+            d.attempt,
+            Esc(&d.deadline),
+            Esc(&d.between)
+        )?;
+    }
+    Ok(())
 }
 
 /// One problem's list item, left open for the follow-ons it causes.
@@ -343,10 +358,11 @@ fn cases(out: &mut String, input: &ReportInput<'_>) -> fmt::Result {
         r#"<section id="cases"><h2>Cases</h2><table><tr><th>Case</th><th>Verdict</th><th>Checks</th><th>Time (ms)</th><th>Source</th></tr>"#
     )?;
     for (case, verdict) in input.cases() {
+        write!(out, "<tr><td>{}", Esc(&case.id))?;
+        discarded(out, case)?;
         writeln!(
             out,
-            r#"<tr><td>{}</td><td>{}</td><td class="n">{}</td><td class="n">{}</td><td>{}</td></tr>"#,
-            Esc(&case.id),
+            r#"</td><td>{}</td><td class="n">{}</td><td class="n">{}</td><td>{}</td></tr>"#,
             badge(verdict_word(verdict.verdict)),
             verdict.checks,
             case.duration_ms,
@@ -420,6 +436,18 @@ mod tests {
             .find(r#"<span class="badge follow-on">follow-on</span> <code>SN-NEXT-ORDER</code>"#)
             .expect("the follow-on is listed");
         assert!(cause < follow);
+    }
+
+    #[test]
+    fn shows_a_discarded_attempt_on_its_case() {
+        let html = sample_page();
+        let cases = &html[html.find(r#"<section id="cases">"#).unwrap()..];
+        let row = &cases[cases.find("<tr><td>start-next/order").unwrap()..];
+        let row = &row[..row.find("</tr>").unwrap()];
+        assert!(
+            row.contains("Attempt 1 discarded: the step timer set by exchange #0 of job-1 on t-1 fell between step 1 (StartNextPendingJobExecution) and step 2 (UpdateJobExecution)."),
+            "{row}"
+        );
     }
 
     #[test]

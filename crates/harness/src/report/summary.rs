@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use super::ReportInput;
 use crate::finding::{Cause, Profile, Severity};
-use crate::record::TargetInfo;
+use crate::record::{DiscardedAttempt, TargetInfo};
 use crate::verdict::{Coverage, Deviation, Totals, Verdict};
 
 #[derive(Serialize)]
@@ -34,6 +34,7 @@ struct CaseSummary<'a> {
     checks: usize,
     problems: Vec<Problem<'a>>,
     aborted: Option<&'a str>,
+    discarded: &'a [DiscardedAttempt],
 }
 
 #[derive(Serialize)]
@@ -83,6 +84,7 @@ fn summary<'a>(input: &ReportInput<'a>) -> Summary<'a> {
                 })
                 .collect(),
             aborted: case.aborted.as_deref(),
+            discarded: &case.discarded,
         })
         .collect();
     // `histograms()` and `encoded()` walk the same ordered map, so they pair up by position.
@@ -156,6 +158,8 @@ mod tests {
             "setup refused: CreateJob answered 500"
         );
         assert_eq!(value["unused_deviations"][0]["requirement"], "GP-CAP");
+        assert_eq!(value["cases"][0]["discarded"][0]["attempt"], 1);
+        assert_eq!(value["cases"][1]["discarded"], serde_json::json!([]));
     }
 
     #[test]

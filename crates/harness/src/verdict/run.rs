@@ -403,6 +403,7 @@ mod tests {
                 exchanges: vec![],
                 aborted: None,
                 duration_ms: 1,
+                discarded: Vec::new(),
             }],
             latency: crate::record::LatencyBook::default(),
         }

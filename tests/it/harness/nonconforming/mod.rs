@@ -24,6 +24,7 @@ use crate::common::faults::{
 
 mod blind_spots;
 mod proxy;
+mod timing_premise;
 
 use proxy::RunningProxy;
 
@@ -83,7 +84,16 @@ enum Fault {
     Renumbered,
     /// Describe `$next` ignores `includeJobDocument=false`: the document is always included.
     NextKeepsTheDocument,
+    /// The first StartNext that sets a step timer is answered [`PAST_THE_STEP`] late (not a
+    /// broken rule: a slow answer within the deadline), so the timer fires before the next step.
+    SlowOnce,
+    /// Every StartNext that sets a step timer is answered [`PAST_THE_STEP`] late.
+    SlowEveryTime,
 }
+
+/// How long [`Fault::SlowOnce`] and [`Fault::SlowEveryTime`] hold back an answer: 6 minutes of
+/// target time, past a 3-minute step timer and the expiry slack.
+const PAST_THE_STEP: Duration = Duration::from_millis(600);
 
 /// [`Fault::Renumbered`] adds this to every execution number the reference gives.
 const RENUMBER: i64 = 999;

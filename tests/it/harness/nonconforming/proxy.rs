@@ -15,7 +15,8 @@ use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::{Map, Value, json};
 
 use super::{
-    ERROR_TYPE, Fault, INTERNAL_ERROR, INVALID_REQUEST, LATE, NOT_FOUND, RENUMBER, THROTTLE_EVERY,
+    ERROR_TYPE, Fault, INTERNAL_ERROR, INVALID_REQUEST, LATE, NOT_FOUND, PAST_THE_STEP, RENUMBER,
+    THROTTLE_EVERY,
 };
 
 mod quirks;
@@ -159,6 +160,8 @@ struct Proxy {
     /// retry repeats it): [`Fault::Throttles`] lets its retry through, [`Fault::ThrottlesOne`]
     /// throttles it at every attempt.
     throttled: Mutex<Option<String>>,
+    /// StartNext answers that set a step timer and were held back so far.
+    slowed: AtomicU64,
 }
 
 impl Proxy {
@@ -181,6 +184,18 @@ impl Proxy {
             },
             Err(e) => Answer::bad_gateway(&e),
         }
+    }
+
+    /// Whether the answer to the StartNext `sent` is held back [`PAST_THE_STEP`]: one that
+    /// sets a step timer, the first only for [`Fault::SlowOnce`].
+    fn slows(&self, sent: &Bytes) -> bool {
+        let sets_a_timer = serde_json::from_slice::<Value>(sent)
+            .is_ok_and(|input| input.get("stepTimeoutInMinutes").is_some());
+        if !sets_a_timer {
+            return false;
+        }
+        let before = self.slowed.fetch_add(1, Ordering::Relaxed);
+        self.fault == Fault::SlowEveryTime || before == 0
     }
 
     /// GETs `path` from the reference and parses the JSON body.
@@ -401,6 +416,11 @@ async fn handle(
         (Fault::MinusOneStartsATimer, Some((Op::Update, thing))) => {
             proxy.track_step(thing, job.as_deref(), &sent, &answer);
         }
+        (Fault::SlowOnce | Fault::SlowEveryTime, Some((Op::StartNext, _)))
+            if proxy.slows(&sent) =>
+        {
+            tokio::time::sleep(PAST_THE_STEP).await;
+        }
         _ => {}
     }
     match proxy.fault {
@@ -445,6 +465,7 @@ impl RunningProxy {
             masked: Mutex::default(),
             step_timers: Mutex::default(),
             throttled: Mutex::default(),
+            slowed: AtomicU64::new(0),
         });
         let app = axum::Router::new().fallback(handle).with_state(proxy);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

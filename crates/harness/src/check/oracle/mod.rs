@@ -86,6 +86,17 @@ pub struct JobFacts {
     pub retry: Vec<(String, u32)>,
 }
 
+/// A timer deadline the model believes is running, in target time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Deadline {
+    /// When it falls.
+    pub at: Window,
+    /// Which timer of which execution, for messages.
+    pub what: String,
+    /// The exchange that last set a timer of the execution.
+    pub set_by: Option<u64>,
+}
+
 /// Whom a call names.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Subject {
@@ -201,6 +212,33 @@ impl Oracle {
                 }
             }
         }
+    }
+
+    /// The deadlines of the timers running on IN_PROGRESS executions, as far as the model
+    /// knows: the driver tells from them whether a step came later than its case assumed.
+    pub fn running_deadlines(&self) -> Vec<Deadline> {
+        self.things
+            .values()
+            .flat_map(|thing| thing.executions.iter().map(move |e| (thing, e)))
+            .filter(|(_, e)| e.status == Status::InProgress)
+            .filter_map(|(thing, e)| {
+                let (at, timer) = e.deadline()?;
+                let by = e
+                    .timers_set_by
+                    .map_or(String::new(), |n| format!(" set by exchange #{n}"));
+                let what = format!(
+                    "the {}{by} of {} on {}",
+                    timer.name(),
+                    self.case.real_id(&e.job),
+                    thing.real
+                );
+                Some(Deadline {
+                    at,
+                    what,
+                    set_by: e.timers_set_by,
+                })
+            })
+            .collect()
     }
 
     /// Judges one answer against the model and moves the model on. `attribution` replaces the
@@ -523,6 +561,39 @@ mod tests {
             None,
         );
         assert_findings(&found, &[(req::SN_ROUTE, false)]);
+    }
+
+    #[test]
+    fn only_a_started_execution_has_a_running_deadline() {
+        let mut oracle = oracle_with("a", Vec::new());
+        assert!(oracle.running_deadlines().is_empty());
+        let start = (
+            Operation::StartNextPendingJobExecution,
+            "t",
+            Subject::Absent,
+        );
+        let mut started = execution("a", "IN_PROGRESS", 2);
+        started["approximateSecondsBeforeTimedOut"] = json!(180);
+        judge(
+            &mut oracle,
+            start,
+            json!({"stepTimeoutInMinutes": 3}),
+            ok(json!({ "execution": started })),
+            None,
+        );
+        let deadlines = oracle.running_deadlines();
+        let [deadline] = deadlines.as_slice() else {
+            panic!("one running timer expected: {deadlines:?}");
+        };
+        assert_eq!(deadline.at, at(2_000.0 + 180_000.0));
+        assert_eq!(deadline.set_by, Some(3));
+        assert!(
+            deadline
+                .what
+                .starts_with("the step timer set by exchange #3 of real-a"),
+            "{}",
+            deadline.what
+        );
     }
 
     #[test]

@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::check::answer;
 use crate::check::health::{self, ReadBack};
-use crate::check::oracle::{Call, Oracle, Subject, Window, subject};
+use crate::check::oracle::{Call, Deadline, Oracle, Subject, Window, subject};
 use crate::check::{expect, notify};
 use crate::finding::Finding;
 use crate::plan::{Action, PlannedCase, Step};
@@ -21,6 +21,7 @@ use crate::transport::{
 use jobcert_contract::{Binding, NEXT_EXECUTION, Operation, RequirementId, req};
 
 use super::Settings;
+use super::premise::{Late, Track};
 use super::throttle::{throttle_shape, throttled_out};
 
 /// One case in flight.
@@ -43,21 +44,30 @@ pub(super) struct CaseRun<'a> {
     /// 0 until the first step, so that notifications caused by the set-up count.
     step_mark_us: u64,
     steps_taken: usize,
+    /// Where its steps landed relative to the timers' deadlines.
+    premise: Track,
 }
 
 impl<'a> CaseRun<'a> {
+    /// Attempt `attempt` at the case at `index` of the plan.
     pub(super) fn new(
         case: &'a PlannedCase,
-        index: usize,
+        (index, attempt): (usize, u32),
         target: &'a Target,
         settings: &'a Settings,
         seq: Arc<AtomicU64>,
         client: DataClient,
         control: &'a ControlClient,
     ) -> Self {
-        // Run id, binding initial and case index: unique on a persistent target.
+        // Run id, binding initial, case index and any attempt after the first: unique on a
+        // persistent target.
+        let again = if attempt > 1 {
+            format!("a{attempt}")
+        } else {
+            String::new()
+        };
         let suffix = format!(
-            "{}{}-{index}",
+            "{}{}-{index}{again}",
             settings.run_id,
             &target.binding().name()[..1]
         );
@@ -87,10 +97,13 @@ impl<'a> CaseRun<'a> {
             exchanges: Vec::new(),
             step_mark_us: 0,
             steps_taken: 0,
+            premise: Track::default(),
         }
     }
 
-    pub(super) async fn play(mut self, stop: &CancellationToken) -> CaseRecord {
+    /// Plays the case; with its record comes the first step that came later than a timer
+    /// deadline its scenario meant it to precede, if one did.
+    pub(super) async fn play(mut self, stop: &CancellationToken) -> (CaseRecord, Option<Late>) {
         let started = Instant::now();
         let mut aborted = self.setup().await.err();
         if aborted.is_none() {
@@ -103,7 +116,7 @@ impl<'a> CaseRun<'a> {
             }
         }
         let c = self.case;
-        CaseRecord {
+        let record = CaseRecord {
             id: c.id.clone(),
             suite: c.suite.clone(),
             name: c.name.clone(),
@@ -115,7 +128,9 @@ impl<'a> CaseRun<'a> {
             exchanges: self.exchanges,
             aborted,
             duration_ms: started.elapsed().as_millis() as u64,
-        }
+            discarded: Vec::new(),
+        };
+        (record, self.premise.late())
     }
 
     pub(super) fn next_seq(&self) -> u64 {
@@ -130,16 +145,57 @@ impl<'a> CaseRun<'a> {
         }
     }
 
+    /// Now, in target milliseconds since the run began (the clock of the model's windows).
+    fn now_ms(&self) -> f64 {
+        self.settings.origin.elapsed().as_secs_f64() * 1000.0 * self.target.time_scale
+    }
+
     async fn step(&mut self, step: &Step, stop: &CancellationToken) {
         if !matches!(step.action, Action::Notification { .. }) && self.steps_taken > 0 {
             self.step_mark_us = self.exchanges.last().map_or(0, |e| e.timing.done_us);
         }
         self.steps_taken += 1;
+        let now = self.now_ms();
+        let called = match &step.action {
+            Action::Call { operation, .. } => Some(operation.name()),
+            Action::CancelJob { .. } => Some("CancelJob"),
+            Action::Wait { .. } | Action::Notification { .. } => None,
+        };
+        let before = (
+            self.running_deadlines(),
+            (self.findings.len(), self.exchanges.len()),
+        );
+        self.act(step, now, stop).await;
+        if let Some(what) = called {
+            let (deadlines, counts) = before;
+            let span = (now, self.now_ms());
+            self.premise
+                .call((self.steps_taken, what), span, &deadlines, counts);
+        }
+    }
+
+    /// The timers the model knows running, each with when the exchange that set it was sent.
+    fn running_deadlines(&self) -> Vec<(Deadline, Option<f64>)> {
+        self.oracle
+            .running_deadlines()
+            .into_iter()
+            .map(|d| {
+                let set = self.exchanges.iter().find(|e| Some(e.seq) == d.set_by);
+                let set_at = set.map(|e| self.window(e).lo);
+                (d, set_at)
+            })
+            .collect()
+    }
+
+    /// Does what `step` says; it began at `now` (target milliseconds).
+    async fn act(&mut self, step: &Step, now: f64, stop: &CancellationToken) {
         match &step.action {
             Action::Wait { minutes } => {
                 let real =
                     Duration::from_secs_f64((minutes * 60.0 / self.target.time_scale).max(0.0))
                         .min(self.settings.max_wait);
+                self.premise
+                    .intend(real.as_secs_f64() * 1000.0 * self.target.time_scale);
                 let board = self.settings.status.as_ref();
                 let _listed = board.map(|b| b.waiting(self.case.id.clone(), *minutes, real));
                 tokio::select! {
@@ -157,7 +213,9 @@ impl<'a> CaseRun<'a> {
                 in_progress,
             } => {
                 self.notification(thing, topic, job.as_deref(), queued, in_progress, step)
-                    .await
+                    .await;
+                let awaited = self.now_ms() - now;
+                self.premise.intend(awaited);
             }
         }
     }

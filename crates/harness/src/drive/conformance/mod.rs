@@ -1,8 +1,10 @@
 //! The conformance runner: seeds each case through the control plane, plays its steps against
 //! the data plane, and has every answer judged. Cases have run-unique names, so they run
-//! side by side and re-runs against a persistent target never collide.
+//! side by side and re-runs against a persistent target never collide. A case that came late
+//! past a timer deadline is played again alone (`premise`).
 
 mod case;
+mod premise;
 mod seed;
 pub mod status;
 mod throttle;
@@ -14,7 +16,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
-use self::case::CaseRun;
+use self::premise::Attempts;
 pub use self::status::{RunStatus, StatusBoard, Wait};
 use crate::finding::Profile;
 use crate::plan::Plan;
@@ -75,25 +77,32 @@ pub async fn run(
             () = stop.cancelled() => break,
         };
         let shared = client.share().expect("a shared pool or broker");
-        let (case, target, settings, control, seq, stop) = (
+        let (case, target, settings, control, seq, stop, gate) = (
             case.clone(),
             target.clone(),
             settings.clone(),
             control.clone(),
             seq.clone(),
             stop.clone(),
+            gate.clone(),
         );
         tasks.spawn(async move {
             if let Some(board) = &settings.status {
                 board.started();
             }
-            let record = CaseRun::new(&case, index, &target, &settings, seq, shared, &control)
-                .play(&stop)
-                .await;
+            let attempts = Attempts {
+                case: &case,
+                index,
+                target: &target,
+                settings: &settings,
+                seq,
+                client: shared,
+                control: &control,
+            };
+            let record = attempts.play(gate, permit, &stop).await;
             if let Some(board) = &settings.status {
                 board.finished(&record);
             }
-            drop(permit);
             (index, record)
         });
     }

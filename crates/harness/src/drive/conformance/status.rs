@@ -165,6 +165,7 @@ mod tests {
             exchanges: Vec::new(),
             aborted: aborted.then(|| "setup refused".into()),
             duration_ms: 0,
+            discarded: Vec::new(),
         }
     }
 

@@ -106,7 +106,7 @@ impl fmt::Display for Outcome {
 }
 
 /// A response-schema constraint that is a §7 item rather than a malformed answer.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SchemaCause {
     /// The member, dotted, `*` for any key (`statusDetails.*`), as it ends a violation's path.

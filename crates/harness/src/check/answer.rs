@@ -160,6 +160,29 @@ fn seventh_item(operation: Operation, v: &Violation) -> Option<RequirementId> {
         .or_else(|| items.first().copied())
 }
 
+/// The findings of a read that follows a request of `stored_by` (a read-back): a §7 item a
+/// response-schema violation is reported under is the one of the request that stored the
+/// value (UP-DETAILS-VALUE-MAX for a describe after an update), where that request has one
+/// with the same schema causes.
+pub fn stored_by(findings: &mut [Finding], stored_by: Operation) {
+    let table = outcomes();
+    for f in findings.iter_mut() {
+        let Some(causes) = table
+            .get(f.requirement)
+            .map(|a| &a.schema_causes)
+            .filter(|c| !c.is_empty())
+        else {
+            continue;
+        };
+        let own = table.iter().find(|(id, a)| {
+            catalogue().requirement(*id).operation == stored_by.name() && a.schema_causes == *causes
+        });
+        if let Some((id, _)) = own {
+            f.requirement = id;
+        }
+    }
+}
+
 /// Whether a violation lies inside a statusDetails map (a key or a value of it).
 fn inside_details(v: &Violation) -> bool {
     let segments: Vec<&str> = v.field.split('.').collect();

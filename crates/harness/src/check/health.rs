@@ -4,12 +4,14 @@
 //! that corrupts the target is otherwise seen only by later steps, under requirements that do
 //! not name it.
 
+use std::collections::BTreeMap;
+
 use serde_json::{Map, Value, json};
 
 use super::answer::Answer;
 use super::expect;
 use super::oracle::{Call, Subject};
-use crate::finding::Finding;
+use crate::finding::{Cause, Finding};
 use crate::plan::Expectation;
 use crate::transport::WireRequest;
 use jobcert_contract::{Operation, RequirementId, req};
@@ -30,6 +32,8 @@ pub struct ReadBack {
     pub unchanged: Option<RequirementId>,
     /// The call and what came of it, as the messages name it.
     pub after: String,
+    /// The operation of the call: what a read shows of its input, it stored.
+    pub stored_by: Operation,
 }
 
 /// The read-back `call` needs, if any: after every negative request (one its request schema
@@ -79,18 +83,17 @@ pub fn read_back(
             describe_request(call.operation, sent),
             fate(answer)
         ),
+        stored_by: call.operation,
     })
 }
 
 /// The health finding of one read's answer: a server error or an answer that cannot be parsed
 /// fails WI-HEALTH, naming the request read back after; silence is WI-ANSWER's alone.
 pub fn judge(back: &ReadBack, read: Operation, answer: &Answer, seq: u64) -> Option<Finding> {
-    let broken = match answer {
-        Answer::Unanswered => return None,
-        Answer::Success(_) => false,
-        Answer::Garbled => true,
-        Answer::Error { status, body, .. } => *status >= 500 || body.is_none(),
-    };
+    if matches!(answer, Answer::Unanswered) {
+        return None;
+    }
+    let broken = is_broken(answer);
     let got = match answer {
         Answer::Error { body: None, .. } => {
             format!("{} with a body that is not JSON", answer.describe())
@@ -103,6 +106,54 @@ pub fn judge(back: &ReadBack, read: Operation, answer: &Answer, seq: u64) -> Opt
         format!("after {}, {} answered {got}", back.after, read.name()),
         Some(seq),
     ))
+}
+
+/// Whether an answer is what a broken target answers: a server error, an error whose body is
+/// not JSON, or a success whose body is not a JSON object.
+fn is_broken(answer: &Answer) -> bool {
+    match answer {
+        Answer::Unanswered | Answer::Success(_) => false,
+        Answer::Garbled => true,
+        Answer::Error { status, body, .. } => *status >= 500 || body.is_none(),
+    }
+}
+
+/// The things of a case a request broke, each with the WI-HEALTH failure that named it. From
+/// then on a broken answer about the thing says nothing of the requirement a later step checks
+/// (its error type, a describe, a timer): every failure of it is a follow-on of that one.
+#[derive(Debug, Default)]
+pub struct Breakage {
+    things: BTreeMap<String, Cause>,
+}
+
+impl Breakage {
+    /// Links the failures of one answer about `thing` (its `findings`, every check of the
+    /// exchange) to the breakage: when the answer is a broken one and either the thing is
+    /// broken already or a WI-HEALTH failure among `findings` names it broken now.
+    pub fn follow(&mut self, thing: &Subject, answer: &Answer, findings: &mut [Finding]) {
+        let Subject::Seeded(name) = thing else { return };
+        if !is_broken(answer) {
+            return;
+        }
+        let cause = match self.things.get(name) {
+            Some(c) => *c,
+            None => {
+                let Some(named) = findings.iter().find(|f| {
+                    f.requirement == req::WI_HEALTH && !f.passed && f.caused_by.is_none()
+                }) else {
+                    return;
+                };
+                let c = Cause::of(named);
+                self.things.insert(name.clone(), c);
+                c
+            }
+        };
+        for f in findings.iter_mut() {
+            if !f.passed && f.caused_by.is_none() && Cause::of(f) != cause {
+                f.caused_by = Some(cause);
+            }
+        }
+    }
 }
 
 fn object(value: Value) -> Map<String, Value> {
@@ -144,7 +195,10 @@ mod tests {
     use rstest::rstest;
     use serde_json::{Map, Value, json};
 
-    use super::{Answer, Call, Expectation, ReadBack, Subject, WireRequest, judge, read_back};
+    use super::{
+        Answer, Breakage, Call, Cause, Expectation, Finding, ReadBack, Subject, WireRequest, judge,
+        read_back,
+    };
     use crate::check::oracle::Window;
     use jobcert_contract::{Binding, Operation, RequirementId, req};
 
@@ -290,6 +344,57 @@ mod tests {
                 .ends_with("was refused with 400 InvalidRequestException"),
             "{}",
             refused.after
+        );
+    }
+
+    fn health(ok: bool, seq: u64) -> Finding {
+        Finding::check(ok, req::WI_HEALTH, "read back", Some(seq))
+    }
+
+    fn wrong_type(seq: u64) -> Finding {
+        Finding::fail(req::WI_ERROR_TYPE, "InternalError is no type", Some(seq))
+    }
+
+    // A broken answer after a WI-HEALTH failure named the thing broken follows from it: the
+    // error type next to it, a later step's own check, a later read's health. Another thing, a
+    // healthy answer or a thing not yet named broken are judged as they are.
+    #[rstest]
+    #[case::named_broken_now("dev", error(500, "InternalError"), vec![wrong_type(3), health(false, 3)], &[true, false])]
+    #[case::broken_later("dev", error(500, "InternalError"), vec![wrong_type(9), Finding::fail(req::DE_TERMINAL, "500", Some(9))], &[true, true])]
+    #[case::broken_read_later("dev", error(500, "InternalError"), vec![wrong_type(9), health(false, 9)], &[true, true])]
+    #[case::garbled_later("dev", Answer::Garbled, vec![Finding::fail(req::WI_JSON, "no JSON", Some(9))], &[true])]
+    #[case::a_refusal_later("dev", error(409, "InvalidStateTransitionException"), vec![Finding::fail(req::UP_TERMINAL, "409", Some(9))], &[false])]
+    #[case::another_thing("other", error(500, "InternalError"), vec![wrong_type(9)], &[false])]
+    fn the_answers_of_a_broken_thing_follow_its_breakage(
+        #[case] thing: &str,
+        #[case] answer: Answer,
+        #[case] mut findings: Vec<Finding>,
+        #[case] following: &[bool],
+    ) {
+        let mut breakage = Breakage::default();
+        let dev = Subject::Seeded("dev".into());
+        let mut first = vec![wrong_type(3), health(false, 3)];
+        if findings[0].exchange != Some(3) {
+            breakage.follow(&dev, &error(500, "InternalError"), &mut first);
+        }
+        breakage.follow(&Subject::Seeded(thing.into()), &answer, &mut findings);
+        let cause = Cause::of(&health(false, 3));
+        let linked: Vec<bool> = findings
+            .iter()
+            .map(|f| f.caused_by == Some(cause))
+            .collect();
+        assert_eq!(linked, following, "{findings:#?}");
+    }
+
+    #[test]
+    fn a_thing_not_named_broken_is_not() {
+        let mut breakage = Breakage::default();
+        let mut findings = vec![wrong_type(3), health(true, 3)];
+        let dev = Subject::Seeded("dev".into());
+        breakage.follow(&dev, &error(500, "InternalError"), &mut findings);
+        assert!(
+            findings.iter().all(|f| f.caused_by.is_none()),
+            "{findings:#?}"
         );
     }
 

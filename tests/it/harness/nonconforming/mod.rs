@@ -23,6 +23,7 @@ use crate::common::faults::{
 };
 
 mod blind_spots;
+mod one_cause;
 mod proxy;
 mod timing_premise;
 
@@ -38,6 +39,7 @@ const ERROR_TYPE: &str = "x-amzn-errortype";
 const INVALID_REQUEST: &str = "InvalidRequestException";
 const NOT_FOUND: &str = "ResourceNotFoundException";
 const INTERNAL_ERROR: &str = "InternalError";
+const TERMINAL_STATE: &str = "TerminalStateException";
 /// A case of one request, whose omission changes nothing later.
 const NOTHING_PENDING: &str = "start-next/nothing-pending";
 /// The case whose request corrupts a [`Fault::CorruptedByStringStep`] target.
@@ -89,6 +91,14 @@ enum Fault {
     SlowOnce,
     /// Every StartNext that sets a step timer is answered [`PAST_THE_STEP`] late.
     SlowEveryTime,
+    /// StartNext's stepTimeoutInMinutes is ignored: no step timer starts (Update's still does).
+    StartNextStepIgnored,
+    /// An Update whose stepTimeoutInMinutes is this JSON text is accepted and ends its
+    /// execution this many target seconds later (at once for 0), its countdown running to
+    /// then; every describe of a terminal execution is refused with 410 (allowed, spec §7.6).
+    EndsAfter(&'static str, u32),
+    /// A failed execution is never retried, whatever the job's retry configuration.
+    NoRetries,
 }
 
 /// How long [`Fault::SlowOnce`] and [`Fault::SlowEveryTime`] hold back an answer: 6 minutes of
@@ -245,9 +255,10 @@ async fn executions_numbered_from_a_thousand_conform() {
     assert!(numbered, "no execution numbered 1000 was seen");
 }
 
-/// A step timer that never fires is named once, under the timer's requirement: what the target
-/// then rightly does from its own state (accepts an update, lists or describes the execution as
-/// running) fails no other requirement, and is shown as a follow-on of the timer.
+/// A step timer that never fires is named once, under the timer's requirement (or, for one a
+/// StartNext was seen not to start, under SN-STEP-TIMER there): what the target then rightly
+/// does from its own state (accepts an update, lists or describes the execution as running)
+/// fails no other requirement, and is shown as a follow-on of the timer.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_timer_that_never_fires_is_one_cause_not_an_avalanche() {
     let (_, assessment) = run_through(Fault::TimerNeverFires, &plan(&["timers"]), DEADLINE).await;
@@ -292,7 +303,7 @@ async fn a_timer_that_never_fires_is_one_cause_not_an_avalanche() {
         follow_ons
             .iter()
             .filter_map(|w| w.finding.caused_by)
-            .all(|c| ["TM-", "UP-STEP-"]
+            .all(|c| ["TM-", "UP-STEP-", "SN-STEP-TIMER"]
                 .iter()
                 .any(|p| c.requirement.as_str().starts_with(p))),
         "a follow-on of another cause: {follow_ons:#?}"

@@ -16,7 +16,7 @@ use serde_json::{Map, Value, json};
 
 use super::{
     ERROR_TYPE, Fault, INTERNAL_ERROR, INVALID_REQUEST, LATE, NOT_FOUND, PAST_THE_STEP, RENUMBER,
-    THROTTLE_EVERY,
+    TERMINAL_STATE, THROTTLE_EVERY,
 };
 
 mod quirks;
@@ -93,6 +93,19 @@ impl Answer {
         }
     }
 
+    /// A 410 TerminalStateException, the refusal to describe a terminal execution (§7.6).
+    fn terminal() -> Self {
+        let mut answer = Self::json(&json!({
+            "__type": TERMINAL_STATE,
+            "message": "the job execution is terminal",
+        }));
+        answer.status = StatusCode::GONE;
+        answer
+            .headers
+            .insert(ERROR_TYPE, HeaderValue::from_static(TERMINAL_STATE));
+        answer
+    }
+
     /// A 500 InternalError, the answer of a corrupted thing.
     fn internal_error() -> Self {
         let mut headers = HeaderMap::new();
@@ -154,6 +167,12 @@ struct Proxy {
     seen: AtomicU64,
     /// Executions whose expiry is hidden, until when (for ever when `None`).
     masked: Mutex<BTreeMap<Key, Option<Instant>>>,
+    /// The last answer showing a masked execution running, by execution.
+    running: Mutex<BTreeMap<Key, Map<String, Value>>>,
+    /// Executions an Update ends early, and when.
+    ends: Mutex<BTreeMap<Key, Instant>>,
+    /// Executions (thing label, decoded job id) an accepted FAILED ended, whose retries are hidden.
+    failed: Mutex<BTreeSet<(String, String)>>,
     /// Executions with a step timer running, as far as the requests through the proxy tell.
     step_timers: Mutex<BTreeSet<Key>>,
     /// The request last throttled (method, URI and body; names are run-unique, so only its
@@ -342,6 +361,17 @@ async fn handle(
         (Fault::MinusOneStartsATimer, Some((Op::Update, thing))) => {
             proxy.cancel_starts_a_timer(&key(thing), &mut body);
         }
+        (Fault::EndsAfter(value, minutes), Some((Op::Update, thing))) => {
+            proxy.end_after((value, minutes), key(thing), &mut body);
+        }
+        (Fault::EndsAfter(..), Some((Op::Describe, thing))) if proxy.ended(&key(thing)) => {
+            return Answer::terminal();
+        }
+        (Fault::StartNextStepIgnored, Some((Op::StartNext, _))) => {
+            body = edit_step(body, |input| {
+                input.remove("stepTimeoutInMinutes");
+            });
+        }
         (Fault::TruncatesVersion, Some((Op::Update, _))) => body = quirks::truncate_version(body),
         (Fault::CorruptedByStringStep, Some((op, thing))) => {
             if proxy
@@ -413,6 +443,18 @@ async fn handle(
         (Fault::MinusOneStartsATimer, Some((Op::StartNext, thing))) => {
             proxy.track_step(thing, None, &sent, &answer);
         }
+        (Fault::EndsAfter(..), Some((Op::Describe, thing))) if answer.status.is_success() => {
+            proxy.early_end_shown(&key(thing), &mut answer);
+        }
+        (Fault::EndsAfter(..), Some((Op::GetPending, thing))) if answer.status.is_success() => {
+            proxy.without_ended(thing, &mut answer);
+        }
+        (Fault::NoRetries, Some((Op::Update, thing))) => {
+            proxy.note_failed(key(thing), &sent, &answer);
+        }
+        (Fault::NoRetries, Some((op, thing))) if answer.status.is_success() => {
+            proxy.hide_retries(op, thing, job.as_deref(), &mut answer);
+        }
         (Fault::MinusOneStartsATimer, Some((Op::Update, thing))) => {
             proxy.track_step(thing, job.as_deref(), &sent, &answer);
         }
@@ -463,6 +505,9 @@ impl RunningProxy {
             corrupted: Mutex::default(),
             seen: AtomicU64::new(0),
             masked: Mutex::default(),
+            running: Mutex::default(),
+            ends: Mutex::default(),
+            failed: Mutex::default(),
             step_timers: Mutex::default(),
             throttled: Mutex::default(),
             slowed: AtomicU64::new(0),

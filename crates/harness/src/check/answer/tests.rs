@@ -91,6 +91,26 @@ fn a_long_value_in_any_answer_is_a_seventh_item_not_a_malformed_answer() {
     assert_eq!(failed, [req::SN_DETAILS_VALUE_MAX], "{found:#?}");
 }
 
+// A read after a request names the §7 item of the request that stored the value.
+#[rstest::rstest]
+#[case::after_an_update(Operation::UpdateJobExecution, req::UP_DETAILS_VALUE_MAX)]
+#[case::after_a_start(Operation::StartNextPendingJobExecution, req::SN_DETAILS_VALUE_MAX)]
+#[case::after_a_read(Operation::GetPendingJobExecutions, req::SN_DETAILS_VALUE_MAX)]
+fn a_read_back_names_the_item_of_the_request_that_stored_it(
+    #[case] stored: Operation,
+    #[case] expected: RequirementId,
+) {
+    let body = json!({ "execution": start_next_with(json!({ "k": "v".repeat(1025) }))["execution"].clone() });
+    let mut found = shape(Operation::DescribeJobExecution, Binding::Http, &body, None);
+    stored_by(&mut found, stored);
+    let failed: Vec<RequirementId> = found
+        .iter()
+        .filter(|f| !f.passed)
+        .map(|f| f.requirement)
+        .collect();
+    assert_eq!(failed, [expected], "{found:#?}");
+}
+
 // No answer on a topic's /rejected is a missing answer, unless the topic names no operation:
 // where InvalidTopic is delivered is open (§7.15).
 #[rstest::rstest]

@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use super::cause::reconcile;
-use super::model::{Belief, Case, Execution, ThingModel, details_of};
+use super::model::{Belief, Case, Execution, ThingModel, Timer, details_of};
 use super::stamps;
 use super::{Call, Window};
 use crate::finding::Finding;
@@ -219,19 +219,20 @@ pub(super) fn check_execution(
     // The countdown.
     let left = body["approximateSecondsBeforeTimedOut"].as_i64();
     match (e.deadline(), left) {
-        (Some((d, _)), Some(left)) if e.status == Status::InProgress => {
+        (Some((d, timer)), Some(left)) if e.status == Status::InProgress => {
             let lo = (d.lo - call.window.hi - tol) / 1000.0 - 1.0;
             let hi = (d.hi - call.window.lo + tol) / 1000.0 + 1.0;
-            out.push(Finding::check(
-                (left as f64) >= lo.floor() && (left as f64) <= hi.ceil(),
-                req::TM_APPROXIMATE,
-                format!(
-                    "approximateSecondsBeforeTimedOut {left}, expected {:.0}..{:.0}",
-                    lo.max(0.0),
-                    hi
-                ),
-                seq,
-            ));
+            let what = format!(
+                "approximateSecondsBeforeTimedOut {left}, expected {:.0}..{:.0}",
+                lo.max(0.0),
+                hi
+            );
+            if (left as f64) >= lo.floor() && (left as f64) <= hi.ceil() {
+                out.push(Finding::pass(req::TM_APPROXIMATE, what, seq));
+            } else {
+                let past_cap = timer == Timer::CappedStep && left as f64 > hi.ceil();
+                countdown_departs(e, call, case, (left, past_cap), what, out);
+            }
         }
         (None, Some(left)) => out.push(Finding::fail(
             if facts.is_terminal(e.status) {
@@ -246,13 +247,53 @@ pub(super) fn check_execution(
     }
 }
 
+/// A countdown that departs from the model's deadline shows the target's own timers: the
+/// departure is a root cause, named under what explains it — an accepted invalid
+/// stepTimeoutInMinutes that changed the timers (UP-STEP-INVALID-TIMERS), a step timer running
+/// past the in-progress deadline (UP-STEP-CAP), else the countdown itself (TM-APPROXIMATE) —
+/// and the model takes the target's deadline, so the same fault is not named again when that
+/// deadline comes.
+fn countdown_departs(
+    e: &mut Execution,
+    call: &Call<'_>,
+    case: &mut Case,
+    (left, past_cap): (i64, bool),
+    what: String,
+    out: &mut Vec<Finding>,
+) {
+    let by = e
+        .timers_set_by
+        .map_or(String::new(), |n| format!(" set by exchange #{n}"));
+    let (requirement, why) = match e.timers_kept_after {
+        Some(n) => (
+            req::UP_STEP_INVALID_TIMERS,
+            format!("exchange #{n}'s invalid stepTimeoutInMinutes changed the timers"),
+        ),
+        None if past_cap => (
+            req::UP_STEP_CAP,
+            format!("the step timer{by} runs past the in-progress deadline"),
+        ),
+        None => (req::TM_APPROXIMATE, String::new()),
+    };
+    let message = if why.is_empty() {
+        what
+    } else {
+        format!("{what}: {why}")
+    };
+    case.cause_at.get_or_insert(out.len());
+    out.push(Finding::fail(requirement, message, Some(call.seq)));
+    e.step = Some(call.window.shifted(left as f64 * 1000.0));
+    e.in_progress = None;
+    e.timers_kept_after = None;
+}
+
 /// Settles execution `e`'s number with `n`, the first the target shows of it: opaque, but a
 /// retry's is greater than its predecessor's (spec §1.1, §5.3).
 pub(super) fn learn_number(e: &mut Execution, n: i64, seq: Option<u64>, out: &mut Vec<Finding>) {
     if let (Belief::Unknown, Some(previous)) = (&e.number, e.number_above) {
         out.push(Finding::check(
             n > previous,
-            req::DE_EXECUTION_NUMBER,
+            req::EX_RETRY,
             format!(
                 "a retry's executionNumber {n} must be greater than its predecessor's {previous}"
             ),

@@ -9,7 +9,7 @@ use serde_json::Value;
 use super::model::{Belief, Case, ThingModel};
 use super::{Call, Subject};
 use crate::finding::Finding;
-use jobcert_contract::Status;
+use jobcert_contract::{Status, req};
 
 /// The target shows that execution `i`'s predicted state did not come true (`shown` says
 /// how). Names the cause, then re-synchronises: the state before the prediction comes back
@@ -27,11 +27,15 @@ pub(super) fn contradicted(
     let e = &mut thing.executions[i];
     let prediction = e.predicted.take()?;
     case.cause_at.get_or_insert(out.len());
-    out.push(Finding::fail(
+    let named = Finding::fail(
         prediction.requirement,
         format!("{}; but {shown}", prediction.what),
         Some(seq),
-    ));
+    );
+    out.push(match prediction.caused_by {
+        Some(earlier) => named.following(earlier),
+        None => named,
+    });
     let job = e.job.clone();
     let order = e.order;
     match prediction.before {
@@ -53,6 +57,48 @@ pub(super) fn contradicted(
             thing.executions.iter().rposition(|e| e.job == job)
         }
     }
+}
+
+/// The target refuses to describe execution `i` as terminal while the model holds it
+/// IN_PROGRESS with no deadline reached: it ended before its time. The early end is named once,
+/// under what last touched its timers — an accepted invalid stepTimeoutInMinutes that had to
+/// leave them (UP-STEP-INVALID-TIMERS), a -1 that had to cancel only the step timer
+/// (UP-STEP-CANCEL), else TM-NOT-EARLY — and the model holds it timed out, so that the refusal
+/// (allowed for a terminal execution, spec §7.6) and what follows judge the target's state.
+pub(super) fn ended_early(
+    thing: &mut ThingModel,
+    i: usize,
+    case: &mut Case,
+    call: &Call<'_>,
+    shown: &str,
+    out: &mut Vec<Finding>,
+) {
+    let e = &mut thing.executions[i];
+    let (requirement, why) = match (e.timers_kept_after, e.step_cancelled_by) {
+        (Some(n), _) => (
+            req::UP_STEP_INVALID_TIMERS,
+            format!("exchange #{n}'s invalid stepTimeoutInMinutes had to leave its timers"),
+        ),
+        (None, Some(n)) => (
+            req::UP_STEP_CANCEL,
+            format!("exchange #{n}'s stepTimeoutInMinutes -1 had to cancel only its step timer"),
+        ),
+        (None, None) => (
+            req::TM_NOT_EARLY,
+            "no deadline of its timers has passed".to_string(),
+        ),
+    };
+    case.cause_at.get_or_insert(out.len());
+    out.push(Finding::fail(
+        requirement,
+        format!(
+            "{} is IN_PROGRESS ({why}); but the target refuses it as terminal ({shown})",
+            case.real_id(&e.job)
+        ),
+        Some(call.seq),
+    ));
+    e.time_out(case.facts);
+    thing.queue_retry(i, case, call.window, Some(call.seq));
 }
 
 /// The target shows execution `i` as the model predicted it: the prediction is now an

@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use super::super::answer::Answer;
 use super::body::check_execution;
-use super::cause::{confirmed, contradicted, reconcile, resync_head};
+use super::cause::{confirmed, contradicted, ended_early, reconcile, resync_head};
 use super::model::{Case, ThingModel};
 use super::order::OpenPick;
 use super::refusal::{expect_error, expect_success, named_execution};
@@ -95,6 +95,11 @@ pub(super) fn judge(
             let Some(i) = reconcile_describe(thing, i, case, answer, seq, out) else {
                 return;
             };
+            let e = &thing.executions[i];
+            if e.status == Status::InProgress && !e.uncertain && refused_as_terminal(answer) {
+                ended_early(thing, i, case, call, &answer.describe(), out);
+                return;
+            }
             let e = &mut thing.executions[i];
             if case.facts.is_terminal(e.status) || e.uncertain {
                 // The answers allowed here are outcomes.json's (§7.6).

@@ -208,6 +208,7 @@ impl Oracle {
                         ),
                         before: Some(Box::new(before)),
                         retry_of: None,
+                        caused_by: None,
                     });
                 }
             }
@@ -290,7 +291,7 @@ impl Oracle {
             }
         }
         follow_on(&mut out, cause_at);
-        self.causes.extend(cause_at.map(|n| Cause::of(&out[n])));
+        self.causes.extend(cause_at.map(|n| root_of(&out[n])));
         out.extend(settled);
         out
     }
@@ -306,12 +307,33 @@ impl Oracle {
             .all(|f| f.passed || f.caused_by.is_some() || self.causes.contains(&Cause::of(f)));
         (agrees && !judged.is_empty()).then_some(cause)
     }
+
+    /// Takes note of a step's scripted checks on the answer just judged: a failed check that
+    /// the step timer the call asked for started (SN-STEP-TIMER) is the root cause of that
+    /// timer not firing later, which is then its follow-on.
+    pub fn scripted(&mut self, checked: &[Finding]) {
+        for f in checked {
+            if let (false, None, Some(seq), req::SN_STEP_TIMER) =
+                (f.passed, f.caused_by, f.exchange, f.requirement)
+            {
+                self.case
+                    .timers_not_started
+                    .entry(seq)
+                    .or_insert(Cause::of(f));
+            }
+        }
+    }
+}
+
+/// The root cause a cause finding stands for: its own, or the earlier one it follows from.
+fn root_of(cause: &Finding) -> Cause {
+    cause.caused_by.unwrap_or_else(|| Cause::of(cause))
 }
 
 /// Every failure of one answer other than its root cause (at `cause_at`) follows from it.
 fn follow_on(out: &mut [Finding], cause_at: Option<usize>) {
     let Some(at) = cause_at else { return };
-    let cause = Cause::of(&out[at]);
+    let cause = root_of(&out[at]);
     for (n, f) in out.iter_mut().enumerate() {
         if n != at && !f.passed {
             f.caused_by = Some(cause);

@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::order::OpenPick;
 use super::{JobFacts, Window};
-use crate::finding::Finding;
+use crate::finding::{Cause, Finding};
 use jobcert_contract::{ExecutionModel, RequirementId, Status, execution_model, req};
 
 /// What the model believes a value is.
@@ -122,6 +122,9 @@ pub(super) struct Execution {
     /// every timer as it was (UP-STEP-INVALID-TIMERS): a timer that then does not fire is
     /// blamed on it, not on the timer.
     pub(super) timers_kept_after: Option<u64>,
+    /// The accepted Update whose stepTimeoutInMinutes -1 cancelled a running step timer, and
+    /// nothing else (UP-STEP-CANCEL): an end before the in-progress deadline is blamed on it.
+    pub(super) step_cancelled_by: Option<u64>,
     /// The timestamps the target reported (queuedAt and startedAt never change).
     pub(super) stamps: Stamps,
     /// Why the current state is believed without having been seen, if it is.
@@ -153,6 +156,9 @@ pub(super) struct Prediction {
     pub(super) before: Option<Box<Execution>>,
     /// The creation sequence of the execution whose retry this is.
     pub(super) retry_of: Option<usize>,
+    /// A failure named earlier that already says the prediction cannot come true (a step
+    /// timer whose start failed its check): a contradiction is its follow-on, not a new cause.
+    pub(super) caused_by: Option<Cause>,
 }
 
 impl Execution {
@@ -174,6 +180,7 @@ impl Execution {
             number_above: None,
             timers_set_by: None,
             timers_kept_after: None,
+            step_cancelled_by: None,
             stamps: Stamps::default(),
             predicted: None,
             details_merged: None,
@@ -269,6 +276,9 @@ pub(super) struct Case {
     pub(super) tolerance_ms: f64,
     /// Where, among the findings of the answer being judged, its root cause was named.
     pub(super) cause_at: Option<usize>,
+    /// The failed scripted checks that a step timer did not start (SN-STEP-TIMER), by the
+    /// exchange that was to start it.
+    pub(super) timers_not_started: BTreeMap<u64, Cause>,
 }
 
 impl Case {
@@ -282,7 +292,13 @@ impl Case {
             epoch_offset: None,
             tolerance_ms,
             cause_at: None,
+            timers_not_started: BTreeMap::new(),
         }
+    }
+
+    /// The failure that says the step timer exchange `seq` set never started, if one was named.
+    pub(super) fn timer_not_shown(&self, seq: u64) -> Option<Cause> {
+        self.timers_not_started.get(&seq).copied()
     }
 
     /// The next creation sequence number.
@@ -347,6 +363,12 @@ impl ThingModel {
                     ),
                     None => (timer.expiry_requirement(), String::new()),
                 };
+                let caused_by = match timer {
+                    Timer::Step | Timer::CappedStep => {
+                        e.timers_set_by.and_then(|n| case.timer_not_shown(n))
+                    }
+                    Timer::InProgress => None,
+                };
                 e.predicted = Some(Prediction {
                     requirement,
                     what: format!(
@@ -356,6 +378,7 @@ impl ThingModel {
                     ),
                     before: Some(Box::new(before)),
                     retry_of: None,
+                    caused_by,
                 });
                 retries.push(i);
             } else {
@@ -369,7 +392,7 @@ impl ThingModel {
     }
 
     /// Queues the retry of execution `i`, just finished, when its job's retry criteria allow one.
-    /// The retry is a prediction of DE-EXECUTION-NUMBER until the target shows it.
+    /// The retry is a prediction of EX-RETRY until the target shows it.
     pub(super) fn queue_retry(
         &mut self,
         i: usize,
@@ -408,10 +431,11 @@ impl ThingModel {
         next.number_above = above;
         next.retries_used = retries_used;
         next.predicted = Some(Prediction {
-            requirement: req::DE_EXECUTION_NUMBER,
+            requirement: req::EX_RETRY,
             what,
             before: None,
             retry_of: Some(retry_of),
+            caused_by: None,
         });
         self.executions.push(next);
     }

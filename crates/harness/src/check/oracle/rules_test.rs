@@ -7,7 +7,7 @@ use serde_json::{Map, Value, json};
 
 use super::fixture::{EPOCH, THING, at, document, execution, ok, patched, real, refused};
 use super::{Answer, Call, JobFacts, Oracle, Subject};
-use crate::finding::{Finding, Profile, Severity, severity};
+use crate::finding::{Cause, Finding, Profile, Severity, severity};
 use jobcert_contract::{Binding, Operation, RequirementId, req};
 
 /// One thing with job `a` queued on it at 0 s, retried once on FAILED.
@@ -47,6 +47,19 @@ impl World {
         answer: Answer,
         ms: f64,
     ) -> Vec<Finding> {
+        self.call_as(true, operation, job, input, answer, ms)
+    }
+
+    /// As [`World::call`], with an input its request schema accepts (`valid`) or refuses.
+    fn call_as(
+        &mut self,
+        valid: bool,
+        operation: Operation,
+        job: Subject,
+        input: Value,
+        answer: Answer,
+        ms: f64,
+    ) -> Vec<Finding> {
         self.seq += 1;
         let input: Map<String, Value> = input.as_object().cloned().unwrap_or_default();
         let call = Call {
@@ -54,7 +67,7 @@ impl World {
             thing: Subject::Seeded("t".into()),
             job,
             input: &input,
-            valid: true,
+            valid,
             binding: Binding::Http,
             window: at(ms),
             seq: self.seq,
@@ -97,6 +110,27 @@ impl World {
     }
 }
 
+/// Job `a` with an in-progress timeout of `in_progress` minutes, started at 2 s (exchange #1)
+/// with a step timer of `step` minutes if given, its countdown shown.
+fn started_under(in_progress: Option<i64>, step: Option<i64>) -> World {
+    let mut world = World::new();
+    if let Some(job) = world.oracle.case.jobs.get_mut("a") {
+        job.in_progress_minutes = in_progress;
+    }
+    let mut body = execution("a", "IN_PROGRESS", 2);
+    let deadline = match (step, in_progress) {
+        (Some(s), Some(i)) => Some(s.min(i)),
+        (s, i) => s.or(i),
+    };
+    if let Some(m) = deadline {
+        body["approximateSecondsBeforeTimedOut"] = json!(m * 60 - 1);
+    }
+    let input = step.map_or(json!({}), |m| json!({ "stepTimeoutInMinutes": m }));
+    let found = world.start_next(input, ok(json!({ "execution": body })), 2_000.0);
+    assert_failures(&found, &[]);
+    world
+}
+
 /// The failures among `found` that count (not follow-ons), by requirement.
 fn failures(found: &[Finding]) -> Vec<RequirementId> {
     found
@@ -130,8 +164,8 @@ fn retry(number: i64) -> Answer {
 #[rstest]
 #[case::above(1001, &[])]
 #[case::far_above(5_000_000_000, &[])]
-#[case::equal(1000, &[req::DE_EXECUTION_NUMBER])]
-#[case::below(999, &[req::DE_EXECUTION_NUMBER])]
+#[case::equal(1000, &[req::EX_RETRY])]
+#[case::below(999, &[req::EX_RETRY])]
 fn a_retry_is_numbered_above_its_predecessor(
     #[case] number: i64,
     #[case] expected: &[RequirementId],
@@ -153,7 +187,7 @@ fn a_retry_is_numbered_above_its_predecessor(
     assert!(passed(&found, req::DE_EXECUTION_NUMBER), "{found:#?}");
     let found = world.describe(json!({}), retry(number), 4_000.0);
     assert_failures(&found, expected);
-    assert!(passed(&found, req::DE_EXECUTION_NUMBER), "{found:#?}");
+    assert!(passed(&found, req::EX_RETRY), "{found:#?}");
     if !expected.is_empty() {
         return;
     }
@@ -170,7 +204,7 @@ fn a_retry_is_numbered_above_its_predecessor(
 // The same, learned from the pending list.
 #[rstest]
 #[case::above(1001, &[])]
-#[case::equal(1000, &[req::DE_EXECUTION_NUMBER])]
+#[case::equal(1000, &[req::EX_RETRY])]
 fn a_listed_retry_is_numbered_above_its_predecessor(
     #[case] number: i64,
     #[case] expected: &[RequirementId],
@@ -182,10 +216,10 @@ fn a_listed_retry_is_numbered_above_its_predecessor(
     let op = Operation::GetPendingJobExecutions;
     let found = world.call(op, Subject::Absent, json!({}), listed, 4_000.0);
     assert_failures(&found, expected);
-    assert!(passed(&found, req::DE_EXECUTION_NUMBER), "{found:#?}");
+    assert!(passed(&found, req::EX_RETRY), "{found:#?}");
 }
 
-// A retry that never came is named once, under DE-EXECUTION-NUMBER, whichever read shows it;
+// A retry that never came is named once, under EX-RETRY, whichever read shows it;
 // the model then holds the target's state and nothing else fails.
 #[rstest]
 #[case::start_next(Operation::StartNextPendingJobExecution, ok(json!({})))]
@@ -203,7 +237,7 @@ fn a_retry_that_never_came_is_one_failure(#[case] operation: Operation, #[case] 
         _ => Subject::Absent,
     };
     let found = world.call(operation, job, json!({}), answer, 4_000.0);
-    assert_failures(&found, &[req::DE_EXECUTION_NUMBER]);
+    assert_failures(&found, &[req::EX_RETRY]);
     let cause = found.iter().find(|f| !f.passed).expect("a cause");
     assert!(
         cause.message.contains("FAILED by exchange #2"),
@@ -504,4 +538,131 @@ fn an_accepted_invalid_update_is_followed_not_repeated(
     );
     let found = world.describe(json!({}), ok(json!({ "execution": shown })), 300_000.0);
     assert_failures(&found, expected);
+}
+
+// StartNext that starts a QUEUED execution over the IN_PROGRESS head fails SN-NEXT-ORDER once;
+// the model follows what the target started, so the next StartNext, returning the oldest
+// IN_PROGRESS execution (now the head) untouched, is right.
+#[test]
+fn a_wrong_head_is_one_failure_and_the_model_follows_it() {
+    let mut world = World::of(&[("older", 0.0), ("newer", 5_000.0)]);
+    let update = Operation::UpdateJobExecution;
+    let newer = Subject::Seeded("newer".into());
+    let found = world.call(
+        update,
+        newer,
+        json!({"status": "IN_PROGRESS"}),
+        ok(json!({})),
+        6_000.0,
+    );
+    assert_failures(&found, &[]);
+    let older = patched(
+        execution("older", "IN_PROGRESS", 2),
+        json!({"startedAt": EPOCH + 7, "lastUpdatedAt": EPOCH + 7}),
+    );
+    let answer = ok(json!({ "execution": older }));
+    let found = world.start_next(json!({}), answer.clone(), 7_000.0);
+    assert_failures(&found, &[req::SN_NEXT_ORDER]);
+    let again = json!({"statusDetails": {"phase": "two"}, "stepTimeoutInMinutes": 5});
+    let found = world.start_next(again, answer, 8_000.0);
+    assert_failures(&found, &[]);
+    assert!(passed(&found, req::SN_NEXT_ORDER), "{found:#?}");
+}
+
+// A step timer whose start already failed a check (its answer showed no countdown) is not a
+// second cause when it does not fire: the contradiction, and what the target rightly does from
+// its state, follow the start's failure.
+#[rstest]
+#[case::its_start_failed(true, &[])]
+#[case::its_start_passed(false, &[req::TM_STEP_EXPIRY])]
+fn a_timer_that_never_started_is_not_a_second_cause(
+    #[case] start_failed: bool,
+    #[case] expected: &[RequirementId],
+) {
+    let mut world = World::started(1, Some(1));
+    let start = Finding::fail(req::SN_STEP_TIMER, "no countdown", Some(1));
+    if start_failed {
+        world.oracle.scripted(std::slice::from_ref(&start));
+    }
+    let running = execution("a", "IN_PROGRESS", 2);
+    let found = world.describe(json!({}), ok(json!({ "execution": running })), 200_000.0);
+    assert_failures(&found, expected);
+    if start_failed {
+        let cause = Cause::of(&start);
+        assert!(
+            found.iter().all(|f| f.passed || f.caused_by == Some(cause)),
+            "{found:#?}"
+        );
+        assert_eq!(world.oracle.cause_behind(&found), Some(cause));
+    }
+    let found = world.update(json!({"status": "SUCCEEDED"}), ok(json!({})), 201_000.0);
+    assert_failures(&found, &[]);
+}
+
+// An execution refused as terminal while the model holds it IN_PROGRESS before any deadline
+// ended early: named once, under what last touched its timers; the model then holds it
+// terminal, so a later refusal is only the §7.6 departure (a failure under strict alone).
+#[rstest]
+#[case::cancelled_step_timer(Some(3), json!({"status": "IN_PROGRESS", "stepTimeoutInMinutes": -1}), true, req::UP_STEP_CANCEL)]
+#[case::minus_one_without_step_timer(None, json!({"status": "IN_PROGRESS", "stepTimeoutInMinutes": -1}), true, req::TM_NOT_EARLY)]
+#[case::accepted_invalid(Some(4), json!({"status": "IN_PROGRESS", "stepTimeoutInMinutes": -2}), false, req::UP_STEP_INVALID_TIMERS)]
+#[case::a_new_step_timer(Some(4), json!({"status": "IN_PROGRESS", "stepTimeoutInMinutes": 5}), true, req::TM_NOT_EARLY)]
+fn an_early_end_is_named_once_under_what_touched_the_timers(
+    #[case] step: Option<i64>,
+    #[case] input: Value,
+    #[case] valid: bool,
+    #[case] expected: RequirementId,
+) {
+    let mut world = World::started(1, step);
+    let update = Operation::UpdateJobExecution;
+    let a = Subject::Seeded("a".into());
+    let found = world.call_as(valid, update, a, input, ok(json!({})), 3_000.0);
+    assert_failures(&found, &[]);
+    let terminal = refused(410, "TerminalStateException");
+    let found = world.describe(json!({}), terminal.clone(), 60_000.0);
+    assert_failures(&found, &[expected]);
+    let found = world.describe(json!({}), terminal, 61_000.0);
+    assert_failures(&found, &[req::DE_TERMINAL_DESCRIBED]);
+    assert!(passed(&found, req::DE_TERMINAL), "{found:#?}");
+}
+
+// A countdown that departs from the model's deadline is named under what explains it, and the
+// model takes the target's deadline: the same countdown a minute on is right.
+#[rstest]
+#[case::uncapped(Some(2), None, Some((json!({"status": "IN_PROGRESS", "stepTimeoutInMinutes": 10}), true)), 543, req::UP_STEP_CAP)]
+#[case::invalid_fraction(Some(5), Some(4), Some((json!({"status": "IN_PROGRESS", "stepTimeoutInMinutes": 2.5}), false)), 93, req::UP_STEP_INVALID_TIMERS)]
+#[case::plain(None, Some(4), None, 100, req::TM_APPROXIMATE)]
+fn a_departing_countdown_is_one_cause_and_the_model_follows_it(
+    #[case] in_progress: Option<i64>,
+    #[case] step: Option<i64>,
+    #[case] update: Option<(Value, bool)>,
+    #[case] left: i64,
+    #[case] expected: RequirementId,
+) {
+    let mut world = started_under(in_progress, step);
+    let (version, updated) = match update {
+        Some((input, valid)) => {
+            let op = Operation::UpdateJobExecution;
+            let a = Subject::Seeded("a".into());
+            let found = world.call_as(valid, op, a, input, ok(json!({})), 3_000.0);
+            assert_failures(&found, &[]);
+            (3, EPOCH + 3)
+        }
+        None => (2, EPOCH + 2),
+    };
+    let shown = |left: i64| {
+        let body = patched(
+            execution("a", "IN_PROGRESS", version),
+            json!({"lastUpdatedAt": updated, "approximateSecondsBeforeTimedOut": left}),
+        );
+        ok(json!({ "execution": body }))
+    };
+    let found = world.describe(json!({}), shown(left), 60_000.0);
+    assert_failures(&found, &[expected]);
+    assert_eq!(
+        world.oracle.cause_behind(&found).map(|c| c.requirement),
+        Some(expected)
+    );
+    let found = world.describe(json!({}), shown(left - 60), 120_000.0);
+    assert_failures(&found, &[]);
 }

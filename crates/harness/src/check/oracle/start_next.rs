@@ -63,26 +63,24 @@ pub(super) fn judge(
         return;
     }
     let real_job = execution["jobId"].as_str().unwrap_or_default();
-    let Some(&i) = candidates
+    let hit = candidates
         .iter()
-        .find(|&&i| case.is_job(&thing.executions[i], real_job))
+        .copied()
+        .find(|&i| case.is_job(&thing.executions[i], real_job));
+    let Some(i) = hit.or_else(|| other_taken(thing, case, real_job, candidates[0], seq, out))
     else {
-        out.push(Finding::fail(
-            req::SN_NEXT_ORDER,
-            format!(
-                "the head of the pending list is {}, but {real_job} was returned",
-                case.real_id(&thing.executions[candidates[0]].job)
-            ),
-            Some(seq),
-        ));
         return;
     };
-    out.push(Finding::pass(
-        req::SN_NEXT_ORDER,
-        format!("{real_job} is the head"),
-        Some(seq),
-    ));
-    if let Some(p) = predicted.filter(|p| *p != i && !thing.executions[i].uncertain) {
+    if hit.is_some() {
+        out.push(Finding::pass(
+            req::SN_NEXT_ORDER,
+            format!("{real_job} is the head"),
+            Some(seq),
+        ));
+    }
+    if let Some(p) =
+        predicted.filter(|p| hit.is_some() && *p != i && !thing.executions[i].uncertain)
+    {
         let pick = OpenPick {
             returned: thing.executions[i].order,
             passed_over: thing.executions[p].order,
@@ -106,7 +104,7 @@ pub(super) fn judge(
         ));
     }
     // Open candidates skipped before the one returned have expired.
-    for &j in candidates.iter().take_while(|&&j| j != i) {
+    for &j in candidates.iter().take_while(|&&j| hit.is_some() && j != i) {
         let e = &mut thing.executions[j];
         if e.uncertain {
             e.time_out(case.facts);
@@ -190,6 +188,34 @@ pub(super) fn judge(
     check_execution(thing, i, case, execution, call, true, out);
 }
 
+/// The target returned `real_job`, not the head (`head`): SN-NEXT-ORDER fails once, as the
+/// root cause of the answer. When `real_job` is another pending execution the model follows
+/// what the target did with it (started it, or returned it running), so that the later steps
+/// are judged against the target's state and do not repeat the fault; the execution is
+/// returned. `None` when the target returned nothing the model holds pending.
+fn other_taken(
+    thing: &ThingModel,
+    case: &mut Case,
+    real_job: &str,
+    head: usize,
+    seq: u64,
+    out: &mut Vec<Finding>,
+) -> Option<usize> {
+    case.cause_at.get_or_insert(out.len());
+    out.push(Finding::fail(
+        req::SN_NEXT_ORDER,
+        format!(
+            "the head of the pending list is {}, but {real_job} was returned",
+            case.real_id(&thing.executions[head].job)
+        ),
+        Some(seq),
+    ));
+    thing
+        .pending(case.facts)
+        .into_iter()
+        .find(|&j| case.is_job(&thing.executions[j], real_job))
+}
+
 #[cfg(test)]
 mod tests {
     use rstest::rstest;
@@ -244,10 +270,11 @@ mod tests {
         ok(json!({"execution": patched(execution("a", "IN_PROGRESS", 2), json!({"jobDocument": "{}"}))})),
         &[(req::SN_DOCUMENT, false)]
     )]
+    // The wrong pick is the one fault; the model follows it, starting what the target started.
     #[case::oldest_first(
-        Fixture::new().queued("a", 0.0).queued("b", 5_000.0), json!({}),
+        Fixture::new().queued("a", -5_000.0).queued("b", 0.0), json!({}),
         ok(json!({"execution": execution("b", "IN_PROGRESS", 2)})),
-        &[(req::SN_NEXT_ORDER, false)]
+        &[(req::SN_NEXT_ORDER, false), (req::SN_START, true)]
     )]
     #[case::in_progress_before_queued(
         Fixture::new().queued("a", 0.0).queued("b", 100.0).started("b"), json!({}),

@@ -155,8 +155,14 @@ pub(super) fn judge(
                 .map(|m| call.window.shifted(minutes_ms(m)).min(ex.in_progress));
         }
         (_, Status::InProgress) => match step {
-            Some(m) if m == cancel => ex.step = None,
-            Some(m) => ex.step = Some(call.window.shifted(minutes_ms(m)).min(ex.in_progress)),
+            Some(m) if m == cancel => {
+                let cancelled = ex.step.take().map(|_| seq);
+                ex.step_cancelled_by = cancelled.or(ex.step_cancelled_by);
+            }
+            Some(m) => {
+                ex.step = Some(call.window.shifted(minutes_ms(m)).min(ex.in_progress));
+                ex.step_cancelled_by = None;
+            }
             None => {}
         },
         _ => {

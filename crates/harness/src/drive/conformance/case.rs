@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 use tokio_util::sync::CancellationToken;
 
 use crate::check::answer;
-use crate::check::health::{self, ReadBack};
+use crate::check::health::{self, Breakage, ReadBack};
 use crate::check::oracle::{Call, Deadline, Oracle, Subject, Window, subject};
 use crate::check::{expect, notify};
 use crate::finding::Finding;
@@ -38,6 +38,8 @@ pub(super) struct CaseRun<'a> {
     /// Logical job id → the run's id.
     pub(super) jobs: BTreeMap<String, String>,
     pub(super) oracle: Oracle,
+    /// The things a request of the case broke: later server errors follow from that.
+    breakage: Breakage,
     pub(super) findings: Vec<Finding>,
     pub(super) exchanges: Vec<Exchange>,
     /// When the last step other than a notification began (notifications it caused come after);
@@ -93,6 +95,7 @@ impl<'a> CaseRun<'a> {
             things,
             jobs,
             oracle: Oracle::new(tolerance_ms),
+            breakage: Breakage::default(),
             findings: Vec::new(),
             exchanges: Vec::new(),
             step_mark_us: 0,
@@ -389,6 +392,7 @@ impl<'a> CaseRun<'a> {
         };
         let (answer, wire) =
             answer::read(&exchange, operation, self.binding(), self.settings.profile);
+        let checked = self.findings.len();
         self.findings.extend(wire);
         // A raw body's members are what the target read, when it reads them at all.
         let raw: Option<Map<String, Value>> = step
@@ -435,11 +439,17 @@ impl<'a> CaseRun<'a> {
             &resolve,
         );
         self.findings.extend(judged);
-        self.findings
-            .extend(expected.into_iter().map(|f| match cause {
+        let expected: Vec<Finding> = expected
+            .into_iter()
+            .map(|f| match cause {
                 Some(c) => f.following(c),
                 None => f,
-            }));
+            })
+            .collect();
+        self.oracle.scripted(&expected);
+        self.findings.extend(expected);
+        self.breakage
+            .follow(&call.thing, &answer, &mut self.findings[checked..]);
         let back = health::read_back(
             &call,
             &expectation,
@@ -465,17 +475,22 @@ impl<'a> CaseRun<'a> {
             let Some(exchange) = self.send(operation, &sent, &step).await else {
                 return;
             };
-            let (answer, wire) =
+            let (answer, mut wire) =
                 answer::read(&exchange, operation, self.binding(), self.settings.profile);
+            answer::stored_by(&mut wire, back.stored_by);
+            let checked = self.findings.len();
             self.findings.extend(wire);
             self.findings
                 .extend(health::judge(&back, operation, &answer, exchange.seq));
+            let thing = Subject::Seeded(back.thing.clone());
             let Some(attribution) = back.unchanged else {
+                self.breakage
+                    .follow(&thing, &answer, &mut self.findings[checked..]);
                 continue;
             };
             let call = Call {
                 operation,
-                thing: Subject::Seeded(back.thing.clone()),
+                thing: thing.clone(),
                 job: subject(read.get("job"), None),
                 input: &sent,
                 valid: true,
@@ -485,6 +500,8 @@ impl<'a> CaseRun<'a> {
             };
             let judged = self.oracle.judge(&call, &answer, Some(attribution));
             self.findings.extend(judged);
+            self.breakage
+                .follow(&thing, &answer, &mut self.findings[checked..]);
         }
     }
 }

@@ -11,10 +11,11 @@ use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use axum::http::Uri;
-use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+use jobcert_contract::{Status, execution_model};
+use percent_encoding::{NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
 use serde_json::{Map, Value, json};
 
-use super::{Answer, Proxy, edit_step};
+use super::{Answer, Op, Proxy, edit_step};
 use crate::common::faults::TIME_SCALE;
 
 const STEP: &str = "stepTimeoutInMinutes";
@@ -32,6 +33,18 @@ fn target_minutes(minutes: f64) -> Duration {
     Duration::from_secs_f64(minutes * 60.0 / TIME_SCALE)
 }
 
+/// The whole target seconds from now until `t` (0 once past).
+fn target_seconds_until(t: Instant) -> i64 {
+    (t.saturating_duration_since(Instant::now()).as_secs_f64() * TIME_SCALE).round() as i64
+}
+
+/// Whether `status` (as answered) is terminal, as `schemas/execution-model.json` says.
+fn terminal(status: Option<&Value>) -> bool {
+    status
+        .and_then(|s| serde_json::from_value::<Status>(s.clone()).ok())
+        .is_some_and(|s| execution_model().is_terminal(s))
+}
+
 impl Proxy {
     /// Hides the expiry of the execution `key` until `until` (for ever when `None`).
     pub(super) fn mask(&self, key: Key, until: Option<Instant>) {
@@ -39,15 +52,14 @@ impl Proxy {
     }
 
     /// A Describe answer for the execution `key` as a target whose timer did not fire shows it:
-    /// a TIMED_OUT execution whose expiry is hidden is still IN_PROGRESS, with no countdown.
+    /// while its expiry is hidden it is the execution last seen running (the reference's
+    /// time-out moved nothing), with the countdown of the stretched deadline, or none when its
+    /// timers stopped.
     pub(super) fn unmask(&self, key: &Key, answer: &mut Answer) {
-        let hidden = self
-            .masked
-            .lock()
-            .expect("not poisoned")
-            .get(key)
-            .is_some_and(|until| until.is_none_or(|t| Instant::now() < t));
-        if !hidden {
+        let Some(until) = self.masked.lock().expect("not poisoned").get(key).copied() else {
+            return;
+        };
+        if until.is_some_and(|t| Instant::now() >= t) {
             return;
         }
         let Ok(mut body) = serde_json::from_slice::<Value>(&answer.body) else {
@@ -56,12 +68,150 @@ impl Proxy {
         let Some(execution) = body.get_mut("execution").and_then(Value::as_object_mut) else {
             return;
         };
-        if execution.get("status") != Some(&json!("TIMED_OUT")) {
+        let mut running = self.running.lock().expect("not poisoned");
+        match execution.get("status").and_then(Value::as_str) {
+            Some("IN_PROGRESS") => {
+                running.insert(key.clone(), execution.clone());
+            }
+            Some("TIMED_OUT") => {
+                if let Some(seen) = running.get(key) {
+                    *execution = seen.clone();
+                }
+                execution.insert("status".into(), json!("IN_PROGRESS"));
+            }
+            _ => return,
+        }
+        match until {
+            Some(t) => execution.insert(
+                "approximateSecondsBeforeTimedOut".into(),
+                json!(target_seconds_until(t)),
+            ),
+            None => execution.remove("approximateSecondsBeforeTimedOut"),
+        };
+        answer.body = Bytes::from(body.to_string());
+    }
+
+    /// An Update whose stepTimeoutInMinutes is `value` (as JSON text) goes on without it, and
+    /// its execution ends `seconds` of target time later (at once for 0) whatever its timers say.
+    pub(super) fn end_after(&self, (value, seconds): (&str, u32), key: Key, body: &mut Bytes) {
+        let wanted: Value = serde_json::from_str(value).expect("the fault names a JSON value");
+        let mut hit = false;
+        *body = edit_step(std::mem::take(body), |input| {
+            if input.get(STEP) == Some(&wanted) {
+                input.remove(STEP);
+                hit = true;
+            }
+        });
+        if hit {
+            let end = Instant::now() + target_minutes(f64::from(seconds) / 60.0);
+            self.ends.lock().expect("not poisoned").insert(key, end);
+        }
+    }
+
+    /// Whether the execution `key` has ended early by an [`Proxy::end_after`] Update.
+    pub(super) fn ended(&self, key: &Key) -> bool {
+        self.ends
+            .lock()
+            .expect("not poisoned")
+            .get(key)
+            .is_some_and(|end| Instant::now() >= *end)
+    }
+
+    /// A Describe answer as a target that ends executions early and refuses to describe a
+    /// terminal one (410, spec §7.6) gives it: an execution ending early counts down to its
+    /// end; a terminal one is refused.
+    pub(super) fn early_end_shown(&self, key: &Key, answer: &mut Answer) {
+        let Ok(mut body) = serde_json::from_slice::<Value>(&answer.body) else {
+            return;
+        };
+        let Some(execution) = body.get_mut("execution").and_then(Value::as_object_mut) else {
+            return;
+        };
+        if terminal(execution.get("status")) {
+            *answer = Answer::terminal();
             return;
         }
-        execution.insert("status".into(), json!("IN_PROGRESS"));
-        execution.remove("approximateSecondsBeforeTimedOut");
+        if let Some(end) = self.ends.lock().expect("not poisoned").get(key) {
+            execution.insert(
+                "approximateSecondsBeforeTimedOut".into(),
+                json!(target_seconds_until(*end)),
+            );
+            answer.body = Bytes::from(body.to_string());
+        }
+    }
+
+    /// A GetPendingJobExecutions answer without the executions of `thing` that ended early.
+    pub(super) fn without_ended(&self, thing: &str, answer: &mut Answer) {
+        let ended: Vec<String> = self
+            .ends
+            .lock()
+            .expect("not poisoned")
+            .iter()
+            .filter(|((t, _), end)| t == thing && Instant::now() >= **end)
+            .map(|((_, job), _)| percent_decode_str(job).decode_utf8_lossy().into_owned())
+            .collect();
+        let Ok(mut body) = serde_json::from_slice::<Value>(&answer.body) else {
+            return;
+        };
+        for list in ["inProgressJobs", "queuedJobs"] {
+            if let Some(items) = body.get_mut(list).and_then(Value::as_array_mut) {
+                items.retain(|x| !ended.iter().any(|j| x["jobId"] == j.as_str()));
+            }
+        }
         answer.body = Bytes::from(body.to_string());
+    }
+
+    /// Retries never queued: after an accepted FAILED, the job's execution on the thing stays
+    /// the failed one. A describe of the job describes it (410, as terminal); a StartNext that
+    /// started its retry answers that nothing is pending; the pending list leaves it out.
+    pub(super) fn note_failed(&self, key: Key, sent: &Bytes, answer: &Answer) {
+        let failed = serde_json::from_slice::<Value>(sent).is_ok_and(|b| b["status"] == "FAILED");
+        if failed && answer.status.is_success() {
+            let job = percent_decode_str(&key.1).decode_utf8_lossy().into_owned();
+            self.failed
+                .lock()
+                .expect("not poisoned")
+                .insert((key.0, job));
+        }
+    }
+
+    /// Whether `thing`'s execution of `job` (a decoded id) failed before the proxy's eyes.
+    pub(super) fn has_failed(&self, thing: &str, job: &str) -> bool {
+        let key = (thing.to_string(), job.to_string());
+        self.failed.lock().expect("not poisoned").contains(&key)
+    }
+
+    /// An answer about `thing` with the retries of failed executions hidden (see
+    /// [`Proxy::note_failed`]).
+    pub(super) fn hide_retries(&self, op: Op, thing: &str, job: Option<&str>, answer: &mut Answer) {
+        let Ok(mut body) = serde_json::from_slice::<Value>(&answer.body) else {
+            return;
+        };
+        match op {
+            Op::Describe => {
+                let job = job.map(|j| percent_decode_str(j).decode_utf8_lossy().into_owned());
+                if job.is_some_and(|j| self.has_failed(thing, &j)) {
+                    *answer = Answer::terminal();
+                }
+            }
+            Op::StartNext => {
+                let started = body["execution"]["jobId"].as_str().unwrap_or_default();
+                if self.has_failed(thing, started) {
+                    *answer = Answer::json(&json!({}));
+                }
+            }
+            Op::GetPending => {
+                for list in ["inProgressJobs", "queuedJobs"] {
+                    if let Some(items) = body.get_mut(list).and_then(Value::as_array_mut) {
+                        items.retain(|x| {
+                            !self.has_failed(thing, x["jobId"].as_str().unwrap_or_default())
+                        });
+                    }
+                }
+                answer.body = Bytes::from(body.to_string());
+            }
+            Op::Update => {}
+        }
     }
 
     /// An Update whose stepTimeoutInMinutes is `value` (as JSON text) goes on without it and

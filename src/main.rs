@@ -23,6 +23,9 @@ enum Command {
     Report(cli::report::ReportArgs),
     /// Replay a capture against a target (the reference server by default).
     Replay(cli::replay::ReplayArgs),
+    /// Play a capture against a primary and a candidate (and a secondary, for noise) in
+    /// lock-step and report where the candidate's answers differ.
+    Diff(cli::diff::DiffArgs),
     /// Work with captures of traffic: check one and say what it holds.
     Capture(cli::capture::CaptureArgs),
     /// Run the reference implementation (HTTP data plane and control plane).
@@ -54,5 +57,6 @@ async fn main() -> std::process::ExitCode {
         Command::Report(args) => cli::report::run(args),
         Command::Capture(args) => cli::capture::run(args),
         Command::Replay(args) => cli::replay::run(args).await,
+        Command::Diff(args) => cli::diff::run(args).await,
     }
 }

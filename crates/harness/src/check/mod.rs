@@ -4,6 +4,7 @@
 
 pub mod agent;
 pub mod answer;
+pub mod differential;
 pub mod expect;
 pub mod health;
 pub mod notify;

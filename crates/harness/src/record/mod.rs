@@ -1,6 +1,7 @@
 //! Records of a run: exchanges, latency histograms, and the fleet record. Reports read these; nothing here judges.
 
 pub mod capture;
+pub mod differential;
 mod fleet;
 mod latency;
 mod recorder;

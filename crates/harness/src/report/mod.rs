@@ -5,6 +5,7 @@
 mod command;
 mod console;
 pub mod diff;
+pub mod differential;
 #[cfg(test)]
 mod fixture;
 pub mod fleet;

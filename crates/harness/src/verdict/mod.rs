@@ -2,8 +2,11 @@
 //! the coverage matrix and the run's verdict; a fleet run's thresholds and findings judged on
 //! its record. Reads records and findings; sends and checks nothing.
 
+mod differential;
 pub mod fleet;
 mod run;
+
+pub use differential::{DiffVerdict, MemberVerdict, assess_diff};
 
 pub use run::{
     Assessment, CaseVerdict, Coverage, Deviation, DeviationsError, Totals, Verdict, Weighed,

@@ -23,6 +23,7 @@ use crate::common::faults::{
 };
 
 mod blind_spots;
+mod differential;
 mod one_cause;
 mod proxy;
 mod timing_premise;

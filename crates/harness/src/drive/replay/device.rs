@@ -272,6 +272,11 @@ impl Timeline {
         &self.device
     }
 
+    /// The index into the capture's lines of exchange `k`.
+    pub(super) fn line_index(&self, k: usize) -> usize {
+        self.lines[k]
+    }
+
     /// Exchanges to replay.
     pub(super) fn len(&self) -> usize {
         self.lines.len()
@@ -280,66 +285,13 @@ impl Timeline {
     /// Plays the timeline from `start_us` (µs since the replay's origin), each exchange after
     /// the world changes recorded before it.
     pub(super) async fn play(self, replay: &Replay, start_us: u64) {
-        let mut clients: HashMap<Binding, Option<DataClient>> = HashMap::new();
-        let mut correlation = Correlation::default();
-        let mut statuses = Statuses::new();
-        let mut previous_done_us = 0;
-        for &i in &self.lines {
-            let Line::Exchange(recorded) = &replay.capture.lines[i].value else {
-                unreachable!("a timeline holds exchanges only");
-            };
-            let line = replay.capture.lines[i].line;
-            if !self.order.before_exchange(replay, recorded.sent_us).await {
+        let mut playing = Playing::new(self);
+        for k in 0..playing.timeline.len() {
+            if let Step::Halted = playing.step(replay, start_us, k).await {
                 return;
             }
-            let due = replay.due_us(start_us, recorded.sent_us);
-            if let Some(d) = due
-                && !replay.until(d).await
-            {
-                return;
-            }
-            if replay.halt.is_cancelled() {
-                return;
-            }
-            let intended = due.unwrap_or(0).max(previous_done_us);
-            let binding = if recorded.transport == "mqtt" {
-                Binding::Mqtt
-            } else {
-                Binding::Http
-            };
-            let client = clients
-                .entry(binding)
-                .or_insert_with(|| replay.client(binding));
-            let sent = match client.as_mut() {
-                Some(client) => {
-                    self.send(
-                        replay,
-                        client,
-                        &mut correlation,
-                        recorded,
-                        binding,
-                        intended,
-                    )
-                    .await
-                }
-                None => None,
-            };
-            if let Some(exchange) = sent {
-                previous_done_us = exchange.timing.done_us;
-                self.judge(
-                    replay,
-                    &mut correlation,
-                    &mut statuses,
-                    recorded,
-                    line,
-                    binding,
-                    &exchange,
-                );
-            }
-            self.order.lines.send_modify(|n| *n += 1);
         }
-        // The clients share the replay's pool and broker connections, closed when it ends.
-        self.settle(replay, statuses);
+        playing.finish(replay);
     }
 
     /// Sends the replayed form of `recorded`; `None` when it cannot be built.
@@ -534,6 +486,129 @@ impl Timeline {
                 });
             }
         }
+    }
+}
+
+/// What came of one step of a timeline.
+pub(super) enum Step {
+    /// The replay was halted before the exchange went out.
+    Halted,
+    /// The exchange went out; `job` is the job its request named in this replay, if any.
+    Sent {
+        /// The exchange.
+        exchange: Box<Exchange>,
+        /// The request's job.
+        job: Option<String>,
+    },
+    /// The request could not be sent (no target for its transport, or unbuildable).
+    Unsent,
+}
+
+/// A timeline being played: where it is, and what it has learnt of its target.
+pub(super) struct Playing {
+    timeline: Timeline,
+    clients: HashMap<Binding, Option<DataClient>>,
+    correlation: Correlation,
+    statuses: Statuses,
+    previous_done_us: u64,
+}
+
+impl Playing {
+    /// `timeline`, at its start.
+    pub(super) fn new(timeline: Timeline) -> Self {
+        Self {
+            timeline,
+            clients: HashMap::new(),
+            correlation: Correlation::default(),
+            statuses: Statuses::new(),
+            previous_done_us: 0,
+        }
+    }
+
+    /// The timeline.
+    pub(super) fn timeline(&self) -> &Timeline {
+        &self.timeline
+    }
+
+    /// Plays exchange `k` of the timeline when due and after the world changes recorded
+    /// before it, compares its answer with the recording and records it judged.
+    pub(super) async fn step(&mut self, replay: &Replay, start_us: u64, k: usize) -> Step {
+        let i = self.timeline.lines[k];
+        let Line::Exchange(recorded) = &replay.capture.lines[i].value else {
+            unreachable!("a timeline holds exchanges only");
+        };
+        let line = replay.capture.lines[i].line;
+        if !self
+            .timeline
+            .order
+            .before_exchange(replay, recorded.sent_us)
+            .await
+        {
+            return Step::Halted;
+        }
+        let due = replay.due_us(start_us, recorded.sent_us);
+        if let Some(d) = due
+            && !replay.until(d).await
+        {
+            return Step::Halted;
+        }
+        if replay.halt.is_cancelled() {
+            return Step::Halted;
+        }
+        let intended = due.unwrap_or(0).max(self.previous_done_us);
+        let binding = if recorded.transport == "mqtt" {
+            Binding::Mqtt
+        } else {
+            Binding::Http
+        };
+        let client = self
+            .clients
+            .entry(binding)
+            .or_insert_with(|| replay.client(binding));
+        let sent = match client.as_mut() {
+            Some(client) => {
+                self.timeline
+                    .send(
+                        replay,
+                        client,
+                        &mut self.correlation,
+                        recorded,
+                        binding,
+                        intended,
+                    )
+                    .await
+            }
+            None => None,
+        };
+        let step = match sent {
+            Some(exchange) => {
+                self.previous_done_us = exchange.timing.done_us;
+                self.timeline.judge(
+                    replay,
+                    &mut self.correlation,
+                    &mut self.statuses,
+                    recorded,
+                    line,
+                    binding,
+                    &exchange,
+                );
+                let target = self.timeline.names.apply(&recorded.target);
+                let job = job_in(&target).map(|j| self.correlation.job(j));
+                Step::Sent {
+                    exchange: Box::new(exchange),
+                    job,
+                }
+            }
+            None => Step::Unsent,
+        };
+        self.timeline.order.lines.send_modify(|n| *n += 1);
+        step
+    }
+
+    /// Compares each job's last status with the recording's and counts the replayed ones. The
+    /// clients share the replay's pool and broker connections, closed when it ends.
+    pub(super) fn finish(self, replay: &Replay) {
+        self.timeline.settle(replay, self.statuses);
     }
 }
 

@@ -7,6 +7,7 @@
 
 mod correlate;
 mod device;
+mod lockstep;
 mod world;
 
 use std::collections::HashMap;
@@ -32,6 +33,7 @@ use crate::transport::mqtt::MqttTransport;
 use crate::transport::{ControlClient, DataClient, DataPlane, Label, Target};
 use jobcert_contract::Binding;
 
+pub use self::lockstep::{DiffSettings, DiffTargets, run as diff};
 pub use self::world::groups;
 
 /// A send later than this after its intended time is counted late.
@@ -178,122 +180,150 @@ pub async fn run(
     stop: CancellationToken,
 ) -> FleetRecord {
     let baseline = memory();
-    let units = world::units(&capture, settings.clones.max(1), settings.shard);
-    let orders: Vec<Arc<Order>> = units
-        .iter()
-        .map(|u| Arc::new(Order::of(&capture, u)))
-        .collect();
-    let timelines: Vec<Timeline> = units
-        .iter()
-        .zip(&orders)
-        .flat_map(|(u, order)| Timeline::of(&capture, u, &settings.run_id, order))
-        .collect();
-    let planned = timelines.iter().map(|t| t.len() as u64).sum();
-    let record = FleetRecord {
-        scenario: settings.capture_name.clone(),
-        run_id: settings.run_id.clone(),
-        shards: vec![settings.shard],
-        started_at_ms: epoch_ms(),
-        duration_ms: 0,
-        partial: false,
-        stopped_by: None,
-        target: TargetInfo::from(&targets.primary),
-        devices: timelines.len() as u64,
-        connected: 0,
-        jobs: 0,
-        requests: Default::default(),
-        statuses: Default::default(),
-        errors: Default::default(),
-        findings: Default::default(),
-        schedule: Schedule::default(),
-        latency: Default::default(),
-        intervals: Vec::new(),
-        thresholds: settings.thresholds.clone(),
-        profile: settings.profile,
-        memory: None,
-        replay: Some(ReplayTally {
-            capture: settings.capture_name.clone(),
-            speed: match settings.pace {
-                Pace::Speed(s) => Some(s),
-                Pace::AsFastAsPossible => None,
-            },
-            clones: settings.clones.max(1),
-            strict: settings.strict,
-            planned,
-            ..ReplayTally::default()
-        }),
-    };
-    let http = HttpTransport::with_pool(
-        Instant::now(),
-        targets.primary.signer.clone(),
-        settings.slots,
-    );
-    let origin = http.origin();
-    let mqtt = std::iter::once(&targets.primary)
-        .chain(&targets.secondary)
-        .find_map(|t| match &t.data {
-            DataPlane::Mqtt(b) => Some(Arc::new(MqttTransport::new(&b.host, b.port, origin))),
-            DataPlane::Http(_) => None,
-        });
     let halt = CancellationToken::new();
-    let t0_us = capture
-        .lines
-        .iter()
-        .filter(|n| matches!(n.value, Line::Exchange(_)))
-        .map(|n| n.value.at_us())
-        .min()
-        .unwrap_or(0);
-    let replay = Arc::new(Replay {
-        control: ControlClient::new(
-            http.clone(),
-            targets.primary.control.clone(),
-            settings.deadline,
-        ),
-        capture: capture.clone(),
-        settings: settings.clone(),
-        targets: targets.clone(),
-        http,
-        mqtt,
-        recorder: Recorder::new(record),
-        origin,
-        seq: AtomicU64::new(0),
-        slots: Arc::new(Semaphore::new(settings.slots.max(1))),
-        halt: halt.clone(),
-        arns: Default::default(),
-        t0_us,
+    let (replay, prepared) = Replay::prepare(capture, targets, settings, halt.clone());
+    let watchdog = tokio::spawn(async move {
+        stop.cancelled().await;
+        halt.cancel();
     });
-    let watchdog = {
-        let (halt, stop) = (halt.clone(), stop.clone());
-        tokio::spawn(async move {
-            stop.cancelled().await;
-            halt.cancel();
-        })
-    };
     let ticker = tokio::spawn(tick(replay.clone()));
-    let mut stopped_by = None;
-    match seed(&replay, &units).await {
-        Err(why) => stopped_by = Some(why),
+    let stopped_by = match seed(&replay, &prepared.units).await {
+        Err(why) => Some(why),
         Ok(()) => {
-            connect(&replay, &timelines).await;
-            play(&replay, &units, orders, timelines).await;
+            connect(&replay, &prepared.timelines).await;
+            play(&replay, prepared).await;
+            None
         }
-    }
-    if stop.is_cancelled() {
-        stopped_by.get_or_insert_with(|| "interrupted".to_string());
-    }
+    };
     watchdog.abort();
     ticker.abort();
-    if let Some(m) = &replay.mqtt {
-        m.close().await;
-    }
-    let mut record = replay.recorder.finish();
-    record.partial = stopped_by.is_some();
-    record.stopped_by = stopped_by;
+    let mut record = replay.finish(stopped_by).await;
     record.memory = baseline.zip(memory()).map(|((base, _), (_, peak))| Memory {
         baseline_kib: base,
         peak_kib: peak,
     });
     record
+}
+
+/// What a replay plays: its units, each unit's recorded order, and its devices' timelines.
+pub(crate) struct Prepared {
+    units: Vec<Unit>,
+    orders: Vec<Arc<Order>>,
+    timelines: Vec<Timeline>,
+}
+
+impl Replay {
+    /// A replay of `capture` against `targets`, stopped by `halt`, and what it will play.
+    fn prepare(
+        capture: Arc<Capture>,
+        targets: &Targets,
+        settings: &ReplaySettings,
+        halt: CancellationToken,
+    ) -> (Arc<Self>, Prepared) {
+        let units = world::units(&capture, settings.clones.max(1), settings.shard);
+        let orders: Vec<Arc<Order>> = units
+            .iter()
+            .map(|u| Arc::new(Order::of(&capture, u)))
+            .collect();
+        let timelines: Vec<Timeline> = units
+            .iter()
+            .zip(&orders)
+            .flat_map(|(u, order)| Timeline::of(&capture, u, &settings.run_id, order))
+            .collect();
+        let planned = timelines.iter().map(|t| t.len() as u64).sum();
+        let record = FleetRecord {
+            scenario: settings.capture_name.clone(),
+            run_id: settings.run_id.clone(),
+            shards: vec![settings.shard],
+            started_at_ms: epoch_ms(),
+            duration_ms: 0,
+            partial: false,
+            stopped_by: None,
+            target: TargetInfo::from(&targets.primary),
+            devices: timelines.len() as u64,
+            connected: 0,
+            jobs: 0,
+            requests: Default::default(),
+            statuses: Default::default(),
+            errors: Default::default(),
+            findings: Default::default(),
+            schedule: Schedule::default(),
+            latency: Default::default(),
+            intervals: Vec::new(),
+            thresholds: settings.thresholds.clone(),
+            profile: settings.profile,
+            memory: None,
+            replay: Some(ReplayTally {
+                capture: settings.capture_name.clone(),
+                speed: match settings.pace {
+                    Pace::Speed(s) => Some(s),
+                    Pace::AsFastAsPossible => None,
+                },
+                clones: settings.clones.max(1),
+                strict: settings.strict,
+                planned,
+                ..ReplayTally::default()
+            }),
+        };
+        let http = HttpTransport::with_pool(
+            Instant::now(),
+            targets.primary.signer.clone(),
+            settings.slots,
+        );
+        let origin = http.origin();
+        let mqtt = std::iter::once(&targets.primary)
+            .chain(&targets.secondary)
+            .find_map(|t| match &t.data {
+                DataPlane::Mqtt(b) => Some(Arc::new(MqttTransport::new(&b.host, b.port, origin))),
+                DataPlane::Http(_) => None,
+            });
+        let t0_us = capture
+            .lines
+            .iter()
+            .filter(|n| matches!(n.value, Line::Exchange(_)))
+            .map(|n| n.value.at_us())
+            .min()
+            .unwrap_or(0);
+        let replay = Arc::new(Replay {
+            control: ControlClient::new(
+                http.clone(),
+                targets.primary.control.clone(),
+                settings.deadline,
+            ),
+            capture,
+            settings: settings.clone(),
+            targets: targets.clone(),
+            http,
+            mqtt,
+            recorder: Recorder::new(record),
+            origin,
+            seq: AtomicU64::new(0),
+            slots: Arc::new(Semaphore::new(settings.slots.max(1))),
+            halt,
+            arns: Default::default(),
+            t0_us,
+        });
+        let prepared = Prepared {
+            units,
+            orders,
+            timelines,
+        };
+        (replay, prepared)
+    }
+
+    /// Closes the replay's connections and returns its record, partial when `stopped_by` (or
+    /// an interruption) says why.
+    async fn finish(&self, stopped_by: Option<String>) -> FleetRecord {
+        if let Some(m) = &self.mqtt {
+            m.close().await;
+        }
+        let stopped_by =
+            stopped_by.or_else(|| self.halt.is_cancelled().then(|| "interrupted".to_string()));
+        let mut record = self.recorder.finish();
+        record.partial = stopped_by.is_some();
+        record.stopped_by = stopped_by;
+        record
+    }
 }
 
 /// Creates every unit's things, then the jobs created before the unit's first exchange, in
@@ -391,25 +421,44 @@ async fn connect(replay: &Arc<Replay>, timelines: &[Timeline]) {
 
 /// Plays every timeline; each unit's later jobs and control-plane calls in their recorded
 /// order with its exchanges.
-async fn play(
-    replay: &Arc<Replay>,
-    units: &[Unit],
-    orders: Vec<Arc<Order>>,
-    timelines: Vec<Timeline>,
-) {
+async fn play(replay: &Arc<Replay>, prepared: Prepared) {
     let start_us = replay.now_us();
     let mut tasks = JoinSet::new();
-    for (unit, order) in units.iter().zip(orders) {
-        let (replay, unit) = (replay.clone(), unit.clone());
-        tasks.spawn(async move { device::run_events(&replay, &unit, &order, start_us).await });
-    }
-    for timeline in timelines {
+    events(
+        replay,
+        &prepared.units,
+        &prepared.orders,
+        start_us,
+        &mut tasks,
+    );
+    for timeline in prepared.timelines {
         let replay = replay.clone();
         tasks.spawn(async move { timeline.play(&replay, start_us).await });
     }
     while tasks.join_next().await.is_some() {}
-    let seconds = Duration::from_micros(replay.now_us().saturating_sub(start_us)).as_secs_f64();
-    replay.recorder.update(|r| r.schedule.seconds = seconds);
+    replay.played_since(start_us);
+}
+
+/// Starts every unit's world changes.
+fn events(
+    replay: &Arc<Replay>,
+    units: &[Unit],
+    orders: &[Arc<Order>],
+    start_us: u64,
+    tasks: &mut JoinSet<()>,
+) {
+    for (unit, order) in units.iter().zip(orders) {
+        let (replay, unit, order) = (replay.clone(), unit.clone(), order.clone());
+        tasks.spawn(async move { device::run_events(&replay, &unit, &order, start_us).await });
+    }
+}
+
+impl Replay {
+    /// Records how long the schedule ran, from `start_us`.
+    fn played_since(&self, start_us: u64) {
+        let seconds = Duration::from_micros(self.now_us().saturating_sub(start_us)).as_secs_f64();
+        self.recorder.update(|r| r.schedule.seconds = seconds);
+    }
 }
 
 /// Cuts the recorder's intervals at every whole wall-clock second.

@@ -1,0 +1,238 @@
+//! The reports of a differential run (`jobcert diff`): a console table, `summary.json`
+//! (`schemas/report/diff-summary.schema.json`), `junit.xml` (a case per operation and member
+//! that differed, failing when the difference counts) and a `report.html` with the samples of
+//! each difference side by side.
+
+use std::fmt::Write as _;
+use std::fs;
+use std::io;
+use std::path::Path;
+use std::time::Duration;
+
+use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
+use serde::Serialize;
+
+use super::kit::{Esc, Paint, Tone, badge, document, paint, passed_word};
+use crate::record::differential::{DiffRecord, MemberTally};
+use crate::verdict::{DiffVerdict, MemberVerdict};
+
+/// What the reports of a differential run are made from.
+#[derive(Debug, Clone, Copy)]
+pub struct DiffReport<'a> {
+    /// The record.
+    pub record: &'a DiffRecord,
+    /// Its verdict.
+    pub verdict: &'a DiffVerdict,
+}
+
+impl DiffReport<'_> {
+    fn tally(&self, m: &MemberVerdict) -> Option<&MemberTally> {
+        self.record
+            .operations
+            .get(&m.operation)
+            .and_then(|o| o.members.get(&m.member))
+    }
+}
+
+/// Writes `summary.json`, `junit.xml` and `report.html` into `dir`.
+pub fn write_all(dir: &Path, report: &DiffReport<'_>) -> io::Result<()> {
+    fs::create_dir_all(dir)?;
+    fs::write(dir.join("summary.json"), json(report)?)?;
+    fs::write(dir.join("junit.xml"), junit(report)?)?;
+    fs::write(dir.join("report.html"), html(report))?;
+    Ok(())
+}
+
+#[derive(Serialize)]
+struct Summary<'a> {
+    kind: &'static str,
+    passed: bool,
+    verdict: &'a DiffVerdict,
+    record: &'a DiffRecord,
+}
+
+/// `summary.json`.
+pub fn json(report: &DiffReport<'_>) -> serde_json::Result<String> {
+    serde_json::to_string_pretty(&Summary {
+        kind: "diff",
+        passed: report.verdict.passed,
+        verdict: report.verdict,
+        record: report.record,
+    })
+}
+
+/// The console summary, styled as `colour` says.
+pub fn console(report: &DiffReport<'_>, colour: Paint) -> String {
+    let (r, v) = (report.record, report.verdict);
+    let mut out = String::new();
+    let tone = if v.passed { Tone::Good } else { Tone::Bad };
+    let word = paint(colour, tone, &passed_word(v.passed).to_uppercase());
+    let _ = writeln!(out, "jobcert diff {} (run {}): {word}", r.capture, r.run_id);
+    for reason in &v.reasons {
+        let _ = writeln!(out, "  - {reason}");
+    }
+    let compared: u64 = r.operations.values().map(|o| o.compared).sum();
+    let _ = writeln!(
+        out,
+        "compared: {compared} exchanges; {} device(s) quarantined ({} exchanges not compared); noise from {}",
+        r.quarantined,
+        r.skipped,
+        if r.targets.secondary.is_some() {
+            "the secondary"
+        } else {
+            "nothing (no --secondary)"
+        }
+    );
+    if v.members.is_empty() {
+        let _ = writeln!(out, "no member differed");
+        return out;
+    }
+    let _ = writeln!(
+        out,
+        "{:<30} {:<44} {:>6} {:>6} {:>8}  counts",
+        "operation", "member", "raw", "noise", "compared"
+    );
+    for m in &v.members {
+        let mark = if m.significant {
+            paint(colour, Tone::Bad, "yes")
+        } else {
+            "no".to_string()
+        };
+        let _ = writeln!(
+            out,
+            "{:<30} {:<44} {:>6} {:>6} {:>8}  {mark}",
+            m.operation, m.member, m.raw, m.noise, m.compared
+        );
+    }
+    out
+}
+
+/// `junit.xml`: one case per operation and member that differed.
+pub fn junit(report: &DiffReport<'_>) -> io::Result<String> {
+    let mut suite = TestSuite::new("diff");
+    for m in &report.verdict.members {
+        let text = format!(
+            "candidate differs in {} of {}, secondary in {}",
+            m.raw, m.compared, m.noise
+        );
+        let status = if m.significant {
+            let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
+            s.set_message(text.clone()).set_type("difference");
+            s
+        } else {
+            TestCaseStatus::success()
+        };
+        let mut case = TestCase::new(format!("{} {}", m.operation, m.member), status);
+        case.set_classname(m.operation.as_str());
+        case.set_system_out(text);
+        suite.add_test_case(case);
+    }
+    let mut run = TestCase::new(
+        "run",
+        if report.record.stopped_by.is_some() || report.record.unsent > 0 {
+            let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
+            s.set_message(report.verdict.reasons.join("; "));
+            s
+        } else {
+            TestCaseStatus::success()
+        },
+    );
+    run.set_classname("diff");
+    suite.add_test_case(run);
+    let mut out = Report::new(format!("jobcert diff {}", report.record.capture));
+    out.set_time(Duration::from_millis(report.record.duration_ms));
+    out.add_test_suite(suite);
+    out.to_string().map_err(io::Error::other)
+}
+
+/// `report.html`.
+pub fn html(report: &DiffReport<'_>) -> String {
+    let (r, v) = (report.record, report.verdict);
+    document(
+        &format!("jobcert diff {}", r.capture),
+        |out| {
+            writeln!(
+                out,
+                "<header><h1>jobcert diff {} {}</h1><p class=\"muted\">run {}; primary {}, candidate {}{}; thresholds: relative {} %, absolute {} %</p></header>",
+                Esc(&r.capture),
+                badge(if v.passed { "pass" } else { "fail" }),
+                Esc(&r.run_id),
+                Esc(&r.targets.primary.data_plane),
+                Esc(&r.targets.candidate.data_plane),
+                r.targets
+                    .secondary
+                    .as_ref()
+                    .map(|s| format!(", secondary {}", Esc(&s.data_plane)))
+                    .unwrap_or_default(),
+                r.relative,
+                r.absolute
+            )
+        },
+        |out| {
+            for reason in &v.reasons {
+                writeln!(out, "<p class=\"banner\">{}</p>", Esc(reason))?;
+            }
+            writeln!(
+                out,
+                "<h2>Members</h2><table><tr><th>operation</th><th>member</th><th>raw</th><th>noise</th><th>compared</th><th>counts</th></tr>"
+            )?;
+            for m in &v.members {
+                writeln!(
+                    out,
+                    "<tr><td>{}</td><td><code>{}</code></td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td>{}</td></tr>",
+                    Esc(&m.operation),
+                    Esc(&m.member),
+                    m.raw,
+                    m.noise,
+                    m.compared,
+                    badge(if m.significant { "fail" } else { "pass" })
+                )?;
+            }
+            writeln!(out, "</table><h2>Samples</h2>")?;
+            for m in v.members.iter().filter(|m| m.raw > 0) {
+                let Some(tally) = report.tally(m) else {
+                    continue;
+                };
+                writeln!(
+                    out,
+                    "<div class=\"case\"><h3>{} <code>{}</code></h3>",
+                    Esc(&m.operation),
+                    Esc(&m.member)
+                )?;
+                for s in &tally.samples {
+                    writeln!(
+                        out,
+                        "<h4>line {} ({}): primary <code>{}</code>, candidate <code>{}</code>{}</h4><div class=\"pair\">",
+                        s.line,
+                        Esc(&s.device),
+                        Esc(&s.primary.to_string()),
+                        Esc(&s.candidate.to_string()),
+                        s.secondary
+                            .as_ref()
+                            .map(|x| format!(", secondary <code>{}</code>", Esc(&x.to_string())))
+                            .unwrap_or_default()
+                    )?;
+                    for (who, e) in ["primary", "candidate"].iter().zip(&s.exchanges) {
+                        let answer = match &e.outcome {
+                            crate::transport::Outcome::Answered(a) => {
+                                format!("{} {}", a.status, a.body)
+                            }
+                            other => format!("{other:?}"),
+                        };
+                        writeln!(
+                            out,
+                            "<div><h5>{who}</h5><pre>{} {}\n{}</pre><pre>{}</pre></div>",
+                            Esc(&e.request.method),
+                            Esc(&e.request.target),
+                            Esc(e.request.body.as_deref().unwrap_or("")),
+                            Esc(&answer)
+                        )?;
+                    }
+                    writeln!(out, "</div>")?;
+                }
+                writeln!(out, "</div>")?;
+            }
+            Ok(())
+        },
+    )
+}

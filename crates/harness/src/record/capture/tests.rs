@@ -273,3 +273,26 @@ fn lint_counts_mixes_order_and_gaps() {
             .contains("1 line(s) earlier than the line above them (first: line 4)")
     );
 }
+
+#[test]
+fn a_name_inside_another_names_placeholder_is_left_alone() {
+    // Without a run id a label is the real name, so `{thing:dev-11}` holds `dev-1`.
+    let mut names = Placeholders::new(None);
+    names.thing("dev-1");
+    names.thing("dev-11");
+    names.job("dev-1-job");
+    assert_eq!(
+        names.apply("/things/dev-11/jobs/dev-1-job dev-1 ünï dev-111"),
+        "/things/{thing:dev-11}/jobs/{job:dev-1-job} {thing:dev-1} ünï {thing:dev-11}1"
+    );
+}
+
+#[test]
+fn a_percent_encoded_name_in_a_path_gets_its_placeholder() {
+    let mut names = Placeholders::new(None);
+    names.thing("interop:thing-1");
+    assert_eq!(
+        names.apply(r#"/things/interop%3Athing-1/jobs {"thingName":"interop:thing-1"}"#),
+        r#"/things/{thing:interop:thing-1}/jobs {"thingName":"{thing:interop:thing-1}"}"#
+    );
+}

@@ -279,6 +279,86 @@ fn read_packets(copy: &mut BytesMut, level: u8, seen: &impl Fn(Publish)) -> bool
 mod tests {
     use super::*;
 
+    fn publish(topic: &str, payload: &str) -> Publish {
+        Publish {
+            topic: topic.into(),
+            payload: Bytes::from(payload.to_string()),
+        }
+    }
+
+    #[test]
+    fn replies_pair_by_client_token_then_by_topic_and_notifications_are_kept() {
+        let session = Session {
+            endpoint: "mqtt://b:1".into(),
+            tape: Arc::new(Tape::new()),
+            waiting: Mutex::new(Vec::new()),
+            level: AtomicU8::new(4),
+        };
+        let start = "$aws/things/t/jobs/start-next";
+        let get = "$aws/things/t/jobs/get";
+        session.device_sent(publish(start, r#"{"clientToken":"a"}"#));
+        session.device_sent(publish(start, r#"{"clientToken":"b"}"#));
+        session.device_sent(publish(get, "{}"));
+        session.device_sent(publish(get, "{}"));
+        session.device_sent(publish("sensors/t", "{}"));
+        session.broker_sent(publish(
+            &format!("{start}/accepted"),
+            r#"{"clientToken":"b"}"#,
+        ));
+        session.broker_sent(publish(
+            &format!("{start}/rejected"),
+            r#"{"clientToken":"a"}"#,
+        ));
+        session.broker_sent(publish(&format!("{get}/accepted"), r#"{"n":1}"#));
+        session.broker_sent(publish("$aws/things/t/jobs/notify-next", "{}"));
+        session.broker_sent(publish("$aws/things/t/jobs/unrelated/accepted", "{}"));
+        session.close();
+
+        let (exchanges, notifications, skipped) = session.tape.take();
+        let seen: Vec<(&str, &str, &str)> = exchanges
+            .iter()
+            .map(|e| {
+                let Outcome::Answered(r) = &e.outcome else {
+                    return (
+                        e.operation.as_str(),
+                        e.request.body.as_deref().unwrap_or(""),
+                        "no answer",
+                    );
+                };
+                (
+                    e.operation.as_str(),
+                    e.request.body.as_deref().unwrap_or(""),
+                    r.header("topic").unwrap_or(""),
+                )
+            })
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                (
+                    "StartNextPendingJobExecution",
+                    r#"{"clientToken":"b"}"#,
+                    "$aws/things/t/jobs/start-next/accepted"
+                ),
+                (
+                    "StartNextPendingJobExecution",
+                    r#"{"clientToken":"a"}"#,
+                    "$aws/things/t/jobs/start-next/rejected"
+                ),
+                (
+                    "GetPendingJobExecutions",
+                    "{}",
+                    "$aws/things/t/jobs/get/accepted"
+                ),
+                ("GetPendingJobExecutions", "{}", "no answer"),
+            ]
+        );
+        assert!(matches!(exchanges[3].outcome, Outcome::Timeout { .. }));
+        assert_eq!(notifications.len(), 1);
+        assert_eq!(notifications[0].topic, "$aws/things/t/jobs/notify-next");
+        assert_eq!(skipped, 1, "the sensors publish");
+    }
+
     #[test]
     fn the_connect_says_the_protocol_level() {
         let v4 = v4::Packet::Connect(v4::Connect::new("dev"));

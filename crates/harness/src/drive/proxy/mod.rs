@@ -173,3 +173,122 @@ impl RunningProxy {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::*;
+    use crate::record::capture::{Answer, Line};
+
+    /// An upstream that answers one request with a fixed body and hands back the request's
+    /// head as it arrived.
+    async fn upstream_once(listener: TcpListener) -> String {
+        let (mut socket, _) = listener.accept().await.expect("the proxy connects");
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            socket.read_exact(&mut byte).await.expect("a request head");
+            head.push(byte[0]);
+        }
+        let text = String::from_utf8_lossy(&head).into_owned();
+        let length: usize = text
+            .lines()
+            .find_map(|l| {
+                l.to_ascii_lowercase()
+                    .strip_prefix("content-length: ")
+                    .map(|n| n.parse().unwrap())
+            })
+            .unwrap_or(0);
+        let mut body = vec![0u8; length];
+        socket.read_exact(&mut body).await.expect("the body");
+        let answer = r#"{"execution":{"jobId":"j","thingName":"t"}}"#;
+        let response = format!(
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nx-amzn-requestid: r1\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{answer}",
+            answer.len()
+        );
+        socket
+            .write_all(response.as_bytes())
+            .await
+            .expect("the answer");
+        text
+    }
+
+    #[tokio::test]
+    async fn a_request_goes_upstream_as_it_came_and_its_answer_comes_back() {
+        let upstream = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = Url::parse(&format!("http://{}", upstream.local_addr().unwrap())).unwrap();
+        let seen = tokio::spawn(upstream_once(upstream));
+        let settings = ProxySettings {
+            data: Some(Forward {
+                listen: "127.0.0.1:0".parse().unwrap(),
+                upstream: url,
+            }),
+            ..ProxySettings::default()
+        };
+        let proxy = RunningProxy::start(&settings).await.unwrap();
+        let at = proxy.listening.data.unwrap();
+        let signature = "AWS4-HMAC-SHA256 Credential=AKIDPROXY/20261203/us-east-1/iot-jobs-data/aws4_request, SignedHeaders=host;x-amz-date, Signature=abc";
+        let answer = reqwest::Client::new()
+            .put(format!("http://{at}/things/t/jobs/$next"))
+            .header("host", "data.jobs.iot.us-east-1.amazonaws.com")
+            .header("authorization", signature)
+            .header("x-amz-date", "20261203T080000Z")
+            .body(r#"{"stepTimeoutInMinutes":5}"#)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 200);
+        assert_eq!(answer.headers()["x-amzn-requestid"], "r1");
+        assert_eq!(
+            answer.text().await.unwrap(),
+            r#"{"execution":{"jobId":"j","thingName":"t"}}"#
+        );
+
+        let head = tokio::time::timeout(Duration::from_secs(10), seen)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(
+            head.starts_with("PUT /things/t/jobs/$next HTTP/1.1\r\n"),
+            "{head}"
+        );
+        for line in [
+            "host: data.jobs.iot.us-east-1.amazonaws.com",
+            &format!("authorization: {signature}"),
+            "x-amz-date: 20261203T080000Z",
+        ] {
+            assert!(
+                head.to_ascii_lowercase()
+                    .contains(&line.to_ascii_lowercase()),
+                "{line} not in {head}"
+            );
+        }
+
+        let recorded = proxy.stop("test".into(), 1.0).await;
+        let exchanges: Vec<_> = recorded
+            .capture
+            .exchanges()
+            .map(|(_, e)| e.clone())
+            .collect();
+        assert_eq!(exchanges.len(), 1);
+        assert_eq!(exchanges[0].operation, "StartNextPendingJobExecution");
+        assert_eq!(
+            exchanges[0].body.as_deref(),
+            Some(r#"{"stepTimeoutInMinutes":5}"#)
+        );
+        assert!(matches!(
+            &exchanges[0].answer,
+            Answer::Http { status: 200, .. }
+        ));
+        assert!(
+            recorded
+                .capture
+                .lines
+                .iter()
+                .all(|n| matches!(n.value, Line::Exchange(_)))
+        );
+    }
+}

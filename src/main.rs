@@ -55,7 +55,7 @@ async fn main() -> std::process::ExitCode {
         Command::Validate(args) => cli::validate::run(&args),
         Command::Fleet(args) => cli::fleet::run(args).await,
         Command::Report(args) => cli::report::run(args),
-        Command::Capture(args) => cli::capture::run(args),
+        Command::Capture(args) => cli::capture::run(args).await,
         Command::Replay(args) => cli::replay::run(args).await,
         Command::Diff(args) => cli::diff::run(args).await,
     }

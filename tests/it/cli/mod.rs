@@ -1,8 +1,11 @@
 //! The `jobcert` binary as users run it: `run` (also on a busy machine), `serve`, `report
-//! verify` and `report diff`, `capture lint`, `replay`, and the Kubernetes example.
+//! verify` and `report diff`, `capture lint`, `capture proxy`, `capture import`, `replay`, and the
+//! Kubernetes example.
 
 mod busy;
 mod capture;
+mod capture_import;
+mod capture_proxy;
 mod deploy_example;
 mod progress;
 mod replay;

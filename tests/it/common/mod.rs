@@ -5,6 +5,7 @@
 pub mod broker;
 pub mod faults;
 pub mod process;
+pub mod proxy;
 pub mod report;
 
 use std::path::PathBuf;

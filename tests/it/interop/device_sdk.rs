@@ -42,7 +42,7 @@ fn drain(mut pipe: impl Read + Send + 'static) -> thread::JoinHandle<String> {
 
 /// Runs the SDK script against the broker at `mqtt_url` and the control plane at
 /// `control_url`; fails with its output unless it exits 0 within [`SCRIPT_TIMEOUT`].
-fn run_script(python: &Path, mqtt_url: &str, control_url: &str) {
+pub(super) fn run_script(python: &Path, mqtt_url: &str, control_url: &str) {
     let script = root().join("tests/interop/device_sdk_interop.py");
     let (host, port) = mqtt_address(mqtt_url);
     let mut child = Command::new(python)

@@ -1,9 +1,11 @@
 //! Wire compatibility with real AWS clients. The AWS SDK for Rust runs in-process; boto3, the
-//! AWS CLI and the AWS IoT Device SDK v2 run from the Python venv, so their tests are
+//! AWS CLI and the AWS IoT Device SDK v2 run from the Python venv (directly, and through the
+//! recording proxy), so their tests are
 //! `#[ignore]`d and fail when run without it.
 
 mod boto3;
 mod device_sdk;
+mod proxied;
 mod rust_sdk;
 
 use std::path::PathBuf;

@@ -12,6 +12,7 @@ pub mod http_conn;
 pub mod mqtt;
 mod rate;
 mod retry;
+pub mod route;
 mod sigv4;
 pub mod target;
 
@@ -19,6 +20,7 @@ pub use client::{BuildError, DataClient, Raw, Request, Sent};
 pub use control::{Call, Called, ControlClient, ControlError, NewJob};
 pub use exchange::{
     Exchange, FailureClass, Label, Outcome, Timing, WireRequest, WireResponse, redact,
+    redact_target,
 };
 pub use rate::RateLimit;
 pub use retry::{Retry, is_throttle};

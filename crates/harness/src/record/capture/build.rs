@@ -1,7 +1,8 @@
 //! A capture made from recorded exchanges: the things and jobs the control plane created become
 //! the seed, every data-plane exchange a line on its device's timeline, and every later
 //! control-plane change (a cancel, say) a control line. Reads (GET) of the control plane are
-//! the recorder's own business and are left out.
+//! the recorder's own business and are left out. Notifications a device received (seen by
+//! the recording proxy) become event lines on its timeline.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -9,8 +10,8 @@ use percent_encoding::percent_decode_str;
 use serde_json::{Map, Value};
 
 use super::format::{
-    Answer, Capture, CapturedControl, CapturedExchange, FORMAT, Header, Line, Numbered, Seed,
-    SeedJob, SeedThing, Source,
+    Answer, Capture, CapturedControl, CapturedEvent, CapturedExchange, FORMAT, Header, Line,
+    Numbered, Seed, SeedJob, SeedThing, Source,
 };
 use super::names::Placeholders;
 use crate::transport::{Exchange, Outcome};
@@ -84,9 +85,31 @@ pub struct Origin {
     pub run_id: Option<String>,
 }
 
+/// A message the server sent a device unasked (`notify`, `notify-next`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notification {
+    /// When it arrived, in microseconds since the origin.
+    pub at_us: u64,
+    /// Topic (`$aws/things/NAME/jobs/notify-next`).
+    pub topic: String,
+    /// Payload.
+    pub body: String,
+}
+
 /// The capture of `exchanges` (any order; they are put in send order).
 pub fn from_exchanges<'a>(
     exchanges: impl IntoIterator<Item = &'a Exchange>,
+    origin: Origin,
+) -> Capture {
+    from_traffic(exchanges, &[], origin)
+}
+
+/// The capture of `exchanges` and the `notifications` devices received (any order; each
+/// device's timeline is put in time order, a notification after an exchange sent at the same
+/// microsecond).
+pub fn from_traffic<'a>(
+    exchanges: impl IntoIterator<Item = &'a Exchange>,
+    notifications: &[Notification],
     origin: Origin,
 ) -> Capture {
     let mut all: Vec<&Exchange> = exchanges.into_iter().collect();
@@ -153,23 +176,26 @@ pub fn from_exchanges<'a>(
             .collect(),
     };
 
-    let mut device_seq: HashMap<String, u64> = HashMap::new();
+    let mut timeline = Timeline {
+        things: &things,
+        device_seq: HashMap::new(),
+    };
+    let mut heard: Vec<&Notification> = notifications.iter().collect();
+    heard.sort_by_key(|n| n.at_us);
+    let mut heard = heard.into_iter().peekable();
     let mut lines = Vec::new();
     for e in &all {
+        while let Some(n) = heard.next_if(|n| n.at_us < e.timing.sent_us) {
+            lines.extend(timeline.event(n, &mut names));
+        }
         let answer = placeheld(Answer::of(&e.outcome, &e.request.transport), &names);
         if Operation::from_name(&e.operation).is_some() {
-            let Some(thing) = thing_of(&e.request.target) else {
+            let Some((device, device_seq)) = timeline.next(&e.request.target, &mut names) else {
                 continue;
             };
-            let device = if things.contains(&thing) {
-                names.thing(&thing)
-            } else {
-                thing
-            };
-            let n = device_seq.entry(device.clone()).or_default();
             lines.push(Line::Exchange(CapturedExchange {
                 device,
-                device_seq: *n,
+                device_seq,
                 intended_us: (e.timing.intended_us != e.timing.sent_us)
                     .then_some(e.timing.intended_us),
                 sent_us: e.timing.sent_us,
@@ -182,7 +208,6 @@ pub fn from_exchanges<'a>(
                 client_token: client_token(e.request.body.as_deref()),
                 answer,
             }));
-            *n += 1;
         } else if !matches!(e.operation.as_str(), "CreateThing" | "CreateJob")
             && e.request.method != "GET"
         {
@@ -197,6 +222,9 @@ pub fn from_exchanges<'a>(
             }));
         }
     }
+    for n in heard {
+        lines.extend(timeline.event(n, &mut names));
+    }
     Capture {
         header: Header {
             format: FORMAT.to_string(),
@@ -210,5 +238,39 @@ pub fn from_exchanges<'a>(
             .into_iter()
             .map(|value| Numbered { line: 0, value })
             .collect(),
+    }
+}
+
+/// The devices' timelines: who a line is about and its order there.
+struct Timeline<'a> {
+    /// The things the control plane created (stored as placeholders).
+    things: &'a BTreeSet<String>,
+    device_seq: HashMap<String, u64>,
+}
+
+impl Timeline<'_> {
+    /// The device a path or topic is about and its next sequence number.
+    fn next(&mut self, target: &str, names: &mut Placeholders) -> Option<(String, u64)> {
+        let thing = thing_of(target)?;
+        let device = if self.things.contains(&thing) {
+            names.thing(&thing)
+        } else {
+            thing
+        };
+        let n = self.device_seq.entry(device.clone()).or_default();
+        *n += 1;
+        Some((device, *n - 1))
+    }
+
+    /// The event line of `n`, if its topic names a thing.
+    fn event(&mut self, n: &Notification, names: &mut Placeholders) -> Option<Line> {
+        let (device, device_seq) = self.next(&n.topic, names)?;
+        Some(Line::Event(CapturedEvent {
+            device,
+            device_seq,
+            at_us: n.at_us,
+            topic: names.apply(&n.topic),
+            body: names.apply(&n.body),
+        }))
     }
 }

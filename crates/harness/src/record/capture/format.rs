@@ -17,7 +17,7 @@ pub enum SourceKind {
     Run,
     /// A fleet run (`jobcert fleet --capture`).
     Fleet,
-    /// The recording proxy (`jobcert capture`).
+    /// The recording proxy (`jobcert capture proxy`).
     Proxy,
     /// An imported HAR file.
     Har,

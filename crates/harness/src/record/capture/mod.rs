@@ -6,16 +6,18 @@
 
 mod build;
 mod format;
+mod import;
 mod lint;
 mod names;
 mod read;
 mod write;
 
-pub use build::{Origin, from_exchanges, thing_of};
+pub use build::{Notification, Origin, from_exchanges, from_traffic, thing_of};
 pub use format::{
     Answer, Capture, CapturedControl, CapturedEvent, CapturedExchange, FORMAT, Header, Line,
     Numbered, Seed, SeedJob, SeedThing, Source, SourceKind,
 };
+pub use import::{ImportError, Imported, import};
 pub use lint::{Gap, Lint, lint};
 pub use names::{Placeholders, job_placeholder, labels, substitute, thing_placeholder};
 pub use read::{CaptureError, read, read_str};

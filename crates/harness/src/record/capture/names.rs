@@ -14,6 +14,19 @@ pub fn job_placeholder(label: &str) -> String {
     format!("{{job:{label}}}")
 }
 
+use crate::transport::binding::encode_label;
+
+/// Private-use planes 15 and 16: the two characters of a mark (see [`Placeholders::apply`]).
+const MARK_HIGH: std::ops::RangeInclusive<u32> = 0xF0000..=0xFFFFF;
+const MARK_LOW: std::ops::RangeInclusive<u32> = 0x100000..=0x10FFFF;
+
+/// The mark standing for pair `i` while names are replaced.
+fn mark(i: usize) -> String {
+    let high = char::from_u32(MARK_HIGH.start() + (i >> 16) as u32).unwrap_or('\u{F0000}');
+    let low = char::from_u32(MARK_LOW.start() + (i & 0xFFFF) as u32).unwrap_or('\u{100000}');
+    [high, low].into_iter().collect()
+}
+
 /// Real names and the placeholders that stand for them.
 #[derive(Debug, Clone, Default)]
 pub struct Placeholders {
@@ -58,6 +71,11 @@ impl Placeholders {
             placeholder = format!("{base}~{n}}}");
         }
         self.pairs.push((real.to_string(), placeholder.clone()));
+        // A path carries the name as a percent-encoded label (`interop%3Athing-1`).
+        let encoded = encode_label(real);
+        if encoded != real {
+            self.pairs.push((encoded, placeholder.clone()));
+        }
         self.pairs
             .sort_by(|a, b| b.0.len().cmp(&a.0.len()).then(a.0.cmp(&b.0)));
         placeholder
@@ -75,12 +93,37 @@ impl Placeholders {
         self.add(real, p)
     }
 
-    /// `text` with every known real name replaced by its placeholder.
+    /// `text` with every known real name (or its percent-encoded form) replaced by its
+    /// placeholder. Names are first
+    /// replaced by marks no name can hold (two private-use characters encoding the pair's
+    /// index), and the marks by placeholders at the end, so that a shorter name is never found
+    /// inside the placeholder of a longer one (`{thing:dev-11}` holds `dev-1`).
     pub fn apply(&self, text: &str) -> String {
-        let mut out = text.to_string();
-        for (real, placeholder) in &self.pairs {
-            if out.contains(real.as_str()) {
-                out = out.replace(real.as_str(), placeholder);
+        let mut marked = text.to_string();
+        let mut any = false;
+        for (i, (real, _)) in self.pairs.iter().enumerate() {
+            if marked.contains(real.as_str()) {
+                marked = marked.replace(real.as_str(), &mark(i));
+                any = true;
+            }
+        }
+        if !any {
+            return marked;
+        }
+        let mut out = String::with_capacity(marked.len());
+        let mut chars = marked.chars().peekable();
+        while let Some(c) = chars.next() {
+            let index = MARK_HIGH
+                .contains(&u32::from(c))
+                .then(|| chars.next_if(|l| MARK_LOW.contains(&u32::from(*l))))
+                .flatten()
+                .map(|l| {
+                    (((u32::from(c) - MARK_HIGH.start()) << 16) | (u32::from(l) - MARK_LOW.start()))
+                        as usize
+                });
+            match index.and_then(|i| self.pairs.get(i)) {
+                Some((_, placeholder)) => out.push_str(placeholder),
+                None => out.push(c),
             }
         }
         out

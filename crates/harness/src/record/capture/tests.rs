@@ -273,3 +273,78 @@ fn lint_counts_mixes_order_and_gaps() {
             .contains("1 line(s) earlier than the line above them (first: line 4)")
     );
 }
+
+#[test]
+fn a_name_inside_another_names_placeholder_is_left_alone() {
+    // Without a run id a label is the real name, so `{thing:dev-11}` holds `dev-1`.
+    let mut names = Placeholders::new(None);
+    names.thing("dev-1");
+    names.thing("dev-11");
+    names.job("dev-1-job");
+    assert_eq!(
+        names.apply("/things/dev-11/jobs/dev-1-job dev-1 ünï dev-111"),
+        "/things/{thing:dev-11}/jobs/{job:dev-1-job} {thing:dev-1} ünï {thing:dev-11}1"
+    );
+}
+
+#[test]
+fn a_percent_encoded_name_in_a_path_gets_its_placeholder() {
+    let mut names = Placeholders::new(None);
+    names.thing("interop:thing-1");
+    assert_eq!(
+        names.apply(r#"/things/interop%3Athing-1/jobs {"thingName":"interop:thing-1"}"#),
+        r#"/things/{thing:interop:thing-1}/jobs {"thingName":"{thing:interop:thing-1}"}"#
+    );
+}
+
+#[test]
+fn notifications_become_events_on_their_devices_timeline() {
+    let exchanges = [
+        recorded(0, "CreateThing", "POST", "/things/dev-r9h-0", Some("{}")),
+        recorded(
+            2,
+            "StartNextPendingJobExecution",
+            "PUT",
+            "/things/dev-r9h-0/jobs/$next",
+            Some("{}"),
+        ),
+    ];
+    let heard = |at_us: u64, topic: &str| Notification {
+        at_us,
+        topic: topic.into(),
+        body: r#"{"execution":{"thingName":"dev-r9h-0"}}"#.into(),
+    };
+    let notifications = [
+        heard(25, "$aws/things/dev-r9h-0/jobs/notify"),
+        heard(5, "$aws/things/dev-r9h-0/jobs/notify-next"),
+        heard(6, "not/a/thing"),
+    ];
+    let capture = from_traffic(&exchanges, &notifications, origin());
+    let timeline: Vec<(String, u64, u64, &str)> = capture
+        .lines
+        .iter()
+        .map(|n| match &n.value {
+            Line::Event(e) => (e.device.clone(), e.device_seq, e.at_us, e.topic.as_str()),
+            Line::Exchange(e) => (e.device.clone(), e.device_seq, e.sent_us, e.target.as_str()),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    let d = "{thing:dev-h-0}".to_string();
+    assert_eq!(
+        timeline,
+        [
+            (
+                d.clone(),
+                0,
+                5,
+                "$aws/things/{thing:dev-h-0}/jobs/notify-next"
+            ),
+            (d.clone(), 1, 20, "/things/{thing:dev-h-0}/jobs/$next"),
+            (d.clone(), 2, 25, "$aws/things/{thing:dev-h-0}/jobs/notify"),
+        ]
+    );
+    let Line::Event(e) = &capture.lines[0].value else {
+        unreachable!()
+    };
+    assert_eq!(e.body, r#"{"execution":{"thingName":"{thing:dev-h-0}"}}"#);
+}

@@ -236,3 +236,81 @@ pub fn html(report: &DiffReport<'_>) -> String {
         },
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::record::differential::{Compared, MemberTally, OperationTally, Sample};
+    use crate::report::kit::sample_target;
+    use crate::verdict::assess_diff;
+    use jobcert_contract::schemas;
+
+    fn record() -> DiffRecord {
+        let member = MemberTally {
+            raw: 4,
+            noise: 0,
+            samples: vec![Sample {
+                line: 7,
+                device: "{thing:d}".into(),
+                primary: json!("4xx InvalidRequestException"),
+                candidate: json!("4xx ResourceNotFoundException"),
+                secondary: Some(json!("4xx InvalidRequestException")),
+                exchanges: Vec::new(),
+            }],
+        };
+        DiffRecord {
+            capture: "c.jsonl".into(),
+            run_id: "r1".into(),
+            started_at_ms: 1,
+            duration_ms: 2,
+            stopped_by: None,
+            targets: Compared {
+                primary: sample_target(),
+                candidate: sample_target(),
+                secondary: None,
+            },
+            relative: 20.0,
+            absolute: 0.03,
+            operations: BTreeMap::from([(
+                "UpdateJobExecution".to_string(),
+                OperationTally {
+                    compared: 10,
+                    members: BTreeMap::from([("(outcome)".to_string(), member)]),
+                },
+            )]),
+            quarantined: 1,
+            skipped: 2,
+            unsent: 0,
+        }
+    }
+
+    #[test]
+    fn the_summary_validates_and_every_report_names_the_difference() {
+        let record = record();
+        let verdict = assess_diff(&record);
+        let report = DiffReport {
+            record: &record,
+            verdict: &verdict,
+        };
+        let value: serde_json::Value = serde_json::from_str(&json(&report).unwrap()).unwrap();
+        let schema = schemas().get("report/diff-summary.schema.json").unwrap();
+        assert_eq!(schema.violations(&value), []);
+        assert_eq!(value["passed"], false);
+        let text = console(&report, Paint::Plain);
+        assert!(
+            text.starts_with("jobcert diff c.jsonl (run r1): FAIL"),
+            "{text}"
+        );
+        assert!(
+            text.contains("UpdateJobExecution             (outcome)"),
+            "{text}"
+        );
+        assert!(junit(&report).unwrap().contains("<failure"));
+        let page = html(&report);
+        assert!(page.contains("4xx ResourceNotFoundException"), "{page}");
+    }
+}

@@ -18,7 +18,7 @@ use jobcert_harness::record::capture::{Capture, Line, read};
 use jobcert_harness::report::Paint;
 use jobcert_harness::report::fleet::{FleetReport, console, write_all};
 use jobcert_harness::report::manifest::{InputRole, RunFacts, RunKind, TargetSelf, write_manifest};
-use jobcert_harness::scenario::fleet::{MAX_RUN_ID, Thresholds};
+use jobcert_harness::scenario::fleet::{MAX_RUN_ID, Thresholds, load_thresholds};
 use jobcert_harness::transport::target::control_plane;
 use jobcert_harness::transport::{DataPlane, Signer, Target};
 use jobcert_harness::verdict::fleet::assess_fleet;
@@ -81,6 +81,10 @@ pub struct ReplayArgs {
     /// Where reports go (a folder per run; `shard-K` inside it for a shard).
     #[arg(long, default_value = "reports")]
     report_dir: PathBuf,
+    /// What the verdict requires besides conformance: a YAML file with a `thresholds:` mapping,
+    /// as in a fleet scenario (latency percentiles, error rate, TIMED_OUT count).
+    #[arg(long, value_name = "FILE")]
+    thresholds: Option<PathBuf>,
     /// No closing summary on stdout, only the verdict line.
     #[arg(long)]
     quiet: bool,
@@ -267,7 +271,11 @@ async fn execute(args: ReplayArgs) -> anyhow::Result<bool> {
         deadline: Duration::from_millis(args.deadline_ms),
         slots: args.max_in_flight.max(1),
         capture_name,
-        thresholds: Thresholds::default(),
+        thresholds: match &args.thresholds {
+            Some(path) => load_thresholds(path)
+                .map_err(|errors| super::run::problems("the thresholds file", &errors))?,
+            None => Thresholds::default(),
+        },
     };
     let stop = CancellationToken::new();
     let interrupt = tokio::spawn({

@@ -176,3 +176,63 @@ fn a_bad_capture_is_refused_before_anything_is_sent() {
     );
     assert!(listener.accept().is_err(), "a connection was made");
 }
+
+#[test]
+fn a_replay_is_judged_by_the_thresholds_it_is_given() {
+    let dir = scratch("replay-thresholds");
+    let scenario = dir.write("fleet.yaml", small_fleet("http"));
+    let capture = dir.path().join("fleet.jsonl");
+    let ran = jobcert(
+        &args([
+            "fleet".as_ref(),
+            scenario.as_os_str(),
+            "--quiet".as_ref(),
+            "--capture".as_ref(),
+            capture.as_os_str(),
+            "--report-dir".as_ref(),
+            dir.path().join("recorded").as_os_str(),
+        ]),
+        &dir,
+        LIMIT,
+    );
+    assert_eq!(ran.code, Some(0), "{ran}");
+    let replay = |thresholds: &Path| {
+        jobcert(
+            &args([
+                "replay".as_ref(),
+                capture.as_os_str(),
+                "--thresholds".as_ref(),
+                thresholds.as_os_str(),
+                "--report-dir".as_ref(),
+                dir.path().join("replays").as_os_str(),
+            ]),
+            &dir,
+            LIMIT,
+        )
+    };
+    let impossible = dir.write(
+        "impossible.yaml",
+        "thresholds:\n  latency:\n    - { operation: StartNextPendingJobExecution, percentile: 99, max-ms: 0.000001 }\n",
+    );
+    let ran = replay(&impossible);
+    assert_eq!(ran.code, Some(1), "{ran}");
+    assert!(
+        ran.stdout
+            .contains("threshold StartNextPendingJobExecution p99 ≤ 0.000001 ms"),
+        "{ran}"
+    );
+    let easy = dir.write("easy.yaml", "thresholds:\n  error-rate: { max: 0 }\n");
+    assert_eq!(replay(&easy).code, Some(0));
+    let broken = dir.write(
+        "broken.yaml",
+        "thresholds:\n  latency:\n    - { operation: Nope, percentile: 99, max-ms: 1 }\n",
+    );
+    let ran = replay(&broken);
+    assert_eq!(ran.code, Some(2), "{ran}");
+    assert!(
+        ran.stderr.contains(&format!("{}:4:", broken.display()))
+            || ran.stderr.contains(&format!("{}:3:", broken.display())),
+        "{ran}"
+    );
+    assert!(ran.stderr.contains("unknown operation \"Nope\""), "{ran}");
+}

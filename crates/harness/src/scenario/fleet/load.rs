@@ -274,3 +274,42 @@ fn load_model(spec: &FleetSpec, p: &mut Problems<'_>) {
         );
     }
 }
+
+/// A thresholds file (`thresholds:`, as in a fleet scenario), for the runs that have no
+/// scenario of their own (`jobcert replay`); every problem as `file:line:column`.
+pub fn load_thresholds(path: &Path) -> Result<Thresholds, Vec<ScenarioError>> {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct ThresholdsFile {
+        thresholds: Thresholds,
+    }
+    let error = |line: u64, column: u64, message: String| ScenarioError {
+        file: path.to_path_buf(),
+        line,
+        column,
+        message,
+    };
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| vec![error(0, 0, format!("cannot read: {e}"))])?;
+    let file: ThresholdsFile = serde_saphyr::from_str(&text).map_err(|e| {
+        let (line, column) = e.location().map_or((0, 0), |l| (l.line(), l.column()));
+        vec![error(line, column, e.without_snippet().to_string())]
+    })?;
+    let spans = Spans::read(&text);
+    let found: Vec<ScenarioError> = file
+        .thresholds
+        .problems()
+        .into_iter()
+        .map(|(member, problem)| {
+            let mut at = vec!["thresholds"];
+            at.extend(member.iter().map(String::as_str));
+            let (line, column) = spans.as_ref().map_or((0, 0), |s| s.at(&at));
+            error(line, column, format!("{}: {problem}", at.join(".")))
+        })
+        .collect();
+    if found.is_empty() {
+        Ok(file.thresholds)
+    } else {
+        Err(found)
+    }
+}

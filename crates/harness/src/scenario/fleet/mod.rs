@@ -9,7 +9,9 @@ use serde_json::Value;
 mod load;
 mod thresholds;
 
-pub use load::{MAX_RUN_ID, distribution_ok, is_fleet_file, load_fleet, load_fleet_with};
+pub use load::{
+    MAX_RUN_ID, distribution_ok, is_fleet_file, load_fleet, load_fleet_with, load_thresholds,
+};
 pub use thresholds::{Bound, LatencyThreshold, Thresholds};
 
 /// A fleet scenario file.

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::reference::{self, Reference};
+use super::runs;
 use anyhow::{Context, bail};
 use clap::Args;
 use jobcert_harness::drive::replay::{
@@ -23,7 +24,6 @@ use jobcert_harness::scenario::fleet::Thresholds;
 use jobcert_harness::transport::target::control_plane;
 use jobcert_harness::transport::{DataPlane, Signer, Target};
 use jobcert_harness::verdict::assess_diff;
-use tokio_util::sync::CancellationToken;
 
 /// Options of `jobcert diff`.
 #[derive(Debug, Args)]
@@ -195,7 +195,7 @@ async fn execute(args: DiffArgs) -> anyhow::Result<bool> {
             .await?,
         )
     };
-    let run_id = uuid::Uuid::new_v4().simple().to_string()[..8].to_string();
+    let run_id = runs::run_id(None)?;
     let capture_name = args.capture.file_name().map_or_else(
         || args.capture.display().to_string(),
         |n| n.to_string_lossy().into_owned(),
@@ -220,16 +220,7 @@ async fn execute(args: DiffArgs) -> anyhow::Result<bool> {
         relative: args.relative,
         absolute: args.absolute,
     };
-    let stop = CancellationToken::new();
-    let interrupt = tokio::spawn({
-        let stop = stop.clone();
-        async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!("jobcert diff: interrupted; finishing the report");
-                stop.cancel();
-            }
-        }
-    });
+    let (stop, interrupt) = runs::on_interrupt("diff");
     let targets = DiffTargets {
         primary,
         candidate,

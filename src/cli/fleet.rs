@@ -8,23 +8,22 @@ use std::process::ExitCode;
 
 use super::profile::ProfileArg;
 use super::progress::Progress;
-use super::reference;
+use super::{reference, runs};
 use anyhow::{Context, bail};
 use clap::Args;
 use jobcert_harness::drive::fleet::{self, FleetSettings, LiveStatus};
 use jobcert_harness::record::capture::{self, Origin, Source, SourceKind};
 use jobcert_harness::record::{Kept, Shard};
 use jobcert_harness::report::Paint;
-use jobcert_harness::report::fleet::{FleetReport, console, write_all};
-use jobcert_harness::report::manifest::{InputRole, RunFacts, RunKind, TargetSelf, write_manifest};
+use jobcert_harness::report::fleet::{FleetReport, console};
+use jobcert_harness::report::manifest::{InputRole, RunKind};
 use jobcert_harness::scenario::fleet::{
-    Connections, FleetSpec, FleetTransport, MAX_RUN_ID, Until, load_fleet_with,
+    Connections, FleetSpec, FleetTransport, Until, load_fleet_with,
 };
 use jobcert_harness::transport::target::control_plane;
 use jobcert_harness::transport::{DataPlane, Signer, Target};
 use jobcert_harness::verdict::fleet::assess_fleet;
 use tokio::sync::watch;
-use tokio_util::sync::CancellationToken;
 
 /// Options of `jobcert fleet`.
 #[derive(Debug, Args)]
@@ -115,27 +114,12 @@ fn scenario(args: &FleetArgs) -> anyhow::Result<FleetSpec> {
     })
 }
 
-fn run_id(args: &FleetArgs) -> anyhow::Result<String> {
-    match &args.run_id {
-        Some(id) => {
-            if id.is_empty()
-                || id.len() > MAX_RUN_ID
-                || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-            {
-                bail!("--run-id takes 1 to {MAX_RUN_ID} letters, digits or '-', not {id:?}");
-            }
-            Ok(id.clone())
-        }
-        None => Ok(uuid::Uuid::new_v4().simple().to_string()[..8].to_string()),
-    }
-}
-
 async fn execute(args: FleetArgs) -> anyhow::Result<bool> {
     if !(args.target_time_scale.is_finite() && args.target_time_scale > 0.0) {
         bail!("--target-time-scale must be a positive number");
     }
     let spec = scenario(&args)?;
-    let run_id = run_id(&args)?;
+    let run_id = runs::run_id(args.run_id.as_ref())?;
     let shard = args.shard.unwrap_or(Shard::WHOLE);
     let reference = match &args.target {
         None => Some(
@@ -205,16 +189,7 @@ async fn execute(args: FleetArgs) -> anyhow::Result<bool> {
         live: None,
         capture: args.capture.as_ref().map(|_| Kept::default()),
     };
-    let stop = CancellationToken::new();
-    let interrupt = tokio::spawn({
-        let stop = stop.clone();
-        async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!("jobcert fleet: interrupted; finishing the report");
-                stop.cancel();
-            }
-        }
-    });
+    let (stop, interrupt) = runs::on_interrupt("fleet");
     let progress = (!args.quiet && std::io::stderr().is_terminal()).then(|| {
         let (tx, rx) = watch::channel(LiveStatus::default());
         settings.live = Some(tx);
@@ -241,40 +216,18 @@ async fn execute(args: FleetArgs) -> anyhow::Result<bool> {
             .with_context(|| format!("writing the capture {}", path.display()))?;
     }
     let verdict = assess_fleet(&record);
-    let dir = if shard.count > 1 {
-        args.report_dir
-            .join(&run_id)
-            .join(format!("shard-{}", shard.index))
-    } else {
-        args.report_dir.join(&run_id)
-    };
+    let dir = runs::run_dir(&args.report_dir, &run_id, shard);
     let report = FleetReport {
         record: &record,
         verdict: &verdict,
     };
-    write_all(&dir, &report).with_context(|| format!("writing reports to {}", dir.display()))?;
-    let command: Vec<String> = std::env::args_os()
-        .map(|a| a.to_string_lossy().into_owned())
-        .collect();
-    write_manifest(
+    runs::write_folder(
         &dir,
-        &RunFacts {
-            jobcert_version: env!("CARGO_PKG_VERSION"),
-            kind: RunKind::Fleet,
-            run_id: &run_id,
-            command: &command,
-            profile: args.profile.into(),
-            started_at_ms: record.started_at_ms,
-            // A fleet record keeps counts, not exchanges: nothing says what the server called itself.
-            targets: vec![TargetSelf {
-                data_plane: record.target.data_plane.clone(),
-                control_plane: record.target.control_plane.clone(),
-                server: None,
-            }],
-            inputs: vec![(InputRole::Scenario, args.scenario.clone())],
-        },
-    )
-    .with_context(|| format!("writing the manifest in {}", dir.display()))?;
+        &report,
+        RunKind::Fleet,
+        args.profile.into(),
+        (InputRole::Scenario, args.scenario.clone()),
+    )?;
     // A closed stdout (a pipe to `head`) must not turn a verdict into a panic. Styled text
     // through anstream, which strips the styles off a pipe or under NO_COLOR.
     let _ = writeln!(

@@ -9,5 +9,6 @@ mod reference;
 pub mod replay;
 pub mod report;
 pub mod run;
+mod runs;
 pub mod serve;
 pub mod validate;

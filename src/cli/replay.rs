@@ -9,20 +9,19 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::profile::ProfileArg;
-use super::reference;
+use super::{reference, runs};
 use anyhow::{Context, bail};
 use clap::Args;
 use jobcert_harness::drive::replay::{self, Pace, ReplaySettings, Targets};
 use jobcert_harness::record::Shard;
 use jobcert_harness::record::capture::{Capture, Line, read};
 use jobcert_harness::report::Paint;
-use jobcert_harness::report::fleet::{FleetReport, console, write_all};
-use jobcert_harness::report::manifest::{InputRole, RunFacts, RunKind, TargetSelf, write_manifest};
-use jobcert_harness::scenario::fleet::{MAX_RUN_ID, Thresholds, load_thresholds};
+use jobcert_harness::report::fleet::{FleetReport, console};
+use jobcert_harness::report::manifest::{InputRole, RunKind};
+use jobcert_harness::scenario::fleet::{Thresholds, load_thresholds};
 use jobcert_harness::transport::target::control_plane;
 use jobcert_harness::transport::{DataPlane, Signer, Target};
 use jobcert_harness::verdict::fleet::assess_fleet;
-use tokio_util::sync::CancellationToken;
 
 /// How far a target's clock may be from the one a replay's timers need (relative).
 const CLOCK_TOLERANCE: f64 = 0.01;
@@ -141,21 +140,6 @@ fn transports(capture: &Capture) -> (bool, bool) {
     (http, mqtt)
 }
 
-fn run_id(args: &ReplayArgs) -> anyhow::Result<String> {
-    match &args.run_id {
-        Some(id) => {
-            if id.is_empty()
-                || id.len() > MAX_RUN_ID
-                || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-            {
-                bail!("--run-id takes 1 to {MAX_RUN_ID} letters, digits or '-', not {id:?}");
-            }
-            Ok(id.clone())
-        }
-        None => Ok(uuid::Uuid::new_v4().simple().to_string()[..8].to_string()),
-    }
-}
-
 /// The clock a replay needs of its target: the recording's, times the speed.
 fn coupled_scale(capture: &Capture, pace: Pace) -> f64 {
     match pace {
@@ -199,7 +183,7 @@ async fn execute(args: ReplayArgs) -> anyhow::Result<bool> {
         }
     }
     let (wants_http, wants_mqtt) = transports(&capture);
-    let run_id = run_id(&args)?;
+    let run_id = runs::run_id(args.run_id.as_ref())?;
     let shard = args.shard.unwrap_or(Shard::WHOLE);
     let reference = match args.target.is_empty() {
         true => Some(reference::start(needed, wants_mqtt, &args.region, &args.account_id).await?),
@@ -277,54 +261,24 @@ async fn execute(args: ReplayArgs) -> anyhow::Result<bool> {
             None => Thresholds::default(),
         },
     };
-    let stop = CancellationToken::new();
-    let interrupt = tokio::spawn({
-        let stop = stop.clone();
-        async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!("jobcert replay: interrupted; finishing the report");
-                stop.cancel();
-            }
-        }
-    });
+    let (stop, interrupt) = runs::on_interrupt("replay");
     let targets = Targets { primary, secondary };
     let record = replay::run(Arc::new(capture), &targets, &settings, stop).await;
     interrupt.abort();
     drop(reference);
     let verdict = assess_fleet(&record);
-    let dir = if shard.count > 1 {
-        args.report_dir
-            .join(&run_id)
-            .join(format!("shard-{}", shard.index))
-    } else {
-        args.report_dir.join(&run_id)
-    };
+    let dir = runs::run_dir(&args.report_dir, &run_id, shard);
     let report = FleetReport {
         record: &record,
         verdict: &verdict,
     };
-    write_all(&dir, &report).with_context(|| format!("writing reports to {}", dir.display()))?;
-    let command: Vec<String> = std::env::args_os()
-        .map(|a| a.to_string_lossy().into_owned())
-        .collect();
-    write_manifest(
+    runs::write_folder(
         &dir,
-        &RunFacts {
-            jobcert_version: env!("CARGO_PKG_VERSION"),
-            kind: RunKind::Replay,
-            run_id: &run_id,
-            command: &command,
-            profile: args.profile.into(),
-            started_at_ms: record.started_at_ms,
-            targets: vec![TargetSelf {
-                data_plane: record.target.data_plane.clone(),
-                control_plane: record.target.control_plane.clone(),
-                server: None,
-            }],
-            inputs: vec![(InputRole::Capture, args.capture.clone())],
-        },
-    )
-    .with_context(|| format!("writing the manifest in {}", dir.display()))?;
+        &report,
+        RunKind::Replay,
+        args.profile.into(),
+        (InputRole::Capture, args.capture.clone()),
+    )?;
     let mut out = anstream::stdout();
     let _ = if args.quiet {
         writeln!(

@@ -26,7 +26,6 @@ use jobcert_harness::transport::target::control_plane;
 use jobcert_harness::transport::{DataPlane, RateLimit, Signer, Target};
 use jobcert_harness::verdict::{assess, load_deviations};
 use jobcert_reference::{RunningServer, ServeConfig};
-use tokio_util::sync::CancellationToken;
 
 /// Virtual clock speed of the embedded reference server when no target is given.
 const EMBEDDED_TIME_SCALE: f64 = 600.0;
@@ -302,16 +301,7 @@ async fn execute(args: RunArgs) -> anyhow::Result<bool> {
         status,
     };
 
-    let stop = CancellationToken::new();
-    let interrupt = tokio::spawn({
-        let stop = stop.clone();
-        async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!("jobcert run: interrupted; finishing the report");
-                stop.cancel();
-            }
-        }
-    });
+    let (stop, interrupt) = super::runs::on_interrupt("run");
     let mut cases = Vec::new();
     for (target, plan) in targets.iter().zip(&plans) {
         if stop.is_cancelled() {

@@ -5,3 +5,16 @@ pub mod conformance;
 pub mod fleet;
 pub mod proxy;
 pub mod replay;
+
+/// Resident memory of this process: (now, peak), in KiB; `None` off Linux.
+fn resident_memory() -> Option<(u64, u64)> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+    };
+    Some((field("VmRSS:")?, field("VmHWM:")?))
+}

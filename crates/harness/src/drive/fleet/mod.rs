@@ -150,19 +150,6 @@ fn owned(spec: &FleetSpec, shard: Shard) -> Vec<(u64, u64)> {
         .collect()
 }
 
-/// Resident memory of this process: (now, peak), in KiB; `None` off Linux.
-fn memory() -> Option<(u64, u64)> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let field = |name: &str| {
-        status
-            .lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|v| v.parse().ok())
-    };
-    Some((field("VmRSS:")?, field("VmHWM:")?))
-}
-
 /// Runs `spec` against `target` as shard `settings.shard` until it drains, its duration ends,
 /// its time bound runs out, or `stop` is cancelled (the last two make the record partial).
 pub async fn run(
@@ -172,7 +159,7 @@ pub async fn run(
     stop: CancellationToken,
 ) -> FleetRecord {
     let things = owned(spec, settings.shard);
-    let baseline = memory();
+    let baseline = super::resident_memory();
     let record = FleetRecord {
         scenario: spec.name.clone(),
         run_id: settings.run_id.clone(),
@@ -249,10 +236,12 @@ pub async fn run(
     let why = stopped_by.lock().unwrap_or_else(|p| p.into_inner()).take();
     record.partial = why.is_some();
     record.stopped_by = why;
-    record.memory = baseline.zip(memory()).map(|((base, _), (_, peak))| Memory {
-        baseline_kib: base,
-        peak_kib: peak,
-    });
+    record.memory = baseline
+        .zip(super::resident_memory())
+        .map(|((base, _), (_, peak))| Memory {
+            baseline_kib: base,
+            peak_kib: peak,
+        });
     record
 }
 

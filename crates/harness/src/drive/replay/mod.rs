@@ -158,19 +158,6 @@ impl Replay {
     }
 }
 
-/// Resident memory of this process: (now, peak), in KiB; `None` off Linux.
-fn memory() -> Option<(u64, u64)> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let field = |name: &str| {
-        status
-            .lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|v| v.parse().ok())
-    };
-    Some((field("VmRSS:")?, field("VmHWM:")?))
-}
-
 /// Plays `capture` against `targets` as shard `settings.shard` until every device's timeline
 /// is done, or `stop` is cancelled (which makes the record partial).
 pub async fn run(
@@ -179,7 +166,7 @@ pub async fn run(
     settings: &ReplaySettings,
     stop: CancellationToken,
 ) -> FleetRecord {
-    let baseline = memory();
+    let baseline = super::resident_memory();
     let halt = CancellationToken::new();
     let (replay, prepared) = Replay::prepare(capture, targets, settings, halt.clone());
     let watchdog = tokio::spawn(async move {
@@ -198,10 +185,12 @@ pub async fn run(
     watchdog.abort();
     ticker.abort();
     let mut record = replay.finish(stopped_by).await;
-    record.memory = baseline.zip(memory()).map(|((base, _), (_, peak))| Memory {
-        baseline_kib: base,
-        peak_kib: peak,
-    });
+    record.memory = baseline
+        .zip(super::resident_memory())
+        .map(|((base, _), (_, peak))| Memory {
+            baseline_kib: base,
+            peak_kib: peak,
+        });
     record
 }
 

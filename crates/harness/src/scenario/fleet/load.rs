@@ -92,18 +92,7 @@ pub fn load_fleet_with(
     path: &Path,
     change: impl FnOnce(&mut FleetSpec),
 ) -> Result<FleetSpec, Vec<ScenarioError>> {
-    let error = |line: u64, column: u64, message: String| ScenarioError {
-        file: path.to_path_buf(),
-        line,
-        column,
-        message,
-    };
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| vec![error(0, 0, format!("cannot read: {e}"))])?;
-    let file: FleetFile = serde_saphyr::from_str(&text).map_err(|e| {
-        let (line, column) = e.location().map_or((0, 0), |l| (l.line(), l.column()));
-        vec![error(line, column, e.without_snippet().to_string())]
-    })?;
+    let (file, text): (FleetFile, String) = parse(path)?;
     let mut spec = file.fleet;
     change(&mut spec);
     let mut p = Problems {
@@ -283,18 +272,7 @@ pub fn load_thresholds(path: &Path) -> Result<Thresholds, Vec<ScenarioError>> {
     struct ThresholdsFile {
         thresholds: Thresholds,
     }
-    let error = |line: u64, column: u64, message: String| ScenarioError {
-        file: path.to_path_buf(),
-        line,
-        column,
-        message,
-    };
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| vec![error(0, 0, format!("cannot read: {e}"))])?;
-    let file: ThresholdsFile = serde_saphyr::from_str(&text).map_err(|e| {
-        let (line, column) = e.location().map_or((0, 0), |l| (l.line(), l.column()));
-        vec![error(line, column, e.without_snippet().to_string())]
-    })?;
+    let (file, text): (ThresholdsFile, String) = parse(path)?;
     let spans = Spans::read(&text);
     let found: Vec<ScenarioError> = file
         .thresholds
@@ -304,7 +282,12 @@ pub fn load_thresholds(path: &Path) -> Result<Thresholds, Vec<ScenarioError>> {
             let mut at = vec!["thresholds"];
             at.extend(member.iter().map(String::as_str));
             let (line, column) = spans.as_ref().map_or((0, 0), |s| s.at(&at));
-            error(line, column, format!("{}: {problem}", at.join(".")))
+            ScenarioError {
+                file: path.to_path_buf(),
+                line,
+                column,
+                message: format!("{}: {problem}", at.join(".")),
+            }
         })
         .collect();
     if found.is_empty() {
@@ -312,4 +295,21 @@ pub fn load_thresholds(path: &Path) -> Result<Thresholds, Vec<ScenarioError>> {
     } else {
         Err(found)
     }
+}
+
+/// The YAML file at `path` read as a `T`, and its text; a problem as `file:line:column`.
+fn parse<T: serde::de::DeserializeOwned>(path: &Path) -> Result<(T, String), Vec<ScenarioError>> {
+    let error = |line: u64, column: u64, message: String| ScenarioError {
+        file: path.to_path_buf(),
+        line,
+        column,
+        message,
+    };
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| vec![error(0, 0, format!("cannot read: {e}"))])?;
+    let value = serde_saphyr::from_str(&text).map_err(|e| {
+        let (line, column) = e.location().map_or((0, 0), |l| (l.line(), l.column()));
+        vec![error(line, column, e.without_snippet().to_string())]
+    })?;
+    Ok((value, text))
 }

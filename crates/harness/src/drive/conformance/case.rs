@@ -100,7 +100,7 @@ impl<'a> CaseRun<'a> {
             exchanges: Vec::new(),
             step_mark_us: 0,
             steps_taken: 0,
-            premise: Track::default(),
+            premise: Track::new(),
         }
     }
 
@@ -169,12 +169,17 @@ impl<'a> CaseRun<'a> {
             (self.findings.len(), self.exchanges.len()),
         );
         self.act(step, now, stop).await;
+        let (deadlines, counts) = before;
         if let Some(what) = called {
-            let (deadlines, counts) = before;
             let span = (now, self.now_ms());
             self.premise
                 .call((self.steps_taken, what), span, &deadlines, counts);
         }
+        let what = called.unwrap_or(match step.action {
+            Action::Wait { .. } => "wait",
+            _ => "notification",
+        });
+        self.premise.clocks((self.steps_taken, what), counts);
     }
 
     /// The timers the model knows running, each with when the exchange that set it was sent.

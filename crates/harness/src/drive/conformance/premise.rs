@@ -8,6 +8,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
+use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
@@ -23,6 +24,18 @@ use jobcert_contract::req;
 
 /// Attempts at one case, the first included.
 const ATTEMPTS: u32 = 3;
+
+/// How far the harness's clock (which stands still while the machine is paused) and the wall
+/// clock (which a target's timers follow) may part during a case before its timing is no longer
+/// what its scenario meant.
+const CLOCKS_PART: Duration = Duration::from_secs(1);
+
+/// How far the wall clock ran ahead of (or behind) the harness's clock, when by more than
+/// [`CLOCKS_PART`]: `mono` and `wall` are the time each says has passed.
+fn parted(mono: Duration, wall: Duration) -> Option<Duration> {
+    let gap = wall.abs_diff(mono);
+    (gap > CLOCKS_PART).then_some(gap)
+}
 
 /// Whether a timer `deadline` came before the end (`until`) of a step its scenario put before
 /// it. `anchor` places the scenario's timeline on the target's clock at the step that set the
@@ -46,15 +59,57 @@ struct Mark {
 
 /// Where a case's call steps landed, in target milliseconds since the run began, and the first
 /// that came later than a timer deadline its scenario put it before.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(super) struct Track {
     marks: Vec<Mark>,
     /// Target time the scenario meant to pass so far.
     intended: f64,
     late: Option<Late>,
+    /// The harness's clock and the wall clock when the case began.
+    began: (Instant, SystemTime),
 }
 
 impl Track {
+    /// The track of a case beginning now.
+    pub(super) fn new() -> Self {
+        Self {
+            marks: Vec::new(),
+            intended: 0.0,
+            late: None,
+            began: (Instant::now(), SystemTime::now()),
+        }
+    }
+
+    /// After step number `step` (`what` it did; `findings` and `exchanges` how many the case
+    /// had before it): when the wall clock has parted from the harness's since the case began
+    /// (the machine was paused, or its clock stepped), every timer the target runs has moved
+    /// against the scenario's steps, so the case came late here.
+    pub(super) fn clocks(
+        &mut self,
+        (step, what): (usize, &str),
+        (findings, exchanges): (usize, usize),
+    ) {
+        if self.late.is_some() {
+            return;
+        }
+        let mono = self.began.0.elapsed();
+        let wall = SystemTime::now()
+            .duration_since(self.began.1)
+            .unwrap_or_default();
+        if let Some(gap) = parted(mono, wall) {
+            self.late = Some(Late {
+                deadline: format!(
+                    "the wall clock and the harness's clock parted by {:.1} s (the machine was \
+                     paused, or its clock stepped), moving every timer of the target",
+                    gap.as_secs_f64()
+                ),
+                between: format!("the start and step {step} ({what})"),
+                findings,
+                exchanges,
+            });
+        }
+    }
+
     /// `ms` of target time the scenario meant to pass (a `wait`, an awaited notification).
     pub(super) fn intend(&mut self, ms: f64) {
         self.intended += ms;
@@ -227,11 +282,48 @@ fn excused(mut record: CaseRecord, late: &Late, discarded: Vec<DiscardedAttempt>
 mod tests {
     use rstest::rstest;
 
-    use super::{Deadline, Late, Track, came_late};
+    use std::time::Duration;
+
+    use super::{Deadline, Late, Track, came_late, parted};
     use crate::check::oracle::Window;
     use crate::finding::{Cause, Finding, of_level};
     use crate::record::CaseRecord;
     use jobcert_contract::{Level, req};
+
+    #[rstest]
+    #[case::together(1_000, 1_000, None)]
+    #[case::scheduling_noise(10_000, 10_300, None)]
+    #[case::machine_paused(10_000, 54_000, Some(44_000))]
+    #[case::clock_stepped_back(10_000, 7_000, Some(3_000))]
+    fn the_clocks_part_when_the_machine_pauses_or_a_clock_steps(
+        #[case] mono_ms: u64,
+        #[case] wall_ms: u64,
+        #[case] gap_ms: Option<u64>,
+    ) {
+        let gap = parted(
+            Duration::from_millis(mono_ms),
+            Duration::from_millis(wall_ms),
+        );
+        assert_eq!(gap.map(|g| g.as_millis() as u64), gap_ms);
+    }
+
+    #[test]
+    fn a_case_whose_clocks_parted_came_late_at_that_step() {
+        let mut track = Track::new();
+        track.began.1 -= Duration::from_secs(30);
+        track.clocks((3, "wait"), (4, 2));
+        let late = track.late().expect("late");
+        assert!(
+            late.deadline.contains("parted by 30.0 s"),
+            "{}",
+            late.deadline
+        );
+        assert_eq!(late.between, "the start and step 3 (wait)");
+        assert_eq!((late.findings, late.exchanges), (4, 2));
+        let mut steady = Track::new();
+        steady.clocks((1, "UpdateJobExecution"), (0, 0));
+        assert!(steady.late().is_none());
+    }
 
     // Target milliseconds; the timer is set by a step that began at `anchor` on the
     // scenario's timeline, the step judged was meant to come `intended` after the case began
@@ -283,7 +375,7 @@ mod tests {
         #[case] until: f64,
         #[case] between: Option<&str>,
     ) {
-        let mut track = Track::default();
+        let mut track = Track::new();
         track.call((1, "A"), (0.0, 50.0), &[], (0, 0));
         track.call((2, "B"), (second, second + 50.0), &[], (1, 1));
         track.intend(1_200.0);

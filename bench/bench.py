@@ -10,6 +10,7 @@
     bench.py wrk RESULTS KEY WRK_OUTPUT
     bench.py oha RESULTS KEY OHA_JSON
     bench.py fleet RESULTS KEY REPORT_DIR
+    bench.py put URL
     bench.py table RESULTS OUT
 
 RESULTS is a JSON file of measurements that run.sh fills in step by step; `table` renders it.
@@ -82,7 +83,8 @@ def first_line(cmd):
 def cmd_machine(path, *pairs):
     """Records the machine, the build and the tools, plus KEY=VALUE settings of the run."""
     m = dict(p.split("=", 1) for p in pairs)
-    for k in ("seconds", "connections", "things", "rate", "stall_seconds", "wrk_threads"):
+    for k in ("seconds", "connections", "things", "rate", "stall_seconds", "wrk_threads",
+              "replay_devices", "replay_speed"):
         if k in m:
             m[k] = int(m[k])
     cpu = "?"
@@ -109,6 +111,8 @@ def cmd_machine(path, *pairs):
         tools.append(first_line([m["oha"], "--version"]) or "oha ?")
     if m.get("mosquitto"):
         tools.append(first_line([m["mosquitto"], "-h"]) or "mosquitto ?")
+    if m.get("nginx"):
+        tools.append(first_line([m["nginx"], "-v"]) or "nginx ?")
     try:
         with open("/proc/loadavg") as f:
             m["loadavg"] = " ".join(f.read().split()[:3])
@@ -186,6 +190,14 @@ class Client:
         if response.status != 200:
             raise SystemExit(f"seed: {method} {path} answered {response.status}: {text[:300]!r}")
         return json.loads(text or b"{}")
+
+
+def cmd_put(url):
+    """Prints the body of the answer to `PUT URL` with body `{}`."""
+    u = urllib.parse.urlsplit(url)
+    client = Client(f"{u.scheme}://{u.netloc}")
+    client.conn.request("PUT", u.path, body=b"{}", headers={"Content-Type": "application/json"})
+    sys.stdout.write(client.conn.getresponse().read().decode(errors="replace"))
 
 
 def cmd_seed(args):
@@ -418,6 +430,18 @@ def cmd_fleet(path, key, report_dir):
     if total:
         value["start_next_requests"] = total
         value["frac_ge_500ms"] = slow / total
+    # |actual − intended send time| of every scheduled request (open loop, replay).
+    try:
+        lateness = {}
+        for h in (record.get("schedule") or {}).get("lateness") or []:
+            for v_us, n in hdr_decode(h["histogram"]):
+                lateness[v_us] = lateness.get(v_us, 0) + n
+        if lateness:
+            value["lateness_us"] = quantiles(sorted(lateness.items()), (0.5, 0.99, 1.0))
+            value["lateness_count"] = sum(lateness.values())
+    except (ValueError, KeyError, zlib.error, struct.error) as e:
+        value["histogram_error"] = str(e)
+    value["replay"] = record.get("replay")
     store(path, key, value)
     row = stat_row(value, START_NEXT)
     extra = f", StartNext p50 {row['p50_ms']:.2f} ms" if row else ""
@@ -426,6 +450,20 @@ def cmd_fleet(path, key, report_dir):
         f"{value['per_second'] or 0:,.0f} req/s{extra}"
         + ("" if value["passed"] else f" — {'; '.join(value['reasons'][:3])}")
     )
+
+
+def quantiles(counts, qs):
+    """The values at quantiles `qs` of sorted (value, count) pairs, by the nearest rank."""
+    total = sum(n for _, n in counts)
+    out = []
+    for q in qs:
+        rank, seen = max(1, -(-int(q * total * 1000) // 1000)), 0
+        for v, n in counts:
+            seen += n
+            if seen >= rank:
+                out.append(v)
+                break
+    return out
 
 
 def stat_row(value, operation, outcome="answered"):
@@ -482,7 +520,7 @@ def clean(value):
 
 def in_section(note, letter=None):
     """Notes that start `c:` or `c.key:` belong to section c."""
-    if len(note) > 1 and note[0] in "abcd" and note[1] in ":.":
+    if len(note) > 1 and note[0] in "abcdef" and note[1] in ":.":
         return letter is None or note[0] == letter
     return False
 
@@ -651,6 +689,56 @@ def cmd_table(path, out):
         section_notes(r, "d", add)
         add("")
 
+    # e
+    pairs = [(name, r.get(f"e.{name}.wrk"), r.get(f"e.{name}.jobcert"))
+             for name in ("nginx", "trivial")]
+    if any(w or j for _, w, j in pairs):
+        add(f"e. The sender at the machine's limit — closed loop, {m.get('connections', '?')} connections, "
+            "jobcert checking every answer")
+        labels = {"nginx": "nginx (1 worker)", "trivial": "bench_target (axum)"}
+        for name, w, j in pairs:
+            if not (w or j):
+                continue
+            steady = (j or {}).get("steady_per_second")
+            add(f"   {labels[name]:<22} wrk {fmt_rate(w and w.get('per_second')):>10}{clean(w)}"
+                f"   jobcert {fmt_rate(j and j.get('per_second')):>10}{clean(j)}"
+                + (f" (steady state {fmt_rate(steady)})" if steady else ""))
+            q = ratio(j, w)
+            sq = steady / w["per_second"] if steady and w and w.get("per_second") else None
+            line = f"   {'':<22} jobcert / wrk {'—' if q is None else f'{q:.2f}×':>6}"
+            if name == "nginx":
+                line += f"   goal ≥ 0.8×: {verdict(q, 0.8)}"
+            if sq:
+                line += f"   (steady state {sq:.2f}×)"
+            add(line)
+        section_notes(r, "e", add)
+        add("")
+
+    # f
+    rec, rep = r.get("f.record"), r.get("f.replay")
+    if rec or rep:
+        add(f"f. Replay timing — a capture of {m.get('replay_devices', '?')} devices replayed at "
+            f"{m.get('replay_speed', '?')}× against the reference")
+        if rec:
+            add(f"   recorded: {(rec.get('requests') or 0):,} exchanges in {(rec.get('seconds') or 0):.1f} s"
+                f"{clean(rec)}")
+        if rep:
+            late = rep.get("lateness_us")
+            sched = rep.get("schedule") or {}
+            replay = rep.get("replay") or {}
+            if late:
+                p99 = late[1] / 1000
+                add(f"   |actual − intended send| over {rep.get('lateness_count', 0):,} sends: "
+                    f"p50 {late[0] / 1000:.2f} ms  p99 {p99:.2f} ms  max {late[2] / 1000:.2f} ms"
+                    f"   goal p99 ≤ 2 ms: {verdict(p99, 2.0, higher=False)}")
+            else:
+                add("   no lateness histogram in the replay's record")
+            add(f"   replayed {replay.get('replayed', '?')}/{replay.get('planned', '?')} planned exchanges; "
+                f"{sched.get('queued', '?')} queued for a sending slot; {sched.get('late', '?')} later than 2 ms; "
+                f"{(rep.get('seconds') or 0):.1f} s{clean(rep)}")
+        section_notes(r, "f", add)
+        add("")
+
     other = [n for n in r.get("notes", []) if not in_section(n)]
     if other:
         add("notes:")
@@ -688,6 +776,8 @@ def main(argv):
         cmd_oha(*rest)
     elif cmd == "fleet":
         cmd_fleet(*rest)
+    elif cmd == "put":
+        cmd_put(*rest)
     elif cmd == "table":
         cmd_table(*rest)
     else:

@@ -3,7 +3,7 @@
 #
 #   bench/run.sh                     # everything, 10 s per measurement
 #   BENCH_SECONDS=5 bench/run.sh     # shorter measurements
-#   BENCH_PARTS="a b" bench/run.sh   # only some measurements (a b c d)
+#   BENCH_PARTS="a b" bench/run.sh   # only some measurements (a b c d e f)
 #
 # Everything runs on 127.0.0.1, every load is bounded in time, and every process started here is
 # stopped on exit. Tools and scratch files stay inside the clone (target/bench-tools,
@@ -22,19 +22,22 @@ DELAY_MS=20
 STALL_SECS=${BENCH_STALL_SECONDS:-$((SECS > 5 ? SECS : 5))}
 MQTT_DEVICES=${BENCH_MQTT_DEVICES:-"1000 5000 15000"}
 MQTT_TARGETS=${BENCH_MQTT_TARGETS:-"embedded mosquitto"}
-PARTS=${BENCH_PARTS:-"a b c d"}
+PARTS=${BENCH_PARTS:-"a b c d e f"}
+REPLAY_DEVICES=${BENCH_REPLAY_DEVICES:-2000}
+REPLAY_SPEED=${BENCH_REPLAY_SPEED:-10}
 INSTALL=${BENCH_INSTALL:-1}
 
 TOOLS=$ROOT/target/bench-tools
 OHA=$TOOLS/bin/oha
-JOBCERT=$ROOT/target/release/jobcert
-TARGET_BIN=$ROOT/target/release/examples/bench_target
+BUILT=${CARGO_TARGET_DIR:-$ROOT/target}/release
+JOBCERT=$BUILT/jobcert
+TARGET_BIN=$BUILT/examples/bench_target
 WORK=$ROOT/target/bench/run-$(date -u +%Y%m%dT%H%M%SZ)-$$
 RESULTS=$WORK/results.json
 OUT_DIR=$ROOT/bench/results
 PREFIX=bench-dev-
 
-for v in SECS CONNS WRK_THREADS THINGS RATE STALL_SECS; do
+for v in SECS CONNS WRK_THREADS THINGS RATE STALL_SECS REPLAY_DEVICES REPLAY_SPEED; do
     [[ ${!v} =~ ^[1-9][0-9]*$ ]] || { echo "bench: ${v} must be a positive integer, not '${!v}'" >&2; exit 2; }
 done
 for n in $MQTT_DEVICES; do
@@ -192,15 +195,17 @@ run_oha() {
     py oha "$RESULTS" "$key" "$WORK/$key.oha.json"
 }
 
-# run_fleet KEY SCENARIO TARGET CONTROL LIMIT_S ARGS...: `jobcert fleet`, summary into RESULTS.
+# run_fleet KEY SCENARIO TARGET CONTROL LIMIT_S ARGS...: `jobcert fleet`, summary into RESULTS;
+# an empty TARGET lets `jobcert fleet` start the reference server itself.
 run_fleet() {
-    local key=$1 scenario=$2 target=$3 control=$4 limit=$5 rc=0
+    local key=$1 scenario=$2 target=$3 control=$4 limit=$5 rc=0 where=()
     shift 5
     local dir=$WORK/fleet-$key
     mkdir -p "$dir"
+    [[ -n $target ]] && where=(--target "$target" --control "$control")
     bounded "$limit" "$dir/stdout" "$dir/stderr" \
         "$JOBCERT" fleet "$ROOT/bench/scenarios/$scenario" \
-        --target "$target" --control "$control" --report-dir "$dir" --quiet "$@" || rc=$?
+        "${where[@]}" --report-dir "$dir" --quiet "$@" || rc=$?
     if ((rc > 1)); then
         note "$key: jobcert fleet exited $rc ($( ((rc == 124)) && echo "stopped after ${limit} s; " )$(tail -n 1 "$dir/stderr"))"
     fi
@@ -241,6 +246,11 @@ command -v timeout >/dev/null || { say "bench: timeout (coreutils) is needed" >&
 if ! command -v wrk >/dev/null; then
     apt_install wrk || { say "bench: wrk is needed: apt-get install wrk" >&2; exit 2; }
 fi
+NGINX=$(command -v nginx || true)
+[[ -z $NGINX && -x /usr/sbin/nginx ]] && NGINX=/usr/sbin/nginx
+if [[ -z $NGINX ]] && has_part e; then
+    if apt_install nginx; then NGINX=/usr/sbin/nginx; fi
+fi
 MOSQUITTO=$(command -v mosquitto || true)
 [[ -z $MOSQUITTO && -x /usr/sbin/mosquitto ]] && MOSQUITTO=/usr/sbin/mosquitto
 if [[ -z $MOSQUITTO ]] && has_part d; then
@@ -272,7 +282,8 @@ OHA_CORRECTION=0
 
 py machine "$RESULTS" seconds="$SECS" connections="$CONNS" things="$THINGS" rate="$RATE" \
     stall_seconds="$STALL_SECS" oha="$([[ $HAVE_OHA == 1 ]] && echo "$OHA" || echo)" \
-    mosquitto="$MOSQUITTO" wrk_threads="$WRK_THREADS"
+    mosquitto="$MOSQUITTO" nginx="$NGINX" wrk_threads="$WRK_THREADS" \
+    replay_devices="$REPLAY_DEVICES" replay_speed="$REPLAY_SPEED"
 py show-machine "$RESULTS"
 ((HAVE_FLEET)) || note "this build has no \`jobcert fleet\`: the jobcert measurements (b, c, d) are skipped"
 ((HAVE_OHA)) || note "oha is not installed: its measurements are skipped"
@@ -386,6 +397,112 @@ if has_part d; then
             fi
         done
         [[ -n $MOSQUITTO ]] || note "d: no mosquitto (apt-get install mosquitto); its column is skipped"
+    fi
+fi
+
+# --- e. the sender at the machine's limit: nginx and bench_target -------------------------------
+
+# nginx_conf PORT BODY FILE: one worker on 127.0.0.1:PORT, no access log, kept-alive connections;
+# StartNext answers BODY, CreateThing and CreateJob answer like the control plane (for seeding).
+nginx_conf() {
+    local port=$1 body=$2 file=$3 dir
+    dir=$(dirname "$file")
+    # In an nginx quoted string a backslash escapes the next character.
+    body=${body//\\/\\\\}
+    body=${body//\'/\\\'}
+    cat >"$file" <<EOF
+worker_processes 1;
+daemon off;
+pid $dir/nginx.pid;
+error_log $dir/error.log warn;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    client_body_temp_path $dir/body;
+    proxy_temp_path $dir/proxy;
+    fastcgi_temp_path $dir/fastcgi;
+    uwsgi_temp_path $dir/uwsgi;
+    scgi_temp_path $dir/scgi;
+    keepalive_timeout 60s;
+    keepalive_requests 100000000;
+    default_type application/json;
+    server {
+        listen 127.0.0.1:$port;
+        location ~ ^/things/[^/]+/jobs/\\\$next\$ { return 200 '$body'; }
+        location ~ ^/things/([^/]+)\$ {
+            return 200 '{"thingName":"\$1","thingArn":"arn:aws:iot:us-east-1:123456789012:thing/\$1","thingId":"\$request_id"}';
+        }
+        location ~ ^/jobs/([^/]+)\$ {
+            return 200 '{"jobId":"\$1","jobArn":"arn:aws:iot:us-east-1:123456789012:job/\$1"}';
+        }
+        location / { return 404 '{"message":"not found"}'; }
+    }
+}
+EOF
+}
+
+# e_pair SERVER URL: wrk, then jobcert fleet (poll, every answer checked), against URL.
+e_pair() {
+    local server=$1 url=$2
+    run_wrk "e.$server.wrk" "$url" "$WRK_THREADS" "$CONNS" "$SECS"
+    if ((HAVE_FLEET)); then
+        run_fleet "e.$server.jobcert" poll-closed.yaml "$url" "$url" $((SECS + 60)) \
+            --devices "$CONNS" --duration-s "$SECS"
+    fi
+}
+
+if has_part e; then
+    say ""
+    say "== e. the sender at the machine's limit: wrk vs jobcert ($CONNS connections, ${SECS}s each)"
+    if [[ -z $NGINX ]]; then
+        note "e: no nginx (apt-get install nginx); its pair is skipped"
+    else
+        # The bytes bench_target serves, checked against the StartNext response schema.
+        body=$("$TARGET_BIN" --print-start-next)
+        port=$(py free-port)
+        mkdir -p "$WORK/nginx"
+        nginx_conf "$port" "$body" "$WORK/nginx/nginx.conf"
+        start e-nginx "$NGINX" -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf"
+        nginx_pid=$BG_PID
+        if wait_port "$port" "$nginx_pid"; then
+            answer=$(py put "http://127.0.0.1:$port/things/${PREFIX}1/jobs/%24next")
+            if [[ $answer == "$body" ]]; then
+                e_pair nginx "http://127.0.0.1:$port"
+            else
+                note "e: nginx answered StartNext with '$answer', not the checked body; skipped"
+            fi
+        else
+            note "e: nginx did not listen on $port; $(tail -n 1 "$WORK/e-nginx.err")"
+        fi
+        stop "$nginx_pid"
+    fi
+    start_target e-target
+    e_pair trivial "$TARGET_URL"
+    stop "$TARGET_PID"
+fi
+
+# --- f. replay timing ---------------------------------------------------------------------------
+
+if has_part f && ((HAVE_FLEET)); then
+    say ""
+    say "== f. replay timing ($REPLAY_DEVICES devices recorded, replayed at ${REPLAY_SPEED}x against the reference)"
+    capture=$WORK/replay-record.jsonl.gz
+    # The recording: a fleet run against a reference server `jobcert fleet` starts itself.
+    run_fleet f.record replay-record.yaml "" "" 300 --devices "$REPLAY_DEVICES" --capture "$capture"
+    if [[ -f $capture ]]; then
+        dir=$WORK/replay-f
+        mkdir -p "$dir"
+        rc=0
+        bounded 300 "$dir/stdout" "$dir/stderr" "$JOBCERT" replay "$capture" \
+            --speed "$REPLAY_SPEED" --report-dir "$dir" --quiet || rc=$?
+        if ((rc > 1)); then
+            note "f: jobcert replay exited $rc ($(tail -n 1 "$dir/stderr"))"
+        fi
+        if compgen -G "$dir/*/summary.json" >/dev/null; then
+            py fleet "$RESULTS" f.replay "$dir"
+        fi
+    else
+        note "f: the recording wrote no capture"
     fi
 fi
 

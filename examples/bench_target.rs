@@ -14,7 +14,8 @@
 //! Holds are timed by one thread with a condition variable, not by tokio's millisecond timer
 //! wheel, so a 20 ms hold is 20 ms (to tens of microseconds), not "20 to 21 ms".
 //!
-//! Prints `listening http://ADDR` as its first line on stdout.
+//! Prints `listening http://ADDR` as its first line on stdout. `--print-start-next` prints the
+//! fixed StartNext answer instead and exits (bench/run.sh serves it from nginx too).
 //!
 //! ```sh
 //! cargo run --release --example bench_target -- --listen 127.0.0.1:0 --delay-ms 20
@@ -59,6 +60,10 @@ struct Args {
     /// Length of the stall, in milliseconds.
     #[arg(long, default_value_t = 1000, requires = "stall_after_s")]
     stall_for_ms: u64,
+    /// Print the fixed StartNext answer (checked against its schema) and exit, for another
+    /// server to serve the same bytes.
+    #[arg(long)]
+    print_start_next: bool,
 }
 
 /// What every handler shares.
@@ -74,6 +79,12 @@ struct Target {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    if args.print_start_next {
+        let mut out = std::io::stdout().lock();
+        out.write_all(&start_next_body()?)?;
+        writeln!(out)?;
+        return Ok(());
+    }
     let started = Instant::now();
     let stall = match args.stall_after_s {
         Some(s) if !(s.is_finite() && s >= 0.0) => bail!("--stall-after-s must be 0 or more"),

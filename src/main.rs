@@ -2,6 +2,12 @@
 
 mod cli;
 
+/// mimalloc rather than the system allocator: a fleet's sender allocates and frees some
+/// dozens of small buffers per request, and glibc's free alone cost about a sixth of a
+/// request's instructions (bench/README.md, measurement e).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 

@@ -1,5 +1,7 @@
 //! The operations of the API and where their schemas are.
 
+use std::sync::OnceLock;
+
 use super::schemas::{Schema, SchemaError, schemas};
 
 /// The two wire bindings of the device API.
@@ -79,7 +81,7 @@ impl Operation {
 
     /// The schema of the operation's input in `binding`.
     pub fn request_schema_for(self, binding: Binding) -> Result<&'static Schema, SchemaError> {
-        schemas().get(&format!("{}/{}.request.json", binding.name(), self.stem()))
+        self.found(binding, Side::Request)
     }
 
     /// The schema of the operation's 200 body (HTTP binding).
@@ -89,11 +91,43 @@ impl Operation {
 
     /// The schema of the operation's success in `binding` (HTTP 200 body, MQTT accepted payload).
     pub fn response_schema_for(self, binding: Binding) -> Result<&'static Schema, SchemaError> {
-        match binding {
-            Binding::Http => schemas().get(&format!("http/{}.response.json", self.stem())),
-            Binding::Mqtt => schemas().get(&format!("mqtt/{}.accepted.json", self.stem())),
+        self.found(binding, Side::Response)
+    }
+
+    /// The file of one of the operation's schemas, relative to `schemas/`.
+    fn schema_path(self, binding: Binding, side: Side) -> String {
+        match (side, binding) {
+            (Side::Request, b) => format!("{}/{}.request.json", b.name(), self.stem()),
+            (Side::Response, Binding::Http) => format!("http/{}.response.json", self.stem()),
+            (Side::Response, Binding::Mqtt) => format!("mqtt/{}.accepted.json", self.stem()),
         }
     }
+
+    /// One of the operation's schemas, looked up by name once per process: senders ask for
+    /// them on every request and every answer.
+    fn found(self, binding: Binding, side: Side) -> Result<&'static Schema, SchemaError> {
+        type Found = [[[Option<&'static Schema>; 2]; 2]; Operation::ALL.len()];
+        static FOUND: OnceLock<Found> = OnceLock::new();
+        let found = FOUND.get_or_init(|| {
+            Self::ALL.map(|op| {
+                [Binding::Http, Binding::Mqtt].map(|b| {
+                    [Side::Request, Side::Response]
+                        .map(|s| schemas().get(&op.schema_path(b, s)).ok())
+                })
+            })
+        });
+        match found[self as usize][binding as usize][side as usize] {
+            Some(schema) => Ok(schema),
+            None => schemas().get(&self.schema_path(binding, side)),
+        }
+    }
+}
+
+/// Which of an operation's schemas: its input's or its success's.
+#[derive(Debug, Clone, Copy)]
+enum Side {
+    Request,
+    Response,
 }
 
 /// The control-plane operations used to seed state.

@@ -93,6 +93,10 @@ impl Schema {
 
     /// Every violation of the schema by `instance`, empty when it conforms.
     pub fn violations(&self, instance: &Value) -> Vec<Violation> {
+        // Nearly every instance is valid: checking that is far cheaper than collecting errors.
+        if self.validator.is_valid(instance) {
+            return Vec::new();
+        }
         self.validator
             .iter_errors(instance)
             .map(|e| Violation {

@@ -1,12 +1,13 @@
 //! `jobcert replay` as users run it: a fleet run recorded with `--capture` (HTTP and MQTT)
-//! replays against a fresh reference at 1×, 10× and 100× with every exchange sent, no
-//! divergence and the same final statuses; a capture whose timers a replay would move is
+//! replays against a fresh reference at 1×, 10× and 100× with every exchange sent (and its
+//! lateness recorded), no divergence and the same final statuses; a capture whose timers a replay would move is
 //! refused with the reason; a bad capture is refused by file and line before anything is sent.
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use jobcert_harness::record::LatencyBook;
 use rstest::rstest;
 use serde_json::Value;
 
@@ -108,6 +109,13 @@ fn a_recorded_fleet_replays_at_every_speed_with_the_same_outcome(#[case] transpo
         let tally = &replay["record"]["replay"];
         assert_eq!(tally["planned"], requests, "{speed}x: {tally}");
         assert_eq!(tally["replayed"], requests, "{speed}x: {tally}");
+        let lateness: LatencyBook =
+            serde_json::from_value(replay["record"]["schedule"]["lateness"].clone()).unwrap();
+        assert_eq!(
+            lateness.combined(|_| true).len(),
+            requests,
+            "{speed}x: every replayed send has its lateness"
+        );
         assert_eq!(
             tally["divergences"],
             serde_json::json!({}),

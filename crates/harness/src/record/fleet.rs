@@ -99,6 +99,10 @@ pub struct Schedule {
     /// Requests that found every sending slot taken and waited for one (counted, never hidden).
     #[serde(default)]
     pub queued: u64,
+    /// How late each scheduled request went out (actual − intended send time), by operation
+    /// and outcome; one on time counts as 1 µs. Filled by open loops and replays.
+    #[serde(default, skip_serializing_if = "LatencyBook::is_empty")]
+    pub lateness: LatencyBook,
 }
 
 /// One interval's histograms (completions within it).
@@ -285,6 +289,7 @@ impl FleetRecord {
         s.max_lateness_us = s.max_lateness_us.max(o.max_lateness_us);
         s.seconds = s.seconds.max(o.seconds);
         s.queued += o.queued;
+        s.lateness.merge(&o.lateness);
         self.replay = match (self.replay.take(), other.replay) {
             (Some(mut a), Some(b)) => {
                 a.merge(b);

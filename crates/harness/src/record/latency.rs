@@ -25,7 +25,7 @@ pub struct LatencyKey {
 }
 
 /// Histograms by key; every process uses the same bounds, so books merge exactly.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct LatencyBook {
     histograms: BTreeMap<LatencyKey, Histogram<u64>>,
 }

@@ -137,6 +137,16 @@ impl Recorder {
         }
     }
 
+    /// Records how late a scheduled request went out (its send time after its intended time).
+    pub fn lateness(&self, exchange: &Exchange) {
+        let t = exchange.timing;
+        self.live().record.schedule.lateness.record_value(
+            &exchange.operation,
+            outcome_name(&exchange.outcome),
+            t.sent_us.saturating_sub(t.intended_us),
+        );
+    }
+
     /// Records the final status of an execution.
     pub fn status(&self, status: &str) {
         *self

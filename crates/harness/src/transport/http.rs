@@ -153,25 +153,29 @@ pub(super) fn prepare(
 
 /// A prepared request's headers as recorded: secrets redacted.
 pub(super) fn recorded_headers<B>(request: &http::Request<B>) -> Vec<(String, String)> {
-    redact(request.headers().iter().map(|(k, v)| {
-        (
-            k.as_str().to_string(),
-            String::from_utf8_lossy(v.as_bytes()).into_owned(),
-        )
-    }))
+    redact(
+        request
+            .headers()
+            .iter()
+            .map(|(k, v)| (k.as_str().to_string(), header_text(v))),
+    )
 }
 
 /// Response headers as recorded, lowercase names.
 pub(super) fn response_headers(headers: &http::HeaderMap) -> Vec<(String, String)> {
     headers
         .iter()
-        .map(|(k, v)| {
-            (
-                k.as_str().to_string(),
-                String::from_utf8_lossy(v.as_bytes()).into_owned(),
-            )
-        })
+        .map(|(k, v)| (k.as_str().to_string(), header_text(v)))
         .collect()
+}
+
+/// A header value as text: as it is when it is UTF-8 (checked much faster than a lossy
+/// conversion goes), lossy otherwise.
+fn header_text(value: &http::HeaderValue) -> String {
+    match std::str::from_utf8(value.as_bytes()) {
+        Ok(text) => text.to_string(),
+        Err(_) => String::from_utf8_lossy(value.as_bytes()).into_owned(),
+    }
 }
 
 /// An answer's body as read: at most [`MAX_KEPT_BODY`] bytes kept, every byte counted.
@@ -195,8 +199,10 @@ impl Body {
         Outcome::Answered(WireResponse {
             status,
             headers,
-            body: String::from_utf8_lossy(&self.kept).into_owned(),
             truncated: self.read > self.kept.len(),
+            // Valid UTF-8 (every JSON answer) becomes the String as it is, without a copy.
+            body: String::from_utf8(self.kept)
+                .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
         })
     }
 }

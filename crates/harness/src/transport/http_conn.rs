@@ -50,6 +50,8 @@ async fn drive<F: Future>(connection: &mut Option<Driven>, work: F) -> F::Output
 /// A device's connection to one `http://` endpoint.
 pub struct DeviceConnection {
     address: String,
+    /// The `host` header of every request, made once.
+    host: Option<http::HeaderValue>,
     signer: Option<Signer>,
     origin: Instant,
     open: Option<Open>,
@@ -85,6 +87,7 @@ impl DeviceConnection {
             .unwrap_or_default()
             .to_string();
         Ok(Self {
+            host: address.parse().ok(),
             address,
             signer,
             origin,
@@ -186,15 +189,10 @@ impl DeviceConnection {
         };
         let (mut parts, body) = prepared.into_parts();
         // On a connection of its own the request line carries the path only.
-        let path = parts
-            .uri
-            .path_and_query()
-            .map_or("/", |p| p.as_str())
-            .to_string();
-        if let Ok(host) = self.address.parse() {
-            parts.headers.insert(http::header::HOST, host);
-        }
-        parts.uri = match path.parse() {
+        let mut uri = std::mem::take(&mut parts.uri).into_parts();
+        uri.scheme = None;
+        uri.authority = None;
+        parts.uri = match http::Uri::from_parts(uri) {
             Ok(u) => u,
             Err(e) => {
                 return Outcome::Failed {
@@ -203,6 +201,9 @@ impl DeviceConnection {
                 };
             }
         };
+        if let Some(host) = &self.host {
+            parts.headers.insert(http::header::HOST, host.clone());
+        }
         let request = http::Request::from_parts(parts, Full::new(Bytes::from(body)));
         let sender = &mut open.sender;
         let response = match drive(&mut open.connection, async {

@@ -9,7 +9,7 @@ use serde_json::{Map, Value, json};
 use super::Fleet;
 use super::draws::Draws;
 use crate::check::agent::{DeviceOracle, Judged, Started};
-use crate::scenario::fleet::Program;
+use crate::scenario::fleet::{LoadModel, Program};
 use crate::transport::{DataClient, Exchange, Label, Raw, Request};
 use jobcert_contract::Operation;
 
@@ -101,6 +101,9 @@ impl Agent {
                 intended_us,
             )
             .await;
+        if fleet.spec.load.model == LoadModel::Open {
+            fleet.recorder.lateness(&exchange);
+        }
         let exact = stateful && {
             let (after, _, exact_after) = block.view();
             exact_before && exact_after && after.len() == before.len()

@@ -17,7 +17,7 @@ use crate::check::agent::error_of;
 use crate::check::answer::{Answer, read};
 use crate::check::replay::{Compared, compare};
 use crate::record::capture::{Capture, CapturedExchange, Line, labels};
-use crate::record::{DivergenceExample, SETUP_ERROR};
+use crate::record::{DivergenceExample, SETUP_ERROR, outcome_name};
 use crate::transport::{DataClient, Exchange, Outcome, Raw, Request};
 use jobcert_contract::{Binding, Operation};
 
@@ -368,6 +368,8 @@ impl Timeline {
                 s.late += 1;
             }
             s.max_lateness_us = s.max_lateness_us.max(late);
+            s.lateness
+                .record_value(&exchange.operation, outcome_name(&exchange.outcome), late);
             if let Some(t) = r.replay.as_mut() {
                 t.replayed += 1;
             }

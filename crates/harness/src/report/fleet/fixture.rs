@@ -168,6 +168,12 @@ pub fn sample() -> (FleetRecord, FleetVerdict) {
             max_lateness_us: 12_500,
             seconds: 3.0,
             queued: 0,
+            lateness: {
+                let mut late = LatencyBook::default();
+                late.record_value("StartNextPendingJobExecution", "answered", 300);
+                late.record_value("StartNextPendingJobExecution", "answered", 12_500);
+                late
+            },
         },
         latency,
         intervals,

@@ -184,6 +184,16 @@ mod tests {
     }
 
     #[test]
+    fn shards_lateness_histograms_add_up() {
+        let (mut whole, _) = fixture::sample();
+        let (other, _) = fixture::sample();
+        whole.merge(other);
+        let late = whole.schedule.lateness.combined(|_| true);
+        assert_eq!(late.len(), 4);
+        assert_eq!(late.max(), late.highest_equivalent(12_500));
+    }
+
+    #[test]
     fn other_files_are_refused_with_the_reason() {
         let conformance = temp_file("summary.json", r#"{"run_id":"r-1","cases":[]}"#);
         let err = read_record(&conformance).unwrap_err();

@@ -31,16 +31,103 @@ fn job_in(target: &str) -> Option<&str> {
         .filter(|j| !j.is_empty() && *j != "$next" && *j != "%24next")
 }
 
-/// When a unit's devices first send, in the capture's microseconds.
-pub(super) fn first_exchange_us(capture: &Capture, unit: &Unit) -> Option<u64> {
-    capture
-        .lines
-        .iter()
-        .filter_map(|n| match &n.value {
-            Line::Exchange(e) if unit.things.contains(&e.device) => Some(e.sent_us),
-            _ => None,
-        })
-        .min()
+/// Where each device's exchanges and the later control-plane calls are among a capture's
+/// lines: read once, so that working out a group costs its own lines, not the capture's.
+pub(super) struct LineIndex {
+    by_device: HashMap<String, Vec<usize>>,
+    /// Control lines, each with the job placeholders its path names.
+    controls: Vec<(usize, Vec<String>)>,
+}
+
+impl LineIndex {
+    /// The index of `capture`.
+    pub(super) fn of(capture: &Capture) -> Self {
+        let mut by_device: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut controls = Vec::new();
+        for (i, n) in capture.lines.iter().enumerate() {
+            match &n.value {
+                Line::Exchange(e) => by_device.entry(e.device.clone()).or_default().push(i),
+                Line::Control(c) => controls.push((
+                    i,
+                    labels(&c.target, "job")
+                        .iter()
+                        .map(|l| crate::record::capture::job_placeholder(l))
+                        .collect(),
+                )),
+                _ => {}
+            }
+        }
+        Self {
+            by_device,
+            controls,
+        }
+    }
+}
+
+/// What every copy of one group of things shares, worked out once: each device's exchanges,
+/// when the group first sends, and its world changes after that.
+#[derive(Debug)]
+pub(super) struct GroupPlan {
+    /// Each device (placeholder or literal name) with its exchanges, by device.
+    devices: Vec<(String, Vec<usize>)>,
+    /// When the group's devices first send, in the capture's microseconds.
+    pub(super) first_us: Option<u64>,
+    /// The world changes after that, in recorded order, with their times.
+    events: Vec<(u64, Change)>,
+    /// When each exchange was recorded, sorted.
+    line_times: Vec<u64>,
+}
+
+impl GroupPlan {
+    /// The plan of the group of `unit` (any copy of it).
+    pub(super) fn of(capture: &Capture, index: &LineIndex, unit: &Unit) -> Self {
+        let mut devices: Vec<(String, Vec<usize>)> = unit
+            .things
+            .iter()
+            .filter_map(|t| index.by_device.get(t).map(|l| (t.clone(), l.clone())))
+            .collect();
+        devices.sort();
+        let mut line_times: Vec<u64> = devices
+            .iter()
+            .flat_map(|(_, lines)| lines)
+            .filter_map(|&i| match &capture.lines[i].value {
+                Line::Exchange(e) => Some(e.sent_us),
+                _ => None,
+            })
+            .collect();
+        line_times.sort_unstable();
+        let first_us = line_times.first().copied();
+        let seed = &capture.header.seed;
+        let mut events: Vec<(u64, Change)> = unit
+            .jobs
+            .iter()
+            .filter_map(|&j| {
+                let at = seed.jobs[j].at_us?;
+                first_us
+                    .is_some_and(|f| at > f)
+                    .then_some((at, Change::Job(j)))
+            })
+            .collect();
+        let jobs: Vec<&str> = unit
+            .jobs
+            .iter()
+            .map(|&j| seed.jobs[j].id.as_str())
+            .collect();
+        for (i, named) in &index.controls {
+            if named.iter().any(|j| jobs.contains(&j.as_str()))
+                && let Line::Control(c) = &capture.lines[*i].value
+            {
+                events.push((c.sent_us, Change::Control(*i)));
+            }
+        }
+        events.sort_by_key(|(at, _)| *at);
+        Self {
+            devices,
+            first_us,
+            events,
+            line_times,
+        }
+    }
 }
 
 /// The recorded order of a unit's world changes and its devices' exchanges, kept across the
@@ -53,29 +140,17 @@ pub(super) struct Order {
     changes: watch::Sender<usize>,
     /// Exchanges finished so far.
     lines: watch::Sender<usize>,
-    /// When each change was recorded, in order.
-    change_times: Vec<u64>,
-    /// When each exchange was recorded, sorted.
-    line_times: Vec<u64>,
+    /// What the copy plays.
+    pub(super) plan: Arc<GroupPlan>,
 }
 
 impl Order {
-    /// The order of `unit`'s changes and exchanges.
-    pub(super) fn of(capture: &Capture, unit: &Unit) -> Self {
-        let mut line_times: Vec<u64> = capture
-            .lines
-            .iter()
-            .filter_map(|n| match &n.value {
-                Line::Exchange(e) if unit.things.contains(&e.device) => Some(e.sent_us),
-                _ => None,
-            })
-            .collect();
-        line_times.sort_unstable();
+    /// The order of one copy of a group planned as `plan`.
+    pub(super) fn of(plan: Arc<GroupPlan>) -> Self {
         Self {
             changes: watch::channel(0).0,
             lines: watch::channel(0).0,
-            change_times: events(capture, unit).iter().map(|(t, _)| *t).collect(),
-            line_times,
+            plan,
         }
     }
 
@@ -90,13 +165,13 @@ impl Order {
 
     /// Waits for the changes recorded at or before `at_us`.
     async fn before_exchange(&self, replay: &Replay, at_us: u64) -> bool {
-        let need = self.change_times.iter().filter(|&&t| t <= at_us).count();
+        let need = self.plan.events.iter().filter(|(t, _)| *t <= at_us).count();
         Self::reach(replay, &self.changes, need).await
     }
 
     /// Waits for the exchanges recorded before `at_us`.
     async fn before_change(&self, replay: &Replay, at_us: u64) -> bool {
-        let need = self.line_times.partition_point(|&t| t < at_us);
+        let need = self.plan.line_times.partition_point(|&t| t < at_us);
         Self::reach(replay, &self.lines, need).await
     }
 }
@@ -108,39 +183,6 @@ pub(super) enum Change {
     Job(usize),
     /// Send capture line `i` (an index into the capture's lines) to the control plane.
     Control(usize),
-}
-
-/// The unit's world changes after its first exchange, in recorded order, with their times.
-pub(super) fn events(capture: &Capture, unit: &Unit) -> Vec<(u64, Change)> {
-    let first = first_exchange_us(capture, unit);
-    let seed = &capture.header.seed;
-    let mut out: Vec<(u64, Change)> = unit
-        .jobs
-        .iter()
-        .filter_map(|&j| {
-            let at = seed.jobs[j].at_us?;
-            first
-                .is_some_and(|f| at > f)
-                .then_some((at, Change::Job(j)))
-        })
-        .collect();
-    let jobs: Vec<&str> = unit
-        .jobs
-        .iter()
-        .map(|&j| seed.jobs[j].id.as_str())
-        .collect();
-    for (i, n) in capture.lines.iter().enumerate() {
-        if let Line::Control(c) = &n.value {
-            let ours = labels(&c.target, "job")
-                .iter()
-                .any(|l| jobs.contains(&crate::record::capture::job_placeholder(l).as_str()));
-            if ours {
-                out.push((c.sent_us, Change::Control(i)));
-            }
-        }
-    }
-    out.sort_by_key(|(at, _)| *at);
-    out
 }
 
 /// Creates seeded job `j` in `unit`'s copy of the world.
@@ -179,7 +221,7 @@ pub(super) async fn create_job(replay: &Replay, unit: &Unit, j: usize) -> Result
 /// answered.
 pub(super) async fn run_events(replay: &Replay, unit: &Unit, order: &Order, start_us: u64) {
     let names = Names::new(&replay.settings.run_id, unit.clone);
-    for (k, (at, change)) in events(&replay.capture, unit).into_iter().enumerate() {
+    for (k, &(at, change)) in order.plan.events.iter().enumerate() {
         if let Some(due) = replay.due_us(start_us, at)
             && !replay.until(due).await
         {
@@ -233,7 +275,8 @@ pub(super) struct Timeline {
 type Statuses = BTreeMap<String, (Option<String>, Option<String>)>;
 
 impl Timeline {
-    /// The timelines of `unit`'s devices that have exchanges.
+    /// The timelines of the devices of `unit` (a copy of the group `order` plans) that have
+    /// exchanges.
     pub(super) fn of(
         capture: &Capture,
         unit: &Unit,
@@ -241,16 +284,10 @@ impl Timeline {
         order: &Arc<Order>,
     ) -> Vec<Timeline> {
         let names = Names::new(run_id, unit.clone);
-        let mut by_device: HashMap<&str, Vec<usize>> = HashMap::new();
-        for (i, n) in capture.lines.iter().enumerate() {
-            if let Line::Exchange(e) = &n.value
-                && unit.things.contains(&e.device)
-            {
-                by_device.entry(e.device.as_str()).or_default().push(i);
-            }
-        }
-        let mut out: Vec<Timeline> = by_device
-            .into_iter()
+        let mut out: Vec<Timeline> = order
+            .plan
+            .devices
+            .iter()
             .map(|(device, lines)| {
                 Timeline {
                 device: names.device(device),
@@ -258,7 +295,7 @@ impl Timeline {
                 mqtt: lines.iter().any(|&i| {
                     matches!(&capture.lines[i].value, Line::Exchange(e) if e.transport == "mqtt")
                 }),
-                lines,
+                lines: lines.clone(),
                 order: order.clone(),
             }
             })

@@ -108,7 +108,7 @@ pub async fn run(
     }));
     let mut stopped_by = None;
     for (lane, p) in lanes.iter().zip(&prepared) {
-        if let Err(why) = seed(&lane.replay, &p.units).await {
+        if let Err(why) = seed(&lane.replay, p).await {
             stopped_by = Some(format!("{}: {why}", lane.run));
             break;
         }

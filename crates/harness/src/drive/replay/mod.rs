@@ -20,7 +20,7 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use self::device::{Order, Timeline};
+use self::device::{GroupPlan, LineIndex, Order, Timeline};
 use self::world::{Names, Unit};
 use crate::finding::Profile;
 use crate::record::capture::{Capture, Line};
@@ -174,7 +174,7 @@ pub async fn run(
         halt.cancel();
     });
     let ticker = tokio::spawn(tick(replay.clone()));
-    let stopped_by = match seed(&replay, &prepared.units).await {
+    let stopped_by = match seed(&replay, &prepared).await {
         Err(why) => Some(why),
         Ok(()) => {
             connect(&replay, &prepared.timelines).await;
@@ -210,9 +210,17 @@ impl Replay {
         halt: CancellationToken,
     ) -> (Arc<Self>, Prepared) {
         let units = world::units(&capture, settings.clones.max(1), settings.shard);
+        // Every copy of a group plays the same plan, worked out once.
+        let index = LineIndex::of(&capture);
+        let mut plans: HashMap<usize, Arc<GroupPlan>> = HashMap::new();
         let orders: Vec<Arc<Order>> = units
             .iter()
-            .map(|u| Arc::new(Order::of(&capture, u)))
+            .map(|u| {
+                let plan = plans
+                    .entry(u.group)
+                    .or_insert_with(|| Arc::new(GroupPlan::of(&capture, &index, u)));
+                Arc::new(Order::of(plan.clone()))
+            })
             .collect();
         let timelines: Vec<Timeline> = units
             .iter()
@@ -317,7 +325,8 @@ impl Replay {
 
 /// Creates every unit's things, then the jobs created before the unit's first exchange, in
 /// the order they were recorded; later jobs are created on the timeline.
-async fn seed(replay: &Arc<Replay>, units: &[Unit]) -> Result<(), String> {
+async fn seed(replay: &Arc<Replay>, prepared: &Prepared) -> Result<(), String> {
+    let units = &prepared.units;
     let things: Vec<(String, String)> = units
         .iter()
         .flat_map(|u| {
@@ -373,8 +382,8 @@ async fn seed(replay: &Arc<Replay>, units: &[Unit]) -> Result<(), String> {
             Err(e) => return Err(format!("CreateThing {real}: {e}")),
         }
     }
-    for unit in units {
-        let first = device::first_exchange_us(&replay.capture, unit);
+    for (unit, order) in units.iter().zip(&prepared.orders) {
+        let first = order.plan.first_us;
         for &j in &unit.jobs {
             let job = &replay.capture.header.seed.jobs[j];
             if job.at_us.is_none_or(|at| first.is_none_or(|f| at <= f)) {

@@ -244,3 +244,42 @@ fn a_replay_is_judged_by_the_thresholds_it_is_given() {
     );
     assert!(ran.stderr.contains("unknown operation \"Nope\""), "{ran}");
 }
+
+#[test]
+fn every_committed_capture_lints_and_replays_exactly() {
+    let dir = scratch("replay-committed");
+    let folder = crate::common::root().join("scenarios/replay");
+    let mut captures: Vec<PathBuf> = std::fs::read_dir(&folder)
+        .expect("scenarios/replay")
+        .map(|e| e.expect("an entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "jsonl" || e == "gz"))
+        .collect();
+    captures.sort();
+    assert!(captures.len() >= 2, "{captures:?}");
+    for capture in captures {
+        let lint = jobcert(
+            &args(["capture".as_ref(), "lint".as_ref(), capture.as_os_str()]),
+            &dir,
+            LIMIT,
+        );
+        assert_eq!(lint.code, Some(0), "{}: {lint}", capture.display());
+        let reports = dir.path().join(capture.file_name().unwrap());
+        let ran = jobcert(
+            &args([
+                "replay".as_ref(),
+                capture.as_os_str(),
+                "--strict".as_ref(),
+                "--clone".as_ref(),
+                "3".as_ref(),
+                "--report-dir".as_ref(),
+                reports.as_os_str(),
+            ]),
+            &dir,
+            LIMIT,
+        );
+        assert_eq!(ran.code, Some(0), "{}: {ran}", capture.display());
+        let tally = &summary(&reports)["record"]["replay"];
+        assert_eq!(tally["planned"], tally["replayed"], "{tally}");
+        assert_eq!(tally["divergences"], serde_json::json!({}), "{tally}");
+    }
+}

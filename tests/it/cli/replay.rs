@@ -283,3 +283,67 @@ fn every_committed_capture_lints_and_replays_exactly() {
         assert_eq!(tally["divergences"], serde_json::json!({}), "{tally}");
     }
 }
+
+/// An MQTT capture: device `d` starts job `j`; then, if `event` is given, the notification it
+/// received (a payload naming placeholders).
+fn mqtt_capture(event: Option<&str>) -> String {
+    let header = r#"{"type":"header","format":"jobcert-capture/1","source":{"kind":"proxy"},"origin_ms":0,"target_time_scale":1,"seed":{"things":[{"name":"{thing:d}"},{"name":"{thing:e}"}],"jobs":[{"id":"{job:j}","targets":["{thing:d}"],"at_us":0,"create":{"document":"{}"}},{"id":"{job:ghost}","targets":["{thing:e}"],"at_us":0,"create":{"document":"{}"}}]}}"#;
+    let start = serde_json::json!({
+        "type": "exchange", "device": "{thing:d}", "device_seq": 0, "sent_us": 10, "done_us": 20,
+        "transport": "mqtt", "operation": "StartNextPendingJobExecution",
+        "target": "$aws/things/{thing:d}/jobs/start-next", "body": "{\"clientToken\":\"t1\"}",
+        "answer": {"topic": "$aws/things/{thing:d}/jobs/start-next/accepted",
+                   "body": "{\"clientToken\":\"t1\",\"execution\":{\"jobId\":\"{job:j}\",\"status\":\"IN_PROGRESS\"}}"}
+    });
+    let mut lines = vec![header.to_string(), start.to_string()];
+    if let Some(payload) = event {
+        lines.push(
+            serde_json::json!({
+                "type": "event", "device": "{thing:d}", "device_seq": 1, "at_us": 30,
+                "topic": "$aws/things/{thing:d}/jobs/notify-next", "body": payload
+            })
+            .to_string(),
+        );
+    }
+    lines.join("\n") + "\n"
+}
+
+#[rstest]
+#[case::no_notification(None, None)]
+#[case::one_that_never_comes(
+    Some(r#"{"timestamp":1,"execution":{"jobId":"{job:ghost}"}}"#),
+    Some(1)
+)]
+fn a_recorded_notification_that_never_comes_is_a_divergence(
+    #[case] event: Option<&str>,
+    #[case] missing: Option<u64>,
+) {
+    let dir = scratch("replay-notification");
+    let capture = dir.write("mqtt.jsonl", mqtt_capture(event));
+    let reports = dir.path().join("reports");
+    let ran = jobcert(
+        &args([
+            "replay".as_ref(),
+            capture.as_os_str(),
+            "--strict".as_ref(),
+            "--deadline-ms".as_ref(),
+            "500".as_ref(),
+            "--report-dir".as_ref(),
+            reports.as_os_str(),
+        ]),
+        &dir,
+        LIMIT,
+    );
+    let tally = &summary(&reports)["record"]["replay"];
+    assert_eq!(tally["replayed"], 1, "{tally}");
+    assert_eq!(
+        tally["divergences"]["notification"].as_u64(),
+        missing,
+        "{tally}"
+    );
+    assert_eq!(
+        ran.code,
+        Some(if missing.is_some() { 1 } else { 0 }),
+        "{ran}"
+    );
+}

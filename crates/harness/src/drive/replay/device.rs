@@ -16,7 +16,7 @@ use super::{LATE_ALLOWANCE, Replay, label};
 use crate::check::agent::error_of;
 use crate::check::answer::{Answer, read};
 use crate::check::replay::{Compared, compare};
-use crate::record::capture::{Capture, CapturedExchange, Line, labels};
+use crate::record::capture::{Capture, CapturedEvent, CapturedExchange, Line, labels};
 use crate::record::{DivergenceExample, SETUP_ERROR, outcome_name};
 use crate::transport::{DataClient, Exchange, Outcome, Raw, Request};
 use jobcert_contract::{Binding, Operation};
@@ -47,6 +47,7 @@ impl LineIndex {
         for (i, n) in capture.lines.iter().enumerate() {
             match &n.value {
                 Line::Exchange(e) => by_device.entry(e.device.clone()).or_default().push(i),
+                Line::Event(e) => by_device.entry(e.device.clone()).or_default().push(i),
                 Line::Control(c) => controls.push((
                     i,
                     labels(&c.target, "job")
@@ -68,7 +69,8 @@ impl LineIndex {
 /// when the group first sends, and its world changes after that.
 #[derive(Debug)]
 pub(super) struct GroupPlan {
-    /// Each device (placeholder or literal name) with its exchanges, by device.
+    /// Each device (placeholder or literal name) with its exchanges and notifications, in
+    /// capture order.
     devices: Vec<(String, Vec<usize>)>,
     /// When the group's devices first send, in the capture's microseconds.
     pub(super) first_us: Option<u64>,
@@ -163,6 +165,11 @@ impl Order {
         }
     }
 
+    /// The number of exchanges of the group recorded before `at_us`.
+    fn exchanges_before(&self, at_us: u64) -> usize {
+        self.plan.line_times.partition_point(|&t| t < at_us)
+    }
+
     /// Waits for the changes recorded at or before `at_us`.
     async fn before_exchange(&self, replay: &Replay, at_us: u64) -> bool {
         let need = self.plan.events.iter().filter(|(t, _)| *t <= at_us).count();
@@ -171,7 +178,7 @@ impl Order {
 
     /// Waits for the exchanges recorded before `at_us`.
     async fn before_change(&self, replay: &Replay, at_us: u64) -> bool {
-        let need = self.plan.line_times.partition_point(|&t| t < at_us);
+        let need = self.exchanges_before(at_us);
         Self::reach(replay, &self.lines, need).await
     }
 }
@@ -314,9 +321,17 @@ impl Timeline {
         self.lines[k]
     }
 
-    /// Exchanges to replay.
+    /// Exchanges and notifications to replay.
     pub(super) fn len(&self) -> usize {
         self.lines.len()
+    }
+
+    /// Exchanges to replay (notifications are awaited, not sent).
+    pub(super) fn exchanges(&self, capture: &Capture) -> usize {
+        self.lines
+            .iter()
+            .filter(|&&i| matches!(capture.lines[i].value, Line::Exchange(_)))
+            .count()
     }
 
     /// Plays the timeline from `start_us` (µs since the replay's origin), each exchange after
@@ -541,6 +556,8 @@ pub(super) enum Step {
     },
     /// The request could not be sent (no target for its transport, or unbuildable).
     Unsent,
+    /// A recorded notification was awaited (and compared); nothing was sent.
+    Noticed,
 }
 
 /// A timeline being played: where it is, and what it has learnt of its target.
@@ -569,12 +586,19 @@ impl Playing {
         &self.timeline
     }
 
-    /// Plays exchange `k` of the timeline when due and after the world changes recorded
-    /// before it, compares its answer with the recording and records it judged.
+    /// Plays line `k` of the timeline: an exchange when due and after the world changes
+    /// recorded before it, its answer compared with the recording and recorded judged; or a
+    /// notification, awaited.
     pub(super) async fn step(&mut self, replay: &Replay, start_us: u64, k: usize) -> Step {
         let i = self.timeline.lines[k];
-        let Line::Exchange(recorded) = &replay.capture.lines[i].value else {
-            unreachable!("a timeline holds exchanges only");
+        let recorded = match &replay.capture.lines[i].value {
+            Line::Exchange(e) => e,
+            Line::Event(event) => {
+                return self
+                    .notice(replay, event, replay.capture.lines[i].line)
+                    .await;
+            }
+            _ => unreachable!("a timeline holds exchanges and notifications only"),
         };
         let line = replay.capture.lines[i].line;
         if !self
@@ -644,11 +668,86 @@ impl Playing {
         step
     }
 
+    /// Waits for the notification `event` records (on its topic, naming the same jobs in the
+    /// same states), within the request deadline; one that does not come is a `notification`
+    /// divergence. The device's messages are searched from its start, oldest first, and the one
+    /// matched is taken: a notification may arrive before the exchange the recording lists it
+    /// after (it answers a change, not a line), and messages about another state are left for
+    /// later lines.
+    async fn notice(&mut self, replay: &Replay, event: &CapturedEvent, line: u64) -> Step {
+        let client = self
+            .clients
+            .entry(Binding::Mqtt)
+            .or_insert_with(|| replay.client(Binding::Mqtt));
+        let Some(client) = client.as_ref() else {
+            return Step::Noticed;
+        };
+        let topic = self.timeline.names.apply(&event.topic);
+        let body = self.timeline.names.apply(&event.body);
+        let correlation = &self.correlation;
+        let expected = notified(&body, |j| correlation.job(j));
+        let received = client
+            .next_message(
+                &self.timeline.device,
+                &topic,
+                0,
+                replay.settings.deadline,
+                |payload| notified(payload, |j| j.to_string()) == expected,
+            )
+            .await;
+        if let Err(others) = received {
+            let example = DivergenceExample {
+                kind: "notification".into(),
+                line,
+                device: self.timeline.device.clone(),
+                recorded: format!("{topic} naming {expected:?}"),
+                replayed: format!(
+                    "no such message within {:?} ({} other message(s) on the topic)",
+                    replay.settings.deadline,
+                    others.len()
+                ),
+                exchange: None,
+            };
+            replay.recorder.update(|r| {
+                if let Some(t) = r.replay.as_mut() {
+                    t.diverged(example);
+                }
+            });
+        }
+        Step::Noticed
+    }
+
     /// Compares each job's last status with the recording's and counts the replayed ones. The
     /// clients share the replay's pool and broker connections, closed when it ends.
     pub(super) fn finish(self, replay: &Replay) {
         self.timeline.settle(replay, self.statuses);
     }
+}
+
+/// What a notification says, for matching one against another: the jobs it lists by status
+/// (`notify`), or the job `notify-next` names (none when nothing is pending), each job id
+/// passed through `job`.
+fn notified(payload: &str, job: impl Fn(&str) -> String) -> Vec<(String, Vec<String>)> {
+    let Ok(value) = serde_json::from_str::<Value>(payload) else {
+        return vec![("(not JSON)".into(), vec![payload.to_string()])];
+    };
+    let id = |v: &Value| v.get("jobId").and_then(Value::as_str).map(&job);
+    if let Some(jobs) = value.get("jobs").and_then(Value::as_object) {
+        return jobs
+            .iter()
+            .map(|(status, list)| {
+                let ids = list
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(id)
+                    .collect();
+                (status.clone(), ids)
+            })
+            .collect();
+    }
+    let next = value.get("execution").and_then(id);
+    vec![("next".into(), next.into_iter().collect())]
 }
 
 /// Whether an outcome is an acceptance (2xx, or an MQTT `/accepted` reply).
@@ -661,4 +760,26 @@ fn accepted(outcome: &Outcome) -> bool {
 fn sent_status(body: Option<&str>) -> Option<String> {
     let value: Value = serde_json::from_str(body?).ok()?;
     value.get("status")?.as_str().map(str::to_string)
+}
+
+#[cfg(test)]
+mod tests {
+    use rstest::rstest;
+
+    use super::notified;
+
+    #[rstest]
+    #[case::next(r#"{"timestamp":1,"execution":{"jobId":"a"}}"#, r#"[["next",["A"]]]"#)]
+    #[case::nothing_next(r#"{"timestamp":1}"#, r#"[["next",[]]]"#)]
+    #[case::lists(
+        r#"{"timestamp":1,"jobs":{"IN_PROGRESS":[{"jobId":"a"}],"QUEUED":[{"jobId":"b"},{"jobId":"c"}]}}"#,
+        r#"[["IN_PROGRESS",["A"]],["QUEUED",["B","C"]]]"#
+    )]
+    #[case::empty_lists(r#"{"timestamp":1,"jobs":{}}"#, "[]")]
+    #[case::not_json("oops", r#"[["(not JSON)",["oops"]]]"#)]
+    fn a_notification_is_what_it_names_by_status(#[case] payload: &str, #[case] says: &str) {
+        let got = notified(payload, |j| j.to_uppercase());
+        let want: Vec<(String, Vec<String>)> = serde_json::from_str(says).unwrap();
+        assert_eq!(got, want);
+    }
 }

@@ -13,7 +13,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::device::{Playing, Step};
-use super::{Prepared, Replay, ReplaySettings, Targets, connect, events, seed};
+use super::{Prepared, Replay, ReplaySettings, Targets, events, seed};
 use crate::check::differential::{
     Baseline, Normalised, OUTCOME, countdown_tolerance, differences, normalise, skew,
 };
@@ -114,9 +114,6 @@ pub async fn run(
         }
     }
     if stopped_by.is_none() {
-        for (lane, p) in lanes.iter().zip(&prepared) {
-            connect(&lane.replay, &p.timelines).await;
-        }
         play(&lanes, prepared, &record).await;
     }
     for lane in &lanes {
@@ -187,6 +184,9 @@ async fn device(
         .await;
         if steps.iter().any(|s| matches!(s, Step::Halted)) {
             return;
+        }
+        if steps.iter().all(|s| matches!(s, Step::Noticed)) {
+            continue;
         }
         let i = playing[0].timeline().line_index(k);
         let (line, Line::Exchange(recorded)) = (capture.lines[i].line, &capture.lines[i].value)

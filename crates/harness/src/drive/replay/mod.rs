@@ -177,7 +177,6 @@ pub async fn run(
     let stopped_by = match seed(&replay, &prepared).await {
         Err(why) => Some(why),
         Ok(()) => {
-            connect(&replay, &prepared.timelines).await;
             play(&replay, prepared).await;
             None
         }
@@ -227,7 +226,7 @@ impl Replay {
             .zip(&orders)
             .flat_map(|(u, order)| Timeline::of(&capture, u, &settings.run_id, order))
             .collect();
-        let planned = timelines.iter().map(|t| t.len() as u64).sum();
+        let planned = timelines.iter().map(|t| t.exchanges(&capture) as u64).sum();
         let record = FleetRecord {
             scenario: settings.capture_name.clone(),
             run_id: settings.run_id.clone(),
@@ -323,8 +322,10 @@ impl Replay {
     }
 }
 
-/// Creates every unit's things, then the jobs created before the unit's first exchange, in
-/// the order they were recorded; later jobs are created on the timeline.
+/// Creates every unit's things, connects its MQTT devices (so that they hear what the jobs'
+/// creation tells them, as the recorded devices did), then creates the jobs created before
+/// the unit's first exchange, in the order they were recorded; later jobs are created on the
+/// timeline.
 async fn seed(replay: &Arc<Replay>, prepared: &Prepared) -> Result<(), String> {
     let units = &prepared.units;
     let things: Vec<(String, String)> = units
@@ -382,6 +383,7 @@ async fn seed(replay: &Arc<Replay>, prepared: &Prepared) -> Result<(), String> {
             Err(e) => return Err(format!("CreateThing {real}: {e}")),
         }
     }
+    connect(replay, &prepared.timelines).await;
     for (unit, order) in units.iter().zip(&prepared.orders) {
         let first = order.plan.first_us;
         for &j in &unit.jobs {
@@ -395,7 +397,7 @@ async fn seed(replay: &Arc<Replay>, prepared: &Prepared) -> Result<(), String> {
 }
 
 /// Connects every MQTT device before the replay starts, so that no connection handshake
-/// delays a scheduled send.
+/// delays a scheduled send and every device hears its notifications from the start.
 async fn connect(replay: &Arc<Replay>, timelines: &[Timeline]) {
     let Some(mqtt) = &replay.mqtt else {
         return;

@@ -668,13 +668,19 @@ impl Playing {
         step
     }
 
-    /// Waits for the notification `event` records (on its topic, naming the same jobs in the
-    /// same states), within the request deadline; one that does not come is a `notification`
+    /// Waits for the `notify-next` `event` records (on its topic, naming the same head), within
+    /// the request deadline; one that does not come is a `notification`
     /// divergence. The device's messages are searched from its start, oldest first, and the one
     /// matched is taken: a notification may arrive before the exchange the recording lists it
     /// after (it answers a change, not a line), and messages about another state are left for
     /// later lines.
     async fn notice(&mut self, replay: &Replay, event: &CapturedEvent, line: u64) -> Step {
+        // A `notify` lists the pending set as it is when published, which may be after the
+        // device's next request or not (and one on a head's start is optional, §7.25): only
+        // `notify-next`, which names the head, is awaited.
+        if !event.topic.ends_with("/notify-next") {
+            return Step::Noticed;
+        }
         let client = self
             .clients
             .entry(Binding::Mqtt)

@@ -179,6 +179,41 @@ pub struct Memory {
 }
 
 impl FleetRecord {
+    /// The empty record of shard `shard` of run `run_id` of `scenario` against `target`, with
+    /// `devices` devices, starting now.
+    pub fn starting(
+        (scenario, run_id): (&str, &str),
+        shard: Shard,
+        target: TargetInfo,
+        devices: u64,
+        (thresholds, profile): (Thresholds, crate::finding::Profile),
+    ) -> Self {
+        Self {
+            scenario: scenario.to_string(),
+            run_id: run_id.to_string(),
+            shards: vec![shard],
+            started_at_ms: super::epoch_ms(),
+            duration_ms: 0,
+            partial: false,
+            stopped_by: None,
+            target,
+            devices,
+            connected: 0,
+            jobs: 0,
+            requests: BTreeMap::new(),
+            statuses: BTreeMap::new(),
+            errors: BTreeMap::new(),
+            findings: BTreeMap::new(),
+            schedule: Schedule::default(),
+            latency: LatencyBook::default(),
+            intervals: Vec::new(),
+            thresholds,
+            profile,
+            memory: None,
+            replay: None,
+        }
+    }
+
     /// Data-plane requests sent.
     pub fn data_requests(&self) -> u64 {
         self.requests

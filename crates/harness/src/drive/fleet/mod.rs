@@ -160,30 +160,13 @@ pub async fn run(
 ) -> FleetRecord {
     let things = owned(spec, settings.shard);
     let baseline = super::resident_memory();
-    let record = FleetRecord {
-        scenario: spec.name.clone(),
-        run_id: settings.run_id.clone(),
-        shards: vec![settings.shard],
-        started_at_ms: epoch_ms(),
-        duration_ms: 0,
-        partial: false,
-        stopped_by: None,
-        target: TargetInfo::from(target),
-        devices: things.len() as u64,
-        connected: 0,
-        jobs: 0,
-        requests: Default::default(),
-        statuses: Default::default(),
-        errors: Default::default(),
-        findings: Default::default(),
-        schedule: Default::default(),
-        latency: Default::default(),
-        intervals: Vec::new(),
-        thresholds: spec.thresholds.clone(),
-        profile: settings.profile,
-        memory: None,
-        replay: None,
-    };
+    let record = FleetRecord::starting(
+        (&spec.name, &settings.run_id),
+        settings.shard,
+        TargetInfo::from(target),
+        things.len() as u64,
+        (spec.thresholds.clone(), settings.profile),
+    );
     let halt = CancellationToken::new();
     // One clock for every transport: the pool's, the devices' own connections', MQTT's.
     let http = HttpTransport::with_pool(Instant::now(), target.signer.clone(), spec.http.pool);

@@ -25,7 +25,7 @@ use self::world::{Names, Unit};
 use crate::finding::Profile;
 use crate::record::capture::{Capture, Line};
 use crate::record::{
-    FleetRecord, Memory, Recorder, ReplayTally, SETUP_ERROR, Schedule, Shard, TargetInfo, epoch_ms,
+    FleetRecord, Memory, Recorder, ReplayTally, SETUP_ERROR, Shard, TargetInfo, epoch_ms,
 };
 use crate::scenario::fleet::Thresholds;
 use crate::transport::http::HttpTransport;
@@ -227,40 +227,24 @@ impl Replay {
             .flat_map(|(u, order)| Timeline::of(&capture, u, &settings.run_id, order))
             .collect();
         let planned = timelines.iter().map(|t| t.exchanges(&capture) as u64).sum();
-        let record = FleetRecord {
-            scenario: settings.capture_name.clone(),
-            run_id: settings.run_id.clone(),
-            shards: vec![settings.shard],
-            started_at_ms: epoch_ms(),
-            duration_ms: 0,
-            partial: false,
-            stopped_by: None,
-            target: TargetInfo::from(&targets.primary),
-            devices: timelines.len() as u64,
-            connected: 0,
-            jobs: 0,
-            requests: Default::default(),
-            statuses: Default::default(),
-            errors: Default::default(),
-            findings: Default::default(),
-            schedule: Schedule::default(),
-            latency: Default::default(),
-            intervals: Vec::new(),
-            thresholds: settings.thresholds.clone(),
-            profile: settings.profile,
-            memory: None,
-            replay: Some(ReplayTally {
-                capture: settings.capture_name.clone(),
-                speed: match settings.pace {
-                    Pace::Speed(s) => Some(s),
-                    Pace::AsFastAsPossible => None,
-                },
-                clones: settings.clones.max(1),
-                strict: settings.strict,
-                planned,
-                ..ReplayTally::default()
-            }),
-        };
+        let mut record = FleetRecord::starting(
+            (&settings.capture_name, &settings.run_id),
+            settings.shard,
+            TargetInfo::from(&targets.primary),
+            timelines.len() as u64,
+            (settings.thresholds.clone(), settings.profile),
+        );
+        record.replay = Some(ReplayTally {
+            capture: settings.capture_name.clone(),
+            speed: match settings.pace {
+                Pace::Speed(s) => Some(s),
+                Pace::AsFastAsPossible => None,
+            },
+            clones: settings.clones.max(1),
+            strict: settings.strict,
+            planned,
+            ..ReplayTally::default()
+        });
         let http = HttpTransport::with_pool(
             Instant::now(),
             targets.primary.signer.clone(),

@@ -2,6 +2,7 @@
 //! replayer of captures, and the recording proxy that stands between a target and its clients.
 
 pub mod conformance;
+pub mod due;
 pub mod fleet;
 pub mod proxy;
 pub mod replay;

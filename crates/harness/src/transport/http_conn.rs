@@ -1,60 +1,47 @@
-//! One device's own HTTP/1.1 connection (hyper), kept alive between its requests the way a
-//! device's client is, and opened again after the target drops it. Fleet devices use it when
-//! every device is to hold a connection of its own; it records the same [`Exchange`] as
-//! [`super::http::HttpTransport`]. The device's task drives the connection itself while a
-//! request is out (no task of its own per connection), which saves two task switches a request.
+//! One device's own HTTP/1.1 connection, kept alive between its requests the way a device's
+//! client is, and opened again after the target drops it. Fleet devices use it when every
+//! device is to hold a connection of its own; it records the same [`Exchange`] as
+//! [`super::http::HttpTransport`]. The request is written and the answer read by the device's
+//! task itself ([`super::http1`]): no connection task, no pool, one write and usually one read
+//! a request, which is what lets one core keep up with a fast target.
 
 use std::time::{Duration, Instant};
 
-use std::future::Future;
-use std::pin::Pin;
-
-use bytes::Bytes;
-use futures_util::FutureExt;
-use http_body_util::{BodyExt, Full};
-use hyper::client::conn::http1::{Connection, SendRequest};
-use hyper_util::rt::TokioIo;
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
 use super::binding::HttpRequest;
-use super::http::{
-    Body, Endpoint, error_chain, prepare, recorded_headers, response_headers, wire_request,
-};
+use super::http::{Endpoint, prepare, recorded_headers, wire_request};
+use super::http1::{Broken, Wire, write_request};
 use super::sigv4::Signer;
 use crate::transport::{Exchange, FailureClass, Label, Outcome};
 
-/// An open connection: the handle requests go through, and the connection's own state
-/// machine, which must be polled for anything to move.
+/// An open connection and the bytes read from it but not used yet.
 struct Open {
-    sender: SendRequest<Full<Bytes>>,
-    connection: Option<Driven>,
+    stream: TcpStream,
+    buf: Vec<u8>,
 }
 
-type Driven = Pin<Box<Connection<TokioIo<TcpStream>, Full<Bytes>>>>;
-
-/// Runs `work` while driving `connection`. A connection that ends (the target closed it, or
-/// it broke) is dropped, and `work` finishes from what was already read: an answer sent with
-/// `connection: close` is whole, a cut one ends in an error.
-async fn drive<F: Future>(connection: &mut Option<Driven>, work: F) -> F::Output {
-    tokio::pin!(work);
-    if let Some(c) = connection.as_mut() {
-        tokio::select! {
-            biased;
-            out = &mut work => return out,
-            _ = c => *connection = None,
+impl Open {
+    /// Whether the connection can carry a request: the target has not closed it, and sent
+    /// nothing unasked while it was idle.
+    fn idle(&mut self) -> bool {
+        if !self.buf.is_empty() {
+            return false;
         }
+        let mut probe = [0u8; 1];
+        matches!(self.stream.try_read(&mut probe), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)
     }
-    work.await
 }
 
 /// A device's connection to one `http://` endpoint.
 pub struct DeviceConnection {
     address: String,
-    /// The `host` header of every request, made once.
-    host: Option<http::HeaderValue>,
     signer: Option<Signer>,
     origin: Instant,
     open: Option<Open>,
+    /// The request being written, kept for its allocation.
+    out: Vec<u8>,
 }
 
 impl std::fmt::Debug for DeviceConnection {
@@ -87,11 +74,11 @@ impl DeviceConnection {
             .unwrap_or_default()
             .to_string();
         Ok(Self {
-            host: address.parse().ok(),
             address,
             signer,
             origin,
             open: None,
+            out: Vec::new(),
         })
     }
 
@@ -99,17 +86,10 @@ impl DeviceConnection {
         self.origin.elapsed().as_micros() as u64
     }
 
-    /// Opens the connection unless it is open; fails after `deadline`.
+    /// Opens the connection unless it is open and idle; fails after `deadline`.
     pub async fn open(&mut self, deadline: Duration) -> Result<(), String> {
-        if let Some(open) = &mut self.open {
-            // A connection the target closed while the device was idle ends at once.
-            let ended = open
-                .connection
-                .as_mut()
-                .is_none_or(|c| c.as_mut().now_or_never().is_some());
-            if !ended && !open.sender.is_closed() {
-                return Ok(());
-            }
+        if self.open.as_mut().is_some_and(Open::idle) {
+            return Ok(());
         }
         self.open = None;
         let connect = async {
@@ -117,17 +97,14 @@ impl DeviceConnection {
                 .await
                 .map_err(|e| format!("connect to {}: {e}", self.address))?;
             stream.set_nodelay(true).map_err(|e| e.to_string())?;
-            let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-                .await
-                .map_err(|e| format!("handshake with {}: {e}", self.address))?;
-            Ok::<_, String>(Open {
-                sender,
-                connection: Some(Box::pin(connection)),
-            })
+            Ok::<_, String>(stream)
         };
         match tokio::time::timeout(deadline, connect).await {
-            Ok(Ok(open)) => {
-                self.open = Some(open);
+            Ok(Ok(stream)) => {
+                self.open = Some(Open {
+                    stream,
+                    buf: Vec::new(),
+                });
                 Ok(())
             }
             Ok(Err(e)) => Err(e),
@@ -149,7 +126,6 @@ impl DeviceConnection {
     ) -> Exchange {
         let mut wire = wire_request(endpoint, request);
         let sent_us = self.now_us();
-        let started = Instant::now();
         let outcome = match prepare(endpoint, request, self.signer.as_ref()) {
             Ok(prepared) => {
                 wire.headers = recorded_headers(&prepared);
@@ -160,7 +136,7 @@ impl DeviceConnection {
                             message,
                         };
                     }
-                    self.exchange(prepared).await
+                    self.exchange(&prepared).await
                 })
                 .await;
                 match outcome {
@@ -173,78 +149,43 @@ impl DeviceConnection {
                 message,
             },
         };
-        if !matches!(outcome, Outcome::Answered(_)) || started.elapsed() > deadline {
+        if !matches!(outcome, Outcome::Answered(_)) {
             // A connection that timed out or broke may still carry the old answer.
             self.open = None;
         }
         Exchange::new(label, wire, outcome, sent_us, self.now_us())
     }
 
-    async fn exchange(&mut self, prepared: http::Request<Vec<u8>>) -> Outcome {
+    /// Writes `prepared` and reads its answer; the connection is closed unless it can carry
+    /// the next request.
+    async fn exchange(&mut self, prepared: &http::Request<Vec<u8>>) -> Outcome {
         let Some(open) = self.open.as_mut() else {
             return Outcome::Failed {
                 class: FailureClass::Connect,
                 message: "no connection".into(),
             };
         };
-        let (mut parts, body) = prepared.into_parts();
+        self.out.clear();
         // On a connection of its own the request line carries the path only.
-        let mut uri = std::mem::take(&mut parts.uri).into_parts();
-        uri.scheme = None;
-        uri.authority = None;
-        parts.uri = match http::Uri::from_parts(uri) {
-            Ok(u) => u,
-            Err(e) => {
-                return Outcome::Failed {
-                    class: FailureClass::Protocol,
-                    message: format!("invalid path: {e}"),
-                };
-            }
-        };
-        if let Some(host) = &self.host {
-            parts.headers.insert(http::header::HOST, host.clone());
+        let path = prepared.uri().path_and_query().map_or("/", |p| p.as_str());
+        write_request(&mut self.out, prepared, path, &self.address);
+        if let Err(e) = open.stream.write_all(&self.out).await {
+            return Broken::from(e).outcome();
         }
-        let request = http::Request::from_parts(parts, Full::new(Bytes::from(body)));
-        let sender = &mut open.sender;
-        let response = match drive(&mut open.connection, async {
-            sender.ready().await?;
-            sender.send_request(request).await
-        })
-        .await
-        {
-            Ok(r) => r,
-            Err(e) => return reset(&e),
+        let head_request = prepared.method() == http::Method::HEAD;
+        let mut wire = Wire {
+            stream: &mut open.stream,
+            buf: &mut open.buf,
         };
-        let status = response.status().as_u16();
-        let headers = response_headers(response.headers());
-        let mut incoming = response.into_body();
-        let mut body = Body::default();
-        while let Some(frame) = drive(&mut open.connection, incoming.frame()).await {
-            match frame {
-                Ok(frame) => {
-                    if let Some(chunk) = frame.data_ref()
-                        && body.keep(chunk)
-                    {
-                        self.open = None;
-                        break;
-                    }
+        match wire.answer(head_request).await {
+            Ok((outcome, reusable)) => {
+                if !reusable {
+                    self.open = None;
                 }
-                Err(e) => return reset(&e),
+                outcome
             }
+            Err(broken) => broken.outcome(),
         }
-        body.answer(status, headers)
-    }
-}
-
-fn reset(e: &hyper::Error) -> Outcome {
-    let class = if e.is_parse() {
-        FailureClass::Protocol
-    } else {
-        FailureClass::Reset
-    };
-    Outcome::Failed {
-        class,
-        message: error_chain(e),
     }
 }
 

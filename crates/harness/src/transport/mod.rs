@@ -8,6 +8,7 @@ pub mod client;
 pub mod control;
 mod exchange;
 pub mod http;
+mod http1;
 pub mod http_conn;
 pub mod mqtt;
 mod rate;

@@ -135,7 +135,7 @@ impl Replay {
     async fn until(&self, due_us: u64) -> bool {
         let due = self.origin + Duration::from_micros(due_us);
         tokio::select! {
-            () = tokio::time::sleep_until(due.into()) => true,
+            () = crate::drive::due::until(due) => true,
             () = self.halt.cancelled() => false,
         }
     }

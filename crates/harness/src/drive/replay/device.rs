@@ -724,7 +724,7 @@ impl Playing {
     }
 
     /// Compares each job's last status with the recording's and counts the replayed ones. The
-    /// clients share the replay's pool and broker connections, closed when it ends.
+    /// device's own HTTP connection closes here; broker connections are the replay's.
     pub(super) fn finish(self, replay: &Replay) {
         self.timeline.settle(replay, self.statuses);
     }

@@ -29,6 +29,7 @@ use crate::record::{
 };
 use crate::scenario::fleet::Thresholds;
 use crate::transport::http::HttpTransport;
+use crate::transport::http_conn::DeviceConnection;
 use crate::transport::mqtt::MqttTransport;
 use crate::transport::{ControlClient, DataClient, DataPlane, Label, Target};
 use jobcert_contract::Binding;
@@ -143,7 +144,14 @@ impl Replay {
     fn client(&self, binding: Binding) -> Option<DataClient> {
         let target = self.targets.for_binding(binding)?;
         match &target.data {
-            DataPlane::Http(e) => Some(DataClient::pooled(self.http.clone(), e.clone(), None)),
+            // Each device holds a connection of its own, as devices do and as a fleet's
+            // devices do (one sender for both); https:// goes through the pool.
+            DataPlane::Http(e) => Some(
+                match DeviceConnection::new(e, target.signer.clone(), self.origin) {
+                    Ok(own) => DataClient::own(own, e.clone()),
+                    Err(_) => DataClient::pooled(self.http.clone(), e.clone(), None),
+                },
+            ),
             DataPlane::Mqtt(_) => self.mqtt.clone().map(DataClient::per_thing),
         }
     }

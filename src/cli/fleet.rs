@@ -21,7 +21,7 @@ use jobcert_harness::scenario::fleet::{
     Connections, FleetSpec, FleetTransport, Until, load_fleet_with,
 };
 use jobcert_harness::transport::target::control_plane;
-use jobcert_harness::transport::{DataPlane, Signer, Target};
+use jobcert_harness::transport::{DataPlane, Heard, Signer, Target};
 use jobcert_harness::verdict::fleet::assess_fleet;
 use tokio::sync::watch;
 
@@ -188,6 +188,7 @@ async fn execute(args: FleetArgs) -> anyhow::Result<bool> {
         profile: args.profile.into(),
         live: None,
         capture: args.capture.as_ref().map(|_| Kept::default()),
+        heard: args.capture.as_ref().map(|_| Heard::default()),
     };
     let (stop, interrupt) = runs::on_interrupt("fleet");
     let progress = (!args.quiet && std::io::stderr().is_terminal()).then(|| {
@@ -212,7 +213,12 @@ async fn execute(args: FleetArgs) -> anyhow::Result<bool> {
             target_time_scale: record.target.time_scale,
             run_id: Some(run_id.clone()),
         };
-        capture::write(&capture::from_exchanges(&exchanges, origin), path)
+        let heard = settings
+            .heard
+            .as_ref()
+            .map(|h| std::mem::take(&mut *h.lock().unwrap_or_else(|p| p.into_inner())))
+            .unwrap_or_default();
+        capture::write(&capture::from_run(&exchanges, &heard, origin), path)
             .with_context(|| format!("writing the capture {}", path.display()))?;
     }
     let verdict = assess_fleet(&record);

@@ -23,7 +23,7 @@ use jobcert_harness::report::{self, ReportInput};
 use jobcert_harness::scenario::fleet::is_fleet_file;
 use jobcert_harness::scenario::{ScenarioError, load, scenario_files};
 use jobcert_harness::transport::target::control_plane;
-use jobcert_harness::transport::{DataPlane, RateLimit, Signer, Target};
+use jobcert_harness::transport::{DataPlane, Heard, RateLimit, Received, Signer, Target};
 use jobcert_harness::verdict::{assess, load_deviations};
 use jobcert_reference::{RunningServer, ServeConfig};
 
@@ -299,6 +299,7 @@ async fn execute(args: RunArgs) -> anyhow::Result<bool> {
         origin,
         rate: args.rate.map(RateLimit::per_second),
         status,
+        heard: args.capture.as_ref().map(|_| Heard::default()),
     };
 
     let (stop, interrupt) = super::runs::on_interrupt("run");
@@ -348,7 +349,12 @@ async fn execute(args: RunArgs) -> anyhow::Result<bool> {
         region: &args.region,
     };
     if let Some(path) = &args.capture {
-        write_capture(&record, path)?;
+        let heard = settings
+            .heard
+            .as_ref()
+            .map(|h| std::mem::take(&mut *h.lock().unwrap_or_else(|p| p.into_inner())))
+            .unwrap_or_default();
+        write_capture(&record, &heard, path)?;
     }
     let dir = args.report_dir.join(&run_id);
     report::write_all(&dir, &input)
@@ -387,8 +393,13 @@ async fn execute(args: RunArgs) -> anyhow::Result<bool> {
     Ok(assessment.passed)
 }
 
-/// Writes every exchange of `record` to `path` as a capture whose names are placeholders.
-fn write_capture(record: &RunRecord, path: &std::path::Path) -> anyhow::Result<()> {
+/// Writes every exchange of `record`, and the notifications its devices `heard`, to `path` as
+/// a capture whose names are placeholders.
+fn write_capture(
+    record: &RunRecord,
+    heard: &[Received],
+    path: &std::path::Path,
+) -> anyhow::Result<()> {
     let origin = Origin {
         source: Source {
             kind: SourceKind::Run,
@@ -399,7 +410,7 @@ fn write_capture(record: &RunRecord, path: &std::path::Path) -> anyhow::Result<(
         run_id: Some(record.run_id.clone()),
     };
     let exchanges = record.cases.iter().flat_map(|c| &c.exchanges);
-    capture::write(&capture::from_exchanges(exchanges, origin), path)
+    capture::write(&capture::from_run(exchanges, heard, origin), path)
         .with_context(|| format!("writing the capture {}", path.display()))?;
     println!("capture: {}", path.display());
     Ok(())

@@ -97,3 +97,55 @@ fn a_bad_capture_is_refused_with_its_file_and_line() {
     );
     assert!(lint.stderr.contains("cut short"), "{lint}");
 }
+
+/// A run over MQTT keeps the notifications its devices heard on their timelines, and its
+/// capture replays with every one of them heard again.
+#[test]
+fn a_run_over_mqtt_captures_its_notifications_and_replays_them() {
+    let dir = scratch("capture-run-mqtt");
+    let capture = dir.path().join("run.jsonl");
+    let ran = Process::spawn_env(
+        &args([
+            "run".as_ref(),
+            "--only".as_ref(),
+            "MQ-NOTIFY-NEXT".as_ref(),
+            "--transport".as_ref(),
+            "mqtt".as_ref(),
+            "--quiet".as_ref(),
+            "--capture".as_ref(),
+            capture.as_os_str(),
+            "--report-dir".as_ref(),
+            dir.path().join("reports").as_os_str(),
+        ]),
+        &root(),
+        &dir,
+        &[],
+    )
+    .finish(LIMIT);
+    assert_eq!(ran.code, Some(0), "{ran}");
+    let text = std::fs::read_to_string(&capture).expect("the capture");
+    let heard = text
+        .lines()
+        .filter(|l| l.starts_with(r#"{"type":"event""#) && l.contains("/jobs/notify-next"))
+        .count();
+    assert!(heard >= 3, "{heard} notify-next lines in\n{text}");
+
+    let replayed = jobcert(
+        &args([
+            "replay".as_ref(),
+            capture.as_os_str(),
+            "--strict".as_ref(),
+            "--report-dir".as_ref(),
+            dir.path().join("replayed").as_os_str(),
+        ]),
+        &dir,
+        LIMIT,
+    );
+    assert_eq!(replayed.code, Some(0), "{replayed}");
+    assert!(
+        replayed
+            .stdout
+            .contains("divergences from the recording: none"),
+        "{replayed}"
+    );
+}

@@ -1,5 +1,5 @@
-//! `jobcert replay` as users run it: a fleet run recorded with `--capture` (HTTP and MQTT)
-//! replays against a fresh reference at 1×, 10× and 100× with every exchange sent (and its
+//! `jobcert replay` as users run it: a fleet run recorded with `--capture` (HTTP and MQTT,
+//! with the notifications MQTT devices heard) replays against a fresh reference at 1×, 10× and 100× with every exchange sent (and its
 //! lateness recorded), no divergence and the same final statuses; a capture whose timers a replay would move is
 //! refused with the reason; a bad capture is refused by file and line before anything is sent.
 
@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use jobcert_harness::record::LatencyBook;
+use jobcert_harness::record::capture::{self, Line};
 use rstest::rstest;
 use serde_json::Value;
 
@@ -84,6 +85,15 @@ fn a_recorded_fleet_replays_at_every_speed_with_the_same_outcome(#[case] transpo
         .map(|n| n.as_u64().unwrap())
         .sum::<u64>();
     assert!(requests >= 120, "{fleet}");
+    // MQTT devices heard notify-next as their executions moved on, and the capture keeps it
+    // on their timelines; HTTP devices hear nothing.
+    let heard = capture::read(&capture)
+        .unwrap()
+        .lines
+        .iter()
+        .filter(|n| matches!(&n.value, Line::Event(e) if e.topic.ends_with("/notify-next")))
+        .count();
+    assert_eq!(heard > 0, transport == "mqtt", "{heard} notify-next lines");
 
     for speed in ["1", "10", "100"] {
         let reports = dir.path().join(format!("replay-{speed}"));

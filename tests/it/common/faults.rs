@@ -65,6 +65,7 @@ pub fn settings(run_id: String, deadline: Duration, origin: Instant) -> Settings
         origin,
         rate: None,
         status: None,
+        heard: None,
     }
 }
 

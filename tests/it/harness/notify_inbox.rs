@@ -50,7 +50,7 @@ async fn an_earlier_state_is_skipped_and_kept_for_a_later_step() {
     let port = server.mqtt().expect("an embedded broker").port();
     let origin = Instant::now();
     common::create_thing(&server, "dev").await;
-    let device = MqttDevice::connect("127.0.0.1", port, "dev", origin, WAIT)
+    let device = MqttDevice::connect("127.0.0.1", port, "dev", origin, WAIT, None)
         .await
         .expect("the device connects");
     let topic = "$aws/things/dev/jobs/notify";

@@ -13,7 +13,7 @@ use tokio::sync::Semaphore;
 use super::binding::{HttpRequest, MqttRequest, bind, bind_mqtt, encode_label};
 use super::http::{Endpoint, HttpTransport};
 use super::http_conn::DeviceConnection;
-use super::mqtt::{MqttDevice, MqttTransport, Received};
+use super::mqtt::{Heard, MqttDevice, MqttTransport, Received};
 use super::target::Broker;
 use super::{Exchange, Label, RateLimit, Retry, WireRequest, is_throttle};
 
@@ -111,6 +111,7 @@ enum Link {
         broker: Broker,
         device: Option<MqttDevice>,
         origin: Instant,
+        heard: Option<Heard>,
     },
 }
 
@@ -183,9 +184,19 @@ impl DataClient {
                 broker,
                 device: None,
                 origin,
+                heard: None,
             },
             rate: None,
         }
+    }
+
+    /// The same client, a device's own broker connection keeping every notification it hears
+    /// in `heard` (for a capture); other links are left as they are.
+    pub fn hearing(mut self, kept: Option<Heard>) -> Self {
+        if let Link::Device { heard, .. } = &mut self.link {
+            *heard = kept;
+        }
+        self
     }
 
     /// The same client, each request waiting for a token of `rate` first (shared by clones).
@@ -234,9 +245,17 @@ impl DataClient {
                 broker,
                 device,
                 origin,
-            } => MqttDevice::connect(&broker.host, broker.port, thing, *origin, timeout)
-                .await
-                .map(|d| *device = Some(d)),
+                heard,
+            } => MqttDevice::connect(
+                &broker.host,
+                broker.port,
+                thing,
+                *origin,
+                timeout,
+                heard.clone(),
+            )
+            .await
+            .map(|d| *device = Some(d)),
         })
     }
 
@@ -279,6 +298,7 @@ impl DataClient {
                 broker,
                 device,
                 origin,
+                ..
             } => {
                 let bound = request.mqtt()?;
                 match device {

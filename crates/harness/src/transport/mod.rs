@@ -23,6 +23,7 @@ pub use exchange::{
     Exchange, FailureClass, Label, Outcome, Timing, WireRequest, WireResponse, redact,
     redact_target,
 };
+pub use mqtt::{Heard, Received};
 pub use rate::RateLimit;
 pub use retry::{Retry, is_throttle};
 pub use sigv4::{

@@ -28,6 +28,15 @@ pub struct Received {
     pub at_us: u64,
 }
 
+/// Where devices also keep every notification (`notify`, `notify-next`) they hear, for a
+/// capture of the run.
+pub type Heard = Arc<Mutex<Vec<Received>>>;
+
+/// Whether `topic` is one the service publishes unasked.
+fn is_notification(topic: &str) -> bool {
+    topic.ends_with("/jobs/notify") || topic.ends_with("/jobs/notify-next")
+}
+
 struct Waiter {
     token: Option<String>,
     /// The request topic: a plain broker echoes the request back to a `#` subscriber.
@@ -41,6 +50,7 @@ struct Mailbox {
     waiters: Mutex<Vec<Waiter>>,
     inbox: Mutex<VecDeque<Received>>,
     arrived: Notify,
+    heard: Option<Heard>,
 }
 
 impl Mailbox {
@@ -72,6 +82,14 @@ impl Mailbox {
             }
             None => {
                 drop(waiters);
+                if let Some(heard) = &self.heard
+                    && is_notification(&message.topic)
+                {
+                    heard
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .push(message.clone());
+                }
                 let mut inbox = self.inbox.lock().unwrap_or_else(|p| p.into_inner());
                 if inbox.len() == INBOX_LIMIT {
                     inbox.pop_front();
@@ -106,13 +124,15 @@ impl std::fmt::Debug for MqttDevice {
 
 impl MqttDevice {
     /// Connects as `thing` to `host:port` and subscribes to `$aws/things/{thing}/jobs/#`,
-    /// within `deadline`; timings count from `origin`.
+    /// within `deadline`; timings count from `origin`. Notifications it hears are also kept in
+    /// `heard` when given.
     pub async fn connect(
         host: &str,
         port: u16,
         thing: &str,
         origin: Instant,
         deadline: Duration,
+        heard: Option<Heard>,
     ) -> Result<Self, String> {
         let endpoint = format!("mqtt://{host}:{port}");
         let mut options = MqttOptions::new(thing, host, port);
@@ -124,7 +144,10 @@ impl MqttDevice {
         let mut network = events.network_options();
         network.set_tcp_nodelay(true);
         events.set_network_options(network);
-        let mailbox = Arc::new(Mailbox::default());
+        let mailbox = Arc::new(Mailbox {
+            heard,
+            ..Mailbox::default()
+        });
         let (subscribed_tx, subscribed) = oneshot::channel();
         let inbox = mailbox.clone();
         let task = tokio::spawn(async move {
@@ -314,6 +337,7 @@ pub struct MqttTransport {
     port: u16,
     origin: Instant,
     devices: tokio::sync::Mutex<HashMap<String, Arc<MqttDevice>>>,
+    heard: Option<Heard>,
 }
 
 impl std::fmt::Debug for MqttTransport {
@@ -333,7 +357,13 @@ impl MqttTransport {
             port,
             origin,
             devices: tokio::sync::Mutex::new(HashMap::new()),
+            heard: None,
         }
+    }
+
+    /// The same transport, its devices keeping every notification they hear in `heard`.
+    pub fn hearing(self, heard: Option<Heard>) -> Self {
+        Self { heard, ..self }
     }
 
     /// `mqtt://host:port`.
@@ -348,7 +378,15 @@ impl MqttTransport {
             return Ok(d.clone());
         }
         let device = Arc::new(
-            MqttDevice::connect(&self.host, self.port, thing, self.origin, deadline).await?,
+            MqttDevice::connect(
+                &self.host,
+                self.port,
+                thing,
+                self.origin,
+                deadline,
+                self.heard.clone(),
+            )
+            .await?,
         );
         devices.insert(thing.to_string(), device.clone());
         Ok(device)

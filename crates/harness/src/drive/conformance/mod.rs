@@ -23,7 +23,7 @@ use crate::plan::Plan;
 use crate::record::CaseRecord;
 use crate::transport::http::HttpTransport;
 use crate::transport::mqtt::MqttTransport;
-use crate::transport::{ControlClient, DataClient, DataPlane, RateLimit, Target};
+use crate::transport::{ControlClient, DataClient, DataPlane, Heard, RateLimit, Target};
 
 /// How a run behaves.
 #[derive(Debug, Clone)]
@@ -44,6 +44,8 @@ pub struct Settings {
     pub rate: Option<RateLimit>,
     /// Where to keep the run's progress, for a display; none when nothing shows it.
     pub status: Option<StatusBoard>,
+    /// Where MQTT devices also keep the notifications they hear, for a capture.
+    pub heard: Option<Heard>,
 }
 
 /// Runs every case of `plan` against `target`; stops starting cases once `stop` is cancelled.
@@ -61,11 +63,10 @@ pub async fn run(
     );
     let mut client = match &target.data {
         DataPlane::Http(endpoint) => DataClient::pooled(http, endpoint.clone(), None),
-        DataPlane::Mqtt(broker) => DataClient::per_thing(Arc::new(MqttTransport::new(
-            &broker.host,
-            broker.port,
-            settings.origin,
-        ))),
+        DataPlane::Mqtt(broker) => DataClient::per_thing(Arc::new(
+            MqttTransport::new(&broker.host, broker.port, settings.origin)
+                .hearing(settings.heard.clone()),
+        )),
     }
     .with_rate(settings.rate.clone());
     let seq = Arc::new(AtomicU64::new(0));

@@ -27,7 +27,7 @@ use crate::record::{FleetRecord, Kept, Memory, Recorder, Shard, Snapshot, Target
 use crate::scenario::fleet::{Connections, FleetSpec, LoadModel, RolloutStart};
 use crate::transport::http::{Endpoint, HttpTransport};
 use crate::transport::http_conn::DeviceConnection;
-use crate::transport::{ControlClient, DataClient, DataPlane, Target};
+use crate::transport::{ControlClient, DataClient, DataPlane, Heard, Target};
 use jobcert_contract::{Binding, execution_model};
 
 /// A cycle that starts later than this after its scheduled time is counted late.
@@ -48,6 +48,8 @@ pub struct FleetSettings {
     pub live: Option<watch::Sender<LiveStatus>>,
     /// Where to keep a copy of every exchange, for a capture.
     pub capture: Option<Kept>,
+    /// Where MQTT devices keep the notifications they hear, for a capture.
+    pub heard: Option<Heard>,
 }
 
 /// What a running fleet publishes every second.
@@ -85,6 +87,7 @@ pub struct Fleet {
     ending: CancellationToken,
     devices: u64,
     live: Option<watch::Sender<LiveStatus>>,
+    heard: Option<Heard>,
 }
 
 /// Counts a request in flight while alive.
@@ -189,6 +192,7 @@ pub async fn run(
         ending: CancellationToken::new(),
         devices: things.len() as u64,
         live: settings.live.clone(),
+        heard: settings.heard.clone(),
     });
     // The bound on the whole run, and the user's interrupt, both halt it.
     let bound = Duration::from_secs_f64(spec.run.max_duration_s);
@@ -326,7 +330,9 @@ fn device_client(fleet: &Fleet, pool: &Arc<Semaphore>) -> DataClient {
     let pooled =
         |e: &Endpoint| DataClient::pooled(fleet.http.clone(), e.clone(), Some(pool.clone()));
     match (&fleet.target.data, fleet.spec.http.connections) {
-        (DataPlane::Mqtt(broker), _) => DataClient::device(broker.clone(), fleet.origin),
+        (DataPlane::Mqtt(broker), _) => {
+            DataClient::device(broker.clone(), fleet.origin).hearing(fleet.heard.clone())
+        }
         (DataPlane::Http(e), Connections::Pool) => pooled(e),
         // The command line only lets plain http:// targets have device connections.
         (DataPlane::Http(e), Connections::PerDevice) => {

@@ -14,7 +14,7 @@ use super::format::{
     Numbered, Seed, SeedJob, SeedThing, Source,
 };
 use super::names::Placeholders;
-use crate::transport::{Exchange, Outcome};
+use crate::transport::{Exchange, Outcome, Received};
 use jobcert_contract::Operation;
 
 /// The thing a data-plane path (`/things/NAME/jobs/…`) or topic (`$aws/things/NAME/jobs/…`)
@@ -94,6 +94,37 @@ pub struct Notification {
     pub topic: String,
     /// Payload.
     pub body: String,
+}
+
+impl From<&Received> for Notification {
+    fn from(r: &Received) -> Self {
+        Self {
+            at_us: r.at_us,
+            topic: r.topic.clone(),
+            body: r.payload.clone(),
+        }
+    }
+}
+
+/// The capture of a run's `exchanges` and the notifications its devices `heard`, keeping
+/// only the notifications of things the exchanges speak for: a case played again ran its
+/// discarded attempts under names of their own, whose exchanges are not in the capture.
+pub fn from_run<'a>(
+    exchanges: impl IntoIterator<Item = &'a Exchange>,
+    heard: &[Received],
+    origin: Origin,
+) -> Capture {
+    let exchanges: Vec<&Exchange> = exchanges.into_iter().collect();
+    let things: BTreeSet<String> = exchanges
+        .iter()
+        .filter_map(|e| thing_of(&e.request.target))
+        .collect();
+    let notifications: Vec<Notification> = heard
+        .iter()
+        .filter(|r| thing_of(&r.topic).is_some_and(|t| things.contains(&t)))
+        .map(Notification::from)
+        .collect();
+    from_traffic(exchanges, &notifications, origin)
 }
 
 /// The capture of `exchanges` (any order; they are put in send order).

@@ -12,7 +12,7 @@ mod names;
 mod read;
 mod write;
 
-pub use build::{Notification, Origin, from_exchanges, from_traffic, thing_of};
+pub use build::{Notification, Origin, from_exchanges, from_run, from_traffic, thing_of};
 pub use format::{
     Answer, Capture, CapturedControl, CapturedEvent, CapturedExchange, FORMAT, Header, Line,
     Numbered, Seed, SeedJob, SeedThing, Source, SourceKind,

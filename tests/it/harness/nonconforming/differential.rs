@@ -3,8 +3,10 @@
 //! member counts; through a proxy that renames one error type, or adds one member, exactly
 //! that difference counts, with samples side by side. The same over MQTT for notifications: a
 //! fleet's capture (its `notify` and `notify-next` among its lines) against a reference behind a
-//! relay that passes everything (nothing counts), drops one `notify-next` (that one counts), or
-//! strips the job document from every `notify-next` (only that member counts).
+//! relay that passes everything (nothing counts), drops one `notify-next` (that one counts),
+//! strips the job document from every `notify-next` (only that member counts), or swallows one
+//! update (that device is quarantined, and its notifications from then on, which follow another
+//! state, are not compared).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -322,4 +324,27 @@ fn a_notify_next_without_its_document_differs_in_that_member_alone() {
         &summary["record"]["operations"]["notify-next"]["members"][&counted[0].1]["samples"][0];
     assert_ne!(sample["primary"], Value::Null, "{sample}");
     assert_eq!(sample["candidate"], Value::Null, "{sample}");
+}
+
+#[test]
+fn a_quarantined_devices_later_notifications_are_not_compared() {
+    let dir = scratch("diff-notify-quarantine");
+    let capture = mqtt_capture(dir.path());
+    let (code, summary) = diff_notifications(dir.path(), &capture, NotifyFault::SwallowsOneUpdate);
+    assert_eq!(code, Some(1), "{summary}");
+    assert_eq!(summary["record"]["quarantined"], 1, "{summary}");
+    let counted = counted(&summary);
+    assert!(
+        counted.contains(&("UpdateJobExecution".to_string(), "(outcome)".to_string())),
+        "{summary}"
+    );
+    for (operation, _) in &counted {
+        assert_eq!(operation, "UpdateJobExecution", "{summary}");
+    }
+    for kind in ["notify", "notify-next"] {
+        assert!(
+            notifications_compared(&summary, kind) >= 6,
+            "{kind}: {summary}"
+        );
+    }
 }

@@ -1,8 +1,7 @@
 //! A fault broker for `jobcert diff`: a relay in front of a reference server's MQTT listener
-//! that copies every byte both ways unchanged, except the `notify-next` publishes its
-//! [`NotifyFault`] breaks. The broker-to-device stream is cut into MQTT 3.1.1 packets (the
-//! harness's devices speak 3.1.1); a dropped publish is acknowledged to the broker in the
-//! device's stead.
+//! that passes every packet both ways unchanged, except the publishes its [`NotifyFault`]
+//! breaks. Both streams are cut into MQTT 3.1.1 packets (the harness's devices speak 3.1.1);
+//! a dropped publish is acknowledged to its sender in the receiver's stead.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -33,6 +32,10 @@ pub enum NotifyFault {
     DropsOneNext,
     /// Every `notify-next` naming an execution arrives without its `jobDocument`.
     NextWithoutDocument,
+    /// The first update any device publishes never reaches the broker (the relay acknowledges
+    /// it): that device departs and is quarantined, and its later state, notifications among
+    /// it, departs with it.
+    SwallowsOneUpdate,
 }
 
 /// A running relay; aborted on drop.
@@ -53,19 +56,22 @@ impl NotifyProxy {
     pub async fn start(upstream: String, fault: NotifyFault) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("mqtt://{}", listener.local_addr().unwrap());
-        let dropped = Arc::new(AtomicBool::new(false));
+        let done = Arc::new(AtomicBool::new(false));
         let task = tokio::spawn(async move {
             while let Ok((device, _)) = listener.accept().await {
-                let (upstream, dropped) = (upstream.clone(), dropped.clone());
-                tokio::spawn(relay(device, upstream, fault, dropped));
+                let (upstream, done) = (upstream.clone(), done.clone());
+                tokio::spawn(relay(device, upstream, fault, done));
             }
         });
         Self { url, task }
     }
 }
 
+/// One direction's writer, shared with the other direction (which acknowledges through it).
+type Writer = Arc<Mutex<OwnedWriteHalf>>;
+
 /// One device connection, relayed to its own broker connection.
-async fn relay(device: TcpStream, upstream: String, fault: NotifyFault, dropped: Arc<AtomicBool>) {
+async fn relay(device: TcpStream, upstream: String, fault: NotifyFault, done: Arc<AtomicBool>) {
     let Ok(Ok(broker)) = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(&upstream)).await
     else {
         return;
@@ -73,31 +79,25 @@ async fn relay(device: TcpStream, upstream: String, fault: NotifyFault, dropped:
     let _ = (device.set_nodelay(true), broker.set_nodelay(true));
     let (device_in, device_out) = device.into_split();
     let (broker_in, broker_out) = broker.into_split();
-    let broker_out = Arc::new(Mutex::new(broker_out));
+    let (device_out, broker_out) = (
+        Arc::new(Mutex::new(device_out)),
+        Arc::new(Mutex::new(broker_out)),
+    );
+    let from_device = |p| broken(fault, p, true, &done);
+    let from_broker = |p| broken(fault, p, false, &done);
     tokio::select! {
-        () = copy(device_in, broker_out.clone()) => {}
-        () = deliver(broker_in, device_out, broker_out, fault, &dropped) => {}
+        () = pump(device_in, broker_out.clone(), device_out.clone(), from_device) => {}
+        () = pump(broker_in, device_out, broker_out, from_broker) => {}
     }
 }
 
-/// Copies the device's bytes to the broker unchanged.
-async fn copy(mut from: OwnedReadHalf, to: Arc<Mutex<OwnedWriteHalf>>) {
-    let mut chunk = vec![0u8; 64 * 1024];
-    while let Ok(n) = from.read(&mut chunk).await {
-        if n == 0 || to.lock().await.write_all(&chunk[..n]).await.is_err() {
-            return;
-        }
-    }
-}
-
-/// Delivers the broker's packets to the device, each whole, the faulty ones changed or
-/// dropped (and then acknowledged to the broker here).
-async fn deliver(
+/// Copies `from` to `to` packet by packet, each publish as `rewrite` makes it; one it drops is
+/// acknowledged to its sender through `back` instead.
+async fn pump(
     mut from: OwnedReadHalf,
-    mut to: OwnedWriteHalf,
-    broker: Arc<Mutex<OwnedWriteHalf>>,
-    fault: NotifyFault,
-    dropped: &AtomicBool,
+    to: Writer,
+    back: Writer,
+    rewrite: impl Fn(Publish) -> Option<Publish>,
 ) {
     let mut chunk = vec![0u8; 64 * 1024];
     let mut pending = BytesMut::new();
@@ -109,52 +109,59 @@ async fn deliver(
         pending.extend_from_slice(&chunk[..n]);
         while let Ok(header) = check(pending.iter(), MAX_PACKET) {
             let frame = pending.split_to(header.frame_length());
-            let out = match Packet::read(&mut frame.clone(), MAX_PACKET) {
-                Ok(Packet::Publish(p)) if p.topic.ends_with("/jobs/notify-next") => {
+            let (out, writer) = match Packet::read(&mut frame.clone(), MAX_PACKET) {
+                Ok(Packet::Publish(p)) => {
                     let (qos, pkid) = (p.qos, p.pkid);
-                    match broken(fault, p, dropped) {
+                    let mut bytes = BytesMut::new();
+                    match rewrite(p) {
                         Some(p) => {
-                            let mut bytes = BytesMut::new();
                             p.write(&mut bytes).unwrap();
-                            bytes
+                            (bytes, &to)
                         }
                         None if qos == QoS::AtMostOnce => continue,
                         None => {
-                            let mut ack = BytesMut::new();
-                            PubAck::new(pkid).write(&mut ack).unwrap();
-                            if broker.lock().await.write_all(&ack).await.is_err() {
-                                return;
-                            }
-                            continue;
+                            PubAck::new(pkid).write(&mut bytes).unwrap();
+                            (bytes, &back)
                         }
                     }
                 }
-                _ => frame,
+                _ => (frame, &to),
             };
-            if to.write_all(&out).await.is_err() {
+            if writer.lock().await.write_all(&out).await.is_err() {
                 return;
             }
         }
     }
 }
 
-/// `publish` as `fault` delivers it; `None` when it is dropped.
-fn broken(fault: NotifyFault, mut publish: Publish, dropped: &AtomicBool) -> Option<Publish> {
-    match fault {
-        NotifyFault::Faithful => Some(publish),
-        NotifyFault::DropsOneNext => {
-            let empty = serde_json::from_slice::<Value>(&publish.payload)
-                .is_ok_and(|body| body.get("execution").is_none());
-            (!empty || dropped.swap(true, Ordering::SeqCst)).then_some(publish)
-        }
-        NotifyFault::NextWithoutDocument => {
-            if let Ok(mut body) = serde_json::from_slice::<Value>(&publish.payload)
-                && let Some(execution) = body.get_mut("execution").and_then(Value::as_object_mut)
-            {
-                execution.remove("jobDocument");
-                publish.payload = body.to_string().into_bytes().into();
-            }
+/// `publish` as `fault` delivers it (`from_device`: a request, else the broker's); `None` when
+/// it is dropped. `done` says whether a fault that strikes once has struck.
+fn broken(
+    fault: NotifyFault,
+    mut publish: Publish,
+    from_device: bool,
+    done: &AtomicBool,
+) -> Option<Publish> {
+    if from_device {
+        let update = publish.topic.ends_with("/update");
+        let swallowed =
+            fault == NotifyFault::SwallowsOneUpdate && update && !done.swap(true, Ordering::SeqCst);
+        return (!swallowed).then_some(publish);
+    }
+    let next = publish.topic.ends_with("/jobs/notify-next");
+    let Ok(mut body) = serde_json::from_slice::<Value>(&publish.payload) else {
+        return Some(publish);
+    };
+    match (
+        fault,
+        body.get_mut("execution").and_then(Value::as_object_mut),
+    ) {
+        (NotifyFault::DropsOneNext, None) if next && !done.swap(true, Ordering::SeqCst) => None,
+        (NotifyFault::NextWithoutDocument, Some(execution)) if next => {
+            execution.remove("jobDocument");
+            publish.payload = body.to_string().into_bytes().into();
             Some(publish)
         }
+        _ => Some(publish),
     }
 }

@@ -733,23 +733,36 @@ impl Playing {
         Step::Noticed
     }
 
+    /// Takes the device's `notify` messages out of its connection's bounded inbox into what it
+    /// heard, so that a long timeline loses none; `notify-next` stays there for the steps that
+    /// await it.
+    pub(super) async fn keep_notifies(&mut self, replay: &Replay) {
+        let taken = self
+            .take(replay, |t| Kind::of(t) == Some(Kind::Notify))
+            .await;
+        self.heard.extend(taken);
+    }
+
     /// Every notification the device heard from this replay's target, in order of arrival:
-    /// those its steps awaited and those still kept.
+    /// those its steps awaited or kept and those still in its inbox.
     pub(super) async fn notifications(&mut self, replay: &Replay) -> Vec<Received> {
+        let rest = self.take(replay, |t| Kind::of(t).is_some()).await;
         let mut all = std::mem::take(&mut self.heard);
+        all.extend(rest);
+        all.sort_by_key(|m| m.at_us);
+        all
+    }
+
+    /// Takes the messages on a topic `wanted` accepts from the device's MQTT inbox.
+    async fn take(&mut self, replay: &Replay, wanted: impl Fn(&str) -> bool) -> Vec<Received> {
         let client = self
             .clients
             .entry(Binding::Mqtt)
             .or_insert_with(|| replay.client(Binding::Mqtt));
-        if let Some(client) = client.as_ref() {
-            all.extend(
-                client
-                    .take_messages(&self.timeline.device, |t| Kind::of(t).is_some())
-                    .await,
-            );
+        match client.as_ref() {
+            Some(client) => client.take_messages(&self.timeline.device, wanted).await,
+            None => Vec::new(),
         }
-        all.sort_by_key(|m| m.at_us);
-        all
     }
 
     /// Compares each job's last status with the recording's and counts the replayed ones. The

@@ -188,6 +188,7 @@ async fn device(
     let mut baselines = vec![Baseline::default(); playing.len()];
     // The largest real-time skew so far between the primary's requests and each other's.
     let mut skews = [std::time::Duration::ZERO; 2];
+    let mqtt = first.timeline().mqtt;
     let mut quarantined = false;
     // Where each lane was (µs since its start) when the device was quarantined.
     let mut cutoffs: Option<Vec<u64>> = None;
@@ -203,6 +204,11 @@ async fn device(
         .await;
         if steps.iter().any(|s| matches!(s, Step::Halted)) {
             return;
+        }
+        if mqtt {
+            for (p, (_, replay, _)) in playing.iter_mut().zip(lanes) {
+                p.keep_notifies(replay).await;
+            }
         }
         if steps.iter().all(|s| matches!(s, Step::Noticed)) {
             continue;
@@ -286,7 +292,7 @@ async fn device(
             record.lock().unwrap_or_else(|p| p.into_inner()).quarantined += 1;
         }
     }
-    if playing[0].timeline().mqtt {
+    if mqtt {
         let terms = NotifyTerms {
             window,
             skews: &skews,

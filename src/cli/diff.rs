@@ -1,6 +1,6 @@
 //! `jobcert diff`: play a capture against a primary, a candidate and optionally a secondary
-//! target in lock-step and report where the candidate's answers differ beyond the noise
-//! between primary and secondary. A role given no URL gets its own reference server.
+//! target in lock-step and report where the candidate's answers and notifications differ beyond
+//! the noise between primary and secondary. A role given no URL gets its own reference server.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -68,6 +68,11 @@ pub struct DiffArgs {
     /// Diffy's absolute threshold: ... and by more than this percentage of all comparisons.
     #[arg(long, default_value_t = 0.03)]
     absolute: f64,
+    /// How far apart, in target milliseconds, two targets' notifications to a device may arrive
+    /// and still be the same notification (one the primary published and another did not
+    /// within it is a difference).
+    #[arg(long, value_name = "MS", default_value_t = 2000)]
+    notify_window: u64,
     /// A request not answered in time is a `timeout`.
     #[arg(long, default_value_t = 5000)]
     deadline_ms: u64,
@@ -219,6 +224,7 @@ async fn execute(args: DiffArgs) -> anyhow::Result<bool> {
         },
         relative: args.relative,
         absolute: args.absolute,
+        notify_window: Duration::from_millis(args.notify_window),
     };
     let (stop, interrupt) = runs::on_interrupt("diff");
     let targets = DiffTargets {

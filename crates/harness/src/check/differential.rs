@@ -3,7 +3,10 @@
 //! their presence is compared), `approximateSecondsBeforeTimedOut` within a tolerance, version
 //! and execution numbers (compared as steps from the first one a run saw of the job), and the
 //! order of list entries queued in the same second. What remains is a map from member path to
-//! value; two maps differ at every path whose values differ.
+//! value; two maps differ at every path whose values differ. The notifications the targets
+//! published are compared the same way (`notifications`).
+
+pub mod notifications;
 
 use std::collections::{BTreeMap, HashMap};
 

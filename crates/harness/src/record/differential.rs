@@ -1,6 +1,7 @@
 //! The record of a differential run (`jobcert diff`): for every operation and answer member,
-//! how often the candidate differed from the primary (raw) and the secondary from the primary
-//! (noise), out of how many comparisons, with the first samples side by side.
+//! and every notification and its members, how often the candidate differed from the primary
+//! (raw) and the secondary from the primary (noise), out of how many comparisons, with the
+//! first samples side by side.
 
 use std::collections::BTreeMap;
 
@@ -26,8 +27,23 @@ pub struct Sample {
     pub candidate: Value,
     /// The secondary's, when there is one.
     pub secondary: Option<Value>,
-    /// The exchanges: primary, candidate, then secondary.
+    /// The exchanges: primary, candidate, then secondary (none for a notification).
     pub exchanges: Vec<Exchange>,
+    /// For a notification, what each target published (primary, candidate, then secondary;
+    /// `None` where it published none within the window).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notifications: Vec<Option<Notified>>,
+}
+
+/// A notification a target published to a device.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Notified {
+    /// Its topic.
+    pub topic: String,
+    /// Its payload.
+    pub payload: String,
+    /// When it arrived, in µs since that target's run started.
+    pub at_us: u64,
 }
 
 /// How one member fared.
@@ -80,7 +96,10 @@ pub struct DiffRecord {
     pub relative: f64,
     /// Diffy's absolute threshold, in percent.
     pub absolute: f64,
-    /// By operation.
+    /// How far apart, in target milliseconds, two targets' notifications may arrive and still
+    /// be the same notification.
+    pub notify_window_ms: u64,
+    /// By operation, and by notification (`notify`, `notify-next`).
     pub operations: BTreeMap<String, OperationTally>,
     /// Devices whose candidate state departed from the primary's; their later exchanges were
     /// sent but not compared.

@@ -13,8 +13,9 @@ use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 use serde::Serialize;
 
 use super::kit::{Esc, Paint, Tone, badge, document, paint, passed_word};
-use crate::record::differential::{DiffRecord, MemberTally};
+use crate::record::differential::{DiffRecord, MemberTally, OperationTally};
 use crate::verdict::{DiffVerdict, MemberVerdict};
+use jobcert_contract::Operation;
 
 /// What the reports of a differential run are made from.
 #[derive(Debug, Clone, Copy)]
@@ -71,10 +72,18 @@ pub fn console(report: &DiffReport<'_>, colour: Paint) -> String {
     for reason in &v.reasons {
         let _ = writeln!(out, "  - {reason}");
     }
-    let compared: u64 = r.operations.values().map(|o| o.compared).sum();
+    let (notified, answered): (Vec<_>, Vec<_>) = r
+        .operations
+        .iter()
+        .partition(|(name, _)| Operation::from_name(name).is_none());
+    let sum = |tallies: Vec<(&String, &OperationTally)>| -> u64 {
+        tallies.iter().map(|(_, o)| o.compared).sum()
+    };
+    let (compared, notifications) = (sum(answered), sum(notified));
     let _ = writeln!(
         out,
-        "compared: {compared} exchanges; {} device(s) quarantined ({} exchanges not compared); noise from {}",
+        "compared: {compared} exchanges, {notifications} notifications (window {} ms); {} device(s) quarantined ({} exchanges not compared); noise from {}",
+        r.notify_window_ms,
         r.quarantined,
         r.skipped,
         if r.targets.secondary.is_some() {
@@ -212,7 +221,15 @@ pub fn html(report: &DiffReport<'_>) -> String {
                             .map(|x| format!(", secondary <code>{}</code>", Esc(&x.to_string())))
                             .unwrap_or_default()
                     )?;
-                    for (who, e) in ["primary", "candidate"].iter().zip(&s.exchanges) {
+                    let who = ["primary", "candidate", "secondary"];
+                    for (who, n) in who.iter().zip(&s.notifications) {
+                        let text = n.as_ref().map_or_else(
+                            || "nothing published within the window".to_string(),
+                            |n| format!("{} at {} µs\n{}", n.topic, n.at_us, n.payload),
+                        );
+                        writeln!(out, "<div><h5>{who}</h5><pre>{}</pre></div>", Esc(&text))?;
+                    }
+                    for (who, e) in who.iter().zip(&s.exchanges).take(2) {
                         let answer = match &e.outcome {
                             crate::transport::Outcome::Answered(a) => {
                                 format!("{} {}", a.status, a.body)
@@ -244,7 +261,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::record::differential::{Compared, MemberTally, OperationTally, Sample};
+    use crate::record::differential::{Compared, MemberTally, Notified, OperationTally, Sample};
     use crate::report::kit::sample_target;
     use crate::verdict::assess_diff;
     use jobcert_contract::schemas;
@@ -260,6 +277,25 @@ mod tests {
                 candidate: json!("4xx ResourceNotFoundException"),
                 secondary: Some(json!("4xx InvalidRequestException")),
                 exchanges: Vec::new(),
+                notifications: Vec::new(),
+            }],
+        };
+        let published = Notified {
+            topic: "$aws/things/t/jobs/notify-next".into(),
+            payload: r#"{"timestamp":1}"#.into(),
+            at_us: 1500,
+        };
+        let dropped = MemberTally {
+            raw: 1,
+            noise: 0,
+            samples: vec![Sample {
+                line: 9,
+                device: "{thing:d}".into(),
+                primary: json!({"timestamp": 1}),
+                candidate: json!(null),
+                secondary: Some(json!({"timestamp": 1})),
+                exchanges: Vec::new(),
+                notifications: vec![Some(published.clone()), None, Some(published)],
             }],
         };
         DiffRecord {
@@ -275,13 +311,23 @@ mod tests {
             },
             relative: 20.0,
             absolute: 0.03,
-            operations: BTreeMap::from([(
-                "UpdateJobExecution".to_string(),
-                OperationTally {
-                    compared: 10,
-                    members: BTreeMap::from([("(outcome)".to_string(), member)]),
-                },
-            )]),
+            notify_window_ms: 2000,
+            operations: BTreeMap::from([
+                (
+                    "UpdateJobExecution".to_string(),
+                    OperationTally {
+                        compared: 10,
+                        members: BTreeMap::from([("(outcome)".to_string(), member)]),
+                    },
+                ),
+                (
+                    "notify-next".to_string(),
+                    OperationTally {
+                        compared: 3,
+                        members: BTreeMap::from([("(published)".to_string(), dropped)]),
+                    },
+                ),
+            ]),
             quarantined: 1,
             skipped: 2,
             unsent: 0,
@@ -310,7 +356,15 @@ mod tests {
             "{text}"
         );
         assert!(junit(&report).unwrap().contains("<failure"));
+        assert!(
+            text.contains("compared: 10 exchanges, 3 notifications (window 2000 ms)"),
+            "{text}"
+        );
         let page = html(&report);
         assert!(page.contains("4xx ResourceNotFoundException"), "{page}");
+        assert!(
+            page.contains("nothing published within the window"),
+            "{page}"
+        );
     }
 }

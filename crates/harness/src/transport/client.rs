@@ -369,6 +369,18 @@ impl DataClient {
         }
     }
 
+    /// Takes every message `thing`'s device kept on a topic `wanted` accepts, oldest first
+    /// (none over HTTP).
+    pub async fn take_messages(&self, thing: &str, wanted: impl Fn(&str) -> bool) -> Vec<Received> {
+        match &self.link {
+            Link::Broker(mqtt) => mqtt.take(thing, wanted).await,
+            Link::Device {
+                device: Some(d), ..
+            } => d.take(wanted),
+            _ => Vec::new(),
+        }
+    }
+
     /// Disconnects its MQTT connections (an HTTP connection closes when the client goes).
     pub async fn close(&mut self) {
         match &mut self.link {

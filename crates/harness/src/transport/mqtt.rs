@@ -324,6 +324,15 @@ impl MqttDevice {
         }
     }
 
+    /// Takes every kept message on a topic `wanted` accepts, oldest first; the rest stay.
+    pub fn take(&self, wanted: impl Fn(&str) -> bool) -> Vec<Received> {
+        let mut inbox = self.mailbox.inbox.lock().unwrap_or_else(|p| p.into_inner());
+        let (taken, kept): (Vec<Received>, Vec<Received>) =
+            inbox.drain(..).partition(|m| wanted(&m.topic));
+        inbox.extend(kept);
+        taken
+    }
+
     /// Disconnects.
     pub fn close(&self) {
         let _ = self.client.try_disconnect();
@@ -429,6 +438,16 @@ impl MqttTransport {
             Ok(device) => device.next_message(topic, since_us, deadline, wanted).await,
             Err(_) => Err(Vec::new()),
         }
+    }
+
+    /// Takes every message `thing`'s device kept on a topic `wanted` accepts, oldest first
+    /// (none when it never connected).
+    pub async fn take(&self, thing: &str, wanted: impl Fn(&str) -> bool) -> Vec<Received> {
+        let devices = self.devices.lock().await;
+        devices
+            .get(thing)
+            .map(|d| d.take(wanted))
+            .unwrap_or_default()
     }
 
     /// Connects `thing`'s device ahead of time (so it hears notifications from now on).

@@ -24,6 +24,7 @@ use crate::common::faults::{
 
 mod blind_spots;
 mod differential;
+mod notify_proxy;
 mod one_cause;
 mod proxy;
 mod timing_premise;

@@ -15,9 +15,11 @@ use super::world::{Names, Unit};
 use super::{LATE_ALLOWANCE, Replay, label};
 use crate::check::agent::error_of;
 use crate::check::answer::{Answer, read};
+use crate::check::differential::notifications::Kind;
 use crate::check::replay::{Compared, compare};
 use crate::record::capture::{Capture, CapturedEvent, CapturedExchange, Line, labels};
 use crate::record::{DivergenceExample, SETUP_ERROR, outcome_name};
+use crate::transport::mqtt::Received;
 use crate::transport::{DataClient, Exchange, Outcome, Raw, Request};
 use jobcert_contract::{Binding, Operation};
 
@@ -567,6 +569,8 @@ pub(super) struct Playing {
     correlation: Correlation,
     statuses: Statuses,
     previous_done_us: u64,
+    /// The notifications its steps awaited and took.
+    heard: Vec<Received>,
 }
 
 impl Playing {
@@ -578,6 +582,7 @@ impl Playing {
             correlation: Correlation::default(),
             statuses: Statuses::new(),
             previous_done_us: 0,
+            heard: Vec::new(),
         }
     }
 
@@ -673,7 +678,7 @@ impl Playing {
     /// divergence. The device's messages are searched from its start, oldest first, and the one
     /// matched is taken: a notification may arrive before the exchange the recording lists it
     /// after (it answers a change, not a line), and messages about another state are left for
-    /// later lines.
+    /// later lines. The one taken is kept for [`Playing::notifications`].
     async fn notice(&mut self, replay: &Replay, event: &CapturedEvent, line: u64) -> Step {
         // A `notify` lists the pending set as it is when published, which may be after the
         // device's next request or not (and one on a head's start is optional, §7.25): only
@@ -701,26 +706,63 @@ impl Playing {
                 |payload| notified(payload, |j| j.to_string()) == expected,
             )
             .await;
-        if let Err(others) = received {
-            let example = DivergenceExample {
-                kind: "notification".into(),
-                line,
-                device: self.timeline.device.clone(),
-                recorded: format!("{topic} naming {expected:?}"),
-                replayed: format!(
-                    "no such message within {:?} ({} other message(s) on the topic)",
-                    replay.settings.deadline,
-                    others.len()
-                ),
-                exchange: None,
-            };
-            replay.recorder.update(|r| {
-                if let Some(t) = r.replay.as_mut() {
-                    t.diverged(example);
-                }
-            });
-        }
+        let others = match received {
+            Ok(message) => {
+                self.heard.push(message);
+                return Step::Noticed;
+            }
+            Err(others) => others,
+        };
+        let example = DivergenceExample {
+            kind: "notification".into(),
+            line,
+            device: self.timeline.device.clone(),
+            recorded: format!("{topic} naming {expected:?}"),
+            replayed: format!(
+                "no such message within {:?} ({} other message(s) on the topic)",
+                replay.settings.deadline,
+                others.len()
+            ),
+            exchange: None,
+        };
+        replay.recorder.update(|r| {
+            if let Some(t) = r.replay.as_mut() {
+                t.diverged(example);
+            }
+        });
         Step::Noticed
+    }
+
+    /// Takes the device's `notify` messages out of its connection's bounded inbox into what it
+    /// heard, so that a long timeline loses none; `notify-next` stays there for the steps that
+    /// await it.
+    pub(super) async fn keep_notifies(&mut self, replay: &Replay) {
+        let taken = self
+            .take(replay, |t| Kind::of(t) == Some(Kind::Notify))
+            .await;
+        self.heard.extend(taken);
+    }
+
+    /// Every notification the device heard from this replay's target, in order of arrival:
+    /// those its steps awaited or kept and those still in its inbox.
+    pub(super) async fn notifications(&mut self, replay: &Replay) -> Vec<Received> {
+        let rest = self.take(replay, |t| Kind::of(t).is_some()).await;
+        let mut all = std::mem::take(&mut self.heard);
+        all.extend(rest);
+        all.sort_by_key(|m| m.at_us);
+        all
+    }
+
+    /// Takes the messages on a topic `wanted` accepts from the device's MQTT inbox.
+    async fn take(&mut self, replay: &Replay, wanted: impl Fn(&str) -> bool) -> Vec<Received> {
+        let client = self
+            .clients
+            .entry(Binding::Mqtt)
+            .or_insert_with(|| replay.client(Binding::Mqtt));
+        match client.as_ref() {
+            Some(client) => client.take_messages(&self.timeline.device, wanted).await,
+            None => Vec::new(),
+        }
     }
 
     /// Compares each job's last status with the recording's and counts the replayed ones. The

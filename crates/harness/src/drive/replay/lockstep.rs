@@ -1,11 +1,15 @@
 //! Differential runs (`jobcert diff`): one capture replayed against a primary, a candidate and
 //! optionally a secondary target in lock-step per device — each target in its own namespace
 //! (the run id and a letter of its own), each exchange sent to all before the device's next —
-//! with every answer compared member by member. A device whose candidate departs from the
-//! primary in outcome or job is quarantined: its later exchanges are still sent (so the targets
-//! stay in step) but not compared, so one difference does not cascade.
+//! with every answer compared member by member. After its last exchange, each MQTT device's
+//! notifications from every target are compared with the primary's within the notify window
+//! (`check::differential::notifications`). A device whose candidate departs from the primary in
+//! outcome or job is quarantined: its later exchanges are still sent (so the targets stay in
+//! step) but not compared, and neither are the notifications after it, so one difference does
+//! not cascade.
 
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use futures_util::future::join_all;
 use serde_json::Value;
@@ -14,11 +18,12 @@ use tokio_util::sync::CancellationToken;
 
 use super::device::{Playing, Step};
 use super::{Prepared, Replay, ReplaySettings, Targets, events, seed};
+use crate::check::differential::notifications::{self, Comparison, PUBLISHED};
 use crate::check::differential::{
     Baseline, Normalised, OUTCOME, countdown_tolerance, differences, normalise, skew,
 };
 use crate::record::capture::{Capture, Line};
-use crate::record::differential::{Compared, DiffRecord, Sample};
+use crate::record::differential::{Compared, DiffRecord, Notified, Sample};
 use crate::record::{TargetInfo, epoch_ms};
 use jobcert_contract::{Binding, Operation};
 
@@ -42,6 +47,9 @@ pub struct DiffSettings {
     pub relative: f64,
     /// Diffy's absolute threshold, in percent.
     pub absolute: f64,
+    /// How far apart, in target time, two targets' notifications may arrive and still be the
+    /// same notification.
+    pub notify_window: Duration,
 }
 
 /// One target's replay: its letter and run id, and the replay.
@@ -101,6 +109,7 @@ pub async fn run(
         },
         relative: settings.relative,
         absolute: settings.absolute,
+        notify_window_ms: settings.notify_window.as_millis() as u64,
         operations: Default::default(),
         quarantined: 0,
         skipped: 0,
@@ -114,7 +123,7 @@ pub async fn run(
         }
     }
     if stopped_by.is_none() {
-        play(&lanes, prepared, &record).await;
+        play(&lanes, prepared, &record, settings.notify_window).await;
     }
     for lane in &lanes {
         let lane_record = lane.replay.finish(None).await;
@@ -132,7 +141,12 @@ pub async fn run(
 }
 
 /// Plays every device on every lane in lock-step, each lane's world changes beside it.
-async fn play(lanes: &[Lane], prepared: Vec<Prepared>, record: &Arc<Mutex<DiffRecord>>) {
+async fn play(
+    lanes: &[Lane],
+    prepared: Vec<Prepared>,
+    record: &Arc<Mutex<DiffRecord>>,
+    window: Duration,
+) {
     let mut tasks = JoinSet::new();
     let starts: Vec<u64> = lanes.iter().map(|l| l.replay.now_us()).collect();
     let mut devices: Vec<Vec<Playing>> = Vec::new();
@@ -154,16 +168,17 @@ async fn play(lanes: &[Lane], prepared: Vec<Prepared>, record: &Arc<Mutex<DiffRe
     );
     for playing in devices {
         let (shared, record) = (shared.clone(), record.clone());
-        tasks.spawn(async move { device(&shared, playing, &record).await });
+        tasks.spawn(async move { device(&shared, playing, &record, window).await });
     }
     while tasks.join_next().await.is_some() {}
 }
 
-/// One device's exchanges on every lane, compared after each step.
+/// One device's exchanges on every lane, compared after each step, then its notifications.
 async fn device(
     lanes: &[(String, Arc<Replay>, u64)],
     mut playing: Vec<Playing>,
     record: &Mutex<DiffRecord>,
+    window: Duration,
 ) {
     let Some(first) = playing.first() else {
         return;
@@ -173,7 +188,12 @@ async fn device(
     let mut baselines = vec![Baseline::default(); playing.len()];
     // The largest real-time skew so far between the primary's requests and each other's.
     let mut skews = [std::time::Duration::ZERO; 2];
+    let mqtt = first.timeline().mqtt;
     let mut quarantined = false;
+    // Where each lane was (µs since its start) when the device was quarantined.
+    let mut cutoffs: Option<Vec<u64>> = None;
+    // The primary's sends (µs since its start) and their capture lines, to place notifications.
+    let mut marks: Vec<(u64, u64)> = Vec::new();
     for k in 0..lines {
         let steps = join_all(
             playing
@@ -184,6 +204,11 @@ async fn device(
         .await;
         if steps.iter().any(|s| matches!(s, Step::Halted)) {
             return;
+        }
+        if mqtt {
+            for (p, (_, replay, _)) in playing.iter_mut().zip(lanes) {
+                p.keep_notifies(replay).await;
+            }
         }
         if steps.iter().all(|s| matches!(s, Step::Noticed)) {
             continue;
@@ -203,6 +228,8 @@ async fn device(
             record.lock().unwrap_or_else(|p| p.into_inner()).unsent += 1;
             continue;
         }
+        let since_start = |lane: usize| sent[lane].0.timing.sent_us.saturating_sub(lanes[lane].2);
+        marks.push((since_start(0), line));
         if quarantined {
             record.lock().unwrap_or_else(|p| p.into_inner()).skipped += 1;
             continue;
@@ -253,6 +280,7 @@ async fn device(
                 candidate: value(&normal[1], path),
                 secondary: normal.get(2).map(|s| value(s, path)),
                 exchanges: sent.iter().map(|(e, _)| e.clone()).collect(),
+                notifications: Vec::new(),
             },
         );
         let departs = raw
@@ -260,10 +288,151 @@ async fn device(
             .any(|p| (p == OUTCOME || p.ends_with("jobId")) && !noise.contains(p));
         if departs {
             quarantined = true;
+            cutoffs = Some((0..sent.len()).map(since_start).collect());
             record.lock().unwrap_or_else(|p| p.into_inner()).quarantined += 1;
         }
     }
+    if mqtt {
+        let terms = NotifyTerms {
+            window,
+            skews: &skews,
+            cutoffs: cutoffs.as_deref(),
+            marks: &marks,
+        };
+        terms.compare(lanes, &mut playing, record).await;
+    }
     for (p, (_, replay, _)) in playing.into_iter().zip(lanes) {
         p.finish(replay);
+    }
+}
+
+/// What a device's notifications are compared with: the window (target time), the largest
+/// skew so far between the primary's requests and each other lane's, where each lane was when
+/// the device was quarantined, and the primary's sends with their capture lines.
+struct NotifyTerms<'a> {
+    window: Duration,
+    skews: &'a [Duration; 2],
+    cutoffs: Option<&'a [u64]>,
+    marks: &'a [(u64, u64)],
+}
+
+impl NotifyTerms<'_> {
+    /// Waits out the window (for notifications of the last exchanges), then compares what each
+    /// lane published to the device before its quarantine with the primary's.
+    async fn compare(
+        &self,
+        lanes: &[(String, Arc<Replay>, u64)],
+        playing: &mut [Playing],
+        record: &Mutex<DiffRecord>,
+    ) {
+        let replay = &lanes[0].1;
+        let scale = replay.targets.primary.time_scale;
+        // The window in real time, grown by the measured skew as the countdown's tolerance is.
+        let windows: Vec<Duration> = self
+            .skews
+            .iter()
+            .map(|s| {
+                Duration::from_secs_f64(self.window.as_secs_f64() / scale.max(f64::EPSILON)) + *s
+            })
+            .collect();
+        let longest = windows.iter().max().copied().unwrap_or_default();
+        tokio::select! {
+            () = tokio::time::sleep(longest) => {}
+            () = replay.halt.cancelled() => return,
+        }
+        let mut published: Vec<Vec<Notified>> = Vec::new();
+        for (k, (p, (_, lane, start))) in playing.iter_mut().zip(lanes).enumerate() {
+            let cutoff = self.cutoffs.map_or(u64::MAX, |c| c[k]);
+            published.push(
+                p.notifications(lane)
+                    .await
+                    .into_iter()
+                    .map(|m| Notified {
+                        topic: m.topic,
+                        payload: m.payload,
+                        at_us: m.at_us.saturating_sub(*start),
+                    })
+                    .filter(|n| n.at_us < cutoff)
+                    .collect(),
+            );
+        }
+        let reduced: Vec<_> = published
+            .iter()
+            .zip(lanes)
+            .map(|(list, (run, _, _))| {
+                let messages: Vec<(u64, &str, &str)> = list
+                    .iter()
+                    .map(|n| (n.at_us, n.topic.as_str(), n.payload.as_str()))
+                    .collect();
+                notifications::reduce(&messages, run)
+            })
+            .collect();
+        let others = lanes.len() - 1;
+        let windows_us: Vec<u64> = windows[..others]
+            .iter()
+            .map(|w| w.as_micros() as u64)
+            .collect();
+        let tolerances: Vec<f64> = self.skews[..others]
+            .iter()
+            .map(|s| countdown_tolerance(scale, *s))
+            .collect();
+        let device = device_of(&playing[0], replay);
+        let mut record = record.lock().unwrap_or_else(|p| p.into_inner());
+        for c in notifications::compare(&reduced, &windows_us, &tolerances) {
+            let noise = c.differ.get(1).cloned().unwrap_or_default();
+            record.count(c.kind.name(), &c.differ[0], &noise, |path| {
+                self.sample(&c, path, &published, &device)
+            });
+        }
+    }
+
+    /// The sample of comparison `c` at `path`: each lane's member (every member, reduced, for
+    /// [`PUBLISHED`]) and message.
+    fn sample(
+        &self,
+        c: &Comparison,
+        path: &str,
+        published: &[Vec<Notified>],
+        device: &str,
+    ) -> Sample {
+        let message = |k: usize| c.heard[k].as_ref().map(|h| published[k][h.index].clone());
+        let value = |k: usize| match &c.heard[k] {
+            Some(h) if path == PUBLISHED => Value::Object(
+                h.said
+                    .members
+                    .iter()
+                    .map(|(p, v)| (p.clone(), v.clone()))
+                    .collect(),
+            ),
+            Some(h) => h.said.members.get(path).cloned().unwrap_or(Value::Null),
+            None => Value::Null,
+        };
+        let at = c.heard.iter().flatten().map(|h| h.at_us).min().unwrap_or(0);
+        let line = self
+            .marks
+            .iter()
+            .take_while(|(sent, _)| *sent <= at)
+            .last()
+            .or(self.marks.first())
+            .map_or(0, |(_, line)| *line);
+        Sample {
+            line,
+            device: device.to_string(),
+            primary: value(0),
+            candidate: value(1),
+            secondary: (c.heard.len() > 2).then(|| value(2)),
+            exchanges: Vec::new(),
+            notifications: (0..c.heard.len()).map(message).collect(),
+        }
+    }
+}
+
+/// The recorded name of the device `playing` plays.
+fn device_of(playing: &Playing, replay: &Replay) -> String {
+    let i = playing.timeline().line_index(0);
+    match &replay.capture.lines[i].value {
+        Line::Exchange(e) => e.device.clone(),
+        Line::Event(e) => e.device.clone(),
+        _ => String::new(),
     }
 }

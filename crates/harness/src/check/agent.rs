@@ -1,7 +1,12 @@
 //! What a fleet device can judge from its own vantage point: the jobs created for its thing
 //! (and acknowledged before it asked), the ones it has finished, and the step timer it set.
 //! Every answer also gets the checks of [`super::answer::read`]. Missing or late answers are not
-//! findings here: under load they are errors, which the run's thresholds weigh.
+//! findings here: under load they are errors, which the run's thresholds weigh. A replay feeds
+//! the same oracle what its device saw (`reads` judges the reads a replayed device makes).
+
+mod reads;
+#[cfg(test)]
+mod tests;
 
 use std::collections::HashSet;
 
@@ -10,7 +15,7 @@ use serde_json::Value;
 use super::answer::{Answer, read};
 use crate::finding::{Finding, Profile};
 use crate::transport::{Exchange, Outcome};
-use jobcert_contract::{Binding, Operation, req};
+use jobcert_contract::{Binding, Operation, RequirementId, req};
 
 /// A job the control plane acknowledged creating for the device's thing.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,17 +53,68 @@ pub struct Judged {
 #[derive(Debug, Clone, Default)]
 pub struct DeviceOracle {
     finished: HashSet<String>,
+    /// Jobs the device moved to IN_PROGRESS (and has not finished): the head of the list.
+    in_progress: HashSet<String>,
+    /// Jobs whose state the device can no longer tell (a timer may have ended them, a
+    /// cancellation reached them, an update went unanswered): nothing is concluded about them.
+    forgotten: HashSet<String>,
 }
 
 impl DeviceOracle {
     /// Notes that `job` reached a terminal status.
     pub fn finished(&mut self, job: &str) {
+        self.in_progress.remove(job);
         self.finished.insert(job.to_string());
     }
 
     /// Whether `job` is finished.
     pub fn is_finished(&self, job: &str) -> bool {
         self.finished.contains(job)
+    }
+
+    /// Notes that `job` is IN_PROGRESS (started, or moved there by an update).
+    pub fn started(&mut self, job: &str) {
+        if !self.finished.contains(job) {
+            self.in_progress.insert(job.to_string());
+        }
+    }
+
+    /// Whether `job` is IN_PROGRESS as far as the device knows.
+    pub fn is_in_progress(&self, job: &str) -> bool {
+        self.in_progress.contains(job)
+    }
+
+    /// Stops concluding anything about `job`: the device no longer knows its state.
+    pub fn forget(&mut self, job: &str) {
+        self.in_progress.remove(job);
+        self.forgotten.insert(job.to_string());
+    }
+
+    /// Whether `job` is finished, unless forgotten.
+    fn known_finished(&self, job: &str) -> bool {
+        self.finished.contains(job) && !self.forgotten.contains(job)
+    }
+
+    /// The jobs of `created` the device still knows about, and whether it knows every one
+    /// (`exact` as given, unless a job was forgotten).
+    fn known<'a>(&self, created: &'a [CreatedJob], exact: bool) -> (Vec<&'a CreatedJob>, bool) {
+        let known: Vec<&CreatedJob> = created
+            .iter()
+            .filter(|j| !self.forgotten.contains(&j.id))
+            .collect();
+        (known, exact && self.forgotten.is_empty())
+    }
+
+    /// The pending jobs among `known`, head first: IN_PROGRESS before QUEUED, each in creation
+    /// order.
+    fn pending<'a>(&self, known: &[&'a CreatedJob]) -> Vec<&'a CreatedJob> {
+        let mut pending: Vec<&CreatedJob> = known
+            .iter()
+            .copied()
+            .filter(|j| !self.finished.contains(&j.id))
+            .collect();
+        pending.sort_by_key(|j| !self.in_progress.contains(&j.id));
+        pending
     }
 
     /// Judges a start-next answer. `created` lists the jobs acknowledged before the request
@@ -77,43 +133,52 @@ impl DeviceOracle {
         let op = Operation::StartNextPendingJobExecution;
         let (answer, mut findings) = wire(exchange, op, binding, profile);
         let error = error_of(exchange, &answer);
+        let started = if stateful {
+            let (started, facts) =
+                self.start_next_facts(&answer, Some(exchange.seq), created, exact);
+            findings.extend(facts);
+            started
+        } else {
+            answer
+                .success()
+                .and_then(|b| b.get("execution"))
+                .and_then(started_of)
+        };
+        (started, Judged { findings, error })
+    }
+
+    /// The state facts of a start-next answer (see [`Self::start_next`]): the execution
+    /// returned is the head of the pending list (SN-NEXT-ORDER, SN-EMPTY) and IN_PROGRESS
+    /// (SN-START). Only a success is judged.
+    pub fn start_next_facts(
+        &self,
+        answer: &Answer,
+        seq: Option<u64>,
+        created: &[CreatedJob],
+        exact: bool,
+    ) -> (Option<Started>, Vec<Finding>) {
+        let mut findings = Vec::new();
         let Some(body) = answer.success() else {
-            return (None, Judged { findings, error });
+            return (None, findings);
         };
         let execution = body.get("execution").filter(|e| !e.is_null());
-        let seq = Some(exchange.seq);
-        if !stateful {
-            let started = execution.and_then(started_of);
-            return (started, Judged { findings, error });
-        }
-        let pending: Vec<&CreatedJob> = created
-            .iter()
-            .filter(|j| !self.finished.contains(&j.id))
-            .collect();
+        let (known, exact) = self.known(created, exact);
+        let pending = self.pending(&known);
         let Some(execution) = execution else {
-            if exact || !pending.is_empty() {
-                findings.push(Finding::check(
-                    pending.is_empty(),
-                    if pending.is_empty() {
-                        req::SN_EMPTY
-                    } else {
-                        req::SN_NEXT_ORDER
-                    },
-                    match pending.first() {
-                        Some(j) => format!("{} is pending, yet no execution came back", j.id),
-                        None => "nothing pending and no execution".to_string(),
-                    },
-                    seq,
-                ));
-            }
-            return (None, Judged { findings, error });
+            findings.extend(self.nothing_returned(&pending, exact, Head::StartNext, seq));
+            return (None, findings);
         };
         let Some(started) = started_of(execution) else {
-            return (None, Judged { findings, error });
+            return (None, findings);
         };
-        if let Some(f) = order(&started.job_id, &pending, created, exact, seq) {
-            findings.push(f);
-        }
+        findings.extend(self.order(
+            &started.job_id,
+            &pending,
+            &known,
+            exact,
+            Head::StartNext,
+            seq,
+        ));
         let status = execution.get("status").and_then(Value::as_str);
         findings.push(Finding::check(
             status == Some("IN_PROGRESS"),
@@ -125,7 +190,33 @@ impl DeviceOracle {
             ),
             seq,
         ));
-        (Some(started), Judged { findings, error })
+        (Some(started), findings)
+    }
+
+    /// The finding of an answer that names no execution: only wrong while a known job is
+    /// pending, and only right for certain when the device knows every job (`exact`).
+    fn nothing_returned(
+        &self,
+        pending: &[&CreatedJob],
+        exact: bool,
+        head: Head,
+        seq: Option<u64>,
+    ) -> Option<Finding> {
+        (exact || !pending.is_empty()).then(|| {
+            Finding::check(
+                pending.is_empty(),
+                if pending.is_empty() {
+                    head.empty()
+                } else {
+                    head.order()
+                },
+                match pending.first() {
+                    Some(j) => format!("{} is pending, yet no execution came back", j.id),
+                    None => "nothing pending and no execution".to_string(),
+                },
+                seq,
+            )
+        })
     }
 
     /// Judges the answer to an update of an IN_PROGRESS execution. `timer_may_have_fired`
@@ -150,13 +241,8 @@ impl DeviceOracle {
         } else {
             error_of(exchange, &answer)
         };
-        if !excused && !matches!(answer, Answer::Unanswered) {
-            findings.push(Finding::check(
-                accepted,
-                req::UP_TRANSITION,
-                format!("IN_PROGRESS → {status} on {job}: {}", answer.describe()),
-                Some(exchange.seq),
-            ));
+        if !excused {
+            findings.extend(transition(&answer, Some(exchange.seq), job, status));
         }
         (accepted, Judged { findings, error })
     }
@@ -227,62 +313,104 @@ fn started_of(execution: &Value) -> Option<Started> {
     })
 }
 
-/// SN-NEXT-ORDER: the job started is the oldest pending one; one created within the same
-/// second is only a tie (SN-TIE-ORDER, which the contract leaves open).
-/// Nothing is concluded about a job unknown to the device while a creation was in flight.
-fn order(
-    job: &str,
-    pending: &[&CreatedJob],
-    created: &[CreatedJob],
-    exact: bool,
-    seq: Option<u64>,
-) -> Option<Finding> {
-    let known = created.iter().any(|j| j.id == job);
-    if !known && !exact {
-        return None;
-    }
-    let Some(head) = pending.first() else {
-        return Some(Finding::check(
-            !known,
-            req::SN_NEXT_ORDER,
-            if known {
-                format!("{job} was started although the device had finished it")
-            } else {
-                format!("{job} is not a job of this thing")
-            },
+/// UP-TRANSITION: an update of an IN_PROGRESS execution of `job` to `status` (IN_PROGRESS or
+/// terminal) is accepted; an unanswered one is no finding.
+pub fn transition(answer: &Answer, seq: Option<u64>, job: &str, status: &str) -> Option<Finding> {
+    (!matches!(answer, Answer::Unanswered)).then(|| {
+        Finding::check(
+            answer.success().is_some(),
+            req::UP_TRANSITION,
+            format!("IN_PROGRESS → {status} on {job}: {}", answer.describe()),
             seq,
-        ));
-    };
-    if head.id == job {
-        return Some(Finding::pass(
-            req::SN_NEXT_ORDER,
-            format!("{job} is the oldest pending job"),
-            seq,
-        ));
-    }
-    Some(match pending.iter().find(|j| j.id == job) {
-        Some(j) if j.sent_us.saturating_sub(head.acked_us) < SAME_SECOND_US => Finding::fail(
-            req::SN_TIE_ORDER,
-            format!(
-                "{job} was started before {}, created just before it",
-                head.id
-            ),
-            seq,
-        ),
-        Some(_) => Finding::fail(
-            req::SN_NEXT_ORDER,
-            format!("{job} was started before the older {}", head.id),
-            seq,
-        ),
-        None => Finding::fail(
-            req::SN_NEXT_ORDER,
-            format!(
-                "{job} was started, but {} is the oldest pending job",
-                head.id
-            ),
-            seq,
-        ),
+        )
     })
+}
+
+/// Which answer names the head of the pending list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Head {
+    /// Start-next (SN-NEXT-ORDER, SN-EMPTY).
+    StartNext,
+    /// Describe `$next` (DE-NEXT, DE-NEXT-EMPTY).
+    DescribeNext,
+}
+
+impl Head {
+    fn order(self) -> RequirementId {
+        match self {
+            Self::StartNext => req::SN_NEXT_ORDER,
+            Self::DescribeNext => req::DE_NEXT,
+        }
+    }
+
+    fn empty(self) -> RequirementId {
+        match self {
+            Self::StartNext => req::SN_EMPTY,
+            Self::DescribeNext => req::DE_NEXT_EMPTY,
+        }
+    }
+}
+
+impl DeviceOracle {
+    /// The head facts (SN-NEXT-ORDER or DE-NEXT): the job named is the oldest pending one,
+    /// IN_PROGRESS before QUEUED; one queued within the same second as a QUEUED head is only a
+    /// tie (SN-TIE-ORDER, which the contract leaves open). Nothing is concluded about a job
+    /// unknown to the device while a creation was in flight (or a job was forgotten).
+    fn order(
+        &self,
+        job: &str,
+        pending: &[&CreatedJob],
+        known: &[&CreatedJob],
+        exact: bool,
+        kind: Head,
+        seq: Option<u64>,
+    ) -> Option<Finding> {
+        if self.forgotten.contains(job) {
+            return None;
+        }
+        let known = known.iter().any(|j| j.id == job);
+        if !known && !exact {
+            return None;
+        }
+        let Some(head) = pending.first() else {
+            return Some(Finding::fail(
+                kind.order(),
+                if known {
+                    format!("{job} came back although the device had finished it")
+                } else {
+                    format!("{job} is not a job of this thing")
+                },
+                seq,
+            ));
+        };
+        if head.id == job {
+            return Some(Finding::pass(
+                kind.order(),
+                format!("{job} is the oldest pending job"),
+                seq,
+            ));
+        }
+        let tie_possible = !self.in_progress.contains(&head.id);
+        Some(match pending.iter().find(|j| j.id == job) {
+            Some(j) if tie_possible && j.sent_us.saturating_sub(head.acked_us) < SAME_SECOND_US => {
+                Finding::fail(
+                    req::SN_TIE_ORDER,
+                    format!("{job} came before {}, created just before it", head.id),
+                    seq,
+                )
+            }
+            Some(_) => Finding::fail(
+                kind.order(),
+                format!("{job} came before the older {}", head.id),
+                seq,
+            ),
+            None => Finding::fail(
+                kind.order(),
+                format!("{job} came back, but {} is the oldest pending job", head.id),
+                seq,
+            ),
+        })
+    }
 }
 
 /// What failed the device in this exchange, if anything.

@@ -27,6 +27,7 @@ mod differential;
 mod notify_proxy;
 mod one_cause;
 mod proxy;
+mod replay;
 mod timing_premise;
 
 use proxy::RunningProxy;
@@ -101,6 +102,9 @@ enum Fault {
     EndsAfter(&'static str, u32),
     /// A failed execution is never retried, whatever the job's retry configuration.
     NoRetries,
+    /// A StartNext that finds nothing pending answers with the thing's last SUCCEEDED
+    /// execution, as if it had come back.
+    FinishedComesBack,
 }
 
 /// How long [`Fault::SlowOnce`] and [`Fault::SlowEveryTime`] hold back an answer: 6 minutes of

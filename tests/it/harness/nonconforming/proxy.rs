@@ -173,6 +173,8 @@ struct Proxy {
     ends: Mutex<BTreeMap<Key, Instant>>,
     /// Executions (thing label, decoded job id) an accepted FAILED ended, whose retries are hidden.
     failed: Mutex<BTreeSet<(String, String)>>,
+    /// The last job (raw path label) an accepted SUCCEEDED ended, by thing (raw path label).
+    succeeded: Mutex<BTreeMap<String, String>>,
     /// Executions with a step timer running, as far as the requests through the proxy tell.
     step_timers: Mutex<BTreeSet<Key>>,
     /// The request last throttled (method, URI and body; names are run-unique, so only its
@@ -225,6 +227,35 @@ impl Proxy {
             .send()
             .await?;
         r.json().await
+    }
+
+    /// Notes the job an accepted Update of `thing` (raw path labels) set SUCCEEDED.
+    fn note_succeeded(&self, thing: &str, job: Option<String>, sent: &Bytes) {
+        let succeeded =
+            serde_json::from_slice::<Value>(sent).is_ok_and(|input| input["status"] == "SUCCEEDED");
+        if let Some(job) = job.filter(|_| succeeded) {
+            let mut last = self.succeeded.lock().expect("not poisoned");
+            last.insert(thing.to_string(), job);
+        }
+    }
+
+    /// An empty StartNext answer for `thing` replaced by the description of its last
+    /// SUCCEEDED execution, if it has one.
+    async fn bring_back(&self, thing: &str, answer: &mut Answer) {
+        let empty = serde_json::from_slice::<Value>(&answer.body)
+            .is_ok_and(|body| body.get("execution").is_none());
+        let last = self
+            .succeeded
+            .lock()
+            .expect("not poisoned")
+            .get(thing)
+            .cloned();
+        let (true, Some(job)) = (empty, last) else {
+            return;
+        };
+        if let Ok(described) = self.get_json(&format!("/things/{thing}/jobs/{job}")).await {
+            *answer = Answer::json(&json!({ "execution": described["execution"] }));
+        }
     }
 
     /// StartNext done wrong: starts the newest QUEUED execution of `thing` (a raw path label)
@@ -458,6 +489,12 @@ async fn handle(
         (Fault::MinusOneStartsATimer, Some((Op::Update, thing))) => {
             proxy.track_step(thing, job.as_deref(), &sent, &answer);
         }
+        (Fault::FinishedComesBack, Some((Op::Update, thing))) if answer.status.is_success() => {
+            proxy.note_succeeded(thing, job, &sent);
+        }
+        (Fault::FinishedComesBack, Some((Op::StartNext, thing))) if answer.status.is_success() => {
+            proxy.bring_back(thing, &mut answer).await;
+        }
         (Fault::SlowOnce | Fault::SlowEveryTime, Some((Op::StartNext, _)))
             if proxy.slows(&sent) =>
         {
@@ -508,6 +545,7 @@ impl RunningProxy {
             running: Mutex::default(),
             ends: Mutex::default(),
             failed: Mutex::default(),
+            succeeded: Mutex::default(),
             step_timers: Mutex::default(),
             throttled: Mutex::default(),
             slowed: AtomicU64::new(0),

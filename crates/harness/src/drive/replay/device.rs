@@ -1,8 +1,9 @@
 //! One recorded device replayed: its exchanges in their recorded order, each sent when due and
 //! after the previous answer, mapped onto what this replay's target answered, compared with
-//! the recorded answer and judged like any fleet device's. Beside the devices, each unit's
-//! later world changes (a job created mid-run, a cancel) happen on the same schedule, and a
-//! device's exchange waits for every change recorded before it.
+//! the recorded answer and judged like any fleet device's: by the wire checks and, where the
+//! capture is a complete world for it, by a fleet device's state facts (`vantage`). Beside the
+//! devices, each unit's later world changes (a job created mid-run, a cancel) happen on the
+//! same schedule, and a device's exchange waits for every change recorded before it.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -11,20 +12,24 @@ use serde_json::{Map, Value, json};
 use tokio::sync::watch;
 
 use super::correlate::Correlation;
+use super::vantage::{Asked, Created, Vantage, View, certain, named_job};
 use super::world::{Names, Unit};
 use super::{LATE_ALLOWANCE, Replay, label};
-use crate::check::agent::error_of;
+use crate::check::agent::{CreatedJob, error_of};
 use crate::check::answer::{Answer, read};
 use crate::check::differential::notifications::Kind;
 use crate::check::replay::{Compared, compare};
-use crate::record::capture::{Capture, CapturedEvent, CapturedExchange, Line, labels};
+use crate::finding::Finding;
+use crate::record::capture::{
+    Capture, CapturedEvent, CapturedExchange, Line, job_placeholder, labels,
+};
 use crate::record::{DivergenceExample, SETUP_ERROR, outcome_name};
 use crate::transport::mqtt::Received;
 use crate::transport::{DataClient, Exchange, Outcome, Raw, Request};
 use jobcert_contract::{Binding, Operation};
 
 /// The job a recorded path or topic names (`…/jobs/<job>…`); none for `$next`.
-fn job_in(target: &str) -> Option<&str> {
+pub(super) fn job_in(target: &str) -> Option<&str> {
     let path = target.split('?').next().unwrap_or(target);
     let mut parts = path.split('/');
     parts.find(|p| *p == "jobs")?;
@@ -54,7 +59,7 @@ impl LineIndex {
                     i,
                     labels(&c.target, "job")
                         .iter()
-                        .map(|l| crate::record::capture::job_placeholder(l))
+                        .map(|l| job_placeholder(l))
                         .collect(),
                 )),
                 _ => {}
@@ -72,8 +77,8 @@ impl LineIndex {
 #[derive(Debug)]
 pub(super) struct GroupPlan {
     /// Each device (placeholder or literal name) with its exchanges and notifications, in
-    /// capture order.
-    devices: Vec<(String, Vec<usize>)>,
+    /// capture order, and whether it is judged for state ([`certain`]).
+    devices: Vec<(String, Vec<usize>, bool)>,
     /// When the group's devices first send, in the capture's microseconds.
     pub(super) first_us: Option<u64>,
     /// The world changes after that, in recorded order, with their times.
@@ -85,15 +90,18 @@ pub(super) struct GroupPlan {
 impl GroupPlan {
     /// The plan of the group of `unit` (any copy of it).
     pub(super) fn of(capture: &Capture, index: &LineIndex, unit: &Unit) -> Self {
-        let mut devices: Vec<(String, Vec<usize>)> = unit
+        let mut devices: Vec<(String, Vec<usize>, bool)> = unit
             .things
             .iter()
-            .filter_map(|t| index.by_device.get(t).map(|l| (t.clone(), l.clone())))
+            .filter_map(|t| {
+                let lines = index.by_device.get(t)?;
+                Some((t.clone(), lines.clone(), certain(capture, t, lines)))
+            })
             .collect();
         devices.sort();
         let mut line_times: Vec<u64> = devices
             .iter()
-            .flat_map(|(_, lines)| lines)
+            .flat_map(|(_, lines, _)| lines)
             .filter_map(|&i| match &capture.lines[i].value {
                 Line::Exchange(e) => Some(e.sent_us),
                 _ => None,
@@ -146,6 +154,8 @@ pub(super) struct Order {
     lines: watch::Sender<usize>,
     /// What the copy plays.
     pub(super) plan: Arc<GroupPlan>,
+    /// The jobs created so far in the copy.
+    pub(super) created: Created,
 }
 
 impl Order {
@@ -155,6 +165,7 @@ impl Order {
             changes: watch::channel(0).0,
             lines: watch::channel(0).0,
             plan,
+            created: Created::default(),
         }
     }
 
@@ -194,8 +205,14 @@ pub(super) enum Change {
     Control(usize),
 }
 
-/// Creates seeded job `j` in `unit`'s copy of the world.
-pub(super) async fn create_job(replay: &Replay, unit: &Unit, j: usize) -> Result<(), String> {
+/// Creates seeded job `j` in `unit`'s copy of the world, whose devices learn when it was sent
+/// and acknowledged from `created`.
+pub(super) async fn create_job(
+    replay: &Replay,
+    unit: &Unit,
+    created: &Created,
+    j: usize,
+) -> Result<(), String> {
     let names = Names::new(&replay.settings.run_id, unit.clone);
     let job = &replay.capture.header.seed.jobs[j];
     let id = names.apply(&job.id);
@@ -208,11 +225,21 @@ pub(super) async fn create_job(replay: &Replay, unit: &Unit, j: usize) -> Result
         serde_json::from_str(&names.apply(&Value::Object(job.create.clone()).to_string()))
             .unwrap_or_default();
     let seq = replay.next_seq();
+    created.creating();
     let called = replay
         .control
         .create_job_with(seq, &id, &id, &targets, &members)
-        .await
-        .map_err(|e| format!("CreateJob {id}: {e}"))?;
+        .await;
+    let acked = called.as_ref().ok().filter(|c| c.result.is_ok()).map(|c| {
+        let timing = &c.exchange.timing;
+        CreatedJob {
+            id: id.clone(),
+            sent_us: timing.sent_us,
+            acked_us: timing.done_us,
+        }
+    });
+    created.ended(&id, &job.targets, acked);
+    let called = called.map_err(|e| format!("CreateJob {id}: {e}"))?;
     let failed = called.result.as_ref().err().map(|e| e.to_string());
     replay.recorder.exchange(
         &called.exchange,
@@ -241,12 +268,15 @@ pub(super) async fn run_events(replay: &Replay, unit: &Unit, order: &Order, star
         }
         match change {
             Change::Job(j) => {
-                if let Err(e) = create_job(replay, unit, j).await {
+                if let Err(e) = create_job(replay, unit, &order.created, j).await {
                     tracing::warn!("replay: {e}");
                 }
             }
             Change::Control(i) => {
                 if let Line::Control(c) = &replay.capture.lines[i].value {
+                    for label in labels(&c.target, "job") {
+                        order.created.touched(&names.apply(&job_placeholder(label)));
+                    }
                     let seq = replay.next_seq();
                     let path = names.apply(&c.target);
                     let body = c.body.as_deref().map(|b| names.apply(b));
@@ -270,8 +300,12 @@ pub(super) async fn run_events(replay: &Replay, unit: &Unit, order: &Order, star
 /// One device's exchanges in one copy of the world.
 pub(super) struct Timeline {
     names: Names,
+    /// The device as the capture names it (placeholder or literal).
+    recorded: String,
     /// The real thing name.
     device: String,
+    /// Whether it is judged for state.
+    stateful: bool,
     /// Indices into the capture's lines.
     lines: Vec<usize>,
     /// Whether any of them goes over MQTT (the device then connects before the replay starts).
@@ -297,9 +331,11 @@ impl Timeline {
             .plan
             .devices
             .iter()
-            .map(|(device, lines)| {
+            .map(|(device, lines, stateful)| {
                 Timeline {
+                recorded: device.clone(),
                 device: names.device(device),
+                stateful: *stateful,
                 names: names.clone(),
                 mqtt: lines.iter().any(|&i| {
                     matches!(&capture.lines[i].value, Line::Exchange(e) if e.transport == "mqtt")
@@ -339,7 +375,7 @@ impl Timeline {
     /// Plays the timeline from `start_us` (µs since the replay's origin), each exchange after
     /// the world changes recorded before it.
     pub(super) async fn play(self, replay: &Replay, start_us: u64) {
-        let mut playing = Playing::new(self);
+        let mut playing = Playing::new(self, replay.targets.primary.time_scale);
         for k in 0..playing.timeline.len() {
             if let Step::Halted = playing.step(replay, start_us, k).await {
                 return;
@@ -431,18 +467,20 @@ impl Timeline {
         Some(exchange)
     }
 
-    /// Compares the answer with the recorded one, learns from it, and records it judged.
+    /// Compares the answer with the recorded one, learns from it, and records it judged by the
+    /// wire checks and the device's state facts (`before`: the world when it went out).
     #[allow(clippy::too_many_arguments)]
     fn judge(
         &self,
         replay: &Replay,
-        correlation: &mut Correlation,
-        statuses: &mut Statuses,
+        learnt: (&mut Correlation, &mut Statuses, &mut Vantage),
         recorded: &CapturedExchange,
         line: u64,
         binding: Binding,
         exchange: &Exchange,
+        before: &View,
     ) {
+        let (correlation, statuses, vantage) = learnt;
         let Some(operation) = Operation::from_name(&recorded.operation) else {
             return;
         };
@@ -512,11 +550,45 @@ impl Timeline {
                 }
             });
         }
-        let (answer, findings) = read(exchange, operation, binding, replay.settings.profile);
+        let (answer, mut findings) = read(exchange, operation, binding, replay.settings.profile);
+        findings.extend(self.facts(
+            vantage,
+            (
+                recorded,
+                operation,
+                named_job(operation, &target).map(|j| correlation.job(j)),
+            ),
+            exchange,
+            &answer,
+            before,
+        ));
         // An error the recording also got is what the request was for, not a failure.
         let error =
             error_of(exchange, &answer).filter(|_| diverged || answer == Answer::Unanswered);
         replay.recorder.exchange(exchange, findings, error);
+    }
+
+    /// The device's state facts about `answer`, from what it knew when the request went out
+    /// (`before`) and knows now.
+    fn facts(
+        &self,
+        vantage: &mut Vantage,
+        (recorded, operation, job): (&CapturedExchange, Operation, Option<String>),
+        exchange: &Exchange,
+        answer: &Answer,
+        before: &View,
+    ) -> Vec<Finding> {
+        let after = self.order.created.view(&self.recorded);
+        let body = recorded.body.as_deref().map(|b| self.names.apply(b));
+        let asked = Asked {
+            operation,
+            job: job.as_deref(),
+            body: body.as_deref(),
+            recorded_accepted: accepted(&recorded.answer.outcome()),
+            before,
+            after: &after,
+        };
+        vantage.judge(&asked, exchange, answer)
     }
 
     /// Compares each job's last status in the replay with the recording's, and counts the
@@ -568,15 +640,18 @@ pub(super) struct Playing {
     clients: HashMap<Binding, Option<DataClient>>,
     correlation: Correlation,
     statuses: Statuses,
+    vantage: Vantage,
     previous_done_us: u64,
     /// The notifications its steps awaited and took.
     heard: Vec<Received>,
 }
 
 impl Playing {
-    /// `timeline`, at its start.
-    pub(super) fn new(timeline: Timeline) -> Self {
+    /// `timeline`, at its start, against a target whose clock runs `time_scale` times real
+    /// time.
+    pub(super) fn new(timeline: Timeline, time_scale: f64) -> Self {
         Self {
+            vantage: Vantage::new(timeline.stateful, time_scale),
             timeline,
             clients: HashMap::new(),
             correlation: Correlation::default(),
@@ -633,6 +708,7 @@ impl Playing {
             .clients
             .entry(binding)
             .or_insert_with(|| replay.client(binding));
+        let before = self.timeline.order.created.view(&self.timeline.recorded);
         let sent = match client.as_mut() {
             Some(client) => {
                 self.timeline
@@ -653,12 +729,12 @@ impl Playing {
                 self.previous_done_us = exchange.timing.done_us;
                 self.timeline.judge(
                     replay,
-                    &mut self.correlation,
-                    &mut self.statuses,
+                    (&mut self.correlation, &mut self.statuses, &mut self.vantage),
                     recorded,
                     line,
                     binding,
                     &exchange,
+                    &before,
                 );
                 let target = self.timeline.names.apply(&recorded.target);
                 let job = job_in(&target).map(|j| self.correlation.job(j));

@@ -156,7 +156,10 @@ async fn play(
             if devices.len() <= d {
                 devices.push(Vec::new());
             }
-            devices[d].push(Playing::new(timeline));
+            devices[d].push(Playing::new(
+                timeline,
+                lane.replay.targets.primary.time_scale,
+            ));
         }
     }
     let shared: Arc<Vec<(String, Arc<Replay>, u64)>> = Arc::new(

@@ -8,6 +8,7 @@
 mod correlate;
 mod device;
 mod lockstep;
+mod vantage;
 mod world;
 
 use std::collections::HashMap;
@@ -381,7 +382,7 @@ async fn seed(replay: &Arc<Replay>, prepared: &Prepared) -> Result<(), String> {
         for &j in &unit.jobs {
             let job = &replay.capture.header.seed.jobs[j];
             if job.at_us.is_none_or(|at| first.is_none_or(|f| at <= f)) {
-                device::create_job(replay, unit, j).await?;
+                device::create_job(replay, unit, &order.created, j).await?;
             }
         }
     }

@@ -439,9 +439,9 @@ mod tests {
         assert!(!created.view(&d).settled);
         created.ended("a", &[d.clone(), e.clone()], Some(job("a")));
         created.creating();
-        created.ended("b", &[e.clone()], Some(job("b")));
+        created.ended("b", std::slice::from_ref(&e), Some(job("b")));
         created.creating();
-        created.ended("lost", &[d.clone()], None);
+        created.ended("lost", std::slice::from_ref(&d), None);
         created.touched("b");
         created.touched("never-created");
         let seen = created.view(&d);

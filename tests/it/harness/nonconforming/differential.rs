@@ -19,7 +19,7 @@ use super::proxy::RunningProxy;
 use crate::common::faults::TIME_SCALE;
 use crate::common::process::{Process, Serve, args, jobcert};
 use crate::common::proxy::Proxy;
-use crate::common::{root, scratch, server};
+use crate::common::{root, scratch};
 
 /// Longest one `jobcert` command of these tests may take.
 const LIMIT: Duration = Duration::from_secs(180);
@@ -113,12 +113,7 @@ fleet:
 /// `jobcert diff` of `capture` with the candidate behind a proxy breaking `fault`: its exit
 /// code and summary.
 fn diff(dir: &Path, capture: &Path, fault: Fault) -> (Option<i32>, Value) {
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let (server, proxy) = runtime.block_on(async {
-        let server = server(TIME_SCALE).await;
-        let proxy = RunningProxy::start(format!("http://{}", server.data_plane()), fault).await;
-        (server, proxy)
-    });
+    let (runtime, server, proxy) = RunningProxy::before_reference(TIME_SCALE, fault);
     let reports = dir.join(format!("diff-{fault:?}"));
     let control = format!("http://{}", server.control_plane());
     let summary = diff_against(dir, capture, (&proxy.base, &control), &reports);

@@ -532,6 +532,25 @@ pub(super) struct RunningProxy {
 }
 
 impl RunningProxy {
+    /// A reference server at `time_scale` with this proxy breaking `fault` in front of its
+    /// data plane, on a runtime of their own (kept by the caller while they serve).
+    pub(super) fn before_reference(
+        time_scale: f64,
+        fault: Fault,
+    ) -> (
+        tokio::runtime::Runtime,
+        jobcert_reference::RunningServer,
+        Self,
+    ) {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let (server, proxy) = runtime.block_on(async {
+            let server = crate::common::server(time_scale).await;
+            let proxy = Self::start(format!("http://{}", server.data_plane()), fault).await;
+            (server, proxy)
+        });
+        (runtime, server, proxy)
+    }
+
     /// Starts a proxy to the data plane at `upstream` that breaks the rule `fault`.
     pub(super) async fn start(upstream: String, fault: Fault) -> Self {
         let proxy = Arc::new(Proxy {

@@ -13,7 +13,7 @@ use super::Fault;
 use super::proxy::RunningProxy;
 use crate::common::faults::TIME_SCALE;
 use crate::common::process::{args, jobcert};
-use crate::common::{ScratchExt, scratch, server};
+use crate::common::{ScratchExt, scratch};
 
 /// Longest one `jobcert` command of these tests may take.
 const LIMIT: Duration = Duration::from_secs(120);
@@ -117,12 +117,7 @@ fn capture() -> String {
 /// `jobcert replay` of `capture` against the reference behind a proxy breaking `fault`: its
 /// exit code and summary.
 fn replay(dir: &Path, capture: &Path, fault: Fault) -> (Option<i32>, Value) {
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let (server, proxy) = runtime.block_on(async {
-        let server = server(TIME_SCALE).await;
-        let proxy = RunningProxy::start(format!("http://{}", server.data_plane()), fault).await;
-        (server, proxy)
-    });
+    let (runtime, server, proxy) = RunningProxy::before_reference(TIME_SCALE, fault);
     let reports = dir.join(format!("replay-{fault:?}"));
     let ran = jobcert(
         &args([

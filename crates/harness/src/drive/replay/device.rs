@@ -12,7 +12,7 @@ use serde_json::{Map, Value, json};
 use tokio::sync::watch;
 
 use super::correlate::Correlation;
-use super::vantage::{Asked, Created, Vantage, View, certain, named_job};
+use super::vantage::{Asked, Created, Vantage, View, certain};
 use super::world::{Names, Unit};
 use super::{LATE_ALLOWANCE, Replay, label};
 use crate::check::agent::{CreatedJob, error_of};
@@ -28,8 +28,15 @@ use crate::transport::mqtt::Received;
 use crate::transport::{DataClient, Exchange, Outcome, Raw, Request};
 use jobcert_contract::{Binding, Operation};
 
-/// The job a recorded path or topic names (`…/jobs/<job>…`); none for `$next`.
-pub(super) fn job_in(target: &str) -> Option<&str> {
+/// The job a request of `operation` to `target` names (`…/jobs/<job>…`): none for start-next
+/// and the pending list (whose MQTT topics end in `start-next` and `get`) nor for `$next`.
+pub(super) fn named_job(operation: Operation, target: &str) -> Option<&str> {
+    if matches!(
+        operation,
+        Operation::StartNextPendingJobExecution | Operation::GetPendingJobExecutions
+    ) {
+        return None;
+    }
     let path = target.split('?').next().unwrap_or(target);
     let mut parts = path.split('/');
     parts.find(|p| *p == "jobs")?;
@@ -396,7 +403,7 @@ impl Timeline {
     ) -> Option<Exchange> {
         let operation = Operation::from_name(&recorded.operation)?;
         let target = self.names.apply(&recorded.target);
-        let job = job_in(&target).map(str::to_string);
+        let job = named_job(operation, &target).map(str::to_string);
         let target = correlation.target(&target, job.as_deref());
         let body = recorded.body.as_deref().map(|b| {
             correlation.body(
@@ -485,7 +492,7 @@ impl Timeline {
             return;
         };
         let target = self.names.apply(&recorded.target);
-        let job = job_in(&target).map(str::to_string);
+        let job = named_job(operation, &target).map(str::to_string);
         let compared: Compared = {
             let (names, corr) = (&self.names, &*correlation);
             compare(
@@ -737,7 +744,9 @@ impl Playing {
                     &before,
                 );
                 let target = self.timeline.names.apply(&recorded.target);
-                let job = job_in(&target).map(|j| self.correlation.job(j));
+                let job = Operation::from_name(&recorded.operation)
+                    .and_then(|op| named_job(op, &target))
+                    .map(|j| self.correlation.job(j));
                 Step::Sent {
                     exchange: Box::new(exchange),
                     job,
@@ -890,7 +899,40 @@ fn sent_status(body: Option<&str>) -> Option<String> {
 mod tests {
     use rstest::rstest;
 
-    use super::notified;
+    use super::{Operation, named_job, notified};
+
+    #[rstest]
+    #[case::mqtt_start_next(
+        Operation::StartNextPendingJobExecution,
+        "$aws/things/t/jobs/start-next",
+        None
+    )]
+    #[case::mqtt_pending(Operation::GetPendingJobExecutions, "$aws/things/t/jobs/get", None)]
+    #[case::http_pending(Operation::GetPendingJobExecutions, "/things/t/jobs", None)]
+    #[case::mqtt_describe(
+        Operation::DescribeJobExecution,
+        "$aws/things/t/jobs/j1/get",
+        Some("j1")
+    )]
+    #[case::mqtt_update(
+        Operation::UpdateJobExecution,
+        "$aws/things/t/jobs/j1/update",
+        Some("j1")
+    )]
+    #[case::http_describe(
+        Operation::DescribeJobExecution,
+        "/things/t/jobs/j1?includeJobDocument=true",
+        Some("j1")
+    )]
+    #[case::http_next(Operation::DescribeJobExecution, "/things/t/jobs/$next", None)]
+    #[case::encoded_next(Operation::DescribeJobExecution, "/things/t/jobs/%24next", None)]
+    fn a_request_names_a_job_only_where_its_operation_takes_one(
+        #[case] operation: Operation,
+        #[case] target: &str,
+        #[case] job: Option<&str>,
+    ) {
+        assert_eq!(named_job(operation, target), job);
+    }
 
     #[rstest]
     #[case::next(r#"{"timestamp":1,"execution":{"jobId":"a"}}"#, r#"[["next",["A"]]]"#)]

@@ -20,6 +20,7 @@ use std::sync::Mutex;
 
 use serde_json::Value;
 
+use super::device::named_job;
 use crate::check::agent::{CreatedJob, DeviceOracle, transition};
 use crate::check::answer::Answer;
 use crate::finding::Finding;
@@ -62,15 +63,6 @@ pub(super) fn certain(capture: &Capture, device: &str, lines: &[usize]) -> bool 
         }
     }
     true
-}
-
-/// The job a request of `operation` to `target` names: none for start-next and the pending
-/// list (whose MQTT topics end in `start-next` and `get`) nor for `$next`.
-pub(super) fn named_job(operation: Operation, target: &str) -> Option<&str> {
-    match operation {
-        Operation::StartNextPendingJobExecution | Operation::GetPendingJobExecutions => None,
-        _ => super::device::job_in(target),
-    }
 }
 
 /// Every job a recorded exchange names: in its path or topic, and in its answer.

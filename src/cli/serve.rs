@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 
 use anyhow::Context;
 use clap::Args;
+use jobcert_reference::sigv4::Credentials;
 use jobcert_reference::{RunningServer, ServeConfig};
 
 /// Options of `jobcert serve`.
@@ -19,6 +20,15 @@ pub struct ServeArgs {
     /// MQTT listen address of the embedded broker (port 0 picks a free port).
     #[arg(long)]
     mqtt: Option<SocketAddr>,
+    /// MQTT over WebSockets listen address of the embedded broker, served on `/mqtt` as AWS IoT
+    /// does (port 0 picks a free port).
+    #[arg(long, value_name = "ADDR")]
+    mqtt_ws: Option<SocketAddr>,
+    /// Check SigV4 signatures (MQTT over WebSockets: the presigned URL) against
+    /// AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY from the environment; a request that does not
+    /// check is refused with 403 and the reason.
+    #[arg(long)]
+    verify_sigv4: bool,
     /// Serve the Jobs topics through this existing broker instead (`mqtt://HOST:PORT`).
     #[arg(long, value_name = "URL")]
     mqtt_broker: Option<String>,
@@ -42,10 +52,19 @@ fn positive_scale(s: &str) -> Result<f64, String> {
 
 /// Runs the server; prints one line per listener, then serves until a signal arrives.
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let sigv4 = if args.verify_sigv4 {
+        Some(Credentials::from_env().context(
+            "--verify-sigv4 checks signatures against AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; set both",
+        )?)
+    } else {
+        None
+    };
     let config = ServeConfig {
         http: args.http,
         control: args.control,
         mqtt: args.mqtt,
+        mqtt_ws: args.mqtt_ws,
+        sigv4,
         mqtt_broker: args.mqtt_broker.clone(),
         time_scale: args.time_scale,
         region: args.region,
@@ -60,6 +79,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         writeln!(out, "control-plane http://{}", server.control_plane())?;
         if let Some(addr) = server.mqtt() {
             writeln!(out, "mqtt mqtt://{addr}")?;
+        }
+        if let Some(addr) = server.mqtt_ws() {
+            writeln!(out, "mqtt-ws ws://{addr}/mqtt")?;
         }
         if let Some(url) = &args.mqtt_broker {
             writeln!(out, "mqtt-attached {url}")?;

@@ -6,6 +6,7 @@
 pub mod engine;
 pub mod http;
 pub mod mqtt;
+pub mod sigv4;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -28,6 +29,11 @@ pub struct ServeConfig {
     pub control: SocketAddr,
     /// MQTT listen address of the embedded broker, if one is wanted.
     pub mqtt: Option<SocketAddr>,
+    /// Listen address of MQTT over WebSockets (`/mqtt`) on the embedded broker, if wanted.
+    pub mqtt_ws: Option<SocketAddr>,
+    /// Credentials SigV4 signatures are checked against (MQTT over WebSockets); none lets
+    /// every request in.
+    pub sigv4: Option<sigv4::Credentials>,
     /// An existing broker (`mqtt://HOST:PORT`) to serve the Jobs topics through, if any.
     pub mqtt_broker: Option<String>,
     /// Virtual clock speed: 600 makes a minute pass in 0.1 s.
@@ -44,6 +50,8 @@ impl Default for ServeConfig {
             http: SocketAddr::from(([127, 0, 0, 1], 0)),
             control: SocketAddr::from(([127, 0, 0, 1], 0)),
             mqtt: None,
+            mqtt_ws: None,
+            sigv4: None,
             mqtt_broker: None,
             time_scale: 1.0,
             region: "us-east-1".to_string(),
@@ -57,6 +65,7 @@ pub struct RunningServer {
     data_plane: SocketAddr,
     control_plane: SocketAddr,
     mqtt: Option<SocketAddr>,
+    mqtt_ws: Option<SocketAddr>,
     engine: Arc<Engine>,
     stop: watch::Sender<bool>,
     tasks: JoinSet<()>,
@@ -112,19 +121,19 @@ impl RunningServer {
             });
         }
         let service = mqtt::service::JobsService::new(engine.clone());
-        let mqtt = match config.mqtt {
-            Some(addr) => {
-                let listener = listen(addr)?;
-                let local = listener.local_addr()?;
-                tasks.spawn(mqtt::broker::serve(
-                    listener,
-                    service.clone(),
-                    stopped.clone(),
-                ));
-                Some(local)
-            }
-            None => None,
-        };
+        let tcp = config.mqtt.map(listen).transpose()?;
+        let ws = config.mqtt_ws.map(listen).transpose()?;
+        let mqtt = tcp.as_ref().map(TcpListener::local_addr).transpose()?;
+        let mqtt_ws = ws.as_ref().map(TcpListener::local_addr).transpose()?;
+        if tcp.is_some() || ws.is_some() {
+            let ws = ws.map(|l| mqtt::ws::WsListener::new(l, config.sigv4.clone()));
+            tasks.spawn(mqtt::broker::serve(
+                tcp,
+                ws,
+                service.clone(),
+                stopped.clone(),
+            ));
+        }
         if let Some(url) = &config.mqtt_broker {
             mqtt::attach::broker_address(url)
                 .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
@@ -149,6 +158,7 @@ impl RunningServer {
             data_plane,
             control_plane,
             mqtt,
+            mqtt_ws,
             engine,
             stop,
             tasks,
@@ -163,6 +173,11 @@ impl RunningServer {
     /// The control-plane address.
     pub fn control_plane(&self) -> SocketAddr {
         self.control_plane
+    }
+
+    /// The embedded broker's MQTT-over-WebSockets address, if it has one.
+    pub fn mqtt_ws(&self) -> Option<SocketAddr> {
+        self.mqtt_ws
     }
 
     /// The embedded broker's address, when it runs.

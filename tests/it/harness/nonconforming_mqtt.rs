@@ -299,10 +299,7 @@ async fn run_through(fault: Fault, plan: &Plan) -> (RunRecord, Assessment) {
     let responder = Responder::start(broker.port(), server.engine().clone(), fault).await;
     let control = format!("http://{}", server.control_plane());
     let origin = Instant::now();
-    let data = DataPlane::Mqtt(Broker {
-        host: "127.0.0.1".into(),
-        port: broker.port(),
-    });
+    let data = DataPlane::Mqtt(Broker::tcp("127.0.0.1", broker.port()));
     let target = faults::target(data, &control);
     let settings = faults::settings(fault.name().to_string(), DEADLINE, origin);
     let cases = tokio::time::timeout(

@@ -5,7 +5,8 @@
 use std::time::{Duration, Instant};
 
 use jobcert_harness::check::notify::{self, Expected};
-use jobcert_harness::transport::mqtt::{MqttDevice, Received};
+use jobcert_harness::transport::Broker;
+use jobcert_harness::transport::mqtt::{Dial, MqttDevice, Received};
 use jobcert_reference::{RunningServer, ServeConfig};
 use serde_json::json;
 
@@ -50,9 +51,15 @@ async fn an_earlier_state_is_skipped_and_kept_for_a_later_step() {
     let port = server.mqtt().expect("an embedded broker").port();
     let origin = Instant::now();
     common::create_thing(&server, "dev").await;
-    let device = MqttDevice::connect("127.0.0.1", port, "dev", origin, WAIT, None)
-        .await
-        .expect("the device connects");
+    let device = MqttDevice::connect(
+        &Dial::new(Broker::tcp("127.0.0.1", port), None),
+        "dev",
+        origin,
+        WAIT,
+        None,
+    )
+    .await
+    .expect("the device connects");
     let topic = "$aws/things/dev/jobs/notify";
     let mark = origin.elapsed().as_micros() as u64;
     let both = lists(&["first", "second"]);

@@ -13,8 +13,7 @@ use tokio::sync::Semaphore;
 use super::binding::{HttpRequest, MqttRequest, bind, bind_mqtt, encode_label};
 use super::http::{Endpoint, HttpTransport};
 use super::http_conn::DeviceConnection;
-use super::mqtt::{Heard, MqttDevice, MqttTransport, Received};
-use super::target::Broker;
+use super::mqtt::{Dial, Heard, MqttDevice, MqttTransport, Received};
 use super::{Exchange, Label, RateLimit, Retry, WireRequest, is_throttle};
 
 /// What replaces parts of the bound request: malformed input the schemas cannot express.
@@ -108,7 +107,7 @@ enum Link {
     Broker(Arc<MqttTransport>),
     /// A device's own broker connection, once opened.
     Device {
-        broker: Broker,
+        dial: Dial,
         device: Option<MqttDevice>,
         origin: Instant,
         heard: Option<Heard>,
@@ -176,12 +175,12 @@ impl DataClient {
         }
     }
 
-    /// Requests as one device, over its own connection to `broker` (see [`Self::open`]);
+    /// Requests as one device, over its own connection through `dial` (see [`Self::open`]);
     /// timings count from `origin`.
-    pub fn device(broker: Broker, origin: Instant) -> Self {
+    pub fn device(dial: Dial, origin: Instant) -> Self {
         Self {
             link: Link::Device {
-                broker,
+                dial,
                 device: None,
                 origin,
                 heard: None,
@@ -242,20 +241,13 @@ impl DataClient {
             Link::Own { connection, .. } => connection.open(timeout).await,
             Link::Broker(mqtt) => mqtt.connect(thing, timeout).await,
             Link::Device {
-                broker,
+                dial,
                 device,
                 origin,
                 heard,
-            } => MqttDevice::connect(
-                &broker.host,
-                broker.port,
-                thing,
-                *origin,
-                timeout,
-                heard.clone(),
-            )
-            .await
-            .map(|d| *device = Some(d)),
+            } => MqttDevice::connect(dial, thing, *origin, timeout, heard.clone())
+                .await
+                .map(|d| *device = Some(d)),
         })
     }
 
@@ -295,7 +287,7 @@ impl DataClient {
                 mqtt.send(thing, &bound, deadline, label).await
             }
             Link::Device {
-                broker,
+                dial,
                 device,
                 origin,
                 ..
@@ -304,7 +296,7 @@ impl DataClient {
                 match device {
                     Some(d) if d.is_connected() => d.send(&bound, deadline, label).await,
                     _ => {
-                        let wire = WireRequest::publish(broker.url(), bound.topic, None);
+                        let wire = WireRequest::publish(dial.broker.url(), bound.topic, None);
                         let now = origin.elapsed().as_micros() as u64;
                         let message = "the device is not connected".to_string();
                         Exchange::unsent(label, wire, message, now)
@@ -401,6 +393,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::transport::Broker;
 
     fn input(v: Value) -> Map<String, Value> {
         v.as_object().cloned().unwrap()
@@ -452,11 +445,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_device_that_never_connected_records_an_unsent_request() {
-        let broker = Broker {
-            host: "127.0.0.1".into(),
-            port: 1,
-        };
-        let mut client = DataClient::device(broker, Instant::now());
+        let dial = Dial::new(Broker::tcp("127.0.0.1", 1), None);
+        let mut client = DataClient::device(dial, Instant::now());
         assert!(client.share().is_none());
         let sent = input(json!({ "thingName": "a" }));
         let request = Request {

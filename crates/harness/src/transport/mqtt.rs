@@ -7,11 +7,14 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS, Transport};
 use serde_json::Value;
 use tokio::sync::{Notify, oneshot};
 
 use super::binding::MqttRequest;
+use super::http::error_chain;
+use super::sigv4::Signer;
+use super::target::Broker;
 use crate::transport::{Exchange, FailureClass, Label, Outcome, WireRequest, WireResponse};
 
 /// Largest packet sent or accepted.
@@ -122,20 +125,56 @@ impl std::fmt::Debug for MqttDevice {
     }
 }
 
+/// How devices reach a broker: over TCP, or over WebSockets with the URL presigned (SigV4,
+/// `iotdevicegateway`) when there are credentials.
+#[derive(Debug, Clone)]
+pub struct Dial {
+    /// The broker.
+    pub broker: Broker,
+    /// Signs the WebSocket URL; unused over TCP.
+    pub signer: Option<Signer>,
+}
+
+/// The SigV4 service name of AWS IoT's device gateway (MQTT over WebSockets).
+const GATEWAY_SERVICE: &str = "iotdevicegateway";
+
+impl Dial {
+    /// A dial to `broker`, signing with `signer` where the broker needs it.
+    pub fn new(broker: Broker, signer: Option<Signer>) -> Self {
+        Self { broker, signer }
+    }
+
+    /// The connection options of client `id`: a fresh signature for each connection.
+    fn options(&self, id: &str) -> Result<MqttOptions, String> {
+        let b = &self.broker;
+        if b.websocket.is_none() {
+            return Ok(MqttOptions::new(id, b.host.clone(), b.port));
+        }
+        let url = match &self.signer {
+            Some(s) => s
+                .presign(&b.url(), GATEWAY_SERVICE)
+                .map_err(|e| e.to_string())?,
+            None => b.url(),
+        };
+        let mut options = MqttOptions::new(id, url, b.port);
+        options.set_transport(Transport::Ws);
+        Ok(options)
+    }
+}
+
 impl MqttDevice {
-    /// Connects as `thing` to `host:port` and subscribes to `$aws/things/{thing}/jobs/#`,
+    /// Connects as `thing` through `dial` and subscribes to `$aws/things/{thing}/jobs/#`,
     /// within `deadline`; timings count from `origin`. Notifications it hears are also kept in
     /// `heard` when given.
     pub async fn connect(
-        host: &str,
-        port: u16,
+        dial: &Dial,
         thing: &str,
         origin: Instant,
         deadline: Duration,
         heard: Option<Heard>,
     ) -> Result<Self, String> {
-        let endpoint = format!("mqtt://{host}:{port}");
-        let mut options = MqttOptions::new(thing, host, port);
+        let endpoint = dial.broker.url();
+        let mut options = dial.options(thing)?;
         options.set_keep_alive(Duration::from_secs(30));
         options.set_max_packet_size(MAX_PACKET, MAX_PACKET);
         options.set_inflight(10);
@@ -156,7 +195,7 @@ impl MqttDevice {
                 match events.poll().await {
                     Ok(Event::Incoming(Packet::SubAck(_))) => {
                         if let Some(tx) = subscribed_tx.take() {
-                            let _ = tx.send(());
+                            let _ = tx.send(Ok(()));
                         }
                     }
                     Ok(Event::Incoming(Packet::Publish(p))) => inbox.deliver(Received {
@@ -167,6 +206,11 @@ impl MqttDevice {
                     Ok(_) => {}
                     Err(e) => {
                         tracing::debug!("device connection ended: {e}");
+                        // A connection refused before it was up says why (a WebSocket
+                        // upgrade refused for its signature, say).
+                        if let Some(tx) = subscribed_tx.take() {
+                            let _ = tx.send(Err(error_chain(&e)));
+                        }
                         // Waiters see their reply channel close: a transport failure.
                         inbox
                             .waiters
@@ -184,13 +228,17 @@ impl MqttDevice {
             .await
             .map_err(|e| e.to_string())?;
         match tokio::time::timeout(deadline, subscribed).await {
-            Ok(Ok(())) => Ok(Self {
+            Ok(Ok(Ok(()))) => Ok(Self {
                 client,
                 mailbox,
                 task,
                 endpoint,
                 origin,
             }),
+            Ok(Ok(Err(refused))) => {
+                task.abort();
+                Err(format!("no connection to {endpoint}: {refused}"))
+            }
             _ => {
                 task.abort();
                 Err(format!(
@@ -342,8 +390,7 @@ impl MqttDevice {
 
 /// Connections to one broker, one per thing, made when a thing first sends or listens.
 pub struct MqttTransport {
-    host: String,
-    port: u16,
+    dial: Dial,
     origin: Instant,
     devices: tokio::sync::Mutex<HashMap<String, Arc<MqttDevice>>>,
     heard: Option<Heard>,
@@ -352,18 +399,16 @@ pub struct MqttTransport {
 impl std::fmt::Debug for MqttTransport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MqttTransport")
-            .field("host", &self.host)
-            .field("port", &self.port)
+            .field("broker", &self.dial.broker.url())
             .finish_non_exhaustive()
     }
 }
 
 impl MqttTransport {
-    /// A transport to `host:port`; timings count from `origin`.
-    pub fn new(host: &str, port: u16, origin: Instant) -> Self {
+    /// A transport through `dial`; timings count from `origin`.
+    pub fn new(dial: Dial, origin: Instant) -> Self {
         Self {
-            host: host.to_string(),
-            port,
+            dial,
             origin,
             devices: tokio::sync::Mutex::new(HashMap::new()),
             heard: None,
@@ -375,9 +420,9 @@ impl MqttTransport {
         Self { heard, ..self }
     }
 
-    /// `mqtt://host:port`.
+    /// `mqtt://host:port` (or `ws://host:port/path`).
     pub fn endpoint(&self) -> String {
-        format!("mqtt://{}:{}", self.host, self.port)
+        self.dial.broker.url()
     }
 
     /// The device of `thing`, connected and subscribed to its Jobs topics.
@@ -387,15 +432,8 @@ impl MqttTransport {
             return Ok(d.clone());
         }
         let device = Arc::new(
-            MqttDevice::connect(
-                &self.host,
-                self.port,
-                thing,
-                self.origin,
-                deadline,
-                self.heard.clone(),
-            )
-            .await?,
+            MqttDevice::connect(&self.dial, thing, self.origin, deadline, self.heard.clone())
+                .await?,
         );
         devices.insert(thing.to_string(), device.clone());
         Ok(device)

@@ -51,15 +51,30 @@ pub struct Broker {
     pub host: String,
     /// Port.
     pub port: u16,
+    /// The path of MQTT over WebSockets (`/mqtt` at AWS IoT); none for MQTT over TCP.
+    pub websocket: Option<String>,
 }
 
 impl Broker {
-    /// `mqtt://host:port`, as records name it.
+    /// A broker speaking MQTT over TCP.
+    pub fn tcp(host: impl Into<String>, port: u16) -> Self {
+        Self {
+            host: host.into(),
+            port,
+            websocket: None,
+        }
+    }
+
+    /// `mqtt://host:port` (or `ws://host:port/path`), as records name it.
     pub fn url(&self) -> String {
-        if self.host.contains(':') {
-            format!("mqtt://[{}]:{}", self.host, self.port)
+        let host = if self.host.contains(':') {
+            format!("[{}]", self.host)
         } else {
-            format!("mqtt://{}:{}", self.host, self.port)
+            self.host.clone()
+        };
+        match &self.websocket {
+            Some(path) => format!("ws://{host}:{}{path}", self.port),
+            None => format!("mqtt://{host}:{}", self.port),
         }
     }
 }
@@ -74,20 +89,26 @@ pub enum DataPlane {
 }
 
 impl DataPlane {
-    /// Parses an `http://`, `https://` or `mqtt://` URL (MQTT's port defaults to 1883).
+    /// Parses an `http://`, `https://`, `mqtt://` or `ws://` (MQTT over WebSockets) URL (MQTT's
+    /// port defaults to 1883, WebSockets' to 80).
     pub fn parse(text: &str) -> Result<Self, TargetError> {
-        const EXPECTED: &str = "an http://, https:// or mqtt://";
+        const EXPECTED: &str = "an http://, https://, mqtt:// or ws://";
         let url = parse(text)?;
         match url.scheme() {
             "http" | "https" => base(text, &url, DATA_SERVICE).map(Self::Http),
-            "mqtt" => {
+            "mqtt" | "ws" => {
                 let host = match url.host() {
                     Some(url::Host::Ipv6(a)) => a.to_string(),
                     Some(h) => h.to_string(),
                     None => return Err(TargetError::NoHost(text.to_string())),
                 };
-                let port = url.port().unwrap_or(MQTT_PORT);
-                Ok(Self::Mqtt(Broker { host, port }))
+                let websocket = (url.scheme() == "ws").then(|| url.path().to_string());
+                let port = url.port_or_known_default().unwrap_or(MQTT_PORT);
+                Ok(Self::Mqtt(Broker {
+                    host,
+                    port,
+                    websocket,
+                }))
             }
             "mqtts" => Err(TargetError::MqttTls(text.to_string())),
             _ => Err(TargetError::Scheme {
@@ -246,9 +267,13 @@ mod tests {
     }
 
     fn mqtt(host: &str, port: u16) -> DataPlane {
+        DataPlane::Mqtt(Broker::tcp(host, port))
+    }
+
+    fn ws(host: &str, port: u16, path: &str) -> DataPlane {
         DataPlane::Mqtt(Broker {
-            host: host.into(),
-            port,
+            websocket: Some(path.into()),
+            ..Broker::tcp(host, port)
         })
     }
 
@@ -261,6 +286,8 @@ mod tests {
     #[case("mqtt://127.0.0.1:1884", mqtt("127.0.0.1", 1884))]
     #[case("mqtt://broker/", mqtt("broker", 1883))]
     #[case("mqtt://[::1]:1885", mqtt("::1", 1885))]
+    #[case("ws://127.0.0.1:8080/mqtt", ws("127.0.0.1", 8080, "/mqtt"))]
+    #[case("ws://gateway/mqtt", ws("gateway", 80, "/mqtt"))]
     fn data_planes_parse(#[case] text: &str, #[case] expected: DataPlane) {
         assert_eq!(DataPlane::parse(text), Ok(expected));
     }

@@ -1,5 +1,5 @@
-//! The embedded broker: MQTT 3.1.1 and 5 over TCP, QoS 0 and 1, `+`/`#` routing, and the Jobs
-//! service answering on the reserved topics. A malformed or oversized packet, a protocol
+//! The embedded broker: MQTT 3.1.1 and 5 over TCP and over WebSockets (`ws.rs`), QoS 0 and 1,
+//! `+`/`#` routing, and the Jobs service answering on the reserved topics. A malformed or oversized packet, a protocol
 //! violation or a silent client ends that one session, never the broker.
 
 use std::sync::Arc;
@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use bytes::{Buf, BytesMut};
 use futures_util::{SinkExt, StreamExt};
-use tokio::io::AsyncReadExt;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
+use tokio::net::TcpListener;
 use tokio::sync::{broadcast, watch};
 use tokio_util::codec::{Framed, FramedParts};
 
@@ -16,6 +16,12 @@ use super::dialect::{Dialect, Incoming, Reply, V4, V5};
 use super::hub::{Hub, Outgoing, valid_filter};
 use super::service::JobsService;
 use super::topics;
+use super::ws::WsListener;
+
+/// What a session can run over: a TCP stream, or a WebSocket's byte stream.
+pub(super) trait Stream: AsyncRead + AsyncWrite + Unpin + Send + 'static {}
+
+impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> Stream for S {}
 
 /// Largest payload accepted (AWS IoT's message size limit); a larger one ends the session.
 const MAX_PAYLOAD: usize = 128 * 1024;
@@ -26,14 +32,23 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Most bytes read while looking for the protocol version.
 const SNIFF_LIMIT: usize = 1024;
 
-/// Accepts connections on `listener` until `stop` turns true.
-pub async fn serve(listener: TcpListener, service: JobsService, mut stop: watch::Receiver<bool>) {
+/// Accepts connections on `listener` and on `ws` (MQTT over WebSockets), each when given,
+/// until `stop` turns true; both share one set of subscriptions.
+pub async fn serve(
+    listener: Option<TcpListener>,
+    ws: Option<WsListener>,
+    service: JobsService,
+    mut stop: watch::Receiver<bool>,
+) {
     let hub = Arc::new(Hub::default());
     let notifier = tokio::spawn(notify(hub.clone(), service.clone()));
+    let websockets =
+        ws.map(|ws| tokio::spawn(ws.serve(hub.clone(), service.clone(), stop.clone())));
     loop {
         tokio::select! {
-            accepted = listener.accept() => match accepted {
+            accepted = accept(listener.as_ref()) => match accepted {
                 Ok((stream, _)) => {
+                    let _ = stream.set_nodelay(true);
                     tokio::spawn(session(stream, hub.clone(), service.clone()));
                 }
                 Err(e) => {
@@ -45,6 +60,19 @@ pub async fn serve(listener: TcpListener, service: JobsService, mut stop: watch:
         }
     }
     notifier.abort();
+    if let Some(w) = websockets {
+        w.abort();
+    }
+}
+
+/// The next connection on `listener`; never when there is none.
+async fn accept(
+    listener: Option<&TcpListener>,
+) -> std::io::Result<(tokio::net::TcpStream, std::net::SocketAddr)> {
+    match listener {
+        Some(l) => l.accept().await,
+        None => std::future::pending().await,
+    }
 }
 
 /// Publishes `notify` and `notify-next` as the engine's pending lists change.
@@ -66,7 +94,7 @@ async fn notify(hub: Arc<Hub>, service: JobsService) {
 }
 
 /// Reads until the CONNECT packet's protocol level is known; returns it and the bytes read.
-async fn sniff(stream: &mut TcpStream) -> std::io::Result<Option<(u8, BytesMut)>> {
+async fn sniff<S: Stream>(stream: &mut S) -> std::io::Result<Option<(u8, BytesMut)>> {
     let mut buf = BytesMut::with_capacity(64);
     loop {
         if let Some(level) = protocol_level(&buf) {
@@ -109,20 +137,20 @@ fn protocol_level(buf: &[u8]) -> Option<Option<u8>> {
     Some(Some(b[name]))
 }
 
-async fn session(mut stream: TcpStream, hub: Arc<Hub>, service: JobsService) {
-    let _ = stream.set_nodelay(true);
+/// One client's session over `stream`, in the MQTT version its CONNECT names.
+pub(super) async fn session<S: Stream>(mut stream: S, hub: Arc<Hub>, service: JobsService) {
     let sniffed = tokio::time::timeout(CONNECT_TIMEOUT, sniff(&mut stream)).await;
     let Ok(Ok(Some((level, buf)))) = sniffed else {
         return;
     };
     match level {
-        4 => run::<V4>(stream, buf, hub, service).await,
-        5 => run::<V5>(stream, buf, hub, service).await,
+        4 => run::<V4, S>(stream, buf, hub, service).await,
+        5 => run::<V5, S>(stream, buf, hub, service).await,
         _ => {}
     }
 }
 
-async fn run<D: Dialect>(stream: TcpStream, buf: BytesMut, hub: Arc<Hub>, service: JobsService) {
+async fn run<D: Dialect, S: Stream>(stream: S, buf: BytesMut, hub: Arc<Hub>, service: JobsService) {
     let mut parts = FramedParts::new::<D::Packet>(stream, D::codec(MAX_PACKET));
     parts.read_buf = buf;
     let mut framed = Framed::from_parts(parts);

@@ -7,6 +7,7 @@ mod dialect;
 pub mod hub;
 pub mod service;
 pub mod topics;
+pub mod ws;
 
 /// Resolves once `stop` turns true (or its sender is gone).
 async fn stopped(stop: &mut tokio::sync::watch::Receiver<bool>) {

@@ -35,6 +35,7 @@ mod pubsub;
 mod raw;
 mod replies;
 mod robustness;
+mod websocket;
 
 use client::*;
 use raw::*;

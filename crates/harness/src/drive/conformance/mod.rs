@@ -22,7 +22,7 @@ use crate::finding::Profile;
 use crate::plan::Plan;
 use crate::record::CaseRecord;
 use crate::transport::http::HttpTransport;
-use crate::transport::mqtt::MqttTransport;
+use crate::transport::mqtt::{Dial, MqttTransport};
 use crate::transport::{ControlClient, DataClient, DataPlane, Heard, RateLimit, Target};
 
 /// How a run behaves.
@@ -64,8 +64,11 @@ pub async fn run(
     let mut client = match &target.data {
         DataPlane::Http(endpoint) => DataClient::pooled(http, endpoint.clone(), None),
         DataPlane::Mqtt(broker) => DataClient::per_thing(Arc::new(
-            MqttTransport::new(&broker.host, broker.port, settings.origin)
-                .hearing(settings.heard.clone()),
+            MqttTransport::new(
+                Dial::new(broker.clone(), target.signer.clone()),
+                settings.origin,
+            )
+            .hearing(settings.heard.clone()),
         )),
     }
     .with_rate(settings.rate.clone());

@@ -27,6 +27,7 @@ use crate::record::{FleetRecord, Kept, Memory, Recorder, Shard, Snapshot, Target
 use crate::scenario::fleet::{Connections, FleetSpec, LoadModel, RolloutStart};
 use crate::transport::http::{Endpoint, HttpTransport};
 use crate::transport::http_conn::DeviceConnection;
+use crate::transport::mqtt::Dial;
 use crate::transport::{ControlClient, DataClient, DataPlane, Heard, Target};
 use jobcert_contract::{Binding, execution_model};
 
@@ -330,9 +331,11 @@ fn device_client(fleet: &Fleet, pool: &Arc<Semaphore>) -> DataClient {
     let pooled =
         |e: &Endpoint| DataClient::pooled(fleet.http.clone(), e.clone(), Some(pool.clone()));
     match (&fleet.target.data, fleet.spec.http.connections) {
-        (DataPlane::Mqtt(broker), _) => {
-            DataClient::device(broker.clone(), fleet.origin).hearing(fleet.heard.clone())
-        }
+        (DataPlane::Mqtt(broker), _) => DataClient::device(
+            Dial::new(broker.clone(), fleet.target.signer.clone()),
+            fleet.origin,
+        )
+        .hearing(fleet.heard.clone()),
         (DataPlane::Http(e), Connections::Pool) => pooled(e),
         // The command line only lets plain http:// targets have device connections.
         (DataPlane::Http(e), Connections::PerDevice) => {

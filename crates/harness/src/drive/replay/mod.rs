@@ -31,7 +31,7 @@ use crate::record::{
 use crate::scenario::fleet::Thresholds;
 use crate::transport::http::HttpTransport;
 use crate::transport::http_conn::DeviceConnection;
-use crate::transport::mqtt::MqttTransport;
+use crate::transport::mqtt::{Dial, MqttTransport};
 use crate::transport::{ControlClient, DataClient, DataPlane, Label, Target};
 use jobcert_contract::Binding;
 
@@ -263,7 +263,10 @@ impl Replay {
         let mqtt = std::iter::once(&targets.primary)
             .chain(&targets.secondary)
             .find_map(|t| match &t.data {
-                DataPlane::Mqtt(b) => Some(Arc::new(MqttTransport::new(&b.host, b.port, origin))),
+                DataPlane::Mqtt(b) => Some(Arc::new(MqttTransport::new(
+                    Dial::new(b.clone(), t.signer.clone()),
+                    origin,
+                ))),
                 DataPlane::Http(_) => None,
             });
         let t0_us = capture

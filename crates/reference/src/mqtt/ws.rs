@@ -1,0 +1,136 @@
+//! MQTT over WebSockets, as AWS IoT serves it: `GET /mqtt` upgraded with the `mqtt`
+//! subprotocol, the URL presigned with SigV4 for the service `iotdevicegateway`. When the
+//! listener holds credentials, an upgrade whose signature does not check is refused with
+//! `403 Forbidden` and the reason (AWS answers 403 too), and nothing of MQTT is spoken.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use async_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
+use async_tungstenite::tungstenite::http::{HeaderValue, StatusCode};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use ws_stream_tungstenite::WsStream;
+
+use super::broker::session;
+use super::hub::Hub;
+use super::service::JobsService;
+use crate::sigv4::{self, Credentials, Presigned};
+
+/// The SigV4 service name of AWS IoT's device gateway.
+pub const SERVICE: &str = "iotdevicegateway";
+/// The path AWS IoT serves MQTT over WebSockets on.
+const PATH: &str = "/mqtt";
+/// How long a new connection may take to finish its upgrade.
+const UPGRADE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A listener for MQTT over WebSockets.
+pub struct WsListener {
+    listener: TcpListener,
+    /// Signatures are checked against these when given; any request is let in otherwise.
+    credentials: Option<Credentials>,
+}
+
+impl WsListener {
+    /// A listener on `listener`, checking signatures against `credentials` when given.
+    pub fn new(listener: TcpListener, credentials: Option<Credentials>) -> Self {
+        Self {
+            listener,
+            credentials,
+        }
+    }
+
+    /// Accepts upgrades until `stop` turns true; each becomes a broker session on `hub`.
+    // The handshake callback's error type is tungstenite's, large as it is.
+    #[allow(clippy::result_large_err)]
+    pub(super) async fn serve(
+        self,
+        hub: Arc<Hub>,
+        service: JobsService,
+        mut stop: watch::Receiver<bool>,
+    ) {
+        let credentials = Arc::new(self.credentials);
+        loop {
+            tokio::select! {
+                accepted = self.listener.accept() => match accepted {
+                    Ok((stream, _)) => {
+                        let _ = stream.set_nodelay(true);
+                        let (hub, service, credentials) = (hub.clone(), service.clone(), credentials.clone());
+                        tokio::spawn(async move {
+                            let check = |request: &Request, response: Response| {
+                                admit(request, response, credentials.as_ref().as_ref(), SystemTime::now())
+                            };
+                            let upgraded = tokio::time::timeout(
+                                UPGRADE_TIMEOUT,
+                                async_tungstenite::tokio::accept_hdr_async(stream, check),
+                            )
+                            .await;
+                            if let Ok(Ok(ws)) = upgraded {
+                                session(WsStream::new(ws), hub, service).await;
+                            }
+                        });
+                    }
+                    Err(e) => {
+                        tracing::warn!("accept failed: {e}");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                },
+                () = super::stopped(&mut stop) => return,
+            }
+        }
+    }
+}
+
+/// The answer to an upgrade `request`: the `mqtt` subprotocol when the path is AWS IoT's and
+/// the signature checks (or nothing is checked); `403` or `404` with the reason otherwise.
+// The handshake callback's error type is tungstenite's, large as it is.
+#[allow(clippy::result_large_err)]
+fn admit(
+    request: &Request,
+    mut response: Response,
+    credentials: Option<&Credentials>,
+    now: SystemTime,
+) -> Result<Response, ErrorResponse> {
+    let uri = request.uri();
+    if uri.path() != PATH {
+        return Err(refuse(
+            StatusCode::NOT_FOUND,
+            format!("MQTT over WebSockets is served on {PATH}"),
+        ));
+    }
+    if let Some(credentials) = credentials {
+        let host = request
+            .headers()
+            .get("host")
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or_default();
+        let presigned = Presigned {
+            method: request.method().as_str(),
+            host,
+            path: uri.path(),
+            query: uri.query().unwrap_or_default(),
+        };
+        if let Err(refused) = sigv4::verify(presigned, credentials, SERVICE, now) {
+            return Err(refuse(StatusCode::FORBIDDEN, refused.to_string()));
+        }
+    }
+    let offered = request
+        .headers()
+        .get_all("sec-websocket-protocol")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|p| p.trim() == "mqtt");
+    if offered {
+        response
+            .headers_mut()
+            .insert("sec-websocket-protocol", HeaderValue::from_static("mqtt"));
+    }
+    Ok(response)
+}
+
+fn refuse(status: StatusCode, reason: String) -> ErrorResponse {
+    let mut response = ErrorResponse::new(Some(reason));
+    *response.status_mut() = status;
+    response
+}

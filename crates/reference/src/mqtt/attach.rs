@@ -90,7 +90,17 @@ pub async fn attach(
                 }
                 Ok(Event::Incoming(Packet::Publish(p))) => {
                     if let Some(reply) = service.handle(&p.topic, &p.payload) {
-                        let _ = outgoing.send((reply.topic, reply.payload));
+                        let message = (reply.message.topic, reply.message.payload);
+                        if reply.after.is_zero() {
+                            let _ = outgoing.send(message);
+                        } else {
+                            // A delayed reply must not hold the one client every device shares.
+                            let outgoing = outgoing.clone();
+                            tokio::spawn(async move {
+                                tokio::time::sleep(reply.after).await;
+                                let _ = outgoing.send(message);
+                            });
+                        }
                     }
                 }
                 Ok(_) => {}

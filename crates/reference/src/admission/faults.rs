@@ -3,6 +3,8 @@
 //! virtual-time windows, or for things whose names match a pattern — the selector a test uses
 //! to fault one request on purpose.
 
+use std::collections::HashMap;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use jobcert_contract::{Plane, schemas};
@@ -16,6 +18,8 @@ use crate::engine::VirtualMillis;
 pub enum FaultKind {
     /// 503 ServiceUnavailableException.
     Unavailable,
+    /// 429 ThrottlingException (MQTT: RequestThrottled), as a spent quota answers.
+    Throttle,
     /// No answer: HTTP closes the connection, MQTT sends no reply.
     Drop,
     /// The answer comes later.
@@ -49,6 +53,7 @@ struct Rule {
     share: f64,
     windows: Option<Vec<Window>>,
     things: Option<String>,
+    first_per_thing: Option<u64>,
 }
 
 /// A faults file, and how many requests each rule has drawn for.
@@ -61,6 +66,9 @@ pub struct Faults {
     /// Per rule: requests it matched before, the input of its next draw.
     #[serde(skip)]
     drawn: Vec<AtomicU64>,
+    /// Per rule with `firstPerThing`: requests it matched so far, by thing.
+    #[serde(skip)]
+    per_thing: Vec<Mutex<HashMap<String, u64>>>,
 }
 
 /// A copy draws anew from the seed, as a fresh server reading the same file would.
@@ -70,6 +78,7 @@ impl Clone for Faults {
             seed: self.seed,
             rules: self.rules.clone(),
             drawn: Vec::new(),
+            per_thing: Vec::new(),
         }
         .armed()
     }
@@ -130,6 +139,7 @@ impl Faults {
     /// A copy ready to draw (counters for its rules).
     fn armed(mut self) -> Self {
         self.drawn = self.rules.iter().map(|_| AtomicU64::new(0)).collect();
+        self.per_thing = self.rules.iter().map(|_| Mutex::default()).collect();
         self
     }
 
@@ -138,7 +148,10 @@ impl Faults {
     pub fn decide(&self, request: Request<'_>) -> Injected {
         let mut out = Injected::default();
         for (index, rule) in self.rules.iter().enumerate() {
-            if !rule.selects(request) || !self.falls_under_share(index, rule) {
+            if !rule.selects(request)
+                || !self.among_the_first(index, rule, request.thing)
+                || !self.falls_under_share(index, rule)
+            {
                 continue;
             }
             match rule.fault {
@@ -150,6 +163,20 @@ impl Faults {
             }
         }
         out
+    }
+
+    /// Whether the request is among the first `firstPerThing` its thing made that the rule
+    /// matched (always, without that selector): a thing faulted once, then served.
+    fn among_the_first(&self, index: usize, rule: &Rule, thing: Option<&str>) -> bool {
+        let (Some(first), Some(thing)) = (rule.first_per_thing, thing) else {
+            return rule.first_per_thing.is_none();
+        };
+        let mut seen = self.per_thing[index]
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let n = seen.entry(thing.to_string()).or_default();
+        *n += 1;
+        *n <= first
     }
 
     /// Whether the rule's next draw falls under its share: a function of the seed, the rule and
@@ -260,6 +287,10 @@ rules:
   - operations: [UpdateJobExecution]
     fault: drop
     windows: [{fromMs: 1000, toMs: 2000}]
+  - operations: [GetPendingJobExecutions]
+    fault: throttle
+    things: 'once-*'
+    firstPerThing: 1
 ";
 
     #[rstest]
@@ -283,7 +314,7 @@ rules:
     #[case::before_the_window("UpdateJobExecution", "t", 999, 0, None)]
     #[case::in_the_window("UpdateJobExecution", "t", 1000, 0, Some(FaultKind::Drop))]
     #[case::after_the_window("UpdateJobExecution", "t", 2000, 0, None)]
-    #[case::another_operation("GetPendingJobExecutions", "t-outage", 1500, 0, None)]
+    #[case::another_operation("DescribeJobExecution", "t-outage", 1500, 250, None)]
     fn rules_select_by_operation_thing_and_window(
         #[case] operation: &str,
         #[case] thing: &str,
@@ -311,6 +342,29 @@ rules:
                     .is_some()
             })
             .collect()
+    }
+
+    #[test]
+    fn first_per_thing_faults_each_thing_its_first_requests_only() {
+        let faults = Faults::parse(FILE).expect("a valid faults file");
+        let throttled = |thing| {
+            faults
+                .decide(request("GetPendingJobExecutions", thing, 0))
+                .fault
+                .is_some()
+        };
+        let seen: Vec<bool> = ["once-a", "once-a", "once-b", "other", "once-b", "once-a"]
+            .into_iter()
+            .map(throttled)
+            .collect();
+        assert_eq!(seen, [true, false, true, false, false, false]);
+        let copy = faults.clone();
+        assert_eq!(
+            copy.decide(request("GetPendingJobExecutions", "once-a", 0))
+                .fault,
+            Some(FaultKind::Throttle),
+            "a copy counts anew"
+        );
     }
 
     #[test]

@@ -17,7 +17,8 @@ use crate::engine::{VirtualClock, VirtualMillis};
 /// Why a request is not served.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refusal {
-    /// Over the named budget: ThrottlingException (MQTT: RequestThrottled).
+    /// A ThrottlingException (MQTT: RequestThrottled), and why: a spent budget or an
+    /// injected fault.
     Throttled(String),
     /// An injected ServiceUnavailableException.
     Unavailable,
@@ -73,11 +74,12 @@ impl Gate {
         let refusal = match injected.fault {
             Some(FaultKind::Unavailable) => Some(Refusal::Unavailable),
             Some(FaultKind::Drop) => Some(Refusal::Drop),
+            Some(FaultKind::Throttle) => Some(Refusal::Throttled("injected fault".into())),
             Some(FaultKind::Delay) | None => self
                 .quotas
                 .as_ref()
                 .and_then(|q| q.admit(plane, operation, now).err())
-                .map(Refusal::Throttled),
+                .map(|budget| Refusal::Throttled(format!("the {budget} budget is spent"))),
         };
         let delay = if injected.delay_ms > 0 {
             self.clock.real_until(now + injected.delay_ms)

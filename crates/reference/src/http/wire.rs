@@ -255,9 +255,9 @@ pub async fn pass(
     }
     match decision.refusal {
         None => Ok(()),
-        Some(Refusal::Throttled(budget)) => Err(ApiError::new(
+        Some(Refusal::Throttled(why)) => Err(ApiError::new(
             ErrorKind::Throttling,
-            format!("Rate exceeded: the {budget} budget is spent"),
+            format!("Rate exceeded: {why}"),
         )),
         Some(Refusal::Unavailable) => Err(ApiError::new(
             ErrorKind::ServiceUnavailable,

@@ -143,9 +143,9 @@ impl JobsService {
         let reply = match decision.refusal {
             None => self.answer(operation, thing, job, namespace, body),
             Some(Refusal::Drop) => return None,
-            Some(Refusal::Throttled(budget)) => Err(Rejection::new(
+            Some(Refusal::Throttled(why)) => Err(Rejection::new(
                 rejected_code(ErrorKind::Throttling),
-                format!("Rate exceeded: the {budget} budget is spent"),
+                format!("Rate exceeded: {why}"),
             )),
             Some(Refusal::Unavailable) => Err(Rejection::new(
                 rejected_code(ErrorKind::ServiceUnavailable),

@@ -89,3 +89,60 @@ impl Gate {
         Decision { delay, refusal }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A write budget of 2 at one a second, on a clock that does not move within the test.
+    fn limits() -> Limits {
+        Limits::parse(
+            r#"{"service":"t","read":"2026-12-03","buckets":[
+            {"name":"write","plane":"data","operations":["UpdateJobExecution"],"perSecond":1,"burst":2,
+             "source":{"url":"https://example.com","read":"2026-12-03","note":"test"}}]}"#,
+        )
+        .expect("a valid limits file")
+    }
+
+    fn refusals(gate: &Gate, things: &[&str]) -> Vec<Option<Refusal>> {
+        things
+            .iter()
+            .map(|t| {
+                gate.admit(Plane::Data, "UpdateJobExecution", Some(t))
+                    .refusal
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_fault_is_decided_first_and_takes_no_token() {
+        let faults = Faults::parse(
+            "rules: [{operations: [UpdateJobExecution], fault: unavailable, things: 'down-*'}]",
+        )
+        .expect("a valid faults file");
+        let gate = Gate::new(VirtualClock::new(1e-9), Some(faults), Some(&limits()));
+        let spent = Refusal::Throttled("the write budget is spent".into());
+        assert_eq!(
+            refusals(&gate, &["down-1", "up", "down-2", "up", "up", "down-3"]),
+            [
+                Some(Refusal::Unavailable),
+                None,
+                Some(Refusal::Unavailable),
+                None,
+                Some(spent),
+                Some(Refusal::Unavailable),
+            ]
+        );
+    }
+
+    #[test]
+    fn an_open_gate_refuses_nothing_and_waits_for_nothing() {
+        let gate = Gate::new(VirtualClock::new(1e-9), None, None);
+        for _ in 0..100 {
+            assert_eq!(
+                gate.admit(Plane::Data, "UpdateJobExecution", Some("t")),
+                Decision::default()
+            );
+        }
+    }
+}

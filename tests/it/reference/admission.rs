@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use jobcert_contract::Limits;
+use jobcert_contract::{Limits, Plane};
 use jobcert_reference::admission::Faults;
 use jobcert_reference::{RunningServer, ServeConfig};
 use serde_json::json;
@@ -200,5 +200,24 @@ async fn a_delay_holds_the_answer_for_its_virtual_time() {
     let (status, _, _) = call(&s, "GET", "/things/dev-1/jobs/j1", None).await;
     assert_eq!(status, 404);
     assert!(started.elapsed() < Duration::from_millis(200));
+    s.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_embedded_aws_figures_are_enforced_to_the_request() {
+    let limits = Limits::aws().clone();
+    let burst = limits
+        .buckets
+        .iter()
+        .find(|b| b.covers(Plane::Data, "GetPendingJobExecutions"))
+        .and_then(|b| b.burst)
+        .expect("the AWS file has a read budget") as usize;
+    let s = serving(Some(limits), None).await;
+    let mut expected = ok(burst);
+    expected.extend(refused(1, 429, "ThrottlingException"));
+    assert_eq!(
+        statuses(&s, burst + 1, "GET", "/things/dev-1/jobs", None).await,
+        expected
+    );
     s.shutdown().await;
 }

@@ -4,7 +4,7 @@
 
 use std::io::IsTerminal;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -112,10 +112,20 @@ pub struct RunArgs {
     /// when FILE ends in `.gz`), for `jobcert replay` and `jobcert diff`.
     #[arg(long, value_name = "FILE")]
     capture: Option<PathBuf>,
+    /// The target throttles and faults on purpose as `faults/probes.yaml` says (the
+    /// embedded reference is started with it): the cases of `scenarios/probes/` exercise
+    /// SN-THROTTLING and SN-UNAVAILABLE.
+    #[arg(long)]
+    target_faults: bool,
     /// Seconds between plain progress lines while stderr is not a terminal (for tests).
     #[arg(long, hide = true, default_value_t = DEFAULT_PROGRESS_EVERY_S)]
     progress_every_s: u64,
 }
+
+/// The cases a target told to fault on purpose runs (`--target-faults`).
+const FAULT_PROBES: &str = "scenarios/probes";
+/// The faults such a target serves.
+const PROBE_FAULTS: &str = "faults/probes.yaml";
 
 /// Which transports a run against the embedded server covers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -142,7 +152,11 @@ pub async fn run(args: RunArgs) -> ExitCode {
 
 /// The plan, and the scenario files it was loaded from.
 fn plan(args: &RunArgs) -> anyhow::Result<(Plan, Vec<PathBuf>)> {
-    let files = scenario_files(&args.paths).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut paths = args.paths.clone();
+    if args.target_faults {
+        paths.push(PathBuf::from(FAULT_PROBES));
+    }
+    let files = scenario_files(&paths).map_err(|e| anyhow::anyhow!("{e}"))?;
     let (fleets, files): (Vec<PathBuf>, Vec<PathBuf>) =
         files.into_iter().partition(|f| is_fleet_file(f));
     if let Some(f) = fleets.first() {
@@ -217,6 +231,10 @@ async fn execute(args: RunArgs) -> anyhow::Result<bool> {
                 mqtt: bindings
                     .contains(&Binding::Mqtt)
                     .then(|| SocketAddr::from(([127, 0, 0, 1], 0))),
+                faults: args
+                    .target_faults
+                    .then(|| super::serve::faults(Path::new(PROBE_FAULTS)))
+                    .transpose()?,
                 ..ServeConfig::default()
             })
             .await

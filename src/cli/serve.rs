@@ -2,9 +2,12 @@
 
 use std::io::Write;
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::Args;
+use jobcert_contract::Limits;
+use jobcert_reference::admission::Faults;
 use jobcert_reference::sigv4::Credentials;
 use jobcert_reference::{RunningServer, ServeConfig};
 
@@ -41,6 +44,32 @@ pub struct ServeArgs {
     /// Account id named in ARNs.
     #[arg(long, default_value = "123456789012")]
     account_id: String,
+    /// Enforce request-rate quotas on the virtual clock: 429 ThrottlingException, MQTT
+    /// `RequestThrottled`. Without FILE, the newest embedded `schemas/limits/aws-<date>.json`.
+    #[arg(long, value_name = "FILE", num_args = 0..=1)]
+    quotas: Option<Option<PathBuf>>,
+    /// Inject the faults FILE describes (YAML or JSON, `schemas/faults.schema.json`).
+    #[arg(long, value_name = "FILE")]
+    faults: Option<PathBuf>,
+}
+
+/// The limits `--quotas` names: a file, or the embedded AWS figures.
+pub fn quotas(arg: Option<&Path>) -> anyhow::Result<Limits> {
+    match arg {
+        None => Ok(Limits::aws().clone()),
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            Limits::parse(&text).with_context(|| format!("{}", path.display()))
+        }
+    }
+}
+
+/// The faults `--faults` names.
+pub fn faults(path: &Path) -> anyhow::Result<Faults> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    Faults::parse(&text).with_context(|| format!("{}", path.display()))
 }
 
 fn positive_scale(s: &str) -> Result<f64, String> {
@@ -69,6 +98,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         time_scale: args.time_scale,
         region: args.region,
         account_id: args.account_id,
+        quotas: args
+            .quotas
+            .as_ref()
+            .map(|q| quotas(q.as_deref()))
+            .transpose()?,
+        faults: args.faults.as_deref().map(faults).transpose()?,
     };
     let server = RunningServer::start(&config)
         .await

@@ -5,6 +5,7 @@
 
 mod errors;
 mod execution_model;
+mod limits;
 mod operation;
 mod outcomes;
 mod requirements;
@@ -15,6 +16,7 @@ pub use errors::{
     type_for_mqtt_code,
 };
 pub use execution_model::{ExecutionModel, Status, execution_model};
+pub use limits::{BucketLimit, Limits, LimitsError, Plane, Source, aws_path};
 pub use operation::{Binding, ControlOperation, Operation};
 pub use outcomes::{Alternatives, Outcome, OutcomeTable, SchemaCause, StatusSpec, outcomes};
 pub use requirements::{

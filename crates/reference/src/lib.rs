@@ -3,6 +3,7 @@
 //! It shares only [`jobcert_contract`] with the harness. Layout: `engine` holds the state and the
 //! rules; `http` binds the engine to the REST-JSON wire.
 
+pub mod admission;
 pub mod engine;
 pub mod http;
 pub mod mqtt;
@@ -42,6 +43,10 @@ pub struct ServeConfig {
     pub region: String,
     /// Account id named in ARNs.
     pub account_id: String,
+    /// Request-rate budgets to enforce (`--quotas`); none when absent.
+    pub quotas: Option<jobcert_contract::Limits>,
+    /// Faults to inject (`--faults`); none when absent.
+    pub faults: Option<admission::Faults>,
 }
 
 impl Default for ServeConfig {
@@ -56,6 +61,8 @@ impl Default for ServeConfig {
             time_scale: 1.0,
             region: "us-east-1".to_string(),
             account_id: "123456789012".to_string(),
+            quotas: None,
+            faults: None,
         }
     }
 }
@@ -97,6 +104,11 @@ impl RunningServer {
             &config.region,
             &config.account_id,
         ));
+        let gate = Arc::new(admission::Gate::new(
+            engine.clock().clone(),
+            config.faults.clone(),
+            config.quotas.as_ref(),
+        ));
         let data = listen(config.http)?;
         let control = listen(config.control)?;
         let (data_plane, control_plane) = (data.local_addr()?, control.local_addr()?);
@@ -104,8 +116,8 @@ impl RunningServer {
         let mut tasks = JoinSet::new();
         tasks.spawn(engine.clone().run_timers());
         for (listener, app) in [
-            (data, http::data_plane(engine.clone())),
-            (control, http::control_plane(engine.clone())),
+            (data, http::data_plane(engine.clone(), gate.clone())),
+            (control, http::control_plane(engine.clone(), gate.clone())),
         ] {
             let mut stopped = stopped.clone();
             tasks.spawn(async move {
@@ -120,7 +132,7 @@ impl RunningServer {
                 }
             });
         }
-        let service = mqtt::service::JobsService::new(engine.clone());
+        let service = mqtt::service::JobsService::with_gate(engine.clone(), gate);
         let tcp = config.mqtt.map(listen).transpose()?;
         let ws = config.mqtt_ws.map(listen).transpose()?;
         let mqtt = tcp.as_ref().map(TcpListener::local_addr).transpose()?;

@@ -81,3 +81,53 @@ async fn a_step_timeout_fires_within_the_slack_on_the_virtual_clock() {
     let status = server.terminate();
     assert!(status.success(), "serve exited with {status} after SIGTERM");
 }
+
+/// `--quotas FILE` and `--faults FILE` as a user passes them: the budget's burst goes through
+/// and the next request is throttled; the faulted operation answers 503; `--quotas` alone
+/// enforces the embedded AWS figures, whose burst a handful of requests does not reach.
+#[tokio::test]
+async fn quotas_and_faults_are_read_from_their_files() {
+    let dir = crate::common::scratch("serve-quotas");
+    let source = json!({"url": "https://example.com/q", "read": "2026-12-03", "note": "test"});
+    let limits = json!({"service": "test", "read": "2026-12-03", "buckets": [
+        {"name": "read", "plane": "data", "perSecond": 1, "burst": 2, "source": source,
+         "operations": ["DescribeJobExecution", "GetPendingJobExecutions"]}]});
+    let (quotas, faults) = (
+        dir.path().join("limits.json"),
+        dir.path().join("faults.yaml"),
+    );
+    std::fs::write(&quotas, limits.to_string()).unwrap();
+    std::fs::write(
+        &faults,
+        "rules:\n  - operations: [StartNextPendingJobExecution]\n    fault: unavailable\n",
+    )
+    .unwrap();
+    let http = reqwest::Client::new();
+    let status = |r: reqwest::Response| r.status().as_u16();
+    let mut server = Serve::with(&[
+        "--time-scale",
+        "0.000001",
+        "--quotas",
+        quotas.to_str().unwrap(),
+        "--faults",
+        faults.to_str().unwrap(),
+    ]);
+    let pending = format!("{}/things/dev-1/jobs", server.data);
+    let mut seen = Vec::new();
+    for _ in 0..3 {
+        seen.push(status(http.get(&pending).send().await.unwrap()));
+    }
+    let next = format!("{}/things/dev-1/jobs/$next", server.data);
+    seen.push(status(
+        http.put(&next).json(&json!({})).send().await.unwrap(),
+    ));
+    assert_eq!(seen, [200, 200, 429, 503]);
+    assert!(server.terminate().success());
+
+    let mut server = Serve::with(&["--quotas"]);
+    let pending = format!("{}/things/dev-1/jobs", server.data);
+    for _ in 0..10 {
+        assert_eq!(status(http.get(&pending).send().await.unwrap()), 200);
+    }
+    assert!(server.terminate().success());
+}

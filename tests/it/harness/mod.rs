@@ -10,3 +10,4 @@ mod nonconforming_mqtt;
 mod notify_inbox;
 mod rerun;
 mod seeding;
+mod service_faults;

@@ -229,7 +229,7 @@ impl Responder {
                             }
                             let reply = service
                                 .handle(&p.topic, &fault.request(&p.payload))
-                                .and_then(|r| fault.reply(&p.topic, r));
+                                .and_then(|r| fault.reply(&p.topic, r.message));
                             if let Some(e) = reply.and_then(&publish) {
                                 trouble(format!("reply to {} dropped: {e}", p.topic));
                             }

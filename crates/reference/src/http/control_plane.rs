@@ -4,15 +4,17 @@
 
 use std::sync::Arc;
 
+use axum::Extension;
 use axum::extract::{Request, State};
 use axum::http::Method;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::wire::{self, ApiError, RawRequest, ok, path_segments, read_body, read_input};
+use super::wire::{self, ApiError, RawRequest, ok, pass, path_segments, read_body, read_input};
+use crate::admission::Gate;
 use crate::engine::{Engine, JobSpec, RetryCriterion, epoch_seconds};
-use jobcert_contract::{ControlOperation, Status};
+use jobcert_contract::{ControlOperation, Plane, Status};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -69,14 +71,18 @@ struct DescribeExecution {
 }
 
 /// Routes one request to its operation.
-pub async fn dispatch(State(engine): State<Arc<Engine>>, request: Request) -> Response {
-    match handle(&engine, request).await {
+pub async fn dispatch(
+    State(engine): State<Arc<Engine>>,
+    Extension(gate): Extension<Arc<Gate>>,
+    request: Request,
+) -> Response {
+    match handle(&engine, &gate, request).await {
         Ok(response) => response,
         Err(error) => error.into_response(),
     }
 }
 
-async fn handle(engine: &Engine, request: Request) -> Result<Response, ApiError> {
+async fn handle(engine: &Engine, gate: &Gate, request: Request) -> Result<Response, ApiError> {
     let (parts, body) = request.into_parts();
     let path = parts.uri.path();
     let query = parts.uri.query();
@@ -85,6 +91,13 @@ async fn handle(engine: &Engine, request: Request) -> Result<Response, ApiError>
     let body = read_body(body).await?;
     match (&parts.method, segs.as_slice()) {
         (&Method::POST, ["things", name]) => {
+            pass(
+                gate,
+                Plane::Control,
+                ControlOperation::CreateThing.name(),
+                Some(name),
+            )
+            .await?;
             let req: CreateThing = read_input(
                 ControlOperation::CreateThing.request_schema()?,
                 RawRequest {
@@ -99,6 +112,13 @@ async fn handle(engine: &Engine, request: Request) -> Result<Response, ApiError>
             ))
         }
         (&Method::PUT, ["jobs", id]) => {
+            pass(
+                gate,
+                Plane::Control,
+                ControlOperation::CreateJob.name(),
+                None,
+            )
+            .await?;
             let req: CreateJob = read_input(
                 ControlOperation::CreateJob.request_schema()?,
                 RawRequest {
@@ -116,6 +136,13 @@ async fn handle(engine: &Engine, request: Request) -> Result<Response, ApiError>
             Ok(ok(&out))
         }
         (&Method::GET, ["jobs", id]) => {
+            pass(
+                gate,
+                Plane::Control,
+                ControlOperation::DescribeJob.name(),
+                None,
+            )
+            .await?;
             let req: JobRef = read_input(
                 ControlOperation::DescribeJob.request_schema()?,
                 RawRequest {
@@ -127,6 +154,13 @@ async fn handle(engine: &Engine, request: Request) -> Result<Response, ApiError>
             Ok(ok(&json!({ "job": describe_job(engine, &req.job_id)? })))
         }
         (&Method::PUT, ["jobs", id, "cancel"]) => {
+            pass(
+                gate,
+                Plane::Control,
+                ControlOperation::CancelJob.name(),
+                None,
+            )
+            .await?;
             let req: CancelJob = read_input(
                 ControlOperation::CancelJob.request_schema()?,
                 RawRequest {
@@ -149,6 +183,13 @@ async fn handle(engine: &Engine, request: Request) -> Result<Response, ApiError>
             Ok(ok(&out))
         }
         (&Method::GET, ["things", thing, "jobs", job]) => {
+            pass(
+                gate,
+                Plane::Control,
+                ControlOperation::DescribeJobExecution.name(),
+                Some(thing),
+            )
+            .await?;
             let req: DescribeExecution = read_input(
                 ControlOperation::DescribeJobExecution.request_schema()?,
                 RawRequest {

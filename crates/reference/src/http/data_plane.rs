@@ -4,24 +4,30 @@
 
 use std::sync::Arc;
 
+use axum::Extension;
 use axum::extract::{Request, State};
 use axum::http::Method;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
-use super::wire::{self, ApiError, RawRequest, ok, path_segments, read_body, read_input};
+use super::wire::{self, ApiError, RawRequest, ok, pass, path_segments, read_body, read_input};
+use crate::admission::Gate;
 use crate::engine::{Engine, requests};
-use jobcert_contract::{NEXT_EXECUTION, Operation};
+use jobcert_contract::{NEXT_EXECUTION, Operation, Plane};
 
 /// Routes one request to its operation.
-pub async fn dispatch(State(engine): State<Arc<Engine>>, request: Request) -> Response {
-    match handle(&engine, request).await {
+pub async fn dispatch(
+    State(engine): State<Arc<Engine>>,
+    Extension(gate): Extension<Arc<Gate>>,
+    request: Request,
+) -> Response {
+    match handle(&engine, &gate, request).await {
         Ok(response) => response,
         Err(error) => error.into_response(),
     }
 }
 
-async fn handle(engine: &Engine, request: Request) -> Result<Response, ApiError> {
+async fn handle(engine: &Engine, gate: &Gate, request: Request) -> Result<Response, ApiError> {
     let (parts, body) = request.into_parts();
     let path = parts.uri.path();
     let query = parts.uri.query();
@@ -33,6 +39,8 @@ async fn handle(engine: &Engine, request: Request) -> Result<Response, ApiError>
             .zip(segments.iter().skip(1).step_by(2).cloned())
             .collect()
     };
+    let thing = segments.get(1).map(String::as_str);
+    let through = |operation: Operation| pass(gate, Plane::Data, operation.name(), thing);
     match (
         &parts.method,
         segments
@@ -42,6 +50,7 @@ async fn handle(engine: &Engine, request: Request) -> Result<Response, ApiError>
             .as_slice(),
     ) {
         (&Method::GET, ["things", _, "jobs"]) => {
+            through(Operation::GetPendingJobExecutions).await?;
             let req: requests::GetPending = read_input(
                 Operation::GetPendingJobExecutions.request_schema()?,
                 RawRequest {
@@ -56,6 +65,7 @@ async fn handle(engine: &Engine, request: Request) -> Result<Response, ApiError>
             ))
         }
         (&Method::PUT, ["things", _, "jobs", job]) if *job == NEXT_EXECUTION => {
+            through(Operation::StartNextPendingJobExecution).await?;
             let body = read_body(body).await?;
             let req: requests::StartNext = read_input(
                 Operation::StartNextPendingJobExecution.request_schema()?,
@@ -68,6 +78,7 @@ async fn handle(engine: &Engine, request: Request) -> Result<Response, ApiError>
             Ok(ok(&execution_body(engine.start_next(&req)?)))
         }
         (&Method::GET, ["things", _, "jobs", _]) => {
+            through(Operation::DescribeJobExecution).await?;
             let req: requests::Describe = read_input(
                 Operation::DescribeJobExecution.request_schema()?,
                 RawRequest {
@@ -79,6 +90,7 @@ async fn handle(engine: &Engine, request: Request) -> Result<Response, ApiError>
             Ok(ok(&execution_body(engine.describe(&req)?)))
         }
         (&Method::POST, ["things", _, "jobs", _]) => {
+            through(Operation::UpdateJobExecution).await?;
             let body = read_body(body).await?;
             let req: requests::Update = read_input(
                 Operation::UpdateJobExecution.request_schema()?,

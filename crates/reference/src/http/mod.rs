@@ -7,23 +7,26 @@ pub mod wire;
 
 use std::sync::Arc;
 
-use axum::Router;
+use axum::{Extension, Router};
 
+use super::admission::Gate;
 use super::engine::Engine;
 
 /// The data-plane application (REST-JSON, service `iot-jobs-data`).
-pub fn data_plane(engine: Arc<Engine>) -> Router {
+pub fn data_plane(engine: Arc<Engine>, gate: Arc<Gate>) -> Router {
     Router::new()
         .fallback(data_plane::dispatch)
         .with_state(engine)
+        .layer(Extension(gate))
         .layer(axum::middleware::map_response(wire::request_id))
 }
 
 /// The control-plane application (REST-JSON, service `iot`; CreateThing, CreateJob, DescribeJob,
 /// CancelJob, DescribeJobExecution).
-pub fn control_plane(engine: Arc<Engine>) -> Router {
+pub fn control_plane(engine: Arc<Engine>, gate: Arc<Gate>) -> Router {
     Router::new()
         .fallback(control_plane::dispatch)
         .with_state(engine)
+        .layer(Extension(gate))
         .layer(axum::middleware::map_response(wire::request_id))
 }

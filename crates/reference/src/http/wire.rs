@@ -10,8 +10,9 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
+use crate::admission::{Gate, Refusal};
 use crate::engine::{EngineError, StateView};
-use jobcert_contract::{ErrorKind, Schema, SchemaError, error_status};
+use jobcert_contract::{ErrorKind, Plane, Schema, SchemaError, error_status};
 
 /// Largest request body read; anything longer is refused before parsing.
 pub const MAX_BODY_BYTES: usize = 1 << 20;
@@ -237,4 +238,35 @@ pub fn unknown_operation(method: &str, path: &str) -> ApiError {
         ErrorKind::UnknownOperation,
         format!("no operation is bound to {method} {path}"),
     )
+}
+
+/// Lets a request through the gate: waits out an injected delay, answers a refusal with its
+/// error (429 ThrottlingException, 503 ServiceUnavailableException), and ends the connection
+/// without an answer for a drop.
+pub async fn pass(
+    gate: &Gate,
+    plane: Plane,
+    operation: &str,
+    thing: Option<&str>,
+) -> Result<(), ApiError> {
+    let decision = gate.admit(plane, operation, thing);
+    if !decision.delay.is_zero() {
+        tokio::time::sleep(decision.delay).await;
+    }
+    match decision.refusal {
+        None => Ok(()),
+        Some(Refusal::Throttled(why)) => Err(ApiError::new(
+            ErrorKind::Throttling,
+            format!("Rate exceeded: {why}"),
+        )),
+        Some(Refusal::Unavailable) => Err(ApiError::new(
+            ErrorKind::ServiceUnavailable,
+            format!("{operation} is unavailable (injected fault)"),
+        )),
+        // Hyper polls a handler inside its connection's task: unwinding it drops the socket
+        // with nothing written. `resume_unwind` skips the panic hook, so nothing is printed.
+        Some(Refusal::Drop) => {
+            std::panic::resume_unwind(Box::new("connection dropped (injected fault)"))
+        }
+    }
 }

@@ -152,7 +152,17 @@ impl Link {
                     }
                     Ok(Event::Incoming(Packet::Publish(p))) => {
                         if let Some(reply) = service.handle(&p.topic, &p.payload) {
-                            let _ = outgoing.send((reply.topic, reply.payload));
+                            let message = (reply.message.topic, reply.message.payload);
+                            if reply.after.is_zero() {
+                                let _ = outgoing.send(message);
+                            } else {
+                                // A delayed reply must not hold the connection other devices share.
+                                let outgoing = outgoing.clone();
+                                tokio::spawn(async move {
+                                    tokio::time::sleep(reply.after).await;
+                                    let _ = outgoing.send(message);
+                                });
+                            }
                         }
                     }
                     Ok(_) => {}

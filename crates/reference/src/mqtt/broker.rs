@@ -194,6 +194,10 @@ async fn run<D: Dialect, S: Stream>(stream: S, buf: BytesMut, hub: Arc<Hub>, ser
             packet = received => match packet {
                 Some(Ok(p)) => match handle(D::incoming(p), id, &hub, &service) {
                     Step::Send(replies) => replies,
+                    Step::Later(replies, after) => {
+                        tokio::time::sleep(after).await;
+                        replies
+                    }
                     Step::Close => break,
                 },
                 _ => break,
@@ -229,6 +233,8 @@ async fn run<D: Dialect, S: Stream>(stream: S, buf: BytesMut, hub: Arc<Hub>, ser
 enum Step {
     /// Send these and carry on.
     Send(Vec<Reply>),
+    /// Send these after an injected delay, which holds the session as a slow service would.
+    Later(Vec<Reply>, std::time::Duration),
     /// End the session.
     Close,
 }
@@ -250,13 +256,15 @@ fn handle(incoming: Incoming, id: u64, hub: &Hub, service: &JobsService) -> Step
                 return Step::Close;
             }
             let mut out = Vec::new();
+            let mut delay = std::time::Duration::ZERO;
             if topics::parse(&topic).is_some() {
                 // Replies go to the publisher only, at the QoS it subscribed with (capped at 1).
                 if let Some(reply) = service.handle(&topic, &payload) {
-                    let qos = hub.granted(id, &reply.topic).unwrap_or(0).min(1);
+                    delay = reply.after;
+                    let qos = hub.granted(id, &reply.message.topic).unwrap_or(0).min(1);
                     out.push(Reply::Publish {
-                        topic: reply.topic,
-                        payload: reply.payload.into(),
+                        topic: reply.message.topic,
+                        payload: reply.message.payload.into(),
                         qos,
                         pkid: 0,
                     });
@@ -267,7 +275,11 @@ fn handle(incoming: Incoming, id: u64, hub: &Hub, service: &JobsService) -> Step
             if qos == 1 {
                 out.insert(0, Reply::PubAck(pkid));
             }
-            Step::Send(out)
+            if delay.is_zero() {
+                Step::Send(out)
+            } else {
+                Step::Later(out, delay)
+            }
         }
         Incoming::Subscribe(pkid, filters) => {
             let granted = filters

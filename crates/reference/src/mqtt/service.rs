@@ -3,12 +3,14 @@
 //! client moves the bytes.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde_json::{Map, Value, json};
 
 use super::topics::{self, JobsTopic};
+use crate::admission::{Gate, Refusal};
 use crate::engine::{Change, Engine, EngineError, ExecutionView, requests};
-use jobcert_contract::{Binding, ErrorKind, MqttOnly, NEXT_EXECUTION, Operation, mqtt_code};
+use jobcert_contract::{Binding, ErrorKind, MqttOnly, NEXT_EXECUTION, Operation, Plane, mqtt_code};
 
 /// A message the service publishes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,10 +21,20 @@ pub struct Message {
     pub payload: Vec<u8>,
 }
 
+/// A reply, and how long to hold it (an injected delay).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    /// What to publish.
+    pub message: Message,
+    /// Real time to wait before publishing it.
+    pub after: Duration,
+}
+
 /// The Jobs service in front of an engine.
 #[derive(Debug, Clone)]
 pub struct JobsService {
     engine: Arc<Engine>,
+    gate: Arc<Gate>,
 }
 
 /// The rejected code of an error kind; a kind MQTT has no code for is a service fault.
@@ -79,9 +91,15 @@ fn document_json(text: &str) -> Value {
 }
 
 impl JobsService {
-    /// A service answering for `engine`.
+    /// A service answering for `engine`, without faults or quotas.
     pub fn new(engine: Arc<Engine>) -> Self {
-        Self { engine }
+        let gate = Arc::new(Gate::new(engine.clock().clone(), None, None));
+        Self { engine, gate }
+    }
+
+    /// A service answering for `engine` through `gate` (its faults and quotas).
+    pub fn with_gate(engine: Arc<Engine>, gate: Arc<Gate>) -> Self {
+        Self { engine, gate }
     }
 
     /// The engine it answers for.
@@ -93,8 +111,9 @@ impl JobsService {
         crate::engine::epoch_seconds(self.engine.clock().now_ms())
     }
 
-    /// The reply to a publish on `topic`, if the topic is a Jobs request (or an invalid one).
-    pub fn handle(&self, topic: &str, payload: &[u8]) -> Option<Message> {
+    /// The reply to a publish on `topic`, if the topic is a Jobs request (or an invalid one) and
+    /// no injected fault drops it.
+    pub fn handle(&self, topic: &str, payload: &[u8]) -> Option<Reply> {
         let parsed = topics::parse(topic)?;
         let (operation, thing, job, namespace) = match parsed {
             JobsTopic::Outbound => return None,
@@ -106,7 +125,7 @@ impl JobsService {
                 let token = parse_payload(payload)
                     .ok()
                     .and_then(|b| b.get("clientToken").cloned());
-                return Some(self.rejected(topic, token, r));
+                return Some(now(self.rejected(topic, token, r)));
             }
             JobsTopic::Request {
                 operation,
@@ -117,11 +136,23 @@ impl JobsService {
         };
         let body = match parse_payload(payload) {
             Ok(b) => b,
-            Err(r) => return Some(self.rejected(topic, None, r)),
+            Err(r) => return Some(now(self.rejected(topic, None, r))),
         };
         let token = body.get("clientToken").cloned();
-        let reply = self.answer(operation, thing, job, namespace, body);
-        Some(match reply {
+        let decision = self.gate.admit(Plane::Data, operation.name(), Some(&thing));
+        let reply = match decision.refusal {
+            None => self.answer(operation, thing, job, namespace, body),
+            Some(Refusal::Drop) => return None,
+            Some(Refusal::Throttled(why)) => Err(Rejection::new(
+                rejected_code(ErrorKind::Throttling),
+                format!("Rate exceeded: {why}"),
+            )),
+            Some(Refusal::Unavailable) => Err(Rejection::new(
+                rejected_code(ErrorKind::ServiceUnavailable),
+                format!("{} is unavailable (injected fault)", operation.name()),
+            )),
+        };
+        let message = match reply {
             Ok(mut accepted) => {
                 accepted.insert("timestamp".into(), json!(self.timestamp()));
                 if let Some(t) = token {
@@ -133,6 +164,10 @@ impl JobsService {
                 }
             }
             Err(r) => self.rejected(topic, token, r),
+        };
+        Some(Reply {
+            message,
+            after: decision.delay,
         })
     }
 
@@ -258,6 +293,14 @@ impl JobsService {
             });
         }
         out
+    }
+}
+
+/// A reply sent at once.
+fn now(message: Message) -> Reply {
+    Reply {
+        message,
+        after: Duration::ZERO,
     }
 }
 

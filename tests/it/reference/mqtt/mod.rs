@@ -29,6 +29,7 @@ const THING: &str = "dev-1";
 /// Payloads accepted by the test clients (the broker allows 128 KiB plus headers).
 const CLIENT_MAX_PACKET: usize = 512 * 1024;
 
+mod admission;
 mod client;
 mod notifications;
 mod pubsub;

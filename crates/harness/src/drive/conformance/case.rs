@@ -18,11 +18,11 @@ use crate::record::CaseRecord;
 use crate::transport::{
     ControlClient, DataClient, Exchange, Label, Raw, Request, Retry, Sent, Target, is_throttle,
 };
-use jobcert_contract::{Binding, NEXT_EXECUTION, Operation, RequirementId, req};
+use jobcert_contract::{Binding, ErrorKind, NEXT_EXECUTION, Operation, RequirementId, req};
 
 use super::Settings;
 use super::premise::{Late, Track};
-use super::throttle::{throttle_shape, throttled_out};
+use super::throttle::{is_unavailable, throttle_shape, throttled_out, unavailable};
 
 /// One case in flight.
 pub(super) struct CaseRun<'a> {
@@ -48,6 +48,9 @@ pub(super) struct CaseRun<'a> {
     steps_taken: usize,
     /// Where its steps landed relative to the timers' deadlines.
     premise: Track,
+    /// A service fault its step did not ask for answered a request: the later steps presume
+    /// that request was served, so they are not played.
+    faulted: bool,
 }
 
 impl<'a> CaseRun<'a> {
@@ -101,6 +104,7 @@ impl<'a> CaseRun<'a> {
             step_mark_us: 0,
             steps_taken: 0,
             premise: Track::new(),
+            faulted: false,
         }
     }
 
@@ -116,6 +120,9 @@ impl<'a> CaseRun<'a> {
                     break;
                 }
                 self.step(step, stop).await;
+                if self.faulted {
+                    break;
+                }
             }
         }
         let c = self.case;
@@ -361,6 +368,16 @@ impl<'a> CaseRun<'a> {
                     return None;
                 }
                 self.exchanges.push(exchange.clone());
+                let (binding, profile) = (self.binding(), self.settings.profile);
+                let (answer, _) = answer::read(&exchange, operation, binding, profile);
+                if is_unavailable(&answer) {
+                    let asked = step.expect.error.as_deref()
+                        == Some(ErrorKind::ServiceUnavailable.type_name());
+                    self.faulted |= !asked;
+                    self.findings
+                        .extend(unavailable(&exchange, operation, binding, profile, asked));
+                    return None;
+                }
                 Some(exchange)
             }
             Err(e) => {

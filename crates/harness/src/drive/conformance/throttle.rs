@@ -1,11 +1,12 @@
 //! What a throttle says: its own shape (SN-THROTTLING), and whether the request got through
 //! within its attempts (WI-THROTTLED-OUT). One throttled at every attempt is not a broken rule
 //! (a quota kept), but its step's checks were skipped, and a certifier must see that rather
-//! than silence.
+//! than silence. A service fault is alike: its shape is SN-UNAVAILABLE's, and a request it
+//! answered unasked was not judged (WI-UNAVAILABLE), for every operation lists the fault.
 
 use jobcert_contract::{Binding, ErrorKind, Operation, req};
 
-use crate::check::answer;
+use crate::check::answer::{self, Answer};
 use crate::finding::{Finding, Profile, Severity, severity};
 use crate::transport::{Exchange, is_throttle};
 
@@ -17,21 +18,103 @@ pub(super) fn throttle_shape(
     binding: Binding,
     profile: Profile,
 ) -> Finding {
+    shape(exchange, operation, binding, profile, Fault::Throttle)
+}
+
+/// The kinds of answer that are the service's rather than the operation's.
+#[derive(Debug, Clone, Copy)]
+enum Fault {
+    Throttle,
+    Unavailable,
+}
+
+impl Fault {
+    fn kind(self) -> ErrorKind {
+        match self {
+            Self::Throttle => ErrorKind::Throttling,
+            Self::Unavailable => ErrorKind::ServiceUnavailable,
+        }
+    }
+
+    fn requirement(self) -> jobcert_contract::RequirementId {
+        match self {
+            Self::Throttle => req::SN_THROTTLING,
+            Self::Unavailable => req::SN_UNAVAILABLE,
+        }
+    }
+
+    fn words(self) -> (&'static str, &'static str) {
+        match self {
+            Self::Throttle => ("throttled", "a throttle"),
+            Self::Unavailable => ("unavailable", "a service fault"),
+        }
+    }
+}
+
+/// The finding of `fault`'s requirement: the answer names the fault's error type and breaks
+/// no must-level wire check (status, type) under `profile`.
+fn shape(
+    exchange: &Exchange,
+    operation: Operation,
+    binding: Binding,
+    profile: Profile,
+    fault: Fault,
+) -> Finding {
     let (answer, wire) = answer::read(exchange, operation, binding, profile);
     let broken = wire
         .iter()
         .find(|f| severity(f, profile) == Severity::Failure);
-    let throttling = ErrorKind::Throttling.type_name();
+    let wanted = fault.kind().type_name();
+    let (adjective, noun) = fault.words();
     let message = match (answer.error_type(), broken) {
-        (Some(t), None) if t == throttling => format!("throttled: {}", answer.describe()),
-        (_, Some(f)) => format!("a throttle answered {}: {}", answer.describe(), f.message),
-        (_, None) => format!(
-            "a throttle answered {}, not {throttling}",
-            answer.describe()
-        ),
+        (Some(t), None) if t == wanted => format!("{adjective}: {}", answer.describe()),
+        (_, Some(f)) => format!("{noun} answered {}: {}", answer.describe(), f.message),
+        (_, None) => format!("{noun} answered {}, not {wanted}", answer.describe()),
     };
-    let ok = broken.is_none() && answer.error_type() == Some(throttling);
-    Finding::check(ok, req::SN_THROTTLING, message, Some(exchange.seq))
+    let ok = broken.is_none() && answer.error_type() == Some(wanted);
+    Finding::check(ok, fault.requirement(), message, Some(exchange.seq))
+}
+
+/// Whether `answer` is a service fault: status 503, or the type ServiceUnavailableException
+/// (over MQTT, the rejected code `errors.json` maps to it).
+pub(super) fn is_unavailable(answer: &Answer) -> bool {
+    let unavailable = ErrorKind::ServiceUnavailable;
+    match answer {
+        Answer::Error {
+            status, type_name, ..
+        } => {
+            *status == jobcert_contract::error_status(unavailable)
+                || type_name.as_deref() == Some(unavailable.type_name())
+        }
+        _ => false,
+    }
+}
+
+/// The findings of a request answered with a service fault: its shape (SN-UNAVAILABLE), and
+/// whether its step asked for it (`expected`); one unasked was not judged (WI-UNAVAILABLE, a
+/// should: every operation lists the fault, so it breaks no must).
+pub(super) fn unavailable(
+    exchange: &Exchange,
+    operation: Operation,
+    binding: Binding,
+    profile: Profile,
+    expected: bool,
+) -> [Finding; 2] {
+    let shape = shape(exchange, operation, binding, profile, Fault::Unavailable);
+    let message = if expected {
+        format!(
+            "{} answered the service fault its step asked for",
+            operation.name()
+        )
+    } else {
+        format!(
+            "{} was answered with a service fault (#{}); its checks and the case's later steps were skipped",
+            operation.name(),
+            exchange.seq
+        )
+    };
+    let out = Finding::check(expected, req::WI_UNAVAILABLE, message, Some(exchange.seq));
+    [shape, out]
 }
 
 /// The WI-THROTTLED-OUT finding of a request whose attempts were `attempts`, in order, the
@@ -142,6 +225,48 @@ mod tests {
             for profile in [Profile::Aws, Profile::Strict] {
                 assert_eq!(severity(&f, profile), weight);
             }
+        }
+    }
+
+    #[rstest]
+    #[case::as_modelled(503, "ServiceUnavailableException", true, true)]
+    #[case::status_only(503, "", true, false)]
+    #[case::type_only(500, "ServiceUnavailableException", true, false)]
+    #[case::another_server_error(500, "InternalFailure", false, false)]
+    #[case::a_throttle(429, "ThrottlingException", false, false)]
+    fn a_service_fault_is_judged_under_sn_unavailable(
+        #[case] status: u16,
+        #[case] error_type: &str,
+        #[case] is_fault: bool,
+        #[case] well_formed: bool,
+    ) {
+        let exchange = answered(
+            9,
+            "UpdateJobExecution",
+            "t",
+            status,
+            error_type,
+            r#"{"message":"down"}"#,
+        );
+        let op = Operation::UpdateJobExecution;
+        let (answer, _) = answer::read(&exchange, op, Binding::Http, Profile::Aws);
+        assert_eq!(is_unavailable(&answer), is_fault, "{}", answer.describe());
+        if !is_fault {
+            return;
+        }
+        for expected in [true, false] {
+            let [shape, out] = unavailable(&exchange, op, Binding::Http, Profile::Aws, expected);
+            assert_eq!(shape.requirement, req::SN_UNAVAILABLE);
+            assert_eq!(shape.passed, well_formed, "{}", shape.message);
+            assert_eq!(out.requirement, req::WI_UNAVAILABLE);
+            assert_eq!(out.passed, expected, "{}", out.message);
+            assert_eq!(out.exchange, Some(9));
+            let weight = if expected {
+                Severity::Pass
+            } else {
+                Severity::Warning
+            };
+            assert_eq!(severity(&out, Profile::Aws), weight);
         }
     }
 

@@ -3,6 +3,7 @@
 pub mod capture;
 pub mod diff;
 pub mod fleet;
+pub mod pki;
 mod profile;
 mod progress;
 mod reference;

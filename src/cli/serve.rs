@@ -2,10 +2,12 @@
 
 use std::io::Write;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Args;
-use jobcert_reference::{RunningServer, ServeConfig};
+use jobcert_reference::tls::{ClientAuth, TlsFiles};
+use jobcert_reference::{MtlsListener, RunningServer, ServeConfig};
 
 /// Options of `jobcert serve`.
 #[derive(Debug, Args)]
@@ -31,6 +33,23 @@ pub struct ServeArgs {
     /// Account id named in ARNs.
     #[arg(long, default_value = "123456789012")]
     account_id: String,
+    /// Server certificate chain (PEM): the data and control planes then speak `https://`.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The server certificate's private key (PEM).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Also serve the data plane over mTLS here: a client certificate is asked for, and one
+    /// that is missing, expired, revoked or not from `--client-ca` is answered
+    /// CertificateValidationException.
+    #[arg(long, value_name = "ADDR", requires_all = ["tls_cert", "client_ca"])]
+    mtls: Option<SocketAddr>,
+    /// The CA certificates (PEM) the mTLS listener accepts client certificates from.
+    #[arg(long, value_name = "FILE", requires = "mtls")]
+    client_ca: Option<PathBuf>,
+    /// Revoked client certificates: one hex serial a line (`jobcert pki`'s `revoked.txt`).
+    #[arg(long, value_name = "FILE", requires = "mtls")]
+    revoked: Option<PathBuf>,
 }
 
 fn positive_scale(s: &str) -> Result<f64, String> {
@@ -50,19 +69,41 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         time_scale: args.time_scale,
         region: args.region,
         account_id: args.account_id,
+        tls: args
+            .tls_cert
+            .zip(args.tls_key)
+            .map(|(cert, key)| TlsFiles { cert, key }),
+        mtls: args
+            .mtls
+            .zip(args.client_ca)
+            .map(|(addr, ca)| MtlsListener {
+                addr,
+                client_auth: ClientAuth {
+                    ca,
+                    revoked: args.revoked,
+                },
+            }),
+    };
+    let scheme = if config.tls.is_some() {
+        "https"
+    } else {
+        "http"
     };
     let server = RunningServer::start(&config)
         .await
         .context("starting the reference server")?;
     {
         let mut out = std::io::stdout().lock();
-        writeln!(out, "data-plane http://{}", server.data_plane())?;
-        writeln!(out, "control-plane http://{}", server.control_plane())?;
+        writeln!(out, "data-plane {scheme}://{}", server.data_plane())?;
+        writeln!(out, "control-plane {scheme}://{}", server.control_plane())?;
         if let Some(addr) = server.mqtt() {
             writeln!(out, "mqtt mqtt://{addr}")?;
         }
         if let Some(url) = &args.mqtt_broker {
             writeln!(out, "mqtt-attached {url}")?;
+        }
+        if let Some(addr) = server.mtls() {
+            writeln!(out, "mtls-data-plane https://{addr}")?;
         }
         out.flush()?;
     }

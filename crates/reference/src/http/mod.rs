@@ -1,6 +1,7 @@
 //! The HTTP listeners of the reference server: the data plane (the four device operations) and
 //! the control-plane subset used to seed state.
 
+mod client_certificate;
 mod control_plane;
 mod data_plane;
 pub mod wire;
@@ -17,6 +18,14 @@ pub fn data_plane(engine: Arc<Engine>) -> Router {
         .fallback(data_plane::dispatch)
         .with_state(engine)
         .layer(axum::middleware::map_response(wire::request_id))
+}
+
+/// The data-plane application behind the mTLS listener: every request whose connection's
+/// client certificate is not usable is answered CertificateValidationException (spec §5.7).
+pub fn mtls_data_plane(engine: Arc<Engine>) -> Router {
+    data_plane(engine).layer(axum::middleware::from_fn(
+        client_certificate::require_usable,
+    ))
 }
 
 /// The control-plane application (REST-JSON, service `iot`; CreateThing, CreateJob, DescribeJob,

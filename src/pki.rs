@@ -50,9 +50,9 @@ pub fn init(dir: &Path) -> anyhow::Result<()> {
     }
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let ca_key = KeyPair::generate()?;
-    let ca = ca_params("jobcert test CA")?.self_signed(&ca_key)?;
+    let ca = ca_params(&ca_name(&ca_key))?.self_signed(&ca_key)?;
     write_pair(dir, "ca", &ca.pem(), &ca_key)?;
-    let issuer = Issuer::new(ca_params("jobcert test CA")?, ca_key);
+    let issuer = Issuer::new(ca_params(&ca_name(&ca_key))?, ca_key);
     let key = KeyPair::generate()?;
     let mut params = leaf_params("localhost", Flaw::None)?;
     params.subject_alt_names =
@@ -99,7 +99,8 @@ pub fn issue(dir: &Path, thing: &str, flaw: Flaw) -> anyhow::Result<PathBuf> {
     Ok(dir.join(format!("{thing}.pem")))
 }
 
-/// The CA's parameters; the same every time, so that `ca.key` alone makes an issuer again.
+/// The CA's parameters; the same every time for one `name`, so that `ca.key` alone makes an
+/// issuer again.
 fn ca_params(name: &str) -> anyhow::Result<CertificateParams> {
     let mut params = CertificateParams::new(Vec::new())?;
     params.distinguished_name = DistinguishedName::new();
@@ -141,7 +142,20 @@ fn load_ca(dir: &Path) -> anyhow::Result<Issuer<'static, KeyPair>> {
     let pem = std::fs::read_to_string(&path)
         .with_context(|| format!("reading {} (run `jobcert pki init` first)", path.display()))?;
     let key = KeyPair::from_pem(&pem).with_context(|| format!("reading {}", path.display()))?;
-    Ok(Issuer::new(ca_params("jobcert test CA")?, key))
+    Ok(Issuer::new(ca_params(&ca_name(&key))?, key))
+}
+
+/// The CA's name, told apart from every other test CA's by its key, so that a certificate
+/// from another PKI is refused as from an unknown issuer rather than as a bad signature.
+fn ca_name(key: &KeyPair) -> String {
+    let id: String = key
+        .public_key_raw()
+        .iter()
+        .skip(1)
+        .take(4)
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("jobcert test CA {id}")
 }
 
 /// Writes `{name}.pem` and `{name}.key` (the key with mode 0600, created so from the start).

@@ -12,4 +12,5 @@ pub mod report;
 pub mod run;
 mod runs;
 pub mod serve;
+mod tls;
 pub mod validate;

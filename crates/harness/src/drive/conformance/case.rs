@@ -48,6 +48,8 @@ pub(super) struct CaseRun<'a> {
     steps_taken: usize,
     /// Where its steps landed relative to the timers' deadlines.
     premise: Track,
+    /// Why a step could not go on, which ends the case as aborted.
+    halted: Option<String>,
 }
 
 impl<'a> CaseRun<'a> {
@@ -101,6 +103,7 @@ impl<'a> CaseRun<'a> {
             step_mark_us: 0,
             steps_taken: 0,
             premise: Track::new(),
+            halted: None,
         }
     }
 
@@ -116,6 +119,10 @@ impl<'a> CaseRun<'a> {
                     break;
                 }
                 self.step(step, stop).await;
+                if let Some(why) = self.halted.take() {
+                    aborted = Some(why);
+                    break;
+                }
             }
         }
         let c = self.case;
@@ -162,7 +169,9 @@ impl<'a> CaseRun<'a> {
         let called = match &step.action {
             Action::Call { operation, .. } => Some(operation.name()),
             Action::CancelJob { .. } => Some("CancelJob"),
-            Action::Wait { .. } | Action::Notification { .. } => None,
+            Action::Wait { .. }
+            | Action::Notification { .. }
+            | Action::UnusableCertificates { .. } => None,
         };
         let before = (
             self.running_deadlines(),
@@ -177,6 +186,7 @@ impl<'a> CaseRun<'a> {
         }
         let what = called.unwrap_or(match step.action {
             Action::Wait { .. } => "wait",
+            Action::UnusableCertificates { .. } => "certificates",
             _ => "notification",
         });
         self.premise.clocks((self.steps_taken, what), counts);
@@ -212,6 +222,11 @@ impl<'a> CaseRun<'a> {
                 }
             }
             Action::CancelJob { job, force } => self.cancel_job(job, *force).await,
+            Action::UnusableCertificates { thing, endpoint } => {
+                if let Err(why) = self.unusable_certificates(thing, endpoint).await {
+                    self.halted = Some(why);
+                }
+            }
             Action::Call { operation, input } => self.call(*operation, input, step).await,
             Action::Notification {
                 thing,

@@ -118,7 +118,7 @@ fn sn_certificate_fails_against_an_endpoint_that_serves_any_certificate() {
 }
 
 #[test]
-fn a_wrong_ca_is_named_as_the_cause() {
+fn a_wrong_ca_is_named_as_the_cause_and_only_insecure_skips_it() {
     let pki = Pki::init();
     let other = Pki::init();
     let server = pki.serve(false, &["--time-scale", "600"]);
@@ -138,6 +138,16 @@ fn a_wrong_ca_is_named_as_the_cause() {
         "{ran}"
     );
     assert!(ran.stdout.contains("give its CA with --ca"), "{ran}");
+
+    let insecure = vec!["--insecure".into(), "--only".into(), "SN-NEXT-ORDER".into()];
+    let line = run_args(
+        &server.data,
+        &server.control,
+        &out.path().join("i"),
+        &insecure,
+    );
+    let ran = Process::spawn_in(&args(&line), &root(), out.path()).finish(LIMIT);
+    assert_eq!(ran.code, Some(0), "--insecure skips verification: {ran}");
 }
 
 const FLEET: &str = "\

@@ -348,6 +348,27 @@ mod tests {
         );
     }
 
+    #[test]
+    fn unreadable_files_are_named_and_insecure_trusts_anything() {
+        let missing = Path::new("/nonexistent/ca.pem");
+        let e = ClientTls::new(Some(missing), false, None).unwrap_err();
+        assert!(e.to_string().starts_with("/nonexistent/ca.pem:"), "{e}");
+        let identity = IdentityFiles {
+            cert: "/nonexistent/dev.pem".into(),
+            key: "/nonexistent/dev.key".into(),
+        };
+        let e = ClientTls::new(None, false, Some(identity)).unwrap_err();
+        assert!(e.to_string().starts_with("/nonexistent/dev.pem:"), "{e}");
+        let template = IdentityFiles {
+            cert: "/nonexistent/{thing}.pem".into(),
+            key: "/nonexistent/{thing}.key".into(),
+        };
+        let tls = ClientTls::new(None, true, Some(template)).expect("checked per device");
+        assert!(matches!(tls.trust, Trust::Insecure));
+        let e = tls.device_identity("dev-1").unwrap_err();
+        assert!(e.to_string().starts_with("/nonexistent/dev-1.pem:"), "{e}");
+    }
+
     #[rstest]
     #[case("127.0.0.1:8443", true)]
     #[case("localhost:443", true)]

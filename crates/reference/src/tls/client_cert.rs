@@ -204,7 +204,118 @@ impl ClientCertVerifier for AskForAnyCertificate {
 
 #[cfg(test)]
 mod tests {
+    use std::time::{Duration, SystemTime};
+
+    use rcgen::{
+        BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer,
+        KeyPair, SerialNumber,
+    };
+
     use super::*;
+
+    const DAY: Duration = Duration::from_secs(24 * 3600);
+
+    /// A CA: its certificate and the issuer that signs with it.
+    fn ca(name: &str) -> (CertificateDer<'static>, Issuer<'static, KeyPair>) {
+        let mut params = CertificateParams::new(Vec::new()).unwrap();
+        params.distinguished_name.push(DnType::CommonName, name);
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let key = KeyPair::generate().unwrap();
+        let cert = params.self_signed(&key).unwrap();
+        (cert.der().clone(), Issuer::new(params, key))
+    }
+
+    /// A leaf with serial 0x0a0b, valid from `from` to `to` days from now, for `usage`.
+    fn leaf(
+        issuer: &Issuer<'_, KeyPair>,
+        (from, to): (i64, i64),
+        usage: ExtendedKeyUsagePurpose,
+    ) -> CertificateDer<'static> {
+        let mut params = CertificateParams::new(Vec::new()).unwrap();
+        params.distinguished_name.push(DnType::CommonName, "dev-1");
+        params.extended_key_usages = vec![usage];
+        params.serial_number = Some(SerialNumber::from_slice(&[0x0a, 0x0b]));
+        let at = |days: i64| {
+            let now = SystemTime::now();
+            let shift = DAY * days.unsigned_abs() as u32;
+            if days < 0 { now - shift } else { now + shift }
+        };
+        params.not_before = at(from).into();
+        params.not_after = at(to).into();
+        let key = KeyPair::generate().unwrap();
+        params.signed_by(&key, issuer).unwrap().der().clone()
+    }
+
+    #[test]
+    fn each_unusable_certificate_gets_its_own_verdict() {
+        let (ca_der, issuer) = ca("trusted");
+        let (_, stranger) = ca("stranger");
+        let judge = |revoked: &[&str]| CertificateJudge {
+            anchors: vec![
+                webpki::anchor_from_trusted_cert(&ca_der)
+                    .unwrap()
+                    .to_owned(),
+            ],
+            revoked: revoked.iter().filter_map(|s| normalise_serial(s)).collect(),
+            algorithms: provider().signature_verification_algorithms,
+        };
+        let client = ExtendedKeyUsagePurpose::ClientAuth;
+        let cases: Vec<(
+            &str,
+            Option<CertificateDer<'static>>,
+            &[&str],
+            CertificateVerdict,
+        )> = vec![
+            (
+                "usable",
+                Some(leaf(&issuer, (-1, 30), client.clone())),
+                &[],
+                CertificateVerdict::Usable,
+            ),
+            ("none", None, &[], CertificateVerdict::Missing),
+            (
+                "expired",
+                Some(leaf(&issuer, (-30, -1), client.clone())),
+                &[],
+                CertificateVerdict::Expired,
+            ),
+            (
+                "not yet valid",
+                Some(leaf(&issuer, (1, 30), client.clone())),
+                &[],
+                CertificateVerdict::Expired,
+            ),
+            (
+                "unknown issuer",
+                Some(leaf(&stranger, (-1, 30), client.clone())),
+                &[],
+                CertificateVerdict::UnknownIssuer,
+            ),
+            (
+                "revoked",
+                Some(leaf(&issuer, (-1, 30), client.clone())),
+                &["a0b"],
+                CertificateVerdict::Revoked,
+            ),
+            (
+                "other serial revoked",
+                Some(leaf(&issuer, (-1, 30), client)),
+                &["a0c"],
+                CertificateVerdict::Usable,
+            ),
+        ];
+        for (what, cert, revoked, expected) in cases {
+            let chain = cert.map(|c| vec![c]);
+            let verdict = judge(revoked).judge(chain.as_deref(), UnixTime::now());
+            assert_eq!(verdict, expected, "{what}");
+        }
+        let server_only = leaf(&issuer, (-1, 30), ExtendedKeyUsagePurpose::ServerAuth);
+        let verdict = judge(&[]).judge(Some(&[server_only]), UnixTime::now());
+        assert!(
+            matches!(verdict, CertificateVerdict::Unusable(_)),
+            "{verdict:?}"
+        );
+    }
 
     #[test]
     fn serials_compare_without_leading_zeros_case_or_colons() {

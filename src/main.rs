@@ -1,6 +1,7 @@
 //! The `jobcert` command: parses arguments and hands over to one command.
 
 mod cli;
+mod pki;
 
 /// mimalloc rather than the system allocator: a fleet's sender allocates and frees some
 /// dozens of small buffers per request, and glibc's free alone cost about a sixth of a
@@ -36,6 +37,8 @@ enum Command {
     Capture(cli::capture::CaptureArgs),
     /// Run the reference implementation (HTTP data plane and control plane).
     Serve(cli::serve::ServeArgs),
+    /// Make a test PKI: a CA, a server certificate and device certificates.
+    Pki(cli::pki::PkiArgs),
     /// Check scenario files without running them.
     Validate(cli::validate::ValidateArgs),
 }
@@ -59,6 +62,7 @@ async fn main() -> std::process::ExitCode {
             }
         },
         Command::Validate(args) => cli::validate::run(&args),
+        Command::Pki(args) => cli::pki::run(args),
         Command::Fleet(args) => cli::fleet::run(args).await,
         Command::Report(args) => cli::report::run(args),
         Command::Capture(args) => cli::capture::run(args).await,

@@ -85,6 +85,8 @@ pub struct DiffArgs {
     /// Where reports go (a folder per run).
     #[arg(long, default_value = "reports")]
     report_dir: PathBuf,
+    #[command(flatten)]
+    tls: super::tls::TlsArgs,
 }
 
 /// Runs the command; exit 0 = no difference counts, 1 = one does, 2 = bad arguments or capture.
@@ -144,6 +146,7 @@ async fn role(
                 .with_context(|| format!("--{name} {url}"))?,
         );
     }
+    let tls = args.tls.load()?;
     let target_of = |data| Target {
         data,
         control: control.clone(),
@@ -152,6 +155,7 @@ async fn role(
         region: args.region.clone(),
         account_id: args.account_id.clone(),
         embedded,
+        tls: tls.clone(),
     };
     let mut planes = planes.into_iter();
     let primary = target_of(planes.next().with_context(|| format!("a --{name} URL"))?);

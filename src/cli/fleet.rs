@@ -17,9 +17,7 @@ use jobcert_harness::record::{Kept, Shard};
 use jobcert_harness::report::Paint;
 use jobcert_harness::report::fleet::{FleetReport, console};
 use jobcert_harness::report::manifest::{InputRole, RunKind};
-use jobcert_harness::scenario::fleet::{
-    Connections, FleetSpec, FleetTransport, Until, load_fleet_with,
-};
+use jobcert_harness::scenario::fleet::{FleetSpec, FleetTransport, Until, load_fleet_with};
 use jobcert_harness::transport::target::control_plane;
 use jobcert_harness::transport::{DataPlane, Heard, Signer, Target};
 use jobcert_harness::verdict::fleet::assess_fleet;
@@ -76,6 +74,8 @@ pub struct FleetArgs {
     /// when FILE ends in `.gz`), for `jobcert replay`. Keeps every exchange in memory.
     #[arg(long, value_name = "FILE")]
     capture: Option<PathBuf>,
+    #[command(flatten)]
+    tls: super::tls::TlsArgs,
 }
 
 /// Runs the command; exit 0 = pass, 1 = a failure, 2 = bad arguments or scenario.
@@ -161,15 +161,6 @@ async fn execute(args: FleetArgs) -> anyhow::Result<bool> {
             bail!("the scenario's transport is mqtt, but the target is {data_url}")
         }
     }
-    if let DataPlane::Http(e) = &data
-        && e.base.starts_with("https://")
-        && spec.http.connections == Connections::PerDevice
-    {
-        bail!(
-            "a connection per device speaks plain http:// only; for {data_url} use \
-             `http: {{ connections: pool }}`"
-        );
-    }
     let target = Target {
         data,
         control: control_plane(&control).context("--control")?,
@@ -178,6 +169,7 @@ async fn execute(args: FleetArgs) -> anyhow::Result<bool> {
         region: args.region.clone(),
         account_id: args.account_id.clone(),
         embedded: reference.is_some(),
+        tls: args.tls.load()?,
     };
     if let Some(notice) = target.unsigned_notice() {
         eprintln!("jobcert fleet: {notice}");

@@ -3,6 +3,7 @@
 pub mod capture;
 pub mod diff;
 pub mod fleet;
+pub mod pki;
 mod profile;
 mod progress;
 mod reference;
@@ -11,4 +12,5 @@ pub mod report;
 pub mod run;
 mod runs;
 pub mod serve;
+mod tls;
 pub mod validate;

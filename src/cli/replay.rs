@@ -87,6 +87,8 @@ pub struct ReplayArgs {
     /// No closing summary on stdout, only the verdict line.
     #[arg(long)]
     quiet: bool,
+    #[command(flatten)]
+    tls: super::tls::TlsArgs,
 }
 
 /// A replay speed: 0.1 to 1000.
@@ -226,6 +228,7 @@ async fn execute(args: ReplayArgs) -> anyhow::Result<bool> {
     if wants_mqtt && !has(false) {
         bail!("the capture holds MQTT exchanges; give an mqtt:// --target for them");
     }
+    let tls = args.tls.load()?;
     let target_of = |data: DataPlane| Target {
         data,
         control: control.clone(),
@@ -234,6 +237,7 @@ async fn execute(args: ReplayArgs) -> anyhow::Result<bool> {
         region: args.region.clone(),
         account_id: args.account_id.clone(),
         embedded: reference.is_some(),
+        tls: tls.clone(),
     };
     let mut planes = planes.into_iter();
     let primary = target_of(planes.next().context("a --target")?);

@@ -14,8 +14,8 @@ use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
 use jobcert_contract::Binding;
 use jobcert_harness::drive::conformance::{self, Settings, StatusBoard};
-use jobcert_harness::plan::Plan;
 use jobcert_harness::plan::generate;
+use jobcert_harness::plan::{Plan, unusable_certificates};
 use jobcert_harness::record::capture::{self, Origin, Source, SourceKind};
 use jobcert_harness::record::{LatencyBook, RunRecord, TargetInfo};
 use jobcert_harness::report::manifest::{InputRole, RunFacts, RunKind, TargetSelf};
@@ -120,6 +120,13 @@ pub struct RunArgs {
     /// Seconds between plain progress lines while stderr is not a terminal (for tests).
     #[arg(long, hide = true, default_value_t = DEFAULT_PROGRESS_EVERY_S)]
     progress_every_s: u64,
+    /// The target's mTLS data plane (`https://`, AWS IoT's port 8443): SN-CERTIFICATE is then
+    /// exercised with the --cert/--key certificate (which it must accept) and with unusable
+    /// ones made for the run.
+    #[arg(long, value_name = "URL", requires_all = ["target", "cert"])]
+    mtls_target: Option<String>,
+    #[command(flatten)]
+    tls: super::tls::TlsArgs,
 }
 
 /// The cases a target told to fault on purpose runs (`--target-faults`).
@@ -179,8 +186,25 @@ fn plan(args: &RunArgs) -> anyhow::Result<(Plan, Vec<PathBuf>)> {
                 .extend(generate::negative_cases(binding).context("generating negative cases")?);
         }
     }
+    if let Some(url) = &args.mtls_target {
+        plan.cases
+            .push(unusable_certificates(&mtls_endpoint(url, &args.tls)?));
+    }
     plan.filter(&args.only, &args.skip);
     Ok((plan, files))
+}
+
+/// The `--mtls-target` URL, checked: `https://`, and a single client certificate to present
+/// (the case's thing is named for the run, so a `{thing}` template names no file).
+fn mtls_endpoint(url: &str, tls: &super::tls::TlsArgs) -> anyhow::Result<String> {
+    let parsed = url::Url::parse(url).with_context(|| format!("--mtls-target {url}"))?;
+    if parsed.scheme() != "https" {
+        bail!("--mtls-target {url}: an mTLS endpoint is an https:// URL");
+    }
+    if tls.per_device() {
+        bail!("--mtls-target needs one client certificate; --cert/--key name one per device");
+    }
+    Ok(url.trim_end_matches('/').to_string())
 }
 
 /// One error listing every scenario problem, one per line.
@@ -243,6 +267,7 @@ async fn execute(args: RunArgs) -> anyhow::Result<bool> {
         Some(_) => None,
     };
     let signer = Signer::from_env(&args.region);
+    let tls = args.tls.load()?;
     let target_of = |data: DataPlane, control: &str, time_scale: f64| -> anyhow::Result<Target> {
         Ok(Target {
             data,
@@ -252,6 +277,7 @@ async fn execute(args: RunArgs) -> anyhow::Result<bool> {
             region: args.region.clone(),
             account_id: args.account_id.clone(),
             embedded: embedded.is_some(),
+            tls: tls.clone(),
         })
     };
     // One target per binding the run covers, in the order they run.
@@ -436,7 +462,7 @@ fn write_capture(
 
 /// The command that re-runs a case of this run: every option that shapes a case (the target,
 /// its clock, the ARNs' region and account where they are not the defaults, the profile, the
-/// deviations, deadlines), as shell words, and never a credential (those come from the
+/// deviations, deadlines, the TLS files), as shell words, and never a credential (those come from the
 /// environment). A default is left out, so the line names no value the user did not choose.
 fn rerun_prefix(args: &RunArgs) -> String {
     let mut words = vec!["jobcert".to_string(), "run".into()];
@@ -479,6 +505,10 @@ fn rerun_prefix(args: &RunArgs) -> String {
     if args.max_wait_s != DEFAULT_MAX_WAIT_S {
         option("max-wait-s", args.max_wait_s.to_string());
     }
+    if let Some(url) = &args.mtls_target {
+        option("mtls-target", url.clone());
+    }
+    words.extend(args.tls.words());
     words
         .iter()
         .map(|w| report::shell_word(w).into_owned())

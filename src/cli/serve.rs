@@ -9,7 +9,8 @@ use clap::Args;
 use jobcert_contract::Limits;
 use jobcert_reference::admission::Faults;
 use jobcert_reference::sigv4::Credentials;
-use jobcert_reference::{RunningServer, ServeConfig};
+use jobcert_reference::tls::{ClientAuth, TlsFiles};
+use jobcert_reference::{MtlsListener, RunningServer, ServeConfig};
 
 /// Options of `jobcert serve`.
 #[derive(Debug, Args)]
@@ -51,6 +52,23 @@ pub struct ServeArgs {
     /// Inject the faults FILE describes (YAML or JSON, `schemas/faults.schema.json`).
     #[arg(long, value_name = "FILE")]
     faults: Option<PathBuf>,
+    /// Server certificate chain (PEM): the data and control planes then speak `https://`.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The server certificate's private key (PEM).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Also serve the data plane over mTLS here: a client certificate is asked for, and one
+    /// that is missing, expired, revoked or not from `--client-ca` is answered
+    /// CertificateValidationException.
+    #[arg(long, value_name = "ADDR", requires_all = ["tls_cert", "client_ca"])]
+    mtls: Option<SocketAddr>,
+    /// The CA certificates (PEM) the mTLS listener accepts client certificates from.
+    #[arg(long, value_name = "FILE", requires = "mtls")]
+    client_ca: Option<PathBuf>,
+    /// Revoked client certificates: one hex serial a line (`jobcert pki`'s `revoked.txt`).
+    #[arg(long, value_name = "FILE", requires = "mtls")]
+    revoked: Option<PathBuf>,
 }
 
 /// The limits `--quotas` names: a file, or the embedded AWS figures.
@@ -104,14 +122,33 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             .map(|q| quotas(q.as_deref()))
             .transpose()?,
         faults: args.faults.as_deref().map(faults).transpose()?,
+        tls: args
+            .tls_cert
+            .zip(args.tls_key)
+            .map(|(cert, key)| TlsFiles { cert, key }),
+        mtls: args
+            .mtls
+            .zip(args.client_ca)
+            .map(|(addr, ca)| MtlsListener {
+                addr,
+                client_auth: ClientAuth {
+                    ca,
+                    revoked: args.revoked,
+                },
+            }),
+    };
+    let scheme = if config.tls.is_some() {
+        "https"
+    } else {
+        "http"
     };
     let server = RunningServer::start(&config)
         .await
         .context("starting the reference server")?;
     {
         let mut out = std::io::stdout().lock();
-        writeln!(out, "data-plane http://{}", server.data_plane())?;
-        writeln!(out, "control-plane http://{}", server.control_plane())?;
+        writeln!(out, "data-plane {scheme}://{}", server.data_plane())?;
+        writeln!(out, "control-plane {scheme}://{}", server.control_plane())?;
         if let Some(addr) = server.mqtt() {
             writeln!(out, "mqtt mqtt://{addr}")?;
         }
@@ -120,6 +157,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         }
         if let Some(url) = &args.mqtt_broker {
             writeln!(out, "mqtt-attached {url}")?;
+        }
+        if let Some(addr) = server.mtls() {
+            writeln!(out, "mtls-data-plane https://{addr}")?;
         }
         out.flush()?;
     }

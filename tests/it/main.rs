@@ -11,3 +11,4 @@ mod fleet;
 mod harness;
 mod interop;
 mod reference;
+mod tls;

@@ -21,6 +21,8 @@ pub enum ErrorKind {
     Throttling,
     /// Service fault.
     ServiceUnavailable,
+    /// The client certificate of an mTLS request is not usable (spec §5.7).
+    CertificateValidation,
     /// Control plane: the resource exists already.
     ResourceAlreadyExists,
     /// The method and path name no operation.
@@ -37,6 +39,7 @@ impl ErrorKind {
             Self::TerminalState => "TerminalStateException",
             Self::Throttling => "ThrottlingException",
             Self::ServiceUnavailable => "ServiceUnavailableException",
+            Self::CertificateValidation => "CertificateValidationException",
             Self::ResourceAlreadyExists => "ResourceAlreadyExistsException",
             Self::UnknownOperation => "UnknownOperationException",
         }
@@ -193,13 +196,14 @@ mod tests {
     }
     use serde_json::Value;
 
-    const KINDS: [ErrorKind; 8] = [
+    const KINDS: [ErrorKind; 9] = [
         ErrorKind::InvalidRequest,
         ErrorKind::ResourceNotFound,
         ErrorKind::InvalidStateTransition,
         ErrorKind::TerminalState,
         ErrorKind::Throttling,
         ErrorKind::ServiceUnavailable,
+        ErrorKind::CertificateValidation,
         ErrorKind::ResourceAlreadyExists,
         ErrorKind::UnknownOperation,
     ];

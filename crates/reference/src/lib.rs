@@ -1,13 +1,14 @@
 //! The embedded reference implementation of the AWS IoT Jobs device API (`jobcert serve`).
 //!
 //! It shares only [`jobcert_contract`] with the harness. Layout: `engine` holds the state and the
-//! rules; `http` binds the engine to the REST-JSON wire.
+//! rules; `http` binds the engine to the REST-JSON wire; `tls` serves it over TLS.
 
 pub mod admission;
 pub mod engine;
 pub mod http;
 pub mod mqtt;
 pub mod sigv4;
+pub mod tls;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -47,6 +48,19 @@ pub struct ServeConfig {
     pub quotas: Option<jobcert_contract::Limits>,
     /// Faults to inject (`--faults`); none when absent.
     pub faults: Option<admission::Faults>,
+    /// The server certificate and key: the data and control planes then speak `https://`.
+    pub tls: Option<tls::TlsFiles>,
+    /// An mTLS data-plane listener (needs `tls`), if one is wanted.
+    pub mtls: Option<MtlsListener>,
+}
+
+/// The mTLS data plane: where it listens and which client certificates it accepts.
+#[derive(Debug, Clone)]
+pub struct MtlsListener {
+    /// Listen address (port 0 picks a free port).
+    pub addr: SocketAddr,
+    /// The CAs and the revocation list client certificates are judged against.
+    pub client_auth: tls::ClientAuth,
 }
 
 impl Default for ServeConfig {
@@ -63,6 +77,8 @@ impl Default for ServeConfig {
             account_id: "123456789012".to_string(),
             quotas: None,
             faults: None,
+            tls: None,
+            mtls: None,
         }
     }
 }
@@ -73,6 +89,7 @@ pub struct RunningServer {
     control_plane: SocketAddr,
     mqtt: Option<SocketAddr>,
     mqtt_ws: Option<SocketAddr>,
+    mtls: Option<SocketAddr>,
     engine: Arc<Engine>,
     stop: watch::Sender<bool>,
     tasks: JoinSet<()>,
@@ -95,6 +112,23 @@ fn listen(addr: std::net::SocketAddr) -> std::io::Result<TcpListener> {
     socket.listen(BACKLOG)
 }
 
+/// Resolves once the server is told to stop.
+async fn stopping(mut stopped: watch::Receiver<bool>) {
+    let _ = stopped.wait_for(|s| *s).await;
+}
+
+/// Serves until the listener ends, logging a failure.
+async fn log_end(serve: impl std::future::IntoFuture<Output = std::io::Result<()>>) {
+    if let Err(e) = serve.await {
+        tracing::error!("listener failed: {e}");
+    }
+}
+
+/// A configuration the server cannot start with.
+fn invalid_input(e: impl ToString) -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string())
+}
+
 impl RunningServer {
     /// Binds the listeners and starts serving; with `mqtt_broker`, waits until the Jobs topics
     /// are subscribed on that broker.
@@ -115,23 +149,48 @@ impl RunningServer {
         let (stop, stopped) = watch::channel(false);
         let mut tasks = JoinSet::new();
         tasks.spawn(engine.clone().run_timers());
+        let tls = match &config.tls {
+            Some(files) => Some(tls::server_config(files, None).map_err(invalid_input)?.0),
+            None => None,
+        };
         for (listener, app) in [
             (data, http::data_plane(engine.clone(), gate.clone())),
             (control, http::control_plane(engine.clone(), gate.clone())),
         ] {
-            let mut stopped = stopped.clone();
-            tasks.spawn(async move {
-                let shutdown = async move {
-                    let _ = stopped.wait_for(|s| *s).await;
-                };
-                if let Err(e) = axum::serve(listener, app)
-                    .with_graceful_shutdown(shutdown)
-                    .await
-                {
-                    tracing::error!("listener failed: {e}");
+            let shutdown = stopping(stopped.clone());
+            match &tls {
+                Some(tls) => {
+                    let listener = tls::TlsListener::new(listener, tls.clone(), None)?;
+                    tasks.spawn(log_end(
+                        axum::serve(listener, app).with_graceful_shutdown(shutdown),
+                    ));
                 }
-            });
+                None => {
+                    tasks.spawn(log_end(
+                        axum::serve(listener, app).with_graceful_shutdown(shutdown),
+                    ));
+                }
+            }
         }
+        let mtls = match &config.mtls {
+            Some(mtls) => {
+                let files = config.tls.as_ref().ok_or_else(|| {
+                    invalid_input("an mTLS listener needs the server certificate and key")
+                })?;
+                let (tls, judge) =
+                    tls::server_config(files, Some(&mtls.client_auth)).map_err(invalid_input)?;
+                let listener = listen(mtls.addr)?;
+                let local = listener.local_addr()?;
+                let listener = tls::TlsListener::new(listener, tls, judge)?;
+                let app = http::mtls_data_plane(engine.clone(), gate.clone())
+                    .into_make_service_with_connect_info::<tls::Peer>();
+                tasks.spawn(log_end(
+                    axum::serve(listener, app).with_graceful_shutdown(stopping(stopped.clone())),
+                ));
+                Some(local)
+            }
+            None => None,
+        };
         let service = mqtt::service::JobsService::with_gate(engine.clone(), gate);
         let tcp = config.mqtt.map(listen).transpose()?;
         let ws = config.mqtt_ws.map(listen).transpose()?;
@@ -171,6 +230,7 @@ impl RunningServer {
             control_plane,
             mqtt,
             mqtt_ws,
+            mtls,
             engine,
             stop,
             tasks,
@@ -195,6 +255,11 @@ impl RunningServer {
     /// The embedded broker's address, when it runs.
     pub fn mqtt(&self) -> Option<SocketAddr> {
         self.mqtt
+    }
+
+    /// The mTLS data plane's address, when it runs.
+    pub fn mtls(&self) -> Option<SocketAddr> {
+        self.mtls
     }
 
     /// The engine behind the listeners.

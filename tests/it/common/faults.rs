@@ -51,6 +51,7 @@ pub fn target(data: DataPlane, control: &str) -> Target {
         region: "us-east-1".into(),
         account_id: "123456789012".into(),
         embedded: false,
+        tls: Default::default(),
     }
 }
 

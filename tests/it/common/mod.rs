@@ -4,6 +4,7 @@
 
 pub mod broker;
 pub mod faults;
+pub mod pki;
 pub mod process;
 pub mod proxy;
 pub mod report;

@@ -222,6 +222,8 @@ pub struct Serve {
     pub control: String,
     /// The broker URL of the `mqtt` or `mqtt-attached` line, when MQTT was asked for.
     pub mqtt: Option<String>,
+    /// The mTLS data plane's URL, when `--mtls` was given.
+    pub mtls: Option<String>,
 }
 
 impl Serve {
@@ -232,7 +234,7 @@ impl Serve {
 
     /// `jobcert serve --http 127.0.0.1:0 --control 127.0.0.1:0 EXTRA`; reads the data-plane
     /// and control-plane lines, then the `mqtt` line (with `--mqtt`) or the `mqtt-attached`
-    /// line (with `--mqtt-broker`), within [`STARTUP_TIMEOUT`].
+    /// line (with `--mqtt-broker`), then the `mtls-data-plane` line (with `--mtls`), within [`STARTUP_TIMEOUT`].
     pub fn with(extra: &[&str]) -> Self {
         let mut wanted = vec!["data-plane", "control-plane"];
         if extra.contains(&"--mqtt") {
@@ -240,6 +242,10 @@ impl Serve {
         }
         if extra.contains(&"--mqtt-broker") {
             wanted.push("mqtt-attached");
+        }
+        let mqtt = wanted.len() > 2;
+        if extra.contains(&"--mtls") {
+            wanted.push("mtls-data-plane");
         }
         let mut child = Command::new(env!("CARGO_BIN_EXE_jobcert"))
             .args(["serve", "--http", "127.0.0.1:0", "--control", "127.0.0.1:0"])
@@ -269,7 +275,8 @@ impl Serve {
             child,
             data,
             control,
-            mqtt: urls.next(),
+            mqtt: if mqtt { urls.next() } else { None },
+            mtls: urls.next(),
         }
     }
 

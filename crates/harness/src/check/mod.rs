@@ -4,6 +4,7 @@
 
 pub mod agent;
 pub mod answer;
+pub mod certificate;
 pub mod differential;
 pub mod expect;
 pub mod health;

@@ -1,8 +1,11 @@
 //! The plan: the cases a run executes, whether written in YAML (`scenario`) or generated from
 //! the request schemas (`generate`).
 
+mod certificate;
 pub mod generate;
 mod strictness;
+
+pub use certificate::unusable_certificates;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -99,6 +102,14 @@ pub enum Action {
         queued: Vec<String>,
         /// notify: logical jobs listed as IN_PROGRESS.
         in_progress: Vec<String>,
+    },
+    /// StartNext on an mTLS endpoint with the run's client certificate, then with
+    /// certificates it cannot use (SN-CERTIFICATE).
+    UnusableCertificates {
+        /// Logical thing name.
+        thing: String,
+        /// The mTLS data plane's base URL.
+        endpoint: String,
     },
 }
 

@@ -6,6 +6,7 @@ use crate::transport::{Exchange, FailureClass, Label, Outcome, WireRequest, Wire
 
 use super::binding::HttpRequest;
 use super::sigv4::Signer;
+use super::tls::{ClientTls, Identity, TlsError};
 
 /// Most bytes of an answer kept in the record; the rest is read and dropped.
 const MAX_KEPT_BODY: usize = 256 * 1024;
@@ -30,12 +31,11 @@ pub struct HttpTransport {
 }
 
 impl HttpTransport {
-    /// A transport whose timings count from `origin`; it signs when given a signer.
-    pub fn new(origin: Instant, signer: Option<Signer>) -> Self {
-        let client = reqwest::Client::builder()
-            .pool_idle_timeout(Duration::from_secs(30))
-            .build()
-            .expect("an HTTP client with default TLS");
+    /// A transport whose timings count from `origin`; it signs when given a signer, and
+    /// speaks TLS as `tls` says.
+    pub fn new(origin: Instant, signer: Option<Signer>, tls: &ClientTls) -> Self {
+        let builder = reqwest::Client::builder().pool_idle_timeout(Duration::from_secs(30));
+        let client = build(builder, tls);
         Self {
             client,
             signer,
@@ -43,14 +43,38 @@ impl HttpTransport {
         }
     }
 
+    /// A transport like [`Self::new`] that presents `identity` instead of the run's client
+    /// certificate.
+    pub fn presenting(
+        origin: Instant,
+        signer: Option<Signer>,
+        tls: &ClientTls,
+        identity: &Identity,
+    ) -> Result<Self, TlsError> {
+        let builder = reqwest::Client::builder().pool_idle_timeout(Duration::from_secs(30));
+        let client = tls
+            .reqwest(builder, Some(identity))?
+            .build()
+            .map_err(|e| TlsError::Config(e.to_string()))?;
+        Ok(Self {
+            client,
+            signer,
+            origin,
+        })
+    }
+
     /// A transport that keeps up to `pool` idle connections to each host.
-    pub fn with_pool(origin: Instant, signer: Option<Signer>, pool: usize) -> Self {
-        let client = reqwest::Client::builder()
+    pub fn with_pool(
+        origin: Instant,
+        signer: Option<Signer>,
+        pool: usize,
+        tls: &ClientTls,
+    ) -> Self {
+        let builder = reqwest::Client::builder()
             .pool_idle_timeout(Duration::from_secs(30))
             .pool_max_idle_per_host(pool)
-            .tcp_nodelay(true)
-            .build()
-            .expect("an HTTP client with default TLS");
+            .tcp_nodelay(true);
+        let client = build(builder, tls);
         Self {
             client,
             signer,
@@ -114,6 +138,17 @@ impl HttpTransport {
         }
         body.answer(status, headers)
     }
+}
+
+/// The client `builder` makes with `tls` applied.
+///
+/// # Panics
+/// If `tls` cannot be applied, which [`ClientTls::new`] rules out by building one client when
+/// it reads the settings.
+fn build(builder: reqwest::ClientBuilder, tls: &ClientTls) -> reqwest::Client {
+    tls.reqwest(builder, None)
+        .and_then(|b| b.build().map_err(|e| TlsError::Config(e.to_string())))
+        .expect("TLS settings checked when they were read")
 }
 
 /// The record of `request` as it will go out (headers are filled in once signed).

@@ -3,40 +3,115 @@
 //! device is to hold a connection of its own; it records the same [`Exchange`] as
 //! [`super::http::HttpTransport`]. The request is written and the answer read by the device's
 //! task itself ([`super::http1`]): no connection task, no pool, one write and usually one read
-//! a request, which is what lets one core keep up with a fast target.
+//! a request, which is what lets one core keep up with a fast target. Over `https://` the
+//! stream is wrapped with tokio-rustls, with the device's own client certificate if it has one.
 
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use tokio::io::AsyncWriteExt;
+use rustls::ClientConfig;
+use rustls_pki_types::ServerName;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+use tokio_rustls::client::TlsStream;
 
 use super::binding::HttpRequest;
 use super::http::{Endpoint, prepare, recorded_headers, wire_request};
 use super::http1::{Broken, Wire, write_request};
 use super::sigv4::Signer;
+use super::tls::{TlsError, server_name};
 use crate::transport::{Exchange, FailureClass, Label, Outcome};
+
+/// A device's stream: plain TCP, or TLS over it.
+enum Stream {
+    Plain(TcpStream),
+    Tls(Box<TlsStream<TcpStream>>),
+}
+
+impl AsyncRead for Stream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Self::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Self::Tls(s) => Pin::new(s).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Stream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Self::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Self::Tls(s) => Pin::new(s).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Self::Plain(s) => Pin::new(s).poll_flush(cx),
+            Self::Tls(s) => Pin::new(s).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Self::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Self::Tls(s) => Pin::new(s).poll_shutdown(cx),
+        }
+    }
+}
 
 /// An open connection and the bytes read from it but not used yet.
 struct Open {
-    stream: TcpStream,
+    stream: Stream,
     buf: Vec<u8>,
 }
 
 impl Open {
     /// Whether the connection can carry a request: the target has not closed it, and sent
-    /// nothing unasked while it was idle.
+    /// nothing unasked while it was idle. One read that must not wait tells: over TLS it also
+    /// takes in what the protocol sends of its own accord (session tickets), which is not
+    /// data.
     fn idle(&mut self) -> bool {
         if !self.buf.is_empty() {
             return false;
         }
         let mut probe = [0u8; 1];
-        matches!(self.stream.try_read(&mut probe), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)
+        let mut read = ReadBuf::new(&mut probe);
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        matches!(
+            Pin::new(&mut self.stream).poll_read(&mut cx, &mut read),
+            Poll::Pending
+        )
     }
 }
 
-/// A device's connection to one `http://` endpoint.
+/// How a device's connection is secured.
+enum Security {
+    Plain,
+    /// TLS with this configuration (or the reason there is none, reported on every connect)
+    /// to a server that must be valid for `name`.
+    Tls {
+        config: Result<Arc<ClientConfig>, TlsError>,
+        name: ServerName<'static>,
+    },
+}
+
+/// A device's connection to one `http://` or `https://` endpoint.
 pub struct DeviceConnection {
     address: String,
+    security: Security,
     signer: Option<Signer>,
     origin: Instant,
     open: Option<Open>,
@@ -48,6 +123,7 @@ impl std::fmt::Debug for DeviceConnection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("DeviceConnection")
             .field("address", &self.address)
+            .field("tls", &matches!(self.security, Security::Tls { .. }))
             .field("open", &self.open.is_some())
             .finish_non_exhaustive()
     }
@@ -60,26 +136,38 @@ impl DeviceConnection {
         signer: Option<Signer>,
         origin: Instant,
     ) -> Result<Self, String> {
-        let address = endpoint
-            .base
-            .strip_prefix("http://")
-            .ok_or_else(|| {
-                format!(
-                    "a device connection needs an http:// URL, not {}",
-                    endpoint.base
-                )
-            })?
-            .split('/')
-            .next()
-            .unwrap_or_default()
-            .to_string();
-        Ok(Self {
+        let address = authority(endpoint, "http://")?;
+        Ok(Self::with(address, Security::Plain, signer, origin))
+    }
+
+    /// A connection (not yet opened) to the host of `endpoint`, which must be `https://`,
+    /// with the rustls configuration `config` (its trust and the device's client
+    /// certificate); a configuration that could not be made fails each connect, saying why.
+    pub fn over_tls(
+        endpoint: &Endpoint,
+        config: Result<Arc<ClientConfig>, TlsError>,
+        signer: Option<Signer>,
+        origin: Instant,
+    ) -> Result<Self, String> {
+        let address = authority(endpoint, "https://")?;
+        let name = server_name(&address).map_err(|e| e.to_string())?;
+        Ok(Self::with(
             address,
+            Security::Tls { config, name },
+            signer,
+            origin,
+        ))
+    }
+
+    fn with(address: String, security: Security, signer: Option<Signer>, origin: Instant) -> Self {
+        Self {
+            address,
+            security,
             signer,
             origin,
             open: None,
             out: Vec::new(),
-        })
+        }
     }
 
     fn now_us(&self) -> u64 {
@@ -93,11 +181,21 @@ impl DeviceConnection {
         }
         self.open = None;
         let connect = async {
-            let stream = TcpStream::connect(&self.address)
+            let tcp = TcpStream::connect(&self.address)
                 .await
                 .map_err(|e| format!("connect to {}: {e}", self.address))?;
-            stream.set_nodelay(true).map_err(|e| e.to_string())?;
-            Ok::<_, String>(stream)
+            tcp.set_nodelay(true).map_err(|e| e.to_string())?;
+            match &self.security {
+                Security::Plain => Ok::<_, String>(Stream::Plain(tcp)),
+                Security::Tls { config, name } => {
+                    let config = config.as_ref().map_err(|e| e.to_string())?;
+                    let tls = TlsConnector::from(config.clone())
+                        .connect(name.clone(), tcp)
+                        .await
+                        .map_err(|e| format!("TLS handshake with {}: {e}", self.address))?;
+                    Ok(Stream::Tls(Box::new(tls)))
+                }
+            }
         };
         match tokio::time::timeout(deadline, connect).await {
             Ok(Ok(stream)) => {
@@ -187,6 +285,32 @@ impl DeviceConnection {
             Err(broken) => broken.outcome(),
         }
     }
+}
+
+/// `host:port` of `endpoint`, whose URL must begin with `scheme` (the scheme's port when
+/// the URL names none: a parsed URL drops the default one).
+fn authority(endpoint: &Endpoint, scheme: &str) -> Result<String, String> {
+    let host = endpoint
+        .base
+        .strip_prefix(scheme)
+        .ok_or_else(|| {
+            format!(
+                "a device connection needs an {scheme} URL, not {}",
+                endpoint.base
+            )
+        })?
+        .split('/')
+        .next()
+        .unwrap_or_default();
+    let has_port = host
+        .rsplit_once(':')
+        .is_some_and(|(_, port)| port.parse::<u16>().is_ok() && !host.ends_with(']'));
+    let default = if scheme == "https://" { 443 } else { 80 };
+    Ok(if has_port {
+        host.to_string()
+    } else {
+        format!("{host}:{default}")
+    })
 }
 
 #[cfg(test)]

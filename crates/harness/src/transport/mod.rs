@@ -16,6 +16,7 @@ mod retry;
 pub mod route;
 mod sigv4;
 pub mod target;
+pub mod tls;
 
 pub use client::{BuildError, DataClient, Raw, Request, Sent};
 pub use control::{Call, Called, ControlClient, ControlError, NewJob};

@@ -8,6 +8,7 @@ use url::Url;
 
 use super::http::Endpoint;
 use super::sigv4::Signer;
+use super::tls::ClientTls;
 
 /// SigV4 signing name of the data plane.
 pub const DATA_SERVICE: &str = "iot-jobs-data";
@@ -198,6 +199,8 @@ pub struct Target {
     pub account_id: String,
     /// Whether it is the reference server the command started.
     pub embedded: bool,
+    /// Which server certificates are trusted over `https://`, and the client certificate.
+    pub tls: ClientTls,
 }
 
 impl Target {
@@ -334,6 +337,7 @@ mod tests {
             region: "eu-west-1".into(),
             account_id: "111122223333".into(),
             embedded: false,
+            tls: ClientTls::default(),
         }
     }
 

@@ -292,7 +292,8 @@ pub fn assess(run: &RunRecord, profile: Profile, deviations: &[Deviation]) -> As
                 cases,
                 checks,
                 verdict,
-                // Exercised after all (a target told to fault): the reason no longer holds.
+                // Exercised after all (a target told to fault, an mTLS endpoint given): the reason
+                // no longer holds.
                 untestable: r.untestable.clone().filter(|_| checks == 0),
                 deviation: deviations
                     .iter()

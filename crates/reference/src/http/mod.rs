@@ -1,6 +1,7 @@
 //! The HTTP listeners of the reference server: the data plane (the four device operations) and
 //! the control-plane subset used to seed state.
 
+mod client_certificate;
 mod control_plane;
 mod data_plane;
 pub mod wire;
@@ -19,6 +20,14 @@ pub fn data_plane(engine: Arc<Engine>, gate: Arc<Gate>) -> Router {
         .with_state(engine)
         .layer(Extension(gate))
         .layer(axum::middleware::map_response(wire::request_id))
+}
+
+/// The data-plane application behind the mTLS listener: every request whose connection's
+/// client certificate is not usable is answered CertificateValidationException (spec §5.7).
+pub fn mtls_data_plane(engine: Arc<Engine>, gate: Arc<Gate>) -> Router {
+    data_plane(engine, gate).layer(axum::middleware::from_fn(
+        client_certificate::require_usable,
+    ))
 }
 
 /// The control-plane application (REST-JSON, service `iot`; CreateThing, CreateJob, DescribeJob,

@@ -51,6 +51,8 @@ pub(super) struct CaseRun<'a> {
     /// A service fault its step did not ask for answered a request: the later steps presume
     /// that request was served, so they are not played.
     faulted: bool,
+    /// Why a step could not go on, which ends the case as aborted.
+    halted: Option<String>,
 }
 
 impl<'a> CaseRun<'a> {
@@ -105,6 +107,7 @@ impl<'a> CaseRun<'a> {
             steps_taken: 0,
             premise: Track::new(),
             faulted: false,
+            halted: None,
         }
     }
 
@@ -121,6 +124,10 @@ impl<'a> CaseRun<'a> {
                 }
                 self.step(step, stop).await;
                 if self.faulted {
+                    break;
+                }
+                if let Some(why) = self.halted.take() {
+                    aborted = Some(why);
                     break;
                 }
             }
@@ -169,7 +176,9 @@ impl<'a> CaseRun<'a> {
         let called = match &step.action {
             Action::Call { operation, .. } => Some(operation.name()),
             Action::CancelJob { .. } => Some("CancelJob"),
-            Action::Wait { .. } | Action::Notification { .. } => None,
+            Action::Wait { .. }
+            | Action::Notification { .. }
+            | Action::UnusableCertificates { .. } => None,
         };
         let before = (
             self.running_deadlines(),
@@ -184,6 +193,7 @@ impl<'a> CaseRun<'a> {
         }
         let what = called.unwrap_or(match step.action {
             Action::Wait { .. } => "wait",
+            Action::UnusableCertificates { .. } => "certificates",
             _ => "notification",
         });
         self.premise.clocks((self.steps_taken, what), counts);
@@ -219,6 +229,11 @@ impl<'a> CaseRun<'a> {
                 }
             }
             Action::CancelJob { job, force } => self.cancel_job(job, *force).await,
+            Action::UnusableCertificates { thing, endpoint } => {
+                if let Err(why) = self.unusable_certificates(thing, endpoint).await {
+                    self.halted = Some(why);
+                }
+            }
             Action::Call { operation, input } => self.call(*operation, input, step).await,
             Action::Notification {
                 thing,

@@ -4,6 +4,7 @@
 //! past a timer deadline is played again alone (`premise`).
 
 mod case;
+mod certificate;
 mod premise;
 mod seed;
 pub mod status;
@@ -56,7 +57,7 @@ pub async fn run(
     settings: &Settings,
     stop: CancellationToken,
 ) -> Vec<CaseRecord> {
-    let http = HttpTransport::new(settings.origin, target.signer.clone());
+    let http = HttpTransport::new(settings.origin, target.signer.clone(), &target.tls);
     let control = Arc::new(
         ControlClient::new(http.clone(), target.control.clone(), settings.deadline)
             .with_rate(settings.rate.clone()),

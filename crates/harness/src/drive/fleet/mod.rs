@@ -173,7 +173,12 @@ pub async fn run(
     );
     let halt = CancellationToken::new();
     // One clock for every transport: the pool's, the devices' own connections', MQTT's.
-    let http = HttpTransport::with_pool(Instant::now(), target.signer.clone(), spec.http.pool);
+    let http = HttpTransport::with_pool(
+        Instant::now(),
+        target.signer.clone(),
+        spec.http.pool,
+        &target.tls,
+    );
     let deadline = Duration::from_millis(spec.run.deadline_ms);
     let fleet = Arc::new(Fleet {
         spec: spec.clone(),
@@ -291,7 +296,11 @@ async fn drive(fleet: &Arc<Fleet>, things: &[(u64, u64)], settings: &FleetSettin
             fleet.spec.things.name_of(&fleet.run_id, index),
             block,
             Draws::device(fleet.spec.seed, index),
-            device_client(fleet, &pool),
+            device_client(
+                fleet,
+                &pool,
+                &fleet.spec.things.name_of(&fleet.run_id, index),
+            ),
         )
     });
     let agents: Vec<Agent> = agents.collect();
@@ -325,9 +334,10 @@ async fn drive(fleet: &Arc<Fleet>, things: &[(u64, u64)], settings: &FleetSettin
     }
 }
 
-/// A device's link to the data plane: its own broker connection, its own HTTP connection, or
-/// the shared pool, whose `pool` permits bound the requests in flight.
-fn device_client(fleet: &Fleet, pool: &Arc<Semaphore>) -> DataClient {
+/// A device's link to the data plane: its own broker connection, its own HTTP connection
+/// (over TLS with its own client certificate for `https://`), or the shared pool, whose
+/// `pool` permits bound the requests in flight.
+fn device_client(fleet: &Fleet, pool: &Arc<Semaphore>, thing: &str) -> DataClient {
     let pooled =
         |e: &Endpoint| DataClient::pooled(fleet.http.clone(), e.clone(), Some(pool.clone()));
     match (&fleet.target.data, fleet.spec.http.connections) {
@@ -337,9 +347,16 @@ fn device_client(fleet: &Fleet, pool: &Arc<Semaphore>) -> DataClient {
         )
         .hearing(fleet.heard.clone()),
         (DataPlane::Http(e), Connections::Pool) => pooled(e),
-        // The command line only lets plain http:// targets have device connections.
         (DataPlane::Http(e), Connections::PerDevice) => {
-            match DeviceConnection::new(e, fleet.target.signer.clone(), fleet.origin) {
+            let signer = fleet.target.signer.clone();
+            let own = if e.base.starts_with("https://") {
+                let tls = &fleet.target.tls;
+                let config = tls.device_identity(thing).and_then(|id| tls.rustls(id));
+                DeviceConnection::over_tls(e, config, signer, fleet.origin)
+            } else {
+                DeviceConnection::new(e, signer, fleet.origin)
+            };
+            match own {
                 Ok(own) => DataClient::own(own, e.clone()),
                 Err(_) => pooled(e),
             }

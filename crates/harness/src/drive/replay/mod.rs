@@ -258,6 +258,7 @@ impl Replay {
             Instant::now(),
             targets.primary.signer.clone(),
             settings.slots,
+            &targets.primary.tls,
         );
         let origin = http.origin();
         let mqtt = std::iter::once(&targets.primary)

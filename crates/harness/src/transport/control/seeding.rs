@@ -139,6 +139,11 @@ impl ControlError {
                         deadline"
                     .into();
             }
+            Self::Failed { message, .. } if message.contains("certificate") => {
+                return "the TLS handshake failed on a certificate: the server's is not trusted \
+                        (give its CA with --ca, or --insecure) or the client's was refused"
+                    .into();
+            }
             Self::Failed { .. } => {
                 return "nothing answers as a control plane at that URL; check it".into();
             }
@@ -234,6 +239,7 @@ mod tests {
             region: "us-east-1".into(),
             account_id: "123456789012".into(),
             embedded: false,
+            tls: Default::default(),
         }
     }
 
@@ -311,6 +317,7 @@ mod tests {
     #[case(ControlError::Refused { operation: "CreateThing", status: 400, error_type: Some("InvalidRequestException".into()), message: None, body: String::new() }, "Likely cause: the target does not take the request as the harness sends it")]
     #[case(ControlError::Timeout { operation: "CreateThing", deadline_ms: 50 }, "no answer within 50 ms. Likely cause: the control plane is slow or not there")]
     #[case(ControlError::Failed { operation: "CreateThing", message: "refused".into() }, "the request failed: refused. Likely cause: nothing answers as a control plane")]
+    #[case(ControlError::Failed { operation: "CreateThing", message: "client error (Connect): invalid peer certificate: UnknownIssuer".into() }, "invalid peer certificate: UnknownIssuer. Likely cause: the TLS handshake failed on a certificate: the server's is not trusted (give its CA with --ca, or --insecure)")]
     #[case(ControlError::Unbuildable("bad".into()), "the request could not be built: bad. Likely cause: the seeding input")]
     fn a_failed_create_thing_says_what_came_back_and_why(
         #[case] error: ControlError,

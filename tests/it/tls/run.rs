@@ -1,0 +1,356 @@
+//! `jobcert run` and `jobcert fleet` over TLS against `jobcert serve --tls-* --mtls`: the suite
+//! passes over `https://` with SN-CERTIFICATE exercised, and fails it against an endpoint that
+//! serves any certificate; a wrong CA is named as the cause; a fleet's devices each present
+//! their own certificate; and no private key reaches any output of the run.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::common::pki::Pki;
+use crate::common::process::{Process, Ran, args, jobcert};
+use crate::common::report::{run_summary, summary};
+use crate::common::{ScratchExt, root, scratch};
+
+/// Longest one run may take here.
+const LIMIT: Duration = Duration::from_secs(120);
+
+/// `jobcert run` against `data`/`control` at time scale 600, reports under `reports`.
+fn run_args(data: &str, control: &str, reports: &Path, extra: &[String]) -> Vec<String> {
+    let mut line: Vec<String> = [
+        "run",
+        "--target",
+        data,
+        "--control",
+        control,
+        "--target-time-scale",
+        "600",
+        "--quiet",
+        "--report-dir",
+    ]
+    .map(String::from)
+    .to_vec();
+    line.push(reports.display().to_string());
+    line.extend(extra.iter().cloned());
+    line
+}
+
+/// The coverage row of `id` in a run summary.
+fn coverage<'a>(summary: &'a Value, id: &str) -> &'a Value {
+    summary["assessment"]["coverage"]
+        .as_array()
+        .or_else(|| summary["coverage"].as_array())
+        .and_then(|rows| rows.iter().find(|r| r["id"] == id))
+        .unwrap_or_else(|| panic!("no coverage row {id}"))
+}
+
+/// `--ca`, `--cert` and `--key` for device `thing` of `pki`.
+fn presenting(pki: &Pki, thing: &str) -> Vec<String> {
+    vec![
+        "--ca".into(),
+        pki.arg("ca.pem"),
+        "--cert".into(),
+        pki.arg(&format!("{thing}.pem")),
+        "--key".into(),
+        pki.arg(&format!("{thing}.key")),
+    ]
+}
+
+#[test]
+fn the_suite_passes_over_https_with_sn_certificate_exercised() {
+    let pki = Pki::init();
+    pki.issue("dev-1", None);
+    let server = pki.serve(true, &["--time-scale", "600"]);
+    let out = scratch("tls-run");
+    let mut extra = presenting(&pki, "dev-1");
+    extra.extend(["--mtls-target".into(), server.mtls.clone().unwrap()]);
+    let line = run_args(&server.data, &server.control, &out.path().join("r"), &extra);
+    let ran = Process::spawn_in(&args(&line), &root(), out.path()).finish(LIMIT);
+    assert_eq!(ran.code, Some(0), "{ran}");
+    let summary = run_summary(&out.path().join("r"));
+    let row = coverage(&summary, "SN-CERTIFICATE");
+    assert_eq!(row["verdict"], "pass", "{row}");
+    assert_eq!(row["checks"], 2, "{row}");
+    assert!(row.get("untestable").is_none(), "{row}");
+}
+
+#[test]
+fn without_an_mtls_endpoint_sn_certificate_stays_untestable_with_why() {
+    let pki = Pki::init();
+    let server = pki.serve(false, &["--time-scale", "600"]);
+    let out = scratch("tls-untestable");
+    let extra = vec![
+        "--ca".into(),
+        pki.arg("ca.pem"),
+        "--only".into(),
+        "SN-NEXT-ORDER".into(),
+    ];
+    let line = run_args(&server.data, &server.control, &out.path().join("r"), &extra);
+    let ran = Process::spawn_in(&args(&line), &root(), out.path()).finish(LIMIT);
+    assert_eq!(ran.code, Some(0), "{ran}");
+    let row = coverage(&run_summary(&out.path().join("r")), "SN-CERTIFICATE").clone();
+    assert_eq!(row["verdict"], "untested", "{row}");
+    let why = row["untestable"].as_str().unwrap_or_default();
+    assert!(why.contains("--mtls-target"), "{row}");
+}
+
+#[test]
+fn sn_certificate_fails_against_an_endpoint_that_serves_any_certificate() {
+    let pki = Pki::init();
+    pki.issue("dev-1", None);
+    // The plain https data plane asks for no certificate and serves every request.
+    let server = pki.serve(false, &["--time-scale", "600"]);
+    let out = scratch("tls-lax");
+    let mut extra = presenting(&pki, "dev-1");
+    extra.extend(["--mtls-target".into(), server.data.clone()]);
+    extra.extend(["--only".into(), "SN-CERTIFICATE".into()]);
+    let line = run_args(&server.data, &server.control, &out.path().join("r"), &extra);
+    let ran = Process::spawn_in(&args(&line), &root(), out.path()).finish(LIMIT);
+    assert_eq!(ran.code, Some(1), "{ran}");
+    for presented in ["a certificate from an unknown CA", "an expired certificate"] {
+        assert!(
+            ran.stdout.contains(&format!("SN-CERTIFICATE: {presented}"))
+                && ran.stdout.contains("answered 200"),
+            "{presented}: {ran}"
+        );
+    }
+}
+
+#[test]
+fn a_wrong_ca_is_named_as_the_cause_and_only_insecure_skips_it() {
+    let pki = Pki::init();
+    let other = Pki::init();
+    let server = pki.serve(false, &["--time-scale", "600"]);
+    let out = scratch("tls-wrong-ca");
+    let extra = vec![
+        "--ca".into(),
+        other.arg("ca.pem"),
+        "--only".into(),
+        "SN-NEXT-ORDER".into(),
+    ];
+    let line = run_args(&server.data, &server.control, &out.path().join("r"), &extra);
+    let ran = Process::spawn_in(&args(&line), &root(), out.path()).finish(LIMIT);
+    assert_eq!(ran.code, Some(1), "{ran}");
+    assert!(
+        ran.stdout
+            .contains("invalid peer certificate: UnknownIssuer"),
+        "{ran}"
+    );
+    assert!(ran.stdout.contains("give its CA with --ca"), "{ran}");
+
+    let insecure = vec!["--insecure".into(), "--only".into(), "SN-NEXT-ORDER".into()];
+    let line = run_args(
+        &server.data,
+        &server.control,
+        &out.path().join("i"),
+        &insecure,
+    );
+    let ran = Process::spawn_in(&args(&line), &root(), out.path()).finish(LIMIT);
+    assert_eq!(ran.code, Some(0), "--insecure skips verification: {ran}");
+}
+
+const FLEET: &str = "\
+fleet:
+  name: tls-per-device
+  seed: 41
+  things: { count: 4, per-job: 4, name: 'tdev-{index}' }
+  transport: http
+  http: { connections: per-device }
+  connect: { rate: 1000 }
+  rollout: { jobs-per-thing: 2, rate: 200, start: before }
+  behaviour:
+    program: agent
+    work: { uniform: { min: 1, max: 10 } }
+    outcomes: { SUCCEEDED: 1.0 }
+    step-timeout-minutes: 600
+  load: { model: closed, think: { exponential: { mean: 5 } } }
+  run: { until: drained, max-duration-s: 20, deadline-ms: 15000 }
+  thresholds:
+    error-rate: { max: 0 }
+";
+
+/// A fleet of four devices `tdev-0..3` on the mTLS data plane, each presenting
+/// `{thing}.pem`; `revoked` gets a revoked certificate instead.
+fn fleet(revoked: Option<&str>) -> (Ran, Value) {
+    let pki = Pki::init();
+    for i in 0..4 {
+        let thing = format!("tdev-{i}");
+        let flag = (revoked == Some(thing.as_str())).then_some("--revoked");
+        pki.issue(&thing, flag);
+    }
+    let server = pki.serve(true, &["--time-scale", "600"]);
+    let out = scratch("tls-fleet");
+    let scenario = out.write("fleet.yaml", FLEET);
+    let line = vec![
+        "fleet".to_string(),
+        scenario.display().to_string(),
+        "--target".into(),
+        server.mtls.clone().unwrap(),
+        "--control".into(),
+        server.control.clone(),
+        "--target-time-scale".into(),
+        "600".into(),
+        "--ca".into(),
+        pki.arg("ca.pem"),
+        "--cert".into(),
+        format!("{}/{{thing}}.pem", pki.dir().display()),
+        "--key".into(),
+        format!("{}/{{thing}}.key", pki.dir().display()),
+        "--run-id".into(),
+        "tls".into(),
+        "--quiet".into(),
+        "--report-dir".into(),
+        out.path().join("r").display().to_string(),
+    ];
+    let ran = jobcert(&args(&line), out.path(), LIMIT);
+    let summary = summary(&out.path().join("r").join("tls"));
+    (ran, summary)
+}
+
+#[test]
+fn a_fleet_s_devices_each_present_their_own_certificate() {
+    let (ran, summary) = fleet(None);
+    assert_eq!(ran.code, Some(0), "{ran}");
+    let connects = crate::common::report::count(&summary, "Connect", "answered");
+    assert_eq!(
+        connects, 4,
+        "each device opens its own TLS connection: {ran}"
+    );
+
+    let (ran, _) = fleet(Some("tdev-2"));
+    assert_eq!(
+        ran.code,
+        Some(1),
+        "one device's certificate is revoked: {ran}"
+    );
+}
+
+/// Every line of base64 inside the PEM private keys of `pki`.
+fn key_material(dir: &Path) -> Vec<String> {
+    let mut lines = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "key") {
+            let text = std::fs::read_to_string(&path).unwrap();
+            lines.extend(
+                text.lines()
+                    .filter(|l| !l.starts_with("-----") && l.len() >= 16)
+                    .map(String::from),
+            );
+        }
+    }
+    lines
+}
+
+/// Every file under `dir`, recursively.
+fn files(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                todo.push(path);
+            } else {
+                out.push(path);
+            }
+        }
+    }
+    out
+}
+
+/// `jobcert serve` as a [`Process`] with debug logging, its output in files under `logs`; its
+/// three listener URLs once printed.
+fn logged_serve(pki: &Pki, logs: &Path) -> (Process, Vec<String>) {
+    let line = vec![
+        "serve".to_string(),
+        "--http".into(),
+        "127.0.0.1:0".into(),
+        "--control".into(),
+        "127.0.0.1:0".into(),
+        "--time-scale".into(),
+        "600".into(),
+        "--tls-cert".into(),
+        pki.arg("server.pem"),
+        "--tls-key".into(),
+        pki.arg("server.key"),
+        "--mtls".into(),
+        "127.0.0.1:0".into(),
+        "--client-ca".into(),
+        pki.arg("ca.pem"),
+    ];
+    let server = Process::spawn_env(&args(&line), logs, logs, &[("JOBCERT_LOG", Some("debug"))]);
+    let started = Instant::now();
+    loop {
+        let urls: Vec<String> = files(logs)
+            .iter()
+            .filter(|p| {
+                p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with("stdout"))
+            })
+            .flat_map(|p| {
+                std::fs::read_to_string(p)
+                    .unwrap_or_default()
+                    .lines()
+                    .map(String::from)
+                    .collect::<Vec<_>>()
+            })
+            .filter_map(|l| l.split_once(' ').map(|(_, url)| url.to_string()))
+            .collect();
+        if urls.len() == 3 {
+            return (server, urls);
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "jobcert serve printed {urls:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn no_private_key_reaches_any_output_of_a_tls_run() {
+    let pki = Pki::init();
+    pki.issue("dev-1", None);
+    let out = scratch("tls-secrets");
+    let logs = out.path().join("serve");
+    std::fs::create_dir_all(&logs).unwrap();
+    let (mut server, urls) = logged_serve(&pki, &logs);
+    let mut extra = presenting(&pki, "dev-1");
+    extra.extend(["--mtls-target".into(), urls[2].clone()]);
+    extra.extend([
+        "--capture".into(),
+        out.path().join("capture.jsonl").display().to_string(),
+    ]);
+    let line = run_args(&urls[0], &urls[1], &out.path().join("r"), &extra);
+    let ran = Process::spawn_env(
+        &args(&line),
+        &root(),
+        out.path(),
+        &[("JOBCERT_LOG", Some("debug"))],
+    )
+    .finish(LIMIT);
+    assert_eq!(ran.code, Some(0), "{ran}");
+    server.interrupt();
+    server.finish(Duration::from_secs(10));
+
+    let secrets = key_material(pki.dir());
+    let leaks = |path: &Path| {
+        let text = String::from_utf8_lossy(&std::fs::read(path).unwrap()).into_owned();
+        text.contains("PRIVATE KEY") || secrets.iter().any(|line| text.contains(line.as_str()))
+    };
+    assert!(
+        leaks(&pki.file("dev-1.key")),
+        "the search finds a key where there is one"
+    );
+    let outputs = files(out.path());
+    assert!(outputs.len() > 6, "reports, capture and logs: {outputs:?}");
+    for path in outputs {
+        assert!(
+            !leaks(&path),
+            "{} holds private key material",
+            path.display()
+        );
+    }
+}

@@ -4,7 +4,6 @@
 use jobcert_contract::{Binding, req};
 
 use super::{Action, PlannedCase, Step};
-use crate::plan::Expectation;
 
 /// The case presenting unusable client certificates to the mTLS data plane at `endpoint`.
 pub fn unusable_certificates(endpoint: &str) -> PlannedCase {
@@ -24,17 +23,9 @@ pub fn unusable_certificates(endpoint: &str) -> PlannedCase {
         things: vec!["device".into()],
         absent_things: Vec::new(),
         jobs: Vec::new(),
-        steps: vec![Step {
-            action: Action::UnusableCertificates {
-                thing: "device".into(),
-                endpoint: endpoint.trim_end_matches('/').to_string(),
-            },
-            raw_body: None,
-            raw_path: None,
-            raw_topic: None,
-            expect: Expectation::default(),
-            deadline: None,
-            source: None,
-        }],
+        steps: vec![Step::of(Action::UnusableCertificates {
+            thing: "device".into(),
+            endpoint: endpoint.trim_end_matches('/').to_string(),
+        })],
     }
 }

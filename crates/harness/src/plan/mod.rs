@@ -135,8 +135,13 @@ pub struct Step {
 impl Step {
     /// A call with no explicit expectation.
     pub fn call(operation: Operation, input: Map<String, Value>) -> Self {
+        Self::of(Action::Call { operation, input })
+    }
+
+    /// A step taking `action` as it is: no raw overrides, no expectation, the run's deadline.
+    pub fn of(action: Action) -> Self {
         Self {
-            action: Action::Call { operation, input },
+            action,
             raw_body: None,
             raw_path: None,
             raw_topic: None,

@@ -100,6 +100,8 @@ pub fn read(
 /// - a violation that is a §7 item (`schemaCauses` of `schemas/outcomes.json`, e.g. a
 ///   statusDetails value over 1,024 characters, §7.20) is reported under that item's
 ///   ambiguous requirement, not as a malformed answer;
+/// - a member left out of an execution, execution state or summary is a WI-MEMBERS warning:
+///   the model marks none of their members required (§1.4);
 /// - any other violation inside a statusDetails map is not judged here: the harness wrote
 ///   every key and value, the input checks judged the request that stored them (SN-DETAILS-KEY,
 ///   UP-INPUT), and the state model judges that they are returned as sent.
@@ -121,8 +123,11 @@ fn shape(operation: Operation, binding: Binding, body: &Value, seq: Option<u64>)
     );
     let mut out: Vec<Finding> = Vec::new();
     let mut malformed = None;
+    let mut left_out: Vec<Violation> = Vec::new();
     for v in schema.violations(body) {
-        if let Some(item) = seventh_item(operation, &v) {
+        if left_out_member(&v) {
+            left_out.push(v);
+        } else if let Some(item) = seventh_item(operation, &v) {
             if !out.iter().any(|f| f.requirement == item) {
                 let section = outcomes().get(item).map_or("7", |a| a.section.as_str());
                 out.push(Finding::fail(
@@ -134,6 +139,17 @@ fn shape(operation: Operation, binding: Binding, body: &Value, seq: Option<u64>)
         } else if !inside_details(&v) {
             malformed.get_or_insert(v);
         }
+    }
+    if !left_out.is_empty() {
+        let members: Vec<String> = left_out.iter().map(ToString::to_string).collect();
+        out.push(Finding::fail(
+            req::WI_MEMBERS,
+            format!(
+                "{what} leaves out what AWS returns ({}); the model marks it optional (§1.4)",
+                members.join("; ")
+            ),
+            seq,
+        ));
     }
     out.push(match malformed {
         Some(v) => Finding::fail(
@@ -148,6 +164,13 @@ fn shape(operation: Operation, binding: Binding, body: &Value, seq: Option<u64>)
         ),
     });
     out
+}
+
+/// Whether `v` is a member missing from an execution, execution state or summary (an object
+/// below the answer's top level): the model marks none of their members required, so the
+/// schema's `required` there says what AWS returns, not what the contract demands.
+fn left_out_member(v: &Violation) -> bool {
+    !v.field.is_empty() && v.keyword_path.rsplit('.').next() == Some("required")
 }
 
 /// The §7 requirement a response-schema violation is, preferring the one of `operation`.

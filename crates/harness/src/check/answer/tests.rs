@@ -79,6 +79,40 @@ fn a_schema_violation_is_blamed_once_on_its_cause(
     assert_eq!(got, expected, "{found:#?}");
 }
 
+// A member AWS returns but the model leaves optional, left out of an execution (or a pending
+// list's summary), is a WI-MEMBERS warning and not a malformed answer; a member of the wrong
+// type, or a malformed envelope, still is.
+#[rstest::rstest]
+#[case::thing_left_out(Operation::StartNextPendingJobExecution, Binding::Mqtt, "/execution/thingName", None, &[(req::WI_MEMBERS, false), (req::SN_SHAPE, true)])]
+#[case::two_left_out(Operation::DescribeJobExecution, Binding::Http, "/execution/status", Some("/execution/versionNumber"), &[(req::WI_MEMBERS, false), (req::WI_SCHEMA, true)])]
+#[case::wrong_type_is_malformed(Operation::StartNextPendingJobExecution, Binding::Http, "", None, &[(req::SN_SHAPE, false)])]
+#[case::nothing_left_out(Operation::StartNextPendingJobExecution, Binding::Http, "/none", None, &[(req::SN_SHAPE, true)])]
+fn a_member_left_out_of_an_execution_is_a_warning(
+    #[case] operation: Operation,
+    #[case] binding: Binding,
+    #[case] remove: &str,
+    #[case] also: Option<&str>,
+    #[case] expected: &[(RequirementId, bool)],
+) {
+    let mut body = start_next_with(json!({ "k": "v" }));
+    if binding == Binding::Mqtt {
+        body["timestamp"] = json!(1_700_000_002);
+    }
+    for path in [Some(remove), also].into_iter().flatten() {
+        if let Some((parent, member)) = path.rsplit_once('/')
+            && let Some(object) = body.pointer_mut(parent).and_then(Value::as_object_mut)
+        {
+            object.remove(member);
+        }
+    }
+    if remove.is_empty() {
+        body["execution"]["versionNumber"] = json!("2");
+    }
+    let found = shape(operation, binding, &body, Some(1));
+    let got: Vec<(RequirementId, bool)> = found.iter().map(|f| (f.requirement, f.passed)).collect();
+    assert_eq!(got, expected, "{found:#?}");
+}
+
 #[test]
 fn a_long_value_in_any_answer_is_a_seventh_item_not_a_malformed_answer() {
     let body = json!({ "execution": start_next_with(json!({ "k": "v".repeat(1025) }))["execution"].clone() });

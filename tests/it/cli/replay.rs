@@ -10,9 +10,9 @@ use std::time::Duration;
 use jobcert_harness::record::LatencyBook;
 use jobcert_harness::record::capture::{self, Line};
 use rstest::rstest;
-use serde_json::Value;
 
 use crate::common::process::{args, jobcert};
+use crate::common::report::raw_summary;
 use crate::common::{ScratchExt, scratch};
 
 /// Longest one `jobcert` command of these tests may take.
@@ -40,19 +40,6 @@ fleet:
     )
 }
 
-/// The summary of the one run folder under `reports`.
-fn summary(reports: &Path) -> Value {
-    let runs: Vec<PathBuf> = std::fs::read_dir(reports)
-        .expect("the report folder")
-        .map(|e| e.expect("a directory entry").path())
-        .collect();
-    let [run] = runs.as_slice() else {
-        panic!("one run folder expected: {runs:?}");
-    };
-    serde_json::from_slice(&std::fs::read(run.join("summary.json")).expect("summary.json"))
-        .expect("JSON")
-}
-
 #[rstest]
 #[case::http("http")]
 #[case::mqtt("mqtt")]
@@ -75,7 +62,7 @@ fn a_recorded_fleet_replays_at_every_speed_with_the_same_outcome(#[case] transpo
         LIMIT,
     );
     assert_eq!(ran.code, Some(0), "{ran}");
-    let fleet = summary(&recorded);
+    let fleet = raw_summary(&recorded);
     let requests = fleet["record"]["requests"]
         .as_object()
         .unwrap()
@@ -115,7 +102,7 @@ fn a_recorded_fleet_replays_at_every_speed_with_the_same_outcome(#[case] transpo
             ran.stdout.contains("divergences from the recording: none"),
             "{ran}"
         );
-        let replay = summary(&reports);
+        let replay = raw_summary(&reports);
         let tally = &replay["record"]["replay"];
         assert_eq!(tally["planned"], requests, "{speed}x: {tally}");
         assert_eq!(tally["replayed"], requests, "{speed}x: {tally}");
@@ -288,7 +275,7 @@ fn every_committed_capture_lints_and_replays_exactly() {
             LIMIT,
         );
         assert_eq!(ran.code, Some(0), "{}: {ran}", capture.display());
-        let tally = &summary(&reports)["record"]["replay"];
+        let tally = &raw_summary(&reports)["record"]["replay"];
         assert_eq!(tally["planned"], tally["replayed"], "{tally}");
         assert_eq!(tally["divergences"], serde_json::json!({}), "{tally}");
     }
@@ -344,7 +331,7 @@ fn a_recorded_notification_that_never_comes_is_a_divergence(
         &dir,
         LIMIT,
     );
-    let tally = &summary(&reports)["record"]["replay"];
+    let tally = &raw_summary(&reports)["record"]["replay"];
     assert_eq!(tally["replayed"], 1, "{tally}");
     assert_eq!(
         tally["divergences"]["notification"].as_u64(),

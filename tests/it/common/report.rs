@@ -29,9 +29,8 @@ fn checked(path: &Path, schema: &str) -> Value {
     summary
 }
 
-/// The `summary.json` of the one conformance run folder under `reports`, checked against its
-/// schema; `junit.xml` and `report.html` must be there too.
-pub fn run_summary(reports: &Path) -> Value {
+/// The one run folder a command wrote under `reports`.
+pub fn run_folder(reports: &Path) -> PathBuf {
     let runs: Vec<PathBuf> = std::fs::read_dir(reports)
         .unwrap_or_else(|e| panic!("no report folder {}: {e}", reports.display()))
         .map(|e| e.expect("a directory entry").path())
@@ -39,6 +38,22 @@ pub fn run_summary(reports: &Path) -> Value {
     let [run] = runs.as_slice() else {
         panic!("one run folder expected: {runs:?}");
     };
+    run.clone()
+}
+
+/// The `summary.json` of the one run folder under `reports`, unchecked.
+pub fn raw_summary(reports: &Path) -> Value {
+    let file = run_folder(reports).join("summary.json");
+    serde_json::from_slice(
+        &std::fs::read(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display())),
+    )
+    .expect("summary.json is JSON")
+}
+
+/// The `summary.json` of the one conformance run folder under `reports`, checked against its
+/// schema; `junit.xml` and `report.html` must be there too.
+pub fn run_summary(reports: &Path) -> Value {
+    let run = &run_folder(reports);
     for file in ["junit.xml", "report.html"] {
         assert!(run.join(file).is_file(), "{} has no {file}", run.display());
     }

@@ -19,6 +19,7 @@ use super::proxy::RunningProxy;
 use crate::common::faults::TIME_SCALE;
 use crate::common::process::{Process, Serve, args, jobcert};
 use crate::common::proxy::Proxy;
+use crate::common::report::raw_summary;
 use crate::common::{root, scratch};
 
 /// Longest one `jobcert` command of these tests may take.
@@ -168,14 +169,8 @@ fn diff_against(
         dir,
         LIMIT,
     );
-    let folder = std::fs::read_dir(reports)
-        .unwrap_or_else(|e| panic!("{e}: {ran}"))
-        .next()
-        .expect("a run folder")
-        .unwrap()
-        .path();
-    let summary = serde_json::from_slice(&std::fs::read(folder.join("summary.json")).unwrap())
-        .expect("summary.json");
+    assert!(reports.is_dir(), "no report folder: {ran}");
+    let summary = raw_summary(reports);
     (ran.code, summary)
 }
 

@@ -13,6 +13,7 @@ use super::Fault;
 use super::proxy::RunningProxy;
 use crate::common::faults::TIME_SCALE;
 use crate::common::process::{args, jobcert};
+use crate::common::report::raw_summary;
 use crate::common::{ScratchExt, scratch};
 
 /// Longest one `jobcert` command of these tests may take.
@@ -137,14 +138,8 @@ fn replay(dir: &Path, capture: &Path, fault: Fault) -> (Option<i32>, Value) {
     );
     drop(proxy);
     runtime.block_on(server.shutdown());
-    let folder = std::fs::read_dir(&reports)
-        .unwrap_or_else(|e| panic!("{e}: {ran}"))
-        .next()
-        .expect("a run folder")
-        .unwrap()
-        .path();
-    let summary = serde_json::from_slice(&std::fs::read(folder.join("summary.json")).unwrap())
-        .expect("summary.json");
+    assert!(&reports.is_dir(), "no report folder: {ran}");
+    let summary = raw_summary(&reports);
     (ran.code, summary)
 }
 

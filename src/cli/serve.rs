@@ -8,6 +8,8 @@ use anyhow::Context;
 use clap::Args;
 use jobcert_contract::Limits;
 use jobcert_reference::admission::Faults;
+use jobcert_reference::mqtt::attach::BrokerTls;
+use jobcert_reference::policy::Policy;
 use jobcert_reference::sigv4::Credentials;
 use jobcert_reference::tls::{ClientAuth, TlsFiles};
 use jobcert_reference::{MtlsListener, RunningServer, ServeConfig};
@@ -33,9 +35,29 @@ pub struct ServeArgs {
     /// check is refused with 403 and the reason.
     #[arg(long)]
     verify_sigv4: bool,
-    /// Serve the Jobs topics through this existing broker instead (`mqtt://HOST:PORT`).
+    /// MQTT over TLS listen address of the embedded broker, as AWS IoT's 8883 (and 443 with
+    /// ALPN `x-amzn-mqtt-ca`): a client certificate from `--client-ca` is required, and one
+    /// that is expired, revoked or from another CA fails the handshake.
+    #[arg(long, value_name = "ADDR", requires_all = ["tls_cert", "client_ca"])]
+    mqtts: Option<SocketAddr>,
+    /// What a device with a client certificate may act on: `open` (anything) or `own-thing`
+    /// (only the thing its certificate's common name names; its MQTT client id must be that
+    /// name).
+    #[arg(long, value_name = "POLICY", default_value = "open")]
+    policy: Policy,
+    /// Serve the Jobs topics through this existing broker instead (`mqtt://HOST:PORT`, or
+    /// `mqtts://HOST:PORT` with `--mqtt-broker-ca`).
     #[arg(long, value_name = "URL")]
     mqtt_broker: Option<String>,
+    /// The CA certificates (PEM) an `mqtts://` broker's certificate chains to.
+    #[arg(long, value_name = "FILE", requires = "mqtt_broker")]
+    mqtt_broker_ca: Option<PathBuf>,
+    /// The client certificate (PEM) to present to an `mqtts://` broker that asks for one.
+    #[arg(long, value_name = "FILE", requires_all = ["mqtt_broker_ca", "mqtt_broker_key"])]
+    mqtt_broker_cert: Option<PathBuf>,
+    /// Its private key (PEM).
+    #[arg(long, value_name = "FILE", requires = "mqtt_broker_cert")]
+    mqtt_broker_key: Option<PathBuf>,
     /// Virtual clock speed: 600 makes one minute pass in 0.1 s.
     #[arg(long, default_value_t = 1.0, value_parser = positive_scale)]
     time_scale: f64,
@@ -52,7 +74,8 @@ pub struct ServeArgs {
     /// Inject the faults FILE describes (YAML or JSON, `schemas/faults.schema.json`).
     #[arg(long, value_name = "FILE")]
     faults: Option<PathBuf>,
-    /// Server certificate chain (PEM): the data and control planes then speak `https://`.
+    /// Server certificate chain (PEM): the data and control planes then speak `https://`, and
+    /// MQTT over WebSockets `wss://`.
     #[arg(long, value_name = "FILE", requires = "tls_key")]
     tls_cert: Option<PathBuf>,
     /// The server certificate's private key (PEM).
@@ -63,11 +86,12 @@ pub struct ServeArgs {
     /// CertificateValidationException.
     #[arg(long, value_name = "ADDR", requires_all = ["tls_cert", "client_ca"])]
     mtls: Option<SocketAddr>,
-    /// The CA certificates (PEM) the mTLS listener accepts client certificates from.
-    #[arg(long, value_name = "FILE", requires = "mtls")]
+    /// The CA certificates (PEM) the mTLS and MQTT-over-TLS listeners accept client
+    /// certificates from.
+    #[arg(long, value_name = "FILE")]
     client_ca: Option<PathBuf>,
     /// Revoked client certificates: one hex serial a line (`jobcert pki`'s `revoked.txt`).
-    #[arg(long, value_name = "FILE", requires = "mtls")]
+    #[arg(long, value_name = "FILE", requires = "client_ca")]
     revoked: Option<PathBuf>,
 }
 
@@ -106,6 +130,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     } else {
         None
     };
+    let client_auth = args.client_ca.map(|ca| ClientAuth {
+        ca,
+        revoked: args.revoked,
+    });
     let config = ServeConfig {
         http: args.http,
         control: args.control,
@@ -128,14 +156,20 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             .map(|(cert, key)| TlsFiles { cert, key }),
         mtls: args
             .mtls
-            .zip(args.client_ca)
-            .map(|(addr, ca)| MtlsListener {
-                addr,
-                client_auth: ClientAuth {
-                    ca,
-                    revoked: args.revoked,
-                },
-            }),
+            .zip(client_auth.clone())
+            .map(|(addr, client_auth)| MtlsListener { addr, client_auth }),
+        mqtts: args
+            .mqtts
+            .zip(client_auth)
+            .map(|(addr, client_auth)| MtlsListener { addr, client_auth }),
+        policy: args.policy,
+        broker_tls: args.mqtt_broker_ca.map(|ca| BrokerTls {
+            ca,
+            identity: args
+                .mqtt_broker_cert
+                .zip(args.mqtt_broker_key)
+                .map(|(cert, key)| TlsFiles { cert, key }),
+        }),
     };
     let scheme = if config.tls.is_some() {
         "https"
@@ -152,8 +186,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         if let Some(addr) = server.mqtt() {
             writeln!(out, "mqtt mqtt://{addr}")?;
         }
+        if let Some(addr) = server.mqtts() {
+            writeln!(out, "mqtts mqtts://{addr}")?;
+        }
         if let Some(addr) = server.mqtt_ws() {
-            writeln!(out, "mqtt-ws ws://{addr}/mqtt")?;
+            let ws = if config.tls.is_some() { "wss" } else { "ws" };
+            writeln!(out, "mqtt-ws {ws}://{addr}/mqtt")?;
         }
         if let Some(url) = &args.mqtt_broker {
             writeln!(out, "mqtt-attached {url}")?;

@@ -7,6 +7,7 @@ pub mod admission;
 pub mod engine;
 pub mod http;
 pub mod mqtt;
+pub mod policy;
 pub mod sigv4;
 pub mod tls;
 
@@ -52,9 +53,16 @@ pub struct ServeConfig {
     pub tls: Option<tls::TlsFiles>,
     /// An mTLS data-plane listener (needs `tls`), if one is wanted.
     pub mtls: Option<MtlsListener>,
+    /// MQTT over TLS with client certificates on the embedded broker (needs `tls`), if wanted.
+    pub mqtts: Option<MtlsListener>,
+    /// What a device with a client certificate may act on.
+    pub policy: policy::Policy,
+    /// How attach mode reaches an `mqtts://` broker: the CA to trust and the certificate to
+    /// present, when the broker asks for one.
+    pub broker_tls: Option<mqtt::attach::BrokerTls>,
 }
 
-/// The mTLS data plane: where it listens and which client certificates it accepts.
+/// A listener that asks for client certificates: where it listens and which it accepts.
 #[derive(Debug, Clone)]
 pub struct MtlsListener {
     /// Listen address (port 0 picks a free port).
@@ -79,6 +87,9 @@ impl Default for ServeConfig {
             faults: None,
             tls: None,
             mtls: None,
+            mqtts: None,
+            policy: policy::Policy::Open,
+            broker_tls: None,
         }
     }
 }
@@ -89,6 +100,7 @@ pub struct RunningServer {
     control_plane: SocketAddr,
     mqtt: Option<SocketAddr>,
     mqtt_ws: Option<SocketAddr>,
+    mqtts: Option<SocketAddr>,
     mtls: Option<SocketAddr>,
     engine: Arc<Engine>,
     stop: watch::Sender<bool>,
@@ -182,7 +194,7 @@ impl RunningServer {
                 let listener = listen(mtls.addr)?;
                 let local = listener.local_addr()?;
                 let listener = tls::TlsListener::new(listener, tls, judge)?;
-                let app = http::mtls_data_plane(engine.clone(), gate.clone())
+                let app = http::mtls_data_plane(engine.clone(), gate.clone(), config.policy)
                     .into_make_service_with_connect_info::<tls::Peer>();
                 tasks.spawn(log_end(
                     axum::serve(listener, app).with_graceful_shutdown(stopping(stopped.clone())),
@@ -192,26 +204,22 @@ impl RunningServer {
             None => None,
         };
         let service = mqtt::service::JobsService::with_gate(engine.clone(), gate);
-        let tcp = config.mqtt.map(listen).transpose()?;
-        let ws = config.mqtt_ws.map(listen).transpose()?;
-        let mqtt = tcp.as_ref().map(TcpListener::local_addr).transpose()?;
-        let mqtt_ws = ws.as_ref().map(TcpListener::local_addr).transpose()?;
-        if tcp.is_some() || ws.is_some() {
-            let ws = ws.map(|l| mqtt::ws::WsListener::new(l, config.sigv4.clone()));
+        let (listeners, addresses) = Self::mqtt_listeners(config)?;
+        let [mqtt, mqtts, mqtt_ws] = addresses;
+        if listeners.tcp.is_some() || listeners.tls.is_some() || listeners.ws.is_some() {
             tasks.spawn(mqtt::broker::serve(
-                tcp,
-                ws,
+                listeners,
                 service.clone(),
                 stopped.clone(),
             ));
         }
         if let Some(url) = &config.mqtt_broker {
-            mqtt::attach::broker_address(url)
-                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+            let broker = mqtt::attach::Broker::new(url, config.broker_tls.as_ref())
+                .map_err(invalid_input)?;
             let (ready, subscribed) = tokio::sync::oneshot::channel();
-            let (url, service, stopped) = (url.clone(), service.clone(), stopped.clone());
+            let (service, stopped) = (service.clone(), stopped.clone());
             tasks.spawn(async move {
-                if let Err(e) = mqtt::attach::attach(&url, service, ready, stopped).await {
+                if let Err(e) = mqtt::attach::attach(broker, service, ready, stopped).await {
                     tracing::error!("attach mode: {e}");
                 }
             });
@@ -230,11 +238,56 @@ impl RunningServer {
             control_plane,
             mqtt,
             mqtt_ws,
+            mqtts,
             mtls,
             engine,
             stop,
             tasks,
         })
+    }
+
+    /// The embedded broker's listeners, and their addresses: TCP, TLS, WebSockets.
+    fn mqtt_listeners(
+        config: &ServeConfig,
+    ) -> std::io::Result<(mqtt::broker::Listeners, [Option<SocketAddr>; 3])> {
+        let server_files = || {
+            config
+                .tls
+                .as_ref()
+                .ok_or_else(|| invalid_input("MQTT over TLS needs the server certificate and key"))
+        };
+        let tcp = config.mqtt.map(listen).transpose()?;
+        let tls = match &config.mqtts {
+            Some(mqtts) => {
+                let tls = tls::mqtt_server_config(server_files()?, &mqtts.client_auth)
+                    .map_err(invalid_input)?;
+                Some((listen(mqtts.addr)?, tls))
+            }
+            None => None,
+        };
+        let ws = match config.mqtt_ws {
+            Some(addr) => {
+                let tls = match &config.tls {
+                    Some(files) => {
+                        Some(tls::websocket_server_config(files).map_err(invalid_input)?)
+                    }
+                    None => None,
+                };
+                Some((listen(addr)?, tls))
+            }
+            None => None,
+        };
+        let addresses = [
+            tcp.as_ref().map(TcpListener::local_addr).transpose()?,
+            tls.as_ref().map(|(l, _)| l.local_addr()).transpose()?,
+            ws.as_ref().map(|(l, _)| l.local_addr()).transpose()?,
+        ];
+        let listeners = mqtt::broker::Listeners {
+            tcp,
+            tls: tls.map(|(l, tls)| mqtt::tls::MqttTlsListener::new(l, tls, config.policy)),
+            ws: ws.map(|(l, tls)| mqtt::ws::WsListener::new(l, config.sigv4.clone(), tls)),
+        };
+        Ok((listeners, addresses))
     }
 
     /// The data-plane address.
@@ -255,6 +308,11 @@ impl RunningServer {
     /// The embedded broker's address, when it runs.
     pub fn mqtt(&self) -> Option<SocketAddr> {
         self.mqtt
+    }
+
+    /// The embedded broker's MQTT-over-TLS address, if it has one.
+    pub fn mqtts(&self) -> Option<SocketAddr> {
+        self.mqtts
     }
 
     /// The mTLS data plane's address, when it runs.

@@ -224,6 +224,10 @@ pub struct Serve {
     pub mqtt: Option<String>,
     /// The mTLS data plane's URL, when `--mtls` was given.
     pub mtls: Option<String>,
+    /// The broker's MQTT-over-TLS URL, when `--mqtts` was given.
+    pub mqtts: Option<String>,
+    /// The broker's MQTT-over-WebSockets URL, when `--mqtt-ws` was given.
+    pub mqtt_ws: Option<String>,
 }
 
 impl Serve {
@@ -233,19 +237,21 @@ impl Serve {
     }
 
     /// `jobcert serve --http 127.0.0.1:0 --control 127.0.0.1:0 EXTRA`; reads the data-plane
-    /// and control-plane lines, then the `mqtt` line (with `--mqtt`) or the `mqtt-attached`
-    /// line (with `--mqtt-broker`), then the `mtls-data-plane` line (with `--mtls`), within [`STARTUP_TIMEOUT`].
+    /// and control-plane lines, then the line of each listener EXTRA asks for, within
+    /// [`STARTUP_TIMEOUT`].
     pub fn with(extra: &[&str]) -> Self {
         let mut wanted = vec!["data-plane", "control-plane"];
-        if extra.contains(&"--mqtt") {
-            wanted.push("mqtt");
-        }
-        if extra.contains(&"--mqtt-broker") {
-            wanted.push("mqtt-attached");
-        }
-        let mqtt = wanted.len() > 2;
-        if extra.contains(&"--mtls") {
-            wanted.push("mtls-data-plane");
+        // In the order `jobcert serve` prints them.
+        for (flag, line) in [
+            ("--mqtt", "mqtt"),
+            ("--mqtts", "mqtts"),
+            ("--mqtt-ws", "mqtt-ws"),
+            ("--mqtt-broker", "mqtt-attached"),
+            ("--mtls", "mtls-data-plane"),
+        ] {
+            if extra.contains(&flag) {
+                wanted.push(line);
+            }
         }
         let mut child = Command::new(env!("CARGO_BIN_EXE_jobcert"))
             .args(["serve", "--http", "127.0.0.1:0", "--control", "127.0.0.1:0"])
@@ -262,21 +268,26 @@ impl Serve {
         thread::spawn(move || {
             let _ = tx.send(read_listeners(stdout, &prefixes));
         });
-        let mut urls = rx
+        let urls = rx
             .recv_timeout(STARTUP_TIMEOUT)
             .unwrap_or_else(|_| {
                 panic!("jobcert serve {extra:?} prints {wanted:?} within {STARTUP_TIMEOUT:?}")
             })
-            .unwrap_or_else(|e| panic!("jobcert serve {extra:?}: {e}"))
-            .into_iter();
-        let data = urls.next().expect("a data-plane URL");
-        let control = urls.next().expect("a control-plane URL");
+            .unwrap_or_else(|e| panic!("jobcert serve {extra:?}: {e}"));
+        let url = |line: &str| {
+            wanted
+                .iter()
+                .position(|w| *w == line)
+                .map(|i| urls[i].clone())
+        };
         Self {
             child,
-            data,
-            control,
-            mqtt: if mqtt { urls.next() } else { None },
-            mtls: urls.next(),
+            data: url("data-plane").expect("a data-plane URL"),
+            control: url("control-plane").expect("a control-plane URL"),
+            mqtt: url("mqtt").or_else(|| url("mqtt-attached")),
+            mtls: url("mtls-data-plane"),
+            mqtts: url("mqtts"),
+            mqtt_ws: url("mqtt-ws"),
         }
     }
 

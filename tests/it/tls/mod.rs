@@ -2,6 +2,7 @@
 //! mTLS data plane (`serve.rs`), the PKI files themselves (`pki.rs`), and the harness over TLS:
 //! runs, SN-CERTIFICATE, a fleet with per-device certificates, no key in any output (`run.rs`).
 
+mod mqtts;
 mod pki;
 mod run;
 mod serve;

@@ -92,3 +92,26 @@ async fn the_mtls_plane_refuses_every_unusable_certificate_per_request() {
         }
     }
 }
+
+#[tokio::test]
+async fn under_own_thing_the_mtls_plane_serves_only_the_certificate_s_thing() {
+    let pki = Pki::init();
+    pki.issue("dev-1", None);
+    for (policy, other_status) in [("open", 200), ("own-thing", 403)] {
+        let server = pki.serve(true, &["--policy", policy]);
+        let mtls = server.mtls.clone().expect("an mtls-data-plane line");
+        let client = pki.client(Some("dev-1"));
+        for (thing, expected) in [("dev-1", 200), ("dev-2", other_status)] {
+            let answer = client
+                .get(format!("{mtls}/things/{thing}/jobs"))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(answer.status().as_u16(), expected, "{policy} {thing}");
+            if expected == 403 {
+                let header = answer.headers().get("x-amzn-errortype").cloned();
+                assert_eq!(header.unwrap(), "ForbiddenException", "{policy} {thing}");
+            }
+        }
+    }
+}

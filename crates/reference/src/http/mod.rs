@@ -12,6 +12,7 @@ use axum::{Extension, Router};
 
 use super::admission::Gate;
 use super::engine::Engine;
+use super::policy::Policy;
 
 /// The data-plane application (REST-JSON, service `iot-jobs-data`).
 pub fn data_plane(engine: Arc<Engine>, gate: Arc<Gate>) -> Router {
@@ -23,9 +24,11 @@ pub fn data_plane(engine: Arc<Engine>, gate: Arc<Gate>) -> Router {
 }
 
 /// The data-plane application behind the mTLS listener: every request whose connection's
-/// client certificate is not usable is answered CertificateValidationException (spec §5.7).
-pub fn mtls_data_plane(engine: Arc<Engine>, gate: Arc<Gate>) -> Router {
-    data_plane(engine, gate).layer(axum::middleware::from_fn(
+/// client certificate is not usable is answered CertificateValidationException (spec §5.7), and
+/// every request `policy` does not allow ForbiddenException.
+pub fn mtls_data_plane(engine: Arc<Engine>, gate: Arc<Gate>, policy: Policy) -> Router {
+    data_plane(engine, gate).layer(axum::middleware::from_fn_with_state(
+        policy,
         client_certificate::require_usable,
     ))
 }

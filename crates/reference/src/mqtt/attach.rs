@@ -8,13 +8,19 @@
 //! subscriptions (`$share/…`) would be the general way, but mosquitto 2.0 (Debian's) delivers
 //! none for topics that begin with `$`.
 
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
-use rumqttc::{AsyncClient, Event, EventLoop, MqttOptions, Packet, QoS, SubscribeFilter};
+use rumqttc::{
+    AsyncClient, Event, EventLoop, MqttOptions, Packet, QoS, SubscribeFilter, TlsConfiguration,
+    Transport,
+};
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 use super::service::JobsService;
 use crate::engine::Change;
+use crate::tls::{TlsError, TlsFiles, client_config};
 
 /// The Jobs topics split by depth, one set of filters per connection. Together they match
 /// exactly what `$aws/things/+/jobs/#` matches, and no topic matches two of them.
@@ -33,40 +39,90 @@ const MAX_PACKET: usize = 128 * 1024 + 2048;
 /// Why attach mode could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum AttachError {
-    /// The URL is not `mqtt://HOST:PORT`.
-    #[error("--mqtt-broker takes mqtt://HOST:PORT, not {0}")]
+    /// The URL is not `mqtt://HOST:PORT` or `mqtts://HOST:PORT`.
+    #[error("--mqtt-broker takes mqtt://HOST:PORT or mqtts://HOST:PORT, not {0}")]
     Url(String),
+    /// An `mqtts://` broker without the CA to trust it by.
+    #[error("{0} is MQTT over TLS: name the CA its certificate chains to (--mqtt-broker-ca)")]
+    NoCa(String),
+    /// TLS options for a broker that does not speak TLS.
+    #[error("{0} is MQTT over TCP: the broker TLS options need mqtts://")]
+    NotTls(String),
+    /// The CA or client certificate files cannot be used.
+    #[error(transparent)]
+    Tls(#[from] TlsError),
 }
 
-/// Host and port of an `mqtt://HOST:PORT` URL.
-pub fn broker_address(url: &str) -> Result<(String, u16), AttachError> {
-    let rest = url
-        .strip_prefix("mqtt://")
-        .ok_or_else(|| AttachError::Url(url.to_string()))?;
-    let (host, port) = rest
-        .trim_end_matches('/')
-        .rsplit_once(':')
-        .ok_or_else(|| AttachError::Url(url.to_string()))?;
-    let port = port
-        .parse()
-        .map_err(|_| AttachError::Url(url.to_string()))?;
-    Ok((host.trim_matches(['[', ']']).to_string(), port))
+/// How to reach a broker over TLS: the CA its certificate chains to, and the certificate to
+/// present when it asks for one.
+#[derive(Debug, Clone)]
+pub struct BrokerTls {
+    /// The CA certificates (PEM).
+    pub ca: PathBuf,
+    /// The client certificate and key.
+    pub identity: Option<TlsFiles>,
 }
 
-/// Runs the service against the broker at `url` until `stop` turns true; `ready` fires once
-/// every subscription is in place. Connection losses are retried every second.
+/// The broker attach mode connects to.
+#[derive(Debug, Clone)]
+pub struct Broker {
+    host: String,
+    port: u16,
+    tls: Option<Arc<rustls::ClientConfig>>,
+}
+
+impl Broker {
+    /// The broker at `url` (`mqtt://HOST:PORT`, or `mqtts://HOST:PORT` reached with `tls`).
+    pub fn new(url: &str, tls: Option<&BrokerTls>) -> Result<Self, AttachError> {
+        let bad = || AttachError::Url(url.to_string());
+        let (secure, rest) = match (url.strip_prefix("mqtt://"), url.strip_prefix("mqtts://")) {
+            (Some(rest), _) => (false, rest),
+            (_, Some(rest)) => (true, rest),
+            _ => return Err(bad()),
+        };
+        let (host, port) = rest
+            .trim_end_matches('/')
+            .rsplit_once(':')
+            .ok_or_else(bad)?;
+        let port = port.parse().map_err(|_| bad())?;
+        let tls = match (secure, tls) {
+            (true, Some(tls)) => Some(client_config(&tls.ca, tls.identity.as_ref())?),
+            (true, None) => return Err(AttachError::NoCa(url.to_string())),
+            (false, Some(_)) => return Err(AttachError::NotTls(url.to_string())),
+            (false, None) => None,
+        };
+        Ok(Self {
+            host: host.trim_matches(['[', ']']).to_string(),
+            port,
+            tls,
+        })
+    }
+
+    /// The options of connection `id`.
+    fn options(&self, id: String) -> MqttOptions {
+        let mut options = MqttOptions::new(id, self.host.clone(), self.port);
+        if let Some(tls) = &self.tls {
+            options.set_transport(Transport::tls_with_config(TlsConfiguration::Rustls(
+                tls.clone(),
+            )));
+        }
+        options
+    }
+}
+
+/// Runs the service against `broker` until `stop` turns true; `ready` fires once every
+/// subscription is in place. Connection losses are retried every second.
 pub async fn attach(
-    url: &str,
+    broker: Broker,
     service: JobsService,
     ready: oneshot::Sender<()>,
     stop: watch::Receiver<bool>,
 ) -> Result<(), AttachError> {
-    let (host, port) = broker_address(url)?;
     let name = format!("jobcert-jobs-{}", uuid::Uuid::new_v4().simple());
     let (subscribed, mut acks) = mpsc::unbounded_channel();
     let mut tasks = tokio::task::JoinSet::new();
     for (k, filters) in FILTERS.iter().enumerate() {
-        let mut options = MqttOptions::new(format!("{name}-{k}"), host.clone(), port);
+        let mut options = broker.options(format!("{name}-{k}"));
         options.set_keep_alive(Duration::from_secs(30));
         options.set_max_packet_size(MAX_PACKET, MAX_PACKET);
         // Replies wait in rumqttc's window of unacknowledged messages, not in a dropped queue.
@@ -202,22 +258,36 @@ async fn next_change(
 
 #[cfg(test)]
 mod tests {
-    use super::{FILTERS, broker_address};
+    use super::{AttachError, Broker, BrokerTls, FILTERS};
 
     /// What one connection used to subscribe to: every thing's Jobs topics.
     const FILTER_ALL: &str = "$aws/things/+/jobs/#";
 
     #[test]
-    fn urls() {
+    fn broker_urls_and_their_tls_options_must_agree() {
+        let address = |url: &str| Broker::new(url, None).map(|b| (b.host, b.port));
         assert_eq!(
-            broker_address("mqtt://127.0.0.1:1883").unwrap(),
+            address("mqtt://127.0.0.1:1883").unwrap(),
             ("127.0.0.1".into(), 1883)
         );
-        assert_eq!(
-            broker_address("mqtt://[::1]:1883/").unwrap(),
-            ("::1".into(), 1883)
-        );
-        assert!(broker_address("tcp://x:1").is_err() && broker_address("mqtt://x").is_err());
+        assert_eq!(address("mqtt://[::1]:1883/").unwrap(), ("::1".into(), 1883));
+        assert!(address("tcp://x:1").is_err() && address("mqtt://x").is_err());
+        assert!(matches!(
+            Broker::new("mqtts://x:8883", None),
+            Err(AttachError::NoCa(_))
+        ));
+        let tls = BrokerTls {
+            ca: "ca.pem".into(),
+            identity: None,
+        };
+        assert!(matches!(
+            Broker::new("mqtt://x:1883", Some(&tls)),
+            Err(AttachError::NotTls(_))
+        ));
+        assert!(matches!(
+            Broker::new("mqtts://x:8883", Some(&tls)),
+            Err(AttachError::Tls(_))
+        ));
     }
 
     /// Whether MQTT filter `filter` matches `topic` (`+` one level, a final `#` any rest,

@@ -1,6 +1,8 @@
-//! The embedded broker: MQTT 3.1.1 and 5 over TCP and over WebSockets (`ws.rs`), QoS 0 and 1,
-//! `+`/`#` routing, and the Jobs service answering on the reserved topics. A malformed or oversized packet, a protocol
-//! violation or a silent client ends that one session, never the broker.
+//! The embedded broker: MQTT 3.1.1 and 5 over TCP, over TLS with client certificates
+//! (`tls.rs`) and over WebSockets (`ws.rs`), QoS 0 and 1, `+`/`#` routing, and the Jobs service
+//! answering on the reserved topics. Each session is held to what its principal may do
+//! (`crate::policy`). A malformed or oversized packet, a protocol violation or a silent client
+//! ends that one session, never the broker.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,11 +14,13 @@ use tokio::net::TcpListener;
 use tokio::sync::{broadcast, watch};
 use tokio_util::codec::{Framed, FramedParts};
 
-use super::dialect::{Dialect, Incoming, Reply, V4, V5};
+use super::dialect::{Dialect, Grant, Incoming, Reply, V4, V5};
 use super::hub::{Hub, Outgoing, valid_filter};
 use super::service::JobsService;
+use super::tls::MqttTlsListener;
 use super::topics;
 use super::ws::WsListener;
+use crate::policy::Principal;
 
 /// What a session can run over: a TCP stream, or a WebSocket's byte stream.
 pub(super) trait Stream: AsyncRead + AsyncWrite + Unpin + Send + 'static {}
@@ -32,24 +36,32 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Most bytes read while looking for the protocol version.
 const SNIFF_LIMIT: usize = 1024;
 
-/// Accepts connections on `listener` and on `ws` (MQTT over WebSockets), each when given,
-/// until `stop` turns true; both share one set of subscriptions.
-pub async fn serve(
-    listener: Option<TcpListener>,
-    ws: Option<WsListener>,
-    service: JobsService,
-    mut stop: watch::Receiver<bool>,
-) {
+/// The listeners of the embedded broker, each when wanted; they share one set of
+/// subscriptions.
+#[derive(Default)]
+pub struct Listeners {
+    /// MQTT over TCP.
+    pub tcp: Option<TcpListener>,
+    /// MQTT over TLS with client certificates.
+    pub tls: Option<MqttTlsListener>,
+    /// MQTT over WebSockets.
+    pub ws: Option<WsListener>,
+}
+
+/// Accepts connections on `listeners` until `stop` turns true.
+pub async fn serve(listeners: Listeners, service: JobsService, mut stop: watch::Receiver<bool>) {
+    let Listeners { tcp, tls, ws } = listeners;
     let hub = Arc::new(Hub::default());
     let notifier = tokio::spawn(notify(hub.clone(), service.clone()));
     let websockets =
         ws.map(|ws| tokio::spawn(ws.serve(hub.clone(), service.clone(), stop.clone())));
+    let secure = tls.map(|tls| tokio::spawn(tls.serve(hub.clone(), service.clone(), stop.clone())));
     loop {
         tokio::select! {
-            accepted = accept(listener.as_ref()) => match accepted {
+            accepted = accept(tcp.as_ref()) => match accepted {
                 Ok((stream, _)) => {
                     let _ = stream.set_nodelay(true);
-                    tokio::spawn(session(stream, hub.clone(), service.clone()));
+                    tokio::spawn(session(stream, hub.clone(), service.clone(), Principal::default()));
                 }
                 Err(e) => {
                     tracing::warn!("accept failed: {e}");
@@ -60,8 +72,8 @@ pub async fn serve(
         }
     }
     notifier.abort();
-    if let Some(w) = websockets {
-        w.abort();
+    for listener in [websockets, secure].into_iter().flatten() {
+        listener.abort();
     }
 }
 
@@ -137,20 +149,32 @@ fn protocol_level(buf: &[u8]) -> Option<Option<u8>> {
     Some(Some(b[name]))
 }
 
-/// One client's session over `stream`, in the MQTT version its CONNECT names.
-pub(super) async fn session<S: Stream>(mut stream: S, hub: Arc<Hub>, service: JobsService) {
+/// One client's session over `stream`, in the MQTT version its CONNECT names, held to what
+/// `principal` may do.
+pub(super) async fn session<S: Stream>(
+    mut stream: S,
+    hub: Arc<Hub>,
+    service: JobsService,
+    principal: Principal,
+) {
     let sniffed = tokio::time::timeout(CONNECT_TIMEOUT, sniff(&mut stream)).await;
     let Ok(Ok(Some((level, buf)))) = sniffed else {
         return;
     };
     match level {
-        4 => run::<V4, S>(stream, buf, hub, service).await,
-        5 => run::<V5, S>(stream, buf, hub, service).await,
+        4 => run::<V4, S>(stream, buf, hub, service, principal).await,
+        5 => run::<V5, S>(stream, buf, hub, service, principal).await,
         _ => {}
     }
 }
 
-async fn run<D: Dialect, S: Stream>(stream: S, buf: BytesMut, hub: Arc<Hub>, service: JobsService) {
+async fn run<D: Dialect, S: Stream>(
+    stream: S,
+    buf: BytesMut,
+    hub: Arc<Hub>,
+    service: JobsService,
+    principal: Principal,
+) {
     let mut parts = FramedParts::new::<D::Packet>(stream, D::codec(MAX_PACKET));
     parts.read_buf = buf;
     let mut framed = Framed::from_parts(parts);
@@ -163,6 +187,14 @@ async fn run<D: Dialect, S: Stream>(stream: S, buf: BytesMut, hub: Arc<Hub>, ser
     else {
         return;
     };
+    if !principal.may_connect_as(&client_id) {
+        tracing::debug!(
+            "client id {client_id:?} refused: the certificate names {:?}",
+            principal.thing()
+        );
+        let _ = framed.send(D::reply(Reply::NotAuthorized)).await;
+        return;
+    }
     let client_id = if client_id.is_empty() {
         format!("jobcert-{}", uuid::Uuid::new_v4().simple())
     } else {
@@ -192,7 +224,7 @@ async fn run<D: Dialect, S: Stream>(stream: S, buf: BytesMut, hub: Arc<Hub>, ser
         };
         let reply = tokio::select! {
             packet = received => match packet {
-                Some(Ok(p)) => match handle(D::incoming(p), id, &hub, &service) {
+                Some(Ok(p)) => match handle(D::incoming(p), id, &hub, &service, &principal) {
                     Step::Send(replies) => replies,
                     Step::Later(replies, after) => {
                         tokio::time::sleep(after).await;
@@ -239,7 +271,18 @@ enum Step {
     Close,
 }
 
-fn handle(incoming: Incoming, id: u64, hub: &Hub, service: &JobsService) -> Step {
+/// The thing a `$aws/things/{thing}/…` topic is about.
+fn topic_thing(topic: &str) -> Option<&str> {
+    topic.strip_prefix("$aws/things/")?.split('/').next()
+}
+
+fn handle(
+    incoming: Incoming,
+    id: u64,
+    hub: &Hub,
+    service: &JobsService,
+    principal: &Principal,
+) -> Step {
     match incoming {
         Incoming::Publish {
             topic,
@@ -248,10 +291,12 @@ fn handle(incoming: Incoming, id: u64, hub: &Hub, service: &JobsService) -> Step
             pkid,
         } => {
             // AWS IoT has no QoS 2 and a 128 KiB limit; a topic name may hold no wildcard.
+            // Publishing about another thing is not authorised: AWS IoT closes the connection.
             if qos > 1
                 || payload.len() > MAX_PAYLOAD
                 || topic.is_empty()
                 || topic.contains(['+', '#'])
+                || topic_thing(&topic).is_some_and(|thing| !principal.may_act_on(thing))
             {
                 return Step::Close;
             }
@@ -285,11 +330,15 @@ fn handle(incoming: Incoming, id: u64, hub: &Hub, service: &JobsService) -> Step
             let granted = filters
                 .into_iter()
                 .map(|(filter, qos)| {
-                    valid_filter(&filter).then(|| {
+                    if !valid_filter(&filter) {
+                        Grant::InvalidFilter
+                    } else if !principal.may_subscribe(&filter) {
+                        Grant::NotAuthorized
+                    } else {
                         let q = qos.min(1);
                         hub.subscribe(id, &filter, q);
-                        q
-                    })
+                        Grant::QoS(q)
+                    }
                 })
                 .collect();
             Step::Send(vec![Reply::SubAck(pkid, granted)])
@@ -309,6 +358,19 @@ fn handle(incoming: Incoming, id: u64, hub: &Hub, service: &JobsService) -> Step
 #[cfg(test)]
 mod tests {
     use super::protocol_level;
+
+    #[test]
+    fn the_thing_of_a_topic_is_its_third_level_under_aws_things() {
+        for (topic, thing) in [
+            ("$aws/things/t1/jobs/get", Some("t1")),
+            ("$aws/things/t1", Some("t1")),
+            ("$aws/things/", Some("")),
+            ("$aws/rules/r", None),
+            ("things/t1/jobs", None),
+        ] {
+            assert_eq!(super::topic_thing(topic), thing, "{topic}");
+        }
+    }
 
     #[test]
     fn the_protocol_level_is_read_from_the_connect_packet() {

@@ -44,6 +44,8 @@ pub enum Incoming {
 pub enum Reply {
     /// CONNACK, accepted.
     ConnAck,
+    /// CONNACK, refused: not authorised.
+    NotAuthorized,
     /// PUBLISH.
     Publish {
         /// Topic.
@@ -57,12 +59,23 @@ pub enum Reply {
     },
     /// PUBACK.
     PubAck(u16),
-    /// SUBACK: packet id, granted QoS per filter (`None` = refused).
-    SubAck(u16, Vec<Option<u8>>),
+    /// SUBACK: packet id, what each filter got.
+    SubAck(u16, Vec<Grant>),
     /// UNSUBACK: packet id, number of filters.
     UnsubAck(u16, usize),
     /// PINGRESP.
     Pong,
+}
+
+/// What a SUBSCRIBE got for one filter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Grant {
+    /// Subscribed at this QoS.
+    QoS(u8),
+    /// Refused: not a valid filter.
+    InvalidFilter,
+    /// Refused: the policy does not allow it.
+    NotAuthorized,
 }
 
 fn qos(q: u8) -> QoS {
@@ -144,6 +157,10 @@ impl Dialect for V4 {
             Reply::ConnAck => {
                 v4::Packet::ConnAck(v4::ConnAck::new(v4::ConnectReturnCode::Success, false))
             }
+            Reply::NotAuthorized => v4::Packet::ConnAck(v4::ConnAck::new(
+                v4::ConnectReturnCode::NotAuthorized,
+                false,
+            )),
             Reply::Publish {
                 topic,
                 payload,
@@ -159,10 +176,11 @@ impl Dialect for V4 {
                 pkid,
                 granted
                     .into_iter()
-                    .map(|g| {
-                        g.map_or(v4::SubscribeReasonCode::Failure, |q| {
-                            v4::SubscribeReasonCode::Success(qos(q))
-                        })
+                    .map(|g| match g {
+                        Grant::QoS(q) => v4::SubscribeReasonCode::Success(qos(q)),
+                        Grant::InvalidFilter | Grant::NotAuthorized => {
+                            v4::SubscribeReasonCode::Failure
+                        }
                     })
                     .collect(),
             )),
@@ -261,6 +279,11 @@ impl Dialect for V5 {
                 code: v5::ConnectReturnCode::Success,
                 properties: None,
             }),
+            Reply::NotAuthorized => v5::Packet::ConnAck(v5::ConnAck {
+                session_present: false,
+                code: v5::ConnectReturnCode::NotAuthorized,
+                properties: None,
+            }),
             Reply::Publish {
                 topic,
                 payload,
@@ -280,10 +303,10 @@ impl Dialect for V5 {
                 pkid,
                 return_codes: granted
                     .into_iter()
-                    .map(|g| {
-                        g.map_or(v5::SubscribeReasonCode::TopicFilterInvalid, |q| {
-                            v5::SubscribeReasonCode::Success(qos5(q))
-                        })
+                    .map(|g| match g {
+                        Grant::QoS(q) => v5::SubscribeReasonCode::Success(qos5(q)),
+                        Grant::InvalidFilter => v5::SubscribeReasonCode::TopicFilterInvalid,
+                        Grant::NotAuthorized => v5::SubscribeReasonCode::NotAuthorized,
                     })
                     .collect(),
                 properties: None,

@@ -6,6 +6,7 @@ pub mod broker;
 mod dialect;
 pub mod hub;
 pub mod service;
+pub mod tls;
 pub mod topics;
 pub mod ws;
 

@@ -1,20 +1,24 @@
 //! MQTT over WebSockets, as AWS IoT serves it: `GET /mqtt` upgraded with the `mqtt`
 //! subprotocol, the URL presigned with SigV4 for the service `iotdevicegateway`. When the
 //! listener holds credentials, an upgrade whose signature does not check is refused with
-//! `403 Forbidden` and the reason (AWS answers 403 too), and nothing of MQTT is spoken.
+//! `403 Forbidden` and the reason (AWS answers 403 too), and nothing of MQTT is spoken. With a
+//! TLS configuration the listener speaks `wss://`.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use async_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
 use async_tungstenite::tungstenite::http::{HeaderValue, StatusCode};
+use rustls::ServerConfig;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+use tokio_rustls::TlsAcceptor;
 use ws_stream_tungstenite::WsStream;
 
 use super::broker::session;
 use super::hub::Hub;
 use super::service::JobsService;
+use crate::policy::Principal;
 use crate::sigv4::{self, Credentials, Presigned};
 
 /// The SigV4 service name of AWS IoT's device gateway.
@@ -29,14 +33,22 @@ pub struct WsListener {
     listener: TcpListener,
     /// Signatures are checked against these when given; any request is let in otherwise.
     credentials: Option<Credentials>,
+    /// Served over TLS (`wss://`) when given.
+    tls: Option<TlsAcceptor>,
 }
 
 impl WsListener {
-    /// A listener on `listener`, checking signatures against `credentials` when given.
-    pub fn new(listener: TcpListener, credentials: Option<Credentials>) -> Self {
+    /// A listener on `listener`, checking signatures against `credentials` when given, over
+    /// TLS with `tls` (from [`crate::tls::websocket_server_config`]) when given.
+    pub fn new(
+        listener: TcpListener,
+        credentials: Option<Credentials>,
+        tls: Option<Arc<ServerConfig>>,
+    ) -> Self {
         Self {
             listener,
             credentials,
+            tls: tls.map(TlsAcceptor::from),
         }
     }
 
@@ -56,18 +68,21 @@ impl WsListener {
                     Ok((stream, _)) => {
                         let _ = stream.set_nodelay(true);
                         let (hub, service, credentials) = (hub.clone(), service.clone(), credentials.clone());
+                        let tls = self.tls.clone();
                         tokio::spawn(async move {
                             let check = |request: &Request, response: Response| {
                                 admit(request, response, credentials.as_ref().as_ref(), SystemTime::now())
                             };
-                            let upgraded = tokio::time::timeout(
-                                UPGRADE_TIMEOUT,
-                                async_tungstenite::tokio::accept_hdr_async(stream, check),
-                            )
+                            let _ = tokio::time::timeout(UPGRADE_TIMEOUT, async move {
+                                match tls {
+                                    Some(tls) => {
+                                        let Ok(stream) = tls.accept(stream).await else { return };
+                                        upgrade(stream, check, hub, service).await;
+                                    }
+                                    None => upgrade(stream, check, hub, service).await,
+                                }
+                            })
                             .await;
-                            if let Ok(Ok(ws)) = upgraded {
-                                session(WsStream::new(ws), hub, service).await;
-                            }
                         });
                     }
                     Err(e) => {
@@ -78,6 +93,28 @@ impl WsListener {
                 () = super::stopped(&mut stop) => return,
             }
         }
+    }
+}
+
+/// Upgrades `stream` once `check` admits the request, then hands it to a broker session (which
+/// the upgrade's deadline no longer bounds).
+// The handshake callback's error type is tungstenite's, large as it is.
+#[allow(clippy::result_large_err)]
+async fn upgrade<S>(
+    stream: S,
+    check: impl FnOnce(&Request, Response) -> Result<Response, ErrorResponse> + Unpin,
+    hub: Arc<Hub>,
+    service: JobsService,
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    if let Ok(ws) = async_tungstenite::tokio::accept_hdr_async(stream, check).await {
+        tokio::spawn(session(
+            WsStream::new(ws),
+            hub,
+            service,
+            Principal::default(),
+        ));
     }
 }
 

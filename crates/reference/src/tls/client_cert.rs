@@ -5,11 +5,12 @@
 
 use std::collections::HashSet;
 use std::fmt;
+use std::sync::Arc;
 
 use rustls::client::danger::HandshakeSignatureValid;
 use rustls::crypto::{WebPkiSupportedAlgorithms, verify_tls12_signature, verify_tls13_signature};
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
-use rustls::{DigitallySignedStruct, DistinguishedName, SignatureScheme};
+use rustls::{CertificateError, DigitallySignedStruct, DistinguishedName, SignatureScheme};
 use rustls_pki_types::{CertificateDer, TrustAnchor, UnixTime};
 
 use super::config::{ClientAuth, TlsError, certificates, provider};
@@ -142,28 +143,54 @@ fn normalise_serial(text: &str) -> Option<String> {
     Some(serial_hex(&bytes))
 }
 
-/// Asks for a client certificate and accepts any, once the client has proved it holds the key;
-/// [`CertificateJudge`] decides per request what it is worth.
+/// Asks for a client certificate. On the HTTP mTLS listener it accepts any, once the client
+/// has proved it holds the key, and [`CertificateJudge`] decides per request what it is worth;
+/// on the MQTT listener the judge refuses an unusable one in the handshake, since MQTT has no
+/// answer to carry the reason (spec §5.7: MQTT authentication fails at connect).
 #[derive(Debug)]
-pub(super) struct AskForAnyCertificate {
+pub(super) struct AskForCertificate {
     algorithms: WebPkiSupportedAlgorithms,
+    refuse_unusable: Option<Arc<CertificateJudge>>,
 }
 
-impl AskForAnyCertificate {
-    pub(super) fn new() -> Self {
+impl AskForCertificate {
+    /// Accepts any certificate whose key the client holds.
+    pub(super) fn any() -> Self {
         Self {
             algorithms: provider().signature_verification_algorithms,
+            refuse_unusable: None,
+        }
+    }
+
+    /// Requires a certificate `judge` finds usable.
+    pub(super) fn usable(judge: Arc<CertificateJudge>) -> Self {
+        Self {
+            algorithms: provider().signature_verification_algorithms,
+            refuse_unusable: Some(judge),
         }
     }
 }
 
-impl ClientCertVerifier for AskForAnyCertificate {
+/// The TLS alert for an unusable certificate, so the client's TLS stack can say what was wrong.
+fn refusal(verdict: CertificateVerdict) -> Result<ClientCertVerified, rustls::Error> {
+    let error = match verdict {
+        CertificateVerdict::Usable => return Ok(ClientCertVerified::assertion()),
+        CertificateVerdict::Missing => return Err(rustls::Error::NoCertificatesPresented),
+        CertificateVerdict::Expired => CertificateError::Expired,
+        CertificateVerdict::UnknownIssuer => CertificateError::UnknownIssuer,
+        CertificateVerdict::Revoked => CertificateError::Revoked,
+        CertificateVerdict::Unusable(_) => CertificateError::ApplicationVerificationFailure,
+    };
+    Err(rustls::Error::InvalidCertificate(error))
+}
+
+impl ClientCertVerifier for AskForCertificate {
     fn offer_client_auth(&self) -> bool {
         true
     }
 
     fn client_auth_mandatory(&self) -> bool {
-        false
+        self.refuse_unusable.is_some()
     }
 
     fn root_hint_subjects(&self) -> &[DistinguishedName] {
@@ -172,11 +199,17 @@ impl ClientCertVerifier for AskForAnyCertificate {
 
     fn verify_client_cert(
         &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _now: UnixTime,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        now: UnixTime,
     ) -> Result<ClientCertVerified, rustls::Error> {
-        Ok(ClientCertVerified::assertion())
+        match &self.refuse_unusable {
+            Some(judge) => {
+                let chain = [std::slice::from_ref(end_entity), intermediates].concat();
+                refusal(judge.judge(Some(&chain), now))
+            }
+            None => Ok(ClientCertVerified::assertion()),
+        }
     }
 
     fn verify_tls12_signature(

@@ -3,12 +3,12 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use rustls::ServerConfig;
 use rustls::server::danger::ClientCertVerifier;
+use rustls::{ClientConfig, RootCertStore, ServerConfig};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
-use super::client_cert::{AskForAnyCertificate, CertificateJudge};
+use super::client_cert::{AskForCertificate, CertificateJudge};
 
 /// The server's certificate chain and private key, as PEM files.
 #[derive(Debug, Clone)]
@@ -71,26 +71,86 @@ pub(super) fn certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, 
     Ok(certs)
 }
 
-/// The server configuration for `files`; with `client_auth`, the handshake asks for a client
-/// certificate and the returned judge says what it is worth.
+/// ALPN of MQTT over TLS on port 443 at AWS IoT; `mqtt` is what other clients may offer.
+const MQTT_ALPN: [&[u8]; 2] = [b"x-amzn-mqtt-ca", b"mqtt"];
+
+/// The HTTP server configuration for `files`; with `client_auth`, the handshake asks for a
+/// client certificate and the returned judge says what it is worth, request by request.
 pub fn server_config(
     files: &TlsFiles,
     client_auth: Option<&ClientAuth>,
 ) -> Result<(Arc<ServerConfig>, Option<Arc<CertificateJudge>>), TlsError> {
+    let judge = client_auth
+        .map(CertificateJudge::load)
+        .transpose()?
+        .map(Arc::new);
+    let verifier = judge
+        .as_ref()
+        .map(|_| Arc::new(AskForCertificate::any()) as Arc<dyn ClientCertVerifier>);
+    let config = build(files, verifier, &[b"h2", b"http/1.1"])?;
+    Ok((config, judge))
+}
+
+/// The configuration of MQTT over WebSockets: HTTP/1.1 only, since the upgrade needs it.
+pub fn websocket_server_config(files: &TlsFiles) -> Result<Arc<ServerConfig>, TlsError> {
+    build(files, None, &[b"http/1.1"])
+}
+
+/// The configuration of MQTT over TLS: a client certificate is required and one
+/// `client_auth` finds unusable fails the handshake; ALPN `x-amzn-mqtt-ca` is taken, as on
+/// AWS IoT's port 443, and so is a client that offers none, as on 8883.
+pub fn mqtt_server_config(
+    files: &TlsFiles,
+    client_auth: &ClientAuth,
+) -> Result<Arc<ServerConfig>, TlsError> {
+    let judge = Arc::new(CertificateJudge::load(client_auth)?);
+    build(
+        files,
+        Some(Arc::new(AskForCertificate::usable(judge))),
+        &MQTT_ALPN,
+    )
+}
+
+/// A client configuration trusting the CAs in `ca`, presenting `identity` when asked.
+pub fn client_config(
+    ca: &Path,
+    identity: Option<&TlsFiles>,
+) -> Result<Arc<ClientConfig>, TlsError> {
+    let mut roots = RootCertStore::empty();
+    for cert in certificates(ca)? {
+        roots
+            .add(cert)
+            .map_err(|e| TlsError::file(ca, format!("not a CA certificate: {e}")))?;
+    }
+    let builder = ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(roots);
+    let config = match identity {
+        Some(files) => {
+            let key = PrivateKeyDer::from_pem_file(&files.key)
+                .map_err(|e| TlsError::file(&files.key, e))?;
+            builder.with_client_auth_cert(certificates(&files.cert)?, key)?
+        }
+        None => builder.with_no_client_auth(),
+    };
+    Ok(Arc::new(config))
+}
+
+fn build(
+    files: &TlsFiles,
+    client_verifier: Option<Arc<dyn ClientCertVerifier>>,
+    alpn: &[&[u8]],
+) -> Result<Arc<ServerConfig>, TlsError> {
     let chain = certificates(&files.cert)?;
     let key =
         PrivateKeyDer::from_pem_file(&files.key).map_err(|e| TlsError::file(&files.key, e))?;
     let builder =
         ServerConfig::builder_with_provider(provider()).with_safe_default_protocol_versions()?;
-    let (builder, judge) = match client_auth {
-        Some(auth) => {
-            let judge = Arc::new(CertificateJudge::load(auth)?);
-            let verifier: Arc<dyn ClientCertVerifier> = Arc::new(AskForAnyCertificate::new());
-            (builder.with_client_cert_verifier(verifier), Some(judge))
-        }
-        None => (builder.with_no_client_auth(), None),
+    let builder = match client_verifier {
+        Some(verifier) => builder.with_client_cert_verifier(verifier),
+        None => builder.with_no_client_auth(),
     };
     let mut config = builder.with_single_cert(chain, key)?;
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    Ok((Arc::new(config), judge))
+    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+    Ok(Arc::new(config))
 }

@@ -17,6 +17,7 @@ use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
 
 use super::client_cert::{CertificateJudge, CertificateVerdict};
+use super::subject::common_name;
 
 /// How long a client may take to complete its handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -31,6 +32,8 @@ pub struct Peer {
     pub addr: SocketAddr,
     /// The verdict on its client certificate; `None` where none is asked for.
     pub certificate: Option<Arc<CertificateVerdict>>,
+    /// The thing its client certificate names, if it presented one that names one.
+    pub thing: Option<Arc<str>>,
 }
 
 impl Connected<IncomingStream<'_, TlsListener>> for Peer {
@@ -87,6 +90,7 @@ impl axum::serve::Listener for TlsListener {
         Ok(Peer {
             addr: self.local,
             certificate: None,
+            thing: None,
         })
     }
 }
@@ -125,7 +129,19 @@ async fn accept_loop(
             let certificate = judge.map(|judge| {
                 Arc::new(judge.judge(tls.get_ref().1.peer_certificates(), UnixTime::now()))
             });
-            let _ = ready.send((tls, Peer { addr, certificate })).await;
+            let thing = tls
+                .get_ref()
+                .1
+                .peer_certificates()
+                .and_then(<[_]>::first)
+                .and_then(common_name)
+                .map(Arc::from);
+            let peer = Peer {
+                addr,
+                certificate,
+                thing,
+            };
+            let _ = ready.send((tls, peer)).await;
         });
     }
 }

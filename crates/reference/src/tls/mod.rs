@@ -11,7 +11,12 @@
 mod client_cert;
 mod config;
 mod listener;
+mod subject;
 
 pub use client_cert::{CertificateJudge, CertificateVerdict, serial_hex};
-pub use config::{ClientAuth, TlsError, TlsFiles, server_config};
+pub use config::{
+    ClientAuth, TlsError, TlsFiles, client_config, mqtt_server_config, server_config,
+    websocket_server_config,
+};
 pub use listener::{Peer, TlsListener};
+pub use subject::common_name;

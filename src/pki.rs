@@ -70,9 +70,7 @@ pub fn init(dir: &Path) -> anyhow::Result<()> {
 /// Issues `{thing}.pem`/`{thing}.key` in `dir` (CN = `thing`) with `flaw`; returns the
 /// certificate's path.
 pub fn issue(dir: &Path, thing: &str, flaw: Flaw) -> anyhow::Result<PathBuf> {
-    if thing.is_empty() || thing.contains(['/', '\0']) || thing.starts_with('.') {
-        bail!("{thing:?} cannot name a file in the PKI folder");
-    }
+    check_file_name(thing)?;
     let key = KeyPair::generate()?;
     let params = leaf_params(thing, flaw)?;
     let cert = match flaw {
@@ -97,6 +95,64 @@ pub fn issue(dir: &Path, thing: &str, flaw: Flaw) -> anyhow::Result<PathBuf> {
     }
     write_pair(dir, thing, &cert.pem(), &key)?;
     Ok(dir.join(format!("{thing}.pem")))
+}
+
+/// Issues a usable certificate for each of `things` in `dir` that has none yet, signing with
+/// the CA loaded once; returns how many were issued.
+pub fn issue_missing<'a>(
+    dir: &Path,
+    things: impl IntoIterator<Item = &'a str>,
+) -> anyhow::Result<usize> {
+    let issuer = load_ca(dir)?;
+    let mut issued = 0;
+    for thing in things {
+        check_file_name(thing)?;
+        if dir.join(format!("{thing}.pem")).exists() {
+            continue;
+        }
+        let key = KeyPair::generate()?;
+        let cert = leaf_params(thing, Flaw::None)?.signed_by(&key, &issuer)?;
+        write_pair(dir, thing, &cert.pem(), &key)?;
+        issued += 1;
+    }
+    Ok(issued)
+}
+
+/// Refuses a thing name that would not name a file inside the PKI folder.
+fn check_file_name(thing: &str) -> anyhow::Result<()> {
+    if thing.is_empty() || thing.contains(['/', '\0']) || thing.starts_with('.') {
+        bail!("{thing:?} cannot name a file in the PKI folder");
+    }
+    Ok(())
+}
+
+/// A PKI in a fresh folder under the system's temporary directory, removed with its keys when
+/// dropped: for a run that needs certificates only while it runs.
+#[derive(Debug)]
+pub struct TempPki {
+    dir: PathBuf,
+}
+
+impl TempPki {
+    /// Creates the folder with a CA and a server certificate.
+    pub fn new() -> anyhow::Result<Self> {
+        let dir =
+            std::env::temp_dir().join(format!("jobcert-pki-{}", uuid::Uuid::new_v4().simple()));
+        let pki = Self { dir };
+        init(&pki.dir)?;
+        Ok(pki)
+    }
+
+    /// The folder.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+}
+
+impl Drop for TempPki {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }
 
 /// The CA's parameters; the same every time for one `name`, so that `ca.key` alone makes an

@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use super::profile::ProfileArg;
 use super::progress::Progress;
 use super::{reference, runs};
+use crate::pki::TempPki;
 use anyhow::{Context, bail};
 use clap::Args;
 use jobcert_harness::drive::fleet::{self, FleetSettings, LiveStatus};
@@ -19,6 +20,7 @@ use jobcert_harness::report::fleet::{FleetReport, console};
 use jobcert_harness::report::manifest::{InputRole, RunKind};
 use jobcert_harness::scenario::fleet::{FleetSpec, FleetTransport, Until, load_fleet_with};
 use jobcert_harness::transport::target::control_plane;
+use jobcert_harness::transport::tls::{ClientTls, IdentityFiles, THING_PLACEHOLDER};
 use jobcert_harness::transport::{DataPlane, Heard, Signer, Target};
 use jobcert_harness::verdict::fleet::assess_fleet;
 use tokio::sync::watch;
@@ -74,8 +76,47 @@ pub struct FleetArgs {
     /// when FILE ends in `.gz`), for `jobcert replay`. Keeps every exchange in memory.
     #[arg(long, value_name = "FILE")]
     capture: Option<PathBuf>,
+    /// The reference server speaks TLS and asks every device for a client certificate: MQTT
+    /// over TLS, or the HTTP data plane over mTLS. A PKI made for the run (removed after it)
+    /// issues each device its own certificate.
+    #[arg(long, conflicts_with_all = ["target", "ca", "cert", "insecure"])]
+    reference_tls: bool,
+    /// The reference server enforces request-rate quotas (`jobcert serve --quotas`): without
+    /// FILE, the newest embedded `schemas/limits/aws-<date>.json`.
+    #[arg(long, value_name = "FILE", num_args = 0..=1, conflicts_with = "target")]
+    quotas: Option<Option<PathBuf>>,
+    /// The reference server injects the faults FILE describes (`jobcert serve --faults`), to
+    /// rehearse an outage.
+    #[arg(long, value_name = "FILE", conflicts_with = "target")]
+    faults: Option<PathBuf>,
     #[command(flatten)]
     tls: super::tls::TlsArgs,
+}
+
+/// A PKI for the run, with a certificate for each of the scenario's things.
+fn device_pki(spec: &FleetSpec, run_id: &str) -> anyhow::Result<TempPki> {
+    let pki = TempPki::new().context("making the run's PKI")?;
+    let names: Vec<String> = (0..spec.things.count)
+        .map(|i| spec.things.name_of(run_id, i))
+        .collect();
+    crate::pki::issue_missing(pki.dir(), names.iter().map(String::as_str))
+        .context("issuing the devices' certificates")?;
+    Ok(pki)
+}
+
+/// Devices trust `pki`'s CA and each presents its own certificate.
+fn device_tls(pki: &TempPki) -> anyhow::Result<ClientTls> {
+    let file = |suffix: &str| {
+        pki.dir()
+            .join(format!("{THING_PLACEHOLDER}.{suffix}"))
+            .display()
+            .to_string()
+    };
+    let identity = IdentityFiles {
+        cert: file("pem"),
+        key: file("key"),
+    };
+    ClientTls::new(Some(&pki.dir().join("ca.pem")), false, Some(identity)).context("the run's PKI")
 }
 
 /// Runs the command; exit 0 = pass, 1 = a failure, 2 = bad arguments or scenario.
@@ -121,21 +162,36 @@ async fn execute(args: FleetArgs) -> anyhow::Result<bool> {
     let spec = scenario(&args)?;
     let run_id = runs::run_id(args.run_id.as_ref())?;
     let shard = args.shard.unwrap_or(Shard::WHOLE);
+    let pki = args
+        .reference_tls
+        .then(|| device_pki(&spec, &run_id))
+        .transpose()?;
     let reference = match &args.target {
-        None => Some(
-            reference::start(
-                spec.reference.time_scale,
-                spec.transport == FleetTransport::Mqtt,
-                &args.region,
-                &args.account_id,
+        None => {
+            let extras = reference::Extras {
+                quotas: args.quotas.as_ref().map(Option::as_deref),
+                faults: args.faults.as_deref(),
+                pki: pki.as_ref().map(TempPki::dir),
+            };
+            Some(
+                reference::start_with(
+                    spec.reference.time_scale,
+                    spec.transport == FleetTransport::Mqtt,
+                    &args.region,
+                    &args.account_id,
+                    &extras,
+                )
+                .await?,
             )
-            .await?,
-        ),
+        }
         Some(_) => None,
     };
     let (data_url, control, time_scale) = match (&reference, &args.target) {
         (Some(r), _) => (
-            r.mqtt.clone().unwrap_or_else(|| r.data.clone()),
+            r.mqtt
+                .clone()
+                .or_else(|| r.mtls.clone())
+                .unwrap_or_else(|| r.data.clone()),
             r.control.clone(),
             spec.reference.time_scale,
         ),
@@ -169,7 +225,10 @@ async fn execute(args: FleetArgs) -> anyhow::Result<bool> {
         region: args.region.clone(),
         account_id: args.account_id.clone(),
         embedded: reference.is_some(),
-        tls: args.tls.load()?,
+        tls: match &pki {
+            Some(pki) => device_tls(pki)?,
+            None => args.tls.load()?,
+        },
     };
     if let Some(notice) = target.unsigned_notice() {
         eprintln!("jobcert fleet: {notice}");

@@ -2,6 +2,7 @@
 //! it (`fleet`, `replay`): the load's connections and the server's count against separate
 //! descriptor limits, and the measurements do not share a runtime.
 
+use std::path::Path;
 use std::process::Stdio;
 
 use anyhow::Context;
@@ -15,8 +16,22 @@ pub struct Reference {
     pub data: String,
     /// Control-plane URL.
     pub control: String,
-    /// MQTT broker URL, when asked for.
+    /// MQTT broker URL (`mqtts://` with a PKI), when asked for.
     pub mqtt: Option<String>,
+    /// The mTLS data plane's URL, when a PKI is given for an HTTP fleet.
+    pub mtls: Option<String>,
+}
+
+/// How the child server runs, beyond its clock, region and account.
+#[derive(Debug, Default)]
+pub struct Extras<'a> {
+    /// `--quotas`: the embedded AWS figures (`Some(None)`) or a limits file.
+    pub quotas: Option<Option<&'a Path>>,
+    /// `--faults FILE`.
+    pub faults: Option<&'a Path>,
+    /// A PKI folder (`jobcert pki`'s files): the server then speaks TLS, requires client
+    /// certificates from its CA on MQTT (`--mqtts`) and serves an mTLS data plane.
+    pub pki: Option<&'a Path>,
 }
 
 /// Starts `jobcert serve` on free loopback ports, its clock `time_scale` times real time, with
@@ -27,6 +42,17 @@ pub async fn start(
     region: &str,
     account_id: &str,
 ) -> anyhow::Result<Reference> {
+    start_with(time_scale, mqtt, region, account_id, &Extras::default()).await
+}
+
+/// [`start`], with `extras`.
+pub async fn start_with(
+    time_scale: f64,
+    mqtt: bool,
+    region: &str,
+    account_id: &str,
+    extras: &Extras<'_>,
+) -> anyhow::Result<Reference> {
     let exe = std::env::current_exe().context("finding the jobcert binary")?;
     let mut command = Command::new(exe);
     command
@@ -36,9 +62,34 @@ pub async fn start(
         .stdout(Stdio::piped())
         .stdin(Stdio::null())
         .kill_on_drop(true);
-    if mqtt {
-        command.args(["--mqtt", "127.0.0.1:0"]);
+    if let Some(quotas) = extras.quotas {
+        command.arg("--quotas").args(quotas);
     }
+    if let Some(faults) = extras.faults {
+        command.arg("--faults").arg(faults);
+    }
+    let (mqtt_line, mtls) = match (extras.pki, mqtt) {
+        (Some(pki), _) => {
+            command
+                .arg("--tls-cert")
+                .arg(pki.join("server.pem"))
+                .arg("--tls-key")
+                .arg(pki.join("server.key"))
+                .arg("--client-ca")
+                .arg(pki.join("ca.pem"));
+            if mqtt {
+                command.args(["--mqtts", "127.0.0.1:0"]);
+            } else {
+                command.args(["--mtls", "127.0.0.1:0"]);
+            }
+            ("mqtts ", !mqtt)
+        }
+        (None, true) => {
+            command.args(["--mqtt", "127.0.0.1:0"]);
+            ("mqtt ", false)
+        }
+        (None, false) => ("mqtt ", false),
+    };
     let mut child = command.spawn().context("starting the reference server")?;
     let stdout = child.stdout.take().context("the server's stdout")?;
     let mut lines = BufReader::new(stdout).lines();
@@ -54,7 +105,11 @@ pub async fn start(
     let data = next("data-plane ").await?;
     let control = next("control-plane ").await?;
     let mqtt = match mqtt {
-        true => Some(next("mqtt ").await?),
+        true => Some(next(mqtt_line).await?),
+        false => None,
+    };
+    let mtls = match mtls {
+        true => Some(next("mtls-data-plane ").await?),
         false => None,
     };
     Ok(Reference {
@@ -62,5 +117,6 @@ pub async fn start(
         data,
         control,
         mqtt,
+        mtls,
     })
 }

@@ -462,3 +462,75 @@ fn a_target_where_nothing_listens_ends_in_a_partial_report_within_seconds() {
     );
     assert!(count(&summary, "CreateThing", "failed") >= 1, "{record:#}");
 }
+
+#[test]
+fn over_the_reference_s_mtls_plane_each_device_presents_its_own_certificate_and_passes() {
+    let scratch = scratch("http-mtls");
+    let (ran, summary) = run(&scratch, HTTP_CLOSED, "http-mtls", &["--reference-tls"]);
+    assert_passed(&ran, &summary);
+    assert_exact(&summary, 150, 3, 2);
+    assert_eq!(count(&summary, "Connect", "answered"), 150);
+    let target = &summary["record"]["target"];
+    for plane in ["data_plane", "control_plane"] {
+        assert!(
+            target[plane]
+                .as_str()
+                .is_some_and(|u| u.starts_with("https://")),
+            "{target}"
+        );
+    }
+    // No device key reached the reports.
+    assert_no_private_key(&scratch.path().join("reports"));
+}
+
+/// No file under `dir` holds a PEM private key.
+fn assert_no_private_key(dir: &std::path::Path) {
+    for entry in std::fs::read_dir(dir).expect("a folder") {
+        let path = entry.expect("an entry").path();
+        if path.is_dir() {
+            assert_no_private_key(&path);
+        } else {
+            let bytes = std::fs::read(&path).expect("a readable file");
+            let text = String::from_utf8_lossy(&bytes);
+            assert!(!text.contains("PRIVATE KEY"), "{}", path.display());
+        }
+    }
+}
+
+#[test]
+fn the_reference_s_faults_and_quotas_reach_the_fleet_as_the_target_s_errors() {
+    let scratch = scratch("http-faults");
+    let faults = scratch.write(
+        "outage.yaml",
+        "rules:\n  - { operations: [StartNextPendingJobExecution], fault: unavailable, share: 0.2 }\n",
+    );
+    let quotas = scratch.write(
+        "quotas.json",
+        &std::fs::read_to_string(crate::common::root().join("schemas/limits/aws-2026-12-03.json"))
+            .expect("the embedded limits")
+            .replace("\"perSecond\": 200", "\"perSecond\": 5")
+            .replace("\"burst\": 200", "\"burst\": 5"),
+    );
+    for (extra, error) in [
+        (
+            vec!["--faults".to_string(), faults.display().to_string()],
+            "ServiceUnavailableException",
+        ),
+        (
+            vec!["--quotas".to_string(), quotas.display().to_string()],
+            "ThrottlingException",
+        ),
+        (Vec::new(), ""),
+    ] {
+        let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
+        let run_id = format!("faults-{}", extra.len() + error.len());
+        let (ran, summary) = run(&scratch, HTTP_CLOSED, &run_id, &extra);
+        let errors = &summary["record"]["errors"];
+        if error.is_empty() {
+            assert_passed(&ran, &summary);
+        } else {
+            assert_eq!(ran.code, Some(1), "{ran}");
+            assert!(errors[error].as_u64().is_some_and(|n| n > 0), "{errors:#}");
+        }
+    }
+}

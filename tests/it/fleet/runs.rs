@@ -506,7 +506,7 @@ fn the_reference_s_faults_and_quotas_reach_the_fleet_as_the_target_s_errors() {
     );
     let quotas = scratch.write(
         "quotas.json",
-        &std::fs::read_to_string(crate::common::root().join("schemas/limits/aws-2026-12-03.json"))
+        std::fs::read_to_string(crate::common::root().join("schemas/limits/aws-2026-12-03.json"))
             .expect("the embedded limits")
             .replace("\"perSecond\": 200", "\"perSecond\": 5")
             .replace("\"burst\": 200", "\"burst\": 5"),

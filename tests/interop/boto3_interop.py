@@ -1,12 +1,20 @@
 """Wire-compatibility check of a running `jobcert serve` against boto3 and the AWS CLI.
 
-Usage: boto3_interop.py DATA_PLANE_URL CONTROL_PLANE_URL
+Usage: boto3_interop.py DATA_PLANE_URL CONTROL_PLANE_URL [--tls PKI_DIR [--mtls MTLS_URL]]
 
 Seeds things and jobs through boto3's `iot` client (control plane), then drives every device
-operation through boto3's `iot-jobs-data` client and once through the AWS CLI. Prints one line
-per check and exits non-zero on the first failure.
+operation through boto3's `iot-jobs-data` client and once through the AWS CLI (a data-plane and
+a control-plane call). Prints one line per check and exits non-zero on the first failure.
+
+With `--tls PKI_DIR` (a folder made by `jobcert pki`) both planes are `https://`: boto3 is given
+`verify=PKI_DIR/ca.pem` and the CLI `--ca-bundle PKI_DIR/ca.pem`, and a client trusting only
+its default bundle must fail the handshake. With `--mtls MTLS_URL` as well (`jobcert serve
+--mtls`), boto3 with botocore's `client_cert` option presents PKI_DIR/interop-device.pem (a
+device finishes its job) and then PKI_DIR/interop-expired.pem (`jobcert pki issue --expired`),
+which must be answered CertificateValidationException.
 """
 
+import argparse
 import json
 import os
 import subprocess
@@ -16,6 +24,7 @@ from pathlib import Path
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import ClientError, SSLError
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -27,6 +36,12 @@ JOB_TIMED = "interop-job-1"
 JOB_PLAIN = "interop-job-2"
 JOB_CANCEL = "interop-job-cancel"
 TIMESTAMPS = ("queuedAt", "startedAt", "lastUpdatedAt")
+# The things of the certificates the mTLS part presents (file names in the PKI folder).
+MTLS_THING = "interop-device"
+EXPIRED_THING = "interop-expired"
+JOB_MTLS = "interop-job-mtls"
+# Error statuses come from the contract's schemas, the single source of them.
+ERRORS = json.loads((Path(__file__).resolve().parents[2] / "schemas/errors.json").read_text())
 
 checks = 0
 
@@ -257,10 +272,10 @@ def errors(jobs):
     )
 
 
-def aws_cli(data_url):
-    """`aws iot-jobs-data get-pending-job-executions` prints the pending lists as JSON."""
-    aws = Path(sys.executable).with_name("aws")
-    assert aws.exists(), f"no AWS CLI at {aws}; install awscli into the venv that runs this script"
+def aws(args, endpoint_url, ca):
+    """Runs the AWS CLI (with `--ca-bundle ca` when given) and returns its parsed JSON output."""
+    program = Path(sys.executable).with_name("aws")
+    assert program.exists(), f"no AWS CLI at {program}; install awscli into the venv that runs this script"
     env = dict(
         os.environ,
         AWS_ACCESS_KEY_ID=ACCESS_KEY,
@@ -268,16 +283,77 @@ def aws_cli(data_url):
         AWS_DEFAULT_REGION=REGION,
         AWS_EC2_METADATA_DISABLED="true",
     )
-    run = subprocess.run(
-        [str(aws), "iot-jobs-data", "get-pending-job-executions", "--thing-name", THING,
-         "--endpoint-url", data_url, "--output", "json"],
-        env=env, capture_output=True, text=True, timeout=60, check=False,
-    )
-    assert run.returncode == 0, f"aws exited {run.returncode}\n{run.stdout}\n{run.stderr}"
-    out = json.loads(run.stdout)
+    line = [str(program), *args, "--endpoint-url", endpoint_url, "--output", "json"]
+    if ca:
+        line += ["--ca-bundle", ca]
+    run = subprocess.run(line, env=env, capture_output=True, text=True, timeout=60, check=False)
+    assert run.returncode == 0, f"{' '.join(args)}: aws exited {run.returncode}\n{run.stdout}\n{run.stderr}"
+    return json.loads(run.stdout)
+
+
+def aws_cli(data_url, control_url, ca):
+    """`aws iot-jobs-data get-pending-job-executions` and `aws iot describe-job` print JSON."""
+    via = f" with --ca-bundle over {data_url.split(':')[0]}" if ca else ""
+    out = aws(["iot-jobs-data", "get-pending-job-executions", "--thing-name", THING], data_url, ca)
     assert out["inProgressJobs"] == [], f"aws: inProgressJobs {out}"
     assert [j["jobId"] for j in out["queuedJobs"]] == [JOB_PLAIN], f"aws: queuedJobs {out}"
-    passed("AWS CLI get-pending-job-executions JSON output")
+    passed(f"AWS CLI iot-jobs-data get-pending-job-executions JSON output{via}")
+    # Its only execution SUCCEEDED in `happy_path`: the job is COMPLETED.
+    job = aws(["iot", "describe-job", "--job-id", JOB_TIMED], control_url, ca)["job"]
+    assert job["jobId"] == JOB_TIMED and job["status"] == "COMPLETED", f"aws: describe-job {job}"
+    assert job["targets"] == [thing_arn(THING)], f"aws: describe-job targets {job['targets']}"
+    assert job["jobProcessDetails"]["numberOfSucceededThings"] == 1, f"aws: describe-job {job}"
+    passed(f"AWS CLI iot describe-job JSON output{via}: COMPLETED, one thing SUCCEEDED")
+
+
+def untrusted(data_url, credentials):
+    """Over TLS, boto3 trusting only its default bundle refuses the PKI's server certificate."""
+    config = Config(retries={"max_attempts": 1})
+    jobs = boto3.client("iot-jobs-data", endpoint_url=data_url, config=config, **credentials)
+    try:
+        out = jobs.get_pending_job_executions(thingName=THING)
+    except SSLError:
+        passed("boto3 without the PKI's CA: SSLError (the server certificate is not trusted by default)")
+        return
+    raise AssertionError(f"boto3 without the PKI's CA was answered {out}; the data plane is not TLS")
+
+
+def mtls(mtls_url, pki, iot, credentials):
+    """boto3 with botocore's `client_cert` on the mTLS data plane: a usable certificate is
+    served, an expired one is answered CertificateValidationException."""
+    ca = str(pki / "ca.pem")
+
+    def device(thing):
+        config = Config(retries={"max_attempts": 1}, client_cert=(str(pki / f"{thing}.pem"), str(pki / f"{thing}.key")))
+        return boto3.client("iot-jobs-data", endpoint_url=mtls_url, verify=ca, config=config, **credentials)
+
+    iot.create_thing(thingName=MTLS_THING)
+    iot.create_job(jobId=JOB_MTLS, targets=[thing_arn(MTLS_THING)], document=document(JOB_MTLS))
+    jobs = device(MTLS_THING)
+    out = jobs.get_pending_job_executions(thingName=MTLS_THING)
+    assert [j["jobId"] for j in out["queuedJobs"]] == [JOB_MTLS], f"mTLS GetPending: {out}"
+    e = jobs.start_next_pending_job_execution(thingName=MTLS_THING)["execution"]
+    assert e["jobId"] == JOB_MTLS and e["status"] == "IN_PROGRESS", f"mTLS StartNext: {e}"
+    out = jobs.update_job_execution(
+        thingName=MTLS_THING, jobId=JOB_MTLS, status="SUCCEEDED", includeJobExecutionState=True
+    )
+    assert out["executionState"]["status"] == "SUCCEEDED", f"mTLS Update: {out}"
+    passed(f"mTLS data plane with client_cert={MTLS_THING}.pem: GetPending, StartNext, Update SUCCEEDED")
+
+    code = "CertificateValidationException"
+    status = ERRORS["dataPlane"][code]["httpStatus"]
+    try:
+        out = device(EXPIRED_THING).get_pending_job_executions(thingName=MTLS_THING)
+    except ClientError as e:
+        got = e.response["Error"]["Code"]
+        assert got == code, f"expired certificate: error code {got!r}, want {code!r}: {e.response}"
+        got = e.response["ResponseMetadata"]["HTTPStatusCode"]
+        assert got == status, f"expired certificate: HTTP {got}, want {status}"
+        message = e.response["Error"]["Message"]
+        assert "expired" in message, f"expired certificate: message {message!r} does not say why"
+        passed(f"mTLS data plane with an expired client_cert: ClientError {code} ({status})")
+        return
+    raise AssertionError(f"an expired client certificate was served: {out}")
 
 
 def drain(jobs):
@@ -314,13 +390,27 @@ def cancel(iot, jobs):
     passed("CancelJob(force=True) cancels the IN_PROGRESS execution; DescribeJob shows CANCELED")
 
 
+def arguments():
+    """The command line."""
+    parser = argparse.ArgumentParser(description="boto3 and the AWS CLI against jobcert serve.")
+    parser.add_argument("data_url", help="the data plane's base URL")
+    parser.add_argument("control_url", help="the control plane's base URL")
+    parser.add_argument("--tls", metavar="PKI_DIR", help="trust this `jobcert pki` folder's ca.pem")
+    parser.add_argument("--mtls", metavar="MTLS_URL", help="the mTLS data plane (needs --tls)")
+    args = parser.parse_args()
+    if args.mtls and not args.tls:
+        parser.error("--mtls needs --tls")
+    return args
+
+
 def main():
-    """Runs every check against the server at argv[1] (data plane) and argv[2] (control plane)."""
-    if len(sys.argv) != 3:
-        sys.exit(f"usage: {sys.argv[0]} DATA_PLANE_URL CONTROL_PLANE_URL")
+    """Runs every check against the server's data plane and control plane."""
+    args = arguments()
     if not __debug__:
         sys.exit("the checks are assert statements: run without -O")
-    data_url, control_url = sys.argv[1:]
+    data_url, control_url = args.data_url, args.control_url
+    pki = Path(args.tls) if args.tls else None
+    ca = str(pki / "ca.pem") if pki else None
     # Keep any local AWS configuration out of both clients and the CLI.
     os.environ["AWS_CONFIG_FILE"] = os.devnull
     os.environ["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull
@@ -328,16 +418,20 @@ def main():
         region_name=REGION, aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY
     )
     config = Config(retries={"max_attempts": 1}, parameter_validation=False)
-    iot = boto3.client("iot", endpoint_url=control_url, config=config, **credentials)
-    jobs = boto3.client("iot-jobs-data", endpoint_url=data_url, config=config, **credentials)
+    iot = boto3.client("iot", endpoint_url=control_url, verify=ca, config=config, **credentials)
+    jobs = boto3.client("iot-jobs-data", endpoint_url=data_url, verify=ca, config=config, **credentials)
     wire = Wire(jobs)
 
+    if pki:
+        untrusted(data_url, credentials)
     seed(iot)
     happy_path(jobs, wire)
     errors(jobs)
-    aws_cli(data_url)
+    aws_cli(data_url, control_url, ca)
     drain(jobs)
     cancel(iot, jobs)
+    if args.mtls:
+        mtls(args.mtls, pki, iot, credentials)
     print(f"boto3 interop: {checks} checks passed")
 
 

@@ -1,21 +1,32 @@
 """Wire-compatibility check of `jobcert serve` over MQTT against the AWS IoT Device SDK v2 for
 Python (`awsiotsdk`, on the AWS Common Runtime `awscrt`).
 
-Usage: device_sdk_interop.py MQTT_HOST MQTT_PORT CONTROL_PLANE_URL
+Usage: device_sdk_interop.py MQTT_HOST MQTT_PORT CONTROL_PLANE_URL [--tls PKI_DIR]
 
 The broker at MQTT_HOST:MQTT_PORT is either the server's embedded broker or a broker the server
 is attached to (`--mqtt-broker`); the script cannot tell and does not need to. It seeds things
 and jobs through boto3's `iot` client (control plane), then drives the Jobs MQTT API with the
-real SDK over plain TCP (an awscrt client built with no TLS context, PEERS.md §3.1):
+real SDK:
 
   (a) the V2 request-response client `IotJobsClientV2` over MQTT 5, with the notify-next stream;
   (b) `IotJobsClientV2` over MQTT 3.1.1;
   (c) the legacy V1 `IotJobsClient` (subscribe / publish / callback) over MQTT 3.1.1.
 
+Without `--tls` the broker is plain TCP (awscrt clients built with no TLS context, PEERS.md
+§3.1). With `--tls PKI_DIR` (a folder made by `jobcert pki`) the broker is `jobcert serve
+--mqtts` and the control plane `https://`: boto3 trusts PKI_DIR/ca.pem, and every connection
+comes from the SDK's own builders, `mqtt5_client_builder.mtls_from_path` and
+`mqtt_connection_builder.mtls_from_path`, with PKI_DIR/{thing}.pem and .key, `ca_filepath` =
+PKI_DIR/ca.pem and the thing name as client id (what `--policy own-thing` demands). Then
+
+  (d) a 3.1.1 connection whose TLS context offers ALPN `x-amzn-mqtt-ca` (what the builders offer
+      on port 443) starts and finishes a job through `IotJobsClientV2`.
+
 Every wait is bounded. Prints one line per check and exits non-zero on the first failure; the
 last line is `device sdk interop: N checks passed`.
 """
 
+import argparse
 import json
 import queue
 import sys
@@ -23,10 +34,11 @@ import threading
 import traceback
 from concurrent.futures import Future
 from datetime import datetime
+from pathlib import Path
 
 import boto3
 from awscrt import io, mqtt, mqtt5, mqtt_request_response
-from awsiot import ServiceStreamOptions, V2ServiceException, iotjobs
+from awsiot import ServiceStreamOptions, V2ServiceException, iotjobs, mqtt5_client_builder, mqtt_connection_builder
 from botocore.config import Config
 
 REGION = "us-east-1"
@@ -40,10 +52,14 @@ CLOCK_SLACK_S = 120
 THING_V2_MQTT5 = "sdk-thing-1"
 THING_V2_MQTT311 = "sdk-thing-2"
 THING_V1 = "sdk-thing-3"
+THING_ALPN = "sdk-thing-4"
 JOB_FIRST = "sdk-job-1"
 JOB_SECOND = "sdk-job-2"
 JOB_V2_MQTT311 = "sdk-job-3"
 JOB_V1 = "sdk-job-4"
+JOB_ALPN = "sdk-job-5"
+# The ALPN protocol AWS IoT serves MQTT with client certificates on port 443.
+ALPN_MQTT_CA = "x-amzn-mqtt-ca"
 
 checks = 0
 
@@ -112,14 +128,15 @@ def rejected(future, code, what):
 # Control plane
 
 
-def control_plane(url):
-    """boto3's `iot` client for the server's control plane."""
+def control_plane(url, transport):
+    """boto3's `iot` client for the server's control plane (trusting the PKI's CA over TLS)."""
     return boto3.client(
         "iot",
         region_name=REGION,
         endpoint_url=url,
         aws_access_key_id="AKIDEXAMPLE",
         aws_secret_access_key="secret",
+        verify=transport.ca,
         config=Config(retries={"max_attempts": 1, "mode": "standard"}),
     )
 
@@ -130,25 +147,56 @@ def create_job(iot, job_id, thing):
     assert out["jobId"] == job_id, f"CreateJob {job_id}: {out}"
 
 
-def seed(iot):
-    """The things of all three parts, and the jobs of parts (b) and (c). Part (a)'s jobs are
-    created later, while its notify-next stream listens."""
-    for name in (THING_V2_MQTT5, THING_V2_MQTT311, THING_V1):
+def seed(iot, transport):
+    """The things of every part, and the jobs of parts (b), (c) and, over TLS, (d). Part (a)'s
+    jobs are created later, while its notify-next stream listens."""
+    things = [THING_V2_MQTT5, THING_V2_MQTT311, THING_V1]
+    jobs = [(JOB_V2_MQTT311, THING_V2_MQTT311), (JOB_V1, THING_V1)]
+    if transport.tls:
+        things.append(THING_ALPN)
+        jobs.append((JOB_ALPN, THING_ALPN))
+    for name in things:
         out = iot.create_thing(thingName=name)
         assert out["thingArn"] == thing_arn(name), f"CreateThing {name}: {out}"
-    create_job(iot, JOB_V2_MQTT311, THING_V2_MQTT311)
-    create_job(iot, JOB_V1, THING_V1)
-    passed(f"control plane: CreateThing x3, CreateJob {JOB_V2_MQTT311} and {JOB_V1}")
+    for job_id, thing in jobs:
+        create_job(iot, job_id, thing)
+    passed(f"control plane ({transport.http}): CreateThing x{len(things)}, CreateJob {', '.join(j for j, _ in jobs)}")
 
 
 # ---------------------------------------------------------------------------------------------
-# Connections (plain TCP: no TLS context, PEERS.md §3.1)
+# Connections: plain TCP (no TLS context, PEERS.md §3.1) or mTLS from the SDK's builders
+
+
+class Transport:
+    """How the devices reach the broker: plain TCP, or mTLS with a `jobcert pki` folder."""
+
+    def __init__(self, host, port, pki):
+        self.host = host
+        self.port = port
+        self.pki = Path(pki) if pki else None
+        self.tls = self.pki is not None
+        self.label = "mTLS" if self.tls else "plain TCP"
+        self.http = "https" if self.tls else "http"
+        # boto3's `verify`: the PKI's CA over TLS, botocore's default otherwise.
+        self.ca = str(self.pki / "ca.pem") if self.tls else None
+
+    def client_id(self, thing, role):
+        """Over mTLS the thing name itself (`--policy own-thing` admits no other client id)."""
+        return thing if self.tls else f"{thing}-{role}"
+
+    def files(self, thing):
+        """The builders' file arguments for `thing`'s certificate and the CA."""
+        return dict(
+            cert_filepath=str(self.pki / f"{thing}.pem"),
+            pri_key_filepath=str(self.pki / f"{thing}.key"),
+            ca_filepath=self.ca,
+        )
 
 
 class Mqtt5:
     """An awscrt MQTT 5 client, started and connected, stopped by `close()`."""
 
-    def __init__(self, host, port, client_id):
+    def __init__(self, transport, thing, client_id):
         self.connected = Future()
         self.stopped = Future()
 
@@ -164,15 +212,27 @@ class Mqtt5:
             if not self.stopped.done():
                 self.stopped.set_result(True)
 
-        options = mqtt5.ClientOptions(
-            host_name=host,
-            port=port,
-            connect_options=mqtt5.ConnectPacket(client_id=client_id, keep_alive_interval_sec=30),
-            on_lifecycle_event_connection_success_fn=on_success,
-            on_lifecycle_event_connection_failure_fn=on_failure,
-            on_lifecycle_event_stopped_fn=on_stopped,
-        )
-        self.client = mqtt5.Client(options)
+        if transport.tls:
+            self.client = mqtt5_client_builder.mtls_from_path(
+                endpoint=transport.host,
+                port=transport.port,
+                client_id=client_id,
+                keep_alive_interval_sec=30,
+                on_lifecycle_connection_success=on_success,
+                on_lifecycle_connection_failure=on_failure,
+                on_lifecycle_stopped=on_stopped,
+                **transport.files(thing),
+            )
+        else:
+            options = mqtt5.ClientOptions(
+                host_name=transport.host,
+                port=transport.port,
+                connect_options=mqtt5.ConnectPacket(client_id=client_id, keep_alive_interval_sec=30),
+                on_lifecycle_event_connection_success_fn=on_success,
+                on_lifecycle_event_connection_failure_fn=on_failure,
+                on_lifecycle_event_stopped_fn=on_stopped,
+            )
+            self.client = mqtt5.Client(options)
         self.client.start()
         result(self.connected, f"MQTT 5 connect as {client_id}")
 
@@ -182,18 +242,39 @@ class Mqtt5:
 
 
 class Mqtt311:
-    """An awscrt MQTT 3.1.1 connection, connected, disconnected by `close()`."""
+    """An awscrt MQTT 3.1.1 connection, connected, disconnected by `close()`. With `alpn`, an
+    mTLS context built by hand that offers those ALPN protocols (the builders offer
+    `x-amzn-mqtt-ca` on port 443 only)."""
 
-    def __init__(self, host, port, client_id):
-        client = mqtt.Client(io.ClientBootstrap.get_or_create_static_default(), tls_ctx=None)
-        self.connection = mqtt.Connection(
-            client=client,
-            host_name=host,
-            port=port,
-            client_id=client_id,
-            clean_session=True,
-            keep_alive_secs=30,
-        )
+    def __init__(self, transport, thing, client_id, alpn=None):
+        if transport.tls and alpn is None:
+            self.connection = mqtt_connection_builder.mtls_from_path(
+                endpoint=transport.host,
+                port=transport.port,
+                client_id=client_id,
+                clean_session=True,
+                keep_alive_secs=30,
+                **transport.files(thing),
+            )
+        else:
+            tls_ctx = None
+            if transport.tls:
+                files = transport.files(thing)
+                options = io.TlsContextOptions.create_client_with_mtls_from_path(
+                    files["cert_filepath"], files["pri_key_filepath"]
+                )
+                options.override_default_trust_store_from_path(None, files["ca_filepath"])
+                options.alpn_list = alpn
+                tls_ctx = io.ClientTlsContext(options)
+            client = mqtt.Client(io.ClientBootstrap.get_or_create_static_default(), tls_ctx=tls_ctx)
+            self.connection = mqtt.Connection(
+                client=client,
+                host_name=transport.host,
+                port=transport.port,
+                client_id=client_id,
+                clean_session=True,
+                keep_alive_secs=30,
+            )
         result(self.connection.connect(), f"MQTT 3.1.1 connect as {client_id}")
 
     def close(self):
@@ -267,11 +348,12 @@ class NextStream:
         assert self.failures.empty(), f"{what}: an event could not be deserialized: {self.failures.get().payload!r}"
 
 
-def v2_over_mqtt5(host, port, iot):
+def v2_over_mqtt5(transport, iot):
     """Part (a): every operation through IotJobsClientV2 over MQTT 5, plus notify-next."""
     thing = THING_V2_MQTT5
-    conn = Mqtt5(host, port, f"{thing}-v2-mqtt5")
-    passed(f"(a) MQTT 5 connect (plain TCP) as {thing}-v2-mqtt5")
+    client_id = transport.client_id(thing, "v2-mqtt5")
+    conn = Mqtt5(transport, thing, client_id)
+    passed(f"(a) MQTT 5 connect ({transport.label}) as {client_id}")
     try:
         jobs = v2_client(conn.client)
         stream = NextStream(jobs, thing)
@@ -466,11 +548,12 @@ def v2_over_mqtt5(host, port, iot):
 # (b) IotJobsClientV2 over MQTT 3.1.1
 
 
-def v2_over_mqtt311(host, port):
+def v2_over_mqtt311(transport):
     """Part (b): start-next and update (and a rejection) through IotJobsClientV2 over 3.1.1."""
     thing = THING_V2_MQTT311
-    conn = Mqtt311(host, port, f"{thing}-v2-mqtt311")
-    passed(f"(b) MQTT 3.1.1 connect (plain TCP) as {thing}-v2-mqtt311")
+    client_id = transport.client_id(thing, "v2-mqtt311")
+    conn = Mqtt311(transport, thing, client_id)
+    passed(f"(b) MQTT 3.1.1 connect ({transport.label}) as {client_id}")
     try:
         jobs = v2_client(conn.connection)
         out = result(
@@ -538,11 +621,12 @@ class Replies:
             raise AssertionError(f"{what}: no reply in {WAIT_S} s") from None
 
 
-def v1_over_mqtt311(host, port):
+def v1_over_mqtt311(transport):
     """Part (c): the V1 client subscribes to accepted/rejected, publishes, reads the callback."""
     thing = THING_V1
-    conn = Mqtt311(host, port, f"{thing}-v1")
-    passed(f"(c) MQTT 3.1.1 connect (plain TCP) as {thing}-v1")
+    client_id = transport.client_id(thing, "v1")
+    conn = Mqtt311(transport, thing, client_id)
+    passed(f"(c) MQTT 3.1.1 connect ({transport.label}) as {client_id}")
     qos = mqtt.QoS.AT_LEAST_ONCE
     try:
         jobs = iotjobs.IotJobsClient(conn.connection)
@@ -636,16 +720,63 @@ def v1_over_mqtt311(host, port):
         conn.close()
 
 
-def main():
-    if len(sys.argv) != 4:
-        sys.exit(f"usage: {sys.argv[0]} MQTT_HOST MQTT_PORT CONTROL_PLANE_URL")
-    host, port, control_url = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+# ---------------------------------------------------------------------------------------------
+# (d) over TLS: a connection offering ALPN x-amzn-mqtt-ca
+
+
+def alpn_over_mqtt311(transport):
+    """Part (d): the ALPN AWS IoT's port 443 needs is accepted on the same listener."""
+    assert io.is_alpn_available(), "awscrt reports no ALPN support on this platform"
+    thing = THING_ALPN
+    conn = Mqtt311(transport, thing, thing, alpn=[ALPN_MQTT_CA])
+    passed(f"(d) MQTT 3.1.1 connect (mTLS, ALPN {ALPN_MQTT_CA}) as {thing}")
     try:
-        iot = control_plane(control_url)
-        seed(iot)
-        v2_over_mqtt5(host, port, iot)
-        v2_over_mqtt311(host, port)
-        v1_over_mqtt311(host, port)
+        jobs = v2_client(conn.connection)
+        out = result(
+            jobs.start_next_pending_job_execution(iotjobs.StartNextPendingJobExecutionRequest(thing_name=thing)),
+            "(d) start_next_pending_job_execution",
+        )
+        e = out.execution
+        assert e is not None and e.job_id == JOB_ALPN and e.status == "IN_PROGRESS", f"start-next: {e}"
+        out = result(
+            jobs.update_job_execution(
+                iotjobs.UpdateJobExecutionRequest(
+                    thing_name=thing,
+                    job_id=JOB_ALPN,
+                    status="SUCCEEDED",
+                    expected_version=e.version_number,
+                    include_job_execution_state=True,
+                )
+            ),
+            "(d) update_job_execution SUCCEEDED",
+        )
+        assert out.execution_state is not None and out.execution_state.status == "SUCCEEDED", f"update: {out}"
+        passed(f"(d) start-next and update SUCCEEDED over the {ALPN_MQTT_CA} connection")
+    finally:
+        conn.close()
+
+
+def arguments():
+    """The command line."""
+    parser = argparse.ArgumentParser(description="The AWS IoT Device SDK v2 against jobcert serve.")
+    parser.add_argument("host", help="the broker's host")
+    parser.add_argument("port", type=int, help="the broker's port")
+    parser.add_argument("control_url", help="the control plane's base URL")
+    parser.add_argument("--tls", metavar="PKI_DIR", help="mTLS with this `jobcert pki` folder")
+    return parser.parse_args()
+
+
+def main():
+    args = arguments()
+    transport = Transport(args.host, args.port, args.tls)
+    try:
+        iot = control_plane(args.control_url, transport)
+        seed(iot, transport)
+        v2_over_mqtt5(transport, iot)
+        v2_over_mqtt311(transport)
+        v1_over_mqtt311(transport)
+        if transport.tls:
+            alpn_over_mqtt311(transport)
     except Exception:
         traceback.print_exc()
         print(f"not ok {checks + 1} - device sdk interop failed after {checks} checks", flush=True)

@@ -1,27 +1,27 @@
 //! Wire compatibility over MQTT with the real AWS IoT Device SDK v2 for Python (`awsiotsdk`):
-//! runs `tests/interop/device_sdk_interop.py` against the `jobcert serve` binary twice, once
-//! through its embedded broker (`--mqtt`) and once attached to a mosquitto broker
-//! (`--mqtt-broker`), then stops the server with SIGTERM.
+//! runs `tests/interop/device_sdk_interop.py` against the `jobcert serve` binary through its
+//! embedded broker (`--mqtt`), attached to a mosquitto broker (`--mqtt-broker`), and over mTLS
+//! (`--mqtts`) with the SDK's own builders; then stops the server with SIGTERM.
 
-use std::io::Read;
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::thread;
-use std::time::Duration;
+use std::process::Command;
 
-use super::python;
+use super::{python, run_checks};
 use crate::common::broker::Mosquitto;
-use crate::common::process::{Reaped, Serve};
+use crate::common::pki::Pki;
+use crate::common::process::Serve;
 use crate::common::root;
 
-/// How long the whole script may run (each of its waits is bounded by 10 s).
-const SCRIPT_TIMEOUT: Duration = Duration::from_secs(180);
+/// The things of the script's parts (a) to (d) over mTLS: each connects with the certificate
+/// naming it.
+const TLS_THINGS: [&str; 4] = ["sdk-thing-1", "sdk-thing-2", "sdk-thing-3", "sdk-thing-4"];
 
-/// Host and port of an `mqtt://HOST:PORT` URL.
+/// Host and port of an `mqtt://HOST:PORT` or `mqtts://HOST:PORT` URL.
 fn mqtt_address(url: &str) -> (String, u16) {
     let rest = url
         .strip_prefix("mqtt://")
-        .unwrap_or_else(|| panic!("{url:?} is not mqtt://HOST:PORT"));
+        .or_else(|| url.strip_prefix("mqtts://"))
+        .unwrap_or_else(|| panic!("{url:?} is not mqtt://HOST:PORT or mqtts://HOST:PORT"));
     let (host, port) = rest
         .rsplit_once(':')
         .unwrap_or_else(|| panic!("{url:?} has no port"));
@@ -31,55 +31,26 @@ fn mqtt_address(url: &str) -> (String, u16) {
     (host.to_string(), port)
 }
 
-/// Reads `pipe` to its end on a thread of its own.
-fn drain(mut pipe: impl Read + Send + 'static) -> thread::JoinHandle<String> {
-    thread::spawn(move || {
-        let mut text = String::new();
-        let _ = pipe.read_to_string(&mut text);
-        text
-    })
-}
-
 /// Runs the SDK script against the broker at `mqtt_url` and the control plane at
-/// `control_url`; fails with its output unless it exits 0 within [`SCRIPT_TIMEOUT`].
-pub(super) fn run_script(python: &Path, mqtt_url: &str, control_url: &str) {
-    let script = root().join("tests/interop/device_sdk_interop.py");
+/// `control_url`, over mTLS with the PKI folder `tls` when given; fails with its output unless
+/// it passes. Returns its standard output.
+pub(super) fn run_script(
+    python: &Path,
+    mqtt_url: &str,
+    control_url: &str,
+    tls: Option<&Path>,
+) -> String {
     let (host, port) = mqtt_address(mqtt_url);
-    let mut child = Command::new(python)
-        .arg(&script)
+    let mut command = Command::new(python);
+    command
+        .arg(root().join("tests/interop/device_sdk_interop.py"))
         .arg(&host)
         .arg(port.to_string())
-        .arg(control_url)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the device SDK interop script runs");
-    let stdout = drain(child.stdout.take().expect("piped stdout"));
-    let stderr = drain(child.stderr.take().expect("piped stderr"));
-    let mut child = Reaped(child);
-    let status = child.wait_or_kill(SCRIPT_TIMEOUT);
-    let stdout = stdout.join().unwrap_or_default();
-    let stderr = stderr.join().unwrap_or_default();
-    println!("{stdout}");
-    let Some(status) = status else {
-        panic!(
-            "{} still running after {SCRIPT_TIMEOUT:?}\n--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}",
-            script.display()
-        );
-    };
-    assert!(
-        status.success(),
-        "{} exited with {status}\n--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}",
-        script.display()
-    );
-    assert!(
-        stdout
-            .lines()
-            .last()
-            .is_some_and(|l| l.starts_with("device sdk interop: ") && l.ends_with(" checks passed")),
-        "the script's last line is not its summary\n--- stdout ---\n{stdout}"
-    );
+        .arg(control_url);
+    if let Some(dir) = tls {
+        command.arg("--tls").arg(dir);
+    }
+    run_checks(command, "device sdk interop")
 }
 
 /// The Device SDK (V2 over MQTT 5 and 3.1.1, legacy V1 over 3.1.1) against the server's own
@@ -90,7 +61,7 @@ fn device_sdk_interoperates_with_the_embedded_broker() {
     let python = python();
     let mut server = Serve::with(&["--mqtt", "127.0.0.1:0"]);
     let mqtt_url = server.mqtt.clone().expect("an mqtt line");
-    run_script(&python, &mqtt_url, &server.control);
+    run_script(&python, &mqtt_url, &server.control, None);
     let status = server.terminate();
     assert!(
         status.success(),
@@ -112,7 +83,43 @@ fn device_sdk_interoperates_through_mosquitto() {
         Some(url.as_str()),
         "mqtt-attached names another broker"
     );
-    run_script(&python, &url, &server.control);
+    run_script(&python, &url, &server.control, None);
+    let status = server.terminate();
+    assert!(
+        status.success(),
+        "jobcert serve exited with {status} after SIGTERM"
+    );
+}
+
+/// The same script over mTLS: the SDK's `mtls_from_path` builders (MQTT 5 and 3.1.1) with
+/// `ca_filepath` = the PKI's CA against `--mqtts` under `--policy own-thing`, one more
+/// connection offering ALPN `x-amzn-mqtt-ca`, and boto3 on the `https://` control plane.
+#[test]
+#[ignore = "needs .venv with the AWS IoT Device SDK v2 (see README); run with --include-ignored"]
+fn device_sdk_interoperates_over_mtls_with_its_own_builders() {
+    let python = python();
+    let pki = Pki::init();
+    for thing in TLS_THINGS {
+        pki.issue(thing, None);
+    }
+    let ca = pki.arg("ca.pem");
+    let mut server = pki.serve(
+        false,
+        &[
+            "--mqtts",
+            "127.0.0.1:0",
+            "--client-ca",
+            &ca,
+            "--policy",
+            "own-thing",
+        ],
+    );
+    assert!(server.control.starts_with("https://"), "{}", server.control);
+    let mqtts = server.mqtts.clone().expect("an mqtts line");
+    let stdout = run_script(&python, &mqtts, &server.control, Some(pki.dir()));
+    for part in ["(a) MQTT 5 connect (mTLS)", "ALPN x-amzn-mqtt-ca"] {
+        assert!(stdout.contains(part), "no {part:?} check ran:\n{stdout}");
+    }
     let status = server.terminate();
     assert!(
         status.success(),

@@ -60,6 +60,7 @@ fn a_device_sdk_session_through_the_mqtt_proxy_replays_exactly() {
         &python,
         proxy.mqtt.as_deref().expect("an MQTT listener"),
         &proxy.control,
+        None,
     );
     let stopped = proxy.stop();
     let text = capture_text(&capture);

@@ -1,0 +1,256 @@
+//! The harness over MQTT over TLS with client certificates (`mqtts://`), against mosquitto
+//! with a TLS listener that requires a certificate of the test CA, beside a plain listener the
+//! reference attaches to (`jobcert serve --mqtt-broker`):
+//!
+//! * the MQTT suite passes; a fleet of a few hundred devices, each presenting its own
+//!   certificate (`{thing}`), passes and reports its handshakes per second and CPU time per
+//!   handshake;
+//! * a wrong CA is named as the cause, and only `--insecure` skips the check; a device
+//!   certificate of another CA is named as refused by the broker; a missing per-device file is
+//!   named before anything is sent; and no private key reaches any output.
+//!
+//! `jobcert serve --mqtt-ws` serves plain WebSockets only, so `wss://` is not exercised here.
+
+use std::path::Path;
+use std::time::Duration;
+
+use tempfile::TempDir;
+
+use crate::common::broker::Mosquitto;
+use crate::common::pki::Pki;
+use crate::common::process::{Process, Ran, Serve, args, jobcert};
+use crate::common::report::{run_summary, summary};
+use crate::common::{ScratchExt, root, scratch};
+
+/// Longest one run may take here.
+const LIMIT: Duration = Duration::from_secs(300);
+
+/// Devices of the fleet.
+const DEVICES: usize = 300;
+
+/// Mosquitto with a TLS listener for `pki`, and the reference attached to its plain one.
+fn broker(pki: &Pki) -> (Mosquitto, Serve) {
+    let broker = Mosquitto::start_with_tls(pki.dir());
+    let serve = Serve::with(&["--time-scale", "600", "--mqtt-broker", &broker.url()]);
+    (broker, serve)
+}
+
+/// `jobcert run --target URL` of `only` (the whole MQTT suite when `None`) with `tls` options;
+/// its reports are under `reports/` of the folder returned.
+fn run(url: &str, control: &str, only: Option<&str>, tls: &[String]) -> (Ran, TempDir) {
+    let dir = scratch("mqtts-run");
+    let mut line: Vec<String> = [
+        "run",
+        "--target",
+        url,
+        "--control",
+        control,
+        "--target-time-scale",
+        "600",
+        "--deadline-ms",
+        "5000",
+        "--report-dir",
+    ]
+    .map(String::from)
+    .to_vec();
+    line.push(dir.path().join("reports").display().to_string());
+    if let Some(only) = only {
+        line.extend(["--only".to_string(), only.to_string()]);
+    }
+    line.extend(tls.iter().cloned());
+    let ran = Process::spawn_in(&args(&line), &root(), &dir).finish(LIMIT);
+    (ran, dir)
+}
+
+/// `--ca CA --cert DIR/NAME.pem --key DIR/NAME.key`, NAME possibly `{thing}`.
+fn presenting(ca: &Path, dir: &Path, name: &str) -> Vec<String> {
+    vec![
+        "--ca".into(),
+        ca.display().to_string(),
+        "--cert".into(),
+        dir.join(format!("{name}.pem")).display().to_string(),
+        "--key".into(),
+        dir.join(format!("{name}.key")).display().to_string(),
+    ]
+}
+
+/// Every line of base64 inside the PEM private keys of `dir`.
+fn key_material(dir: &Path) -> Vec<String> {
+    let mut lines = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "key") {
+            let text = std::fs::read_to_string(&path).unwrap();
+            lines.extend(
+                text.lines()
+                    .filter(|l| !l.starts_with("-----") && l.len() >= 16)
+                    .map(String::from),
+            );
+        }
+    }
+    lines
+}
+
+/// No line of `pki`'s private keys in the output of `ran`, nor in any file under `reports`.
+fn assert_no_key(ran: &Ran, pki: &Pki, reports: &Path) {
+    let mut texts = vec![ran.stdout.clone(), ran.stderr.clone()];
+    let mut todo = vec![reports.to_path_buf()];
+    while let Some(dir) = todo.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                todo.push(path);
+            } else {
+                texts.push(String::from_utf8_lossy(&std::fs::read(&path).unwrap()).into());
+            }
+        }
+    }
+    for line in key_material(pki.dir()) {
+        assert!(
+            texts.iter().all(|t| !t.contains(&line)),
+            "key material in the output or the reports: {ran}"
+        );
+    }
+}
+
+#[test]
+#[ignore = "needs mosquitto (apt-get install mosquitto); run with --include-ignored"]
+fn the_mqtt_suite_passes_over_mqtts_and_refusals_say_why() {
+    let pki = Pki::init();
+    pki.issue("dev", None);
+    pki.issue("rogue", Some("--unknown-ca"));
+    let other = Pki::init();
+    let (broker, serve) = broker(&pki);
+    let url = broker.tls_url();
+    let ca = pki.file("ca.pem");
+
+    let (ran, dir) = run(
+        &url,
+        &serve.control,
+        None,
+        &presenting(&ca, pki.dir(), "dev"),
+    );
+    assert_eq!(ran.code, Some(0), "{ran}");
+    assert!(ran.stdout.contains("verdict: PASS"), "{ran}");
+    let reports = dir.path().join("reports");
+    let summary = run_summary(&reports);
+    assert_eq!(
+        summary["target"]["data_plane"],
+        url.as_str(),
+        "keeps its scheme"
+    );
+    assert_no_key(&ran, &pki, &reports);
+
+    let only = Some("start-next/nothing-pending");
+    let wrong_ca = presenting(&other.file("ca.pem"), pki.dir(), "dev");
+    let (ran, _) = run(&url, &serve.control, only, &wrong_ca);
+    assert_ne!(ran.code, Some(0), "{ran}");
+    assert!(
+        ran.stdout.contains(
+            "the server certificate is not trusted (not issued by a trusted CA): give the CA \
+             that issued it with --ca"
+        ),
+        "{ran}"
+    );
+
+    let mut insecure = presenting(&ca, pki.dir(), "dev");
+    insecure.splice(0..2, ["--insecure".to_string()]);
+    let (ran, _) = run(&url, &serve.control, only, &insecure);
+    assert_eq!(ran.code, Some(0), "--insecure skips the check: {ran}");
+
+    let (ran, _) = run(
+        &url,
+        &serve.control,
+        only,
+        &presenting(&ca, pki.dir(), "rogue"),
+    );
+    assert_ne!(ran.code, Some(0), "{ran}");
+    let refused = format!(
+        "the broker refused the client certificate {}",
+        pki.file("rogue.pem").display()
+    );
+    assert!(ran.stdout.contains(&refused), "{ran}");
+
+    let missing = scratch("mqtts-missing");
+    let (ran, _) = run(
+        &url,
+        &serve.control,
+        only,
+        &presenting(&ca, missing.path(), "{thing}"),
+    );
+    assert_ne!(ran.code, Some(0), "{ran}");
+    let file = format!("{}/", missing.path().display());
+    assert!(
+        ran.stdout.contains("the client certificate of ") && ran.stdout.contains(&file),
+        "the missing file is named: {ran}"
+    );
+    drop(serve);
+}
+
+fn fleet_scenario() -> String {
+    format!(
+        "\
+fleet:
+  name: mqtts-fleet
+  seed: 47
+  things: {{ count: {DEVICES}, per-job: 50, name: 'mdev-{{index}}' }}
+  transport: mqtt
+  connect: {{ rate: 400, timeout-ms: 15000 }}
+  rollout: {{ jobs-per-thing: 1, rate: 200, start: before }}
+  behaviour:
+    work: {{ uniform: {{ min: 1, max: 5 }} }}
+    outcomes: {{ SUCCEEDED: 1.0 }}
+    step-timeout-minutes: 600
+  load: {{ model: closed }}
+  run: {{ until: drained, max-duration-s: 60, deadline-ms: 15000 }}
+  thresholds:
+    error-rate: {{ max: 0 }}
+"
+    )
+}
+
+#[test]
+#[ignore = "needs mosquitto (apt-get install mosquitto); run with --include-ignored"]
+fn a_fleet_over_mqtts_passes_and_reports_what_its_handshakes_cost() {
+    let pki = Pki::init();
+    for i in 0..DEVICES {
+        pki.issue(&format!("mdev-{i}"), None);
+    }
+    let (broker, serve) = broker(&pki);
+    let out = scratch("mqtts-fleet");
+    let scenario = out.write("fleet.yaml", fleet_scenario());
+    let mut line = vec![
+        "fleet".to_string(),
+        scenario.display().to_string(),
+        "--target".into(),
+        broker.tls_url(),
+        "--control".into(),
+        serve.control.clone(),
+        "--target-time-scale".into(),
+        "600".into(),
+        "--run-id".into(),
+        "mqtts".into(),
+        "--report-dir".into(),
+        out.path().join("r").display().to_string(),
+    ];
+    line.extend(presenting(&pki.file("ca.pem"), pki.dir(), "{thing}"));
+    let ran = jobcert(&args(&line), out.path(), LIMIT);
+    assert_eq!(ran.code, Some(0), "{ran}");
+    assert!(ran.stdout.contains("TLS connect ramp: "), "{ran}");
+    assert!(ran.stdout.contains("ms of CPU per handshake"), "{ran}");
+    assert_no_key(&ran, &pki, &out.path().join("r"));
+    let summary = summary(&out.path().join("r").join("mqtts"));
+    let record = &summary["record"];
+    assert_eq!(record["connected"], DEVICES as u64, "{record}");
+    assert!(
+        record["target"]["data_plane"]
+            .as_str()
+            .is_some_and(|u| u.starts_with("mqtts://")),
+        "{}",
+        record["target"]
+    );
+    let h = &record["handshakes"];
+    assert_eq!(h["count"], DEVICES as u64, "{h}");
+    assert!(h["ramp_ms"].as_u64().is_some_and(|ms| ms > 0), "{h}");
+    assert!(h["process_cpu_ms"].as_u64().is_some(), "{h}");
+}

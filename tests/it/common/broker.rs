@@ -34,12 +34,14 @@ pub fn mosquitto() -> PathBuf {
     )
 }
 
-/// A mosquitto broker on a free loopback port (and, when asked, a TLS listener on another);
-/// killed on drop (before its scratch directory is removed: fields drop in order).
+/// A mosquitto broker on a free loopback port (and, when asked, MQTT over TLS and over secure
+/// WebSockets on two more); killed on drop (before its scratch directory is removed: fields
+/// drop in order).
 pub struct Mosquitto {
     _child: Reaped,
     port: u16,
-    tls_port: Option<u16>,
+    /// The ports of MQTT over TLS and of MQTT over secure WebSockets.
+    tls_ports: Option<(u16, u16)>,
     _dir: TempDir,
 }
 
@@ -52,9 +54,9 @@ impl Mosquitto {
         Self::launch(None)
     }
 
-    /// [`Self::start`], with a second listener speaking MQTT over TLS with the server
-    /// certificate of the `jobcert pki` folder `pki`, requiring a client certificate issued by
-    /// its CA.
+    /// [`Self::start`], with two more listeners speaking MQTT over TLS and over secure
+    /// WebSockets with the server certificate of the `jobcert pki` folder `pki`, each requiring
+    /// a client certificate issued by its CA.
     pub fn start_with_tls(pki: &Path) -> Self {
         Self::launch(Some(pki))
     }
@@ -65,24 +67,27 @@ impl Mosquitto {
         let mut failures = Vec::new();
         for attempt in 1..=3 {
             let port = free_port();
-            let tls_port = pki.map(|_| free_port());
+            let tls_ports = pki.map(|_| (free_port(), free_port()));
             let conf = dir.path().join(format!("mosquitto-{attempt}.conf"));
             let log = dir.path().join(format!("mosquitto-{attempt}.log"));
             let mut text = format!(
                 "per_listener_settings false\nallow_anonymous true\npersistence false\n\
                  set_tcp_nodelay true\nmax_queued_messages 10000\nlistener {port} 127.0.0.1\n"
             );
-            if let (Some(pki), Some(tls_port)) = (pki, tls_port) {
+            if let (Some(pki), Some((mqtts, wss))) = (pki, tls_ports) {
                 let at = |name: &str| pki.join(name).display().to_string();
                 // Started as root, mosquitto would drop to its own user, who cannot read the
                 // scratch folder's key; as anyone else, this line does nothing.
                 text.push_str("user root\n");
-                text.push_str(&format!(
-                    "listener {tls_port} 127.0.0.1\ncafile {}\ncertfile {}\nkeyfile {}\n\
-                     require_certificate true\n",
+                let files = format!(
+                    "cafile {}\ncertfile {}\nkeyfile {}\nrequire_certificate true\n",
                     at("ca.pem"),
                     at("server.pem"),
                     at("server.key")
+                );
+                text.push_str(&format!("listener {mqtts} 127.0.0.1\n{files}"));
+                text.push_str(&format!(
+                    "listener {wss} 127.0.0.1\nprotocol websockets\n{files}"
                 ));
             }
             fs::write(&conf, text).expect("write the mosquitto config");
@@ -99,14 +104,14 @@ impl Mosquitto {
                     .unwrap_or_else(|e| panic!("{} starts: {e}", binary.display())),
             );
             let listening = std::iter::once(port)
-                .chain(tls_port)
+                .chain(tls_ports.into_iter().flat_map(|(a, b)| [a, b]))
                 .try_for_each(|p| wait_until_listening(&mut child.0, p));
             match listening {
                 Ok(()) => {
                     return Self {
                         _child: child,
                         port,
-                        tls_port,
+                        tls_ports,
                         _dir: dir,
                     };
                 }
@@ -132,8 +137,14 @@ impl Mosquitto {
 
     /// `mqtts://127.0.0.1:PORT` of the TLS listener.
     pub fn tls_url(&self) -> String {
-        let port = self.tls_port.expect("started with a TLS listener");
+        let (port, _) = self.tls_ports.expect("started with TLS listeners");
         format!("mqtts://127.0.0.1:{port}")
+    }
+
+    /// `wss://127.0.0.1:PORT/mqtt` of the secure WebSocket listener.
+    pub fn wss_url(&self) -> String {
+        let (_, port) = self.tls_ports.expect("started with TLS listeners");
+        format!("wss://127.0.0.1:{port}/mqtt")
     }
 }
 

@@ -9,7 +9,11 @@
 //!   certificate of another CA is named as refused by the broker; a missing per-device file is
 //!   named before anything is sent; and no private key reaches any output.
 //!
-//! `jobcert serve --mqtt-ws` serves plain WebSockets only, so `wss://` is not exercised here.
+//! * over secure WebSockets (`wss://`, mosquitto's WebSocket listener over TLS) the MQTT suite
+//!   passes too, and a certificate of another CA, or none, is named as refused.
+//!
+//! A presigned `wss://` URL refused with 403 is left to `jobcert serve --mqtt-ws`, which
+//! serves plain WebSockets only (`reference::mqtt::websocket` checks the words over `ws://`).
 
 use std::path::Path;
 use std::time::Duration;
@@ -183,6 +187,51 @@ fn the_mqtt_suite_passes_over_mqtts_and_refusals_say_why() {
     assert!(
         ran.stdout.contains("the client certificate of ") && ran.stdout.contains(&file),
         "the missing file is named: {ran}"
+    );
+    drop(serve);
+}
+
+#[test]
+#[ignore = "needs mosquitto (apt-get install mosquitto); run with --include-ignored"]
+fn the_mqtt_suite_passes_over_wss_and_a_refused_certificate_is_named() {
+    let pki = Pki::init();
+    pki.issue("dev", None);
+    pki.issue("rogue", Some("--unknown-ca"));
+    let (broker, serve) = broker(&pki);
+    let url = broker.wss_url();
+    let ca = pki.file("ca.pem");
+
+    let (ran, dir) = run(
+        &url,
+        &serve.control,
+        None,
+        &presenting(&ca, pki.dir(), "dev"),
+    );
+    assert_eq!(ran.code, Some(0), "{ran}");
+    assert!(ran.stdout.contains("verdict: PASS"), "{ran}");
+    let summary = run_summary(&dir.path().join("reports"));
+    assert_eq!(
+        summary["target"]["data_plane"],
+        url.as_str(),
+        "keeps its scheme"
+    );
+
+    let only = Some("start-next/nothing-pending");
+    let rogue = presenting(&ca, pki.dir(), "rogue");
+    let (ran, _) = run(&url, &serve.control, only, &rogue);
+    assert_ne!(ran.code, Some(0), "{ran}");
+    let refused = format!(
+        "the broker refused the client certificate {}",
+        pki.file("rogue.pem").display()
+    );
+    assert!(ran.stdout.contains(&refused), "{ran}");
+
+    let (ran, _) = run(&url, &serve.control, only, &rogue[..2]);
+    assert_ne!(ran.code, Some(0), "{ran}");
+    assert!(
+        ran.stdout
+            .contains("no client certificate was presented: give one with --cert and --key"),
+        "{ran}"
     );
     drop(serve);
 }

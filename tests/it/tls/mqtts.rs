@@ -236,13 +236,13 @@ fn the_mqtt_suite_passes_over_wss_and_a_refused_certificate_is_named() {
     drop(serve);
 }
 
-fn fleet_scenario() -> String {
+fn fleet_scenario(devices: usize) -> String {
     format!(
         "\
 fleet:
   name: mqtts-fleet
   seed: 47
-  things: {{ count: {DEVICES}, per-job: 50, name: 'mdev-{{index}}' }}
+  things: {{ count: {devices}, per-job: 50, name: 'mdev-{{index}}' }}
   transport: mqtt
   connect: {{ rate: 400, timeout-ms: 15000 }}
   rollout: {{ jobs-per-thing: 1, rate: 200, start: before }}
@@ -258,16 +258,12 @@ fleet:
     )
 }
 
-#[test]
-#[ignore = "needs mosquitto (apt-get install mosquitto); run with --include-ignored"]
-fn a_fleet_over_mqtts_passes_and_reports_what_its_handshakes_cost() {
-    let pki = Pki::init();
-    for i in 0..DEVICES {
-        pki.issue(&format!("mdev-{i}"), None);
-    }
-    let (broker, serve) = broker(&pki);
+/// `jobcert fleet` of `devices` devices `mdev-N` over `mqtts://` to `broker`, each presenting
+/// `mdev-N.pem` of `pki`; reports under `reports/RUN` of the folder returned.
+fn fleet(pki: &Pki, devices: usize, run: &str) -> (Ran, TempDir) {
+    let (broker, serve) = broker(pki);
     let out = scratch("mqtts-fleet");
-    let scenario = out.write("fleet.yaml", fleet_scenario());
+    let scenario = out.write("fleet.yaml", fleet_scenario(devices));
     let mut line = vec![
         "fleet".to_string(),
         scenario.display().to_string(),
@@ -278,17 +274,29 @@ fn a_fleet_over_mqtts_passes_and_reports_what_its_handshakes_cost() {
         "--target-time-scale".into(),
         "600".into(),
         "--run-id".into(),
-        "mqtts".into(),
+        run.into(),
         "--report-dir".into(),
-        out.path().join("r").display().to_string(),
+        out.path().join("reports").display().to_string(),
     ];
     line.extend(presenting(&pki.file("ca.pem"), pki.dir(), "{thing}"));
     let ran = jobcert(&args(&line), out.path(), LIMIT);
+    (ran, out)
+}
+
+#[test]
+#[ignore = "needs mosquitto (apt-get install mosquitto); run with --include-ignored"]
+fn a_fleet_over_mqtts_passes_and_reports_what_its_handshakes_cost() {
+    let pki = Pki::init();
+    for i in 0..DEVICES {
+        pki.issue(&format!("mdev-{i}"), None);
+    }
+    let (ran, out) = fleet(&pki, DEVICES, "mqtts");
     assert_eq!(ran.code, Some(0), "{ran}");
     assert!(ran.stdout.contains("TLS connect ramp: "), "{ran}");
     assert!(ran.stdout.contains("ms of CPU per handshake"), "{ran}");
-    assert_no_key(&ran, &pki, &out.path().join("r"));
-    let summary = summary(&out.path().join("r").join("mqtts"));
+    let reports = out.path().join("reports");
+    assert_no_key(&ran, &pki, &reports);
+    let summary = summary(&reports.join("mqtts"));
     let record = &summary["record"];
     assert_eq!(record["connected"], DEVICES as u64, "{record}");
     assert!(
@@ -302,4 +310,30 @@ fn a_fleet_over_mqtts_passes_and_reports_what_its_handshakes_cost() {
     assert_eq!(h["count"], DEVICES as u64, "{h}");
     assert!(h["ramp_ms"].as_u64().is_some_and(|ms| ms > 0), "{h}");
     assert!(h["process_cpu_ms"].as_u64().is_some(), "{h}");
+}
+
+#[test]
+#[ignore = "needs mosquitto (apt-get install mosquitto); run with --include-ignored"]
+fn a_fleet_whose_certificates_the_broker_refuses_fails_with_one_class_of_error() {
+    const REFUSED: usize = 5;
+    let pki = Pki::init();
+    for i in 0..REFUSED {
+        pki.issue(&format!("mdev-{i}"), Some("--unknown-ca"));
+    }
+    let (ran, out) = fleet(&pki, REFUSED, "refused");
+    assert_ne!(ran.code, Some(0), "{ran}");
+    let summary = summary(&out.path().join("reports").join("refused"));
+    let errors = summary["record"]["errors"].as_object().unwrap();
+    let template = format!("{}/{{thing}}.pem", pki.dir().display());
+    let [(class, count)] = errors.iter().collect::<Vec<_>>()[..] else {
+        panic!("one class of error: {errors:?}");
+    };
+    assert!(
+        class.contains(&format!(
+            "the broker refused the client certificate {template}"
+        )),
+        "{class}"
+    );
+    assert_eq!(count, REFUSED as u64);
+    assert_eq!(summary["record"]["handshakes"]["count"], 0);
 }

@@ -10,7 +10,9 @@
 //!   named before anything is sent; and no private key reaches any output.
 //!
 //! * over secure WebSockets (`wss://`, mosquitto's WebSocket listener over TLS) the MQTT suite
-//!   passes too, and a certificate of another CA, or none, is named as refused.
+//!   passes too, and a certificate of another CA, or none, is named as refused;
+//! * a broker that closes the connection right after the handshake, without an alert, is named
+//!   as refusing the certificate.
 //!
 //! A presigned `wss://` URL refused with 403 is left to `jobcert serve --mqtt-ws`, which
 //! serves plain WebSockets only (`reference::mqtt::websocket` checks the words over `ws://`).
@@ -18,13 +20,14 @@
 use std::path::Path;
 use std::time::Duration;
 
+use jobcert_reference::ServeConfig;
 use tempfile::TempDir;
 
 use crate::common::broker::Mosquitto;
 use crate::common::pki::Pki;
 use crate::common::process::{Process, Ran, Serve, args, jobcert};
 use crate::common::report::{run_summary, summary};
-use crate::common::{ScratchExt, root, scratch};
+use crate::common::{ScratchExt, control_url, root, scratch, server_with};
 
 /// Longest one run may take here.
 const LIMIT: Duration = Duration::from_secs(300);
@@ -256,6 +259,57 @@ fleet:
     error-rate: {{ max: 0 }}
 "
     )
+}
+
+/// A TLS listener on a free loopback port that asks for a client certificate and closes every
+/// connection as soon as its handshake is done, as a broker refusing the certificate without an
+/// alert does.
+async fn closing_after_the_handshake(pki: &Pki) -> (u16, tokio::task::JoinHandle<()>) {
+    use axum::serve::Listener;
+    use jobcert_reference::tls::{ClientAuth, TlsFiles, TlsListener, server_config};
+
+    let files = TlsFiles {
+        cert: pki.file("server.pem"),
+        key: pki.file("server.key"),
+    };
+    let auth = ClientAuth {
+        ca: pki.file("ca.pem"),
+        revoked: None,
+    };
+    let (config, judge) = server_config(&files, Some(&auth)).expect("a server configuration");
+    let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = tcp.local_addr().unwrap().port();
+    let mut listener = TlsListener::new(tcp, config, judge).unwrap();
+    let task = tokio::spawn(async move {
+        loop {
+            let (connection, _) = listener.accept().await;
+            drop(connection);
+        }
+    });
+    (port, task)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broker_closing_the_connection_after_the_handshake_refused_the_certificate() {
+    let pki = Pki::init();
+    pki.issue("dev", None);
+    let (port, task) = closing_after_the_handshake(&pki).await;
+    let server = server_with(ServeConfig::default()).await;
+    let (url, control) = (format!("mqtts://127.0.0.1:{port}"), control_url(&server));
+    let tls = presenting(&pki.file("ca.pem"), pki.dir(), "dev");
+    let only = Some("start-next/nothing-pending");
+    let (ran, _) = tokio::task::spawn_blocking(move || run(&url, &control, only, &tls))
+        .await
+        .unwrap();
+    assert_ne!(ran.code, Some(0), "{ran}");
+    let refused = format!(
+        "the broker refused the client certificate {} (it closed the connection during or \
+         right after the TLS handshake, before answering CONNECT)",
+        pki.file("dev.pem").display()
+    );
+    assert!(ran.stdout.contains(&refused), "{ran}");
+    task.abort();
+    server.shutdown().await;
 }
 
 /// `jobcert fleet` of `devices` devices `mdev-N` over `mqtts://` to `broker`, each presenting

@@ -1,7 +1,7 @@
 //! Why a connection to a broker failed before it was up, in words a user can act on: a server
 //! certificate not trusted or not valid for the name, the broker refusing the client
-//! certificate (by an alert, or by closing the connection during or right after the TLS
-//! handshake, as mosquitto and AWS IoT do), a WebSocket upgrade refused. Anything else keeps
+//! certificate (by a TLS alert, as mosquitto does, or by closing the connection during or right
+//! after the handshake, before CONNACK), a WebSocket upgrade refused. Anything else keeps
 //! rumqttc's own words.
 
 use std::error::Error;

@@ -569,3 +569,49 @@ impl MqttTransport {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use rstest::rstest;
+
+    use super::*;
+    use crate::transport::DataPlane;
+    use crate::transport::tls::{IdentityFiles, Trust};
+
+    fn dial(url: &str, identity: Option<IdentityFiles>) -> Dial {
+        let Ok(DataPlane::Mqtt(broker)) = DataPlane::parse(url) else {
+            panic!("{url} is a broker")
+        };
+        let tls = ClientTls {
+            trust: Trust::Insecure,
+            identity,
+        };
+        Dial::new(broker, None, tls)
+    }
+
+    #[rstest]
+    #[case("mqtts://iot.example.com:443", &[b"x-amzn-mqtt-ca".as_slice()])]
+    #[case("mqtts://iot.example.com:8883", &[])]
+    #[case("mqtts://127.0.0.1:8443", &[])]
+    #[case("wss://iot.example.com/mqtt", &[])]
+    fn devices_offer_aws_iot_s_alpn_on_port_443_only(#[case] url: &str, #[case] alpn: &[&[u8]]) {
+        let config = dial(url, None).tls_config("dev-1").unwrap();
+        assert_eq!(config.alpn_protocols, alpn, "{url}");
+    }
+
+    #[test]
+    fn a_device_s_missing_certificate_is_named_before_anything_is_sent() {
+        let template = IdentityFiles {
+            cert: "/nonexistent/{thing}.pem".into(),
+            key: "/nonexistent/{thing}.key".into(),
+        };
+        let e = dial("mqtts://127.0.0.1:8883", Some(template))
+            .options("dev-1")
+            .unwrap_err();
+        assert!(
+            e.starts_with("the client certificate of dev-1: /nonexistent/dev-1.pem:"),
+            "{e}"
+        );
+        assert!(dial("mqtt://127.0.0.1:1883", None).options("dev-1").is_ok());
+    }
+}

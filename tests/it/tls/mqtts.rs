@@ -178,6 +178,19 @@ fn the_mqtt_suite_passes_over_mqtts_and_refusals_say_why() {
     );
     assert!(ran.stdout.contains(&refused), "{ran}");
 
+    let plain = broker.url().replace("mqtt://", "mqtts://");
+    let (ran, _) = run(
+        &plain,
+        &serve.control,
+        only,
+        &presenting(&ca, pki.dir(), "dev"),
+    );
+    assert_ne!(ran.code, Some(0), "{ran}");
+    assert!(
+        ran.stdout.contains("or does not speak TLS on this port"),
+        "a plain listener: {ran}"
+    );
+
     let missing = scratch("mqtts-missing");
     let (ran, _) = run(
         &url,
@@ -303,8 +316,8 @@ async fn a_broker_closing_the_connection_after_the_handshake_refused_the_certifi
         .unwrap();
     assert_ne!(ran.code, Some(0), "{ran}");
     let refused = format!(
-        "the broker refused the client certificate {} (it closed the connection during or \
-         right after the TLS handshake, before answering CONNECT)",
+        "the broker refused the client certificate {} (it closed the connection right after \
+         the TLS handshake, before answering CONNECT)",
         pki.file("dev.pem").display()
     );
     assert!(ran.stdout.contains(&refused), "{ran}");

@@ -34,8 +34,9 @@ enum Cause {
     ServerCertificate(CertificateError),
     /// The peer sent a TLS alert.
     Alert(AlertDescription),
-    /// The peer closed the connection (or reset it) before answering CONNECT.
-    Closed,
+    /// The peer closed the connection (or reset it) before answering CONNECT: during the TLS
+    /// handshake (or a WebSocket upgrade), or after it.
+    Closed { in_handshake: bool },
     /// The WebSocket upgrade was answered with another status; the body says why.
     Upgrade { status: String, reason: String },
     /// Anything else.
@@ -89,7 +90,12 @@ fn cause(e: &ConnectionError) -> Cause {
         });
         at = node.source();
     }
-    if closed { Cause::Closed } else { Cause::Other }
+    match closed {
+        true => Cause::Closed {
+            in_handshake: matches!(e, ConnectionError::Tls(_) | ConnectionError::Websocket(_)),
+        },
+        false => Cause::Other,
+    }
 }
 
 /// Longest reason of a refused upgrade quoted.
@@ -145,10 +151,23 @@ fn words(cause: &Cause, attempt: &Attempt) -> Option<String> {
             untrusted(c)
         ),
         Cause::Alert(a) if refuses_certificate(*a) => refused(&format!("TLS alert {a:?}")),
-        Cause::Closed if attempt.tls => refused(
-            "it closed the connection during or right after the TLS handshake, before \
-             answering CONNECT",
+        Cause::Closed {
+            in_handshake: false,
+        } if attempt.tls => refused(
+            "it closed the connection right after the TLS handshake, before answering CONNECT",
         ),
+        // A TLS 1.2 server refuses a certificate before the handshake ends; a port that does
+        // not speak TLS closes on the client's first bytes too.
+        Cause::Closed { in_handshake: true } if attempt.tls => match &attempt.certificate {
+            Some(path) => format!(
+                "the broker refused the client certificate {}, or does not speak TLS on this \
+                 port: it closed the connection during the TLS handshake",
+                path.display()
+            ),
+            None => "the broker closed the connection during the TLS handshake: it does not \
+                     speak TLS on this port, or wants a client certificate (--cert and --key)"
+                .to_string(),
+        },
         Cause::Upgrade { status, reason } => {
             let reason = if reason.is_empty() {
                 String::new()
@@ -168,7 +187,7 @@ fn words(cause: &Cause, attempt: &Attempt) -> Option<String> {
             };
             format!("the WebSocket upgrade was refused: {status}{reason}{hint}")
         }
-        Cause::Alert(_) | Cause::Closed | Cause::Other => return None,
+        Cause::Alert(_) | Cause::Closed { .. } | Cause::Other => return None,
     })
 }
 
@@ -215,15 +234,19 @@ mod tests {
     )]
     #[case::eof(
         ConnectionError::Io(io::ErrorKind::UnexpectedEof.into()),
-        Cause::Closed
+        Cause::Closed { in_handshake: false }
     )]
     #[case::reset_in_handshake(
         ConnectionError::Tls(rumqttc::TlsError::Io(io::ErrorKind::ConnectionReset.into())),
-        Cause::Closed
+        Cause::Closed { in_handshake: true }
+    )]
+    #[case::reset_in_upgrade(
+        ConnectionError::Websocket(tungstenite::Error::Io(io::ErrorKind::ConnectionReset.into())),
+        Cause::Closed { in_handshake: true }
     )]
     #[case::aborted(
         ConnectionError::MqttState(StateError::ConnectionAborted),
-        Cause::Closed
+        Cause::Closed { in_handshake: false }
     )]
     #[case::refused_tcp(
         ConnectionError::Io(io::ErrorKind::ConnectionRefused.into()),
@@ -288,13 +311,29 @@ mod tests {
         Some("no client certificate was presented: give one with --cert and --key")
     )]
     #[case::closed_after_handshake(
-        Cause::Closed,
+        Cause::Closed { in_handshake: false },
         attempt(true, Some("pki/dev-1.pem"), false),
         Some(
-            "the broker refused the client certificate pki/dev-1.pem (it closed the connection during or right after the TLS handshake"
+            "the broker refused the client certificate pki/dev-1.pem (it closed the connection right after the TLS handshake"
         )
     )]
-    #[case::closed_in_plain_text(Cause::Closed, attempt(false, None, false), None)]
+    #[case::closed_in_handshake(
+        Cause::Closed { in_handshake: true },
+        attempt(true, Some("pki/dev-1.pem"), false),
+        Some(
+            "the broker refused the client certificate pki/dev-1.pem, or does not speak TLS on this port: it closed the connection during the TLS handshake"
+        )
+    )]
+    #[case::closed_in_handshake_without_certificate(
+        Cause::Closed { in_handshake: true },
+        attempt(true, None, false),
+        Some("it does not speak TLS on this port, or wants a client certificate (--cert and --key)")
+    )]
+    #[case::closed_in_plain_text(
+        Cause::Closed { in_handshake: false },
+        attempt(false, None, false),
+        None
+    )]
     #[case::other_alert(
         Cause::Alert(AlertDescription::ProtocolVersion),
         attempt(true, Some("c.pem"), false),

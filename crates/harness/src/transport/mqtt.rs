@@ -176,7 +176,7 @@ impl Dial {
                 self.tls
                     .shared_identity()
                     .and_then(|id| self.tls.rustls_offering(id, alpn))
-                    .map_err(|e| format!("the client certificate: {e}"))
+                    .map_err(|e| e.to_string())
             })
             .clone()
     }

@@ -30,8 +30,8 @@ use jobcert_harness::verdict::assess_diff;
 pub struct DiffArgs {
     /// The capture (`.jsonl`, or gzip-compressed `.jsonl.gz`).
     capture: PathBuf,
-    /// The primary's data plane (`http://` or `mqtt://`; twice for a capture of both); without
-    /// it a reference server is started for the role.
+    /// The primary's data plane (`http(s)://`, `mqtt(s)://` or `ws(s)://`; twice for a capture
+    /// of both); without it a reference server is started for the role.
     #[arg(long)]
     primary: Vec<String>,
     /// The primary's control plane.

@@ -30,7 +30,8 @@ use tokio::sync::watch;
 pub struct FleetArgs {
     /// The fleet scenario file.
     scenario: PathBuf,
-    /// Data-plane URL (`http://` or `mqtt://`); without it the reference server is started.
+    /// Data-plane URL (`http(s)://`, `mqtt(s)://` or `ws(s)://`); without it the reference server
+    /// is started.
     #[arg(long)]
     target: Option<String>,
     /// Control-plane URL of the target, used to create things and jobs.

@@ -31,8 +31,8 @@ const CLOCK_TOLERANCE: f64 = 0.01;
 pub struct ReplayArgs {
     /// The capture (`.jsonl`, or gzip-compressed `.jsonl.gz`).
     capture: PathBuf,
-    /// Data-plane URL (`http://` or `mqtt://`); give it twice (one of each) for a capture of
-    /// both transports. Without it the reference server is started.
+    /// Data-plane URL (`http(s)://`, `mqtt(s)://` or `ws(s)://`); give it twice (one of each)
+    /// for a capture of both transports. Without it the reference server is started.
     #[arg(long)]
     target: Vec<String>,
     /// Control-plane URL of the target, used to recreate the capture's things and jobs.
@@ -226,7 +226,7 @@ async fn execute(args: ReplayArgs) -> anyhow::Result<bool> {
         bail!("the capture holds HTTP exchanges; give an http:// --target for them");
     }
     if wants_mqtt && !has(false) {
-        bail!("the capture holds MQTT exchanges; give an mqtt:// --target for them");
+        bail!("the capture holds MQTT exchanges; give an mqtt(s):// or ws(s):// --target for them");
     }
     let tls = args.tls.load()?;
     let target_of = |data: DataPlane| Target {

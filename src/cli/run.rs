@@ -44,8 +44,8 @@ const DEFAULT_PROGRESS_EVERY_S: u64 = 30;
 /// Options of `jobcert run`.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Against another implementation: --target (its data plane, http:// or \
-mqtt://) and --control (its control plane, which seeds things and jobs); AWS_ACCESS_KEY_ID and \
+    after_help = "Against another implementation: --target (its data plane, http://, \
+https://, mqtt://, mqtts://, ws:// or wss://) and --control (its control plane, which seeds things and jobs); AWS_ACCESS_KEY_ID and \
 AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN) in the environment to sign requests with SigV4 \
 (any values for an emulator; region from --region or AWS_REGION); --target-time-scale 1 for a \
 real clock. Timer cases then wait minutes of real time: the whole suite takes about 10 minutes \

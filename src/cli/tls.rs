@@ -10,11 +10,12 @@ use jobcert_harness::transport::tls::{ClientTls, IdentityFiles, THING_PLACEHOLDE
 /// TLS options of a command that talks to a target.
 #[derive(Debug, Clone, Args)]
 pub struct TlsArgs {
-    /// Trust only these CA certificates (PEM) for `https://` targets, instead of the system's.
+    /// Trust only these CA certificates (PEM) for `https://`, `mqtts://` and `wss://` targets,
+    /// instead of the system's.
     #[arg(long, value_name = "FILE", conflicts_with = "insecure")]
     ca: Option<PathBuf>,
-    /// Client certificate (PEM) presented to the data plane; `{thing}` in the path names each
-    /// device's own (`--cert 'pki/{thing}.pem'`).
+    /// Client certificate (PEM) presented to the data plane (`https://`, `mqtts://`, `wss://`);
+    /// `{thing}` in the path names each device's own (`--cert 'pki/{thing}.pem'`).
     #[arg(long, value_name = "FILE", requires = "key")]
     cert: Option<String>,
     /// The client certificate's private key (PEM); `{thing}` as in `--cert`.

@@ -2,7 +2,7 @@
 
 use std::fs::{self, File};
 use std::net::{SocketAddr, TcpStream};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -34,11 +34,14 @@ pub fn mosquitto() -> PathBuf {
     )
 }
 
-/// A mosquitto broker on a free loopback port; killed on drop (before its scratch directory is
-/// removed: fields drop in order).
+/// A mosquitto broker on a free loopback port (and, when asked, MQTT over TLS and over secure
+/// WebSockets on two more); killed on drop (before its scratch directory is removed: fields
+/// drop in order).
 pub struct Mosquitto {
     _child: Reaped,
     port: u16,
+    /// The ports of MQTT over TLS and of MQTT over secure WebSockets.
+    tls_ports: Option<(u16, u16)>,
     _dir: TempDir,
 }
 
@@ -48,18 +51,46 @@ impl Mosquitto {
     /// The free port is found by binding port 0 and releasing it; if another process takes it
     /// first, the broker exits and the next attempt picks another port.
     pub fn start() -> Self {
+        Self::launch(None)
+    }
+
+    /// [`Self::start`], with two more listeners speaking MQTT over TLS and over secure
+    /// WebSockets with the server certificate of the `jobcert pki` folder `pki`, each requiring
+    /// a client certificate issued by its CA.
+    pub fn start_with_tls(pki: &Path) -> Self {
+        Self::launch(Some(pki))
+    }
+
+    fn launch(pki: Option<&Path>) -> Self {
         let binary = mosquitto();
         let dir = scratch("mosquitto");
         let mut failures = Vec::new();
         for attempt in 1..=3 {
             let port = free_port();
+            let tls_ports = pki.map(|_| (free_port(), free_port()));
             let conf = dir.path().join(format!("mosquitto-{attempt}.conf"));
             let log = dir.path().join(format!("mosquitto-{attempt}.log"));
-            fs::write(
-                &conf,
-                format!("listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\nset_tcp_nodelay true\nmax_queued_messages 10000\n"),
-            )
-            .expect("write the mosquitto config");
+            let mut text = format!(
+                "per_listener_settings false\nallow_anonymous true\npersistence false\n\
+                 set_tcp_nodelay true\nmax_queued_messages 10000\nlistener {port} 127.0.0.1\n"
+            );
+            if let (Some(pki), Some((mqtts, wss))) = (pki, tls_ports) {
+                let at = |name: &str| pki.join(name).display().to_string();
+                // Started as root, mosquitto would drop to its own user, who cannot read the
+                // scratch folder's key; as anyone else, this line does nothing.
+                text.push_str("user root\n");
+                let files = format!(
+                    "cafile {}\ncertfile {}\nkeyfile {}\nrequire_certificate true\n",
+                    at("ca.pem"),
+                    at("server.pem"),
+                    at("server.key")
+                );
+                text.push_str(&format!("listener {mqtts} 127.0.0.1\n{files}"));
+                text.push_str(&format!(
+                    "listener {wss} 127.0.0.1\nprotocol websockets\n{files}"
+                ));
+            }
+            fs::write(&conf, text).expect("write the mosquitto config");
             let out = File::create(&log).expect("create the mosquitto log");
             let err = out.try_clone().expect("clone the mosquitto log handle");
             let mut child = Reaped(
@@ -72,11 +103,15 @@ impl Mosquitto {
                     .spawn()
                     .unwrap_or_else(|e| panic!("{} starts: {e}", binary.display())),
             );
-            match wait_until_listening(&mut child.0, port) {
+            let listening = std::iter::once(port)
+                .chain(tls_ports.into_iter().flat_map(|(a, b)| [a, b]))
+                .try_for_each(|p| wait_until_listening(&mut child.0, p));
+            match listening {
                 Ok(()) => {
                     return Self {
                         _child: child,
                         port,
+                        tls_ports,
                         _dir: dir,
                     };
                 }
@@ -98,6 +133,18 @@ impl Mosquitto {
     /// `mqtt://127.0.0.1:PORT`.
     pub fn url(&self) -> String {
         format!("mqtt://127.0.0.1:{}", self.port)
+    }
+
+    /// `mqtts://127.0.0.1:PORT` of the TLS listener.
+    pub fn tls_url(&self) -> String {
+        let (port, _) = self.tls_ports.expect("started with TLS listeners");
+        format!("mqtts://127.0.0.1:{port}")
+    }
+
+    /// `wss://127.0.0.1:PORT/mqtt` of the secure WebSocket listener.
+    pub fn wss_url(&self) -> String {
+        let (_, port) = self.tls_ports.expect("started with TLS listeners");
+        format!("wss://127.0.0.1:{port}/mqtt")
     }
 }
 

@@ -208,6 +208,10 @@ fn an_mqtt_closed_loop_passes_with_exact_counts() {
             .is_some_and(|u| u.starts_with("mqtt://")),
         "{target}"
     );
+    assert!(
+        summary["record"].get("handshakes").is_none(),
+        "no TLS, no handshake cost"
+    );
 }
 
 const HTTP_OPEN: &str = "\

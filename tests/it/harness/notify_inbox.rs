@@ -52,7 +52,7 @@ async fn an_earlier_state_is_skipped_and_kept_for_a_later_step() {
     let origin = Instant::now();
     common::create_thing(&server, "dev").await;
     let device = MqttDevice::connect(
-        &Dial::new(Broker::tcp("127.0.0.1", port), None),
+        &Dial::new(Broker::tcp("127.0.0.1", port), None, Default::default()),
         "dev",
         origin,
         WAIT,

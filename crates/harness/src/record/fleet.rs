@@ -167,6 +167,50 @@ pub struct FleetRecord {
     /// For a replay: how much of the capture was played and where answers departed from it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replay: Option<ReplayTally>,
+    /// What bringing the devices online over TLS cost; absent when their connections are not
+    /// TLS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub handshakes: Option<Handshakes>,
+}
+
+/// The cost of the connect ramp over TLS: connections made (each with its own handshake),
+/// how long the ramp took, and the CPU time the harness process spent meanwhile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Handshakes {
+    /// Connections made, each with its TLS handshake (failed attempts are not counted).
+    pub count: u64,
+    /// Wall time from the first connection attempt to the last one's end, ms.
+    pub ramp_ms: u64,
+    /// CPU time (user and system) of the whole harness process over the ramp, ms: the
+    /// handshakes, and the work of the devices already online; absent off Linux.
+    pub process_cpu_ms: Option<u64>,
+}
+
+impl Handshakes {
+    /// Handshakes per second of the ramp.
+    pub fn per_second(&self) -> Option<f64> {
+        (self.ramp_ms > 0).then(|| self.count as f64 * 1000.0 / self.ramp_ms as f64)
+    }
+
+    /// Process CPU time per handshake, ms.
+    pub fn cpu_ms_each(&self) -> Option<f64> {
+        self.process_cpu_ms
+            .filter(|_| self.count > 0)
+            .map(|cpu| cpu as f64 / self.count as f64)
+    }
+
+    /// The ramps of shards run side by side, as one: handshakes and CPU time add up, the ramp
+    /// lasts as long as the longest.
+    fn merge(self, other: Self) -> Self {
+        Self {
+            count: self.count + other.count,
+            ramp_ms: self.ramp_ms.max(other.ramp_ms),
+            process_cpu_ms: self
+                .process_cpu_ms
+                .zip(other.process_cpu_ms)
+                .map(|(a, b)| a + b),
+        }
+    }
 }
 
 /// The harness process's resident memory.
@@ -211,6 +255,7 @@ impl FleetRecord {
             profile,
             memory: None,
             replay: None,
+            handshakes: None,
         }
     }
 
@@ -337,6 +382,10 @@ impl FleetRecord {
                 baseline_kib: a.baseline_kib + b.baseline_kib,
                 peak_kib: a.peak_kib + b.peak_kib,
             }),
+            (a, b) => a.or(b),
+        };
+        self.handshakes = match (self.handshakes, other.handshakes) {
+            (Some(a), Some(b)) => Some(a.merge(b)),
             (a, b) => a.or(b),
         };
         self.latency.merge(&other.latency);

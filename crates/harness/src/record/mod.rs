@@ -9,8 +9,8 @@ mod replay;
 mod run;
 
 pub use fleet::{
-    CONNECT, EXAMPLES_KEPT, Example, FleetRecord, Interval, Memory, SETUP_ERROR, Schedule, Shard,
-    Tally,
+    CONNECT, EXAMPLES_KEPT, Example, FleetRecord, Handshakes, Interval, Memory, SETUP_ERROR,
+    Schedule, Shard, Tally,
 };
 pub use latency::{LatencyBook, LatencyKey, hgrm, outcome_name};
 pub use recorder::{Kept, Recorder, Snapshot, epoch_ms};

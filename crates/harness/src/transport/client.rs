@@ -445,7 +445,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_device_that_never_connected_records_an_unsent_request() {
-        let dial = Dial::new(Broker::tcp("127.0.0.1", 1), None);
+        let dial = Dial::new(Broker::tcp("127.0.0.1", 1), None, Default::default());
         let mut client = DataClient::device(dial, Instant::now());
         assert!(client.share().is_none());
         let sent = input(json!({ "thingName": "a" }));

@@ -4,6 +4,7 @@
 //! through a [`DataClient`] and its control plane through a [`ControlClient`].
 
 pub mod binding;
+mod broker_refusal;
 pub mod client;
 pub mod control;
 mod exchange;

@@ -4,17 +4,20 @@
 //! (notifications) are kept for the steps that look for them.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS, Transport};
+use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS, TlsConfiguration, Transport};
+use rustls::ClientConfig;
 use serde_json::Value;
 use tokio::sync::{Notify, oneshot};
 
 use super::binding::MqttRequest;
+use super::broker_refusal::{Attempt, explain};
 use super::http::error_chain;
 use super::sigv4::Signer;
 use super::target::Broker;
+use super::tls::ClientTls;
 use crate::transport::{Exchange, FailureClass, Label, Outcome, WireRequest, WireResponse};
 
 /// Largest packet sent or accepted.
@@ -125,30 +128,72 @@ impl std::fmt::Debug for MqttDevice {
     }
 }
 
-/// How devices reach a broker: over TCP, or over WebSockets with the URL presigned (SigV4,
-/// `iotdevicegateway`) when there are credentials.
+/// How devices reach a broker: over TCP or TLS (`mqtts://`, each device presenting its own
+/// client certificate or the shared one), or over WebSockets, plain or TLS, with the URL
+/// presigned (SigV4, `iotdevicegateway`) when there are credentials.
 #[derive(Debug, Clone)]
 pub struct Dial {
     /// The broker.
     pub broker: Broker,
     /// Signs the WebSocket URL; unused over TCP.
     pub signer: Option<Signer>,
+    /// Trust and client certificates, for a TLS broker.
+    tls: ClientTls,
+    /// The configuration every device shares when none has a certificate of its own: built
+    /// once, by the first device to connect.
+    shared: Arc<OnceLock<Result<Arc<ClientConfig>, String>>>,
 }
 
 /// The SigV4 service name of AWS IoT's device gateway (MQTT over WebSockets).
 const GATEWAY_SERVICE: &str = "iotdevicegateway";
 
 impl Dial {
-    /// A dial to `broker`, signing with `signer` where the broker needs it.
-    pub fn new(broker: Broker, signer: Option<Signer>) -> Self {
-        Self { broker, signer }
+    /// A dial to `broker`, signing with `signer` where the broker needs it, speaking TLS as
+    /// `tls` says when the broker's URL is `mqtts://` or `wss://`.
+    pub fn new(broker: Broker, signer: Option<Signer>, tls: ClientTls) -> Self {
+        Self {
+            broker,
+            signer,
+            tls,
+            shared: Arc::default(),
+        }
+    }
+
+    /// The TLS configuration of `thing`'s connection. A certificate file of its own that
+    /// cannot be read is named here, before anything is sent.
+    fn tls_config(&self, thing: &str) -> Result<Arc<ClientConfig>, String> {
+        let alpn = self.broker.alpn();
+        let per_device = self.tls.identity.as_ref().is_some_and(|f| f.per_device());
+        if per_device {
+            return self
+                .tls
+                .device_identity(thing)
+                .and_then(|id| self.tls.rustls_offering(id, alpn))
+                .map_err(|e| format!("the client certificate of {thing}: {e}"));
+        }
+        self.shared
+            .get_or_init(|| {
+                self.tls
+                    .shared_identity()
+                    .and_then(|id| self.tls.rustls_offering(id, alpn))
+                    .map_err(|e| e.to_string())
+            })
+            .clone()
     }
 
     /// The connection options of client `id`: a fresh signature for each connection.
     fn options(&self, id: &str) -> Result<MqttOptions, String> {
         let b = &self.broker;
+        let tls = match b.tls {
+            true => Some(TlsConfiguration::Rustls(self.tls_config(id)?)),
+            false => None,
+        };
         if b.websocket.is_none() {
-            return Ok(MqttOptions::new(id, b.host.clone(), b.port));
+            let mut options = MqttOptions::new(id, b.host.clone(), b.port);
+            if let Some(tls) = tls {
+                options.set_transport(Transport::Tls(tls));
+            }
+            return Ok(options);
         }
         let url = match &self.signer {
             Some(s) => s
@@ -157,8 +202,22 @@ impl Dial {
             None => b.url(),
         };
         let mut options = MqttOptions::new(id, url, b.port);
-        options.set_transport(Transport::Ws);
+        options.set_transport(match tls {
+            Some(tls) => Transport::Wss(tls),
+            None => Transport::Ws,
+        });
         Ok(options)
+    }
+
+    /// What connecting as `thing` attempts, for the words of a refusal.
+    fn attempt(&self, thing: &str) -> Attempt {
+        let b = &self.broker;
+        Attempt {
+            host: b.host.clone(),
+            tls: b.tls,
+            signed: b.websocket.is_some() && self.signer.is_some(),
+            certificate: b.tls.then(|| self.tls.certificate_path(thing)).flatten(),
+        }
     }
 }
 
@@ -174,7 +233,10 @@ impl MqttDevice {
         heard: Option<Heard>,
     ) -> Result<Self, String> {
         let endpoint = dial.broker.url();
-        let mut options = dial.options(thing)?;
+        let mut options = dial
+            .options(thing)
+            .map_err(|e| format!("no connection to {endpoint}: {e}"))?;
+        let attempt = dial.attempt(thing);
         options.set_keep_alive(Duration::from_secs(30));
         options.set_max_packet_size(MAX_PACKET, MAX_PACKET);
         options.set_inflight(10);
@@ -191,8 +253,10 @@ impl MqttDevice {
         let inbox = mailbox.clone();
         let task = tokio::spawn(async move {
             let mut subscribed_tx = Some(subscribed_tx);
+            let mut acknowledged = false;
             loop {
                 match events.poll().await {
+                    Ok(Event::Incoming(Packet::ConnAck(_))) => acknowledged = true,
                     Ok(Event::Incoming(Packet::SubAck(_))) => {
                         if let Some(tx) = subscribed_tx.take() {
                             let _ = tx.send(Ok(()));
@@ -206,10 +270,14 @@ impl MqttDevice {
                     Ok(_) => {}
                     Err(e) => {
                         tracing::debug!("device connection ended: {e}");
-                        // A connection refused before it was up says why (a WebSocket
-                        // upgrade refused for its signature, say).
+                        // A connection refused before it was up says why (a certificate
+                        // refused either way, a WebSocket upgrade refused for its signature).
                         if let Some(tx) = subscribed_tx.take() {
-                            let _ = tx.send(Err(error_chain(&e)));
+                            let words = match acknowledged {
+                                false => explain(&e, &attempt),
+                                true => error_chain(&e),
+                            };
+                            let _ = tx.send(Err(words));
                         }
                         // Waiters see their reply channel close: a transport failure.
                         inbox
@@ -420,7 +488,7 @@ impl MqttTransport {
         Self { heard, ..self }
     }
 
-    /// `mqtt://host:port` (or `ws://host:port/path`).
+    /// The broker's URL, its scheme as given (`mqtt://`, `mqtts://`, `ws://`, `wss://`).
     pub fn endpoint(&self) -> String {
         self.dial.broker.url()
     }
@@ -499,5 +567,51 @@ impl MqttTransport {
         for (_, d) in devices.drain() {
             d.close();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rstest::rstest;
+
+    use super::*;
+    use crate::transport::DataPlane;
+    use crate::transport::tls::{IdentityFiles, Trust};
+
+    fn dial(url: &str, identity: Option<IdentityFiles>) -> Dial {
+        let Ok(DataPlane::Mqtt(broker)) = DataPlane::parse(url) else {
+            panic!("{url} is a broker")
+        };
+        let tls = ClientTls {
+            trust: Trust::Insecure,
+            identity,
+        };
+        Dial::new(broker, None, tls)
+    }
+
+    #[rstest]
+    #[case("mqtts://iot.example.com:443", &[b"x-amzn-mqtt-ca".as_slice()])]
+    #[case("mqtts://iot.example.com:8883", &[])]
+    #[case("mqtts://127.0.0.1:8443", &[])]
+    #[case("wss://iot.example.com/mqtt", &[])]
+    fn devices_offer_aws_iot_s_alpn_on_port_443_only(#[case] url: &str, #[case] alpn: &[&[u8]]) {
+        let config = dial(url, None).tls_config("dev-1").unwrap();
+        assert_eq!(config.alpn_protocols, alpn, "{url}");
+    }
+
+    #[test]
+    fn a_device_s_missing_certificate_is_named_before_anything_is_sent() {
+        let template = IdentityFiles {
+            cert: "/nonexistent/{thing}.pem".into(),
+            key: "/nonexistent/{thing}.key".into(),
+        };
+        let e = dial("mqtts://127.0.0.1:8883", Some(template))
+            .options("dev-1")
+            .unwrap_err();
+        assert!(
+            e.starts_with("the client certificate of dev-1: /nonexistent/dev-1.pem:"),
+            "{e}"
+        );
+        assert!(dial("mqtt://127.0.0.1:1883", None).options("dev-1").is_ok());
     }
 }

@@ -40,9 +40,6 @@ pub enum TargetError {
     /// A query or fragment, which a base URL cannot carry.
     #[error("{0}: a base URL has no query or fragment")]
     NotABase(String),
-    /// `mqtts://`: the MQTT transport speaks plain TCP only.
-    #[error("{0}: MQTT over TLS is not supported; use mqtt://")]
-    MqttTls(String),
 }
 
 /// An MQTT broker carrying the Jobs topics.
@@ -54,31 +51,45 @@ pub struct Broker {
     pub port: u16,
     /// The path of MQTT over WebSockets (`/mqtt` at AWS IoT); none for MQTT over TCP.
     pub websocket: Option<String>,
+    /// Whether the connection is TLS (`mqtts://`, `wss://`).
+    pub tls: bool,
 }
 
 impl Broker {
-    /// A broker speaking MQTT over TCP.
+    /// A broker speaking MQTT over plain TCP.
     pub fn tcp(host: impl Into<String>, port: u16) -> Self {
         Self {
             host: host.into(),
             port,
             websocket: None,
+            tls: false,
         }
     }
 
-    /// `mqtt://host:port` (or `ws://host:port/path`), as records name it.
+    /// `mqtt://`, `mqtts://`, `ws://…/path` or `wss://…/path`, as records name it.
     pub fn url(&self) -> String {
         let host = if self.host.contains(':') {
             format!("[{}]", self.host)
         } else {
             self.host.clone()
         };
+        let s = if self.tls { "s" } else { "" };
         match &self.websocket {
-            Some(path) => format!("ws://{host}:{}{path}", self.port),
-            None => format!("mqtt://{host}:{}", self.port),
+            Some(path) => format!("ws{s}://{host}:{}{path}", self.port),
+            None => format!("mqtt{s}://{host}:{}", self.port),
         }
     }
+
+    /// The ALPN protocol offered in the TLS handshake: AWS IoT serves MQTT over TLS on port
+    /// 443 only to a client that offers `x-amzn-mqtt-ca` (as its Device SDKs do); elsewhere,
+    /// and over WebSockets (plain HTTPS on 443), none is offered.
+    pub fn alpn(&self) -> Option<&'static [u8]> {
+        (self.tls && self.websocket.is_none() && self.port == HTTPS_PORT).then_some(AWS_MQTT_ALPN)
+    }
 }
+
+/// The ALPN protocol of MQTT over TLS on port 443 at AWS IoT (spec §3.1).
+pub const AWS_MQTT_ALPN: &[u8] = b"x-amzn-mqtt-ca";
 
 /// Where device requests go.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,28 +101,34 @@ pub enum DataPlane {
 }
 
 impl DataPlane {
-    /// Parses an `http://`, `https://`, `mqtt://` or `ws://` (MQTT over WebSockets) URL (MQTT's
-    /// port defaults to 1883, WebSockets' to 80).
+    /// Parses an `http://`, `https://`, `mqtt://`, `mqtts://` (MQTT over TLS), `ws://` or
+    /// `wss://` (MQTT over WebSockets) URL. MQTT's port defaults to 1883, over TLS to 8883;
+    /// WebSockets' to 80, over TLS to 443.
     pub fn parse(text: &str) -> Result<Self, TargetError> {
-        const EXPECTED: &str = "an http://, https://, mqtt:// or ws://";
+        const EXPECTED: &str = "an http://, https://, mqtt://, mqtts://, ws:// or wss://";
         let url = parse(text)?;
         match url.scheme() {
             "http" | "https" => base(text, &url, DATA_SERVICE).map(Self::Http),
-            "mqtt" | "ws" => {
+            scheme @ ("mqtt" | "mqtts" | "ws" | "wss") => {
                 let host = match url.host() {
                     Some(url::Host::Ipv6(a)) => a.to_string(),
                     Some(h) => h.to_string(),
                     None => return Err(TargetError::NoHost(text.to_string())),
                 };
-                let websocket = (url.scheme() == "ws").then(|| url.path().to_string());
-                let port = url.port_or_known_default().unwrap_or(MQTT_PORT);
+                let websocket = scheme.starts_with("ws").then(|| url.path().to_string());
+                let tls = matches!(scheme, "mqtts" | "wss");
+                let default = match scheme {
+                    "mqtts" => MQTTS_PORT,
+                    _ => MQTT_PORT,
+                };
+                let port = url.port_or_known_default().unwrap_or(default);
                 Ok(Self::Mqtt(Broker {
                     host,
                     port,
                     websocket,
+                    tls,
                 }))
             }
-            "mqtts" => Err(TargetError::MqttTls(text.to_string())),
             _ => Err(TargetError::Scheme {
                 url: text.to_string(),
                 expected: EXPECTED,
@@ -138,6 +155,10 @@ impl DataPlane {
 
 /// The IANA port of plain MQTT.
 const MQTT_PORT: u16 = 1883;
+/// The IANA port of MQTT over TLS.
+const MQTTS_PORT: u16 = 8883;
+/// HTTPS's port, where AWS IoT also serves MQTT over TLS (with ALPN) and over WebSockets.
+const HTTPS_PORT: u16 = 443;
 
 /// Parses the control plane's `http://` or `https://` URL.
 pub fn control_plane(text: &str) -> Result<Endpoint, TargetError> {
@@ -280,6 +301,13 @@ mod tests {
         })
     }
 
+    fn tls(plane: DataPlane) -> DataPlane {
+        match plane {
+            DataPlane::Mqtt(b) => DataPlane::Mqtt(Broker { tls: true, ..b }),
+            http => http,
+        }
+    }
+
     #[rstest]
     #[case("http://127.0.0.1:9080", http("http://127.0.0.1:9080"))]
     #[case("http://127.0.0.1:9080/", http("http://127.0.0.1:9080"))]
@@ -291,6 +319,12 @@ mod tests {
     #[case("mqtt://[::1]:1885", mqtt("::1", 1885))]
     #[case("ws://127.0.0.1:8080/mqtt", ws("127.0.0.1", 8080, "/mqtt"))]
     #[case("ws://gateway/mqtt", ws("gateway", 80, "/mqtt"))]
+    #[case("mqtts://127.0.0.1:8884", tls(mqtt("127.0.0.1", 8884)))]
+    #[case("mqtts://broker", tls(mqtt("broker", 8883)))]
+    #[case("mqtts://iot.example.com:443", tls(mqtt("iot.example.com", 443)))]
+    #[case("mqtts://[::1]", tls(mqtt("::1", 8883)))]
+    #[case("wss://gateway/mqtt", tls(ws("gateway", 443, "/mqtt")))]
+    #[case("wss://127.0.0.1:8443/mqtt", tls(ws("127.0.0.1", 8443, "/mqtt")))]
     fn data_planes_parse(#[case] text: &str, #[case] expected: DataPlane) {
         assert_eq!(DataPlane::parse(text), Ok(expected));
     }
@@ -298,7 +332,11 @@ mod tests {
     #[rstest]
     #[case("localhost:9080", "expected an http://")]
     #[case("ftp://h/", "expected an http://")]
-    #[case("mqtts://h:8883", "MQTT over TLS is not supported")]
+    #[case(
+        "mqtt+tls://h:8883",
+        "expected an http://, https://, mqtt://, mqtts://"
+    )]
+    #[case("mqtts:///", "names no host")]
     #[case("http://h:99999", "not a URL")]
     #[case("http://h/?q=1", "no query or fragment")]
     #[case("mqtt:///", "names no host")]
@@ -320,12 +358,33 @@ mod tests {
         }
     }
 
-    #[test]
-    fn urls_name_the_data_plane_as_given() {
-        assert_eq!(mqtt("::1", 1).url(), "mqtt://[::1]:1");
-        assert_eq!(mqtt("h", 2).url(), "mqtt://h:2");
-        assert_eq!(http("http://h").url(), "http://h");
-        assert_eq!(mqtt("h", 2).binding(), Binding::Mqtt);
+    #[rstest]
+    #[case(mqtt("::1", 1), "mqtt://[::1]:1")]
+    #[case(mqtt("h", 2), "mqtt://h:2")]
+    #[case(tls(mqtt("h", 8883)), "mqtts://h:8883")]
+    #[case(ws("h", 80, "/mqtt"), "ws://h:80/mqtt")]
+    #[case(tls(ws("h", 443, "/mqtt")), "wss://h:443/mqtt")]
+    #[case(http("http://h"), "http://h")]
+    fn urls_keep_their_scheme(#[case] plane: DataPlane, #[case] url: &str) {
+        assert_eq!(plane.url(), url);
+        assert_eq!(DataPlane::parse(url).map(|p| p.url()), Ok(url.to_string()));
+    }
+
+    #[rstest]
+    #[case("mqtts://iot.example.com:443", Some(AWS_MQTT_ALPN))]
+    #[case("mqtts://iot.example.com", None)]
+    #[case("mqtts://127.0.0.1:8443", None)]
+    #[case("wss://iot.example.com/mqtt", None)]
+    #[case("mqtt://127.0.0.1:443", None)]
+    #[case("ws://127.0.0.1:443/mqtt", None)]
+    fn alpn_is_offered_for_mqtt_over_tls_on_443_only(
+        #[case] url: &str,
+        #[case] alpn: Option<&[u8]>,
+    ) {
+        let DataPlane::Mqtt(broker) = DataPlane::parse(url).unwrap() else {
+            panic!("{url} is a broker")
+        };
+        assert_eq!(broker.alpn(), alpn, "{url}");
     }
 
     fn target() -> Target {

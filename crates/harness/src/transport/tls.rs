@@ -165,6 +165,11 @@ impl ClientTls {
         }
     }
 
+    /// The client certificate file device `thing` presents, if any: a path, for messages.
+    pub fn certificate_path(&self, thing: &str) -> Option<PathBuf> {
+        self.identity.as_ref().map(|files| files.resolve(thing).0)
+    }
+
     /// `builder` trusting and presenting what this says, with `identity` in place of
     /// [`Self::shared_identity`] when given.
     pub fn reqwest(
@@ -197,6 +202,15 @@ impl ClientTls {
 
     /// A rustls client configuration for one connection presenting `identity`.
     pub fn rustls(&self, identity: Option<Identity>) -> Result<Arc<ClientConfig>, TlsError> {
+        self.rustls_offering(identity, None)
+    }
+
+    /// [`Self::rustls`], offering the ALPN protocol `alpn` in the handshake when given.
+    pub fn rustls_offering(
+        &self,
+        identity: Option<Identity>,
+        alpn: Option<&[u8]>,
+    ) -> Result<Arc<ClientConfig>, TlsError> {
         let builder = ClientConfig::builder_with_provider(provider())
             .with_safe_default_protocol_versions()
             .map_err(|e| TlsError::Config(e.to_string()))?;
@@ -215,12 +229,13 @@ impl ClientTls {
                 .dangerous()
                 .with_custom_certificate_verifier(Arc::new(AnyServerCertificate::new())),
         };
-        let config = match identity {
+        let mut config = match identity {
             Some(id) => builder
                 .with_client_auth_cert(id.chain, id.key)
                 .map_err(|e| TlsError::Config(format!("client certificate: {e}")))?,
             None => builder.with_no_client_auth(),
         };
+        config.alpn_protocols = alpn.into_iter().map(<[u8]>::to_vec).collect();
         Ok(Arc::new(config))
     }
 }

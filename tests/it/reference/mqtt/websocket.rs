@@ -84,7 +84,16 @@ async fn the_mqtt_suite_passes_over_signed_websockets_and_a_bad_signature_is_ref
                 .await
                 .unwrap();
         assert_ne!(ran.code, Some(0), "{ran}");
-        assert!(ran.stdout.contains("403 Forbidden"), "{secret:?}: {ran}");
+        assert!(
+            ran.stdout
+                .contains("the WebSocket upgrade was refused: 403 Forbidden: "),
+            "{secret:?}: {ran}"
+        );
+        let hint = match secret {
+            Some(_) => "the presigned URL's SigV4 signature was not accepted",
+            None => "the URL was not signed",
+        };
+        assert!(ran.stdout.contains(hint), "{secret:?}: {ran}");
         assert!(
             !ran.stdout.contains(SECRET) && !ran.stderr.contains(SECRET),
             "{ran}"

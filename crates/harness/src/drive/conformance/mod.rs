@@ -66,7 +66,7 @@ pub async fn run(
         DataPlane::Http(endpoint) => DataClient::pooled(http, endpoint.clone(), None),
         DataPlane::Mqtt(broker) => DataClient::per_thing(Arc::new(
             MqttTransport::new(
-                Dial::new(broker.clone(), target.signer.clone()),
+                Dial::new(broker.clone(), target.signer.clone(), target.tls.clone()),
                 settings.origin,
             )
             .hearing(settings.heard.clone()),

@@ -10,6 +10,7 @@ use super::Fleet;
 use super::draws::Draws;
 use crate::check::agent::{DeviceOracle, Judged, Started};
 use crate::scenario::fleet::{LoadModel, Program};
+use crate::transport::tls::THING_PLACEHOLDER;
 use crate::transport::{DataClient, Exchange, Label, Raw, Request};
 use jobcert_contract::Operation;
 
@@ -68,9 +69,14 @@ impl Agent {
             return true;
         };
         let ok = result.is_ok();
+        // Devices refused alike are counted under one class: their own names (in a
+        // certificate's path, say) are put back as the template.
+        let failure = result
+            .err()
+            .map(|e| e.replace(&self.thing, THING_PLACEHOLDER));
         fleet
             .recorder
-            .connect(started.elapsed().as_micros() as u64, result.err());
+            .connect(started.elapsed().as_micros() as u64, failure);
         ok
     }
 

@@ -23,7 +23,9 @@ use self::agent::Agent;
 use self::draws::Draws;
 use self::rollout::Rollout;
 use crate::finding::Profile;
-use crate::record::{FleetRecord, Kept, Memory, Recorder, Shard, Snapshot, TargetInfo, epoch_ms};
+use crate::record::{
+    FleetRecord, Handshakes, Kept, Memory, Recorder, Shard, Snapshot, TargetInfo, epoch_ms,
+};
 use crate::scenario::fleet::{Connections, FleetSpec, LoadModel, RolloutStart};
 use crate::transport::http::{Endpoint, HttpTransport};
 use crate::transport::http_conn::DeviceConnection;
@@ -89,6 +91,15 @@ pub struct Fleet {
     devices: u64,
     live: Option<watch::Sender<LiveStatus>>,
     heard: Option<Heard>,
+    /// Where devices send their requests.
+    plane: Plane,
+}
+
+/// Where devices send their requests: a broker, through one dial for all (so that a shared TLS
+/// configuration is built once), or an HTTP endpoint.
+enum Plane {
+    Broker(Box<Dial>),
+    Http(Endpoint),
 }
 
 /// Counts a request in flight while alive.
@@ -116,6 +127,16 @@ impl Fleet {
 
     fn binding(&self) -> Binding {
         self.target.binding()
+    }
+
+    /// Whether each device opens a TLS connection of its own (`mqtts://`, `wss://`, or
+    /// `https://` with a connection per device), whose handshakes the ramp then pays for.
+    fn tls_devices(&self) -> bool {
+        match (&self.plane, self.spec.http.connections) {
+            (Plane::Broker(dial), _) => dial.broker.tls,
+            (Plane::Http(e), Connections::PerDevice) => e.base.starts_with("https://"),
+            (Plane::Http(_), Connections::Pool) => false,
+        }
     }
 
     /// Real time for `seconds` of the target's clock.
@@ -199,6 +220,14 @@ pub async fn run(
         devices: things.len() as u64,
         live: settings.live.clone(),
         heard: settings.heard.clone(),
+        plane: match &target.data {
+            DataPlane::Mqtt(b) => Plane::Broker(Box::new(Dial::new(
+                b.clone(),
+                target.signer.clone(),
+                target.tls.clone(),
+            ))),
+            DataPlane::Http(e) => Plane::Http(e.clone()),
+        },
     });
     // The bound on the whole run, and the user's interrupt, both halt it.
     let bound = Duration::from_secs_f64(spec.run.max_duration_s);
@@ -340,14 +369,12 @@ async fn drive(fleet: &Arc<Fleet>, things: &[(u64, u64)], settings: &FleetSettin
 fn device_client(fleet: &Fleet, pool: &Arc<Semaphore>, thing: &str) -> DataClient {
     let pooled =
         |e: &Endpoint| DataClient::pooled(fleet.http.clone(), e.clone(), Some(pool.clone()));
-    match (&fleet.target.data, fleet.spec.http.connections) {
-        (DataPlane::Mqtt(broker), _) => DataClient::device(
-            Dial::new(broker.clone(), fleet.target.signer.clone()),
-            fleet.origin,
-        )
-        .hearing(fleet.heard.clone()),
-        (DataPlane::Http(e), Connections::Pool) => pooled(e),
-        (DataPlane::Http(e), Connections::PerDevice) => {
+    match (&fleet.plane, fleet.spec.http.connections) {
+        (Plane::Broker(dial), _) => {
+            DataClient::device(Dial::clone(dial), fleet.origin).hearing(fleet.heard.clone())
+        }
+        (Plane::Http(e), Connections::Pool) => pooled(e),
+        (Plane::Http(e), Connections::PerDevice) => {
             let signer = fleet.target.signer.clone();
             let own = if e.base.starts_with("https://") {
                 let tls = &fleet.target.tls;
@@ -364,7 +391,8 @@ fn device_client(fleet: &Fleet, pool: &Arc<Semaphore>, thing: &str) -> DataClien
     }
 }
 
-/// Connects every device at the connect rate and hands each one over when it is online.
+/// Connects every device at the connect rate and hands each one over when it is online; over
+/// TLS, records what the ramp's handshakes cost.
 async fn connect_all(
     fleet: Arc<Fleet>,
     agents: Vec<Agent>,
@@ -373,6 +401,7 @@ async fn connect_all(
 ) {
     let rate = fleet.spec.connect.rate * share;
     let start = Instant::now();
+    let cpu_before = super::process_cpu_ms();
     let handshakes = Arc::new(Semaphore::new(HANDSHAKES));
     let mut pending = JoinSet::new();
     for (k, mut agent) in agents.into_iter().enumerate() {
@@ -393,9 +422,23 @@ async fn connect_all(
             } else {
                 fleet.drained.fetch_add(1, Ordering::Relaxed);
             }
+            ok
         });
     }
-    while pending.join_next().await.is_some() {}
+    let mut made = 0;
+    while let Some(ok) = pending.join_next().await {
+        made += u64::from(ok.unwrap_or(false));
+    }
+    if fleet.tls_devices() {
+        let cost = Handshakes {
+            count: made,
+            ramp_ms: start.elapsed().as_millis() as u64,
+            process_cpu_ms: super::process_cpu_ms()
+                .zip(cpu_before)
+                .map(|(after, before)| after.saturating_sub(before)),
+        };
+        fleet.recorder.update(|r| r.handshakes = Some(cost));
+    }
 }
 
 /// Cuts the recorder's intervals at every whole wall-clock second.

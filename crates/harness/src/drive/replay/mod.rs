@@ -265,7 +265,7 @@ impl Replay {
             .chain(&targets.secondary)
             .find_map(|t| match &t.data {
                 DataPlane::Mqtt(b) => Some(Arc::new(MqttTransport::new(
-                    Dial::new(b.clone(), t.signer.clone()),
+                    Dial::new(b.clone(), t.signer.clone(), t.tls.clone()),
                     origin,
                 ))),
                 DataPlane::Http(_) => None,

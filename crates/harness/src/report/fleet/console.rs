@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use super::{FleetReport, number, stats, throughput};
+use super::{FleetReport, handshakes_text, number, stats, throughput};
 use crate::finding::Severity;
 use crate::record::FleetRecord;
 use crate::report::kit::{Paint, Tone, paint, passed_word};
@@ -47,6 +47,9 @@ fn rates(out: &mut String, record: &FleetRecord) {
         "requests: {} in {:.1} s, {rate}; {} devices ({} connected), {} jobs",
         t.requests, t.seconds, record.devices, record.connected, record.jobs
     );
+    if let Some(h) = &record.handshakes {
+        let _ = writeln!(out, "TLS connect ramp: {}", handshakes_text(h));
+    }
     let s = &record.schedule;
     if s.intended > 0 || s.target_rate.is_some() {
         let target = s

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use crate::finding::{Finding, Profile};
-use crate::record::{FleetRecord, Interval, LatencyBook, Memory, Schedule, Shard};
+use crate::record::{FleetRecord, Handshakes, Interval, LatencyBook, Memory, Schedule, Shard};
 use crate::scenario::fleet::{Bound, LatencyThreshold, Thresholds};
 use crate::transport::{Exchange, Outcome, Timing, WireRequest, WireResponse};
 use crate::verdict::fleet::{FleetVerdict, assess_fleet};
@@ -184,6 +184,11 @@ pub fn sample() -> (FleetRecord, FleetVerdict) {
             peak_kib: 65_536,
         }),
         replay: None,
+        handshakes: Some(Handshakes {
+            count: 40,
+            ramp_ms: 2000,
+            process_cpu_ms: Some(120),
+        }),
     };
     tally_findings(&mut record);
     let verdict = assess_fleet(&record);

@@ -4,7 +4,9 @@
 use std::collections::BTreeMap;
 use std::fmt::{self, Write};
 
-use super::{FleetReport, chart, evidence, number, shards_text, stats, throughput};
+use super::{
+    FleetReport, chart, evidence, handshakes_text, number, shards_text, stats, throughput,
+};
 use crate::finding::Severity;
 use crate::record::FleetRecord;
 use crate::report::kit::{
@@ -57,6 +59,9 @@ fn facts(record: &FleetRecord) -> Vec<(&'static str, String)> {
         ),
         ("Schedule", schedule_text(record)),
     ]);
+    if let Some(h) = &record.handshakes {
+        rows.push(("TLS connect ramp", handshakes_text(h)));
+    }
     if let Some(m) = record.memory {
         rows.push((
             "Harness memory",

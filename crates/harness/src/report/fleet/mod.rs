@@ -22,7 +22,7 @@ pub use console::console;
 pub use summary::{ReadError, read_record};
 
 use super::{file_part, unanswered};
-use crate::record::{FleetRecord, LatencyKey, Shard, hgrm};
+use crate::record::{FleetRecord, Handshakes, LatencyKey, Shard, hgrm};
 use crate::transport::{Exchange, Outcome, redact};
 use crate::verdict::fleet::FleetVerdict;
 
@@ -124,6 +124,28 @@ fn number(v: f64) -> String {
     text.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
+/// The cost of a TLS connect ramp, e.g. `40 handshakes in 2 s, 20.0/s; 3.00 ms of CPU per
+/// handshake (the whole harness process's CPU time over the ramp)`.
+fn handshakes_text(h: &Handshakes) -> String {
+    let rate = h
+        .per_second()
+        .map_or_else(|| "-".to_string(), |r| format!("{r:.1}/s"));
+    let cpu = h.cpu_ms_each().map_or_else(
+        || "CPU per handshake unknown".to_string(),
+        |ms| {
+            format!(
+                "{ms:.2} ms of CPU per handshake (the whole harness process's CPU time over \
+                 the ramp)"
+            )
+        },
+    );
+    format!(
+        "{} handshakes in {} s, {rate}; {cpu}",
+        h.count,
+        number(h.ramp_ms as f64 / 1000.0)
+    )
+}
+
 /// The shards a record holds, e.g. `0/4, 2/4`, or `whole run`.
 fn shards_text(shards: &[Shard]) -> String {
     if shards == [Shard::WHOLE] {
@@ -176,7 +198,27 @@ fn header_lines(mark: char, headers: &[(String, String)]) -> impl Iterator<Item 
 
 #[cfg(test)]
 mod tests {
+    use rstest::rstest;
+
     use super::*;
+
+    #[rstest]
+    #[case(
+        Handshakes { count: 40, ramp_ms: 2000, process_cpu_ms: Some(120) },
+        "40 handshakes in 2 s, 20.0/s; 3.00 ms of CPU per handshake (the whole harness process's"
+    )]
+    #[case(
+        Handshakes { count: 3, ramp_ms: 1500, process_cpu_ms: None },
+        "3 handshakes in 1.5 s, 2.0/s; CPU per handshake unknown"
+    )]
+    #[case(
+        Handshakes { count: 0, ramp_ms: 0, process_cpu_ms: Some(10) },
+        "0 handshakes in 0 s, -; CPU per handshake unknown"
+    )]
+    fn handshake_costs_read_as_rates(#[case] h: Handshakes, #[case] starts: &str) {
+        let text = handshakes_text(&h);
+        assert!(text.starts_with(starts), "{text}");
+    }
 
     #[test]
     fn write_all_writes_every_file() {

@@ -6,12 +6,16 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use jobcert_reference::ServeConfig;
+use jobcert_reference::sigv4::Credentials;
 use jobcert_reference::tls::{TlsFiles, client_config};
 use rumqttc::{AsyncClient, ConnectReturnCode, Event, MqttOptions, Packet, QoS};
 use rumqttc::{SubscribeReasonCode, TlsConfiguration, Transport};
 use serde_json::json;
 
 use crate::common::pki::Pki;
+use crate::common::process::{Process, Ran, args};
+use crate::common::{control_url, root, scratch, server_with};
 
 /// Longest any one step may take.
 const STEP: Duration = Duration::from_secs(10);
@@ -257,4 +261,131 @@ async fn with_a_server_certificate_mqtt_over_websockets_is_wss() {
             break;
         }
     }
+}
+
+/// Longest one suite run may take.
+const RUN_LIMIT: Duration = Duration::from_secs(300);
+
+/// `jobcert run` of the whole MQTT suite against `target`, with `extra` options and `env`.
+fn suite(target: &str, control: &str, extra: &[String], env: &[(&str, Option<&str>)]) -> Ran {
+    let dir = scratch("tls-suite");
+    let mut line: Vec<String> = [
+        "run",
+        "--target",
+        target,
+        "--control",
+        control,
+        "--target-time-scale",
+        "600",
+        "--deadline-ms",
+        "5000",
+        "--report-dir",
+    ]
+    .map(String::from)
+    .to_vec();
+    line.push(dir.path().join("reports").display().to_string());
+    line.extend(extra.iter().cloned());
+    Process::spawn_env(&args(&line), &root(), &dir, env).finish(RUN_LIMIT)
+}
+
+#[test]
+fn the_mqtt_suite_passes_over_the_reference_s_mqtts_listener() {
+    let pki = Pki::init();
+    pki.issue("suite", None);
+    let server = serve(&pki, &["--time-scale", "600"]);
+    let url = server.mqtts.clone().expect("an mqtts line");
+    let presenting = |ca: &str| {
+        vec![
+            "--ca".to_string(),
+            pki.arg(ca),
+            "--cert".to_string(),
+            pki.arg("suite.pem"),
+            "--key".to_string(),
+            pki.arg("suite.key"),
+        ]
+    };
+    let ran = suite(&url, &server.control, &presenting("ca.pem"), &[]);
+    assert_eq!(ran.code, Some(0), "{ran}");
+    assert!(ran.stdout.contains("verdict: PASS"), "{ran}");
+
+    // Trusting another CA, the run stops at its first TLS connection (the control plane's,
+    // whose certificate is the same) and names the cause.
+    let other = Pki::init();
+    let mut wrong = presenting("ca.pem");
+    wrong[1] = other.arg("ca.pem");
+    let mut only = wrong.clone();
+    only.extend([
+        "--only".to_string(),
+        "start-next/nothing-pending".to_string(),
+    ]);
+    let ran = suite(&url, &server.control, &only, &[]);
+    assert_ne!(ran.code, Some(0), "{ran}");
+    assert!(ran.stdout.contains("UnknownIssuer"), "{ran}");
+    assert!(ran.stdout.contains("give its CA with --ca"), "{ran}");
+}
+
+const KEY: &str = "AKIDWSSEXAMPLE";
+const SECRET: &str = "wss-secret-never-written";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_mqtt_suite_passes_over_signed_secure_websockets_and_a_bad_signature_is_refused() {
+    let pki = Pki::init();
+    let server = server_with(ServeConfig {
+        mqtt_ws: Some("127.0.0.1:0".parse().unwrap()),
+        sigv4: Some(Credentials::new(KEY, SECRET)),
+        tls: Some(TlsFiles {
+            cert: pki.file("server.pem"),
+            key: pki.file("server.key"),
+        }),
+        time_scale: 600.0,
+        ..ServeConfig::default()
+    })
+    .await;
+    let target = format!(
+        "wss://{}/mqtt",
+        server.mqtt_ws().expect("a WebSocket listener")
+    );
+    let control = control_url(&server).replace("http://", "https://");
+    let ca = vec!["--ca".to_string(), pki.arg("ca.pem")];
+    for (secret, only) in [
+        (SECRET, None),
+        ("another-secret", Some("start-next/nothing-pending")),
+    ] {
+        let (t, c, mut extra) = (target.clone(), control.clone(), ca.clone());
+        extra.extend(
+            only.map(|o| ["--only".to_string(), o.to_string()])
+                .into_iter()
+                .flatten(),
+        );
+        let ran = tokio::task::spawn_blocking(move || {
+            suite(
+                &t,
+                &c,
+                &extra,
+                &[
+                    ("AWS_ACCESS_KEY_ID", Some(KEY)),
+                    ("AWS_SECRET_ACCESS_KEY", Some(secret)),
+                    ("AWS_REGION", Some("us-east-1")),
+                ],
+            )
+        })
+        .await
+        .unwrap();
+        if secret == SECRET {
+            assert_eq!(ran.code, Some(0), "{ran}");
+            assert!(ran.stdout.contains("verdict: PASS"), "{ran}");
+        } else {
+            assert_ne!(ran.code, Some(0), "{ran}");
+            assert!(
+                ran.stdout
+                    .contains("the WebSocket upgrade was refused: 403 Forbidden: "),
+                "{ran}"
+            );
+        }
+        assert!(
+            !ran.stdout.contains(SECRET) && !ran.stderr.contains(SECRET),
+            "{ran}"
+        );
+    }
+    server.shutdown().await;
 }

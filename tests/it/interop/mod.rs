@@ -4,6 +4,7 @@
 //! `#[ignore]`d and fail when run without it.
 
 mod boto3;
+mod boto3_sigv4;
 mod device_sdk;
 mod proxied;
 mod rust_sdk;

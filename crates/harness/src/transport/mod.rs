@@ -6,6 +6,7 @@
 pub mod binding;
 pub mod client;
 pub mod control;
+mod credentials;
 mod exchange;
 pub mod http;
 mod http1;

@@ -86,13 +86,13 @@ impl ControlError {
         }
         match self.unsigned_evidence() {
             Some(evidence) => format!(
-                "the requests went out unsigned (no AWS credentials in the environment), and \
-                 {evidence}: a target that picks the service, or checks the caller, by the SigV4 \
+                "the requests went out unsigned (no AWS credentials in the environment or the \
+                 shared credentials file), and {evidence}: a target that picks the service, or checks the caller, by the SigV4 \
                  signature answers so; to sign, {HOW_TO_SIGN}"
             ),
             None => format!(
                 "{cause}; note that the requests went out unsigned (no AWS credentials in the \
-                 environment): if the target needs SigV4, {HOW_TO_SIGN}"
+                 environment or the shared credentials file): if the target needs SigV4, {HOW_TO_SIGN}"
             ),
         }
     }
@@ -370,7 +370,7 @@ mod tests {
         assert!(unsigned.contains(how), "{unsigned}");
         match evidence {
             Some(e) => assert!(
-                unsigned.contains(&format!("Likely cause: the requests went out unsigned (no AWS credentials in the environment), and {e}")),
+                unsigned.contains(&format!("Likely cause: the requests went out unsigned (no AWS credentials in the environment or the shared credentials file), and {e}")),
                 "{e:?} missing from: {unsigned}"
             ),
             None => assert!(

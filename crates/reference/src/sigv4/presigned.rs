@@ -1,8 +1,9 @@
 //! A SigV4 query-string signature (a presigned URL), as AWS IoT checks MQTT over WebSockets: the
 //! client signs `GET /mqtt` for the service `iotdevicegateway` and puts the signature in the
 //! query. AWS IoT's clients add a session token after signing (`X-Amz-Security-Token` is then
-//! not part of what was signed), others sign it too; both are accepted. The payload hash is that
-//! of the body (`UNSIGNED-PAYLOAD` also accepted, as some signers use it for presigned URLs).
+//! not part of what was signed), others sign it too; both are accepted, and when the server's
+//! credentials are temporary the token must be theirs. The payload hash is that of the body
+//! (`UNSIGNED-PAYLOAD` also accepted, as some signers use it for presigned URLs).
 
 use std::time::{Duration, SystemTime};
 
@@ -71,6 +72,11 @@ pub fn verify(
     let (key, credential_scope, [day, region, service]) = super::split_credential(credential)
         .ok_or_else(|| Refused::Incomplete("X-Amz-Credential is malformed.".into()))?;
     if key != credentials.access_key {
+        return Err(Refused::UnknownKey);
+    }
+    if let Some(ours) = &credentials.session_token
+        && get("X-Amz-Security-Token") != Some(ours.as_str())
+    {
         return Err(Refused::UnknownKey);
     }
     scope.check(day, region, service, stamp)?;
@@ -180,6 +186,12 @@ mod tests {
             ..request
         };
         assert_eq!(verify(token, &credentials, IAM, now), Ok(()));
+        // Temporary credentials: the token must be the server's.
+        let temporary = credentials.clone().with_session_token("abc");
+        assert_eq!(verify(token, &temporary, IAM, now), Ok(()));
+        assert_eq!(verify(ok, &temporary, IAM, now), Err(Refused::UnknownKey));
+        let other = credentials.clone().with_session_token("other");
+        assert_eq!(verify(token, &other, IAM, now), Err(Refused::UnknownKey));
 
         let expired = Refused::Expired {
             signed: "20150830T123600Z".into(),

@@ -151,7 +151,7 @@ async fn role(
         data,
         control: control.clone(),
         time_scale: scale,
-        signer: Signer::from_env(&args.region),
+        signer: Signer::discover(&args.region),
         region: args.region.clone(),
         account_id: args.account_id.clone(),
         embedded,

@@ -222,7 +222,7 @@ async fn execute(args: FleetArgs) -> anyhow::Result<bool> {
         data,
         control: control_plane(&control).context("--control")?,
         time_scale,
-        signer: Signer::from_env(&args.region),
+        signer: Signer::discover(&args.region),
         region: args.region.clone(),
         account_id: args.account_id.clone(),
         embedded: reference.is_some(),

@@ -233,7 +233,7 @@ async fn execute(args: ReplayArgs) -> anyhow::Result<bool> {
         data,
         control: control.clone(),
         time_scale,
-        signer: Signer::from_env(&args.region),
+        signer: Signer::discover(&args.region),
         region: args.region.clone(),
         account_id: args.account_id.clone(),
         embedded: reference.is_some(),

@@ -46,8 +46,10 @@ const DEFAULT_PROGRESS_EVERY_S: u64 = 30;
 #[command(
     after_help = "Against another implementation: --target (its data plane, http://, \
 https://, mqtt://, mqtts://, ws:// or wss://) and --control (its control plane, which seeds things and jobs); AWS_ACCESS_KEY_ID and \
-AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN) in the environment to sign requests with SigV4 \
-(any values for an emulator; region from --region or AWS_REGION); --target-time-scale 1 for a \
+AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN) in the environment, else a profile of the shared \
+credentials file (AWS_SHARED_CREDENTIALS_FILE or ~/.aws/credentials; AWS_PROFILE or default), to \
+sign requests with SigV4 (any values for an emulator; region from --region or AWS_REGION); a \
+target that refuses the signature stops the run with one message naming the cause; --target-time-scale 1 for a \
 real clock. Timer cases then wait minutes of real time: the whole suite takes about 10 minutes \
 (--skip timers leaves them out)."
 )]
@@ -64,7 +66,8 @@ pub struct RunArgs {
     /// How fast the target's clock runs (1 for real targets).
     #[arg(long, default_value_t = 1.0)]
     target_time_scale: f64,
-    /// Region for ARNs and SigV4 (requests are signed when AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are set).
+    /// Region for ARNs and SigV4 (requests are signed when AWS_ACCESS_KEY_ID and
+    /// AWS_SECRET_ACCESS_KEY are set, or the shared credentials file has the profile's pair).
     #[arg(long, env = "AWS_REGION", default_value = DEFAULT_REGION)]
     region: String,
     /// Account id for thing ARNs.
@@ -266,7 +269,7 @@ async fn execute(args: RunArgs) -> anyhow::Result<bool> {
         ),
         Some(_) => None,
     };
-    let signer = Signer::from_env(&args.region);
+    let signer = Signer::discover(&args.region);
     let tls = args.tls.load()?;
     let target_of = |data: DataPlane, control: &str, time_scale: f64| -> anyhow::Result<Target> {
         Ok(Target {
@@ -348,16 +351,28 @@ async fn execute(args: RunArgs) -> anyhow::Result<bool> {
 
     let (stop, interrupt) = super::runs::on_interrupt("run");
     let mut cases = Vec::new();
+    let mut refused = None;
     for (target, plan) in targets.iter().zip(&plans) {
         if stop.is_cancelled() {
             break;
         }
-        cases.extend(conformance::run(plan, target, &settings, stop.clone()).await);
+        let driven = conformance::run(plan, target, &settings, stop.clone()).await;
+        cases.extend(driven.cases);
+        if let Some(refusal) = driven.refused {
+            refused = Some(refusal.explain(target.signer.as_ref().map(Signer::source)));
+            break;
+        }
     }
     if let Some(p) = progress {
         p.finish().await;
     }
     interrupt.abort();
+    if let Some(why) = refused {
+        if let Some(server) = embedded {
+            server.shutdown().await;
+        }
+        bail!("{why}");
+    }
     let partial = stop.is_cancelled();
     if let Some(server) = embedded {
         server.shutdown().await;

@@ -30,11 +30,28 @@ pub struct ServeArgs {
     /// does (port 0 picks a free port).
     #[arg(long, value_name = "ADDR")]
     mqtt_ws: Option<SocketAddr>,
-    /// Check SigV4 signatures (MQTT over WebSockets: the presigned URL) against
-    /// AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY from the environment; a request that does not
-    /// check is refused with 403 and the reason.
+    /// Check SigV4 signatures as AWS does: every request of the HTTP data plane (signing name
+    /// iot-jobs-data) and control plane (iot) must carry an Authorization header (or a
+    /// presigned query) that checks, within 5 minutes of this machine's clock, else 403
+    /// MissingAuthenticationTokenException, UnrecognizedClientException or
+    /// InvalidSignatureException; MQTT over WebSockets checks the presigned URL. The credentials
+    /// are AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN) from the
+    /// environment, or --sigv4-credentials.
     #[arg(long)]
     verify_sigv4: bool,
+    /// With --verify-sigv4: read the credentials from FILE instead, in the shared-credentials
+    /// format of ~/.aws/credentials (aws_access_key_id, aws_secret_access_key, optionally
+    /// aws_session_token), profile --sigv4-profile.
+    #[arg(long, value_name = "FILE", requires = "verify_sigv4")]
+    sigv4_credentials: Option<PathBuf>,
+    /// The profile of --sigv4-credentials to read.
+    #[arg(
+        long,
+        value_name = "NAME",
+        default_value = "default",
+        requires = "sigv4_credentials"
+    )]
+    sigv4_profile: String,
     /// MQTT over TLS listen address of the embedded broker, as AWS IoT's 8883 (and 443 with
     /// ALPN `x-amzn-mqtt-ca`): a client certificate from `--client-ca` is required, and one
     /// that is expired, revoked or from another CA fails the handshake.
@@ -123,12 +140,13 @@ fn positive_scale(s: &str) -> Result<f64, String> {
 
 /// Runs the server; prints one line per listener, then serves until a signal arrives.
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
-    let sigv4 = if args.verify_sigv4 {
-        Some(Credentials::from_env().context(
-            "--verify-sigv4 checks signatures against AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; set both",
-        )?)
-    } else {
-        None
+    let sigv4 = match (args.verify_sigv4, &args.sigv4_credentials) {
+        (false, _) => None,
+        (true, Some(file)) => Some(Credentials::from_file(file, &args.sigv4_profile)?),
+        (true, None) => Some(Credentials::from_env().context(
+            "--verify-sigv4 checks signatures against AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; \
+             set both, or name a credentials file with --sigv4-credentials",
+        )?),
     };
     let client_auth = args.client_ca.map(|ca| ClientAuth {
         ca,

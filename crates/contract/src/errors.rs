@@ -27,6 +27,15 @@ pub enum ErrorKind {
     ResourceAlreadyExists,
     /// The method and path name no operation.
     UnknownOperation,
+    /// SigV4: the request carries no signature.
+    MissingAuthenticationToken,
+    /// SigV4: the Authorization header lacks a member.
+    IncompleteSignature,
+    /// SigV4: the access key id (or session token) is not known.
+    UnrecognizedClient,
+    /// SigV4: the signature does not match, is out of scope, or is too far from the server's
+    /// clock.
+    InvalidSignature,
 }
 
 impl ErrorKind {
@@ -42,6 +51,10 @@ impl ErrorKind {
             Self::CertificateValidation => "CertificateValidationException",
             Self::ResourceAlreadyExists => "ResourceAlreadyExistsException",
             Self::UnknownOperation => "UnknownOperationException",
+            Self::MissingAuthenticationToken => "MissingAuthenticationTokenException",
+            Self::IncompleteSignature => "IncompleteSignatureException",
+            Self::UnrecognizedClient => "UnrecognizedClientException",
+            Self::InvalidSignature => "InvalidSignatureException",
         }
     }
 }
@@ -105,6 +118,9 @@ pub struct ErrorTable {
     pub control_plane: BTreeMap<String, ErrorType>,
     /// Errors of the protocol itself (no operation bound), by type name.
     pub protocol: BTreeMap<String, ErrorType>,
+    /// What a request whose SigV4 signature does not check is answered, by type name. Not an
+    /// answer a scenario can expect of an operation, so not part of `any_plane`.
+    pub authentication: BTreeMap<String, ErrorType>,
     /// Codes that exist only over MQTT, by code.
     pub mqtt_only: BTreeMap<String, MqttOnlyCode>,
 }
@@ -162,10 +178,13 @@ pub fn errors() -> &'static ErrorTable {
     })
 }
 
-/// The HTTP status for an error type: the data-plane row, else the control-plane or protocol row.
+/// The HTTP status for an error type: the data-plane row, else the control-plane, protocol or
+/// authentication row.
 pub fn error_status(kind: ErrorKind) -> u16 {
-    errors()
+    let table = errors();
+    table
         .any_plane(kind.type_name())
+        .or_else(|| table.authentication.get(kind.type_name()))
         .map(|row| row.http_status)
         .unwrap_or_else(|| panic!("schemas/errors.json has no row for {}", kind.type_name()))
 }
@@ -196,7 +215,7 @@ mod tests {
     }
     use serde_json::Value;
 
-    const KINDS: [ErrorKind; 9] = [
+    const KINDS: [ErrorKind; 13] = [
         ErrorKind::InvalidRequest,
         ErrorKind::ResourceNotFound,
         ErrorKind::InvalidStateTransition,
@@ -206,6 +225,10 @@ mod tests {
         ErrorKind::CertificateValidation,
         ErrorKind::ResourceAlreadyExists,
         ErrorKind::UnknownOperation,
+        ErrorKind::MissingAuthenticationToken,
+        ErrorKind::IncompleteSignature,
+        ErrorKind::UnrecognizedClient,
+        ErrorKind::InvalidSignature,
     ];
 
     fn raw() -> Value {
@@ -220,6 +243,7 @@ mod tests {
             ("dataPlane", &t.data_plane),
             ("controlPlane", &t.control_plane),
             ("protocol", &t.protocol),
+            ("authentication", &t.authentication),
         ] {
             let rows = raw[section].as_object().unwrap();
             assert_eq!(rows.len(), typed.len(), "{section}");

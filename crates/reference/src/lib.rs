@@ -20,6 +20,11 @@ use tokio::task::JoinSet;
 
 use engine::{Engine, VirtualClock};
 
+/// The data plane's SigV4 signing name (the model's `signingName`, spec §2.1).
+pub const DATA_SIGNING_NAME: &str = "iot-jobs-data";
+/// The control plane's SigV4 signing name (botocore's `iot` model).
+pub const CONTROL_SIGNING_NAME: &str = "iot";
+
 /// How long attach mode may take to subscribe on the broker.
 const ATTACH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
 
@@ -34,8 +39,9 @@ pub struct ServeConfig {
     pub mqtt: Option<SocketAddr>,
     /// Listen address of MQTT over WebSockets (`/mqtt`) on the embedded broker, if wanted.
     pub mqtt_ws: Option<SocketAddr>,
-    /// Credentials SigV4 signatures are checked against (MQTT over WebSockets); none lets
-    /// every request in.
+    /// Credentials SigV4 signatures are checked against (the HTTP data and control planes,
+    /// MQTT over WebSockets; not the mTLS data plane, which authenticates by certificate);
+    /// none lets every request in.
     pub sigv4: Option<sigv4::Credentials>,
     /// An existing broker (`mqtt://HOST:PORT`) to serve the Jobs topics through, if any.
     pub mqtt_broker: Option<String>,
@@ -165,10 +171,25 @@ impl RunningServer {
             Some(files) => Some(tls::server_config(files, None).map_err(invalid_input)?.0),
             None => None,
         };
-        for (listener, app) in [
-            (data, http::data_plane(engine.clone(), gate.clone())),
-            (control, http::control_plane(engine.clone(), gate.clone())),
+        for (listener, app, service) in [
+            (
+                data,
+                http::data_plane(engine.clone(), gate.clone()),
+                DATA_SIGNING_NAME,
+            ),
+            (
+                control,
+                http::control_plane(engine.clone(), gate.clone()),
+                CONTROL_SIGNING_NAME,
+            ),
         ] {
+            let app = match &config.sigv4 {
+                Some(credentials) => http::signed(
+                    app,
+                    http::Authenticator::new(credentials.clone(), service, &config.region),
+                ),
+                None => app,
+            };
             let shutdown = stopping(stopped.clone());
             match &tls {
                 Some(tls) => {

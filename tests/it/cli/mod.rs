@@ -1,6 +1,6 @@
-//! The `jobcert` binary as users run it: `run` (also on a busy machine), `serve`, `report
-//! verify` and `report diff`, `capture lint`, `capture proxy`, `capture import`, `replay`, and the
-//! Kubernetes example.
+//! The `jobcert` binary as users run it: `run` (also on a busy machine, and against a server
+//! that checks SigV4), `serve`, `report verify` and `report diff`, `capture lint`, `capture
+//! proxy`, `capture import`, `replay`, and the Kubernetes example.
 
 mod busy;
 mod capture;
@@ -12,3 +12,4 @@ mod replay;
 mod report_bundle;
 mod run;
 mod serve;
+mod sigv4;

@@ -195,7 +195,9 @@ async fn run_into(dir: &Path, data: &str, control: &str) -> Vec<String> {
     let origin = Instant::now();
     let target = faults::target(DataPlane::parse(data).unwrap(), control);
     let settings = faults::settings(run_id, Duration::from_secs(5), origin);
-    let cases = conformance::run(&plan, &target, &settings, CancellationToken::new()).await;
+    let cases = conformance::run(&plan, &target, &settings, CancellationToken::new())
+        .await
+        .cases;
     let (mut record, _) = faults::weigh(
         settings.run_id,
         origin,

@@ -125,8 +125,9 @@ impl Process {
         Self::spawn_in(args, scratch, scratch)
     }
 
-    /// Starts `jobcert ARGS` in `cwd` without AWS credentials (requests are then unsigned) or
-    /// shard settings from the environment, its output going to files in `scratch`.
+    /// Starts `jobcert ARGS` in `cwd` without AWS credentials (requests are then unsigned:
+    /// neither the variables nor a shared credentials file are read) or shard settings from
+    /// the environment, its output going to files in `scratch`.
     pub fn spawn_in(args: &[OsString], cwd: &Path, scratch: impl AsRef<Path>) -> Self {
         Self::spawn_env(args, cwd, scratch, &[])
     }
@@ -157,6 +158,8 @@ impl Process {
             .env_remove("AWS_ACCESS_KEY_ID")
             .env_remove("AWS_SECRET_ACCESS_KEY")
             .env_remove("AWS_SESSION_TOKEN")
+            .env_remove("AWS_PROFILE")
+            .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
             .env_remove("JOBCERT_SHARD")
             .env_remove("JOBCERT_RUN_ID")
             .env("RUST_BACKTRACE", "0");

@@ -307,7 +307,8 @@ async fn run_through(fault: Fault, plan: &Plan) -> (RunRecord, Assessment) {
         conformance::run(plan, &target, &settings, CancellationToken::new()),
     )
     .await
-    .unwrap_or_else(|_| panic!("the {fault:?} run took longer than {RUN_LIMIT:?}"));
+    .unwrap_or_else(|_| panic!("the {fault:?} run took longer than {RUN_LIMIT:?}"))
+    .cases;
     let troubles = responder.stop().await;
     server.shutdown().await;
     drop(broker);

@@ -169,7 +169,9 @@ async fn run_against(
     };
     assert_eq!(target.account_id, "123456789012");
     let settings = faults::settings(run_id.into(), Duration::from_secs(5), Instant::now());
-    conformance::run(&plan, &target, &settings, CancellationToken::new()).await
+    conformance::run(&plan, &target, &settings, CancellationToken::new())
+        .await
+        .cases
 }
 
 /// Every case ran to its end, and none failed.

@@ -4,6 +4,7 @@
 //! `tests/interop/node_modules`, so their tests are `#[ignore]`d and fail when run without them.
 
 mod boto3;
+mod boto3_sigv4;
 mod device_sdk;
 mod device_sdk_js;
 mod proxied;

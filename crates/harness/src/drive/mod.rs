@@ -6,6 +6,7 @@ pub mod due;
 pub mod fleet;
 pub mod proxy;
 pub mod replay;
+pub mod signature;
 
 /// Resident memory of this process: (now, peak), in KiB; `None` off Linux.
 fn resident_memory() -> Option<(u64, u64)> {

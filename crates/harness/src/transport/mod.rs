@@ -7,6 +7,7 @@ pub mod binding;
 mod broker_refusal;
 pub mod client;
 pub mod control;
+mod credentials;
 mod exchange;
 pub mod http;
 mod http1;

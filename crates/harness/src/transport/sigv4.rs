@@ -1,4 +1,4 @@
-//! AWS Signature Version 4 for HTTP requests, from the standard environment variables.
+//! AWS Signature Version 4 for HTTP requests, with the credentials `credentials` finds.
 
 use std::time::SystemTime;
 
@@ -19,8 +19,10 @@ pub const SESSION_TOKEN_VAR: &str = "AWS_SESSION_TOKEN";
 /// How to have requests signed, for messages about unsigned ones. Names the variables only:
 /// their values never appear in any message.
 pub const HOW_TO_SIGN: &str = "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and \
-     AWS_SESSION_TOKEN for temporary credentials) in the environment, any values for an \
-     emulator that checks no signature, with the region in --region or AWS_REGION";
+     AWS_SESSION_TOKEN for temporary credentials) in the environment, or a profile of the shared \
+     credentials file (AWS_SHARED_CREDENTIALS_FILE or ~/.aws/credentials, AWS_PROFILE or \
+     default), any values for an emulator that checks no signature, with the region in \
+     --region or AWS_REGION";
 
 /// Why a request could not be signed.
 #[derive(Debug, thiserror::Error)]
@@ -32,27 +34,27 @@ pub struct SigningError(String);
 pub struct Signer {
     identity: Identity,
     region: String,
+    /// Where the credentials were found, for messages.
+    source: String,
 }
 
 impl std::fmt::Debug for Signer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Signer")
             .field("region", &self.region)
+            .field("source", &self.source)
             .finish_non_exhaustive()
     }
 }
 
 impl Signer {
-    /// A signer from `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and optionally
-    /// `AWS_SESSION_TOKEN`; `None` when the key pair is not set.
-    pub fn from_env(region: &str) -> Option<Self> {
-        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-        Some(Self::new(
-            var(ACCESS_KEY_VAR)?,
-            var(SECRET_KEY_VAR)?,
-            var(SESSION_TOKEN_VAR),
-            region,
-        ))
+    /// A signer from the first source of credentials the AWS SDKs would read: the
+    /// environment (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`), then
+    /// the shared credentials file; `None` when neither has a key pair.
+    pub fn discover(region: &str) -> Option<Self> {
+        let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
+        let found = super::credentials::discover(|name| std::env::var(name).ok(), home.as_deref())?;
+        Some(Self::new(found.key, found.secret, found.token, region).sourced(found.source))
     }
 
     /// A signer from explicit credentials.
@@ -60,7 +62,21 @@ impl Signer {
         Self {
             identity: Credentials::new(key, secret, token, None, "jobcert").into(),
             region: region.to_string(),
+            source: "the credentials given".to_string(),
         }
+    }
+
+    /// The same signer, its credentials said to come from `source`.
+    #[must_use]
+    fn sourced(mut self, source: String) -> Self {
+        self.source = source;
+        self
+    }
+
+    /// Where the credentials were found (`AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY`, or a
+    /// profile of a file), to name in messages; never a value.
+    pub fn source(&self) -> &str {
+        &self.source
     }
 
     /// Adds `authorization`, `x-amz-date` (and the session token) to `request`, signing for

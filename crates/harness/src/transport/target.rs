@@ -241,8 +241,8 @@ impl Target {
                 format!("{data} and {}", self.control.base)
             };
             format!(
-                "requests to {to} go out unsigned (no AWS credentials in the environment): a \
-                 target that routes or authorises by SigV4 refuses them; to sign, {}",
+                "requests to {to} go out unsigned (no AWS credentials in the environment or the \
+                 shared credentials file): a target that routes or authorises by SigV4 refuses them; to sign, {}",
                 super::HOW_TO_SIGN
             )
         })

@@ -1,6 +1,7 @@
 //! The HTTP listeners of the reference server: the data plane (the four device operations) and
 //! the control-plane subset used to seed state.
 
+mod authentication;
 mod client_certificate;
 mod control_plane;
 mod data_plane;
@@ -9,6 +10,8 @@ pub mod wire;
 use std::sync::Arc;
 
 use axum::{Extension, Router};
+
+pub use authentication::Authenticator;
 
 use super::admission::Gate;
 use super::engine::Engine;
@@ -41,4 +44,13 @@ pub fn control_plane(engine: Arc<Engine>, gate: Arc<Gate>) -> Router {
         .with_state(engine)
         .layer(Extension(gate))
         .layer(axum::middleware::map_response(wire::request_id))
+}
+
+/// `app` behind SigV4: every request whose signature does not check against `auth` is
+/// answered as AWS answers it (spec §2.1).
+pub fn signed(app: Router, auth: Authenticator) -> Router {
+    app.layer(axum::middleware::from_fn_with_state(
+        Arc::new(auth),
+        authentication::require_signature,
+    ))
 }

@@ -40,6 +40,11 @@ impl ApiError {
         }
     }
 
+    /// Its error type.
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
     /// An InvalidRequestException.
     pub fn invalid(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::InvalidRequest, message)

@@ -19,7 +19,8 @@ use super::broker::session;
 use super::hub::Hub;
 use super::service::JobsService;
 use crate::policy::Principal;
-use crate::sigv4::{self, Credentials, Presigned};
+use crate::sigv4::presigned::{self, Presigned};
+use crate::sigv4::{Credentials, Scope};
 
 /// The SigV4 service name of AWS IoT's device gateway.
 pub const SERVICE: &str = "iotdevicegateway";
@@ -146,8 +147,13 @@ fn admit(
             host,
             path: uri.path(),
             query: uri.query().unwrap_or_default(),
+            body: b"",
         };
-        if let Err(refused) = sigv4::verify(presigned, credentials, SERVICE, now) {
+        let scope = Scope {
+            service: SERVICE,
+            region: None,
+        };
+        if let Err(refused) = presigned::verify(presigned, credentials, scope, now) {
             return Err(refuse(StatusCode::FORBIDDEN, refused.to_string()));
         }
     }

@@ -135,7 +135,9 @@ async fn run_through(fault: Fault, plan: &Plan, deadline: Duration) -> (RunRecor
         .to_lowercase()
         .replace(|c: char| !c.is_ascii_alphanumeric(), "");
     let settings = faults::settings(run_id, deadline, origin);
-    let cases = conformance::run(plan, &target, &settings, CancellationToken::new()).await;
+    let cases = conformance::run(plan, &target, &settings, CancellationToken::new())
+        .await
+        .cases;
     let proxy_base = proxy.base.clone();
     drop(proxy);
     server.shutdown().await;

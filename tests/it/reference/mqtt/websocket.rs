@@ -1,10 +1,12 @@
 //! MQTT over WebSockets as AWS IoT serves it (`jobcert serve --mqtt-ws --verify-sigv4`): the MQTT
 //! suite passes through `ws://…/mqtt` with the URL presigned from the environment's
-//! credentials, and an upgrade signed with another secret, or not signed, is refused with 403
-//! and named as the cause; nothing of MQTT is spoken then.
+//! credentials; an upgrade signed with another secret, or not signed, is refused with 403 and
+//! the reason, and nothing of MQTT is spoken then; a run signed so stops on the control plane's
+//! refusal, named as the cause.
 
 use std::time::Duration;
 
+use jobcert_harness::transport::Signer;
 use jobcert_reference::ServeConfig;
 use jobcert_reference::sigv4::Credentials;
 
@@ -77,27 +79,60 @@ async fn the_mqtt_suite_passes_over_signed_websockets_and_a_bad_signature_is_ref
     assert_eq!(ran.code, Some(0), "{ran}");
     assert!(ran.stdout.contains("verdict: PASS"), "{ran}");
 
-    for secret in [Some("another-secret"), None] {
+    let refusals = [
+        (
+            Some("another-secret"),
+            "the target refused the request signature (InvalidSignatureException)",
+        ),
+        (None, "the target wants a SigV4 signature"),
+    ];
+    for (secret, said) in refusals {
         let (t, c) = (target.clone(), control.clone());
         let ran =
             tokio::task::spawn_blocking(move || run(&t, &c, "start-next/nothing-pending", secret))
                 .await
                 .unwrap();
         assert_ne!(ran.code, Some(0), "{ran}");
-        assert!(
-            ran.stdout
-                .contains("the WebSocket upgrade was refused: 403 Forbidden: "),
-            "{secret:?}: {ran}"
-        );
-        let hint = match secret {
-            Some(_) => "the presigned URL's SigV4 signature was not accepted",
-            None => "the URL was not signed",
-        };
-        assert!(ran.stdout.contains(hint), "{secret:?}: {ran}");
+        assert!(ran.stderr.contains(said), "{secret:?}: {ran}");
         assert!(
             !ran.stdout.contains(SECRET) && !ran.stderr.contains(SECRET),
             "{ran}"
         );
+    }
+
+    // The upgrade itself: presigned with the right secret it switches protocols; with another
+    // secret, or unsigned, it is refused with 403 and the reason.
+    let http = reqwest::Client::new();
+    for (secret, status, reason) in [
+        (Some(SECRET), 101, ""),
+        (
+            Some("another-secret"),
+            403,
+            "The request signature we calculated does not match",
+        ),
+        (None, 403, "Missing Authentication Token"),
+    ] {
+        let url = match secret {
+            Some(secret) => Signer::new(KEY.into(), secret.into(), None, "us-east-1")
+                .presign(&target, "iotdevicegateway")
+                .unwrap(),
+            None => target.clone(),
+        };
+        let answer = http
+            .get(url.replacen("ws://", "http://", 1))
+            .header("connection", "upgrade")
+            .header("upgrade", "websocket")
+            .header("sec-websocket-version", "13")
+            .header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==")
+            .header("sec-websocket-protocol", "mqtt")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status().as_u16(), status, "{secret:?}");
+        if status != 101 {
+            let body = answer.text().await.unwrap();
+            assert!(body.contains(reason), "{secret:?}: {body}");
+        }
     }
     server.shutdown().await;
 }

@@ -10,8 +10,8 @@ mod seed;
 pub mod status;
 mod throttle;
 
-use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::sync::Semaphore;
@@ -19,6 +19,7 @@ use tokio_util::sync::CancellationToken;
 
 use self::premise::Attempts;
 pub use self::status::{RunStatus, StatusBoard, Wait};
+use super::signature::SignatureRefused;
 use crate::finding::Profile;
 use crate::plan::Plan;
 use crate::record::CaseRecord;
@@ -49,14 +50,27 @@ pub struct Settings {
     pub heard: Option<Heard>,
 }
 
-/// Runs every case of `plan` against `target`; stops starting cases once `stop` is cancelled.
+/// What a run of a plan did.
+#[derive(Debug)]
+pub struct Driven {
+    /// The records of the cases that started, in plan order.
+    pub cases: Vec<CaseRecord>,
+    /// The target refused the run's signature: no case was started after the first answer
+    /// saying so, and the records are not worth judging.
+    pub refused: Option<SignatureRefused>,
+}
+
+/// Runs every case of `plan` against `target`; stops starting cases once `stop` is cancelled,
+/// or once the target refused the run's signature (every later request would meet the same).
 /// Records come back in plan order; a case that never started is left out.
 pub async fn run(
     plan: &Plan,
     target: &Target,
     settings: &Settings,
     stop: CancellationToken,
-) -> Vec<CaseRecord> {
+) -> Driven {
+    let halt = stop.child_token();
+    let refused: Arc<Mutex<Option<SignatureRefused>>> = Arc::default();
     let http = HttpTransport::new(settings.origin, target.signer.clone(), &target.tls);
     let control = Arc::new(
         ControlClient::new(http.clone(), target.control.clone(), settings.deadline)
@@ -79,7 +93,7 @@ pub async fn run(
     for (index, case) in plan.cases.iter().enumerate() {
         let permit = tokio::select! {
             p = gate.clone().acquire_owned() => p.expect("semaphore open"),
-            () = stop.cancelled() => break,
+            () = halt.cancelled() => break,
         };
         let shared = client.share().expect("a shared pool or broker");
         let (case, target, settings, control, seq, stop, gate) = (
@@ -91,6 +105,7 @@ pub async fn run(
             stop.clone(),
             gate.clone(),
         );
+        let (halt, refused) = (halt.clone(), refused.clone());
         tasks.spawn(async move {
             if let Some(board) = &settings.status {
                 board.started();
@@ -105,6 +120,13 @@ pub async fn run(
                 control: &control,
             };
             let record = attempts.play(gate, permit, &stop).await;
+            if let Some(refusal) = SignatureRefused::first_in(&record.exchanges) {
+                refused
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .get_or_insert(refusal);
+                halt.cancel();
+            }
             if let Some(board) = &settings.status {
                 board.finished(&record);
             }
@@ -119,5 +141,9 @@ pub async fn run(
     }
     client.close().await;
     records.sort_by_key(|(i, _)| *i);
-    records.into_iter().map(|(_, r)| r).collect()
+    let refused = refused.lock().unwrap_or_else(|p| p.into_inner()).take();
+    Driven {
+        cases: records.into_iter().map(|(_, r)| r).collect(),
+        refused,
+    }
 }

@@ -86,13 +86,13 @@ impl ControlError {
         }
         match self.unsigned_evidence() {
             Some(evidence) => format!(
-                "the requests went out unsigned (no AWS credentials in the environment), and \
-                 {evidence}: a target that picks the service, or checks the caller, by the SigV4 \
+                "the requests went out unsigned (no AWS credentials in the environment or the \
+                 shared credentials file), and {evidence}: a target that picks the service, or checks the caller, by the SigV4 \
                  signature answers so; to sign, {HOW_TO_SIGN}"
             ),
             None => format!(
                 "{cause}; note that the requests went out unsigned (no AWS credentials in the \
-                 environment): if the target needs SigV4, {HOW_TO_SIGN}"
+                 environment or the shared credentials file): if the target needs SigV4, {HOW_TO_SIGN}"
             ),
         }
     }
@@ -124,6 +124,12 @@ impl ControlError {
     fn throttled(&self) -> bool {
         matches!(self, Self::Refused { status, error_type, .. }
             if *status == 429 || error_type.as_deref() == Some(ErrorKind::Throttling.type_name()))
+    }
+
+    /// Whether the target refused the signature for its time (AWS's words, spec §2.1).
+    fn skewed(&self) -> bool {
+        matches!(self, Self::Refused { message: Some(m), .. }
+            if m.starts_with("Signature expired") || m.starts_with("Signature not yet current"))
     }
 
     /// The likely cause of a failure of a request the target could authenticate.
@@ -176,9 +182,12 @@ impl ControlError {
                     )
                 }
             }
+            (401 | 403, _) if self.skewed() => "the target says the request time is off by \
+                                                 more than 5 minutes: check this machine's clock"
+                .into(),
             (401 | 403, _) => format!(
                 "the target refused the request's credentials or signature; check the \
-                 credentials in the environment and --region {}",
+                 credentials in the environment or the shared credentials file, and --region {}",
                 target.region
             ),
             (409, _) => "it exists already with other attributes; was this run id used before \
@@ -311,6 +320,7 @@ mod tests {
 
     #[rstest]
     #[case(ControlError::Refused { operation: "CreateThing", status: 403, error_type: None, message: None, body: "no".into() }, "answered 403 (no error type), body no. Likely cause: the target refused the request's credentials")]
+    #[case(ControlError::Refused { operation: "CreateThing", status: 403, error_type: Some("InvalidSignatureException".into()), message: Some("Signature expired: 20261203T140000Z is now earlier than 20261203T141000Z (20261203T141500Z - 5 min.)".into()), body: String::new() }, "Likely cause: the target says the request time is off by more than 5 minutes: check this machine's clock")]
     #[case(ControlError::Refused { operation: "CreateThing", status: 409, error_type: Some("ResourceAlreadyExistsException".into()), message: None, body: String::new() }, "answered 409 ResourceAlreadyExistsException. Likely cause: it exists already")]
     #[case(ControlError::Refused { operation: "CreateThing", status: 503, error_type: None, message: Some("down".into()), body: String::new() }, "answered 503 (no error type): down. Likely cause: the target failed")]
     #[case(ControlError::Refused { operation: "CreateThing", status: 429, error_type: Some("ThrottlingException".into()), message: Some("Rate exceeded".into()), body: String::new() }, "answered 429 ThrottlingException: Rate exceeded. Likely cause: the target throttled it at every attempt")]
@@ -370,7 +380,7 @@ mod tests {
         assert!(unsigned.contains(how), "{unsigned}");
         match evidence {
             Some(e) => assert!(
-                unsigned.contains(&format!("Likely cause: the requests went out unsigned (no AWS credentials in the environment), and {e}")),
+                unsigned.contains(&format!("Likely cause: the requests went out unsigned (no AWS credentials in the environment or the shared credentials file), and {e}")),
                 "{e:?} missing from: {unsigned}"
             ),
             None => assert!(

@@ -9,6 +9,8 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use axum::extract::{Request, State};
+use axum::http::HeaderValue;
+use axum::http::header::HOST;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use jobcert_contract::ErrorKind;
@@ -58,7 +60,14 @@ pub async fn require_signature(
     request: Request,
     next: Next,
 ) -> Response {
-    let (parts, body) = request.into_parts();
+    let (mut parts, body) = request.into_parts();
+    // HTTP/2 carries the host as `:authority`, which clients sign as `host`.
+    if !parts.headers.contains_key(HOST)
+        && let Some(authority) = parts.uri.authority().map(|a| a.as_str().to_string())
+        && let Ok(value) = HeaderValue::from_str(&authority)
+    {
+        parts.headers.insert(HOST, value);
+    }
     let body = match read_body(body).await {
         Ok(body) => body,
         Err(e) => return request_id(e.into_response()).await,

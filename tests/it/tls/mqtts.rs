@@ -1,6 +1,6 @@
 //! The harness over MQTT over TLS with client certificates (`mqtts://`), against mosquitto
-//! with a TLS listener that requires a certificate of the test CA, beside a plain listener the
-//! reference attaches to (`jobcert serve --mqtt-broker`):
+//! with a TLS listener that requires a certificate of the test CA, the reference attached to
+//! it over TLS with a certificate of its own (`jobcert serve --mqtt-broker mqtts://…`):
 //!
 //! * the MQTT suite passes; a fleet of a few hundred devices, each presenting its own
 //!   certificate (`{thing}`), passes and reports its handshakes per second and CPU time per
@@ -14,8 +14,7 @@
 //! * a broker that closes the connection right after the handshake, without an alert, is named
 //!   as refusing the certificate.
 //!
-//! A presigned `wss://` URL refused with 403 is left to `jobcert serve --mqtt-ws`, which
-//! serves plain WebSockets only (`reference::mqtt::websocket` checks the words over `ws://`).
+//! The reference's own `wss://` listener, with signatures checked, is `serve_mqtts.rs`'s.
 
 use std::path::Path;
 use std::time::Duration;
@@ -35,10 +34,23 @@ const LIMIT: Duration = Duration::from_secs(300);
 /// Devices of the fleet.
 const DEVICES: usize = 300;
 
-/// Mosquitto with a TLS listener for `pki`, and the reference attached to its plain one.
+/// Mosquitto with TLS listeners for `pki`, and the reference attached to its MQTT-over-TLS
+/// one, presenting a certificate of its own.
 fn broker(pki: &Pki) -> (Mosquitto, Serve) {
     let broker = Mosquitto::start_with_tls(pki.dir());
-    let serve = Serve::with(&["--time-scale", "600", "--mqtt-broker", &broker.url()]);
+    pki.issue("jobs-service", None);
+    let serve = Serve::with(&[
+        "--time-scale",
+        "600",
+        "--mqtt-broker",
+        &broker.tls_url(),
+        "--mqtt-broker-ca",
+        &pki.arg("ca.pem"),
+        "--mqtt-broker-cert",
+        &pki.arg("jobs-service.pem"),
+        "--mqtt-broker-key",
+        &pki.arg("jobs-service.key"),
+    ]);
     (broker, serve)
 }
 

@@ -76,6 +76,42 @@ fn the_suite_passes_over_https_with_sn_certificate_exercised() {
 }
 
 #[test]
+fn a_client_certificate_the_mtls_plane_refuses_stops_the_run_with_one_message() {
+    let pki = Pki::init();
+    pki.issue("dev-1", None);
+    pki.issue("stranger", Some("--unknown-ca"));
+    pki.issue("gone", Some("--revoked"));
+    let server = pki.serve(true, &["--time-scale", "600"]);
+    let mtls = server.mtls.clone().expect("an mtls-data-plane line");
+    let out = scratch("tls-refused-cert");
+    for (thing, refused) in [
+        ("dev-1", None),
+        ("stranger", Some("not issued by a trusted CA")),
+        ("gone", Some("revoked")),
+    ] {
+        let mut extra = presenting(&pki, thing);
+        extra.extend(["--only".into(), "SN-NEXT-ORDER".into()]);
+        let line = run_args(&mtls, &server.control, &out.path().join(thing), &extra);
+        let ran = Process::spawn_in(&args(&line), &root(), out.path()).finish(LIMIT);
+        match refused {
+            None => assert_eq!(ran.code, Some(0), "{ran}"),
+            Some(why) => {
+                assert_eq!(ran.code, Some(2), "{ran}");
+                assert!(
+                    ran.stderr.contains(
+                        "the target refused the client certificate the run presents \
+                         (CertificateValidationException)"
+                    ),
+                    "{ran}"
+                );
+                assert!(ran.stderr.contains(why), "{ran}");
+                assert!(!ran.stdout.contains("FAIL "), "no case fails for it: {ran}");
+            }
+        }
+    }
+}
+
+#[test]
 fn without_an_mtls_endpoint_sn_certificate_stays_untestable_with_why() {
     let pki = Pki::init();
     let server = pki.serve(false, &["--time-scale", "600"]);
@@ -260,8 +296,22 @@ fn files(dir: &Path) -> Vec<std::path::PathBuf> {
     out
 }
 
-/// `jobcert serve` as a [`Process`] with debug logging, its output in files under `logs`; its
-/// three listener URLs once printed.
+/// The credentials of the TLS + SigV4 run: what no output may hold (the key id is not secret).
+const SIGNING: [(&str, Option<&str>); 4] = [
+    ("AWS_ACCESS_KEY_ID", Some("AKIDTLSRUN")),
+    (
+        "AWS_SECRET_ACCESS_KEY",
+        Some("tls-run-secret-never-written"),
+    ),
+    (
+        "AWS_SESSION_TOKEN",
+        Some("tls-run-session-token-never-written"),
+    ),
+    ("AWS_REGION", Some("us-east-1")),
+];
+
+/// `jobcert serve` as a [`Process`] with debug logging, checking SigV4 signatures against
+/// [`SIGNING`], its output in files under `logs`; its three listener URLs once printed.
 fn logged_serve(pki: &Pki, logs: &Path) -> (Process, Vec<String>) {
     let line = vec![
         "serve".to_string(),
@@ -279,8 +329,11 @@ fn logged_serve(pki: &Pki, logs: &Path) -> (Process, Vec<String>) {
         "127.0.0.1:0".into(),
         "--client-ca".into(),
         pki.arg("ca.pem"),
+        "--verify-sigv4".into(),
     ];
-    let server = Process::spawn_env(&args(&line), logs, logs, &[("JOBCERT_LOG", Some("debug"))]);
+    let mut env = SIGNING.to_vec();
+    env.push(("JOBCERT_LOG", Some("debug")));
+    let server = Process::spawn_env(&args(&line), logs, logs, &env);
     let started = Instant::now();
     loop {
         let urls: Vec<String> = files(logs)
@@ -309,8 +362,16 @@ fn logged_serve(pki: &Pki, logs: &Path) -> (Process, Vec<String>) {
     }
 }
 
+/// Whether `text` holds a SigV4 signature: 64 hex digits after `Signature=`.
+fn holds_a_signature(text: &str) -> bool {
+    text.match_indices("Signature=").any(|(at, name)| {
+        let value = &text[at + name.len()..];
+        value.len() >= 64 && value[..64].bytes().all(|b| b.is_ascii_hexdigit())
+    })
+}
+
 #[test]
-fn no_private_key_reaches_any_output_of_a_tls_run() {
+fn no_private_key_credential_or_signature_reaches_any_output_of_a_tls_and_sigv4_run() {
     let pki = Pki::init();
     pki.issue("dev-1", None);
     let out = scratch("tls-secrets");
@@ -324,32 +385,40 @@ fn no_private_key_reaches_any_output_of_a_tls_run() {
         out.path().join("capture.jsonl").display().to_string(),
     ]);
     let line = run_args(&urls[0], &urls[1], &out.path().join("r"), &extra);
-    let ran = Process::spawn_env(
-        &args(&line),
-        &root(),
-        out.path(),
-        &[("JOBCERT_LOG", Some("debug"))],
-    )
-    .finish(LIMIT);
+    let mut env = SIGNING.to_vec();
+    env.push(("JOBCERT_LOG", Some("debug")));
+    let ran = Process::spawn_env(&args(&line), &root(), out.path(), &env).finish(LIMIT);
     assert_eq!(ran.code, Some(0), "{ran}");
     server.interrupt();
     server.finish(Duration::from_secs(10));
 
-    let secrets = key_material(pki.dir());
+    let mut secrets = key_material(pki.dir());
+    secrets.extend(
+        SIGNING[1..3]
+            .iter()
+            .filter_map(|(_, v)| v.map(String::from)),
+    );
     let leaks = |path: &Path| {
         let text = String::from_utf8_lossy(&std::fs::read(path).unwrap()).into_owned();
-        text.contains("PRIVATE KEY") || secrets.iter().any(|line| text.contains(line.as_str()))
+        text.contains("PRIVATE KEY")
+            || secrets.iter().any(|line| text.contains(line.as_str()))
+            || holds_a_signature(&text)
     };
     assert!(
         leaks(&pki.file("dev-1.key")),
         "the search finds a key where there is one"
     );
+    assert!(holds_a_signature(
+        "Authorization: AWS4-HMAC-SHA256 Credential=AKID/20261203/us-east-1/iot/aws4_request, \
+         SignedHeaders=host;x-amz-date, \
+         Signature=fe5f80f77d5fa3beca038a248ff027d0445342fe2855ddc963176630326f1024"
+    ));
     let outputs = files(out.path());
     assert!(outputs.len() > 6, "reports, capture and logs: {outputs:?}");
     for path in outputs {
         assert!(
             !leaks(&path),
-            "{} holds private key material",
+            "{} holds a private key, a secret or a signature",
             path.display()
         );
     }

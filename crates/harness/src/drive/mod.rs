@@ -5,8 +5,8 @@ pub mod conformance;
 pub mod due;
 pub mod fleet;
 pub mod proxy;
+pub mod refusal;
 pub mod replay;
-pub mod signature;
 
 /// Resident memory of this process: (now, peak), in KiB; `None` off Linux.
 fn resident_memory() -> Option<(u64, u64)> {

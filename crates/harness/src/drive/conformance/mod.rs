@@ -19,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 
 use self::premise::Attempts;
 pub use self::status::{RunStatus, StatusBoard, Wait};
-use super::signature::SignatureRefused;
+use super::refusal::CredentialsRefused;
 use crate::finding::Profile;
 use crate::plan::Plan;
 use crate::record::CaseRecord;
@@ -55,13 +55,13 @@ pub struct Settings {
 pub struct Driven {
     /// The records of the cases that started, in plan order.
     pub cases: Vec<CaseRecord>,
-    /// The target refused the run's signature: no case was started after the first answer
-    /// saying so, and the records are not worth judging.
-    pub refused: Option<SignatureRefused>,
+    /// The target refused the run's credentials (signature or client certificate): no case was
+    /// started after the first answer saying so, and the records are not worth judging.
+    pub refused: Option<CredentialsRefused>,
 }
 
 /// Runs every case of `plan` against `target`; stops starting cases once `stop` is cancelled,
-/// or once the target refused the run's signature (every later request would meet the same).
+/// or once the target refused the run's credentials (every later request would meet the same).
 /// Records come back in plan order; a case that never started is left out.
 pub async fn run(
     plan: &Plan,
@@ -70,7 +70,7 @@ pub async fn run(
     stop: CancellationToken,
 ) -> Driven {
     let halt = stop.child_token();
-    let refused: Arc<Mutex<Option<SignatureRefused>>> = Arc::default();
+    let refused: Arc<Mutex<Option<CredentialsRefused>>> = Arc::default();
     let http = HttpTransport::new(settings.origin, target.signer.clone(), &target.tls);
     let control = Arc::new(
         ControlClient::new(http.clone(), target.control.clone(), settings.deadline)
@@ -120,7 +120,7 @@ pub async fn run(
                 control: &control,
             };
             let record = attempts.play(gate, permit, &stop).await;
-            if let Some(refusal) = SignatureRefused::first_in(&record.exchanges) {
+            if let Some(refusal) = CredentialsRefused::first_in(&record) {
                 refused
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())

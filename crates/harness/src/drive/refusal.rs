@@ -1,13 +1,18 @@
-//! A target that refuses the run's SigV4 signature refuses every request, so a run that met
-//! one such answer stops and says why in one line, instead of failing every case on it. The
-//! answers are AWS's (spec §2.1): 403 MissingAuthenticationTokenException,
-//! UnrecognizedClientException, InvalidSignatureException (with "Signature expired" / "not yet
-//! current" when the clocks differ by more than 5 minutes), 400 IncompleteSignatureException;
-//! and the S3-style names some targets use.
+//! A target that refuses the run's credentials — its SigV4 signature, or the client
+//! certificate it presents — refuses every request, so a run that met one such answer stops and
+//! says why in one line, instead of failing every case on it. The answers are AWS's (spec
+//! §2.1): 403 MissingAuthenticationTokenException, UnrecognizedClientException,
+//! InvalidSignatureException (with "Signature expired" / "not yet current" when the clocks
+//! differ by more than 5 minutes), 400 IncompleteSignatureException, and the S3-style names
+//! some targets use; 400 CertificateValidationException for the certificate (§5.7), except in
+//! SN-CERTIFICATE's case, which presents unusable certificates on purpose.
 
 use serde_json::Value;
 
-use crate::transport::{Exchange, Outcome, WireResponse};
+use jobcert_contract::req;
+
+use crate::record::CaseRecord;
+use crate::transport::{Outcome, WireResponse};
 
 /// What about the signature the target refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,11 +27,13 @@ pub enum Refusal {
     ClockSkew,
     /// The signature lacks a member.
     Incomplete,
+    /// The client certificate the run presents is not one the target can use.
+    Certificate,
 }
 
 /// A signature refusal as the target answered it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SignatureRefused {
+pub struct CredentialsRefused {
     /// What was refused.
     pub refusal: Refusal,
     /// The error type as answered.
@@ -35,7 +42,7 @@ pub struct SignatureRefused {
     pub message: Option<String>,
 }
 
-impl SignatureRefused {
+impl CredentialsRefused {
     /// The refusal in `response`, if it is one.
     pub fn of(response: &WireResponse) -> Option<Self> {
         if !matches!(response.status, 400 | 401 | 403) {
@@ -70,6 +77,7 @@ impl SignatureRefused {
             "InvalidSignatureException" | "SignatureDoesNotMatch" if skewed => Refusal::ClockSkew,
             "InvalidSignatureException" | "SignatureDoesNotMatch" => Refusal::Mismatch,
             "IncompleteSignature" | "IncompleteSignatureException" => Refusal::Incomplete,
+            "CertificateValidationException" => Refusal::Certificate,
             _ => return None,
         };
         Some(Self {
@@ -79,10 +87,14 @@ impl SignatureRefused {
         })
     }
 
-    /// The first refusal among `exchanges`.
-    pub fn first_in(exchanges: &[Exchange]) -> Option<Self> {
-        exchanges.iter().find_map(|e| match &e.outcome {
-            Outcome::Answered(r) => Self::of(r),
+    /// The first refusal among the exchanges of `case`; the certificates SN-CERTIFICATE's case
+    /// presents on purpose are refused by design.
+    pub fn first_in(case: &CaseRecord) -> Option<Self> {
+        let probing_certificates = case.requirements.contains(&req::SN_CERTIFICATE);
+        case.exchanges.iter().find_map(|e| match &e.outcome {
+            Outcome::Answered(r) => {
+                Self::of(r).filter(|r| !(probing_certificates && r.refusal == Refusal::Certificate))
+            }
             _ => None,
         })
     }
@@ -121,6 +133,12 @@ impl SignatureRefused {
                  another form of SigV4",
                 self.error_type
             ),
+            Refusal::Certificate => format!(
+                "the target refused the client certificate the run presents ({}): check \
+                 --cert/--key, and that the target trusts the CA that issued it and has not \
+                 revoked it",
+                self.error_type
+            ),
         };
         match &self.message {
             Some(m) => format!("{cause} (the target said: {m})"),
@@ -132,6 +150,7 @@ impl SignatureRefused {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::transport::{Exchange, Label, WireRequest};
 
     fn answer(status: u16, error_type: Option<&str>, body: &str) -> WireResponse {
         WireResponse {
@@ -149,7 +168,7 @@ mod tests {
         let mismatch = r#"{"message":"The request signature we calculated does not match the signature you provided."}"#;
         let expired = r#"{"message":"Signature expired: 20261203T140000Z is now earlier than 20261203T141000Z (20261203T141500Z - 5 min.)"}"#;
         let ahead = r#"{"message":"Signature not yet current: 20261203T143000Z is still later than 20261203T142000Z (20261203T141500Z + 5 min.)"}"#;
-        let cases: [(WireResponse, Option<Refusal>); 11] = [
+        let cases: [(WireResponse, Option<Refusal>); 12] = [
             (
                 answer(403, Some("InvalidSignatureException"), mismatch),
                 Some(Refusal::Mismatch),
@@ -190,17 +209,19 @@ mod tests {
                 answer(403, Some("SignatureDoesNotMatch"), "{}"),
                 Some(Refusal::Mismatch),
             ),
-            // Not a signature refusal: another 403, a conformance answer, a success.
             (
-                answer(403, Some("CertificateValidationException"), "{}"),
-                None,
+                answer(400, Some("CertificateValidationException"), "{}"),
+                Some(Refusal::Certificate),
             ),
+            // Not a refusal of the run's credentials: another 403, a conformance answer, a
+            // success.
+            (answer(403, Some("ForbiddenException"), "{}"), None),
             (answer(400, Some("InvalidRequestException"), "{}"), None),
             (answer(200, Some("InvalidSignatureException"), "{}"), None),
         ];
         for (response, want) in cases {
             assert_eq!(
-                SignatureRefused::of(&response).map(|r| r.refusal),
+                CredentialsRefused::of(&response).map(|r| r.refusal),
                 want,
                 "{response:?}"
             );
@@ -208,8 +229,53 @@ mod tests {
     }
 
     #[test]
+    fn sn_certificate_s_own_case_refuses_certificates_by_design() {
+        let refused = answer(400, Some("CertificateValidationException"), "{}");
+        let exchange = |response: &WireResponse| {
+            let label = Label {
+                seq: 1,
+                context: "c",
+                operation: "StartNextPendingJobExecution",
+            };
+            let request = WireRequest::publish("h".into(), "t".into(), None);
+            Exchange::new(label, request, Outcome::Answered(response.clone()), 0, 0)
+        };
+        let case = |requirements, exchanges| CaseRecord {
+            id: "s/c".into(),
+            suite: "s".into(),
+            name: "c".into(),
+            description: None,
+            source: None,
+            requirements,
+            tags: Vec::new(),
+            findings: Vec::new(),
+            exchanges,
+            aborted: None,
+            duration_ms: 0,
+            discarded: Vec::new(),
+        };
+        for (requirements, want) in [
+            (vec![req::SN_START], Some(Refusal::Certificate)),
+            (vec![req::SN_CERTIFICATE], None),
+        ] {
+            let case = case(requirements, vec![exchange(&refused)]);
+            assert_eq!(CredentialsRefused::first_in(&case).map(|r| r.refusal), want);
+        }
+        let signature = answer(403, Some("InvalidSignatureException"), "{}");
+        let probe = case(
+            vec![req::SN_CERTIFICATE],
+            vec![exchange(&refused), exchange(&signature)],
+        );
+        assert_eq!(
+            CredentialsRefused::first_in(&probe).map(|r| r.refusal),
+            Some(Refusal::Mismatch),
+            "a refused signature stops the run in any case"
+        );
+    }
+
+    #[test]
     fn the_message_names_the_cause_and_what_to_check() {
-        let refused = |refusal, error_type: &str| SignatureRefused {
+        let refused = |refusal, error_type: &str| CredentialsRefused {
             refusal,
             error_type: error_type.to_string(),
             message: None,

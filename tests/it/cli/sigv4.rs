@@ -1,7 +1,8 @@
 //! `jobcert run` against `jobcert serve --verify-sigv4`: with the server's credentials (from the
 //! environment, or from a shared credentials file) the suite passes; with a wrong secret, or
 //! unsigned, the run stops at once with the one message naming the cause instead of failing
-//! every case. No secret reaches the run's output.
+//! every case; with a clock more than 5 minutes off the server's (libfaketime) it names the
+//! clock. No secret reaches the run's output.
 
 use std::path::Path;
 use std::time::Duration;
@@ -142,4 +143,46 @@ fn an_unsigned_run_is_told_how_to_sign() {
         ),
         "{ran}"
     );
+}
+
+/// libfaketime, which shifts a process's clock: `$JOBCERT_LIBFAKETIME`, else where Debian's
+/// `faketime` package puts it. Fails the test when there is none: the test that needs it is
+/// `#[ignore]`d, so it runs only when asked for.
+fn libfaketime() -> String {
+    let candidates = std::env::var("JOBCERT_LIBFAKETIME").into_iter().chain(
+        ["x86_64-linux-gnu", "aarch64-linux-gnu"]
+            .map(|arch| format!("/usr/lib/{arch}/faketime/libfaketime.so.1")),
+    );
+    candidates
+        .into_iter()
+        .find(|p| Path::new(p).is_file())
+        .expect("no libfaketime: install it with `apt-get install faketime`")
+}
+
+#[test]
+#[ignore = "needs libfaketime (apt-get install faketime); run with --include-ignored"]
+fn a_clock_more_than_five_minutes_off_is_named_and_one_within_passes() {
+    let dir = scratch("sigv4-skew");
+    let server = verifying(&dir);
+    let lib = libfaketime();
+    for (offset, skewed) in [("-10m", true), ("+6m", true), ("+4m", false)] {
+        let mut env = signing_with(SECRET).to_vec();
+        env.extend([
+            ("LD_PRELOAD", Some(lib.as_str())),
+            ("FAKETIME", Some(offset)),
+        ]);
+        let ran = run(&server, dir.path(), &env, LIMIT);
+        if skewed {
+            assert_eq!(ran.code, Some(2), "{offset}: {ran}");
+            assert!(
+                ran.stderr.contains(
+                    "the target says the request time is off by more than 5 minutes: check \
+                     this machine's clock"
+                ),
+                "{offset}: {ran}"
+            );
+        } else {
+            assert_eq!(ran.code, Some(0), "{offset}: {ran}");
+        }
+    }
 }

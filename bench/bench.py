@@ -378,6 +378,7 @@ def cmd_fleet(path, key, report_dir):
         "seconds": (s.get("throughput") or {}).get("seconds"),
         "stats": stats,
         "memory": record.get("memory"),
+        "handshakes": record.get("handshakes"),
         "schedule": record.get("schedule"),
         "devices": record.get("devices"),
         "connected": record.get("connected"),
@@ -672,6 +673,16 @@ def cmd_table(path, out):
                 if v0["_per_dev"] and v1["_per_dev"]:
                     growth.append(f"RSS/device ×{v1['_per_dev'] / v0['_per_dev']:.2f}")
                 add(f"   {target}: {n0:,} → {n1:,} devices (×{n1 / n0:.0f}): " + ", ".join(growth))
+            for n, v in runs:
+                h = v.get("handshakes")
+                if h and h.get("count") and h.get("ramp_ms"):
+                    cpu = h.get("process_cpu_ms")
+                    add(
+                        f"   {target} TLS set-up at {n:,} devices: {h['count']:,} handshakes in "
+                        f"{h['ramp_ms'] / 1000:.2f} s, {h['count'] / (h['ramp_ms'] / 1000):,.0f}/s; "
+                        + ("—" if cpu is None else f"{cpu / h['count']:.2f} ms")
+                        + " of harness CPU per handshake (the whole process's, over the ramp)"
+                    )
         # The goal is about scale: judge each target at its largest fleet, where the harness's
         # fixed cost (runtime, buffers, report) no longer dominates the per-device share.
         for target, runs in sorted(by_target.items()):

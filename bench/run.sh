@@ -21,7 +21,7 @@ RATE=${BENCH_RATE:-500}
 DELAY_MS=20
 STALL_SECS=${BENCH_STALL_SECONDS:-$((SECS > 5 ? SECS : 5))}
 MQTT_DEVICES=${BENCH_MQTT_DEVICES:-"1000 5000 15000"}
-MQTT_TARGETS=${BENCH_MQTT_TARGETS:-"embedded mosquitto"}
+MQTT_TARGETS=${BENCH_MQTT_TARGETS:-"embedded mtls mosquitto"}
 PARTS=${BENCH_PARTS:-"a b c d e f"}
 REPLAY_DEVICES=${BENCH_REPLAY_DEVICES:-2000}
 REPLAY_SPEED=${BENCH_REPLAY_SPEED:-10}
@@ -367,6 +367,11 @@ if has_part d; then
                 start_serve "d-serve-$n" --mqtt 127.0.0.1:0
                 fleet_with_overflows "d.embedded.$n" mqtt-scale.yaml "$MQTT_URL" "$CONTROL_URL" 400 --devices "$n"
                 stop "$SERVE_PID"
+            fi
+            if [[ " $MQTT_TARGETS " == *" mtls "* ]]; then
+                # MQTT over TLS, each device presenting its own certificate: the fleet starts
+                # the reference itself, with a PKI made for the run.
+                fleet_with_overflows "d.mtls.$n" mqtt-scale.yaml "" "" 400 --devices "$n" --reference-tls
             fi
             if [[ -n $MOSQUITTO && " $MQTT_TARGETS " == *" mosquitto "* ]]; then
                 port=$(py free-port)

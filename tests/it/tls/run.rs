@@ -112,6 +112,34 @@ fn a_client_certificate_the_mtls_plane_refuses_stops_the_run_with_one_message() 
 }
 
 #[test]
+fn with_quotas_faults_and_mtls_on_the_reference_every_service_answer_is_exercised_and_passes() {
+    let pki = Pki::init();
+    pki.issue("dev-1", None);
+    let probes = root().join("faults/probes.yaml").display().to_string();
+    let server = pki.serve(
+        true,
+        &["--time-scale", "600", "--quotas", "--faults", &probes],
+    );
+    let out = scratch("tls-all-answers");
+    let mut extra = presenting(&pki, "dev-1");
+    extra.extend([
+        "--mtls-target".into(),
+        server.mtls.clone().unwrap(),
+        "--target-faults".into(),
+    ]);
+    let line = run_args(&server.data, &server.control, &out.path().join("r"), &extra);
+    let ran = Process::spawn_in(&args(&line), &root(), out.path()).finish(LIMIT);
+    assert_eq!(ran.code, Some(0), "{ran}");
+    let summary = run_summary(&out.path().join("r"));
+    for id in ["SN-THROTTLING", "SN-UNAVAILABLE", "SN-CERTIFICATE"] {
+        let row = coverage(&summary, id);
+        assert_eq!(row["verdict"], "pass", "{row}");
+        assert!(row["checks"].as_u64() > Some(0), "{row}");
+        assert!(row.get("untestable").is_none(), "{row}");
+    }
+}
+
+#[test]
 fn without_an_mtls_endpoint_sn_certificate_stays_untestable_with_why() {
     let pki = Pki::init();
     let server = pki.serve(false, &["--time-scale", "600"]);

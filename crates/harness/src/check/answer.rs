@@ -298,6 +298,14 @@ fn read_mqtt(exchange: &Exchange, operation: Operation) -> (Answer, Vec<Finding>
         format!("the reply to {request_topic} came on {topic}"),
         seq,
     ));
+    if !names_an_operation(request_topic) {
+        findings.push(Finding::check(
+            rejected,
+            req::MQ_INVALID_TOPIC_REPLY,
+            format!("the reply to {request_topic}, which names no operation, came on {topic}"),
+            seq,
+        ));
+    }
     let Some(body) = serde_json::from_str::<Value>(&response.body)
         .ok()
         .filter(Value::is_object)

@@ -178,3 +178,40 @@ fn an_unanswered_topic_that_names_no_operation_is_the_seventh_item(
         .collect();
     assert_eq!(failed, [requirement], "{findings:#?}");
 }
+
+// The rejection of a topic that names no operation, when it comes, is judged on where it came.
+#[rstest::rstest]
+#[case::on_its_rejected("/rejected", true)]
+#[case::on_its_accepted("/accepted", false)]
+fn where_the_reply_to_a_topic_naming_no_operation_came_is_judged(
+    #[case] suffix: &str,
+    #[case] passed: bool,
+) {
+    use crate::transport::{Label, WireRequest};
+    let topic = "$aws/things/t/jobs/j/frobnicate";
+    let label = Label {
+        seq: 3,
+        context: "c",
+        operation: "DescribeJobExecution",
+    };
+    let request = WireRequest::publish("mqtt://h".into(), topic.into(), Some("{}".into()));
+    let reply = WireResponse {
+        status: 0,
+        headers: vec![("topic".into(), format!("{topic}{suffix}"))],
+        body: r#"{"code":"InvalidTopic","message":"no operation","timestamp":1}"#.into(),
+        truncated: false,
+    };
+    let exchange = Exchange::new(label, request, Outcome::Answered(reply), 0, 0);
+    let (_, findings) = read(
+        &exchange,
+        Operation::DescribeJobExecution,
+        Binding::Mqtt,
+        Profile::Aws,
+    );
+    let judged: Vec<bool> = findings
+        .iter()
+        .filter(|f| f.requirement == req::MQ_INVALID_TOPIC_REPLY)
+        .map(|f| f.passed)
+        .collect();
+    assert_eq!(judged, [passed], "{findings:#?}");
+}

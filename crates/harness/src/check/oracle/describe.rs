@@ -183,8 +183,41 @@ pub(super) fn judge(
             ),
             Some(seq),
         ));
+    } else if let Subject::Seeded(_) = &call.job {
+        latest_described(thing, index, execution, seq, out);
     }
     check_execution(thing, index, case, execution, call, with_document, out);
+}
+
+/// Without `executionNumber` the latest execution of the job is described (spec §5.3): once
+/// the job has had more than one execution of the thing, the number described is above every
+/// earlier one the target gave (numbers are opaque: only their order is judged).
+fn latest_described(
+    thing: &ThingModel,
+    index: usize,
+    execution: &Value,
+    seq: u64,
+    out: &mut Vec<Finding>,
+) {
+    let job = &thing.executions[index].job;
+    let earlier: Vec<i64> = thing.executions[..index]
+        .iter()
+        .filter(|e| &e.job == job)
+        .filter_map(|e| e.number.value().copied())
+        .collect();
+    if earlier.is_empty() {
+        return;
+    }
+    let described = execution["executionNumber"].as_i64();
+    out.push(Finding::check(
+        described.is_some_and(|n| earlier.iter().all(|&e| n > e)),
+        req::DE_EXECUTION_NUMBER,
+        format!(
+            "without executionNumber, execution {} of {job} was described; earlier ones: {earlier:?}",
+            execution["executionNumber"]
+        ),
+        Some(seq),
+    ));
 }
 
 /// Whether an answer is the refusal of a terminal execution (spec §7.6).
@@ -319,6 +352,18 @@ mod tests {
     #[case::number_ignored(
         Fixture::new().queued("a", 0.0).with("a", |e| e.number = Belief::Known(1)), seeded("a"), json!({"executionNumber": 1}),
         described(patched(execution("a", "QUEUED", 1), json!({"executionNumber": 2}))), &[(req::DE_EXECUTION_NUMBER, false), (req::EX_EXECUTION, false)]
+    )]
+    #[case::latest_of_a_retried_job(
+        Fixture::new().queued("a", 0.0).with("a", |e| { e.number = Belief::Known(1); e.status = Status::Failed; })
+            .queued("a", 1.0),
+        seeded("a"), json!({}),
+        described(patched(execution("a", "QUEUED", 1), json!({"executionNumber": 2}))), &[(req::DE_EXECUTION_NUMBER, true)]
+    )]
+    #[case::an_earlier_execution_of_a_retried_job(
+        Fixture::new().queued("a", 0.0).with("a", |e| { e.number = Belief::Known(1); e.status = Status::Failed; })
+            .queued("a", 1.0),
+        seeded("a"), json!({}),
+        described(patched(execution("a", "QUEUED", 1), json!({"executionNumber": 1}))), &[(req::DE_EXECUTION_NUMBER, false)]
     )]
     #[case::number_unknown(
         Fixture::new().queued("a", 0.0).with("a", |e| e.number = Belief::Known(1)), seeded("a"), json!({"executionNumber": 2}),

@@ -183,41 +183,58 @@ pub(super) fn judge(
             ),
             Some(seq),
         ));
-    } else if let Subject::Seeded(_) = &call.job {
-        latest_described(thing, index, execution, seq, out);
+    } else if let Subject::Seeded(_) = &call.job
+        && let Some(earlier) = latest_described(thing, index, execution, seq, out)
+    {
+        // The target described that execution: the rest is judged against it.
+        check_execution(thing, earlier, case, execution, call, with_document, out);
+        return;
     }
     check_execution(thing, index, case, execution, call, with_document, out);
 }
 
-/// Without `executionNumber` the latest execution of the job is described (spec §5.3): once
-/// the job has had more than one execution of the thing, the number described is above every
-/// earlier one the target gave (numbers are opaque: only their order is judged).
+/// Without `executionNumber` the latest execution of the job is described (spec §5.3). Once
+/// the job has had more than one execution of the thing, a number above every earlier one the
+/// target gave shows it; the answer being one of the earlier executions — its number and its
+/// status — is this requirement's failure, and that execution is returned so the rest of the
+/// answer is judged against it. Any other number is the retry's own (EX-RETRY judges how a
+/// retry is numbered), so it is not judged twice.
 fn latest_described(
     thing: &ThingModel,
     index: usize,
     execution: &Value,
     seq: u64,
     out: &mut Vec<Finding>,
-) {
+) -> Option<usize> {
     let job = &thing.executions[index].job;
-    let earlier: Vec<i64> = thing.executions[..index]
+    let earlier: Vec<(usize, i64, &str)> = thing.executions[..index]
         .iter()
-        .filter(|e| &e.job == job)
-        .filter_map(|e| e.number.value().copied())
+        .enumerate()
+        .filter(|(_, e)| &e.job == job)
+        .filter_map(|(i, e)| Some((i, *e.number.value()?, e.status.as_str())))
         .collect();
-    if earlier.is_empty() {
-        return;
+    let described = execution["executionNumber"].as_i64()?;
+    let status = execution["status"].as_str().unwrap_or_default();
+    if !earlier.is_empty() && earlier.iter().all(|&(_, n, _)| described > n) {
+        out.push(Finding::pass(
+            req::DE_EXECUTION_NUMBER,
+            format!("without executionNumber, the latest execution of {job} was described"),
+            Some(seq),
+        ));
+        return None;
     }
-    let described = execution["executionNumber"].as_i64();
-    out.push(Finding::check(
-        described.is_some_and(|n| earlier.iter().all(|&e| n > e)),
+    let (i, ..) = earlier
+        .iter()
+        .find(|&&(_, n, s)| n == described && s == status)?;
+    out.push(Finding::fail(
         req::DE_EXECUTION_NUMBER,
         format!(
-            "without executionNumber, execution {} of {job} was described; earlier ones: {earlier:?}",
-            execution["executionNumber"]
+            "without executionNumber, an earlier execution of {job} was described \
+             (execution {described}, {status}), not the latest"
         ),
         Some(seq),
     ));
+    Some(*i)
 }
 
 /// Whether an answer is the refusal of a terminal execution (spec §7.6).
@@ -363,7 +380,7 @@ mod tests {
         Fixture::new().queued("a", 0.0).with("a", |e| { e.number = Belief::Known(1); e.status = Status::Failed; })
             .queued("a", 1.0),
         seeded("a"), json!({}),
-        described(patched(execution("a", "QUEUED", 1), json!({"executionNumber": 1}))), &[(req::DE_EXECUTION_NUMBER, false)]
+        described(patched(execution("a", "FAILED", 1), json!({"executionNumber": 1, "startedAt": null}))), &[(req::DE_EXECUTION_NUMBER, false)]
     )]
     #[case::number_unknown(
         Fixture::new().queued("a", 0.0).with("a", |e| e.number = Belief::Known(1)), seeded("a"), json!({"executionNumber": 2}),

@@ -38,6 +38,23 @@ impl Pki {
         self.dir.path()
     }
 
+    /// Every line of base64 inside the folder's PEM private keys: what no output may hold.
+    pub fn key_material(&self) -> Vec<String> {
+        let mut lines = Vec::new();
+        for entry in std::fs::read_dir(self.dir()).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "key") {
+                let text = std::fs::read_to_string(&path).unwrap();
+                lines.extend(
+                    text.lines()
+                        .filter(|l| !l.starts_with("-----") && l.len() >= 16)
+                        .map(String::from),
+                );
+            }
+        }
+        lines
+    }
+
     /// A file of the folder.
     pub fn file(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)

@@ -24,9 +24,9 @@ use tempfile::TempDir;
 
 use crate::common::broker::Mosquitto;
 use crate::common::pki::Pki;
-use crate::common::process::{Process, Ran, Serve, args, jobcert};
+use crate::common::process::{Ran, Serve, args, jobcert};
 use crate::common::report::{run_summary, summary};
-use crate::common::{ScratchExt, control_url, root, scratch, server_with};
+use crate::common::{ScratchExt, control_url, scratch, server_with};
 
 /// Longest one run may take here.
 const LIMIT: Duration = Duration::from_secs(300);
@@ -57,28 +57,11 @@ fn broker(pki: &Pki) -> (Mosquitto, Serve) {
 /// `jobcert run --target URL` of `only` (the whole MQTT suite when `None`) with `tls` options;
 /// its reports are under `reports/` of the folder returned.
 fn run(url: &str, control: &str, only: Option<&str>, tls: &[String]) -> (Ran, TempDir) {
-    let dir = scratch("mqtts-run");
-    let mut line: Vec<String> = [
-        "run",
-        "--target",
-        url,
-        "--control",
-        control,
-        "--target-time-scale",
-        "600",
-        "--deadline-ms",
-        "5000",
-        "--report-dir",
-    ]
-    .map(String::from)
-    .to_vec();
-    line.push(dir.path().join("reports").display().to_string());
+    let mut extra = tls.to_vec();
     if let Some(only) = only {
-        line.extend(["--only".to_string(), only.to_string()]);
+        extra.extend(["--only".to_string(), only.to_string()]);
     }
-    line.extend(tls.iter().cloned());
-    let ran = Process::spawn_in(&args(&line), &root(), &dir).finish(LIMIT);
-    (ran, dir)
+    super::run_suite(url, control, &extra, &[])
 }
 
 /// `--ca CA --cert DIR/NAME.pem --key DIR/NAME.key`, NAME possibly `{thing}`.
@@ -91,23 +74,6 @@ fn presenting(ca: &Path, dir: &Path, name: &str) -> Vec<String> {
         "--key".into(),
         dir.join(format!("{name}.key")).display().to_string(),
     ]
-}
-
-/// Every line of base64 inside the PEM private keys of `dir`.
-fn key_material(dir: &Path) -> Vec<String> {
-    let mut lines = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.extension().is_some_and(|e| e == "key") {
-            let text = std::fs::read_to_string(&path).unwrap();
-            lines.extend(
-                text.lines()
-                    .filter(|l| !l.starts_with("-----") && l.len() >= 16)
-                    .map(String::from),
-            );
-        }
-    }
-    lines
 }
 
 /// No line of `pki`'s private keys in the output of `ran`, nor in any file under `reports`.
@@ -124,7 +90,7 @@ fn assert_no_key(ran: &Ran, pki: &Pki, reports: &Path) {
             }
         }
     }
-    for line in key_material(pki.dir()) {
+    for line in pki.key_material() {
         assert!(
             texts.iter().all(|t| !t.contains(&line)),
             "key material in the output or the reports: {ran}"

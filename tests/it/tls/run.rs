@@ -290,23 +290,6 @@ fn a_fleet_s_devices_each_present_their_own_certificate() {
     );
 }
 
-/// Every line of base64 inside the PEM private keys of `pki`.
-fn key_material(dir: &Path) -> Vec<String> {
-    let mut lines = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.extension().is_some_and(|e| e == "key") {
-            let text = std::fs::read_to_string(&path).unwrap();
-            lines.extend(
-                text.lines()
-                    .filter(|l| !l.starts_with("-----") && l.len() >= 16)
-                    .map(String::from),
-            );
-        }
-    }
-    lines
-}
-
 /// Every file under `dir`, recursively.
 fn files(dir: &Path) -> Vec<std::path::PathBuf> {
     let mut out = Vec::new();
@@ -420,7 +403,7 @@ fn no_private_key_credential_or_signature_reaches_any_output_of_a_tls_and_sigv4_
     server.interrupt();
     server.finish(Duration::from_secs(10));
 
-    let mut secrets = key_material(pki.dir());
+    let mut secrets = pki.key_material();
     secrets.extend(
         SIGNING[1..3]
             .iter()

@@ -14,8 +14,8 @@ use rumqttc::{SubscribeReasonCode, TlsConfiguration, Transport};
 use serde_json::json;
 
 use crate::common::pki::Pki;
-use crate::common::process::{Process, Ran, args};
-use crate::common::{control_url, root, scratch, server_with};
+use crate::common::process::Ran;
+use crate::common::{control_url, server_with};
 
 /// Longest any one step may take.
 const STEP: Duration = Duration::from_secs(10);
@@ -263,29 +263,9 @@ async fn with_a_server_certificate_mqtt_over_websockets_is_wss() {
     }
 }
 
-/// Longest one suite run may take.
-const RUN_LIMIT: Duration = Duration::from_secs(300);
-
 /// `jobcert run` of the whole MQTT suite against `target`, with `extra` options and `env`.
 fn suite(target: &str, control: &str, extra: &[String], env: &[(&str, Option<&str>)]) -> Ran {
-    let dir = scratch("tls-suite");
-    let mut line: Vec<String> = [
-        "run",
-        "--target",
-        target,
-        "--control",
-        control,
-        "--target-time-scale",
-        "600",
-        "--deadline-ms",
-        "5000",
-        "--report-dir",
-    ]
-    .map(String::from)
-    .to_vec();
-    line.push(dir.path().join("reports").display().to_string());
-    line.extend(extra.iter().cloned());
-    Process::spawn_env(&args(&line), &root(), &dir, env).finish(RUN_LIMIT)
+    super::run_suite(target, control, extra, env).0
 }
 
 #[test]

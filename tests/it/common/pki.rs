@@ -88,6 +88,22 @@ impl Pki {
         Serve::with(&line.iter().map(String::as_str).collect::<Vec<_>>())
     }
 
+    /// [`Self::serve`] with MQTT over TLS (`--mqtts`) trusting the CA and reading
+    /// `revoked.txt`, and `extra`.
+    pub fn serve_mqtts(&self, extra: &[&str]) -> Serve {
+        let (ca, revoked) = (self.arg("ca.pem"), self.arg("revoked.txt"));
+        let mut line = vec![
+            "--mqtts",
+            "127.0.0.1:0",
+            "--client-ca",
+            &ca,
+            "--revoked",
+            &revoked,
+        ];
+        line.extend(extra);
+        self.serve(false, &line)
+    }
+
     /// A client that trusts the CA and, with `thing`, presents `{thing}.pem`.
     pub fn client(&self, thing: Option<&str>) -> reqwest::Client {
         let ca = std::fs::read(self.file("ca.pem")).expect("ca.pem");

@@ -102,18 +102,7 @@ fn device_sdk_interoperates_over_mtls_with_its_own_builders() {
     for thing in TLS_THINGS {
         pki.issue(thing, None);
     }
-    let ca = pki.arg("ca.pem");
-    let mut server = pki.serve(
-        false,
-        &[
-            "--mqtts",
-            "127.0.0.1:0",
-            "--client-ca",
-            &ca,
-            "--policy",
-            "own-thing",
-        ],
-    );
+    let mut server = pki.serve_mqtts(&["--policy", "own-thing"]);
     assert!(server.control.starts_with("https://"), "{}", server.control);
     let mqtts = server.mqtts.clone().expect("an mqtts line");
     let stdout = run_script(&python, &mqtts, &server.control, Some(pki.dir()));

@@ -25,18 +25,7 @@ fn device_sdk_for_javascript_interoperates_over_mtls() {
     for thing in THINGS {
         pki.issue(thing, None);
     }
-    let ca = pki.arg("ca.pem");
-    let mut server = pki.serve(
-        false,
-        &[
-            "--mqtts",
-            "127.0.0.1:0",
-            "--client-ca",
-            &ca,
-            "--policy",
-            "own-thing",
-        ],
-    );
+    let mut server = pki.serve_mqtts(&["--policy", "own-thing"]);
     let mqtts = server.mqtts.clone().expect("an mqtts line");
     let (host, port) = mqtts
         .strip_prefix("mqtts://")

@@ -84,20 +84,6 @@ impl Device {
     }
 }
 
-/// `jobcert serve` with an MQTT-over-TLS listener trusting the PKI's CA and revocation list.
-fn serve(pki: &Pki, extra: &[&str]) -> crate::common::process::Serve {
-    let mut line = vec![
-        "--mqtts".to_string(),
-        "127.0.0.1:0".to_string(),
-        "--client-ca".to_string(),
-        pki.arg("ca.pem"),
-        "--revoked".to_string(),
-        pki.arg("revoked.txt"),
-    ];
-    line.extend(extra.iter().map(|s| s.to_string()));
-    pki.serve(false, &line.iter().map(String::as_str).collect::<Vec<_>>())
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_usable_certificate_is_served_with_or_without_the_alpn_and_others_fail_the_handshake() {
     let pki = Pki::init();
@@ -105,7 +91,7 @@ async fn a_usable_certificate_is_served_with_or_without_the_alpn_and_others_fail
     pki.issue("old", Some("--expired"));
     pki.issue("stranger", Some("--unknown-ca"));
     pki.issue("gone", Some("--revoked"));
-    let server = serve(&pki, &[]);
+    let server = pki.serve_mqtts(&[]);
     let url = server.mqtts.clone().expect("an mqtts line");
     assert!(url.starts_with("mqtts://"), "{url}");
 
@@ -164,7 +150,7 @@ async fn under_own_thing_a_device_acts_only_on_the_thing_its_certificate_names()
     let pki = Pki::init();
     pki.issue("dev-1", None);
     for (policy, others_allowed) in [("open", true), ("own-thing", false)] {
-        let server = serve(&pki, &["--policy", policy]);
+        let server = pki.serve_mqtts(&["--policy", policy]);
         let url = server.mqtts.clone().expect("an mqtts line");
 
         let mut impostor = Device::new(&pki, &url, Some("dev-1"), "dev-2", false);
@@ -272,7 +258,7 @@ fn suite(target: &str, control: &str, extra: &[String], env: &[(&str, Option<&st
 fn the_mqtt_suite_passes_over_the_reference_s_mqtts_listener() {
     let pki = Pki::init();
     pki.issue("suite", None);
-    let server = serve(&pki, &["--time-scale", "600"]);
+    let server = pki.serve_mqtts(&["--time-scale", "600"]);
     let url = server.mqtts.clone().expect("an mqtts line");
     let presenting = |ca: &str| {
         vec![

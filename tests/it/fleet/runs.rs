@@ -538,3 +538,76 @@ fn the_reference_s_faults_and_quotas_reach_the_fleet_as_the_target_s_errors() {
         }
     }
 }
+
+#[test]
+fn with_quotas_on_throttles_are_counted_per_second_and_a_retry_policy_carries_them() {
+    let scratch = scratch("http-retry");
+    let quotas = scratch.write(
+        "quotas.json",
+        std::fs::read_to_string(crate::common::root().join("schemas/limits/aws-2026-12-03.json"))
+            .expect("the embedded limits")
+            .replace("\"perSecond\": 200", "\"perSecond\": 5")
+            .replace("\"burst\": 200", "\"burst\": 5"),
+    );
+    // Five requests a second of the target's clock at time scale 60 (300 a second of real
+    // time, a burst of five), and 30 devices asking at once: any machine's fleet is throttled.
+    let quotas = quotas.display().to_string();
+    let mut seen = Vec::new();
+    for retry in ["none", "sdk-standard"] {
+        let scenario = HTTP_CLOSED
+            .replace(
+                "    step-timeout-minutes: 600\n",
+                &format!("    step-timeout-minutes: 600\n    retry: {retry}\n"),
+            )
+            .replace("time-scale: 600", "time-scale: 60");
+        let (_, summary) = run(
+            &scratch,
+            &scenario,
+            retry,
+            &["--quotas", &quotas, "--devices", "30"],
+        );
+        let record = &summary["record"];
+        let sum = |v: &serde_json::Value| {
+            v.as_object()
+                .map_or(0, |o| o.values().filter_map(|n| n.as_u64()).sum::<u64>())
+        };
+        let throttled = sum(&record["throttled"]);
+        assert!(
+            throttled > 0,
+            "{retry}: nothing throttled: {:#}",
+            record["errors"]
+        );
+        let per_second: u64 = record["intervals"]
+            .as_array()
+            .expect("intervals")
+            .iter()
+            .map(|i| sum(&i["throttled"]))
+            .sum();
+        assert_eq!(
+            per_second, throttled,
+            "{retry}: every throttle in its second"
+        );
+        let failed = record["errors"]["ThrottlingException"]
+            .as_u64()
+            .unwrap_or(0);
+        let retried = sum(&record["retries"]);
+        seen.push((retry, throttled, failed, retried));
+    }
+    let [
+        (_, throttled, failed, retried),
+        (_, _, failed_retrying, retried_retrying),
+    ] = seen[..]
+    else {
+        unreachable!("two runs")
+    };
+    assert_eq!(
+        (failed, retried),
+        (throttled, 0),
+        "without retries every throttle fails: {seen:?}"
+    );
+    assert!(retried_retrying > 0, "{seen:?}");
+    assert!(
+        failed_retrying < retried_retrying,
+        "retries carry most throttled requests: {seen:?}"
+    );
+}

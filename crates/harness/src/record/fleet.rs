@@ -114,6 +114,9 @@ pub struct Interval {
     pub length_ms: u64,
     /// Latency of what completed in it.
     pub latency: LatencyBook,
+    /// Requests the target throttled in it, by operation.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub throttled: BTreeMap<String, u64>,
 }
 
 /// A fleet run's record.
@@ -145,6 +148,12 @@ pub struct FleetRecord {
     pub requests: BTreeMap<String, BTreeMap<String, u64>>,
     /// Final execution statuses the devices saw (SUCCEEDED, FAILED, REJECTED, TIMED_OUT).
     pub statuses: BTreeMap<String, u64>,
+    /// Requests the target throttled (429, MQTT `RequestThrottled`), by operation.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub throttled: BTreeMap<String, u64>,
+    /// Attempts devices gave up to try again, by their retry policy, by operation.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub retries: BTreeMap<String, u64>,
     /// What failed a device, by class: data-plane requests (`timeout`, `failed:reset`, an
     /// unexpected error type, `garbled`), connections (`connect: …`), and the seeding calls
     /// (`setup:CreateThing`, `setup:CreateJob`).
@@ -246,6 +255,8 @@ impl FleetRecord {
             jobs: 0,
             requests: BTreeMap::new(),
             statuses: BTreeMap::new(),
+            throttled: BTreeMap::new(),
+            retries: BTreeMap::new(),
             errors: BTreeMap::new(),
             findings: BTreeMap::new(),
             schedule: Schedule::default(),
@@ -350,6 +361,8 @@ impl FleetRecord {
         }
         add_counts(&mut self.statuses, other.statuses);
         add_counts(&mut self.errors, other.errors);
+        add_counts(&mut self.throttled, other.throttled);
+        add_counts(&mut self.retries, other.retries);
         for (req, t) in other.findings {
             let mine = self.findings.entry(req).or_default();
             mine.passed += t.passed;
@@ -409,8 +422,10 @@ fn align(intervals: Vec<Interval>) -> Vec<Interval> {
             start_ms: second,
             length_ms: 1000,
             latency: LatencyBook::default(),
+            throttled: BTreeMap::new(),
         });
         slot.latency.merge(&i.latency);
+        add_counts(&mut slot.throttled, i.throttled);
     }
     by_second.into_values().collect()
 }

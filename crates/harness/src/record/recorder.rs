@@ -2,13 +2,14 @@
 //! it keeps the counts, the whole-run and per-interval histograms, and a snapshot for the
 //! progress line. Intervals are cut at whole wall-clock seconds, so shards line up.
 
+use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::fleet::{CONNECT, FleetRecord, Interval};
 use super::latency::{LatencyBook, outcome_name};
 use crate::finding::Finding;
-use crate::transport::Exchange;
+use crate::transport::{Exchange, Outcome};
 
 /// What the progress line shows.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -26,6 +27,7 @@ pub struct Snapshot {
 struct Live {
     record: FleetRecord,
     current: LatencyBook,
+    current_throttled: BTreeMap<String, u64>,
     current_start_ms: u64,
     snapshot: Snapshot,
 }
@@ -55,6 +57,7 @@ impl Recorder {
             live: Mutex::new(Live {
                 record,
                 current: LatencyBook::default(),
+                current_throttled: BTreeMap::new(),
                 current_start_ms,
                 snapshot: Snapshot::default(),
             }),
@@ -102,6 +105,27 @@ impl Recorder {
             live.snapshot.errors += 1;
             *live.record.errors.entry(e).or_default() += 1;
         }
+        if throttled(exchange) {
+            *live
+                .record
+                .throttled
+                .entry(exchange.operation.clone())
+                .or_default() += 1;
+            *live
+                .current_throttled
+                .entry(exchange.operation.clone())
+                .or_default() += 1;
+        }
+    }
+
+    /// Counts an attempt of `operation` a device gave up to try again.
+    pub fn retried(&self, operation: &str) {
+        *self
+            .live()
+            .record
+            .retries
+            .entry(operation.to_string())
+            .or_default() += 1;
     }
 
     /// Records a connection attempt's time (`Connect`, answered or failed).
@@ -174,6 +198,7 @@ impl Recorder {
             start_ms: live.current_start_ms,
             length_ms: now_ms - live.current_start_ms,
             latency,
+            throttled: std::mem::take(&mut live.current_throttled),
         });
         live.current_start_ms = now_ms;
         let all = live
@@ -195,5 +220,26 @@ impl Recorder {
         let mut record = self.live().record.clone();
         record.duration_ms = end.saturating_sub(record.started_at_ms);
         record
+    }
+}
+
+/// Whether the target throttled `exchange`: HTTP 429, or an MQTT rejection whose code
+/// `errors.json` files under 429 (`RequestThrottled`).
+fn throttled(exchange: &Exchange) -> bool {
+    let Outcome::Answered(response) = &exchange.outcome else {
+        return false;
+    };
+    match response.status {
+        0 => {
+            serde_json::from_str::<serde_json::Value>(&response.body)
+                .ok()
+                .and_then(|b| {
+                    b["code"]
+                        .as_str()
+                        .and_then(|c| jobcert_contract::errors().status_class(c))
+                })
+                == Some(429)
+        }
+        status => status == 429,
     }
 }

@@ -11,8 +11,8 @@ use super::draws::Draws;
 use crate::check::agent::{DeviceOracle, Judged, Started};
 use crate::scenario::fleet::{LoadModel, Program};
 use crate::transport::tls::THING_PLACEHOLDER;
-use crate::transport::{DataClient, Exchange, Label, Raw, Request};
-use jobcert_contract::Operation;
+use crate::transport::{DataClient, Exchange, Label, Outcome, Raw, Request};
+use jobcert_contract::{Operation, errors};
 
 /// Extra real time a silent device waits past the step timer's slack before it looks.
 const SILENCE_MARGIN: Duration = Duration::from_millis(250);
@@ -230,12 +230,46 @@ impl Agent {
         CycleEnd::Worked
     }
 
-    /// Sends one data-plane request through the device's link.
+    /// Sends one data-plane request through the device's link, and again as the fleet's retry
+    /// policy says while it is throttled, faulted or unanswered; returns the last attempt (the
+    /// ones given up are recorded as retried).
     async fn call(
         &mut self,
         fleet: &Fleet,
         operation: Operation,
         input: Map<String, Value>,
+        intended_us: u64,
+    ) -> Exchange {
+        let mut attempt = 1;
+        loop {
+            let exchange = self.send(fleet, operation, &input, intended_us).await;
+            let Some(policy) = fleet
+                .retry
+                .as_ref()
+                .filter(|p| p.retries(operation.name()) && retryable(&exchange))
+            else {
+                return exchange;
+            };
+            attempt += 1;
+            let Some(backoff_ms) = policy.backoff_ms(attempt, self.draws.unit()) else {
+                return exchange;
+            };
+            if !fleet
+                .pause(fleet.virtual_to_real(backoff_ms / 1000.0))
+                .await
+            {
+                return exchange;
+            }
+            fleet.record_retried(&exchange);
+        }
+    }
+
+    /// One attempt of a request.
+    async fn send(
+        &mut self,
+        fleet: &Fleet,
+        operation: Operation,
+        input: &Map<String, Value>,
         intended_us: u64,
     ) -> Exchange {
         let label = Label {
@@ -246,7 +280,7 @@ impl Agent {
         let _active = fleet.active();
         let request = Request {
             operation,
-            input: &input,
+            input,
             raw: Raw::default(),
         };
         let mut exchange = self
@@ -259,10 +293,35 @@ impl Agent {
     }
 }
 
+/// Whether an attempt met what a retry policy retries: no answer, or an answer whose error
+/// `errors.json` files under 429 (throttled) or 5xx (faulted).
+fn retryable(exchange: &Exchange) -> bool {
+    let response = match &exchange.outcome {
+        Outcome::Answered(r) => r,
+        Outcome::Timeout { .. } | Outcome::Failed { .. } => return true,
+    };
+    let status = match response.status {
+        0 => serde_json::from_str::<Value>(&response.body)
+            .ok()
+            .and_then(|b| b["code"].as_str().and_then(|c| errors().status_class(c)))
+            .unwrap_or(0),
+        status => status,
+    };
+    status == 429 || status >= 500
+}
+
 impl Fleet {
     /// Records an exchange a device made, with its judgement.
     pub fn record(&self, exchange: &Exchange, judged: Judged) {
         self.recorder
             .exchange(exchange, judged.findings, judged.error);
+    }
+
+    /// Records an attempt the device gave up to try again: its time and whether it was
+    /// throttled, but no error (as an SDK surfaces none for a request its retries carried);
+    /// the last attempt's outcome is the request's.
+    fn record_retried(&self, exchange: &Exchange) {
+        self.recorder.exchange(exchange, Vec::new(), None);
+        self.recorder.retried(&exchange.operation);
     }
 }

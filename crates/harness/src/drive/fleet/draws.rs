@@ -32,7 +32,7 @@ impl Draws {
     }
 
     /// Uniform in [0, 1).
-    fn unit(&mut self) -> f64 {
+    pub fn unit(&mut self) -> f64 {
         self.0.random::<f64>()
     }
 

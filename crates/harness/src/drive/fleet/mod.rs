@@ -26,7 +26,7 @@ use crate::finding::Profile;
 use crate::record::{
     FleetRecord, Handshakes, Kept, Memory, Recorder, Shard, Snapshot, TargetInfo, epoch_ms,
 };
-use crate::scenario::fleet::{Connections, FleetSpec, LoadModel, RolloutStart};
+use crate::scenario::fleet::{Connections, FleetSpec, LoadModel, RetryPolicy, RolloutStart};
 use crate::transport::http::{Endpoint, HttpTransport};
 use crate::transport::http_conn::DeviceConnection;
 use crate::transport::mqtt::Dial;
@@ -93,6 +93,8 @@ pub struct Fleet {
     heard: Option<Heard>,
     /// Where devices send their requests.
     plane: Plane,
+    /// How devices retry a throttled, faulted or unanswered request; `None`: they do not.
+    retry: Option<RetryPolicy>,
 }
 
 /// Where devices send their requests: a broker, through one dial for all (so that a shared TLS
@@ -228,6 +230,8 @@ pub async fn run(
             ))),
             DataPlane::Http(e) => Plane::Http(e.clone()),
         },
+        // The loader refused an unknown policy before the run.
+        retry: spec.behaviour.retry.policy().ok().flatten(),
     });
     // The bound on the whole run, and the user's interrupt, both halt it.
     let bound = Duration::from_secs_f64(spec.run.max_duration_s);

@@ -47,6 +47,12 @@ fn intervals() -> Vec<Interval> {
                 start_ms: STARTED_AT_MS + 1000 * i,
                 length_ms: 1000,
                 latency,
+                // The target throttles two updates in the second second.
+                throttled: if i == 1 {
+                    BTreeMap::from([("UpdateJobExecution".into(), 2)])
+                } else {
+                    BTreeMap::new()
+                },
             }
         })
         .collect()
@@ -158,6 +164,8 @@ pub fn sample() -> (FleetRecord, FleetVerdict) {
         jobs: 2,
         requests,
         statuses: BTreeMap::from([("SUCCEEDED".into(), 20), ("TIMED_OUT".into(), 2)]),
+        throttled: BTreeMap::from([("UpdateJobExecution".into(), 2)]),
+        retries: BTreeMap::from([("UpdateJobExecution".into(), 2)]),
         errors: BTreeMap::from([("timeout".into(), 2)]),
         findings: BTreeMap::new(),
         schedule: Schedule {

@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 use std::fmt::{self, Write};
 
 use super::{
-    FleetReport, chart, evidence, handshakes_text, number, shards_text, stats, throughput,
+    FleetReport, chart, evidence, handshakes_text, number, shards_text, stats, throttles_text,
+    throughput,
 };
 use crate::finding::Severity;
 use crate::record::FleetRecord;
@@ -61,6 +62,9 @@ fn facts(record: &FleetRecord) -> Vec<(&'static str, String)> {
     ]);
     if let Some(h) = &record.handshakes {
         rows.push(("TLS connect ramp", handshakes_text(h)));
+    }
+    if let Some(text) = throttles_text(record) {
+        rows.push(("Throttled", text));
     }
     if let Some(m) = record.memory {
         rows.push((

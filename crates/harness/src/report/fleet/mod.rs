@@ -146,6 +146,46 @@ fn handshakes_text(h: &Handshakes) -> String {
     )
 }
 
+/// Throttles and retries, e.g. `UpdateJobExecution 12 (at most 5 in one second); 12 attempts
+/// retried (UpdateJobExecution 12)`; `None` when the target throttled nothing and nothing was
+/// retried.
+fn throttles_text(record: &FleetRecord) -> Option<String> {
+    if record.throttled.is_empty() && record.retries.is_empty() {
+        return None;
+    }
+    let by_operation = |counts: &std::collections::BTreeMap<String, u64>| {
+        counts
+            .iter()
+            .map(|(op, n)| format!("{op} {n}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let peak = record
+        .intervals
+        .iter()
+        .map(|i| i.throttled.values().sum::<u64>())
+        .max()
+        .unwrap_or(0);
+    let throttled = if record.throttled.is_empty() {
+        "none throttled".to_string()
+    } else {
+        format!(
+            "{} (at most {peak} in one second)",
+            by_operation(&record.throttled)
+        )
+    };
+    let retries: u64 = record.retries.values().sum();
+    let retried = if retries == 0 {
+        "no attempt retried".to_string()
+    } else {
+        format!(
+            "{retries} attempts retried ({})",
+            by_operation(&record.retries)
+        )
+    };
+    Some(format!("{throttled}; {retried}"))
+}
+
 /// The shards a record holds, e.g. `0/4, 2/4`, or `whole run`.
 fn shards_text(shards: &[Shard]) -> String {
     if shards == [Shard::WHOLE] {
@@ -218,6 +258,25 @@ mod tests {
     fn handshake_costs_read_as_rates(#[case] h: Handshakes, #[case] starts: &str) {
         let text = handshakes_text(&h);
         assert!(text.starts_with(starts), "{text}");
+    }
+
+    #[test]
+    fn throttles_read_by_operation_with_the_busiest_second() {
+        let (mut record, _) = fixture::sample();
+        assert_eq!(
+            throttles_text(&record).as_deref(),
+            Some(
+                "UpdateJobExecution 2 (at most 2 in one second); 2 attempts retried \
+                 (UpdateJobExecution 2)"
+            )
+        );
+        record.retries.clear();
+        assert_eq!(
+            throttles_text(&record).as_deref(),
+            Some("UpdateJobExecution 2 (at most 2 in one second); no attempt retried")
+        );
+        record.throttled.clear();
+        assert_eq!(throttles_text(&record), None);
     }
 
     #[test]

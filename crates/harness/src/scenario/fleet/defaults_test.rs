@@ -69,6 +69,7 @@ fn loaded(f: &FleetSpec, path: &str) -> Option<Value> {
         "rollout.start" => json!(f.rollout.start),
         "behaviour.program" => json!(f.behaviour.program),
         "behaviour.silent" => json!(f.behaviour.silent),
+        "behaviour.retry" => json!(f.behaviour.retry),
         "load.arrivals" => json!(f.load.arrivals),
         "load.start-rate" => json!(f.load.start_rate),
         "load.stages" => json!(f.load.stages),

@@ -9,7 +9,7 @@ use serde_json::json;
 use super::*;
 use crate::scenario::load::ScenarioError;
 use crate::scenario::spans::Spans;
-use jobcert_contract::ControlOperation;
+use jobcert_contract::{ControlOperation, Operation};
 
 /// Whether `path` holds a fleet scenario (its top level has a `fleet` key).
 pub fn is_fleet_file(path: &Path) -> bool {
@@ -205,6 +205,26 @@ fn behaviour(b: &BehaviourSpec, p: &mut Problems<'_>) {
     }
     p.distribution(&["behaviour", "work"], &b.work);
     p.distribution(&["behaviour", "idle"], &b.idle);
+    match b.retry.policy() {
+        Err(problem) => p.at(&["behaviour", "retry"], problem),
+        Ok(Some(policy)) => {
+            if policy.max_attempts == 0 || policy.base_ms == 0 || policy.max_ms < policy.base_ms {
+                p.at(
+                    &["behaviour", "retry"],
+                    "needs max-attempts of at least 1 and 0 < base-ms ≤ max-ms",
+                );
+            }
+            for o in &policy.operations {
+                if !Operation::ALL.iter().any(|op| op.name() == o) {
+                    p.at(
+                        &["behaviour", "retry", "operations"],
+                        format!("{o:?} is not a device operation"),
+                    );
+                }
+            }
+        }
+        Ok(None) => {}
+    }
 }
 
 /// Whether a distribution's parameters make sense.

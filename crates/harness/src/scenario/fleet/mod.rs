@@ -224,6 +224,114 @@ pub struct BehaviourSpec {
     /// Wait before asking again when nothing is pending yet (rollout `during`).
     #[serde(default = "default_idle")]
     pub idle: Distribution,
+    /// What the device does when a request is throttled, faulted or unanswered.
+    #[serde(default)]
+    pub retry: RetrySpec,
+}
+
+/// A retry policy as the file gives it: a name, or a policy of its own.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(untagged)]
+pub enum RetrySpec {
+    /// `none`, or a preset of `schemas/fleet.schema.json` (`$defs.Retry.x-presets`).
+    Named(String),
+    /// A policy of its own.
+    Own(RetryPolicy),
+}
+
+impl Default for RetrySpec {
+    fn default() -> Self {
+        Self::Named(NO_RETRY.to_string())
+    }
+}
+
+/// The name of the policy that retries nothing.
+pub const NO_RETRY: &str = "none";
+
+impl RetrySpec {
+    /// The policy meant, `None` for `none`; an unknown name is an error naming the known ones.
+    pub fn policy(&self) -> Result<Option<RetryPolicy>, String> {
+        match self {
+            Self::Own(policy) => Ok(Some(policy.clone())),
+            Self::Named(name) if name == NO_RETRY => Ok(None),
+            Self::Named(name) => {
+                let presets = retry_presets();
+                match presets.get(name) {
+                    Some(preset) => serde_json::from_value(preset.clone())
+                        .map(Some)
+                        .map_err(|e| format!("the preset {name:?} of fleet.schema.json: {e}")),
+                    None => Err(format!(
+                        "{name:?} is not a retry policy: {NO_RETRY}, {}, or a policy of its own",
+                        presets.keys().cloned().collect::<Vec<_>>().join(", ")
+                    )),
+                }
+            }
+        }
+    }
+}
+
+/// The named retry policies of `schemas/fleet.schema.json`.
+fn retry_presets() -> serde_json::Map<String, serde_json::Value> {
+    let schema: serde_json::Value =
+        serde_json::from_str(jobcert_contract::file("fleet.schema.json").unwrap_or("{}"))
+            .unwrap_or_default();
+    schema["$defs"]["Retry"]["x-presets"]
+        .as_object()
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// How a device retries: attempt n (from 2) waits min(`max_ms`, `base_ms` × 2^(n−2)) of device
+/// time, times a uniform draw in [0, 1) with full jitter.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct RetryPolicy {
+    /// Attempts in all, the first included.
+    pub max_attempts: u32,
+    /// The first backoff, ms.
+    pub base_ms: u64,
+    /// The longest backoff, ms.
+    pub max_ms: u64,
+    /// Whether the backoff is drawn.
+    pub jitter: Jitter,
+    /// The operations retried, by model name.
+    pub operations: Vec<String>,
+    /// What the policy models, for people reading it.
+    #[serde(rename = "$comment", default, skip_serializing)]
+    pub comment: Option<String>,
+}
+
+/// Whether a backoff is drawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Jitter {
+    /// The backoff as computed: every device waits alike.
+    None,
+    /// The backoff times a uniform draw in [0, 1).
+    Full,
+}
+
+impl RetryPolicy {
+    /// The backoff before attempt `attempt` (2 for the first retry) with `draw` in [0, 1),
+    /// in ms of device time; `None` once the attempts are spent.
+    pub fn backoff_ms(&self, attempt: u32, draw: f64) -> Option<f64> {
+        if attempt < 2 || attempt > self.max_attempts {
+            return None;
+        }
+        let doubled = self
+            .base_ms
+            .saturating_mul(1u64.checked_shl(attempt - 2).unwrap_or(u64::MAX));
+        let backoff = doubled.min(self.max_ms) as f64;
+        Some(match self.jitter {
+            Jitter::None => backoff,
+            Jitter::Full => backoff * draw,
+        })
+    }
+
+    /// Whether `operation` (a model name) is retried.
+    pub fn retries(&self, operation: &str) -> bool {
+        self.operations.iter().any(|o| o == operation)
+    }
 }
 
 fn default_idle() -> Distribution {
@@ -453,3 +561,5 @@ impl FleetSpec {
 
 #[cfg(test)]
 mod defaults_test;
+#[cfg(test)]
+mod retry_test;

@@ -28,20 +28,33 @@ pub fn run_id(given: Option<&String>) -> anyhow::Result<String> {
     }
 }
 
-/// A token cancelled on Ctrl-C (saying so as `jobcert <command>`), and the task that waits for
+/// A token cancelled on Ctrl-C or SIGTERM (saying so as `jobcert <command>`), and the task that waits for
 /// it, to abort when the run is over.
 pub fn on_interrupt(command: &'static str) -> (CancellationToken, JoinHandle<()>) {
     let stop = CancellationToken::new();
     let waiting = tokio::spawn({
         let stop = stop.clone();
         async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
+            if stop_requested().await {
                 eprintln!("jobcert {command}: interrupted; finishing the report");
                 stop.cancel();
             }
         }
     });
     (stop, waiting)
+}
+
+/// Resolves once SIGINT (Ctrl-C) or SIGTERM (what `timeout`, CI runners and Kubernetes send)
+/// arrives; `false` when neither can be listened for.
+async fn stop_requested() -> bool {
+    use tokio::signal::unix::{SignalKind, signal};
+    let Ok(mut term) = signal(SignalKind::terminate()) else {
+        return tokio::signal::ctrl_c().await.is_ok();
+    };
+    tokio::select! {
+        r = tokio::signal::ctrl_c() => r.is_ok(),
+        r = term.recv() => r.is_some(),
+    }
 }
 
 /// The folder of run `run_id` under `report_dir`, `shard-K` inside it for a shard.

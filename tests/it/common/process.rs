@@ -189,6 +189,11 @@ impl Process {
         self.child.signal("-INT");
     }
 
+    /// Sends SIGTERM, as `timeout`, CI runners and Kubernetes do.
+    pub fn terminate(&self) {
+        self.child.signal("-TERM");
+    }
+
     /// Waits for the process to end, at most `limit` after it started (then it is killed and
     /// the test fails); fails the test as well if it panicked.
     pub fn finish(&mut self, limit: Duration) -> Ran {

@@ -403,15 +403,17 @@ fleet:
   run: { until: duration, duration-s: 60, max-duration-s: 60 }
 ";
 
-#[test]
-fn an_interrupted_run_leaves_a_partial_report() {
+#[rstest::rstest]
+#[case::ctrl_c(Process::interrupt)]
+#[case::sigterm(Process::terminate)]
+fn an_interrupted_run_leaves_a_partial_report(#[case] stop: fn(&Process)) {
     let scratch = scratch("interrupt");
     let mut process = Process::spawn(
         &fleet_args(&scratch, POLL_FOR_A_MINUTE, "interrupt", &[]),
         &scratch,
     );
     std::thread::sleep(Duration::from_secs(3));
-    process.interrupt();
+    stop(&process);
     let ran = process.finish(Duration::from_secs(25));
     assert_eq!(ran.code, Some(1), "an interrupted run is not a pass: {ran}");
     let summary = summary(&scratch.path().join("reports/interrupt"));

@@ -39,6 +39,8 @@ fn main() {
                 target_selection: "SNAPSHOT".to_string(),
                 in_progress_timeout_minutes: Some(60),
                 retry: Vec::new(),
+                rollout: None,
+                abort: Vec::new(),
             })
             .expect("create job");
     }

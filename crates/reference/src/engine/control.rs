@@ -3,11 +3,14 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use jobcert_contract::Status;
 
-use super::job::Job;
+use super::Unreleased;
+use super::job::{Job, Outcomes, Rollout};
+use super::rollout::Pace;
+use super::thing::ThingState;
 use super::{
     Engine, EngineError, ExecutionView, JobSpec, JobState, JobStatus, VirtualMillis, execution,
 };
@@ -94,6 +97,11 @@ impl Engine {
                     spec.id
                 )));
             }
+            let rollout = spec.rollout.clone().map(|config| Rollout {
+                pace: Pace::new(config, now),
+                waiting: spec.things.iter().map(|t| Arc::from(t.as_str())).collect(),
+                armed: None,
+            });
             let job = Arc::new(Job {
                 id: Arc::from(spec.id.as_str()),
                 document: Arc::from(spec.document.as_str()),
@@ -106,27 +114,48 @@ impl Engine {
                     reason_code: None,
                     comment: None,
                 }),
+                rollout: std::sync::Mutex::new(rollout),
+                notified: AtomicU64::new(0),
+                outcomes: std::sync::Mutex::new(Outcomes::default()),
+                abort_denominator: self.settings.abort_denominator,
                 spec,
             });
             jobs.insert(job.id.clone(), job.clone());
             job
         };
-        for thing in &job.spec.things {
-            let seq = self.seq.fetch_add(1, Ordering::Relaxed);
-            // Things exist (checked above); a job adds one execution to each, once.
-            self.with_thing(thing, |t| {
-                if let Some(t) = t
-                    && t.find(&job.spec.id, None).is_none()
-                {
-                    t.executions.push(execution::Execution::queued(
-                        job.clone(),
-                        1,
-                        now,
-                        seq,
-                        self.model,
-                    ));
+        let paced = job.spec.rollout.is_some();
+        if !paced || self.settings.unreleased == Unreleased::Queued {
+            for thing in &job.spec.things {
+                let seq = self.seq.fetch_add(1, Ordering::Relaxed);
+                let add = |t: Option<&mut ThingState>| {
+                    // Things exist (checked above); a job adds one execution to each, once.
+                    if let Some(t) = t
+                        && t.find(&job.spec.id, None).is_none()
+                    {
+                        t.executions.push(execution::Execution::queued(
+                            job.clone(),
+                            1,
+                            now,
+                            seq,
+                            self.model,
+                        ));
+                    }
+                };
+                if paced {
+                    // Announced when rolled out.
+                    self.things.with(thing, add);
+                } else {
+                    self.with_thing(thing, add);
                 }
-            });
+            }
+        }
+        if !paced {
+            job.notified
+                .store(job.spec.things.len() as u64, Ordering::Release);
+        }
+        if paced || !job.spec.abort.is_empty() {
+            self.watch(job.clone());
+            self.settle(now);
         }
         Ok(self.job_arn(&job.spec.id))
     }
@@ -144,6 +173,7 @@ impl Engine {
     pub fn describe_job(&self, id: &str) -> Result<JobInfo, EngineError> {
         let job = self.job(id)?;
         let now = self.clock.now_ms();
+        self.settle(now);
         let mut counts: HashMap<Status, u64> = HashMap::new();
         for thing in &job.spec.things {
             self.with_thing(thing, |t| {
@@ -156,7 +186,12 @@ impl Engine {
             });
         }
         let mut state = job.state.lock().unwrap_or_else(|p| p.into_inner());
-        let all_terminal = counts.keys().all(|s| self.model.is_terminal(*s));
+        let rolling = job
+            .rollout
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_some();
+        let all_terminal = !rolling && counts.keys().all(|s| self.model.is_terminal(*s));
         if state.status == JobStatus::InProgress
             && all_terminal
             && job.spec.target_selection == "SNAPSHOT"
@@ -184,6 +219,7 @@ impl Engine {
     ) -> Result<String, EngineError> {
         let job = self.job(id)?;
         let now = self.clock.now_ms();
+        self.settle(now);
         {
             let mut state = job.state.lock().unwrap_or_else(|p| p.into_inner());
             if state.status == JobStatus::Completed {
@@ -198,6 +234,8 @@ impl Engine {
             state.last_updated_at = now;
             state.completed_at = Some(now);
         }
+        // Targets not rolled out yet never will be.
+        *job.rollout.lock().unwrap_or_else(|p| p.into_inner()) = None;
         for thing in &job.spec.things {
             self.with_thing(thing, |t| {
                 let Some(t) = t else { return };
@@ -226,6 +264,7 @@ impl Engine {
         number: Option<i64>,
     ) -> Result<ControlExecutionView, EngineError> {
         let now = self.clock.now_ms();
+        self.settle(now);
         let execution = self.with_thing(thing, |t| {
             let t = t?;
             t.expire(now, self.model, &self.seq);

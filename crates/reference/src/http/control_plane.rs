@@ -13,7 +13,9 @@ use serde_json::{Map, Value, json};
 
 use super::wire::{self, ApiError, RawRequest, ok, pass, path_segments, read_body, read_input};
 use crate::admission::Gate;
-use crate::engine::{Engine, JobSpec, RetryCriterion, epoch_seconds};
+use crate::engine::{
+    AbortCriterion, Engine, JobSpec, RetryCriterion, RolloutConfig, epoch_seconds,
+};
 use jobcert_contract::{ControlOperation, Plane, Status};
 
 #[derive(Deserialize)]
@@ -36,6 +38,12 @@ struct RetryConfig {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
+struct AbortConfig {
+    criteria_list: Vec<AbortCriterion>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct CreateJob {
     job_id: String,
     targets: Vec<String>,
@@ -45,6 +53,8 @@ struct CreateJob {
     target_selection: Option<String>,
     timeout_config: Option<TimeoutConfig>,
     job_executions_retry_config: Option<RetryConfig>,
+    job_executions_rollout_config: Option<RolloutConfig>,
+    abort_config: Option<AbortConfig>,
 }
 
 #[derive(Deserialize)]
@@ -258,6 +268,11 @@ fn job_spec(req: CreateJob) -> Result<JobSpec, ApiError> {
             .job_executions_retry_config
             .map(|r| r.criteria_list)
             .unwrap_or_default(),
+        rollout: req.job_executions_rollout_config,
+        abort: req
+            .abort_config
+            .map(|a| a.criteria_list)
+            .unwrap_or_default(),
     })
 }
 
@@ -298,6 +313,15 @@ fn describe_job(engine: &Engine, id: &str) -> Result<Value, ApiError> {
         job.insert(
             "jobExecutionsRetryConfig".into(),
             json!({ "criteriaList": info.spec.retry }),
+        );
+    }
+    if let Some(r) = &info.spec.rollout {
+        job.insert("jobExecutionsRolloutConfig".into(), json!(r));
+    }
+    if !info.spec.abort.is_empty() {
+        job.insert(
+            "abortConfig".into(),
+            json!({ "criteriaList": info.spec.abort }),
         );
     }
     job.insert(

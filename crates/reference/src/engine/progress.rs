@@ -1,0 +1,209 @@
+//! Moving jobs along on the virtual clock: rolling out paced executions as they fall due and
+//! canceling a job whose abort criteria were met.
+//!
+//! Like timer expiry, this is applied by every operation before it reads (`Engine::settle`),
+//! so answers are exact whatever the timer task's lag; the task only makes it happen without a
+//! request. Lock order: a job's `rollout`, then a thing, then the job's `outcomes`.
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use jobcert_contract::Status;
+
+use super::abort::{ABORT_REASON_CODE, AbortDenominator};
+use super::job::Job;
+use super::timers::Due;
+use super::{Change, Engine, JobStatus, VirtualMillis, execution};
+
+/// Whether a target not rolled out yet has an execution: AWS says nothing either way. A
+/// `jobcert serve` setting.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Unreleased {
+    /// Its execution comes into being when rolled out (and is then announced like any new one).
+    #[default]
+    Absent,
+    /// Its execution exists, QUEUED, from CreateJob; rolling out only announces it.
+    Queued,
+}
+
+impl FromStr for Unreleased {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "absent" => Ok(Self::Absent),
+            "queued" => Ok(Self::Queued),
+            other => Err(format!("{other:?} is neither absent nor queued")),
+        }
+    }
+}
+
+/// The engine's settings where the documentation leaves room.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EngineSettings {
+    /// Whether targets not rolled out yet have executions.
+    pub unreleased: Unreleased,
+    /// What abort thresholds are a share of.
+    pub abort_denominator: AbortDenominator,
+}
+
+impl Engine {
+    /// The engine's settings.
+    pub fn settings(&self) -> EngineSettings {
+        self.settings
+    }
+
+    /// Watches `job` until its rollout is over and its abort criteria can no longer apply.
+    pub(super) fn watch(&self, job: Arc<Job>) {
+        let mut watched = self.watched.lock().unwrap_or_else(|p| p.into_inner());
+        watched.push(job);
+        self.watching.store(watched.len(), Ordering::Release);
+    }
+
+    /// Applies every abort met and every rollout due by `now`.
+    pub(super) fn settle(&self, now: VirtualMillis) {
+        if self.watching.load(Ordering::Acquire) == 0 {
+            return;
+        }
+        let jobs = self
+            .watched
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let mut done = Vec::new();
+        for job in jobs {
+            self.apply_abort(&job, now);
+            let rolled_out = self.release(&job, now);
+            let open =
+                job.state.lock().unwrap_or_else(|p| p.into_inner()).status == JobStatus::InProgress;
+            // Abort criteria apply as long as the job is open.
+            let may_abort = open && !job.spec.abort.is_empty();
+            if rolled_out && !may_abort {
+                done.push(job.id.clone());
+            }
+        }
+        if !done.is_empty() {
+            let mut watched = self.watched.lock().unwrap_or_else(|p| p.into_inner());
+            watched.retain(|j| !done.contains(&j.id));
+            self.watching.store(watched.len(), Ordering::Release);
+        }
+    }
+
+    /// Rolls out `job`'s executions due by `now`; true once none is left to come.
+    fn release(&self, job: &Arc<Job>, now: VirtualMillis) -> bool {
+        let mut rollout = job.rollout.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(r) = rollout.as_mut() else {
+            return true;
+        };
+        let successes = job
+            .outcomes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .success_crossings
+            .clone();
+        let times = r.pace.release(now, r.waiting.len() as u64, &successes);
+        for at in times {
+            let Some(thing) = r.waiting.pop_front() else {
+                break;
+            };
+            self.roll_out(job, &thing, at);
+            job.notified.fetch_add(1, Ordering::AcqRel);
+        }
+        if r.waiting.is_empty() {
+            *rollout = None;
+            return true;
+        }
+        let next = r.pace.next_due(&successes);
+        if r.armed != Some(next) {
+            r.armed = Some(next);
+            self.timers.arm(next, Due::Rollout(job.id.clone()));
+        }
+        false
+    }
+
+    /// Rolls out `job`'s execution on `thing`, as of `at`.
+    pub(super) fn roll_out(&self, job: &Arc<Job>, thing: &Arc<str>, at: VirtualMillis) {
+        match self.settings.unreleased {
+            Unreleased::Absent => {
+                let seq = self.seq.fetch_add(1, Ordering::Relaxed);
+                self.with_thing(thing, |t| {
+                    if let Some(t) = t
+                        && t.find(&job.spec.id, None).is_none()
+                    {
+                        t.executions.push(execution::Execution::queued(
+                            job.clone(),
+                            1,
+                            at,
+                            seq,
+                            self.model,
+                        ));
+                    }
+                });
+            }
+            Unreleased::Queued => {
+                let head = self.things.with(thing, |t| {
+                    t.and_then(|t| {
+                        t.head(self.model)
+                            .map(|i| t.executions[i].job_id() == &*job.id)
+                    })
+                });
+                if let Some(head_changed) = head {
+                    // Nobody listening is fine.
+                    let _ = self.changes.send(Change {
+                        thing: thing.clone(),
+                        list_changed: true,
+                        head_changed,
+                    });
+                }
+            }
+        }
+    }
+
+    /// Cancels `job` if one of its abort criteria was met: its QUEUED executions and the ones
+    /// not rolled out yet; IN_PROGRESS ones go on.
+    fn apply_abort(&self, job: &Arc<Job>, now: VirtualMillis) {
+        let Some((at, criterion)) = job
+            .outcomes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .abort
+            .clone()
+        else {
+            return;
+        };
+        {
+            let mut state = job.state.lock().unwrap_or_else(|p| p.into_inner());
+            if state.status != JobStatus::InProgress {
+                return;
+            }
+            state.status = JobStatus::Canceled;
+            state.reason_code = Some(ABORT_REASON_CODE.to_string());
+            state.comment = Some(format!(
+                "abort criterion met: {} % or more of executions {} after at least {} executed",
+                criterion.threshold_percentage,
+                criterion.failure_type,
+                criterion.min_number_of_executed_things
+            ));
+            state.last_updated_at = at;
+            state.completed_at = Some(at);
+        }
+        *job.rollout.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        for thing in &job.spec.things {
+            self.with_thing(thing, |t| {
+                let Some(t) = t else { return };
+                t.expire(now, self.model, &self.seq);
+                for e in t
+                    .executions
+                    .iter_mut()
+                    .filter(|e| e.job_id() == job.id.as_ref())
+                {
+                    if e.status == Status::Queued {
+                        e.finish(Status::Canceled);
+                        e.touch(at.max(e.last_updated_at));
+                    }
+                }
+            });
+        }
+    }
+}

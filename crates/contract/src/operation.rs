@@ -143,16 +143,22 @@ pub enum ControlOperation {
     CancelJob,
     /// DescribeJobExecution (control plane).
     DescribeJobExecution,
+    /// CancelJobExecution.
+    CancelJobExecution,
+    /// DeleteThing.
+    DeleteThing,
 }
 
 impl ControlOperation {
-    /// All five.
-    pub const ALL: [ControlOperation; 5] = [
+    /// All seven.
+    pub const ALL: [ControlOperation; 7] = [
         Self::CreateThing,
         Self::CreateJob,
         Self::DescribeJob,
         Self::CancelJob,
         Self::DescribeJobExecution,
+        Self::CancelJobExecution,
+        Self::DeleteThing,
     ];
 
     /// The model's operation name.
@@ -163,6 +169,8 @@ impl ControlOperation {
             Self::DescribeJob => "DescribeJob",
             Self::CancelJob => "CancelJob",
             Self::DescribeJobExecution => "DescribeJobExecution",
+            Self::CancelJobExecution => "CancelJobExecution",
+            Self::DeleteThing => "DeleteThing",
         }
     }
 
@@ -174,6 +182,8 @@ impl ControlOperation {
             Self::DescribeJob => "describe-job",
             Self::CancelJob => "cancel-job",
             Self::DescribeJobExecution => "describe-job-execution",
+            Self::CancelJobExecution => "cancel-job-execution",
+            Self::DeleteThing => "delete-thing",
         };
         schemas().get(&format!("control/{stem}.request.json"))
     }

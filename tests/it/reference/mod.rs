@@ -1,7 +1,8 @@
 //! The reference server: request constraints, semantics, SigV4, timers, paced rollouts and
-//! aborts, MQTT and MQTT at scale.
+//! aborts, the control plane's executions and things, MQTT and MQTT at scale.
 
 mod admission;
+mod control;
 mod http_constraints;
 mod mqtt;
 mod mqtt_scale;

@@ -41,6 +41,24 @@ pub struct JobInfo {
     pub counts: HashMap<Status, u64>,
 }
 
+/// The version every thing has (the reference has no UpdateThing).
+const THING_VERSION: i64 = 1;
+
+/// CancelJobExecution's input.
+#[derive(Debug, Clone)]
+pub struct CancelExecution {
+    /// The thing.
+    pub thing: String,
+    /// The job.
+    pub job_id: String,
+    /// Cancel an IN_PROGRESS execution too.
+    pub force: bool,
+    /// The version the execution must be at.
+    pub expected_version: Option<i64>,
+    /// statusDetails to store.
+    pub status_details: Option<super::Details>,
+}
+
 /// A job execution as the control plane's DescribeJobExecution reports it.
 #[derive(Debug, Clone)]
 pub struct ControlExecutionView {
@@ -185,6 +203,14 @@ impl Engine {
                 }
             });
         }
+        for (status, n) in &job
+            .outcomes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .departed
+        {
+            *counts.entry(*status).or_default() += n;
+        }
         let mut state = job.state.lock().unwrap_or_else(|p| p.into_inner());
         let rolling = job
             .rollout
@@ -278,6 +304,94 @@ impl Engine {
             execution,
             thing_arn: self.thing_arn(thing),
         })
+    }
+
+    /// CancelJobExecution: cancels `thing`'s latest execution of `job_id` if it is QUEUED, or
+    /// IN_PROGRESS with `force`.
+    pub fn cancel_execution(&self, req: CancelExecution) -> Result<(), EngineError> {
+        let now = self.clock.now_ms();
+        self.settle(now);
+        self.with_thing(&req.thing, |t| {
+            let not_found = || {
+                EngineError::NotFound(format!(
+                    "no execution of job {} on thing {}",
+                    req.job_id, req.thing
+                ))
+            };
+            let t = t.ok_or_else(not_found)?;
+            t.expire(now, self.model, &self.seq);
+            let i = t.find(&req.job_id, None).ok_or_else(not_found)?;
+            let e = &mut t.executions[i];
+            if let Some(expected) = req.expected_version
+                && expected != e.version
+            {
+                return Err(EngineError::VersionConflict(format!(
+                    "expectedVersion {expected} does not match versionNumber {}",
+                    e.version
+                )));
+            }
+            let cancelable = match e.status {
+                Status::Queued => true,
+                Status::InProgress => req.force,
+                _ => false,
+            };
+            if !cancelable {
+                return Err(EngineError::InvalidStateTransition {
+                    message: format!(
+                        "the execution is {}; it cannot be canceled{}",
+                        e.status.as_str(),
+                        if e.status == Status::InProgress {
+                            " without force"
+                        } else {
+                            ""
+                        }
+                    ),
+                    state: e.state(),
+                });
+            }
+            e.finish(Status::Canceled);
+            if let Some(details) = req.status_details {
+                e.details = details;
+            }
+            e.touch(now);
+            Ok(())
+        })
+    }
+
+    /// DeleteThing: removes the thing and its executions (a thing that does not exist is no
+    /// error, as AWS documents); its jobs count an execution that had not ended as REMOVED.
+    /// Things have no versions here other than 1.
+    pub fn delete_thing(
+        &self,
+        name: &str,
+        expected_version: Option<i64>,
+    ) -> Result<(), EngineError> {
+        let now = self.clock.now_ms();
+        self.settle(now);
+        if let Some(expected) = expected_version
+            && expected != THING_VERSION
+            && self.things.contains(name)
+        {
+            return Err(EngineError::VersionConflict(format!(
+                "expectedVersion {expected} does not match the thing's version {THING_VERSION}"
+            )));
+        }
+        let Some(thing) = self.things.remove(name) else {
+            return Ok(());
+        };
+        for (i, e) in thing.executions.iter().enumerate() {
+            if thing.find(e.job_id(), None) != Some(i) {
+                continue;
+            }
+            let status = if self.model.is_terminal(e.status) {
+                e.status
+            } else {
+                Status::Removed
+            };
+            let mut o = e.job.outcomes.lock().unwrap_or_else(|p| p.into_inner());
+            *o.departed.entry(status).or_default() += 1;
+        }
+        Ok(())
     }
 
     /// Whether `thing` exists.

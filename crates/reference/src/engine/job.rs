@@ -1,6 +1,6 @@
 //! Jobs as the control plane created them.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -119,6 +119,9 @@ pub struct Outcomes {
     pub success_crossings: Vec<VirtualMillis>,
     /// When an abort criterion was met, and which one (its failure type and threshold).
     pub abort: Option<(VirtualMillis, AbortCriterion)>,
+    /// The last statuses of deleted things' executions (REMOVED for one that had not ended),
+    /// which DescribeJob still counts.
+    pub departed: HashMap<Status, u64>,
 }
 
 impl Job {

@@ -22,7 +22,7 @@ use tokio::sync::broadcast;
 
 pub use abort::{ABORT_REASON_CODE, AbortCriterion, AbortDenominator};
 pub use clock::{VirtualClock, VirtualMillis, epoch_seconds};
-pub use control::{ControlExecutionView, JobInfo, ThingInfo};
+pub use control::{CancelExecution, ControlExecutionView, JobInfo, ThingInfo};
 pub use error::EngineError;
 pub use execution::{Details, ExecutionView, StateView, SummaryView};
 pub use job::{JobSpec, JobState, JobStatus, RetryCriterion};

@@ -127,10 +127,9 @@ impl Engine {
         match self.settings.unreleased {
             Unreleased::Absent => {
                 let seq = self.seq.fetch_add(1, Ordering::Relaxed);
-                self.with_thing(thing, |t| {
-                    if let Some(t) = t
-                        && t.find(&job.spec.id, None).is_none()
-                    {
+                let exists = self.with_thing(thing, |t| {
+                    let Some(t) = t else { return false };
+                    if t.find(&job.spec.id, None).is_none() {
                         t.executions.push(execution::Execution::queued(
                             job.clone(),
                             1,
@@ -139,7 +138,13 @@ impl Engine {
                             self.model,
                         ));
                     }
+                    true
                 });
+                if !exists {
+                    // Deleted before its turn.
+                    let mut o = job.outcomes.lock().unwrap_or_else(|p| p.into_inner());
+                    *o.departed.entry(Status::Removed).or_default() += 1;
+                }
             }
             Unreleased::Queued => {
                 let head = self.things.with(thing, |t| {

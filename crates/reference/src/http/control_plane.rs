@@ -1,6 +1,6 @@
 //! The control-plane subset (service `iot`) that scenarios use to seed state, wire-compatible
-//! with boto3's `iot` client: CreateThing, CreateJob, DescribeJob, CancelJob and
-//! DescribeJobExecution.
+//! with boto3's `iot` client: CreateThing, DeleteThing, CreateJob, DescribeJob, CancelJob,
+//! DescribeJobExecution and CancelJobExecution.
 
 use std::sync::Arc;
 
@@ -14,7 +14,8 @@ use serde_json::{Map, Value, json};
 use super::wire::{self, ApiError, RawRequest, ok, pass, path_segments, read_body, read_input};
 use crate::admission::Gate;
 use crate::engine::{
-    AbortCriterion, Engine, JobSpec, RetryCriterion, RolloutConfig, epoch_seconds,
+    AbortCriterion, CancelExecution, Details, Engine, JobSpec, RetryCriterion, RolloutConfig,
+    epoch_seconds,
 };
 use jobcert_contract::{ControlOperation, Plane, Status};
 
@@ -74,6 +75,23 @@ struct CancelJob {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
+struct DeleteThing {
+    thing_name: String,
+    expected_version: Option<i64>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CancelJobExecution {
+    thing_name: String,
+    job_id: String,
+    force: Option<bool>,
+    expected_version: Option<i64>,
+    status_details: Option<Details>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct DescribeExecution {
     thing_name: String,
     job_id: String,
@@ -120,6 +138,50 @@ async fn handle(engine: &Engine, gate: &Gate, request: Request) -> Result<Respon
             Ok(ok(
                 &json!({ "thingName": thing.name, "thingArn": thing.arn, "thingId": thing.id }),
             ))
+        }
+        (&Method::DELETE, ["things", name]) => {
+            pass(
+                gate,
+                Plane::Control,
+                ControlOperation::DeleteThing.name(),
+                Some(name),
+            )
+            .await?;
+            let req: DeleteThing = read_input(
+                ControlOperation::DeleteThing.request_schema()?,
+                RawRequest {
+                    labels: vec![("thingName", name.to_string())],
+                    query,
+                    body: None,
+                },
+            )?;
+            engine.delete_thing(&req.thing_name, req.expected_version)?;
+            Ok(ok(&json!({})))
+        }
+        (&Method::PUT, ["things", thing, "jobs", job, "cancel"]) => {
+            pass(
+                gate,
+                Plane::Control,
+                ControlOperation::CancelJobExecution.name(),
+                Some(thing),
+            )
+            .await?;
+            let req: CancelJobExecution = read_input(
+                ControlOperation::CancelJobExecution.request_schema()?,
+                RawRequest {
+                    labels: vec![("thingName", thing.to_string()), ("jobId", job.to_string())],
+                    query,
+                    body: Some(&body),
+                },
+            )?;
+            engine.cancel_execution(CancelExecution {
+                thing: req.thing_name,
+                job_id: req.job_id,
+                force: req.force.unwrap_or(false),
+                expected_version: req.expected_version,
+                status_details: req.status_details,
+            })?;
+            Ok(ok(&json!({})))
         }
         (&Method::PUT, ["jobs", id]) => {
             pass(

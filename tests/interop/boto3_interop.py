@@ -4,7 +4,9 @@ Usage: boto3_interop.py DATA_PLANE_URL CONTROL_PLANE_URL [--tls PKI_DIR [--mtls 
 
 Seeds things and jobs through boto3's `iot` client (control plane), then drives every device
 operation through boto3's `iot-jobs-data` client and once through the AWS CLI (a data-plane and
-a control-plane call). Prints one line per check and exits non-zero on the first failure.
+a control-plane call). A job with a rollout rate and abort criteria is then described, one of
+its executions canceled with CancelJobExecution and its things deleted. Prints one line per check
+and exits non-zero on the first failure.
 
 With `--tls PKI_DIR` (a folder made by `jobcert pki`) both planes are `https://`: boto3 is given
 `verify=PKI_DIR/ca.pem` and the CLI `--ca-bundle PKI_DIR/ca.pem`, and a client trusting only
@@ -40,6 +42,9 @@ TIMESTAMPS = ("queuedAt", "startedAt", "lastUpdatedAt")
 MTLS_THING = "interop-device"
 EXPIRED_THING = "interop-expired"
 JOB_MTLS = "interop-job-mtls"
+# A paced job: at one a minute only its first thing is rolled out during the run.
+PACED_THINGS = ("interop-paced-1", "interop-paced-2")
+JOB_PACED = "interop-job-paced"
 # Error statuses come from the contract's schemas, the single source of them.
 ERRORS = json.loads((Path(__file__).resolve().parents[2] / "schemas/errors.json").read_text())
 
@@ -390,6 +395,79 @@ def cancel(iot, jobs):
     passed("CancelJob(force=True) cancels the IN_PROGRESS execution; DescribeJob shows CANCELED")
 
 
+def paced(iot):
+    """CreateJob with a rollout rate and abort criteria; DescribeJob echoes them and counts the
+    one execution rolled out; CancelJobExecution (its refusals typed) and DeleteThing."""
+    for name in PACED_THINGS:
+        iot.create_thing(thingName=name)
+    rollout = {
+        "maximumPerMinute": 1,
+        "exponentialRate": {
+            "baseRatePerMinute": 1,
+            "incrementFactor": 1.5,
+            "rateIncreaseCriteria": {"numberOfSucceededThings": 10},
+        },
+    }
+    abort = {
+        "criteriaList": [
+            {
+                "failureType": "ALL",
+                "action": "CANCEL",
+                "thresholdPercentage": 12.5,
+                "minNumberOfExecutedThings": 10,
+            }
+        ]
+    }
+    iot.create_job(
+        jobId=JOB_PACED,
+        targets=[thing_arn(name) for name in PACED_THINGS],
+        document=document(JOB_PACED),
+        jobExecutionsRolloutConfig=rollout,
+        abortConfig=abort,
+    )
+    job = iot.describe_job(jobId=JOB_PACED)["job"]
+    assert job["jobExecutionsRolloutConfig"] == rollout, f"DescribeJob: {job}"
+    assert job["abortConfig"] == abort, f"DescribeJob: {job}"
+    counts = job["jobProcessDetails"]
+    assert counts["numberOfQueuedThings"] == 1, f"one rolled out at once: {counts}"
+    passed("CreateJob with jobExecutionsRolloutConfig and abortConfig; DescribeJob echoes them")
+
+    first = PACED_THINGS[0]
+    expect_error(
+        lambda: iot.cancel_job_execution(jobId=JOB_PACED, thingName=first, expectedVersion=9),
+        iot.exceptions.VersionConflictException,
+        409,
+        "CancelJobExecution with a stale expectedVersion",
+    )
+    out = iot.cancel_job_execution(
+        jobId=JOB_PACED, thingName=first, expectedVersion=1, statusDetails={"by": "interop"}
+    )
+    assert out["ResponseMetadata"]["HTTPStatusCode"] == 200, f"CancelJobExecution: {out}"
+    e = iot.describe_job_execution(jobId=JOB_PACED, thingName=first)["execution"]
+    assert e["status"] == "CANCELED", f"after CancelJobExecution: {e}"
+    assert e["statusDetails"] == {"detailsMap": {"by": "interop"}}, f"statusDetails: {e}"
+    expect_error(
+        lambda: iot.cancel_job_execution(jobId=JOB_PACED, thingName=first),
+        iot.exceptions.InvalidStateTransitionException,
+        409,
+        "CancelJobExecution of a CANCELED execution",
+    )
+    counts = iot.describe_job(jobId=JOB_PACED)["job"]["jobProcessDetails"]
+    assert counts["numberOfCanceledThings"] == 1 and counts["numberOfQueuedThings"] == 0, counts
+    passed("CancelJobExecution cancels the QUEUED execution; DescribeJob counts it CANCELED")
+
+    for name in PACED_THINGS:
+        out = iot.delete_thing(thingName=name)
+        assert out["ResponseMetadata"]["HTTPStatusCode"] == 200, f"DeleteThing: {out}"
+    expect_error(
+        lambda: iot.describe_job_execution(jobId=JOB_PACED, thingName=first),
+        iot.exceptions.ResourceNotFoundException,
+        404,
+        "DescribeJobExecution of a deleted thing",
+    )
+    passed("DeleteThing removes the things and their executions")
+
+
 def arguments():
     """The command line."""
     parser = argparse.ArgumentParser(description="boto3 and the AWS CLI against jobcert serve.")
@@ -430,6 +508,7 @@ def main():
     aws_cli(data_url, control_url, ca)
     drain(jobs)
     cancel(iot, jobs)
+    paced(iot)
     if args.mtls:
         mtls(args.mtls, pki, iot, credentials)
     print(f"boto3 interop: {checks} checks passed")

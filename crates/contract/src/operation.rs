@@ -147,11 +147,17 @@ pub enum ControlOperation {
     CancelJobExecution,
     /// DeleteThing.
     DeleteThing,
+    /// CreateThingGroup.
+    CreateThingGroup,
+    /// AddThingToThingGroup.
+    AddThingToThingGroup,
+    /// RemoveThingFromThingGroup.
+    RemoveThingFromThingGroup,
 }
 
 impl ControlOperation {
-    /// All seven.
-    pub const ALL: [ControlOperation; 7] = [
+    /// All ten.
+    pub const ALL: [ControlOperation; 10] = [
         Self::CreateThing,
         Self::CreateJob,
         Self::DescribeJob,
@@ -159,6 +165,9 @@ impl ControlOperation {
         Self::DescribeJobExecution,
         Self::CancelJobExecution,
         Self::DeleteThing,
+        Self::CreateThingGroup,
+        Self::AddThingToThingGroup,
+        Self::RemoveThingFromThingGroup,
     ];
 
     /// The model's operation name.
@@ -171,6 +180,9 @@ impl ControlOperation {
             Self::DescribeJobExecution => "DescribeJobExecution",
             Self::CancelJobExecution => "CancelJobExecution",
             Self::DeleteThing => "DeleteThing",
+            Self::CreateThingGroup => "CreateThingGroup",
+            Self::AddThingToThingGroup => "AddThingToThingGroup",
+            Self::RemoveThingFromThingGroup => "RemoveThingFromThingGroup",
         }
     }
 
@@ -184,6 +196,9 @@ impl ControlOperation {
             Self::DescribeJobExecution => "describe-job-execution",
             Self::CancelJobExecution => "cancel-job-execution",
             Self::DeleteThing => "delete-thing",
+            Self::CreateThingGroup => "create-thing-group",
+            Self::AddThingToThingGroup => "add-thing-to-thing-group",
+            Self::RemoveThingFromThingGroup => "remove-thing-from-thing-group",
         };
         schemas().get(&format!("control/{stem}.request.json"))
     }

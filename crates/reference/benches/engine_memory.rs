@@ -33,6 +33,7 @@ fn main() {
             .create_job(JobSpec {
                 id: format!("bench-job-{j}"),
                 things: names.clone(),
+                groups: Vec::new(),
                 targets: Vec::new(),
                 document: r#"{"operation":"update","version":"1.2.3"}"#.to_string(),
                 description: None,

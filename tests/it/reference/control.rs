@@ -169,3 +169,156 @@ async fn delete_thing_removes_the_thing_and_counts_its_unfinished_execution_as_r
         "{c}"
     );
 }
+
+fn group_arn(group: &str) -> String {
+    format!("arn:aws:iot:us-east-1:123456789012:thinggroup/{group}")
+}
+
+async fn group_call(s: &RunningServer, verb: &str, body: Value) {
+    let (code, _, answer) = control(s, "PUT", &format!("/thing-groups/{verb}"), Some(body)).await;
+    assert_eq!(code, 200, "{verb}: {answer}");
+}
+
+#[tokio::test]
+async fn group_targets_are_members_at_creation_or_continuously() {
+    let s = server(1.0).await;
+    for t in ["a", "b", "c"] {
+        create_thing(&s, t).await;
+    }
+    let (code, _, g) = control(&s, "POST", "/thing-groups/fleet", Some(json!({}))).await;
+    assert_eq!(
+        (code, g["thingGroupArn"].clone()),
+        (200, json!(group_arn("fleet"))),
+        "{g}"
+    );
+    let (code, _, _) = control(
+        &s,
+        "POST",
+        "/thing-groups/fleet-eu",
+        Some(json!({"parentGroupName": "fleet"})),
+    )
+    .await;
+    assert_eq!(code, 200);
+    group_call(
+        &s,
+        "addThingToThingGroup",
+        json!({"thingGroupName": "fleet", "thingName": "a"}),
+    )
+    .await;
+    group_call(
+        &s,
+        "addThingToThingGroup",
+        json!({"thingGroupArn": group_arn("fleet-eu"), "thingArn": crate::common::thing_arn("b")}),
+    )
+    .await;
+    for (id, selection, extra) in [
+        ("snap", "SNAPSHOT", json!({})),
+        ("cont", "CONTINUOUS", json!({})),
+        (
+            "paced",
+            "CONTINUOUS",
+            json!({"jobExecutionsRolloutConfig": {"maximumPerMinute": 1}}),
+        ),
+    ] {
+        let mut body = json!({
+            "targets": [group_arn("fleet")],
+            "document": "{}",
+            "targetSelection": selection,
+        });
+        body.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        let (code, _, answer) = control(&s, "PUT", &format!("/jobs/{id}"), Some(body)).await;
+        assert_eq!(code, 200, "{id}: {answer}");
+    }
+    // Members of the group and of its child at creation; the paced job has rolled out one.
+    for (job, queued) in [("snap", 2), ("cont", 2), ("paced", 1)] {
+        assert_eq!(
+            counts(&s, job).await["numberOfQueuedThings"],
+            queued,
+            "{job}"
+        );
+    }
+    // A thing joining later gets an execution of each CONTINUOUS job at once, rate or not.
+    group_call(
+        &s,
+        "addThingToThingGroup",
+        json!({"thingGroupName": "fleet-eu", "thingName": "c"}),
+    )
+    .await;
+    for (job, has) in [("snap", false), ("cont", true), ("paced", true)] {
+        let (code, _, _) = control(&s, "GET", &format!("/things/c/jobs/{job}"), None).await;
+        assert_eq!(code == 200, has, "{job}: c's execution answered {code}");
+    }
+    for (job, queued) in [("snap", 2), ("cont", 3), ("paced", 2)] {
+        assert_eq!(
+            counts(&s, job).await["numberOfQueuedThings"],
+            queued,
+            "{job}"
+        );
+    }
+    // A thing leaving: a CONTINUOUS job's execution is REMOVED, a SNAPSHOT job's stays.
+    group_call(
+        &s,
+        "removeThingFromThingGroup",
+        json!({"thingGroupName": "fleet", "thingName": "a"}),
+    )
+    .await;
+    let cont = counts(&s, "cont").await;
+    assert_eq!(
+        (
+            cont["numberOfRemovedThings"].clone(),
+            cont["numberOfQueuedThings"].clone()
+        ),
+        (json!(1), json!(2)),
+        "{cont}"
+    );
+    assert_eq!(counts(&s, "snap").await["numberOfQueuedThings"], 2);
+
+    // (method, path, body, status, error type)
+    let refusals = [
+        (
+            "PUT",
+            "/jobs/nogroup",
+            json!({"targets": [group_arn("nope")], "document": "{}"}),
+            404,
+            "ResourceNotFoundException",
+        ),
+        (
+            "PUT",
+            "/thing-groups/addThingToThingGroup",
+            json!({"thingGroupName": "nope", "thingName": "a"}),
+            404,
+            "ResourceNotFoundException",
+        ),
+        (
+            "PUT",
+            "/thing-groups/addThingToThingGroup",
+            json!({"thingGroupName": "fleet", "thingName": "nope"}),
+            404,
+            "ResourceNotFoundException",
+        ),
+        (
+            "PUT",
+            "/thing-groups/addThingToThingGroup",
+            json!({"thingName": "a"}),
+            400,
+            "InvalidRequestException",
+        ),
+        (
+            "POST",
+            "/thing-groups/orphan",
+            json!({"parentGroupName": "nope"}),
+            404,
+            "ResourceNotFoundException",
+        ),
+    ];
+    for (method, path, body, status, error) in refusals {
+        let (got, got_error, answer) = control(&s, method, path, Some(body)).await;
+        assert_eq!(
+            (got, got_error.as_deref()),
+            (status, Some(error)),
+            "{path}: {answer}"
+        );
+    }
+}

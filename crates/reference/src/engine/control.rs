@@ -15,7 +15,7 @@ use super::{
     Engine, EngineError, ExecutionView, JobSpec, JobState, JobStatus, VirtualMillis, execution,
 };
 
-/// A thing as CreateThing reports it.
+/// A thing or a thing group as CreateThing or CreateThingGroup reports it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ThingInfo {
     /// Name.
@@ -76,6 +76,13 @@ impl Engine {
         )
     }
 
+    fn thing_group_arn(&self, name: &str) -> String {
+        format!(
+            "arn:aws:iot:{}:{}:thinggroup/{name}",
+            self.region, self.account_id
+        )
+    }
+
     fn job_arn(&self, id: &str) -> String {
         format!("arn:aws:iot:{}:{}:job/{id}", self.region, self.account_id)
     }
@@ -91,12 +98,16 @@ impl Engine {
     }
 
     /// CreateJob: queues one execution per target thing.
-    pub fn create_job(&self, spec: JobSpec) -> Result<String, EngineError> {
+    pub fn create_job(&self, mut spec: JobSpec) -> Result<String, EngineError> {
         // A thing ARN of another account or region names no thing of this server, whatever
         // its name: a client that guesses the account instead of using CreateThing's answer
         // is caught here, as it would be by the service.
-        let ours = self.thing_arn("");
-        if let Some(foreign) = spec.targets.iter().find(|arn| !arn.starts_with(&ours)) {
+        let (ours, our_groups) = (self.thing_arn(""), self.thing_group_arn(""));
+        if let Some(foreign) = spec
+            .targets
+            .iter()
+            .find(|arn| !arn.starts_with(&ours) && !arn.starts_with(&our_groups))
+        {
             return Err(EngineError::NotFound(format!(
                 "thing {foreign} cannot be found; this server's thing ARNs begin {ours}"
             )));
@@ -105,6 +116,19 @@ impl Engine {
             return Err(EngineError::NotFound(format!(
                 "thing {missing} does not exist"
             )));
+        }
+        if let Some(missing) = spec.groups.iter().find(|g| !self.groups.contains(g)) {
+            return Err(EngineError::NotFound(format!(
+                "thing group {missing} does not exist"
+            )));
+        }
+        // A group's members at creation join the things named, each once, in target order.
+        for group in &spec.groups {
+            for member in self.groups.members(group) {
+                if !spec.things.iter().any(|t| **t == *member) {
+                    spec.things.push(member.to_string());
+                }
+            }
         }
         let now = self.clock.now_ms();
         let job = {
@@ -136,6 +160,7 @@ impl Engine {
                 notified: AtomicU64::new(0),
                 outcomes: std::sync::Mutex::new(Outcomes::default()),
                 abort_denominator: self.settings.abort_denominator,
+                later: std::sync::Mutex::new(Vec::new()),
                 spec,
             });
             jobs.insert(job.id.clone(), job.clone());
@@ -193,8 +218,8 @@ impl Engine {
         let now = self.clock.now_ms();
         self.settle(now);
         let mut counts: HashMap<Status, u64> = HashMap::new();
-        for thing in &job.spec.things {
-            self.with_thing(thing, |t| {
+        for thing in job.targets() {
+            self.with_thing(&thing, |t| {
                 if let Some(t) = t {
                     t.expire(now, self.model, &self.seq);
                     if let Some(i) = t.find(&job.spec.id, None) {
@@ -262,8 +287,8 @@ impl Engine {
         }
         // Targets not rolled out yet never will be.
         *job.rollout.lock().unwrap_or_else(|p| p.into_inner()) = None;
-        for thing in &job.spec.things {
-            self.with_thing(thing, |t| {
+        for thing in job.targets() {
+            self.with_thing(&thing, |t| {
                 let Some(t) = t else { return };
                 t.expire(now, self.model, &self.seq);
                 for e in t.executions.iter_mut().filter(|e| e.job_id() == id) {
@@ -376,6 +401,7 @@ impl Engine {
                 "expectedVersion {expected} does not match the thing's version {THING_VERSION}"
             )));
         }
+        self.groups.forget(name);
         let Some(thing) = self.things.remove(name) else {
             return Ok(());
         };
@@ -392,6 +418,127 @@ impl Engine {
             *o.departed.entry(status).or_default() += 1;
         }
         Ok(())
+    }
+
+    /// CreateThingGroup: creates the group, or reports the existing one.
+    pub fn create_thing_group(
+        &self,
+        name: &str,
+        parent: Option<&str>,
+    ) -> Result<ThingInfo, EngineError> {
+        let id = self.groups.create(name, parent).ok_or_else(|| {
+            EngineError::NotFound(format!(
+                "parent group {} does not exist",
+                parent.unwrap_or_default()
+            ))
+        })?;
+        Ok(ThingInfo {
+            name: name.to_string(),
+            arn: self.thing_group_arn(name),
+            id,
+        })
+    }
+
+    /// The name a thing-group ARN of this server names.
+    pub fn thing_group_name<'a>(&self, arn: &'a str) -> Option<&'a str> {
+        arn.strip_prefix(&self.thing_group_arn(""))
+    }
+
+    /// AddThingToThingGroup: the thing joins the group, and every open CONTINUOUS job that
+    /// targets the group (or an ancestor) gives it an execution at once, outside any rollout rate.
+    pub fn add_thing_to_group(&self, group: &str, thing: &str) -> Result<(), EngineError> {
+        if !self.things.contains(thing) {
+            return Err(EngineError::NotFound(format!(
+                "thing {thing} does not exist"
+            )));
+        }
+        if !self.groups.add(group, thing) {
+            return Err(EngineError::NotFound(format!(
+                "thing group {group} does not exist"
+            )));
+        }
+        let now = self.clock.now_ms();
+        self.settle(now);
+        for job in self.continuous_jobs_over(thing) {
+            let thing: Arc<str> = Arc::from(thing);
+            {
+                let mut later = job.later.lock().unwrap_or_else(|p| p.into_inner());
+                if job.spec.things.iter().any(|t| **t == *thing) || later.contains(&thing) {
+                    continue;
+                }
+                later.push(thing.clone());
+            }
+            let seq = self.seq.fetch_add(1, Ordering::Relaxed);
+            self.with_thing(&thing, |t| {
+                if let Some(t) = t
+                    && t.find(&job.spec.id, None).is_none()
+                {
+                    t.executions.push(execution::Execution::queued(
+                        job.clone(),
+                        1,
+                        now,
+                        seq,
+                        self.model,
+                    ));
+                }
+            });
+            job.notified.fetch_add(1, Ordering::AcqRel);
+        }
+        Ok(())
+    }
+
+    /// RemoveThingFromThingGroup: the thing leaves the group; an open CONTINUOUS job that no
+    /// longer targets it sets its unfinished execution REMOVED.
+    pub fn remove_thing_from_group(&self, group: &str, thing: &str) -> Result<(), EngineError> {
+        if !self.things.contains(thing) {
+            return Err(EngineError::NotFound(format!(
+                "thing {thing} does not exist"
+            )));
+        }
+        let now = self.clock.now_ms();
+        self.settle(now);
+        let before = self.continuous_jobs_over(thing);
+        if !self.groups.remove(group, thing) {
+            return Err(EngineError::NotFound(format!(
+                "thing group {group} does not exist"
+            )));
+        }
+        let after = self.continuous_jobs_over(thing);
+        for job in before
+            .iter()
+            .filter(|j| !after.iter().any(|a| a.id == j.id))
+        {
+            self.with_thing(thing, |t| {
+                let Some(t) = t else { return };
+                t.expire(now, self.model, &self.seq);
+                if let Some(i) = t.find(&job.spec.id, None) {
+                    let e = &mut t.executions[i];
+                    if !self.model.is_terminal(e.status) {
+                        e.finish(Status::Removed);
+                        e.touch(now);
+                    }
+                }
+            });
+        }
+        Ok(())
+    }
+
+    /// The open CONTINUOUS jobs one of whose target groups holds `thing`.
+    fn continuous_jobs_over(&self, thing: &str) -> Vec<Arc<Job>> {
+        let jobs: Vec<Arc<Job>> = self
+            .jobs
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .filter(|j| j.spec.target_selection == "CONTINUOUS" && !j.spec.groups.is_empty())
+            .cloned()
+            .collect();
+        jobs.into_iter()
+            .filter(|j| {
+                j.state.lock().unwrap_or_else(|p| p.into_inner()).status == JobStatus::InProgress
+            })
+            .filter(|j| j.spec.groups.iter().any(|g| self.groups.includes(g, thing)))
+            .collect()
     }
 
     /// Whether `thing` exists.

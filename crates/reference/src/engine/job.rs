@@ -26,8 +26,10 @@ pub struct RetryCriterion {
 pub struct JobSpec {
     /// Job id.
     pub id: String,
-    /// Names of the target things.
+    /// Names of the target things (with a group's members once the job is created).
     pub things: Vec<String>,
+    /// Names of the target thing groups.
+    pub groups: Vec<String>,
     /// The target ARNs as given.
     pub targets: Vec<String>,
     /// The job document text.
@@ -97,6 +99,8 @@ pub struct Job {
     pub outcomes: Mutex<Outcomes>,
     /// What the abort criteria's percentage is a share of.
     pub abort_denominator: AbortDenominator,
+    /// Things that joined a target group of a CONTINUOUS job after its creation.
+    pub later: Mutex<Vec<Arc<str>>>,
 }
 
 /// Targets waiting for their turn in a paced rollout.
@@ -125,6 +129,17 @@ pub struct Outcomes {
 }
 
 impl Job {
+    /// Every target thing: those at creation, then those that joined a target group since.
+    pub fn targets(&self) -> Vec<Arc<str>> {
+        let later = self.later.lock().unwrap_or_else(|p| p.into_inner());
+        self.spec
+            .things
+            .iter()
+            .map(|t| Arc::from(t.as_str()))
+            .chain(later.iter().cloned())
+            .collect()
+    }
+
     /// Whether one more retry is allowed for a failure covered by `covering_types` (from
     /// `schemas/execution-model.json` `timers.retryableFailures`), after `used` retries of this
     /// thing's execution of the job.

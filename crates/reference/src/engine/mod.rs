@@ -6,6 +6,7 @@ mod clock;
 mod control;
 mod error;
 mod execution;
+mod groups;
 mod job;
 mod progress;
 pub mod requests;
@@ -78,6 +79,7 @@ pub struct Engine {
     account_id: String,
     changes: broadcast::Sender<Change>,
     settings: EngineSettings,
+    groups: groups::Groups,
     /// Jobs still rolling out or with abort criteria to apply (see `progress`).
     watched: std::sync::Mutex<Vec<Arc<Job>>>,
     watching: std::sync::atomic::AtomicUsize,
@@ -97,6 +99,7 @@ impl Engine {
             account_id: account_id.to_string(),
             changes: broadcast::channel(CHANGE_BUFFER).0,
             settings: EngineSettings::default(),
+            groups: groups::Groups::default(),
             watched: std::sync::Mutex::new(Vec::new()),
             watching: std::sync::atomic::AtomicUsize::new(0),
         }

@@ -194,8 +194,8 @@ impl Engine {
             state.completed_at = Some(at);
         }
         *job.rollout.lock().unwrap_or_else(|p| p.into_inner()) = None;
-        for thing in &job.spec.things {
-            self.with_thing(thing, |t| {
+        for thing in job.targets() {
+            self.with_thing(&thing, |t| {
                 let Some(t) = t else { return };
                 t.expire(now, self.model, &self.seq);
                 for e in t

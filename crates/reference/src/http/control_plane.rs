@@ -1,5 +1,6 @@
 //! The control-plane subset (service `iot`) that scenarios use to seed state, wire-compatible
-//! with boto3's `iot` client: CreateThing, DeleteThing, CreateJob, DescribeJob, CancelJob,
+//! with boto3's `iot` client: CreateThing, DeleteThing, CreateThingGroup,
+//! AddThingToThingGroup, RemoveThingFromThingGroup, CreateJob, DescribeJob, CancelJob,
 //! DescribeJobExecution and CancelJobExecution.
 
 use std::sync::Arc;
@@ -75,6 +76,52 @@ struct CancelJob {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
+struct CreateThingGroup {
+    thing_group_name: String,
+    parent_group_name: Option<String>,
+}
+
+/// AddThingToThingGroup's and RemoveThingFromThingGroup's input: each side by name or ARN.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Membership {
+    thing_group_name: Option<String>,
+    thing_group_arn: Option<String>,
+    thing_name: Option<String>,
+    thing_arn: Option<String>,
+}
+
+impl Membership {
+    /// The group's and the thing's names.
+    fn names(self, engine: &Engine) -> Result<(String, String), ApiError> {
+        let group = match (self.thing_group_name, self.thing_group_arn) {
+            (Some(name), _) => name,
+            (None, Some(arn)) => engine
+                .thing_group_name(&arn)
+                .map(str::to_string)
+                .ok_or_else(|| {
+                    ApiError::invalid(format!("{arn} is not a thing group of this server"))
+                })?,
+            (None, None) => {
+                return Err(ApiError::invalid(
+                    "thingGroupName or thingGroupArn is required",
+                ));
+            }
+        };
+        let thing = match (self.thing_name, self.thing_arn) {
+            (Some(name), _) => name,
+            (None, Some(arn)) => arn
+                .rsplit_once(":thing/")
+                .map(|(_, name)| name.to_string())
+                .ok_or_else(|| ApiError::invalid(format!("{arn} is not a thing ARN")))?,
+            (None, None) => return Err(ApiError::invalid("thingName or thingArn is required")),
+        };
+        Ok((group, thing))
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct DeleteThing {
     thing_name: String,
     expected_version: Option<i64>,
@@ -138,6 +185,59 @@ async fn handle(engine: &Engine, gate: &Gate, request: Request) -> Result<Respon
             Ok(ok(
                 &json!({ "thingName": thing.name, "thingArn": thing.arn, "thingId": thing.id }),
             ))
+        }
+        (&Method::POST, ["thing-groups", name]) => {
+            pass(
+                gate,
+                Plane::Control,
+                ControlOperation::CreateThingGroup.name(),
+                None,
+            )
+            .await?;
+            let req: CreateThingGroup = read_input(
+                ControlOperation::CreateThingGroup.request_schema()?,
+                RawRequest {
+                    labels: vec![("thingGroupName", name.to_string())],
+                    query,
+                    body: Some(&body),
+                },
+            )?;
+            let group = engine
+                .create_thing_group(&req.thing_group_name, req.parent_group_name.as_deref())?;
+            Ok(ok(&json!({
+                "thingGroupName": group.name,
+                "thingGroupArn": group.arn,
+                "thingGroupId": group.id,
+            })))
+        }
+        (
+            &Method::PUT,
+            [
+                "thing-groups",
+                verb @ ("addThingToThingGroup" | "removeThingFromThingGroup"),
+            ],
+        ) => {
+            let op = if *verb == "addThingToThingGroup" {
+                ControlOperation::AddThingToThingGroup
+            } else {
+                ControlOperation::RemoveThingFromThingGroup
+            };
+            pass(gate, Plane::Control, op.name(), None).await?;
+            let req: Membership = read_input(
+                op.request_schema()?,
+                RawRequest {
+                    labels: Vec::new(),
+                    query,
+                    body: Some(&body),
+                },
+            )?;
+            let (group, thing) = req.names(engine)?;
+            if op == ControlOperation::AddThingToThingGroup {
+                engine.add_thing_to_group(&group, &thing)?;
+            } else {
+                engine.remove_thing_from_group(&group, &thing)?;
+            }
+            Ok(ok(&json!({})))
         }
         (&Method::DELETE, ["things", name]) => {
             pass(
@@ -305,18 +405,23 @@ fn job_spec(req: CreateJob) -> Result<JobSpec, ApiError> {
     let document = req
         .document
         .ok_or_else(|| ApiError::invalid("document is required"))?;
-    let things = req
-        .targets
-        .iter()
-        .map(|arn| {
-            arn.rsplit_once(":thing/")
-                .map(|(_, name)| name.to_string())
-                .ok_or_else(|| ApiError::invalid(format!("target {arn} is not a thing ARN")))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut things = Vec::new();
+    let mut groups = Vec::new();
+    for arn in &req.targets {
+        if let Some((_, group)) = arn.rsplit_once(":thinggroup/") {
+            groups.push(group.to_string());
+        } else if let Some((_, thing)) = arn.rsplit_once(":thing/") {
+            things.push(thing.to_string());
+        } else {
+            return Err(ApiError::invalid(format!(
+                "target {arn} is neither a thing nor a thing group ARN"
+            )));
+        }
+    }
     Ok(JobSpec {
         id: req.job_id,
         things,
+        groups,
         targets: req.targets,
         document,
         description: req.description,

@@ -5,7 +5,8 @@ Usage: boto3_interop.py DATA_PLANE_URL CONTROL_PLANE_URL [--tls PKI_DIR [--mtls 
 Seeds things and jobs through boto3's `iot` client (control plane), then drives every device
 operation through boto3's `iot-jobs-data` client and once through the AWS CLI (a data-plane and
 a control-plane call). A job with a rollout rate and abort criteria is then described, one of
-its executions canceled with CancelJobExecution and its things deleted. Prints one line per check
+its executions canceled with CancelJobExecution and its things deleted; a CONTINUOUS job
+targets a thing group whose members come and go. Prints one line per check
 and exits non-zero on the first failure.
 
 With `--tls PKI_DIR` (a folder made by `jobcert pki`) both planes are `https://`: boto3 is given
@@ -45,6 +46,9 @@ JOB_MTLS = "interop-job-mtls"
 # A paced job: at one a minute only its first thing is rolled out during the run.
 PACED_THINGS = ("interop-paced-1", "interop-paced-2")
 JOB_PACED = "interop-job-paced"
+GROUP = "interop-group"
+GROUP_THINGS = ("interop-member-1", "interop-member-2")
+JOB_GROUP = "interop-job-group"
 # Error statuses come from the contract's schemas, the single source of them.
 ERRORS = json.loads((Path(__file__).resolve().parents[2] / "schemas/errors.json").read_text())
 
@@ -468,6 +472,33 @@ def paced(iot):
     passed("DeleteThing removes the things and their executions")
 
 
+def groups(iot):
+    """CreateThingGroup, AddThingToThingGroup (by name and by ARN), a CONTINUOUS job on the
+    group that a later member joins, RemoveThingFromThingGroup."""
+    for name in GROUP_THINGS:
+        iot.create_thing(thingName=name)
+    out = iot.create_thing_group(thingGroupName=GROUP)
+    assert out["thingGroupName"] == GROUP and out["thingGroupArn"].endswith(f":thinggroup/{GROUP}"), out
+    group_arn = out["thingGroupArn"]
+    iot.add_thing_to_thing_group(thingGroupName=GROUP, thingName=GROUP_THINGS[0])
+    passed("CreateThingGroup and AddThingToThingGroup by name")
+    iot.create_job(
+        jobId=JOB_GROUP,
+        targets=[group_arn],
+        document=document(JOB_GROUP),
+        targetSelection="CONTINUOUS",
+    )
+    iot.add_thing_to_thing_group(thingGroupArn=group_arn, thingArn=thing_arn(GROUP_THINGS[1]))
+    job = iot.describe_job(jobId=JOB_GROUP)["job"]
+    assert job["targetSelection"] == "CONTINUOUS" and job["targets"] == [group_arn], f"DescribeJob: {job}"
+    assert job["jobProcessDetails"]["numberOfQueuedThings"] == 2, f"DescribeJob: {job}"
+    passed("a CONTINUOUS job on a thing group: a thing added by ARN later is queued too")
+    iot.remove_thing_from_thing_group(thingGroupName=GROUP, thingName=GROUP_THINGS[0])
+    counts = iot.describe_job(jobId=JOB_GROUP)["job"]["jobProcessDetails"]
+    assert counts["numberOfRemovedThings"] == 1 and counts["numberOfQueuedThings"] == 1, counts
+    passed("RemoveThingFromThingGroup: the CONTINUOUS job's execution is REMOVED")
+
+
 def arguments():
     """The command line."""
     parser = argparse.ArgumentParser(description="boto3 and the AWS CLI against jobcert serve.")
@@ -509,6 +540,7 @@ def main():
     drain(jobs)
     cancel(iot, jobs)
     paced(iot)
+    groups(iot)
     if args.mtls:
         mtls(args.mtls, pki, iot, credentials)
     print(f"boto3 interop: {checks} checks passed")

@@ -42,6 +42,7 @@ fn main() {
                 retry: Vec::new(),
                 rollout: None,
                 abort: Vec::new(),
+                scheduling: None,
             })
             .expect("create job");
     }

@@ -271,3 +271,114 @@ async fn targets_not_rolled_out_are_absent_or_queued_as_the_setting_says() {
         assert_eq!(describe_job(&s, "slow").await["status"], "IN_PROGRESS");
     }
 }
+
+/// A virtual instant as `YYYY-MM-DDTHH:MM` (UTC), the form of `schedulingConfig` times.
+fn schedule_time(ms: i64) -> String {
+    let minutes = ms.div_euclid(60_000);
+    let z = minutes.div_euclid(1440) + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    let in_day = minutes.rem_euclid(1440);
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}", in_day / 60, in_day % 60)
+}
+
+#[tokio::test]
+async fn a_scheduled_job_rolls_out_only_inside_its_windows_until_its_end() {
+    // One virtual hour is 0.6 s.
+    let s = server(6000.0).await;
+    let names = things(&s, "win", 100);
+    // The first whole hour at least 31 minutes away; the end 150 minutes later, so the windows
+    // at :15 to :25 open three times in between.
+    let hour = 3_600_000;
+    let now = s.engine().clock().now_ms();
+    let start = (now + 31 * 60_000).div_euclid(hour) * hour + hour;
+    let end = start + 150 * 60_000;
+    create_paced_job(
+        &s,
+        "win",
+        &names,
+        json!({
+            "jobExecutionsRolloutConfig": { "maximumPerMinute": 2 },
+            "schedulingConfig": {
+                "startTime": schedule_time(start),
+                "endTime": schedule_time(end),
+                "endBehavior": "CANCEL",
+                "maintenanceWindows": [{ "startTime": "cron(15 * * * ? *)", "durationInMinutes": 10 }]
+            }
+        }),
+    )
+    .await;
+    let job = describe_job(&s, "win").await;
+    assert_eq!(
+        job["jobProcessDetails"]["numberOfQueuedThings"], 0,
+        "nothing before startTime"
+    );
+    let waited = Instant::now();
+    while describe_job(&s, "win").await["status"] != "CANCELED" {
+        assert!(
+            waited.elapsed() < Duration::from_secs(30),
+            "the job never reached its end"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut rolled_out = 0;
+    for thing in &names {
+        let Some(e) = execution(&s, thing, "win").await else {
+            continue;
+        };
+        rolled_out += 1;
+        let queued = e["queuedAt"].as_i64().unwrap() * 1000;
+        let minute_of_hour = queued.div_euclid(60_000).rem_euclid(60);
+        assert!(
+            (15..25).contains(&minute_of_hour) && (start..end).contains(&queued),
+            "{thing} rolled out at {} (minute {minute_of_hour})",
+            schedule_time(queued)
+        );
+        assert_eq!(
+            e["status"], "CANCELED",
+            "{thing}: the end cancels what is QUEUED"
+        );
+    }
+    // Three windows of ten minutes at two a minute.
+    assert_eq!(rolled_out, 60);
+    let job = describe_job(&s, "win").await;
+    assert_eq!(job["jobProcessDetails"]["numberOfCanceledThings"], 60);
+    assert_eq!(job["completedAt"].as_i64().unwrap() * 1000, end);
+}
+
+#[tokio::test]
+async fn a_schedule_too_soon_or_with_a_bad_window_is_refused() {
+    let s = server(1.0).await;
+    let names = things(&s, "sched", 1);
+    let now = s.engine().clock().now_ms();
+    for scheduling in [
+        json!({ "startTime": schedule_time(now + 60_000) }),
+        json!({ "startTime": "tomorrow" }),
+        json!({ "maintenanceWindows": [{ "startTime": "cron(0 0 L * ? *)", "durationInMinutes": 10 }] }),
+        json!({ "maintenanceWindows": [{ "startTime": "cron(0 0 * * ? *)", "durationInMinutes": 1431 }] }),
+        json!({ "endBehavior": "PAUSE" }),
+    ] {
+        let r = reqwest::Client::new()
+            .put(format!("{}/jobs/sched", control_url(&s)))
+            .json(&json!({
+                "targets": [crate::common::thing_arn(&names[0])],
+                "document": "{}",
+                "schedulingConfig": scheduling,
+            }))
+            .send()
+            .await
+            .expect("CreateJob");
+        assert_eq!(
+            r.status().as_u16(),
+            400,
+            "{scheduling}: {}",
+            r.text().await.unwrap_or_default()
+        );
+    }
+}

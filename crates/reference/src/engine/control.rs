@@ -9,8 +9,10 @@ use jobcert_contract::Status;
 
 use super::Unreleased;
 use super::job::{Job, Outcomes, Rollout};
-use super::rollout::Pace;
+use super::rollout::{Pace, RolloutConfig};
+use super::schedule::Schedule;
 use super::thing::ThingState;
+use super::timers::Due;
 use super::{
     Engine, EngineError, ExecutionView, JobSpec, JobState, JobStatus, VirtualMillis, execution,
 };
@@ -139,10 +141,34 @@ impl Engine {
                     spec.id
                 )));
             }
-            let rollout = spec.rollout.clone().map(|config| Rollout {
-                pace: Pace::new(config, now),
+            let schedule = spec
+                .scheduling
+                .as_ref()
+                .map(|c| Schedule::new(c, now))
+                .transpose()
+                .map_err(EngineError::InvalidRequest)?;
+            let end = schedule.as_ref().and_then(|s| s.end).map(|at| {
+                let behavior = spec
+                    .scheduling
+                    .as_ref()
+                    .and_then(|c| c.end_behavior.clone())
+                    .unwrap_or_else(|| "STOP_ROLLOUT".to_string());
+                (at, behavior)
+            });
+            let paced = spec.rollout.is_some() || schedule.is_some();
+            let rollout = paced.then(|| Rollout {
+                pace: Pace::new(
+                    spec.rollout.clone().unwrap_or(RolloutConfig {
+                        maximum_per_minute: None,
+                        exponential_rate: None,
+                    }),
+                    now,
+                ),
                 waiting: spec.things.iter().map(|t| Arc::from(t.as_str())).collect(),
                 armed: None,
+                schedule,
+                cursor: now,
+                open_from: None,
             });
             let job = Arc::new(Job {
                 id: Arc::from(spec.id.as_str()),
@@ -161,12 +187,20 @@ impl Engine {
                 outcomes: std::sync::Mutex::new(Outcomes::default()),
                 abort_denominator: self.settings.abort_denominator,
                 later: std::sync::Mutex::new(Vec::new()),
+                end: std::sync::Mutex::new(end),
                 spec,
             });
             jobs.insert(job.id.clone(), job.clone());
             job
         };
-        let paced = job.spec.rollout.is_some();
+        let paced = job
+            .rollout
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_some();
+        if let Some((at, _)) = *job.end.lock().unwrap_or_else(|p| p.into_inner()) {
+            self.timers.arm(at, Due::Rollout(job.id.clone()));
+        }
         if !paced || self.settings.unreleased == Unreleased::Queued {
             for thing in &job.spec.things {
                 let seq = self.seq.fetch_add(1, Ordering::Relaxed);
@@ -272,26 +306,47 @@ impl Engine {
         let now = self.clock.now_ms();
         self.settle(now);
         {
-            let mut state = job.state.lock().unwrap_or_else(|p| p.into_inner());
+            let state = job.state.lock().unwrap_or_else(|p| p.into_inner());
             if state.status == JobStatus::Completed {
                 return Err(EngineError::InvalidRequest(format!(
                     "job {id} has completed"
                 )));
             }
+        }
+        self.cancel_at(&job, force, reason_code, comment, now, now);
+        Ok(self.job_arn(id))
+    }
+
+    /// Cancels `job` as of `at`: its QUEUED executions, IN_PROGRESS ones too with `force`, and
+    /// the targets not rolled out yet, which never will be.
+    pub(super) fn cancel_at(
+        &self,
+        job: &Arc<Job>,
+        force: bool,
+        reason_code: Option<String>,
+        comment: Option<String>,
+        at: VirtualMillis,
+        now: VirtualMillis,
+    ) {
+        {
+            let mut state = job.state.lock().unwrap_or_else(|p| p.into_inner());
             state.status = JobStatus::Canceled;
             state.force_canceled |= force;
             state.reason_code = reason_code.or(state.reason_code.take());
             state.comment = comment.or(state.comment.take());
-            state.last_updated_at = now;
-            state.completed_at = Some(now);
+            state.last_updated_at = at;
+            state.completed_at = Some(at);
         }
-        // Targets not rolled out yet never will be.
         *job.rollout.lock().unwrap_or_else(|p| p.into_inner()) = None;
         for thing in job.targets() {
             self.with_thing(&thing, |t| {
                 let Some(t) = t else { return };
                 t.expire(now, self.model, &self.seq);
-                for e in t.executions.iter_mut().filter(|e| e.job_id() == id) {
+                for e in t
+                    .executions
+                    .iter_mut()
+                    .filter(|e| e.job_id() == job.id.as_ref())
+                {
                     let cancel = match e.status {
                         Status::Queued => true,
                         Status::InProgress => force,
@@ -299,12 +354,11 @@ impl Engine {
                     };
                     if cancel {
                         e.finish(Status::Canceled);
-                        e.touch(now);
+                        e.touch(at.max(e.last_updated_at));
                     }
                 }
             });
         }
-        Ok(self.job_arn(id))
     }
 
     /// The control plane's DescribeJobExecution: any execution, terminal or not.

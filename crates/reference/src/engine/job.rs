@@ -9,6 +9,7 @@ use serde::Serialize;
 use super::abort::{self, AbortCriterion, AbortDenominator, Tally};
 use super::clock::VirtualMillis;
 use super::rollout::{Pace, RolloutConfig};
+use super::schedule::{Schedule, SchedulingConfig};
 use jobcert_contract::Status;
 
 /// One retry criterion of a job: how often executions that ended in `failure_type` are retried.
@@ -46,6 +47,8 @@ pub struct JobSpec {
     pub rollout: Option<RolloutConfig>,
     /// Abort criteria.
     pub abort: Vec<AbortCriterion>,
+    /// When the rollout may run.
+    pub scheduling: Option<SchedulingConfig>,
 }
 
 /// Control-plane status of a job.
@@ -101,6 +104,8 @@ pub struct Job {
     pub abort_denominator: AbortDenominator,
     /// Things that joined a target group of a CONTINUOUS job after its creation.
     pub later: Mutex<Vec<Arc<str>>>,
+    /// The schedule's end and its behaviour, until applied.
+    pub end: Mutex<Option<(VirtualMillis, String)>>,
 }
 
 /// Targets waiting for their turn in a paced rollout.
@@ -112,6 +117,12 @@ pub struct Rollout {
     pub waiting: VecDeque<Arc<str>>,
     /// The deadline armed for the next one.
     pub armed: Option<VirtualMillis>,
+    /// When the rollout may run, if scheduled.
+    pub schedule: Option<Schedule>,
+    /// The earliest time the schedule is still to be asked about.
+    pub cursor: VirtualMillis,
+    /// The start of the open stretch the pace runs in.
+    pub open_from: Option<VirtualMillis>,
 }
 
 /// How a job's executions ended, and what that set off.

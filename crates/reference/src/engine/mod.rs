@@ -11,6 +11,7 @@ mod job;
 mod progress;
 pub mod requests;
 mod rollout;
+mod schedule;
 mod store;
 mod thing;
 mod timers;
@@ -29,6 +30,7 @@ pub use execution::{Details, ExecutionView, StateView, SummaryView};
 pub use job::{JobSpec, JobState, JobStatus, RetryCriterion};
 pub use progress::{EngineSettings, Unreleased};
 pub use rollout::{ExponentialRate, RateIncreaseCriteria, RolloutConfig};
+pub use schedule::{MaintenanceWindow, SchedulingConfig};
 pub use timers::TimerQueue;
 
 use job::Job;

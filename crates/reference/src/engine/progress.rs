@@ -12,7 +12,7 @@ use std::sync::atomic::Ordering;
 use jobcert_contract::Status;
 
 use super::abort::{ABORT_REASON_CODE, AbortDenominator};
-use super::job::Job;
+use super::job::{Job, Rollout};
 use super::timers::Due;
 use super::{Change, Engine, JobStatus, VirtualMillis, execution};
 
@@ -75,11 +75,13 @@ impl Engine {
         for job in jobs {
             self.apply_abort(&job, now);
             let rolled_out = self.release(&job, now);
+            self.apply_end(&job, now);
             let open =
                 job.state.lock().unwrap_or_else(|p| p.into_inner()).status == JobStatus::InProgress;
             // Abort criteria apply as long as the job is open.
             let may_abort = open && !job.spec.abort.is_empty();
-            if rolled_out && !may_abort {
+            let may_end = open && job.end.lock().unwrap_or_else(|p| p.into_inner()).is_some();
+            if rolled_out && !may_abort && !may_end {
                 done.push(job.id.clone());
             }
         }
@@ -102,24 +104,54 @@ impl Engine {
             .unwrap_or_else(|p| p.into_inner())
             .success_crossings
             .clone();
-        let times = r.pace.release(now, r.waiting.len() as u64, &successes);
-        for at in times {
-            let Some(thing) = r.waiting.pop_front() else {
-                break;
+        loop {
+            let (from, until) = match &r.schedule {
+                None => (VirtualMillis::MIN, VirtualMillis::MAX),
+                Some(s) => match s.open_from(r.cursor) {
+                    Some(open) => open,
+                    // Nothing opens any more: the rest never comes.
+                    None => {
+                        *rollout = None;
+                        return true;
+                    }
+                },
             };
-            self.roll_out(job, &thing, at);
-            job.notified.fetch_add(1, Ordering::AcqRel);
+            if from > now {
+                self.arm_rollout(job, r, from);
+                return false;
+            }
+            if r.schedule.is_some() && r.open_from != Some(from) {
+                r.pace.resume(from);
+                r.open_from = Some(from);
+            }
+            let horizon = now.min(until.saturating_sub(1));
+            let times = r.pace.release(horizon, r.waiting.len() as u64, &successes);
+            for at in times {
+                let Some(thing) = r.waiting.pop_front() else {
+                    break;
+                };
+                self.roll_out(job, &thing, at);
+                job.notified.fetch_add(1, Ordering::AcqRel);
+            }
+            if r.waiting.is_empty() {
+                *rollout = None;
+                return true;
+            }
+            let next = r.pace.next_due(&successes);
+            if next < until {
+                self.arm_rollout(job, r, next);
+                return false;
+            }
+            // This stretch closes before the next is due: ask the schedule again from its end.
+            r.cursor = until;
         }
-        if r.waiting.is_empty() {
-            *rollout = None;
-            return true;
+    }
+
+    fn arm_rollout(&self, job: &Arc<Job>, r: &mut Rollout, at: VirtualMillis) {
+        if r.armed != Some(at) {
+            r.armed = Some(at);
+            self.timers.arm(at, Due::Rollout(job.id.clone()));
         }
-        let next = r.pace.next_due(&successes);
-        if r.armed != Some(next) {
-            r.armed = Some(next);
-            self.timers.arm(next, Due::Rollout(job.id.clone()));
-        }
-        false
     }
 
     /// Rolls out `job`'s execution on `thing`, as of `at`.
@@ -177,38 +209,52 @@ impl Engine {
         else {
             return;
         };
-        {
-            let mut state = job.state.lock().unwrap_or_else(|p| p.into_inner());
-            if state.status != JobStatus::InProgress {
-                return;
-            }
-            state.status = JobStatus::Canceled;
-            state.reason_code = Some(ABORT_REASON_CODE.to_string());
-            state.comment = Some(format!(
-                "abort criterion met: {} % or more of executions {} after at least {} executed",
-                criterion.threshold_percentage,
-                criterion.failure_type,
-                criterion.min_number_of_executed_things
-            ));
-            state.last_updated_at = at;
-            state.completed_at = Some(at);
+        if !self.is_open(job) {
+            return;
         }
-        *job.rollout.lock().unwrap_or_else(|p| p.into_inner()) = None;
-        for thing in job.targets() {
-            self.with_thing(&thing, |t| {
-                let Some(t) = t else { return };
-                t.expire(now, self.model, &self.seq);
-                for e in t
-                    .executions
-                    .iter_mut()
-                    .filter(|e| e.job_id() == job.id.as_ref())
-                {
-                    if e.status == Status::Queued {
-                        e.finish(Status::Canceled);
-                        e.touch(at.max(e.last_updated_at));
-                    }
-                }
-            });
+        let comment = format!(
+            "abort criterion met: {} % or more of executions {} after at least {} executed",
+            criterion.threshold_percentage,
+            criterion.failure_type,
+            criterion.min_number_of_executed_things
+        );
+        self.cancel_at(
+            job,
+            false,
+            Some(ABORT_REASON_CODE.to_string()),
+            Some(comment),
+            at,
+            now,
+        );
+    }
+
+    fn is_open(&self, job: &Job) -> bool {
+        job.state.lock().unwrap_or_else(|p| p.into_inner()).status == JobStatus::InProgress
+    }
+
+    /// At the schedule's `endTime`: STOP_ROLLOUT ends the rollout, CANCEL cancels the job as
+    /// CancelJob does, FORCE_CANCEL as CancelJob with `force`.
+    fn apply_end(&self, job: &Arc<Job>, now: VirtualMillis) {
+        let behavior = {
+            let mut end = job.end.lock().unwrap_or_else(|p| p.into_inner());
+            match &*end {
+                Some((at, _)) if *at <= now => end.take(),
+                _ => None,
+            }
+        };
+        let Some((at, behavior)) = behavior else {
+            return;
+        };
+        if !self.is_open(job) {
+            return;
+        }
+        match behavior.as_str() {
+            "CANCEL" | "FORCE_CANCEL" => {
+                let force = behavior == "FORCE_CANCEL";
+                let comment = format!("the schedule's endTime was reached ({behavior})");
+                self.cancel_at(job, force, None, Some(comment), at, now);
+            }
+            _ => *job.rollout.lock().unwrap_or_else(|p| p.into_inner()) = None,
         }
     }
 }

@@ -95,8 +95,18 @@ impl Pace {
         rate.max(1)
     }
 
+    /// Starts the rate over at `at` (a schedule opened again), at its current level.
+    pub fn resume(&mut self, at: VirtualMillis) {
+        self.anchor_at = at;
+        self.anchor_count = self.released;
+    }
+
     /// When the execution numbered `k` (0-based, `k >= anchor_count`) is due at the current rate.
     fn due(&self, k: u64) -> VirtualMillis {
+        if self.config.maximum_per_minute.is_none() && self.config.exponential_rate.is_none() {
+            // No rate: everything at once (a schedule without a rollout configuration).
+            return self.anchor_at;
+        }
         let offset = (k - self.anchor_count).saturating_mul(MINUTE_MS);
         let ms = offset.div_ceil(self.rate());
         self.anchor_at

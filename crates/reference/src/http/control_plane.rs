@@ -16,7 +16,7 @@ use super::wire::{self, ApiError, RawRequest, ok, pass, path_segments, read_body
 use crate::admission::Gate;
 use crate::engine::{
     AbortCriterion, CancelExecution, Details, Engine, JobSpec, RetryCriterion, RolloutConfig,
-    epoch_seconds,
+    SchedulingConfig, epoch_seconds,
 };
 use jobcert_contract::{ControlOperation, Plane, Status};
 
@@ -57,6 +57,7 @@ struct CreateJob {
     job_executions_retry_config: Option<RetryConfig>,
     job_executions_rollout_config: Option<RolloutConfig>,
     abort_config: Option<AbortConfig>,
+    scheduling_config: Option<SchedulingConfig>,
 }
 
 #[derive(Deserialize)]
@@ -436,6 +437,7 @@ fn job_spec(req: CreateJob) -> Result<JobSpec, ApiError> {
             .map(|r| r.criteria_list)
             .unwrap_or_default(),
         rollout: req.job_executions_rollout_config,
+        scheduling: req.scheduling_config,
         abort: req
             .abort_config
             .map(|a| a.criteria_list)
@@ -484,6 +486,9 @@ fn describe_job(engine: &Engine, id: &str) -> Result<Value, ApiError> {
     }
     if let Some(r) = &info.spec.rollout {
         job.insert("jobExecutionsRolloutConfig".into(), json!(r));
+    }
+    if let Some(s) = &info.spec.scheduling {
+        job.insert("schedulingConfig".into(), json!(s));
     }
     if !info.spec.abort.is_empty() {
         job.insert(

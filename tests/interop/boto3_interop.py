@@ -6,7 +6,7 @@ Seeds things and jobs through boto3's `iot` client (control plane), then drives 
 operation through boto3's `iot-jobs-data` client and once through the AWS CLI (a data-plane and
 a control-plane call). A job with a rollout rate and abort criteria is then described, one of
 its executions canceled with CancelJobExecution and its things deleted; a CONTINUOUS job
-targets a thing group whose members come and go. Prints one line per check
+targets a thing group whose members come and go; a scheduled job waits for its startTime. Prints one line per check
 and exits non-zero on the first failure.
 
 With `--tls PKI_DIR` (a folder made by `jobcert pki`) both planes are `https://`: boto3 is given
@@ -22,7 +22,7 @@ import json
 import os
 import subprocess
 import sys
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import boto3
@@ -49,6 +49,7 @@ JOB_PACED = "interop-job-paced"
 GROUP = "interop-group"
 GROUP_THINGS = ("interop-member-1", "interop-member-2")
 JOB_GROUP = "interop-job-group"
+JOB_SCHEDULED = "interop-job-scheduled"
 # Error statuses come from the contract's schemas, the single source of them.
 ERRORS = json.loads((Path(__file__).resolve().parents[2] / "schemas/errors.json").read_text())
 
@@ -499,6 +500,29 @@ def groups(iot):
     passed("RemoveThingFromThingGroup: the CONTINUOUS job's execution is REMOVED")
 
 
+def scheduled(iot):
+    """CreateJob with a schedulingConfig two hours ahead: nothing is rolled out yet, and
+    DescribeJob echoes the schedule."""
+    start = (datetime.now(timezone.utc) + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M")
+    end = (datetime.now(timezone.utc) + timedelta(hours=5)).strftime("%Y-%m-%dT%H:%M")
+    scheduling = {
+        "startTime": start,
+        "endTime": end,
+        "endBehavior": "STOP_ROLLOUT",
+        "maintenanceWindows": [{"startTime": "cron(0 3 ? * SUN *)", "durationInMinutes": 120}],
+    }
+    iot.create_job(
+        jobId=JOB_SCHEDULED,
+        targets=[thing_arn(THING)],
+        document=document(JOB_SCHEDULED),
+        schedulingConfig=scheduling,
+    )
+    job = iot.describe_job(jobId=JOB_SCHEDULED)["job"]
+    assert job["schedulingConfig"] == scheduling, f"DescribeJob: {job}"
+    assert job["jobProcessDetails"]["numberOfQueuedThings"] == 0, f"DescribeJob: {job}"
+    passed("CreateJob with schedulingConfig: nothing rolled out before startTime; DescribeJob echoes it")
+
+
 def arguments():
     """The command line."""
     parser = argparse.ArgumentParser(description="boto3 and the AWS CLI against jobcert serve.")
@@ -541,6 +565,7 @@ def main():
     cancel(iot, jobs)
     paced(iot)
     groups(iot)
+    scheduled(iot)
     if args.mtls:
         mtls(args.mtls, pki, iot, credentials)
     print(f"boto3 interop: {checks} checks passed")

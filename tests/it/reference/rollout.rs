@@ -382,3 +382,56 @@ async fn a_schedule_too_soon_or_with_a_bad_window_is_refused() {
         );
     }
 }
+
+/// The things whose pending list changes within `limit` of real time (what `notify` and
+/// `notify-next` are published from), in order.
+async fn changed_things(
+    changes: &mut tokio::sync::broadcast::Receiver<jobcert_reference::engine::Change>,
+    limit: Duration,
+) -> Vec<String> {
+    let mut seen = Vec::new();
+    let until = Instant::now() + limit;
+    while let Ok(Ok(change)) = tokio::time::timeout(
+        until.saturating_duration_since(Instant::now()),
+        changes.recv(),
+    )
+    .await
+    {
+        if change.list_changed {
+            seen.push(change.thing.to_string());
+        }
+    }
+    seen
+}
+
+#[tokio::test]
+async fn a_rolled_out_execution_is_announced_when_it_comes_in_either_mode() {
+    for unreleased in [Unreleased::Absent, Unreleased::Queued] {
+        // One virtual minute is 0.1 s; one execution a minute.
+        let s = server_with(ServeConfig {
+            time_scale: 600.0,
+            engine: EngineSettings {
+                unreleased,
+                ..EngineSettings::default()
+            },
+            ..ServeConfig::default()
+        })
+        .await;
+        let names = things(&s, "note", 2);
+        let mut changes = s.engine().changes();
+        create_paced_job(
+            &s,
+            "note",
+            &names,
+            json!({ "jobExecutionsRolloutConfig": { "maximumPerMinute": 1 } }),
+        )
+        .await;
+        // Each announced once, in rollout order (in `queued` mode not at CreateJob as well).
+        let announced = changed_things(&mut changes, Duration::from_millis(400)).await;
+        assert_eq!(announced, ["note-0", "note-1"], "{unreleased:?}");
+        if unreleased == Unreleased::Absent {
+            let job = describe_job(&s, "note").await;
+            assert_eq!(queued_after(&s, &job, "note-1").await, 60);
+        }
+    }
+}

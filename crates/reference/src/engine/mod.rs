@@ -350,11 +350,16 @@ impl Engine {
             };
             t.expire(now, self.model, &self.seq);
             let mut view = PendingView::default();
-            for i in t
-                .pending(self.model)
-                .into_iter()
-                .take(self.model.pending_list_limit)
-            {
+            let pending = t.pending(self.model);
+            let scheduled = pending
+                .iter()
+                .any(|&i| t.executions[i].job.spec.scheduling.is_some());
+            let limit = if scheduled {
+                self.model.pending_list_limit_with_scheduling
+            } else {
+                self.model.pending_list_limit
+            };
+            for i in pending.into_iter().take(limit) {
                 let e = &t.executions[i];
                 match e.status {
                     Status::InProgress => view.in_progress.push(e.summary()),

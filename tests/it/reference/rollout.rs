@@ -459,3 +459,50 @@ async fn the_pending_list_holds_15_once_a_scheduled_job_is_pending() {
     let (_, _, after) = call(&s, "GET", "/things/cap-0/jobs", None).await;
     assert_eq!(listed(&after), 15, "16 pending, one of a scheduled job");
 }
+
+#[tokio::test]
+async fn a_success_raises_the_rate_at_once() {
+    // One virtual minute is 1 s; one a minute until the first success, five after it.
+    let s = server(60.0).await;
+    let names = things(&s, "grow", 3);
+    create_paced_job(
+        &s,
+        "grow",
+        &names,
+        json!({ "jobExecutionsRolloutConfig": { "exponentialRate": {
+            "baseRatePerMinute": 1,
+            "incrementFactor": 5,
+            "rateIncreaseCriteria": { "numberOfSucceededThings": 1 }
+        } } }),
+    )
+    .await;
+    let job = describe_job(&s, "grow").await;
+    set_status(&s, "grow-0", "grow", "SUCCEEDED").await;
+    let succeeded_at = execution(&s, "grow-0", "grow").await.unwrap()["lastUpdatedAt"]
+        .as_i64()
+        .unwrap()
+        - job["createdAt"].as_i64().unwrap();
+    // Visible once due at the new rate, long before the old rate's minute is up (judged only
+    // when the server's clock is well inside that minute).
+    let created_ms = job["createdAt"].as_i64().unwrap() * 1000;
+    let clock = s.engine().clock().clone();
+    let waited = Instant::now();
+    while clock.now_ms() < created_ms + (succeeded_at.max(12) + 2) * 1000 {
+        assert!(
+            waited.elapsed() < Duration::from_secs(10),
+            "the clock stands still"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let seen = execution(&s, "grow-1", "grow").await.is_some();
+    if clock.now_ms() < created_ms + 55_000 {
+        assert!(seen, "grow-1 not rolled out at the new rate");
+    }
+    wait_for_execution(&s, "grow-1", "grow", Duration::from_secs(10)).await;
+    // The next one interval of the new rate (12 s) after the first, or at the success if later.
+    let next = queued_after(&s, &job, "grow-1").await;
+    assert!(
+        (12..=succeeded_at.max(12) + 1).contains(&next),
+        "grow-1 after {next} s (the success after {succeeded_at} s)"
+    );
+}

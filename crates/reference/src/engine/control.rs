@@ -169,6 +169,7 @@ impl Engine {
                 schedule,
                 cursor: now,
                 open_from: None,
+                successes_seen: 0,
             });
             let job = Arc::new(Job {
                 id: Arc::from(spec.id.as_str()),

@@ -123,6 +123,8 @@ pub struct Rollout {
     pub cursor: VirtualMillis,
     /// The start of the open stretch the pace runs in.
     pub open_from: Option<VirtualMillis>,
+    /// How many success crossings the armed deadline was computed with.
+    pub successes_seen: usize,
 }
 
 /// How a job's executions ended, and what that set off.

@@ -104,6 +104,11 @@ impl Engine {
             .unwrap_or_else(|p| p.into_inner())
             .success_crossings
             .clone();
+        // Nothing falls due before the armed deadline unless a success raised the rate since.
+        if r.armed.is_some_and(|at| at > now) && r.successes_seen == successes.len() {
+            return false;
+        }
+        r.successes_seen = successes.len();
         loop {
             let (from, until) = match &r.schedule {
                 None => (VirtualMillis::MIN, VirtualMillis::MAX),

@@ -8,6 +8,7 @@ use anyhow::Context;
 use clap::Args;
 use jobcert_contract::Limits;
 use jobcert_reference::admission::Faults;
+use jobcert_reference::engine::{AbortDenominator, EngineSettings, Unreleased};
 use jobcert_reference::mqtt::attach::BrokerTls;
 use jobcert_reference::policy::Policy;
 use jobcert_reference::sigv4::Credentials;
@@ -110,6 +111,14 @@ pub struct ServeArgs {
     /// Revoked client certificates: one hex serial a line (`jobcert pki`'s `revoked.txt`).
     #[arg(long, value_name = "FILE", requires = "client_ca")]
     revoked: Option<PathBuf>,
+    /// A paced rollout's targets not rolled out yet: `absent` (an execution comes into being
+    /// when rolled out) or `queued` (it exists, QUEUED, from CreateJob; rolling out announces it).
+    #[arg(long, value_name = "MODE", default_value = "absent")]
+    unreleased_executions: Unreleased,
+    /// What an abort criterion's percentage and minNumberOfExecutedThings count: `finished`
+    /// executions (succeeded, failed, rejected, timed out) or `notified` (rolled out) ones.
+    #[arg(long, value_name = "COUNT", default_value = "finished")]
+    abort_denominator: AbortDenominator,
 }
 
 /// The limits `--quotas` names: a file, or the embedded AWS figures.
@@ -188,6 +197,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
                 .zip(args.mqtt_broker_key)
                 .map(|(cert, key)| TlsFiles { cert, key }),
         }),
+        engine: EngineSettings {
+            unreleased: args.unreleased_executions,
+            abort_denominator: args.abort_denominator,
+        },
     };
     let scheme = if config.tls.is_some() {
         "https"

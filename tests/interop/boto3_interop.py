@@ -4,7 +4,10 @@ Usage: boto3_interop.py DATA_PLANE_URL CONTROL_PLANE_URL [--tls PKI_DIR [--mtls 
 
 Seeds things and jobs through boto3's `iot` client (control plane), then drives every device
 operation through boto3's `iot-jobs-data` client and once through the AWS CLI (a data-plane and
-a control-plane call). Prints one line per check and exits non-zero on the first failure.
+a control-plane call). A job with a rollout rate and abort criteria is then described, one of
+its executions canceled with CancelJobExecution and its things deleted; a CONTINUOUS job
+targets a thing group whose members come and go; a scheduled job waits for its startTime. Prints one line per check
+and exits non-zero on the first failure.
 
 With `--tls PKI_DIR` (a folder made by `jobcert pki`) both planes are `https://`: boto3 is given
 `verify=PKI_DIR/ca.pem` and the CLI `--ca-bundle PKI_DIR/ca.pem`, and a client trusting only
@@ -19,7 +22,7 @@ import json
 import os
 import subprocess
 import sys
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import boto3
@@ -40,6 +43,13 @@ TIMESTAMPS = ("queuedAt", "startedAt", "lastUpdatedAt")
 MTLS_THING = "interop-device"
 EXPIRED_THING = "interop-expired"
 JOB_MTLS = "interop-job-mtls"
+# A paced job: at one a minute only its first thing is rolled out during the run.
+PACED_THINGS = ("interop-paced-1", "interop-paced-2")
+JOB_PACED = "interop-job-paced"
+GROUP = "interop-group"
+GROUP_THINGS = ("interop-member-1", "interop-member-2")
+JOB_GROUP = "interop-job-group"
+JOB_SCHEDULED = "interop-job-scheduled"
 # Error statuses come from the contract's schemas, the single source of them.
 ERRORS = json.loads((Path(__file__).resolve().parents[2] / "schemas/errors.json").read_text())
 
@@ -390,6 +400,124 @@ def cancel(iot, jobs):
     passed("CancelJob(force=True) cancels the IN_PROGRESS execution; DescribeJob shows CANCELED")
 
 
+def paced(iot):
+    """CreateJob with a rollout rate and abort criteria; DescribeJob echoes them and counts the
+    one execution rolled out; CancelJobExecution (its refusals typed) and DeleteThing."""
+    for name in PACED_THINGS:
+        iot.create_thing(thingName=name)
+    rollout = {
+        "maximumPerMinute": 1,
+        "exponentialRate": {
+            "baseRatePerMinute": 1,
+            "incrementFactor": 1.5,
+            "rateIncreaseCriteria": {"numberOfSucceededThings": 10},
+        },
+    }
+    abort = {
+        "criteriaList": [
+            {
+                "failureType": "ALL",
+                "action": "CANCEL",
+                "thresholdPercentage": 12.5,
+                "minNumberOfExecutedThings": 10,
+            }
+        ]
+    }
+    iot.create_job(
+        jobId=JOB_PACED,
+        targets=[thing_arn(name) for name in PACED_THINGS],
+        document=document(JOB_PACED),
+        jobExecutionsRolloutConfig=rollout,
+        abortConfig=abort,
+    )
+    job = iot.describe_job(jobId=JOB_PACED)["job"]
+    assert job["jobExecutionsRolloutConfig"] == rollout, f"DescribeJob: {job}"
+    assert job["abortConfig"] == abort, f"DescribeJob: {job}"
+    counts = job["jobProcessDetails"]
+    assert counts["numberOfQueuedThings"] == 1, f"one rolled out at once: {counts}"
+    passed("CreateJob with jobExecutionsRolloutConfig and abortConfig; DescribeJob echoes them")
+
+    first = PACED_THINGS[0]
+    expect_error(
+        lambda: iot.cancel_job_execution(jobId=JOB_PACED, thingName=first, expectedVersion=9),
+        iot.exceptions.VersionConflictException,
+        409,
+        "CancelJobExecution with a stale expectedVersion",
+    )
+    out = iot.cancel_job_execution(
+        jobId=JOB_PACED, thingName=first, expectedVersion=1, statusDetails={"by": "interop"}
+    )
+    assert out["ResponseMetadata"]["HTTPStatusCode"] == 200, f"CancelJobExecution: {out}"
+    e = iot.describe_job_execution(jobId=JOB_PACED, thingName=first)["execution"]
+    assert e["status"] == "CANCELED", f"after CancelJobExecution: {e}"
+    assert e["statusDetails"] == {"detailsMap": {"by": "interop"}}, f"statusDetails: {e}"
+    expect_error(
+        lambda: iot.cancel_job_execution(jobId=JOB_PACED, thingName=first),
+        iot.exceptions.InvalidStateTransitionException,
+        409,
+        "CancelJobExecution of a CANCELED execution",
+    )
+    counts = iot.describe_job(jobId=JOB_PACED)["job"]["jobProcessDetails"]
+    assert counts["numberOfCanceledThings"] == 1 and counts["numberOfQueuedThings"] == 0, counts
+    passed("CancelJobExecution cancels the QUEUED execution; DescribeJob counts it CANCELED")
+
+    # Last calls on these things: a replay of this session's capture knows no DeleteThing.
+    for name in PACED_THINGS:
+        out = iot.delete_thing(thingName=name)
+        assert out["ResponseMetadata"]["HTTPStatusCode"] == 200, f"DeleteThing: {out}"
+    passed("DeleteThing answers 200 with an empty body botocore accepts")
+
+
+def groups(iot):
+    """CreateThingGroup, AddThingToThingGroup (by name and by ARN), a CONTINUOUS job on the
+    group that a later member joins, RemoveThingFromThingGroup."""
+    for name in GROUP_THINGS:
+        iot.create_thing(thingName=name)
+    out = iot.create_thing_group(thingGroupName=GROUP)
+    assert out["thingGroupName"] == GROUP and out["thingGroupArn"].endswith(f":thinggroup/{GROUP}"), out
+    group_arn = out["thingGroupArn"]
+    iot.add_thing_to_thing_group(thingGroupName=GROUP, thingName=GROUP_THINGS[0])
+    passed("CreateThingGroup and AddThingToThingGroup by name")
+    iot.create_job(
+        jobId=JOB_GROUP,
+        targets=[group_arn],
+        document=document(JOB_GROUP),
+        targetSelection="CONTINUOUS",
+    )
+    iot.add_thing_to_thing_group(thingGroupArn=group_arn, thingArn=thing_arn(GROUP_THINGS[1]))
+    job = iot.describe_job(jobId=JOB_GROUP)["job"]
+    assert job["targetSelection"] == "CONTINUOUS" and job["targets"] == [group_arn], f"DescribeJob: {job}"
+    assert job["jobProcessDetails"]["numberOfQueuedThings"] == 2, f"DescribeJob: {job}"
+    passed("a CONTINUOUS job on a thing group: a thing added by ARN later is queued too")
+    iot.remove_thing_from_thing_group(thingGroupName=GROUP, thingName=GROUP_THINGS[0])
+    counts = iot.describe_job(jobId=JOB_GROUP)["job"]["jobProcessDetails"]
+    assert counts["numberOfRemovedThings"] == 1 and counts["numberOfQueuedThings"] == 1, counts
+    passed("RemoveThingFromThingGroup: the CONTINUOUS job's execution is REMOVED")
+
+
+def scheduled(iot):
+    """CreateJob with a schedulingConfig two hours ahead: nothing is rolled out yet, and
+    DescribeJob echoes the schedule."""
+    start = (datetime.now(timezone.utc) + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M")
+    end = (datetime.now(timezone.utc) + timedelta(hours=5)).strftime("%Y-%m-%dT%H:%M")
+    scheduling = {
+        "startTime": start,
+        "endTime": end,
+        "endBehavior": "STOP_ROLLOUT",
+        "maintenanceWindows": [{"startTime": "cron(0 3 ? * SUN *)", "durationInMinutes": 120}],
+    }
+    iot.create_job(
+        jobId=JOB_SCHEDULED,
+        targets=[thing_arn(THING)],
+        document=document(JOB_SCHEDULED),
+        schedulingConfig=scheduling,
+    )
+    job = iot.describe_job(jobId=JOB_SCHEDULED)["job"]
+    assert job["schedulingConfig"] == scheduling, f"DescribeJob: {job}"
+    assert job["jobProcessDetails"]["numberOfQueuedThings"] == 0, f"DescribeJob: {job}"
+    passed("CreateJob with schedulingConfig: nothing rolled out before startTime; DescribeJob echoes it")
+
+
 def arguments():
     """The command line."""
     parser = argparse.ArgumentParser(description="boto3 and the AWS CLI against jobcert serve.")
@@ -430,6 +558,9 @@ def main():
     aws_cli(data_url, control_url, ca)
     drain(jobs)
     cancel(iot, jobs)
+    paced(iot)
+    groups(iot)
+    scheduled(iot)
     if args.mtls:
         mtls(args.mtls, pki, iot, credentials)
     print(f"boto3 interop: {checks} checks passed")

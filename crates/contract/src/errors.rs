@@ -25,6 +25,8 @@ pub enum ErrorKind {
     CertificateValidation,
     /// Control plane: the resource exists already.
     ResourceAlreadyExists,
+    /// Control plane: `expectedVersion` does not match the resource's version.
+    VersionConflict,
     /// The method and path name no operation.
     UnknownOperation,
     /// SigV4: the request carries no signature.
@@ -50,6 +52,7 @@ impl ErrorKind {
             Self::ServiceUnavailable => "ServiceUnavailableException",
             Self::CertificateValidation => "CertificateValidationException",
             Self::ResourceAlreadyExists => "ResourceAlreadyExistsException",
+            Self::VersionConflict => "VersionConflictException",
             Self::UnknownOperation => "UnknownOperationException",
             Self::MissingAuthenticationToken => "MissingAuthenticationTokenException",
             Self::IncompleteSignature => "IncompleteSignatureException",
@@ -215,7 +218,7 @@ mod tests {
     }
     use serde_json::Value;
 
-    const KINDS: [ErrorKind; 13] = [
+    const KINDS: [ErrorKind; 14] = [
         ErrorKind::InvalidRequest,
         ErrorKind::ResourceNotFound,
         ErrorKind::InvalidStateTransition,
@@ -224,6 +227,7 @@ mod tests {
         ErrorKind::ServiceUnavailable,
         ErrorKind::CertificateValidation,
         ErrorKind::ResourceAlreadyExists,
+        ErrorKind::VersionConflict,
         ErrorKind::UnknownOperation,
         ErrorKind::MissingAuthenticationToken,
         ErrorKind::IncompleteSignature,

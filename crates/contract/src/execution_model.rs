@@ -76,6 +76,8 @@ pub struct ExecutionModel {
     pub initial_version_number: i64,
     /// Most executions GetPendingJobExecutions lists.
     pub pending_list_limit: usize,
+    /// Most it lists when one of them belongs to a job with a scheduling configuration.
+    pub pending_list_limit_with_scheduling: usize,
     /// Timer facts.
     pub timers: TimerFacts,
 }

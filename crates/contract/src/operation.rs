@@ -143,16 +143,31 @@ pub enum ControlOperation {
     CancelJob,
     /// DescribeJobExecution (control plane).
     DescribeJobExecution,
+    /// CancelJobExecution.
+    CancelJobExecution,
+    /// DeleteThing.
+    DeleteThing,
+    /// CreateThingGroup.
+    CreateThingGroup,
+    /// AddThingToThingGroup.
+    AddThingToThingGroup,
+    /// RemoveThingFromThingGroup.
+    RemoveThingFromThingGroup,
 }
 
 impl ControlOperation {
-    /// All five.
-    pub const ALL: [ControlOperation; 5] = [
+    /// All ten.
+    pub const ALL: [ControlOperation; 10] = [
         Self::CreateThing,
         Self::CreateJob,
         Self::DescribeJob,
         Self::CancelJob,
         Self::DescribeJobExecution,
+        Self::CancelJobExecution,
+        Self::DeleteThing,
+        Self::CreateThingGroup,
+        Self::AddThingToThingGroup,
+        Self::RemoveThingFromThingGroup,
     ];
 
     /// The model's operation name.
@@ -163,6 +178,11 @@ impl ControlOperation {
             Self::DescribeJob => "DescribeJob",
             Self::CancelJob => "CancelJob",
             Self::DescribeJobExecution => "DescribeJobExecution",
+            Self::CancelJobExecution => "CancelJobExecution",
+            Self::DeleteThing => "DeleteThing",
+            Self::CreateThingGroup => "CreateThingGroup",
+            Self::AddThingToThingGroup => "AddThingToThingGroup",
+            Self::RemoveThingFromThingGroup => "RemoveThingFromThingGroup",
         }
     }
 
@@ -174,6 +194,11 @@ impl ControlOperation {
             Self::DescribeJob => "describe-job",
             Self::CancelJob => "cancel-job",
             Self::DescribeJobExecution => "describe-job-execution",
+            Self::CancelJobExecution => "cancel-job-execution",
+            Self::DeleteThing => "delete-thing",
+            Self::CreateThingGroup => "create-thing-group",
+            Self::AddThingToThingGroup => "add-thing-to-thing-group",
+            Self::RemoveThingFromThingGroup => "remove-thing-from-thing-group",
         };
         schemas().get(&format!("control/{stem}.request.json"))
     }

@@ -33,12 +33,16 @@ fn main() {
             .create_job(JobSpec {
                 id: format!("bench-job-{j}"),
                 things: names.clone(),
+                groups: Vec::new(),
                 targets: Vec::new(),
                 document: r#"{"operation":"update","version":"1.2.3"}"#.to_string(),
                 description: None,
                 target_selection: "SNAPSHOT".to_string(),
                 in_progress_timeout_minutes: Some(60),
                 retry: Vec::new(),
+                rollout: None,
+                abort: Vec::new(),
+                scheduling: None,
             })
             .expect("create job");
     }

@@ -66,6 +66,8 @@ pub struct ServeConfig {
     /// How attach mode reaches an `mqtts://` broker: the CA to trust and the certificate to
     /// present, when the broker asks for one.
     pub broker_tls: Option<mqtt::attach::BrokerTls>,
+    /// The engine's choices where the documentation leaves room.
+    pub engine: engine::EngineSettings,
 }
 
 /// A listener that asks for client certificates: where it listens and which it accepts.
@@ -96,6 +98,7 @@ impl Default for ServeConfig {
             mqtts: None,
             policy: policy::Policy::Open,
             broker_tls: None,
+            engine: engine::EngineSettings::default(),
         }
     }
 }
@@ -151,11 +154,14 @@ impl RunningServer {
     /// Binds the listeners and starts serving; with `mqtt_broker`, waits until the Jobs topics
     /// are subscribed on that broker.
     pub async fn start(config: &ServeConfig) -> std::io::Result<Self> {
-        let engine = Arc::new(Engine::new(
-            VirtualClock::new(config.time_scale),
-            &config.region,
-            &config.account_id,
-        ));
+        let engine = Arc::new(
+            Engine::new(
+                VirtualClock::new(config.time_scale),
+                &config.region,
+                &config.account_id,
+            )
+            .with_settings(config.engine),
+        );
         let gate = Arc::new(admission::Gate::new(
             engine.clock().clone(),
             config.faults.clone(),

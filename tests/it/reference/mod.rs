@@ -1,10 +1,12 @@
-//! The reference server: request constraints, semantics, SigV4, timers, MQTT and MQTT at
-//! scale.
+//! The reference server: request constraints, semantics, SigV4, timers, paced rollouts and
+//! aborts, the control plane's executions and things, MQTT and MQTT at scale.
 
 mod admission;
+mod control;
 mod http_constraints;
 mod mqtt;
 mod mqtt_scale;
+mod rollout;
 mod semantics;
 mod sigv4;
 mod timers;

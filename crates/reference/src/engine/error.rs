@@ -32,6 +32,9 @@ pub enum EngineError {
     /// Control plane: the resource exists already.
     #[error("{0}")]
     AlreadyExists(String),
+    /// Control plane: `expectedVersion` does not match.
+    #[error("{0}")]
+    VersionConflict(String),
 }
 
 impl EngineError {
@@ -44,6 +47,7 @@ impl EngineError {
                 ErrorKind::InvalidStateTransition
             }
             Self::AlreadyExists(_) => ErrorKind::ResourceAlreadyExists,
+            Self::VersionConflict(_) => ErrorKind::VersionConflict,
         }
     }
 

@@ -1,12 +1,17 @@
 //! The reference engine: the execution store, "next" ordering, the state machine, timers and
 //! the virtual clock. Transports (HTTP, MQTT) call it with validated, typed requests.
 
+mod abort;
 mod clock;
 mod control;
 mod error;
 mod execution;
+mod groups;
 mod job;
+mod progress;
 pub mod requests;
+mod rollout;
+mod schedule;
 mod store;
 mod thing;
 mod timers;
@@ -17,11 +22,15 @@ use std::sync::{Arc, RwLock};
 
 use tokio::sync::broadcast;
 
+pub use abort::{ABORT_REASON_CODE, AbortCriterion, AbortDenominator};
 pub use clock::{VirtualClock, VirtualMillis, epoch_seconds};
-pub use control::{ControlExecutionView, JobInfo, ThingInfo};
+pub use control::{CancelExecution, ControlExecutionView, JobInfo, ThingInfo};
 pub use error::EngineError;
 pub use execution::{Details, ExecutionView, StateView, SummaryView};
 pub use job::{JobSpec, JobState, JobStatus, RetryCriterion};
+pub use progress::{EngineSettings, Unreleased};
+pub use rollout::{ExponentialRate, RateIncreaseCriteria, RolloutConfig};
+pub use schedule::{MaintenanceWindow, SchedulingConfig};
 pub use timers::TimerQueue;
 
 use job::Job;
@@ -71,6 +80,11 @@ pub struct Engine {
     region: String,
     account_id: String,
     changes: broadcast::Sender<Change>,
+    settings: EngineSettings,
+    groups: groups::Groups,
+    /// Jobs still rolling out or with abort criteria to apply (see `progress`).
+    watched: std::sync::Mutex<Vec<Arc<Job>>>,
+    watching: std::sync::atomic::AtomicUsize,
 }
 
 impl Engine {
@@ -86,7 +100,17 @@ impl Engine {
             region: region.to_string(),
             account_id: account_id.to_string(),
             changes: broadcast::channel(CHANGE_BUFFER).0,
+            settings: EngineSettings::default(),
+            groups: groups::Groups::default(),
+            watched: std::sync::Mutex::new(Vec::new()),
+            watching: std::sync::atomic::AtomicUsize::new(0),
         }
+    }
+
+    /// The engine with `settings` where the documentation leaves room.
+    pub fn with_settings(mut self, settings: EngineSettings) -> Self {
+        self.settings = settings;
+        self
     }
 
     /// The engine's clock.
@@ -101,7 +125,7 @@ impl Engine {
 
     fn arm(&self, thing: &Arc<str>, deadline: Option<VirtualMillis>) {
         if let Some(at) = deadline {
-            self.timers.arm(at, thing.clone());
+            self.timers.arm(at, timers::Due::Thing(thing.clone()));
         }
     }
 
@@ -142,13 +166,16 @@ impl Engine {
     pub async fn run_timers(self: Arc<Self>) {
         loop {
             let due = self.timers.take_due(self.clock.now_ms());
-            for thing in due {
+            for what in due {
                 let now = self.clock.now_ms();
-                self.with_thing(&thing, |t| {
-                    if let Some(t) = t {
-                        t.expire(now, self.model, &self.seq);
-                    }
-                });
+                match what {
+                    timers::Due::Thing(thing) => self.with_thing(&thing, |t| {
+                        if let Some(t) = t {
+                            t.expire(now, self.model, &self.seq);
+                        }
+                    }),
+                    timers::Due::Rollout(_) => self.settle(now),
+                }
             }
             match self.timers.earliest() {
                 None => self.timers.rearmed().await,
@@ -169,6 +196,7 @@ impl Engine {
         req: &requests::StartNext,
     ) -> Result<Option<ExecutionView>, EngineError> {
         let now = self.clock.now_ms();
+        self.settle(now);
         let (view, deadline, thing) = self.with_thing(&req.thing_name, |t| {
             let Some(t) = t else {
                 return (None, None, None);
@@ -202,6 +230,7 @@ impl Engine {
     /// UpdateJobExecution.
     pub fn update(&self, req: &requests::Update) -> Result<UpdateOutcome, EngineError> {
         let now = self.clock.now_ms();
+        self.settle(now);
         let model = self.model;
         let (outcome, deadline, thing) = self.with_thing(&req.thing_name, |t| {
             let not_found = || {
@@ -277,6 +306,7 @@ impl Engine {
             Ok((outcome, deadline, t.name.clone()))
         })?;
         self.arm(&thing, deadline);
+        self.settle(now);
         Ok(outcome)
     }
 
@@ -284,6 +314,7 @@ impl Engine {
     /// (`None` when nothing is pending, spec §7.7).
     pub fn describe(&self, req: &requests::Describe) -> Result<Option<ExecutionView>, EngineError> {
         let now = self.clock.now_ms();
+        self.settle(now);
         let with_document = req.include_job_document.unwrap_or(true);
         let next = req.job_id == NEXT_EXECUTION;
         self.with_thing(&req.thing_name, |t| {
@@ -312,17 +343,23 @@ impl Engine {
     /// GetPendingJobExecutions: IN_PROGRESS then QUEUED, oldest first, at most the model's limit.
     pub fn pending(&self, req: &requests::GetPending) -> PendingView {
         let now = self.clock.now_ms();
+        self.settle(now);
         self.with_thing(&req.thing_name, |t| {
             let Some(t) = t else {
                 return PendingView::default();
             };
             t.expire(now, self.model, &self.seq);
             let mut view = PendingView::default();
-            for i in t
-                .pending(self.model)
-                .into_iter()
-                .take(self.model.pending_list_limit)
-            {
+            let pending = t.pending(self.model);
+            let scheduled = pending
+                .iter()
+                .any(|&i| t.executions[i].job.spec.scheduling.is_some());
+            let limit = if scheduled {
+                self.model.pending_list_limit_with_scheduling
+            } else {
+                self.model.pending_list_limit
+            };
+            for i in pending.into_iter().take(limit) {
                 let e = &t.executions[i];
                 match e.status {
                     Status::InProgress => view.in_progress.push(e.summary()),

@@ -47,6 +47,11 @@ impl Store {
         f(thing)
     }
 
+    /// Removes the thing named `name`, returning it.
+    pub(super) fn remove(&self, name: &str) -> Option<ThingState> {
+        self.shard(name).remove(name)
+    }
+
     /// Whether a thing exists.
     pub(super) fn contains(&self, name: &str) -> bool {
         self.shard(name).contains_key(name)

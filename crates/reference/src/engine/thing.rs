@@ -57,7 +57,8 @@ impl ThingState {
         due.len()
     }
 
-    /// After execution `i` ended in a failure, queues its next execution if the job allows a retry.
+    /// After execution `i` ended, queues its next execution if the job allows a retry, and
+    /// otherwise counts the outcome for the job.
     pub(super) fn queue_retry(
         &mut self,
         i: usize,
@@ -66,11 +67,14 @@ impl ThingState {
         seq: &AtomicU64,
     ) {
         let e = &self.executions[i];
-        let Some(covering) = model.timers.retryable_failures.get(&e.status) else {
-            return;
-        };
         let used = u32::try_from(e.number - 1).unwrap_or(u32::MAX);
-        if !e.job.allows_retry(covering, used) {
+        let retry = model
+            .timers
+            .retryable_failures
+            .get(&e.status)
+            .is_some_and(|covering| e.job.allows_retry(covering, used));
+        if !retry {
+            e.job.record_outcome(e.status, now);
             return;
         }
         let next = Execution::queued(

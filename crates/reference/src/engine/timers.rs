@@ -1,4 +1,4 @@
-//! Deadlines of running timers: one queue and one task for the whole engine.
+//! Deadlines of running timers and paced rollouts: one queue and one task for the whole engine.
 //!
 //! Each armed deadline is one small heap entry, not a task; an entry whose timer was replaced
 //! or stopped meanwhile finds nothing due when it fires. Reads apply due expiries themselves
@@ -12,8 +12,17 @@ use tokio::sync::Notify;
 
 use super::clock::VirtualMillis;
 
-/// One armed deadline: when, and for which thing.
-type Deadline = Reverse<(VirtualMillis, Arc<str>)>;
+/// What a deadline is for.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Due {
+    /// A timer of one of this thing's executions.
+    Thing(Arc<str>),
+    /// The next execution of this job's rollout.
+    Rollout(Arc<str>),
+}
+
+/// One armed deadline: when, and what for.
+type Deadline = Reverse<(VirtualMillis, Due)>;
 
 /// Armed deadlines, earliest first.
 #[derive(Debug, Default)]
@@ -23,11 +32,11 @@ pub struct TimerQueue {
 }
 
 impl TimerQueue {
-    /// Arms a deadline for `thing`.
-    pub(super) fn arm(&self, at: VirtualMillis, thing: Arc<str>) {
+    /// Arms a deadline.
+    pub(super) fn arm(&self, at: VirtualMillis, due: Due) {
         let mut heap = self.heap.lock().unwrap_or_else(|p| p.into_inner());
         let earlier = heap.peek().is_none_or(|Reverse((first, _))| at < *first);
-        heap.push(Reverse((at, thing)));
+        heap.push(Reverse((at, due)));
         drop(heap);
         if earlier {
             self.wake.notify_one();
@@ -40,13 +49,13 @@ impl TimerQueue {
         heap.peek().map(|Reverse((at, _))| *at)
     }
 
-    /// Removes and returns every thing whose deadline is at or before `now`.
-    pub(super) fn take_due(&self, now: VirtualMillis) -> Vec<Arc<str>> {
+    /// Removes and returns every deadline at or before `now`.
+    pub(super) fn take_due(&self, now: VirtualMillis) -> Vec<Due> {
         let mut heap = self.heap.lock().unwrap_or_else(|p| p.into_inner());
         let mut due = Vec::new();
         while heap.peek().is_some_and(|Reverse((at, _))| *at <= now) {
-            if let Some(Reverse((_, thing))) = heap.pop() {
-                due.push(thing);
+            if let Some(Reverse((_, what))) = heap.pop() {
+                due.push(what);
             }
         }
         due

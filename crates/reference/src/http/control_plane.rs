@@ -1,6 +1,7 @@
 //! The control-plane subset (service `iot`) that scenarios use to seed state, wire-compatible
-//! with boto3's `iot` client: CreateThing, CreateJob, DescribeJob, CancelJob and
-//! DescribeJobExecution.
+//! with boto3's `iot` client: CreateThing, DeleteThing, CreateThingGroup,
+//! AddThingToThingGroup, RemoveThingFromThingGroup, CreateJob, DescribeJob, CancelJob,
+//! DescribeJobExecution and CancelJobExecution.
 
 use std::sync::Arc;
 
@@ -13,7 +14,10 @@ use serde_json::{Map, Value, json};
 
 use super::wire::{self, ApiError, RawRequest, ok, pass, path_segments, read_body, read_input};
 use crate::admission::Gate;
-use crate::engine::{Engine, JobSpec, RetryCriterion, epoch_seconds};
+use crate::engine::{
+    AbortCriterion, CancelExecution, Details, Engine, JobSpec, RetryCriterion, RolloutConfig,
+    SchedulingConfig, epoch_seconds,
+};
 use jobcert_contract::{ControlOperation, Plane, Status};
 
 #[derive(Deserialize)]
@@ -36,6 +40,12 @@ struct RetryConfig {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
+struct AbortConfig {
+    criteria_list: Vec<AbortCriterion>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct CreateJob {
     job_id: String,
     targets: Vec<String>,
@@ -45,6 +55,9 @@ struct CreateJob {
     target_selection: Option<String>,
     timeout_config: Option<TimeoutConfig>,
     job_executions_retry_config: Option<RetryConfig>,
+    job_executions_rollout_config: Option<RolloutConfig>,
+    abort_config: Option<AbortConfig>,
+    scheduling_config: Option<SchedulingConfig>,
 }
 
 #[derive(Deserialize)]
@@ -60,6 +73,69 @@ struct CancelJob {
     force: Option<bool>,
     reason_code: Option<String>,
     comment: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CreateThingGroup {
+    thing_group_name: String,
+    parent_group_name: Option<String>,
+}
+
+/// AddThingToThingGroup's and RemoveThingFromThingGroup's input: each side by name or ARN.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Membership {
+    thing_group_name: Option<String>,
+    thing_group_arn: Option<String>,
+    thing_name: Option<String>,
+    thing_arn: Option<String>,
+}
+
+impl Membership {
+    /// The group's and the thing's names.
+    fn names(self, engine: &Engine) -> Result<(String, String), ApiError> {
+        let group = match (self.thing_group_name, self.thing_group_arn) {
+            (Some(name), _) => name,
+            (None, Some(arn)) => engine
+                .thing_group_name(&arn)
+                .map(str::to_string)
+                .ok_or_else(|| {
+                    ApiError::invalid(format!("{arn} is not a thing group of this server"))
+                })?,
+            (None, None) => {
+                return Err(ApiError::invalid(
+                    "thingGroupName or thingGroupArn is required",
+                ));
+            }
+        };
+        let thing = match (self.thing_name, self.thing_arn) {
+            (Some(name), _) => name,
+            (None, Some(arn)) => arn
+                .rsplit_once(":thing/")
+                .map(|(_, name)| name.to_string())
+                .ok_or_else(|| ApiError::invalid(format!("{arn} is not a thing ARN")))?,
+            (None, None) => return Err(ApiError::invalid("thingName or thingArn is required")),
+        };
+        Ok((group, thing))
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct DeleteThing {
+    thing_name: String,
+    expected_version: Option<i64>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CancelJobExecution {
+    thing_name: String,
+    job_id: String,
+    force: Option<bool>,
+    expected_version: Option<i64>,
+    status_details: Option<Details>,
 }
 
 #[derive(Deserialize)]
@@ -110,6 +186,103 @@ async fn handle(engine: &Engine, gate: &Gate, request: Request) -> Result<Respon
             Ok(ok(
                 &json!({ "thingName": thing.name, "thingArn": thing.arn, "thingId": thing.id }),
             ))
+        }
+        (&Method::POST, ["thing-groups", name]) => {
+            pass(
+                gate,
+                Plane::Control,
+                ControlOperation::CreateThingGroup.name(),
+                None,
+            )
+            .await?;
+            let req: CreateThingGroup = read_input(
+                ControlOperation::CreateThingGroup.request_schema()?,
+                RawRequest {
+                    labels: vec![("thingGroupName", name.to_string())],
+                    query,
+                    body: Some(&body),
+                },
+            )?;
+            let group = engine
+                .create_thing_group(&req.thing_group_name, req.parent_group_name.as_deref())?;
+            Ok(ok(&json!({
+                "thingGroupName": group.name,
+                "thingGroupArn": group.arn,
+                "thingGroupId": group.id,
+            })))
+        }
+        (
+            &Method::PUT,
+            [
+                "thing-groups",
+                verb @ ("addThingToThingGroup" | "removeThingFromThingGroup"),
+            ],
+        ) => {
+            let op = if *verb == "addThingToThingGroup" {
+                ControlOperation::AddThingToThingGroup
+            } else {
+                ControlOperation::RemoveThingFromThingGroup
+            };
+            pass(gate, Plane::Control, op.name(), None).await?;
+            let req: Membership = read_input(
+                op.request_schema()?,
+                RawRequest {
+                    labels: Vec::new(),
+                    query,
+                    body: Some(&body),
+                },
+            )?;
+            let (group, thing) = req.names(engine)?;
+            if op == ControlOperation::AddThingToThingGroup {
+                engine.add_thing_to_group(&group, &thing)?;
+            } else {
+                engine.remove_thing_from_group(&group, &thing)?;
+            }
+            Ok(ok(&json!({})))
+        }
+        (&Method::DELETE, ["things", name]) => {
+            pass(
+                gate,
+                Plane::Control,
+                ControlOperation::DeleteThing.name(),
+                Some(name),
+            )
+            .await?;
+            let req: DeleteThing = read_input(
+                ControlOperation::DeleteThing.request_schema()?,
+                RawRequest {
+                    labels: vec![("thingName", name.to_string())],
+                    query,
+                    body: None,
+                },
+            )?;
+            engine.delete_thing(&req.thing_name, req.expected_version)?;
+            Ok(ok(&json!({})))
+        }
+        (&Method::PUT, ["things", thing, "jobs", job, "cancel"]) => {
+            pass(
+                gate,
+                Plane::Control,
+                ControlOperation::CancelJobExecution.name(),
+                Some(thing),
+            )
+            .await?;
+            let req: CancelJobExecution = read_input(
+                ControlOperation::CancelJobExecution.request_schema()?,
+                RawRequest {
+                    labels: vec![("thingName", thing.to_string()), ("jobId", job.to_string())],
+                    query,
+                    body: Some(&body),
+                },
+            )?;
+            engine.cancel_execution(CancelExecution {
+                thing: req.thing_name,
+                job_id: req.job_id,
+                force: req.force.unwrap_or(false),
+                expected_version: req.expected_version,
+                status_details: req.status_details,
+            })?;
+            Ok(ok(&json!({})))
         }
         (&Method::PUT, ["jobs", id]) => {
             pass(
@@ -233,18 +406,23 @@ fn job_spec(req: CreateJob) -> Result<JobSpec, ApiError> {
     let document = req
         .document
         .ok_or_else(|| ApiError::invalid("document is required"))?;
-    let things = req
-        .targets
-        .iter()
-        .map(|arn| {
-            arn.rsplit_once(":thing/")
-                .map(|(_, name)| name.to_string())
-                .ok_or_else(|| ApiError::invalid(format!("target {arn} is not a thing ARN")))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut things = Vec::new();
+    let mut groups = Vec::new();
+    for arn in &req.targets {
+        if let Some((_, group)) = arn.rsplit_once(":thinggroup/") {
+            groups.push(group.to_string());
+        } else if let Some((_, thing)) = arn.rsplit_once(":thing/") {
+            things.push(thing.to_string());
+        } else {
+            return Err(ApiError::invalid(format!(
+                "target {arn} is neither a thing nor a thing group ARN"
+            )));
+        }
+    }
     Ok(JobSpec {
         id: req.job_id,
         things,
+        groups,
         targets: req.targets,
         document,
         description: req.description,
@@ -257,6 +435,12 @@ fn job_spec(req: CreateJob) -> Result<JobSpec, ApiError> {
         retry: req
             .job_executions_retry_config
             .map(|r| r.criteria_list)
+            .unwrap_or_default(),
+        rollout: req.job_executions_rollout_config,
+        scheduling: req.scheduling_config,
+        abort: req
+            .abort_config
+            .map(|a| a.criteria_list)
             .unwrap_or_default(),
     })
 }
@@ -298,6 +482,18 @@ fn describe_job(engine: &Engine, id: &str) -> Result<Value, ApiError> {
         job.insert(
             "jobExecutionsRetryConfig".into(),
             json!({ "criteriaList": info.spec.retry }),
+        );
+    }
+    if let Some(r) = &info.spec.rollout {
+        job.insert("jobExecutionsRolloutConfig".into(), json!(r));
+    }
+    if let Some(s) = &info.spec.scheduling {
+        job.insert("schedulingConfig".into(), json!(s));
+    }
+    if !info.spec.abort.is_empty() {
+        job.insert(
+            "abortConfig".into(),
+            json!({ "criteriaList": info.spec.abort }),
         );
     }
     job.insert(

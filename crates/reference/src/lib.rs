@@ -4,6 +4,7 @@
 //! rules; `http` binds the engine to the REST-JSON wire; `tls` serves it over TLS.
 
 pub mod admission;
+pub mod calendar;
 pub mod engine;
 pub mod http;
 pub mod mqtt;

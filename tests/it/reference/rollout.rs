@@ -271,15 +271,7 @@ async fn targets_not_rolled_out_are_absent_or_queued_as_the_setting_says() {
 /// A virtual instant as `YYYY-MM-DDTHH:MM` (UTC), the form of `schedulingConfig` times.
 fn schedule_time(ms: i64) -> String {
     let minutes = ms.div_euclid(60_000);
-    let z = minutes.div_euclid(1440) + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
+    let (y, m, d) = jobcert_reference::calendar::civil_from_days(minutes.div_euclid(1440));
     let in_day = minutes.rem_euclid(1440);
     format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}", in_day / 60, in_day % 60)
 }

@@ -205,18 +205,10 @@ impl Engine {
         if !paced || self.settings.unreleased == Unreleased::Queued {
             for thing in &job.spec.things {
                 let seq = self.seq.fetch_add(1, Ordering::Relaxed);
+                // Things exist (checked above); a job adds one execution to each, once.
                 let add = |t: Option<&mut ThingState>| {
-                    // Things exist (checked above); a job adds one execution to each, once.
-                    if let Some(t) = t
-                        && t.find(&job.spec.id, None).is_none()
-                    {
-                        t.executions.push(execution::Execution::queued(
-                            job.clone(),
-                            1,
-                            now,
-                            seq,
-                            self.model,
-                        ));
+                    if let Some(t) = t {
+                        self.add_once(t, &job, now, seq);
                     }
                 };
                 if paced {
@@ -236,6 +228,20 @@ impl Engine {
             self.settle(now);
         }
         Ok(self.job_arn(&job.spec.id))
+    }
+
+    /// Queues an execution of `job` on `thing` unless it has one already (a job adds one to
+    /// each of its things, once).
+    fn add_once(&self, thing: &mut ThingState, job: &Arc<Job>, now: VirtualMillis, seq: u64) {
+        if thing.find(&job.spec.id, None).is_none() {
+            thing.executions.push(execution::Execution::queued(
+                job.clone(),
+                1,
+                now,
+                seq,
+                self.model,
+            ));
+        }
     }
 
     fn job(&self, id: &str) -> Result<Arc<Job>, EngineError> {
@@ -525,16 +531,8 @@ impl Engine {
             }
             let seq = self.seq.fetch_add(1, Ordering::Relaxed);
             self.with_thing(&thing, |t| {
-                if let Some(t) = t
-                    && t.find(&job.spec.id, None).is_none()
-                {
-                    t.executions.push(execution::Execution::queued(
-                        job.clone(),
-                        1,
-                        now,
-                        seq,
-                        self.model,
-                    ));
+                if let Some(t) = t {
+                    self.add_once(t, &job, now, seq);
                 }
             });
             job.notified.fetch_add(1, Ordering::AcqRel);

@@ -6,6 +6,7 @@
 //! `W` and `#` are refused): a cron crate would bring five- or seven-field dialects whose
 //! day-of-week numbering differs from AWS's 1 = SUN.
 
+use crate::calendar;
 use serde::{Deserialize, Serialize};
 
 use super::clock::VirtualMillis;
@@ -155,31 +156,7 @@ fn parse_time(s: &str) -> Option<VirtualMillis> {
     if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 {
         return None;
     }
-    Some((days_from_civil(y, mo, d) * 1440 + h * 60 + mi) * MINUTE)
-}
-
-/// Days since 1970-01-01 of a civil date (Howard Hinnant's algorithm).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// The civil date of a day count: (year, month, day).
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
+    Some((calendar::days_from_civil(y, mo, d) * 1440 + h * 60 + mi) * MINUTE)
 }
 
 /// One parsed field: the values it allows, as a bit set (`None`: any).
@@ -226,7 +203,7 @@ impl Cron {
     pub fn matches(&self, at: VirtualMillis) -> bool {
         let minutes = at.div_euclid(MINUTE);
         let days = minutes.div_euclid(1440);
-        let (y, mo, d) = civil_from_days(days);
+        let (y, mo, d) = calendar::civil_from_days(days);
         // 1970-01-01 was a Thursday: AWS numbers SUN as 1.
         let weekday = (days + 4).rem_euclid(7) + 1;
         // Bits count from the field's lowest value.

@@ -4,6 +4,7 @@
 use std::time::{Duration, SystemTime};
 
 use super::Refused;
+use crate::calendar;
 
 /// `YYYYMMDDTHHMMSSZ` as a time.
 pub fn parse_stamp(stamp: &str) -> Option<SystemTime> {
@@ -17,14 +18,7 @@ pub fn parse_stamp(stamp: &str) -> Option<SystemTime> {
     if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || s > 60 {
         return None;
     }
-    // Days from the civil date (Howard Hinnant's algorithm), for years from 1970.
-    let y = if mo <= 2 { y - 1 } else { y };
-    let era = y / 400;
-    let yoe = y - era * 400;
-    let mp = (mo + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = (era * 146_097 + doe).checked_sub(719_468)?;
+    let days = u64::try_from(calendar::days_from_civil(y as i64, mo as i64, d as i64)).ok()?;
     Some(SystemTime::UNIX_EPOCH + Duration::from_secs(days * 86_400 + h * 3600 + mi * 60 + s))
 }
 
@@ -35,16 +29,7 @@ pub fn stamp(at: SystemTime) -> String {
         .unwrap_or_default()
         .as_secs();
     let (days, rest) = (secs / 86_400, secs % 86_400);
-    // The civil date of a day count (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + u64::from(m <= 2);
+    let (y, m, d) = calendar::civil_from_days(days as i64);
     format!(
         "{y:04}{m:02}{d:02}T{:02}{:02}{:02}Z",
         rest / 3600,

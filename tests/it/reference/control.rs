@@ -32,6 +32,17 @@ async fn counts(s: &RunningServer, job: &str) -> Value {
     body["job"]["jobProcessDetails"].clone()
 }
 
+/// Each job's `numberOfQueuedThings` is as given.
+async fn assert_queued<const N: usize>(s: &RunningServer, expected: [(&str, u64); N]) {
+    for (job, queued) in expected {
+        assert_eq!(
+            counts(s, job).await["numberOfQueuedThings"],
+            queued,
+            "{job}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn cancel_job_execution_cancels_queued_and_forced_in_progress_executions() {
     let s = server(1.0).await;
@@ -232,13 +243,7 @@ async fn group_targets_are_members_at_creation_or_continuously() {
         assert_eq!(code, 200, "{id}: {answer}");
     }
     // Members of the group and of its child at creation; the paced job has rolled out one.
-    for (job, queued) in [("snap", 2), ("cont", 2), ("paced", 1)] {
-        assert_eq!(
-            counts(&s, job).await["numberOfQueuedThings"],
-            queued,
-            "{job}"
-        );
-    }
+    assert_queued(&s, [("snap", 2), ("cont", 2), ("paced", 1)]).await;
     // A thing joining later gets an execution of each CONTINUOUS job at once, rate or not.
     group_call(
         &s,
@@ -250,13 +255,7 @@ async fn group_targets_are_members_at_creation_or_continuously() {
         let (code, _, _) = control(&s, "GET", &format!("/things/c/jobs/{job}"), None).await;
         assert_eq!(code == 200, has, "{job}: c's execution answered {code}");
     }
-    for (job, queued) in [("snap", 2), ("cont", 3), ("paced", 2)] {
-        assert_eq!(
-            counts(&s, job).await["numberOfQueuedThings"],
-            queued,
-            "{job}"
-        );
-    }
+    assert_queued(&s, [("snap", 2), ("cont", 3), ("paced", 2)]).await;
     // A thing leaving: a CONTINUOUS job's execution is REMOVED, a SNAPSHOT job's stays.
     group_call(
         &s,

@@ -226,20 +226,5 @@ impl Recorder {
 /// Whether the target throttled `exchange`: HTTP 429, or an MQTT rejection whose code
 /// `errors.json` files under 429 (`RequestThrottled`).
 fn throttled(exchange: &Exchange) -> bool {
-    let Outcome::Answered(response) = &exchange.outcome else {
-        return false;
-    };
-    match response.status {
-        0 => {
-            serde_json::from_str::<serde_json::Value>(&response.body)
-                .ok()
-                .and_then(|b| {
-                    b["code"]
-                        .as_str()
-                        .and_then(|c| jobcert_contract::errors().status_class(c))
-                })
-                == Some(429)
-        }
-        status => status == 429,
-    }
+    matches!(&exchange.outcome, Outcome::Answered(r) if r.status_class() == 429)
 }

@@ -45,6 +45,22 @@ impl WireResponse {
             .find(|(k, _)| k.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
     }
+
+    /// The HTTP status; for an MQTT reply (status 0), the status `errors.json` files its
+    /// rejection code under, and 0 for an accepted one.
+    pub fn status_class(&self) -> u16 {
+        match self.status {
+            0 => serde_json::from_str::<serde_json::Value>(&self.body)
+                .ok()
+                .and_then(|b| {
+                    b["code"]
+                        .as_str()
+                        .and_then(|c| jobcert_contract::errors().status_class(c))
+                })
+                .unwrap_or(0),
+            status => status,
+        }
+    }
 }
 
 /// How a transport failure is classified.

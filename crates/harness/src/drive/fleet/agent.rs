@@ -12,7 +12,7 @@ use crate::check::agent::{DeviceOracle, Judged, Started};
 use crate::scenario::fleet::{LoadModel, Program};
 use crate::transport::tls::THING_PLACEHOLDER;
 use crate::transport::{DataClient, Exchange, Label, Outcome, Raw, Request};
-use jobcert_contract::{Operation, errors};
+use jobcert_contract::Operation;
 
 /// Extra real time a silent device waits past the step timer's slack before it looks.
 const SILENCE_MARGIN: Duration = Duration::from_millis(250);
@@ -296,18 +296,13 @@ impl Agent {
 /// Whether an attempt met what a retry policy retries: no answer, or an answer whose error
 /// `errors.json` files under 429 (throttled) or 5xx (faulted).
 fn retryable(exchange: &Exchange) -> bool {
-    let response = match &exchange.outcome {
-        Outcome::Answered(r) => r,
-        Outcome::Timeout { .. } | Outcome::Failed { .. } => return true,
-    };
-    let status = match response.status {
-        0 => serde_json::from_str::<Value>(&response.body)
-            .ok()
-            .and_then(|b| b["code"].as_str().and_then(|c| errors().status_class(c)))
-            .unwrap_or(0),
-        status => status,
-    };
-    status == 429 || status >= 500
+    match &exchange.outcome {
+        Outcome::Answered(r) => {
+            let status = r.status_class();
+            status == 429 || status >= 500
+        }
+        Outcome::Timeout { .. } | Outcome::Failed { .. } => true,
+    }
 }
 
 impl Fleet {

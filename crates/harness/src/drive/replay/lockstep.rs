@@ -27,6 +27,12 @@ use crate::record::differential::{Compared, DiffRecord, Notified, Sample};
 use crate::record::{TargetInfo, epoch_ms};
 use jobcert_contract::{Binding, Operation};
 
+/// The least real time two targets' notifications may arrive apart and still pair. At a high
+/// time scale the notify window is a few real milliseconds, less than a busy machine's
+/// scheduling delay between two processes; below this floor arrival times say nothing about
+/// the targets.
+const SCHEDULING_FLOOR: Duration = Duration::from_millis(250);
+
 /// The targets of a differential run.
 #[derive(Debug, Clone)]
 pub struct DiffTargets {
@@ -330,13 +336,13 @@ impl NotifyTerms<'_> {
     ) {
         let replay = &lanes[0].1;
         let scale = replay.targets.primary.time_scale;
-        // The window in real time, grown by the measured skew as the countdown's tolerance is.
+        // The window in real time, no shorter than the scheduling floor, grown by the measured
+        // skew as the countdown's tolerance is.
+        let real = Duration::from_secs_f64(self.window.as_secs_f64() / scale.max(f64::EPSILON));
         let windows: Vec<Duration> = self
             .skews
             .iter()
-            .map(|s| {
-                Duration::from_secs_f64(self.window.as_secs_f64() / scale.max(f64::EPSILON)) + *s
-            })
+            .map(|s| real.max(SCHEDULING_FLOOR) + *s)
             .collect();
         let longest = windows.iter().max().copied().unwrap_or_default();
         tokio::select! {

@@ -180,6 +180,9 @@ pub struct FleetRecord {
     /// TLS.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub handshakes: Option<Handshakes>,
+    /// For a rollout of `jobs`: each job's pace, statuses by minute and abort.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollout: Option<super::RolloutRecord>,
 }
 
 /// The cost of the connect ramp over TLS: connections made (each with its own handshake),
@@ -267,6 +270,7 @@ impl FleetRecord {
             memory: None,
             replay: None,
             handshakes: None,
+            rollout: None,
         }
     }
 
@@ -401,6 +405,8 @@ impl FleetRecord {
             (Some(a), Some(b)) => Some(a.merge(b)),
             (a, b) => a.or(b),
         };
+        // A rollout of `jobs` runs in one process: at most one record carries it.
+        self.rollout = self.rollout.take().or(other.rollout);
         self.latency.merge(&other.latency);
         self.intervals.extend(other.intervals);
         self.intervals = align(std::mem::take(&mut self.intervals));

@@ -6,6 +6,7 @@ mod fleet;
 mod latency;
 mod recorder;
 mod replay;
+mod rollout;
 mod run;
 
 pub use fleet::{
@@ -15,4 +16,7 @@ pub use fleet::{
 pub use latency::{LatencyBook, LatencyKey, hgrm, outcome_name};
 pub use recorder::{Kept, Recorder, Snapshot, epoch_ms};
 pub use replay::{DIVERGENCES_KEPT, DivergenceExample, ReplayTally};
+pub use rollout::{
+    AbortFigures, JobRollout, JoinerFigures, RolloutRecord, StatusSample, per_minute,
+};
 pub use run::{CaseRecord, DiscardedAttempt, RunRecord, TargetInfo};

@@ -188,6 +188,34 @@ impl ControlClient {
             .await
     }
 
+    /// Creates thing group `name`; the thingGroupArn the target answered with, if it named one.
+    pub async fn create_thing_group(
+        &self,
+        seq: u64,
+        context: &str,
+        name: &str,
+    ) -> Call<Option<String>> {
+        let input = json!({ "thingGroupName": name });
+        let Called { exchange, result } = self
+            .call(ControlOperation::CreateThingGroup, &input, seq, context)
+            .await?;
+        let result = result.map(|body| body["thingGroupArn"].as_str().map(str::to_string));
+        Ok(Called { exchange, result })
+    }
+
+    /// Adds thing `thing` to thing group `group`, both by name.
+    pub async fn add_thing_to_thing_group(
+        &self,
+        seq: u64,
+        context: &str,
+        group: &str,
+        thing: &str,
+    ) -> Call<Value> {
+        let input = json!({ "thingGroupName": group, "thingName": thing });
+        self.call(ControlOperation::AddThingToThingGroup, &input, seq, context)
+            .await
+    }
+
     /// Cancels job `id`, forcing it off devices that have it in progress when `force`.
     pub async fn cancel_job(&self, seq: u64, context: &str, id: &str, force: bool) -> Call<Value> {
         let input = json!({ "jobId": id, "force": force });

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::finding::{Finding, Severity, severity};
 use crate::record::FleetRecord;
-use crate::scenario::fleet::Thresholds;
+use crate::scenario::fleet::{Thresholds, duration_s};
 use jobcert_contract::{Operation, RequirementId};
 
 /// One threshold's verdict.
@@ -70,7 +70,63 @@ pub fn judge(thresholds: &Thresholds, record: &FleetRecord) -> Vec<ThresholdVerd
             passed: observed.is_some_and(|v| b.holds(v)),
         });
     }
+    rollout(thresholds, record, &mut out);
     out
+}
+
+/// The rollout thresholds: each job's time until every thing it targeted finished, and the
+/// devices each job with abort criteria reached. Without a rollout of `jobs` there is nothing
+/// to measure, and they fail.
+fn rollout(thresholds: &Thresholds, record: &FleetRecord, out: &mut Vec<ThresholdVerdict>) {
+    let jobs = record.rollout.as_ref().map_or(&[][..], |r| &r.jobs[..]);
+    let within = thresholds
+        .rollout
+        .as_ref()
+        .and_then(|r| r.completed_within.as_deref());
+    if let Some(text) = within {
+        let limit = duration_s(text).unwrap_or(0.0);
+        if jobs.is_empty() {
+            out.push(unmeasured("rollout completed", format!("within {text}")));
+        }
+        for job in jobs {
+            let observed = job.until_all_finished_s;
+            out.push(ThresholdVerdict {
+                name: format!("{} completed (s)", job.name),
+                limit: format!("≤ {limit} s"),
+                observed,
+                passed: observed.is_some_and(|v| v <= limit),
+            });
+        }
+    }
+    let started = thresholds
+        .abort
+        .as_ref()
+        .and_then(|a| a.devices_started.as_ref());
+    if let Some(b) = started {
+        let aborting: Vec<_> = jobs.iter().filter(|j| j.aborts).collect();
+        if aborting.is_empty() {
+            out.push(unmeasured("abort devices started", b.describe()));
+        }
+        for job in aborting {
+            let observed = job.devices_started as f64;
+            out.push(ThresholdVerdict {
+                name: format!("{} devices started", job.name),
+                limit: b.describe(),
+                observed: Some(observed),
+                passed: b.holds(observed),
+            });
+        }
+    }
+}
+
+/// A threshold with nothing to measure it on: it fails.
+fn unmeasured(name: &str, limit: String) -> ThresholdVerdict {
+    ThresholdVerdict {
+        name: name.to_string(),
+        limit,
+        observed: None,
+        passed: false,
+    }
 }
 
 /// One requirement's checks during a fleet run.

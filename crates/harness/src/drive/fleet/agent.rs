@@ -89,7 +89,8 @@ impl Agent {
     pub async fn cycle(&mut self, fleet: &Fleet, intended_us: u64) -> CycleEnd {
         let stateful = fleet.spec.behaviour.program == Program::Agent;
         let block = fleet.rollout.block(self.block);
-        let (before, done, exact_before) = if stateful {
+        // What a device may expect is the block's jobs, unless the target shapes the rollout.
+        let (before, done, exact_before) = if stateful && !fleet.is_shaped() {
             block.view()
         } else {
             (Vec::new(), false, false)
@@ -129,8 +130,14 @@ impl Agent {
         }
         match started {
             None if answered && done && exact => CycleEnd::Drained,
+            None if answered && fleet.rollout_over() => CycleEnd::Drained,
             None => CycleEnd::Empty,
-            Some(job) => self.work(fleet, job, exchange.timing.sent_us).await,
+            Some(job) => {
+                if fleet.is_shaped() {
+                    fleet.shaped.device_started(&self.thing, &exchange);
+                }
+                self.work(fleet, job, exchange.timing.sent_us).await
+            }
         }
     }
 

@@ -9,6 +9,7 @@ mod draws;
 mod load;
 mod rollout;
 mod schedule;
+mod shaped;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -22,6 +23,7 @@ use tokio_util::sync::CancellationToken;
 use self::agent::Agent;
 use self::draws::Draws;
 use self::rollout::Rollout;
+use self::shaped::Shaped;
 use crate::finding::Profile;
 use crate::record::{
     FleetRecord, Handshakes, Kept, Memory, Recorder, Shard, Snapshot, TargetInfo, epoch_ms,
@@ -95,6 +97,8 @@ pub struct Fleet {
     plane: Plane,
     /// How devices retry a throttled, faulted or unanswered request; `None`: they do not.
     retry: Option<RetryPolicy>,
+    /// A rollout of `jobs`: its groups, jobs and watch.
+    shaped: Shaped,
 }
 
 /// Where devices send their requests: a broker, through one dial for all (so that a shared TLS
@@ -166,6 +170,16 @@ impl Fleet {
     fn ending(&self) -> bool {
         self.ending.is_cancelled()
     }
+
+    /// Whether the rollout is made of `jobs` targeting groups.
+    fn is_shaped(&self) -> bool {
+        self.spec.rollout.shaped()
+    }
+
+    /// Whether every job of a rollout of `jobs` is over.
+    fn rollout_over(&self) -> bool {
+        self.shaped.over.is_cancelled()
+    }
 }
 
 /// The indices of the things this shard simulates, by block.
@@ -232,6 +246,7 @@ pub async fn run(
         },
         // The loader refused an unknown policy before the run.
         retry: spec.behaviour.retry.policy().ok().flatten(),
+        shaped: Shaped::new(spec),
     });
     // The bound on the whole run, and the user's interrupt, both halt it.
     let bound = Duration::from_secs_f64(spec.run.max_duration_s);
@@ -249,7 +264,11 @@ pub async fn run(
     };
     let ticker = tokio::spawn(tick(fleet.clone()));
 
-    let setup = seed(&fleet, &things, &stop).await;
+    let setup = if spec.rollout.shaped() && settings.shard.count > 1 {
+        Err("a rollout of jobs runs in one process: give it no --shards".to_string())
+    } else {
+        seed(&fleet, &things, &stop).await
+    };
     if let Err(why) = setup {
         *stopped_by.lock().unwrap_or_else(|p| p.into_inner()) = Some(why);
         halt.cancel();
@@ -259,6 +278,9 @@ pub async fn run(
     watchdog.abort();
     ticker.abort();
     let mut record = fleet.recorder.finish();
+    if spec.rollout.shaped() {
+        record.rollout = Some(fleet.shaped.record(spec, &settings.run_id));
+    }
     let why = stopped_by.lock().unwrap_or_else(|p| p.into_inner()).take();
     record.partial = why.is_some();
     record.stopped_by = why;
@@ -282,7 +304,10 @@ async fn seed(
         .map(|(i, _)| fleet.spec.things.name_of(&fleet.run_id, *i))
         .collect();
     rollout::create_things(fleet, &names, stop).await?;
-    if fleet.spec.rollout.start == RolloutStart::Before {
+    if fleet.is_shaped() {
+        shaped::create_groups(fleet, stop).await?;
+        shaped::create_first_jobs(fleet).await?;
+    } else if fleet.spec.rollout.start == RolloutStart::Before {
         let rate = rollout_rate(fleet);
         rollout::create_jobs(fleet, &things_by_block(fleet, things), rate, stop).await?;
     }
@@ -313,7 +338,17 @@ fn rollout_rate(fleet: &Fleet) -> f64 {
 /// Brings devices online and runs the load model until the run ends.
 async fn drive(fleet: &Arc<Fleet>, things: &[(u64, u64)], settings: &FleetSettings) {
     let mut rollout_task = None;
-    if fleet.spec.rollout.start == RolloutStart::During {
+    if fleet.is_shaped() {
+        let f = fleet.clone();
+        rollout_task = Some(tokio::spawn(async move {
+            let carried = shaped::carry_on(&f);
+            let watched = shaped::watch(&f);
+            let (carried, ()) = tokio::join!(carried, watched);
+            if let Err(e) = carried {
+                tracing::warn!("rollout: {e}");
+            }
+        }));
+    } else if fleet.spec.rollout.start == RolloutStart::During {
         let (f, by) = (fleet.clone(), things_by_block(fleet, things));
         let rate = rollout_rate(fleet);
         let halt = fleet.halt.clone();

@@ -382,6 +382,52 @@ pub(super) fn over_time(out: &mut String, record: &FleetRecord) -> fmt::Result {
     writeln!(out, "</svg>")
 }
 
+/// Lines of `series` (name, `(x, y)` points) over minutes, on a linear scale from 0: a job's
+/// executions by status, minute by minute.
+pub(super) fn minute_lines(
+    out: &mut String,
+    id: &str,
+    title: &str,
+    series: &[(&str, Vec<(f64, f64)>)],
+) -> fmt::Result {
+    let points = series.iter().flat_map(|(_, p)| p.iter());
+    let (x_last, y_max) = points.fold((0.0f64, 0.0f64), |(x, y), p| (x.max(p.0), y.max(p.1)));
+    let x_ticks: Vec<(f64, String)> = ticks(x_last.max(1.0))
+        .into_iter()
+        .map(|m| (m, number(m)))
+        .collect();
+    let y_ticks = ticks(y_max);
+    let frame = Frame {
+        left: 80.0,
+        top: 20.0,
+        width: 760.0,
+        height: 260.0,
+        x_max: x_ticks.last().map_or(1.0, |t| t.0),
+        scale: Scale::Linear {
+            max: *y_ticks.last().unwrap_or(&1.0),
+        },
+    };
+    open_svg(out, id, 1020.0, 340.0, title)?;
+    frame.axes(
+        out,
+        &x_ticks,
+        &y_ticks,
+        ("Minutes since the job was created", "Executions"),
+    )?;
+    let mut entries = Vec::new();
+    for (i, (name, points)) in series.iter().enumerate() {
+        frame.polyline(out, points, colour(i))?;
+        entries.push((*name, colour(i)));
+    }
+    legend(
+        out,
+        frame.left + frame.width + 20.0,
+        frame.top + 10.0,
+        &entries,
+    )?;
+    writeln!(out, "</svg>")
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::fixture;

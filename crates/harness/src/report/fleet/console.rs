@@ -53,6 +53,9 @@ fn rates(out: &mut String, record: &FleetRecord) {
     if let Some(text) = throttles_text(record) {
         let _ = writeln!(out, "throttled: {text}");
     }
+    for line in super::rollout::lines(record) {
+        let _ = writeln!(out, "{line}");
+    }
     let s = &record.schedule;
     if s.intended > 0 || s.target_rate.is_some() {
         let target = s

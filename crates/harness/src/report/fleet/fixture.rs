@@ -106,6 +106,8 @@ fn thresholds() -> Thresholds {
         }),
         timed_out: None,
         achieved_rate: None,
+        rollout: None,
+        abort: None,
     }
 }
 
@@ -197,6 +199,7 @@ pub fn sample() -> (FleetRecord, FleetVerdict) {
             ramp_ms: 2000,
             process_cpu_ms: Some(120),
         }),
+        rollout: None,
     };
     tally_findings(&mut record);
     let verdict = assess_fleet(&record);

@@ -257,6 +257,7 @@ pub(super) fn page(report: &FleetReport<'_>) -> String {
             thresholds(out, report.verdict)?;
             latency(out, record)?;
             over_time(out, record)?;
+            super::rollout::section(out, record)?;
             counts(out, "statuses", "Final statuses", &record.statuses)?;
             counts(out, "errors", "Errors", &record.errors)?;
             findings(out, report)

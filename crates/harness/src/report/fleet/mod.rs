@@ -10,6 +10,7 @@ mod fixture;
 mod hlog;
 mod html;
 mod junit;
+mod rollout;
 mod summary;
 
 use std::fs;

@@ -145,6 +145,7 @@ pub fn load_fleet_with(
     }
     behaviour(&spec.behaviour, &mut p);
     load_model(&spec, &mut p);
+    shaped_rollout(&spec, &mut p);
     for (member, problem) in spec.thresholds.problems() {
         let mut at = vec!["thresholds"];
         at.extend(member.iter().map(String::as_str));
@@ -177,6 +178,108 @@ fn names(spec: &FleetSpec, p: &mut Problems<'_>) {
         p.at(
             &["things", "name"],
             format!("makes {longest:?}, which CreateThing refuses: {v}"),
+        );
+    }
+}
+
+/// The groups and jobs of a rollout shaped as AWS shapes one: names CreateThingGroup and
+/// CreateJob accept (with the longest run id), indices within the fleet, known targets, and
+/// CreateJob members that fit its schema.
+fn shaped_rollout(spec: &FleetSpec, p: &mut Problems<'_>) {
+    let run = "0".repeat(MAX_RUN_ID);
+    let count = spec.things.count;
+    let group_schema = ControlOperation::CreateThingGroup
+        .request_schema()
+        .expect("control schemas are embedded");
+    let mut names = std::collections::BTreeSet::new();
+    for (i, g) in spec.rollout.groups.iter().enumerate() {
+        let i = i.to_string();
+        if !names.insert(g.name.as_str()) {
+            p.at(&["rollout", "groups", &i, "name"], "is given twice");
+        }
+        let name = format!("{run}-{}", g.name);
+        if let Some(v) = group_schema.first_violation(&json!({ "thingGroupName": name })) {
+            p.at(
+                &["rollout", "groups", &i, "name"],
+                format!("makes {name:?}, which CreateThingGroup refuses: {v}"),
+            );
+        }
+        let ranges = [
+            ("members", g.members.map(|r| r.indices())),
+            ("joiners", g.joiners.map(|j| j.indices())),
+        ];
+        for (member, range) in ranges {
+            if let Some(r) = range
+                && (r.is_empty() || r.end > count)
+            {
+                p.at(
+                    &["rollout", "groups", &i, member],
+                    format!("names things {}..{} of a fleet of {count}", r.start, r.end),
+                );
+            }
+        }
+        if let Some(j) = &g.joiners {
+            p.rate(
+                &["rollout", "groups", &i, "joiners", "per-minute"],
+                j.per_minute / 60.0,
+                false,
+            );
+            if !(j.after_s.is_finite() && (0.0..=MAX_SECONDS).contains(&j.after_s)) {
+                p.at(
+                    &["rollout", "groups", &i, "joiners", "after-s"],
+                    format!("{} is not a time between 0 and {MAX_SECONDS} s", j.after_s),
+                );
+            }
+        }
+    }
+    let job_schema = ControlOperation::CreateJob
+        .request_schema()
+        .expect("control schemas are embedded");
+    let mut ids = std::collections::BTreeSet::new();
+    for (i, job) in spec.rollout.jobs.iter().enumerate() {
+        let i = i.to_string();
+        if !ids.insert(job.id.as_str()) {
+            p.at(&["rollout", "jobs", &i, "id"], "is given twice");
+        }
+        let id = format!("{run}-{}", job.id);
+        if let Some(v) = job_schema.first_violation(
+            &json!({ "jobId": id, "targets": ["arn:aws:iot:us-east-1:1:thinggroup/g"] }),
+        ) {
+            p.at(
+                &["rollout", "jobs", &i, "id"],
+                format!("makes {id:?}, which CreateJob refuses: {v}"),
+            );
+        }
+        if job.targets.is_empty() {
+            p.at(&["rollout", "jobs", &i, "targets"], "names no group");
+        }
+        for (k, t) in job.targets.iter().enumerate() {
+            if !names.contains(t.as_str()) {
+                p.at(
+                    &["rollout", "jobs", &i, "targets", &k.to_string()],
+                    format!("{t:?} is not a group of rollout.groups"),
+                );
+            }
+        }
+        if !(job.at_s.is_finite() && (0.0..=MAX_SECONDS).contains(&job.at_s)) {
+            p.at(
+                &["rollout", "jobs", &i, "at-s"],
+                format!("{} is not a time between 0 and {MAX_SECONDS} s", job.at_s),
+            );
+        }
+        if job.document.as_ref().is_some_and(|d| !d.is_object()) {
+            p.at(&["rollout", "jobs", &i, "document"], "must be a mapping");
+        }
+        for (member, problem) in job.problems() {
+            let mut at = vec!["rollout", "jobs", &i];
+            at.extend(member.iter().map(String::as_str));
+            p.at(&at, problem);
+        }
+    }
+    if !spec.rollout.groups.is_empty() && spec.rollout.jobs.is_empty() {
+        p.at(
+            &["rollout", "groups"],
+            "are for jobs to target: give rollout.jobs",
         );
     }
 }

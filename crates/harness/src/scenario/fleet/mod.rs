@@ -6,13 +6,17 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+mod jobs;
 mod load;
 mod thresholds;
 
+pub use jobs::{GroupSpec, JobSpec, Joiners, Range};
 pub use load::{
     MAX_RUN_ID, distribution_ok, is_fleet_file, load_fleet, load_fleet_with, load_thresholds,
 };
-pub use thresholds::{Bound, LatencyThreshold, Thresholds};
+pub use thresholds::{
+    AbortThresholds, Bound, LatencyThreshold, RolloutThresholds, Thresholds, duration_s,
+};
 
 /// A fleet scenario file.
 #[derive(Debug, Deserialize)]
@@ -180,6 +184,20 @@ pub struct RolloutSpec {
     pub document: Option<Value>,
     /// The job's in-progress timeout, in minutes.
     pub in_progress_timeout_minutes: Option<u32>,
+    /// Thing groups the fleet creates, for `jobs` to target.
+    #[serde(default)]
+    pub groups: Vec<GroupSpec>,
+    /// Jobs shaped as AWS shapes them (CreateJob's own members); when given, they are the
+    /// rollout, in place of `jobs-per-thing` jobs per block at `rate`.
+    #[serde(default)]
+    pub jobs: Vec<JobSpec>,
+}
+
+impl RolloutSpec {
+    /// Whether the rollout is made of `jobs` targeting groups.
+    pub fn shaped(&self) -> bool {
+        !self.jobs.is_empty()
+    }
 }
 
 fn one() -> u32 {

@@ -18,6 +18,43 @@ pub struct Thresholds {
     pub timed_out: Option<Bound>,
     /// Cycles started over cycles the open-loop schedule called for.
     pub achieved_rate: Option<Bound>,
+    /// What a rollout of `jobs` must achieve.
+    pub rollout: Option<RolloutThresholds>,
+    /// What an abort must hold to.
+    pub abort: Option<AbortThresholds>,
+}
+
+/// What a rollout of `jobs` must achieve.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct RolloutThresholds {
+    /// Longest a job may take from its creation until every thing it targeted finished
+    /// (`90s`, `7m`, `2h`; target time).
+    pub completed_within: Option<String>,
+}
+
+/// What an abort must hold to.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct AbortThresholds {
+    /// Devices that started a job with abort criteria (before it was canceled).
+    pub devices_started: Option<Bound>,
+}
+
+/// Seconds in a duration written with its unit: `90s`, `7m`, `2h`.
+pub fn duration_s(text: &str) -> Result<f64, String> {
+    let text = text.trim();
+    let (number, unit) = text.split_at(text.len().saturating_sub(1));
+    let scale = match unit {
+        "s" => 1.0,
+        "m" => 60.0,
+        "h" => 3600.0,
+        _ => return Err(format!("{text:?} is not a duration like 90s, 7m or 2h")),
+    };
+    match number.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(v * scale),
+        _ => Err(format!("{text:?} is not a duration like 90s, 7m or 2h")),
+    }
 }
 
 /// A latency limit.
@@ -86,17 +123,31 @@ impl Thresholds {
                 ));
             }
         }
+        if let Some(Err(problem)) = self
+            .rollout
+            .as_ref()
+            .and_then(|r| r.completed_within.as_deref())
+            .map(duration_s)
+        {
+            out.push((
+                vec!["rollout".to_string(), "completed-within".to_string()],
+                problem,
+            ));
+        }
+        let started = self.abort.as_ref().and_then(|a| a.devices_started.as_ref());
         for (what, b) in [
             ("error-rate", &self.error_rate),
             ("timed-out", &self.timed_out),
             ("achieved-rate", &self.achieved_rate),
+            ("abort.devices-started", &started.cloned()),
         ] {
             if let Some(b) = b {
+                let at: Vec<String> = what.split('.').map(str::to_string).collect();
                 if b.min.is_none() && b.max.is_none() {
-                    out.push((vec![what.to_string()], "needs min or max".to_string()));
+                    out.push((at.clone(), "needs min or max".to_string()));
                 }
                 if [b.min, b.max].iter().flatten().any(|v| !v.is_finite()) {
-                    out.push((vec![what.to_string()], "bounds must be numbers".to_string()));
+                    out.push((at, "bounds must be numbers".to_string()));
                 }
             }
         }

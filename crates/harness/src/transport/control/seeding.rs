@@ -33,6 +33,12 @@ pub enum Seeding<'a> {
     CreateThing(&'a str),
     /// CreateJob of the job of this id, targeting these things.
     CreateJob(&'a str, &'a [ThingArn]),
+    /// CreateThingGroup of the group of this name.
+    CreateThingGroup(&'a str),
+    /// AddThingToThingGroup of this thing to this group.
+    AddThingToThingGroup(&'a str, &'a str),
+    /// CreateJob of the job of this id, targeting these thing-group ARNs.
+    CreateGroupJob(&'a str, &'a [String]),
 }
 
 impl ControlError {
@@ -44,6 +50,13 @@ impl ControlError {
             Seeding::CreateThing(name) => format!("CreateThing of thing {name}"),
             Seeding::CreateJob(id, arns) => {
                 format!("CreateJob of job {id} targeting {}", listed(arns))
+            }
+            Seeding::CreateThingGroup(name) => format!("CreateThingGroup of group {name}"),
+            Seeding::AddThingToThingGroup(thing, group) => {
+                format!("AddThingToThingGroup of thing {thing} to group {group}")
+            }
+            Seeding::CreateGroupJob(id, arns) => {
+                format!("CreateJob of job {id} targeting {}", arns.join(", "))
             }
         };
         format!(
@@ -158,7 +171,8 @@ impl ControlError {
             }
         };
         if self.throttled() {
-            return "the target throttled it at every attempt of the SDKs' standard retry:                     keep the run under its quota with --rate, or lower --concurrency"
+            return "the target throttled it at every attempt of the SDKs' standard retry: \
+                    keep the run under its quota with --rate, or lower --concurrency"
                 .into();
         }
         match (status, sent) {
@@ -181,6 +195,14 @@ impl ControlError {
                          --account-id/--region"
                     )
                 }
+            }
+            (404, Seeding::CreateGroupJob(..)) => {
+                "the target does not know these thing-group ARNs, though it returned them from \
+                 CreateThingGroup"
+                    .into()
+            }
+            (404, Seeding::AddThingToThingGroup(..)) => {
+                "the target does not know the thing or the group it created just before".into()
             }
             (401 | 403, _) if self.skewed() => "the target says the request time is off by \
                                                  more than 5 minutes: check this machine's clock"

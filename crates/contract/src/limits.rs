@@ -1,6 +1,7 @@
 //! Request-rate quotas as data (`schemas/limits/<service>-<date>.json`, checked against
-//! `schemas/limits.schema.json`): token buckets shared by the operations they name, each figure
-//! with its source. The reference enforces them; no figure lives in code.
+//! `schemas/limits.schema.json`): token buckets shared by the operations they name, kept for the
+//! account or for each MQTT client id, each figure with its source. The reference enforces them;
+//! no figure lives in code.
 
 use std::sync::OnceLock;
 
@@ -16,6 +17,19 @@ pub enum Plane {
     Data,
     /// The control plane (service `iot`).
     Control,
+    /// The MQTT message broker itself: its `Connect`s.
+    Broker,
+}
+
+/// Whom one bucket is kept for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Per {
+    /// One bucket for the account (a server serves one).
+    #[default]
+    Account,
+    /// A bucket of its own for each MQTT client id.
+    ClientId,
 }
 
 /// Where a figure was read.
@@ -41,8 +55,11 @@ pub struct BucketLimit {
     pub name: String,
     /// The API of its operations.
     pub plane: Plane,
-    /// Operation names (the model's).
+    /// Operation names (the model's; `Connect` for the broker).
     pub operations: Vec<String>,
+    /// Whom one bucket is kept for.
+    #[serde(default)]
+    pub per: Per,
     /// Sustained requests a second; `None` is not enforced.
     pub per_second: Option<u32>,
     /// Requests the full bucket holds.
@@ -152,6 +169,13 @@ mod tests {
             bucket_of("UpdateJobExecution"),
             bucket_of("DescribeJobExecution")
         );
+        let connect: Vec<Per> = limits
+            .buckets
+            .iter()
+            .filter(|b| b.covers(Plane::Broker, "Connect"))
+            .map(|b| b.per)
+            .collect();
+        assert_eq!(connect, [Per::Account, Per::ClientId]);
         for b in &limits.buckets {
             assert_eq!(b.per_second.is_some(), b.burst.is_some(), "{}", b.name);
             assert!(
@@ -167,5 +191,27 @@ mod tests {
         let text = r#"{"service":"s","read":"2026-01-01","buckets":[{"name":"w","plane":"data","operations":["Nope"],"perSecond":1,"burst":1,"source":{"url":"https://x","read":"2026-01-01","note":"n"}}]}"#;
         let e = Limits::parse(text).unwrap_err();
         assert!(matches!(e, LimitsError::Schema(_)), "{e}");
+    }
+
+    #[rstest::rstest]
+    #[case::a_connect_on_the_data_plane("data", "Connect", "account")]
+    #[case::a_jobs_operation_on_the_broker("broker", "UpdateJobExecution", "account")]
+    #[case::a_jobs_budget_per_client_id("data", "UpdateJobExecution", "clientId")]
+    #[case::an_unknown_keeper("broker", "Connect", "thing")]
+    fn a_bucket_mixing_the_broker_and_the_jobs_api_is_refused(
+        #[case] plane: &str,
+        #[case] operation: &str,
+        #[case] per: &str,
+    ) {
+        let text = format!(
+            r#"{{"service":"s","read":"2026-01-01","buckets":[{{"name":"c","plane":"{plane}","operations":["{operation}"],"per":"{per}","perSecond":1,"burst":1,"source":{{"url":"https://x","read":"2026-01-01","note":"n"}}}}]}}"#
+        );
+        let e = Limits::parse(&text).unwrap_err();
+        assert!(matches!(e, LimitsError::Schema(_)), "{e}");
+        let fixed = text
+            .replace(r#""plane":"data""#, r#""plane":"broker""#)
+            .replace("UpdateJobExecution", "Connect")
+            .replace(r#""per":"thing""#, r#""per":"clientId""#);
+        assert!(Limits::parse(&fixed).is_ok(), "{fixed}");
     }
 }

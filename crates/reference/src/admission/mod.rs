@@ -56,6 +56,15 @@ impl Gate {
         }
     }
 
+    /// Why the broker refuses a CONNECT by `client` (its client id), if it does: a spent budget
+    /// of the account's or of that client id's CONNECTs. Faults select no CONNECT.
+    pub fn admit_connect(&self, client: &str) -> Option<Refusal> {
+        let now = self.clock.now_ms();
+        let quotas = self.quotas.as_ref()?;
+        let budget = quotas.admit_connect(client, now).err()?;
+        Some(Refusal::Throttled(format!("the {budget} budget is spent")))
+    }
+
     /// What happens to a request for `operation` of `plane` naming `thing`.
     pub fn admit(&self, plane: Plane, operation: &str, thing: Option<&str>) -> Decision {
         let now = self.clock.now_ms();

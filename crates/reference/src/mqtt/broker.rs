@@ -1,7 +1,8 @@
 //! The embedded broker: MQTT 3.1.1 and 5 over TCP, over TLS with client certificates
 //! (`tls.rs`) and over WebSockets (`ws.rs`), QoS 0 and 1, `+`/`#` routing, and the Jobs service
 //! answering on the reserved topics. Each session is held to what its principal may do
-//! (`crate::policy`). A malformed or oversized packet, a protocol violation or a silent client
+//! (`crate::policy`), and each CONNECT to the account's connect quotas (`crate::admission`). A
+//! malformed or oversized packet, a protocol violation or a silent client
 //! ends that one session, never the broker.
 
 use std::sync::Arc;
@@ -200,6 +201,13 @@ async fn run<D: Dialect, S: Stream>(
     } else {
         client_id
     };
+    if let Some(refusal) = service.gate().admit_connect(&client_id) {
+        tracing::debug!("CONNECT by {client_id:?} refused: {refusal:?}");
+        if let Some(connack) = D::throttled() {
+            let _ = framed.send(connack).await;
+        }
+        return;
+    }
     let (id, mut queue) = hub.connect(&client_id);
     if framed.send(D::reply(Reply::ConnAck)).await.is_err() {
         hub.disconnect(id, &client_id);

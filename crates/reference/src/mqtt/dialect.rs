@@ -109,6 +109,8 @@ pub trait Dialect: Send + 'static {
     fn incoming(packet: Self::Packet) -> Incoming;
     /// Writes a reply.
     fn reply(reply: Reply) -> Self::Packet;
+    /// What a CONNECT over a connect quota gets before the connection is closed, if anything.
+    fn throttled() -> Option<Self::Packet>;
 }
 
 /// MQTT 3.1.1.
@@ -187,6 +189,12 @@ impl Dialect for V4 {
             Reply::UnsubAck(pkid, _) => v4::Packet::UnsubAck(v4::UnsubAck::new(pkid)),
             Reply::Pong => v4::Packet::PingResp,
         }
+    }
+
+    /// Nothing: 3.1.1 has no return code for a throttled CONNECT, and a server none of whose
+    /// codes applies closes the connection without a CONNACK (MQTT 3.1.1 §3.2.2.3).
+    fn throttled() -> Option<v4::Packet> {
+        None
     }
 }
 
@@ -318,5 +326,14 @@ impl Dialect for V5 {
             }),
             Reply::Pong => v5::Packet::PingResp(v5::PingResp),
         }
+    }
+
+    /// CONNACK 0x9F "Connection rate exceeded", MQTT 5's code for it.
+    fn throttled() -> Option<v5::Packet> {
+        Some(v5::Packet::ConnAck(v5::ConnAck {
+            session_present: false,
+            code: v5::ConnectReturnCode::ConnectionRateExceeded,
+            properties: None,
+        }))
     }
 }

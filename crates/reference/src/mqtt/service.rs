@@ -107,6 +107,11 @@ impl JobsService {
         &self.engine
     }
 
+    /// The faults and quotas it answers through; the broker asks it about CONNECTs.
+    pub fn gate(&self) -> &Gate {
+        &self.gate
+    }
+
     fn timestamp(&self) -> i64 {
         crate::engine::epoch_seconds(self.engine.clock().now_ms())
     }

@@ -216,6 +216,36 @@ impl Client {
         client
     }
 
+    /// Connects with client id `id`: the client once the CONNACK accepts it, or why the
+    /// connection ended first (a refusing CONNACK, or a close without one).
+    pub(super) async fn attempt(
+        addr: SocketAddr,
+        proto: Proto,
+        id: &str,
+    ) -> Result<Client, String> {
+        let (tx, mut events) = mpsc::unbounded_channel();
+        let (handle, task) = match proto {
+            Proto::V4 => spawn_v4(addr, id, tx),
+            Proto::V5 => spawn_v5(addr, id, tx),
+        };
+        let first = tokio::time::timeout(WAIT, events.recv()).await;
+        let client = Client {
+            id: format!("{id} ({proto:?})"),
+            handle,
+            events,
+            backlog: VecDeque::new(),
+            task,
+        };
+        match first {
+            Ok(Some(Seen::ConnAck)) => Ok(client),
+            Ok(Some(Seen::Closed(e))) => Err(e),
+            other => panic!(
+                "{}: neither CONNACK nor a close within {WAIT:?}: {other:?}",
+                client.id
+            ),
+        }
+    }
+
     /// The first event matching `wanted` (earlier unmatched events stay queued).
     pub(super) async fn next(&mut self, what: &str, wanted: impl Fn(&Seen) -> bool) -> Seen {
         if let Some(i) = self.backlog.iter().position(&wanted) {

@@ -140,7 +140,7 @@ fn an_abort_at_10_percent_failed_cancels_the_queued_and_lets_the_started_finish(
     assert_eq!(job["status"], "CANCELED", "{job:#}");
     let abort = &job["abort"];
     let started = job["devices_started"].as_u64().unwrap();
-    assert!(started >= 100 && started < 1000, "{job:#}");
+    assert!((100..1000).contains(&started), "{job:#}");
     // The report's figures are the reference's own counts.
     assert_eq!(abort["devices_started"].as_u64(), Some(started), "{job:#}");
     let counts = &job["final_counts"];

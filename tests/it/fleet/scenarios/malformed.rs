@@ -296,6 +296,60 @@ const FLEET_NOT_A_MAPPING: &str = "\
 fleet: [a, b]
 ";
 
+/// A rollout of `jobs`: `job` is the job's mapping members, `extra` more of `rollout`.
+macro_rules! shaped {
+    ($job:literal) => {
+        concat!(
+            "\
+fleet:
+  name: bad
+  things: { count: 4 }
+  transport: http
+  rollout:
+    groups: [{ name: all }]
+    jobs:
+      - id: fw
+",
+            $job,
+            "
+  behaviour: { work: { constant: 1 } }
+  load: { model: closed }
+"
+        )
+    };
+}
+
+const JOB_OF_AN_UNKNOWN_GROUP: &str = shaped!("        targets: [some]");
+const JOB_WITH_A_MEMBER_CREATE_JOB_LACKS: &str =
+    shaped!("        targets: [all]\n        jobExecutionsRollout: { maximumPerMinute: 10 }");
+const JOB_RATE_ABOVE_CREATE_JOB_S_LIMIT: &str =
+    shaped!("        targets: [all]\n        jobExecutionsRolloutConfig: { maximumPerMinute: 5000 }");
+const JOB_SETTING_ITS_OWN_ID: &str = shaped!("        targets: [all]\n        jobId: x");
+
+const GROUP_BEYOND_THE_FLEET: &str = "\
+fleet:
+  name: bad
+  things: { count: 4 }
+  transport: http
+  rollout:
+    groups: [{ name: all, members: { from: 2, count: 5 } }]
+    jobs: [{ id: fw, targets: [all] }]
+  behaviour: { work: { constant: 1 } }
+  load: { model: closed }
+";
+
+const COMPLETED_WITHIN_WITHOUT_UNIT: &str = "\
+fleet:
+  name: bad
+  things: { count: 4 }
+  transport: http
+  rollout: {}
+  behaviour: { work: { constant: 1 } }
+  load: { model: closed }
+  thresholds:
+    rollout: { completed-within: '7' }
+";
+
 const BAD_YAML: &str = "\
 fleet:
   name: bad
@@ -384,6 +438,42 @@ fleet:
     7,
     "rollout.document: must be a mapping",
     Refuses("fleet.rollout.document")
+)]
+#[case::job_of_an_unknown_group(
+    JOB_OF_AN_UNKNOWN_GROUP,
+    9,
+    "\"some\" is not a group of rollout.groups",
+    CannotExpress
+)]
+#[case::job_with_a_member_create_job_lacks(
+    JOB_WITH_A_MEMBER_CREATE_JOB_LACKS,
+    10,
+    "jobExecutionsRollout: is not a member of CreateJob",
+    CannotExpress
+)]
+#[case::job_rate_above_create_job_s_limit(
+    JOB_RATE_ABOVE_CREATE_JOB_S_LIMIT,
+    10,
+    "maximumPerMinute",
+    CannotExpress
+)]
+#[case::job_setting_its_own_id(
+    JOB_SETTING_ITS_OWN_ID,
+    10,
+    "jobId: is set by the fleet",
+    CannotExpress
+)]
+#[case::group_beyond_the_fleet(
+    GROUP_BEYOND_THE_FLEET,
+    6,
+    "names things 2..7 of a fleet of 4",
+    CannotExpress
+)]
+#[case::completed_within_without_unit(
+    COMPLETED_WITHIN_WITHOUT_UNIT,
+    9,
+    "not a duration like 90s",
+    Refuses("fleet.thresholds.rollout")
 )]
 // A missing member is reported where its mapping ends.
 #[case::missing_load(MISSING_LOAD, 6, "missing field `load`", Refuses("fleet"))]

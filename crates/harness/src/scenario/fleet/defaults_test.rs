@@ -67,6 +67,8 @@ fn loaded(f: &FleetSpec, path: &str) -> Option<Value> {
         "rollout.jobs-per-thing" => json!(f.rollout.jobs_per_thing),
         "rollout.rate" => json!(f.rollout.rate),
         "rollout.start" => json!(f.rollout.start),
+        "rollout.groups" => json!(f.rollout.groups.iter().map(|g| &g.name).collect::<Vec<_>>()),
+        "rollout.jobs" => json!(f.rollout.jobs.iter().map(|j| &j.id).collect::<Vec<_>>()),
         "behaviour.program" => json!(f.behaviour.program),
         "behaviour.silent" => json!(f.behaviour.silent),
         "behaviour.retry" => json!(f.behaviour.retry),

@@ -170,7 +170,11 @@ async fn execute(args: FleetArgs) -> anyhow::Result<bool> {
     let reference = match &args.target {
         None => {
             let extras = reference::Extras {
-                quotas: args.quotas.as_ref().map(Option::as_deref),
+                quotas: args
+                    .quotas
+                    .as_ref()
+                    .map(Option::as_deref)
+                    .or(spec.reference.quotas.then_some(None)),
                 faults: args.faults.as_deref(),
                 pki: pki.as_ref().map(TempPki::dir),
             };

@@ -168,3 +168,62 @@ fn a_rollout_threshold_that_cannot_hold_fails_the_run() {
     assert_eq!(verdict["passed"], false, "{verdict:#}");
     assert!(verdict["observed"].as_f64().unwrap() > 120.0, "{verdict:#}");
 }
+
+#[test]
+fn a_continuous_job_reaches_late_joiners_and_its_retries_add_executions() {
+    let dir = scratch("rollout-continuous");
+    let text = "\
+fleet:
+  name: continuous
+  seed: 9
+  things: { count: 200 }
+  transport: http
+  http: { connections: pool, pool: 32 }
+  connect: { rate: 100000 }
+  rollout:
+    groups:
+      - name: all
+        joiners: { from: 150, count: 50, after-s: 120, per-minute: 100 }
+    jobs:
+      - id: agent-config
+        targets: [all]
+        targetSelection: CONTINUOUS
+        jobExecutionsRetryConfig: { criteriaList: [{ failureType: FAILED, numberOfRetries: 1 }] }
+      - id: later
+        targets: [all]
+        at-s: 60
+        jobExecutionsRolloutConfig: { maximumPerMinute: 100 }
+  behaviour:
+    work: { constant: 50 }
+    outcomes: { SUCCEEDED: 0.7, FAILED: 0.3 }
+    idle: { constant: 300 }
+  load: { model: closed }
+  run: { until: drained, max-duration-s: 50, deadline-ms: 20000 }
+  reference: { time-scale: 120 }
+";
+    let (ran, summary) = run(&dir, text, "continuous", &[]);
+    assert_passed(&ran, &summary);
+    let continuous = job(&summary, 0);
+    assert_eq!(continuous["continuous"], true);
+    assert_eq!(continuous["targeted"], 200, "{continuous:#}");
+    assert_eq!(continuous["devices_started"], 200, "{continuous:#}");
+    assert_eq!(continuous["joiners"]["joined"], 50, "{continuous:#}");
+    assert_eq!(continuous["joiners"]["started"], 50, "{continuous:#}");
+    assert!(
+        continuous["until_all_finished_s"].as_f64().is_some(),
+        "{continuous:#}"
+    );
+    // About 30 % of the first executions FAILED and were retried once.
+    let extra = continuous["executions_started"].as_u64().unwrap() - 200;
+    assert!((20..=110).contains(&extra), "{continuous:#}");
+    assert!(
+        ran.stdout.contains("more executions that devices started"),
+        "{ran}"
+    );
+    let later = job(&summary, 1);
+    assert_eq!(later["status"], "COMPLETED", "{later:#}");
+    // A snapshot job created at 60 s reaches the 150 things of the group then, no joiner.
+    assert_eq!(later["targeted"], 150, "{later:#}");
+    assert_eq!(later["devices_started"], 150, "{later:#}");
+    assert_eq!(later["joiners"]["started"], 0, "{later:#}");
+}

@@ -322,8 +322,9 @@ fleet:
 const JOB_OF_AN_UNKNOWN_GROUP: &str = shaped!("        targets: [some]");
 const JOB_WITH_A_MEMBER_CREATE_JOB_LACKS: &str =
     shaped!("        targets: [all]\n        jobExecutionsRollout: { maximumPerMinute: 10 }");
-const JOB_RATE_ABOVE_CREATE_JOB_S_LIMIT: &str =
-    shaped!("        targets: [all]\n        jobExecutionsRolloutConfig: { maximumPerMinute: 5000 }");
+const JOB_RATE_ABOVE_CREATE_JOB_S_LIMIT: &str = shaped!(
+    "        targets: [all]\n        jobExecutionsRolloutConfig: { maximumPerMinute: 5000 }"
+);
 const JOB_SETTING_ITS_OWN_ID: &str = shaped!("        targets: [all]\n        jobId: x");
 
 const GROUP_BEYOND_THE_FLEET: &str = "\

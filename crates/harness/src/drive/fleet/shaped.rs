@@ -76,6 +76,8 @@ struct Starts {
 struct Watched {
     /// When its CreateJob was acknowledged, µs since the run's start.
     created_us: Option<u64>,
+    /// The things its groups held then: a snapshot job's targets.
+    targeted_then: u64,
     /// Its last description.
     last: Option<Described>,
     /// Counts by minute from its creation (the last description within each minute).
@@ -192,8 +194,9 @@ impl Shaped {
             .or_insert((queued, started));
     }
 
-    /// The things job `k` of `spec` targets now: its groups' members and the joiners that
-    /// joined them.
+    /// The things job `k` of `spec` would target now: its groups' members and the joiners
+    /// that joined them (a continuous job's targets; a snapshot job keeps those at its
+    /// creation).
     fn targeted(&self, spec: &FleetSpec, k: usize) -> BTreeSet<u64> {
         let joined = self.joined.lock().unwrap_or_else(|p| p.into_inner());
         let mut things = BTreeSet::new();
@@ -231,7 +234,11 @@ impl Shaped {
             .enumerate()
             .map(|(k, (job, watched))| {
                 let id = job_id(run, job);
-                let targeted = self.targeted(spec, k);
+                let targeted = if job.continuous() {
+                    self.targeted(spec, k).len() as u64
+                } else {
+                    watched.targeted_then
+                };
                 let starts = started.get(&id);
                 let joiners: BTreeSet<String> = job
                     .targets
@@ -239,7 +246,7 @@ impl Shaped {
                     .flat_map(|g| joined.get(g).into_iter().flatten())
                     .map(|i| spec.things.name_of(run, *i))
                     .collect();
-                job_record(job, id, &watched, starts, targeted.len() as u64, &joiners)
+                job_record(job, id, &watched, starts, targeted, &joiners)
             })
             .collect();
         RolloutRecord {
@@ -428,7 +435,10 @@ async fn create_job(fleet: &Fleet, k: usize) -> Result<(), String> {
     recorded(fleet, ControlOperation::CreateJob, called)
         .map_err(|e| e.explain(Seeding::CreateGroupJob(&id, &targets), &fleet.target))?;
     fleet.recorder.update(|r| r.jobs += 1);
-    fleet.shaped.jobs.lock().unwrap_or_else(|p| p.into_inner())[k].created_us = acked;
+    let targeted = fleet.shaped.targeted(&fleet.spec, k).len() as u64;
+    let mut jobs = fleet.shaped.jobs.lock().unwrap_or_else(|p| p.into_inner());
+    jobs[k].created_us = acked;
+    jobs[k].targeted_then = targeted;
     Ok(())
 }
 
@@ -537,7 +547,11 @@ async fn describe_all(fleet: &Fleet) -> bool {
                 continue;
             }
         };
-        let targeted = fleet.shaped.targeted(&fleet.spec, k).len() as u64;
+        let targeted = if job.continuous() {
+            fleet.shaped.targeted(&fleet.spec, k).len() as u64
+        } else {
+            fleet.shaped.jobs.lock().unwrap_or_else(|p| p.into_inner())[k].targeted_then
+        };
         let joining = fleet.shaped.joiners_left.load(Ordering::Relaxed) > 0;
         // Minutes of target time since the job was acknowledged.
         let since_s =

@@ -80,6 +80,7 @@ fn loaded(f: &FleetSpec, path: &str) -> Option<Value> {
         "run.deadline-ms" => json!(f.run.deadline_ms),
         "thresholds.latency" => json!(f.thresholds.latency),
         "reference.time-scale" => json!(f.reference.time_scale),
+        "reference.quotas" => json!(f.reference.quotas),
         _ => return None,
     })
 }

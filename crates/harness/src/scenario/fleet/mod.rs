@@ -532,12 +532,16 @@ pub struct ReferenceSpec {
     /// Virtual clock speed.
     #[serde(default = "default_time_scale")]
     pub time_scale: f64,
+    /// Whether it enforces AWS's account quotas (its limits file), as `--quotas` does.
+    #[serde(default)]
+    pub quotas: bool,
 }
 
 impl Default for ReferenceSpec {
     fn default() -> Self {
         Self {
             time_scale: default_time_scale(),
+            quotas: false,
         }
     }
 }

@@ -161,6 +161,14 @@ async fn execute(args: FleetArgs) -> anyhow::Result<bool> {
         bail!("--target-time-scale must be a positive number");
     }
     let spec = scenario(&args)?;
+    if spec.rollout.shaped() && args.capture.is_some() {
+        // A capture's seed holds things and the jobs that name them; groups it cannot hold.
+        bail!(
+            "--capture records things and jobs that target them by name; a rollout of `jobs` \
+             targets thing groups, which a capture cannot seed: capture a rollout of \
+             `jobs-per-thing` instead"
+        );
+    }
     let run_id = runs::run_id(args.run_id.as_ref())?;
     let shard = args.shard.unwrap_or(Shard::WHOLE);
     let pki = args

@@ -227,3 +227,24 @@ fleet:
     assert_eq!(later["devices_started"], 150, "{later:#}");
     assert_eq!(later["joiners"]["started"], 0, "{later:#}");
 }
+
+#[test]
+fn a_rollout_of_jobs_is_not_captured_half_way() {
+    let dir = scratch("rollout-capture");
+    let job_members = "        jobExecutionsRolloutConfig: { maximumPerMinute: 100 }";
+    let text = scenario("capture", 10, job_members, "", 600);
+    let capture = dir.path().join("c.jsonl");
+    let ran = super::runs::run_without_report(
+        &dir,
+        &text,
+        "capture",
+        &["--capture", capture.to_str().unwrap()],
+    );
+    assert_eq!(ran.code, Some(2), "{ran}");
+    assert!(
+        ran.stderr
+            .contains("thing groups, which a capture cannot seed"),
+        "{ran}"
+    );
+    assert!(!capture.exists());
+}

@@ -49,6 +49,25 @@ pub(super) fn run(scratch: &TempDir, scenario: &str, run_id: &str, extra: &[&str
     (ran, summary)
 }
 
+/// Runs `scenario` as run `run_id`, which is expected to write no report.
+pub(super) fn run_without_report(
+    scratch: &TempDir,
+    scenario: &str,
+    run_id: &str,
+    extra: &[&str],
+) -> Ran {
+    let ran = jobcert(
+        &fleet_args(scratch, scenario, run_id, extra),
+        scratch,
+        LIMIT,
+    );
+    assert!(
+        !scratch.path().join("reports").join(run_id).exists(),
+        "{ran}"
+    );
+    ran
+}
+
 /// Passes and failures of `requirement` in a summary's record.
 fn tally(summary: &Value, requirement: &str) -> (u64, u64) {
     let t = &summary["record"]["findings"][requirement];

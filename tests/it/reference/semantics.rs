@@ -264,6 +264,28 @@ async fn a_failed_execution_is_retried_when_the_job_says_so() {
 }
 
 #[tokio::test]
+async fn a_canceled_job_retries_nothing() {
+    let s = server(1.0).await;
+    create_thing(&s, "dev-1").await;
+    let retry = json!({"jobExecutionsRetryConfig": {"criteriaList": [{"failureType": "ALL", "numberOfRetries": 1}]}});
+    create_job(&s, "a", &["dev-1"], retry).await;
+    ok(&s, "PUT", "/things/dev-1/jobs/$next", Some("{}")).await;
+    let canceled = reqwest::Client::new()
+        .put(format!("{}/jobs/a/cancel", control_url(&s)))
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(canceled.status(), 200);
+    // The execution in progress goes on; its failure queues no retry of a canceled job.
+    assert_eq!(update(&s, "a", json!({"status": "FAILED"})).await.0, 200);
+    assert_eq!(
+        ok(&s, "PUT", "/things/dev-1/jobs/$next", Some("{}")).await,
+        json!({})
+    );
+}
+
+#[tokio::test]
 async fn the_pending_list_is_capped() {
     let s = server(1.0).await;
     create_thing(&s, "dev-1").await;

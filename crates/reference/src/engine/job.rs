@@ -157,11 +157,16 @@ impl Job {
     /// `schemas/execution-model.json` `timers.retryableFailures`), after `used` retries of this
     /// thing's execution of the job.
     pub fn allows_retry(&self, covering_types: &[String], used: u32) -> bool {
-        self.spec
-            .retry
-            .iter()
-            .filter(|c| covering_types.contains(&c.failure_type))
-            .any(|c| used < c.number_of_retries)
+        // A canceled job makes no new executions (AWS cancels its queued retries too).
+        let canceled =
+            self.state.lock().unwrap_or_else(|p| p.into_inner()).status == JobStatus::Canceled;
+        !canceled
+            && self
+                .spec
+                .retry
+                .iter()
+                .filter(|c| covering_types.contains(&c.failure_type))
+                .any(|c| used < c.number_of_retries)
     }
 
     /// Counts an execution that ended for good at `at` (no retry follows), and notes when the

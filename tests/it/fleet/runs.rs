@@ -39,7 +39,7 @@ fn fleet_args(scratch: &TempDir, scenario: &str, run_id: &str, extra: &[&str]) -
 }
 
 /// Runs `scenario` as run `run_id` and reads its summary.
-fn run(scratch: &TempDir, scenario: &str, run_id: &str, extra: &[&str]) -> (Ran, Value) {
+pub(super) fn run(scratch: &TempDir, scenario: &str, run_id: &str, extra: &[&str]) -> (Ran, Value) {
     let ran = jobcert(
         &fleet_args(scratch, scenario, run_id, extra),
         scratch,
@@ -59,7 +59,7 @@ fn tally(summary: &Value, requirement: &str) -> (u64, u64) {
 }
 
 /// The run passed: exit 0, `passed`, complete, every threshold held, no check broken, no error.
-fn assert_passed(ran: &Ran, summary: &Value) {
+pub(super) fn assert_passed(ran: &Ran, summary: &Value) {
     assert_eq!(ran.code, Some(0), "{ran}");
     assert!(ran.stdout.contains(": PASS"), "{ran}");
     assert_eq!(summary["passed"], true, "{:#}", summary["verdict"]);

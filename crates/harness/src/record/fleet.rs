@@ -117,6 +117,16 @@ pub struct Interval {
     /// Requests the target throttled in it, by operation.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub throttled: BTreeMap<String, u64>,
+    /// Connection attempts that ended in it (first connections, retries and reconnections).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub connects: u64,
+    /// Of which failed.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub connect_failures: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// A fleet run's record.
@@ -151,7 +161,8 @@ pub struct FleetRecord {
     /// Requests the target throttled (429, MQTT `RequestThrottled`), by operation.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub throttled: BTreeMap<String, u64>,
-    /// Attempts devices gave up to try again, by their retry policy, by operation.
+    /// Attempts devices gave up to try again, by their retry policy, by operation (connection
+    /// attempts under `Connect`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub retries: BTreeMap<String, u64>,
     /// What failed a device, by class: data-plane requests (`timeout`, `failed:reset`, an
@@ -423,9 +434,13 @@ fn align(intervals: Vec<Interval>) -> Vec<Interval> {
             length_ms: 1000,
             latency: LatencyBook::default(),
             throttled: BTreeMap::new(),
+            connects: 0,
+            connect_failures: 0,
         });
         slot.latency.merge(&i.latency);
         add_counts(&mut slot.throttled, i.throttled);
+        slot.connects += i.connects;
+        slot.connect_failures += i.connect_failures;
     }
     by_second.into_values().collect()
 }

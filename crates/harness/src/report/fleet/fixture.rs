@@ -53,6 +53,9 @@ fn intervals() -> Vec<Interval> {
                 } else {
                     BTreeMap::new()
                 },
+                // Two devices connect in the first second, one of them at the second try.
+                connects: if i == 0 { 3 } else { 0 },
+                connect_failures: u64::from(i == 0),
             }
         })
         .collect()

@@ -6,14 +6,23 @@
 //! * Offline devices come online after their time away, and only then ask.
 //! * A reconnect storm shows as a spike of connection attempts in the per-second series, and
 //!   the fleet still drains with every execution finished once.
+//! * When the broker turns the storm's reconnections away for a while, the Device Client's
+//!   doubling backoff outlasts the refusal and every device comes back; the SDKs' three quick
+//!   attempts do not, and those devices take no further part.
 
+use std::net::{TcpListener, TcpStream};
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread;
+use std::time::{Duration, Instant};
 
 use jobcert_harness::record::{FleetRecord, Interval};
 use jobcert_harness::report::fleet::read_record;
 use serde_json::Value;
 
 use super::runs::{assert_passed, run};
+use crate::common::process::Serve;
 use crate::common::report::{count, statuses_total};
 use crate::common::scratch;
 
@@ -210,4 +219,151 @@ fn a_reconnect_storm_spikes_the_connects_per_second_and_the_fleet_still_drains()
         ran.stdout.contains("connects: 120 attempts, 0 failed"),
         "{ran}"
     );
+}
+
+/// A TCP relay in front of a broker that lets the first `open` connections through and then,
+/// for `refusing` from the first connection it refuses, closes every new one at once (before
+/// CONNACK): a broker that turns a reconnect storm away for a while.
+struct Relay {
+    port: u16,
+    stop: Arc<AtomicBool>,
+}
+
+impl Relay {
+    /// Longest the relay accepts connections.
+    const LIFETIME: Duration = Duration::from_secs(60);
+
+    fn start(upstream: &str, open: usize, refusing: Duration) -> Self {
+        let upstream = upstream.trim_start_matches("mqtt://").to_string();
+        let listener = TcpListener::bind("127.0.0.1:0").expect("a free port");
+        listener.set_nonblocking(true).expect("non-blocking");
+        let port = listener.local_addr().expect("an address").port();
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopped = stop.clone();
+        thread::spawn(move || {
+            let born = Instant::now();
+            let (mut let_through, mut refused_since) = (0, None::<Instant>);
+            while !stopped.load(Ordering::Relaxed) && born.elapsed() < Self::LIFETIME {
+                let Ok((device, _)) = listener.accept() else {
+                    thread::sleep(Duration::from_millis(1));
+                    continue;
+                };
+                if let_through >= open {
+                    let since = *refused_since.get_or_insert_with(Instant::now);
+                    if since.elapsed() < refusing {
+                        drop(device);
+                        continue;
+                    }
+                }
+                let_through += 1;
+                let Ok(broker) = TcpStream::connect(&upstream) else {
+                    continue;
+                };
+                let _ = device.set_nonblocking(false);
+                for (mut from, mut to) in [
+                    (device.try_clone(), broker.try_clone()),
+                    (broker.try_clone(), device.try_clone()),
+                ]
+                .into_iter()
+                .filter_map(|(a, b)| a.ok().zip(b.ok()))
+                {
+                    thread::spawn(move || {
+                        let _ = std::io::copy(&mut from, &mut to);
+                        let _ = to.shutdown(std::net::Shutdown::Both);
+                    });
+                }
+            }
+        });
+        Self { port, stop }
+    }
+
+    fn url(&self) -> String {
+        format!("mqtt://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Connection attempts of every outcome, retried ones and connection errors of a summary.
+fn connection_counts(summary: &Value) -> (u64, u64, u64, u64) {
+    let record = &summary["record"];
+    let errors: u64 = record["errors"].as_object().map_or(0, |o| {
+        o.iter()
+            .filter(|(k, _)| k.starts_with("connect:"))
+            .filter_map(|(_, n)| n.as_u64())
+            .sum()
+    });
+    (
+        count(summary, "Connect", "answered"),
+        count(summary, "Connect", "failed"),
+        record["retries"]["Connect"].as_u64().unwrap_or(0),
+        errors,
+    )
+}
+
+#[test]
+fn after_a_storm_a_broker_turns_away_the_device_client_backs_off_into_it_and_the_sdk_gives_up() {
+    let scratch = scratch("agents-storm-refused");
+    let scenario = WAITING_FOR_JOBS
+        .replace("count: 60, per-job: 60", "count: 40, per-job: 40")
+        .replace("agent: AGENT", "agent: listener")
+        .replace("rate: 1, start: during", "rate: 1.5, start: during")
+        .replace(
+            "    idle: { constant: 20 }\n",
+            "    reconnect-storm: { at-s: 600 }\n    retry: RETRY\n",
+        )
+        .replace("  thresholds:\n    error-rate: { max: 0 }\n", "");
+    let mut seen = Vec::new();
+    for retry in ["device-client", "sdk-standard"] {
+        let serve = Serve::with(&["--mqtt", "127.0.0.1:0", "--time-scale", "600"]);
+        // The storm's reconnections are turned away for 0.4 s: the Device Client's backoff
+        // (10, 20, 40, 80, 160, 320 s of device time; 17 ms to 0.5 s at 600×) outlasts it;
+        // the SDKs' three attempts (within a few milliseconds) do not.
+        let relay = Relay::start(
+            serve.mqtt.as_deref().expect("a broker"),
+            40,
+            Duration::from_millis(400),
+        );
+        let (ran, summary) = run(
+            &scratch,
+            &scenario.replace("RETRY", retry),
+            retry,
+            &[
+                "--target",
+                &relay.url(),
+                "--control",
+                &serve.control,
+                "--target-time-scale",
+                "600",
+            ],
+        );
+        let record = &summary["record"];
+        assert_eq!(record["partial"], false, "{retry}: {ran}");
+        for (requirement, t) in record["findings"].as_object().expect("findings") {
+            assert_eq!(t["failed"], 0, "{retry}: {requirement}: {t:#}");
+        }
+        seen.push((retry, connection_counts(&summary), statuses_total(&summary)));
+    }
+    let [
+        (_, (made, failed, retried, errors), finished),
+        (_, (sdk_made, sdk_failed, sdk_retried, sdk_errors), sdk_finished),
+    ] = seen[..]
+    else {
+        unreachable!("two runs")
+    };
+    // The Device Client: every device back, each after several refused attempts, all retried.
+    assert_eq!((made, errors, finished), (80, 0, 40 * 3), "{seen:?}");
+    assert!(failed >= 40 * 3 && retried == failed, "{seen:?}");
+    // The SDKs' standard mode: three attempts each, two retried, the third an error; the
+    // devices take no further part, their last job left undone.
+    assert_eq!(
+        (sdk_made, sdk_failed, sdk_retried, sdk_errors),
+        (40, 40 * 3, 40 * 2, 40),
+        "{seen:?}"
+    );
+    assert!(sdk_finished < 40 * 3, "{seen:?}");
 }

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value, json};
 
-use tokio::sync::watch;
+use tokio::sync::{OwnedSemaphorePermit, watch};
 
 use super::Fleet;
 use super::draws::{Draws, Part};
@@ -77,9 +77,11 @@ impl Agent {
     }
 
     /// Connects the device's own connection, if it has one, retrying as the fleet's policy
-    /// says for `CONNECT`; records each attempt's time. A device that connects is one a
-    /// reconnect storm drops.
-    pub async fn connect(&mut self, fleet: &Fleet) -> bool {
+    /// says for `CONNECT`; records each attempt's time. The handshake `permit` is given back
+    /// before the first backoff, so that devices waiting to retry hold up none of the ramp.
+    /// A device that connects is one a reconnect storm drops.
+    pub async fn connect(&mut self, fleet: &Fleet, permit: OwnedSemaphorePermit) -> bool {
+        let mut permit = Some(permit);
         let timeout = Duration::from_millis(fleet.spec.connect.timeout_ms);
         let mut tries = ConnectTries::new(Draws::device_part(
             fleet.spec.seed,
@@ -114,6 +116,7 @@ impl Agent {
                     fleet
                         .recorder
                         .connect_attempt(took, ConnectAttempt::Retried(words));
+                    drop(permit.take());
                     if !fleet.pause(wait).await {
                         return false;
                     }

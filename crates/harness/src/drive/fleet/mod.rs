@@ -465,16 +465,15 @@ async fn connect_all(
     }
 }
 
-/// Connects `agent` (holding a handshake `permit` meanwhile) and hands it over when it is
-/// online; one that cannot connect takes no part. Says whether it connected.
+/// Connects `agent` (holding a handshake `permit` while it tries) and hands it over when it
+/// is online; one that cannot connect takes no part. Says whether it connected.
 async fn bring_online(
     fleet: Arc<Fleet>,
     mut agent: Agent,
     ready: mpsc::UnboundedSender<Agent>,
     permit: tokio::sync::OwnedSemaphorePermit,
 ) -> bool {
-    let ok = agent.connect(&fleet).await;
-    drop(permit);
+    let ok = agent.connect(&fleet, permit).await;
     if ok {
         let _ = ready.send(agent);
     } else {

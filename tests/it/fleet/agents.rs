@@ -71,6 +71,16 @@ fn a_listener_fleet_drains_with_far_fewer_start_next_requests_than_a_poller_flee
         assert_passed(&ran, &summary);
         assert_eq!(statuses_total(&summary), 60 * 3, "{agent}");
         asked.push(start_nexts(&summary));
+        // A listener's start-nexts after a notice say how long it took to act on it.
+        let noticed: u64 = record_of(scratch.path(), agent)
+            .notice_to_start
+            .histograms()
+            .map(|(_, h)| h.len())
+            .sum();
+        match agent {
+            "poller" => assert_eq!(noticed, 0),
+            _ => assert!((60..=start_nexts(&summary)).contains(&noticed), "{noticed}"),
+        }
     }
     let [poller, listener] = asked[..] else {
         unreachable!("two runs")

@@ -187,6 +187,11 @@ pub struct FleetRecord {
     /// For a replay: how much of the capture was played and where answers departed from it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replay: Option<ReplayTally>,
+    /// How long listening devices took from hearing a `notify-next` that named an execution to
+    /// sending their start-next, in microseconds, by the start-next's outcome; empty when no
+    /// device listens.
+    #[serde(default, skip_serializing_if = "LatencyBook::is_empty")]
+    pub notice_to_start: LatencyBook,
     /// What bringing the devices online over TLS cost; absent when their connections are not
     /// TLS.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -277,6 +282,7 @@ impl FleetRecord {
             profile,
             memory: None,
             replay: None,
+            notice_to_start: LatencyBook::default(),
             handshakes: None,
         }
     }
@@ -412,6 +418,7 @@ impl FleetRecord {
             (Some(a), Some(b)) => Some(a.merge(b)),
             (a, b) => a.or(b),
         };
+        self.notice_to_start.merge(&other.notice_to_start);
         self.latency.merge(&other.latency);
         self.intervals.extend(other.intervals);
         self.intervals = align(std::mem::take(&mut self.intervals));

@@ -206,6 +206,16 @@ impl Recorder {
         );
     }
 
+    /// Records how long a listening device took from a `notify-next` to its start-next
+    /// (`exchange`), heard at `heard_us` (µs since the run started).
+    pub fn notice_to_start(&self, exchange: &Exchange, heard_us: u64) {
+        self.live().record.notice_to_start.record_value(
+            &exchange.operation,
+            outcome_name(&exchange.outcome),
+            exchange.timing.sent_us.saturating_sub(heard_us).max(1),
+        );
+    }
+
     /// Records the final status of an execution.
     pub fn status(&self, status: &str) {
         *self

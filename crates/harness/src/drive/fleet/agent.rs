@@ -57,6 +57,8 @@ pub struct Agent {
     /// When its last start-next went out, µs since the run started: notifications from then
     /// on are news to it.
     pub(super) asked_us: u64,
+    /// When it heard the `notify-next` its next start-next answers, µs since the run started.
+    pub(super) heard_us: Option<u64>,
     oracle: DeviceOracle,
 }
 
@@ -72,6 +74,7 @@ impl Agent {
             client,
             up_seen: 0,
             asked_us: 0,
+            heard_us: None,
             oracle: DeviceOracle::default(),
         }
     }
@@ -159,6 +162,9 @@ impl Agent {
             )
             .await;
         self.asked_us = exchange.timing.sent_us;
+        if let Some(heard_us) = self.heard_us.take() {
+            fleet.recorder.notice_to_start(&exchange, heard_us);
+        }
         if fleet.spec.load.model == LoadModel::Open {
             fleet.recorder.lateness(&exchange);
         }

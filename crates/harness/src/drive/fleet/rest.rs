@@ -69,7 +69,7 @@ pub(super) async fn rest(agent: &mut Agent, fleet: &Fleet, end: CycleEnd, paced:
 }
 
 /// Waits as `wait` says; false when the run is halted first (or ending, for a listener).
-async fn waiting(agent: &Agent, fleet: &Fleet, wait: &Wait) -> bool {
+async fn waiting(agent: &mut Agent, fleet: &Fleet, wait: &Wait) -> bool {
     match wait {
         Wait::Nothing => true,
         Wait::Pause(d) => d.is_zero() || fleet.pause(*d).await,
@@ -88,12 +88,19 @@ async fn waiting(agent: &Agent, fleet: &Fleet, wait: &Wait) -> bool {
                         names_execution,
                     )
                     .await;
-                // No notice: the fallback ran out, or the connection is gone, in which case
-                // the rest of the fallback is waited out rather than asking in a loop.
-                notice.is_ok()
-                    || fleet
-                        .pause(fallback.saturating_sub(started.elapsed()))
-                        .await
+                match notice {
+                    Ok(message) => {
+                        agent.heard_us = Some(message.at_us);
+                        true
+                    }
+                    // No notice: the fallback ran out, or the connection is gone, in which
+                    // case the rest of the fallback is waited out rather than asking in a loop.
+                    Err(_) => {
+                        fleet
+                            .pause(fallback.saturating_sub(started.elapsed()))
+                            .await
+                    }
+                }
             };
             tokio::select! {
                 goes_on = heard => goes_on,

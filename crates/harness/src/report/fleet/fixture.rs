@@ -195,6 +195,7 @@ pub fn sample() -> (FleetRecord, FleetVerdict) {
             peak_kib: 65_536,
         }),
         replay: None,
+        notice_to_start: LatencyBook::default(),
         handshakes: Some(Handshakes {
             count: 40,
             ramp_ms: 2000,

@@ -301,6 +301,31 @@ mod tests {
         assert_eq!(throttles_text(&record), None);
     }
 
+    /// The sample's first second has 3 connection attempts, one failed: they are told only
+    /// when there were more attempts than devices connected.
+    #[rstest]
+    #[case(9, 0, None)]
+    #[case(3, 0, None)]
+    #[case(
+        2,
+        1,
+        Some(
+            "3 attempts, 1 failed, 1 retried; at most 3 in one second (1 failed), 0 s after the start"
+        )
+    )]
+    fn connects_are_told_when_devices_connected_more_than_once(
+        #[case] connected: u64,
+        #[case] retried: u64,
+        #[case] text: Option<&str>,
+    ) {
+        let (mut record, _) = fixture::sample();
+        record.connected = connected;
+        if retried > 0 {
+            record.retries.insert(CONNECT.into(), retried);
+        }
+        assert_eq!(connects_text(&record).as_deref(), text);
+    }
+
     #[test]
     fn write_all_writes_every_file() {
         let (record, verdict) = fixture::sample();

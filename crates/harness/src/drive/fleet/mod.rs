@@ -418,13 +418,15 @@ async fn connect_all(
     let cpu_before = super::process_cpu_ms();
     let handshakes = Arc::new(Semaphore::new(HANDSHAKES));
     let mut pending = JoinSet::new();
+    // Devices offline at the start: not part of the ramp, nor of what its handshakes cost.
+    let mut away_set = JoinSet::new();
     let offline = fleet.spec.behaviour.offline;
     let mut slot = 0;
     for agent in agents {
         // An offline device comes online at its own time, outside the ramp's pacing.
         if let Some(away) = offline::away_s(offline.as_ref(), fleet.spec.seed, agent.index) {
             let (fleet, ready, handshakes) = (fleet.clone(), ready.clone(), handshakes.clone());
-            pending.spawn(async move {
+            away_set.spawn(async move {
                 let back = start + fleet.virtual_to_real(away);
                 let waited = fleet
                     .pause(back.saturating_duration_since(Instant::now()))
@@ -463,6 +465,7 @@ async fn connect_all(
         };
         fleet.recorder.update(|r| r.handshakes = Some(cost));
     }
+    while away_set.join_next().await.is_some() {}
 }
 
 /// Connects `agent` (holding a handshake `permit` while it tries) and hands it over when it

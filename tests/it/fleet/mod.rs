@@ -1,5 +1,6 @@
 //! The fleet simulator: scenario files, runs, shards and their merge, and the interval log.
 
+mod agents;
 mod hlog_tools;
 mod rollout;
 mod runs;

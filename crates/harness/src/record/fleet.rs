@@ -117,6 +117,16 @@ pub struct Interval {
     /// Requests the target throttled in it, by operation.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub throttled: BTreeMap<String, u64>,
+    /// Connection attempts that ended in it (first connections, retries and reconnections).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub connects: u64,
+    /// Of which failed.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub connect_failures: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// A fleet run's record.
@@ -151,7 +161,8 @@ pub struct FleetRecord {
     /// Requests the target throttled (429, MQTT `RequestThrottled`), by operation.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub throttled: BTreeMap<String, u64>,
-    /// Attempts devices gave up to try again, by their retry policy, by operation.
+    /// Attempts devices gave up to try again, by their retry policy, by operation (connection
+    /// attempts under `Connect`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub retries: BTreeMap<String, u64>,
     /// What failed a device, by class: data-plane requests (`timeout`, `failed:reset`, an
@@ -176,6 +187,11 @@ pub struct FleetRecord {
     /// For a replay: how much of the capture was played and where answers departed from it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replay: Option<ReplayTally>,
+    /// How long listening devices took from hearing a `notify-next` that named an execution to
+    /// sending their start-next, in microseconds, by the start-next's outcome; empty when no
+    /// device listens.
+    #[serde(default, skip_serializing_if = "LatencyBook::is_empty")]
+    pub notice_to_start: LatencyBook,
     /// What bringing the devices online over TLS cost; absent when their connections are not
     /// TLS.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -269,6 +285,7 @@ impl FleetRecord {
             profile,
             memory: None,
             replay: None,
+            notice_to_start: LatencyBook::default(),
             handshakes: None,
             rollout: None,
         }
@@ -407,6 +424,7 @@ impl FleetRecord {
         };
         // A rollout of `jobs` runs in one process: at most one record carries it.
         self.rollout = self.rollout.take().or(other.rollout);
+        self.notice_to_start.merge(&other.notice_to_start);
         self.latency.merge(&other.latency);
         self.intervals.extend(other.intervals);
         self.intervals = align(std::mem::take(&mut self.intervals));
@@ -429,9 +447,13 @@ fn align(intervals: Vec<Interval>) -> Vec<Interval> {
             length_ms: 1000,
             latency: LatencyBook::default(),
             throttled: BTreeMap::new(),
+            connects: 0,
+            connect_failures: 0,
         });
         slot.latency.merge(&i.latency);
         add_counts(&mut slot.throttled, i.throttled);
+        slot.connects += i.connects;
+        slot.connect_failures += i.connect_failures;
     }
     by_second.into_values().collect()
 }

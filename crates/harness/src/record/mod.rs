@@ -14,7 +14,7 @@ pub use fleet::{
     Schedule, Shard, Tally,
 };
 pub use latency::{LatencyBook, LatencyKey, hgrm, outcome_name};
-pub use recorder::{Kept, Recorder, Snapshot, epoch_ms};
+pub use recorder::{ConnectAttempt, Kept, Recorder, Snapshot, epoch_ms};
 pub use replay::{DIVERGENCES_KEPT, DivergenceExample, ReplayTally};
 pub use rollout::{
     AbortFigures, JobRollout, JoinerFigures, RolloutRecord, StatusSample, per_minute,

@@ -28,8 +28,23 @@ struct Live {
     record: FleetRecord,
     current: LatencyBook,
     current_throttled: BTreeMap<String, u64>,
+    current_connects: u64,
+    current_connect_failures: u64,
     current_start_ms: u64,
     snapshot: Snapshot,
+}
+
+/// What one connection attempt came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConnectAttempt {
+    /// A device's first connection: it counts among the devices connected.
+    Made,
+    /// A connection made again after a drop.
+    Remade,
+    /// Failed, and the device's retry policy tries again: counted as retried, no error.
+    Retried(String),
+    /// Failed for good: an error of the device (`connect: …`).
+    Failed(String),
 }
 
 /// Every exchange of a run, kept for a capture when asked for.
@@ -58,6 +73,8 @@ impl Recorder {
                 record,
                 current: LatencyBook::default(),
                 current_throttled: BTreeMap::new(),
+                current_connects: 0,
+                current_connect_failures: 0,
                 current_start_ms,
                 snapshot: Snapshot::default(),
             }),
@@ -128,13 +145,25 @@ impl Recorder {
             .or_default() += 1;
     }
 
-    /// Records a connection attempt's time (`Connect`, answered or failed).
+    /// Records a device's first connection attempt's time (`Connect`, answered or failed).
     pub fn connect(&self, latency_us: u64, failure: Option<String>) {
-        let outcome = if failure.is_some() {
-            "failed"
-        } else {
-            "answered"
-        };
+        self.connect_attempt(
+            latency_us,
+            match failure {
+                Some(f) => ConnectAttempt::Failed(f),
+                None => ConnectAttempt::Made,
+            },
+        );
+    }
+
+    /// Records a connection attempt's time (`Connect`, answered or failed) and what it came
+    /// to; it counts in its interval's `connects` and `connect_failures`.
+    pub fn connect_attempt(&self, latency_us: u64, attempt: ConnectAttempt) {
+        let failed = matches!(
+            attempt,
+            ConnectAttempt::Retried(_) | ConnectAttempt::Failed(_)
+        );
+        let outcome = if failed { "failed" } else { "answered" };
         let mut live = self.live();
         let live = &mut *live;
         *live
@@ -148,8 +177,10 @@ impl Recorder {
             .latency
             .record_value(CONNECT, outcome, latency_us);
         live.current.record_value(CONNECT, outcome, latency_us);
-        match failure {
-            Some(f) => {
+        live.current_connects += 1;
+        live.current_connect_failures += u64::from(failed);
+        match attempt {
+            ConnectAttempt::Failed(f) => {
                 *live
                     .record
                     .errors
@@ -157,7 +188,11 @@ impl Recorder {
                     .or_default() += 1;
                 live.snapshot.errors += 1;
             }
-            None => live.record.connected += 1,
+            ConnectAttempt::Retried(_) => {
+                *live.record.retries.entry(CONNECT.into()).or_default() += 1;
+            }
+            ConnectAttempt::Made => live.record.connected += 1,
+            ConnectAttempt::Remade => {}
         }
     }
 
@@ -168,6 +203,16 @@ impl Recorder {
             &exchange.operation,
             outcome_name(&exchange.outcome),
             t.sent_us.saturating_sub(t.intended_us),
+        );
+    }
+
+    /// Records how long a listening device took from a `notify-next` to its start-next
+    /// (`exchange`), heard at `heard_us` (µs since the run started).
+    pub fn notice_to_start(&self, exchange: &Exchange, heard_us: u64) {
+        self.live().record.notice_to_start.record_value(
+            &exchange.operation,
+            outcome_name(&exchange.outcome),
+            exchange.timing.sent_us.saturating_sub(heard_us).max(1),
         );
     }
 
@@ -199,6 +244,8 @@ impl Recorder {
             length_ms: now_ms - live.current_start_ms,
             latency,
             throttled: std::mem::take(&mut live.current_throttled),
+            connects: std::mem::take(&mut live.current_connects),
+            connect_failures: std::mem::take(&mut live.current_connect_failures),
         });
         live.current_start_ms = now_ms;
         let all = live

@@ -13,7 +13,8 @@ use tokio::sync::Semaphore;
 use super::binding::{HttpRequest, MqttRequest, bind, bind_mqtt, encode_label};
 use super::http::{Endpoint, HttpTransport};
 use super::http_conn::DeviceConnection;
-use super::mqtt::{Dial, Heard, MqttDevice, MqttTransport, Received};
+use super::line::Line;
+use super::mqtt::{Dial, Heard, MqttTransport, Received};
 use super::{Exchange, Label, RateLimit, Retry, WireRequest, is_throttle};
 
 /// What replaces parts of the bound request: malformed input the schemas cannot express.
@@ -106,12 +107,7 @@ enum Link {
     /// One broker connection per thing, made when the thing first sends or listens.
     Broker(Arc<MqttTransport>),
     /// A device's own broker connection, once opened.
-    Device {
-        dial: Dial,
-        device: Option<MqttDevice>,
-        origin: Instant,
-        heard: Option<Heard>,
-    },
+    Device { line: Arc<Line>, origin: Instant },
 }
 
 /// What a retried request came to: its final attempt, and the throttled attempts before it.
@@ -180,22 +176,32 @@ impl DataClient {
     pub fn device(dial: Dial, origin: Instant) -> Self {
         Self {
             link: Link::Device {
-                dial,
-                device: None,
+                line: Arc::new(Line::new(dial, origin, None)),
                 origin,
-                heard: None,
             },
             rate: None,
         }
     }
 
     /// The same client, a device's own broker connection keeping every notification it hears
-    /// in `heard` (for a capture); other links are left as they are.
+    /// in `heard` (for a capture); other links are left as they are. Given before the line
+    /// is shared (see [`Self::line`]).
     pub fn hearing(mut self, kept: Option<Heard>) -> Self {
-        if let Link::Device { heard, .. } = &mut self.link {
-            *heard = kept;
+        if let Link::Device { line, origin } = &mut self.link
+            && let Some(line) = Arc::get_mut(line)
+        {
+            *line = Line::new(line.dial().clone(), *origin, kept);
         }
         self
+    }
+
+    /// A device's own broker connection, to watch it, or to drop and remake it while the
+    /// device goes on; `None` for every other link.
+    pub fn line(&self) -> Option<Arc<Line>> {
+        match &self.link {
+            Link::Device { line, .. } => Some(line.clone()),
+            _ => None,
+        }
     }
 
     /// The same client, each request waiting for a token of `rate` first (shared by clones).
@@ -240,14 +246,7 @@ impl DataClient {
             Link::Pool { .. } => return None,
             Link::Own { connection, .. } => connection.open(timeout).await,
             Link::Broker(mqtt) => mqtt.connect(thing, timeout).await,
-            Link::Device {
-                dial,
-                device,
-                origin,
-                heard,
-            } => MqttDevice::connect(dial, thing, *origin, timeout, heard.clone())
-                .await
-                .map(|d| *device = Some(d)),
+            Link::Device { line, .. } => line.open(thing, timeout).await,
         })
     }
 
@@ -286,17 +285,12 @@ impl DataClient {
                 let thing = request.text("thingName");
                 mqtt.send(thing, &bound, deadline, label).await
             }
-            Link::Device {
-                dial,
-                device,
-                origin,
-                ..
-            } => {
+            Link::Device { line, origin } => {
                 let bound = request.mqtt()?;
-                match device {
-                    Some(d) if d.is_connected() => d.send(&bound, deadline, label).await,
-                    _ => {
-                        let wire = WireRequest::publish(dial.broker.url(), bound.topic, None);
+                match line.current() {
+                    Some(d) => d.send(&bound, deadline, label).await,
+                    None => {
+                        let wire = WireRequest::publish(line.endpoint(), bound.topic, None);
                         let now = origin.elapsed().as_micros() as u64;
                         let message = "the device is not connected".to_string();
                         Exchange::unsent(label, wire, message, now)
@@ -354,9 +348,10 @@ impl DataClient {
                 mqtt.next_message(thing, topic, since_us, deadline, wanted)
                     .await
             }
-            Link::Device {
-                device: Some(d), ..
-            } => d.next_message(topic, since_us, deadline, wanted).await,
+            Link::Device { line, .. } => match line.current() {
+                Some(d) => d.next_message(topic, since_us, deadline, wanted).await,
+                None => Err(Vec::new()),
+            },
             _ => Err(Vec::new()),
         }
     }
@@ -366,9 +361,7 @@ impl DataClient {
     pub async fn take_messages(&self, thing: &str, wanted: impl Fn(&str) -> bool) -> Vec<Received> {
         match &self.link {
             Link::Broker(mqtt) => mqtt.take(thing, wanted).await,
-            Link::Device {
-                device: Some(d), ..
-            } => d.take(wanted),
+            Link::Device { line, .. } => line.current().map(|d| d.take(wanted)).unwrap_or_default(),
             _ => Vec::new(),
         }
     }
@@ -377,11 +370,7 @@ impl DataClient {
     pub async fn close(&mut self) {
         match &mut self.link {
             Link::Broker(mqtt) => mqtt.close().await,
-            Link::Device { device, .. } => {
-                if let Some(d) = device.take() {
-                    d.close();
-                }
-            }
+            Link::Device { line, .. } => line.close(),
             Link::Pool { .. } | Link::Own { .. } => {}
         }
     }

@@ -12,6 +12,7 @@ mod exchange;
 pub mod http;
 mod http1;
 pub mod http_conn;
+pub mod line;
 pub mod mqtt;
 mod rate;
 mod retry;

@@ -454,6 +454,17 @@ impl MqttDevice {
         let _ = self.client.try_disconnect();
         self.task.abort();
     }
+
+    /// Drops the connection as a network failure does: no DISCONNECT, and every request
+    /// waiting for its reply fails at once (its reply channel closes).
+    pub fn sever(&self) {
+        self.task.abort();
+        self.mailbox
+            .waiters
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+    }
 }
 
 /// Connections to one broker, one per thing, made when a thing first sends or listens.

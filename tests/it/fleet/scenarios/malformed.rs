@@ -288,6 +288,106 @@ fleet:
   behaviour: { work: { constant: 1 } }
 ";
 
+const LISTENER_OVER_HTTP: &str = "\
+fleet:
+  name: bad
+  things: { count: 4 }
+  transport: http
+  rollout: { jobs-per-thing: 1 }
+  behaviour:
+    agent: listener
+  load: { model: closed }
+";
+
+const LISTENER_WITH_THE_POLL_PROGRAM: &str = "\
+fleet:
+  name: bad
+  things: { count: 4 }
+  transport: mqtt
+  rollout: { jobs-per-thing: 1 }
+  behaviour:
+    program: poll
+    agent: listener
+  load: { model: closed }
+";
+
+const LISTENER_FALLBACK_ZERO: &str = "\
+fleet:
+  name: bad
+  things: { count: 4 }
+  transport: mqtt
+  rollout: { jobs-per-thing: 1 }
+  behaviour:
+    agent: listener
+    listener-fallback-s: 0
+  load: { model: closed }
+";
+
+const OFFLINE_SHARE_ABOVE_1: &str = "\
+fleet:
+  name: bad
+  things: { count: 4 }
+  transport: http
+  rollout: { jobs-per-thing: 1 }
+  behaviour:
+    offline:
+      share: 1.5
+      for-ms: { constant: 1000 }
+  load: { model: closed }
+";
+
+const OFFLINE_UNIFORM_UPSIDE_DOWN: &str = "\
+fleet:
+  name: bad
+  things: { count: 4 }
+  transport: http
+  rollout: { jobs-per-thing: 1 }
+  behaviour:
+    offline:
+      share: 0.5
+      for-ms: { uniform: { min: 9, max: 1 } }
+  load: { model: closed }
+";
+
+const STORM_OVER_HTTP: &str = "\
+fleet:
+  name: bad
+  things: { count: 4 }
+  transport: http
+  rollout: { jobs-per-thing: 1 }
+  behaviour:
+    reconnect-storm: { at-s: 30 }
+  load: { model: closed }
+";
+
+const STORM_AT_A_NEGATIVE_TIME: &str = "\
+fleet:
+  name: bad
+  things: { count: 4 }
+  transport: mqtt
+  rollout: { jobs-per-thing: 1 }
+  behaviour:
+    reconnect-storm:
+      at-s: -5
+  load: { model: closed }
+";
+
+const RETRY_OF_AN_UNKNOWN_OPERATION: &str = "\
+fleet:
+  name: bad
+  things: { count: 4 }
+  transport: mqtt
+  rollout: { jobs-per-thing: 1 }
+  behaviour:
+    retry:
+      max-attempts: 3
+      base-ms: 10
+      max-ms: 100
+      jitter: none
+      operations: [CONNECT, Reconnect]
+  load: { model: closed }
+";
+
 const A_LIST: &str = "\
 - fleet: { name: bad }
 ";
@@ -475,6 +575,49 @@ fleet:
     9,
     "not a duration like 90s",
     Refuses("fleet.thresholds.rollout")
+)]
+#[case::listener_over_http(LISTENER_OVER_HTTP, 7, "only MQTT carries", Refuses("fleet.transport"))]
+#[case::listener_with_the_poll_program(
+    LISTENER_WITH_THE_POLL_PROGRAM,
+    8,
+    "the poll program never does",
+    CannotExpress
+)]
+#[case::listener_fallback_zero(
+    LISTENER_FALLBACK_ZERO,
+    8,
+    "behaviour.listener-fallback-s",
+    Refuses("fleet.behaviour.listener-fallback-s")
+)]
+#[case::offline_share_above_1(
+    OFFLINE_SHARE_ABOVE_1,
+    8,
+    "behaviour.offline.share",
+    Refuses("fleet.behaviour.offline")
+)]
+#[case::offline_uniform_upside_down(
+    OFFLINE_UNIFORM_UPSIDE_DOWN,
+    9,
+    "behaviour.offline.for-ms",
+    CannotExpress
+)]
+#[case::storm_over_http(
+    STORM_OVER_HTTP,
+    7,
+    "only MQTT devices keep",
+    Refuses("fleet.transport")
+)]
+#[case::storm_at_a_negative_time(
+    STORM_AT_A_NEGATIVE_TIME,
+    8,
+    "behaviour.reconnect-storm.at-s",
+    Refuses("fleet.behaviour.reconnect-storm")
+)]
+#[case::retry_of_an_unknown_operation(
+    RETRY_OF_AN_UNKNOWN_OPERATION,
+    12,
+    "\"Reconnect\" is not a device operation or CONNECT",
+    Refuses("fleet.behaviour.retry")
 )]
 // A missing member is reported where its mapping ends.
 #[case::missing_load(MISSING_LOAD, 6, "missing field `load`", Refuses("fleet"))]

@@ -152,7 +152,11 @@ fleet:
     outcomes: { SUCCEEDED: 0.5, FAILED: 0.25, REJECTED: 0.25 }
     step-timeout-minutes: 5
     silent: 0.1
+    agent: poller
     idle: { exponential: { mean: 300 } }
+    listener-fallback-s: 600
+    offline: { share: 0.1, for-ms: { constant: 2000 } }
+    retry: device-client
   load:
     model: open
     think: { uniform: { min: 0, max: 0 } }
@@ -175,6 +179,27 @@ fleet:
   reference: { time-scale: 1 }
 "
 )]
+#[case::agent_profiles(
+    "\
+fleet:
+  name: agent-profiles
+  things: { count: 20 }
+  transport: mqtt
+  rollout: { start: during }
+  behaviour:
+    agent: listener
+    listener-fallback-s: 120
+    offline: { share: 0.25, for-ms: { exponential: { mean: 60000 } } }
+    reconnect-storm: { at-s: 90.5 }
+    retry:
+      max-attempts: 5
+      base-ms: 1000
+      max-ms: 8000
+      jitter: full
+      operations: [CONNECT, StartNextPendingJobExecution]
+  load: { model: closed }
+"
+)]
 #[case::minimal(
     "\
 fleet:
@@ -194,7 +219,7 @@ fleet:
   things: { count: 2, name: ~, per-job: ~ }
   transport: http
   rollout: { document: ~, in-progress-timeout-minutes: ~ }
-  behaviour: { step-timeout-minutes: ~ }
+  behaviour: { step-timeout-minutes: ~, offline: ~, reconnect-storm: ~ }
   load: { model: closed, rate: ~, stages: [] }
   run: { duration-s: ~ }
   thresholds: { error-rate: ~, timed-out: { min: ~, max: 3 }, achieved-rate: ~ }

@@ -6,11 +6,15 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value, json};
 
+use tokio::sync::{OwnedSemaphorePermit, watch};
+
 use super::Fleet;
-use super::draws::Draws;
+use super::draws::{Draws, Part};
+use super::storm::{ConnectTries, refusal};
 use crate::check::agent::{DeviceOracle, Judged, Started};
+use crate::record::ConnectAttempt;
 use crate::scenario::fleet::{LoadModel, Program};
-use crate::transport::tls::THING_PLACEHOLDER;
+use crate::transport::line::LineState;
 use crate::transport::{DataClient, Exchange, Label, Outcome, Raw, Request};
 use jobcert_contract::Operation;
 
@@ -40,44 +44,94 @@ pub struct Agent {
     pub thing: String,
     /// Block (the jobs that target it).
     pub block: u64,
+    /// Its index in the fleet (its stream of draws).
+    pub index: u64,
     /// Its draws.
     pub draws: Draws,
     /// Its link to the data plane.
-    client: DataClient,
+    pub(super) client: DataClient,
+    /// Where its own broker connection stands, when it has one.
+    pub(super) line: Option<watch::Receiver<LineState>>,
+    /// The connections made so far that the device has acted on (asked start-next after).
+    pub(super) up_seen: u64,
+    /// When its last start-next went out, µs since the run started: notifications from then
+    /// on are news to it.
+    pub(super) asked_us: u64,
+    /// When it heard the `notify-next` its next start-next answers, µs since the run started.
+    pub(super) heard_us: Option<u64>,
     oracle: DeviceOracle,
 }
 
 impl Agent {
-    /// A device that is not connected yet.
-    pub fn new(thing: String, block: u64, draws: Draws, client: DataClient) -> Self {
+    /// Device `index`, not connected yet.
+    pub fn new(thing: String, block: u64, index: u64, draws: Draws, client: DataClient) -> Self {
         Self {
+            line: client.line().map(|l| l.watch()),
             thing,
             block,
+            index,
             draws,
             client,
+            up_seen: 0,
+            asked_us: 0,
+            heard_us: None,
             oracle: DeviceOracle::default(),
         }
     }
 
-    /// Connects the device's own connection, if it has one; records the time it took.
-    pub async fn connect(&mut self, fleet: &Fleet) -> bool {
-        let started = Instant::now();
+    /// Connects the device's own connection, if it has one, retrying as the fleet's policy
+    /// says for `CONNECT`; records each attempt's time. The handshake `permit` is given back
+    /// before the first backoff, so that devices waiting to retry hold up none of the ramp.
+    /// A device that connects is one a reconnect storm drops.
+    pub async fn connect(&mut self, fleet: &Fleet, permit: OwnedSemaphorePermit) -> bool {
+        let mut permit = Some(permit);
         let timeout = Duration::from_millis(fleet.spec.connect.timeout_ms);
-        let Some(result) = self.client.open(&self.thing, timeout).await else {
-            // A device of the shared pool has no connection of its own to open.
-            fleet.recorder.update(|r| r.connected += 1);
-            return true;
-        };
-        let ok = result.is_ok();
-        // Devices refused alike are counted under one class: their own names (in a
-        // certificate's path, say) are put back as the template.
-        let failure = result
-            .err()
-            .map(|e| e.replace(&self.thing, THING_PLACEHOLDER));
-        fleet
-            .recorder
-            .connect(started.elapsed().as_micros() as u64, failure);
-        ok
+        let mut tries = ConnectTries::new(Draws::device_part(
+            fleet.spec.seed,
+            self.index,
+            Part::Connect,
+        ));
+        loop {
+            let started = Instant::now();
+            let Some(result) = self.client.open(&self.thing, timeout).await else {
+                // A device of the shared pool has no connection of its own to open.
+                fleet.recorder.update(|r| r.connected += 1);
+                return true;
+            };
+            let took = started.elapsed().as_micros() as u64;
+            let words = match result {
+                Ok(()) => {
+                    fleet.recorder.connect_attempt(took, ConnectAttempt::Made);
+                    if let Some(line) = &mut self.line
+                        && let LineState::Up(made) = *line.borrow_and_update()
+                    {
+                        self.up_seen = made;
+                    }
+                    fleet
+                        .storm
+                        .online(self.index, &self.thing, self.client.line());
+                    return true;
+                }
+                Err(e) => refusal(&e, &self.thing),
+            };
+            match tries.backoff(fleet) {
+                Some(wait) => {
+                    fleet
+                        .recorder
+                        .connect_attempt(took, ConnectAttempt::Retried(words));
+                    drop(permit.take());
+                    if !fleet.pause(wait).await {
+                        return false;
+                    }
+                }
+                None => {
+                    fleet
+                        .recorder
+                        .connect_attempt(took, ConnectAttempt::Failed(words));
+                    return false;
+                }
+            }
+        }
     }
 
     /// Disconnects an MQTT device cleanly (an HTTP connection closes when the device goes).
@@ -108,6 +162,10 @@ impl Agent {
                 intended_us,
             )
             .await;
+        self.asked_us = exchange.timing.sent_us;
+        if let Some(heard_us) = self.heard_us.take() {
+            fleet.recorder.notice_to_start(&exchange, heard_us);
+        }
         if fleet.spec.load.model == LoadModel::Open {
             fleet.recorder.lateness(&exchange);
         }
@@ -196,6 +254,10 @@ impl Agent {
             self.oracle.finished(&job.job_id);
         } else if refused && timer_may_have_fired {
             return self.look_after_silence(fleet, &job.job_id).await;
+        } else if !matches!(exchange.outcome, Outcome::Answered(_)) {
+            // Sent but unanswered (a connection dropped under it, say): the update may have
+            // been applied, so the device no longer knows the execution's state.
+            self.oracle.forget(&job.job_id);
         }
         CycleEnd::Worked
     }

@@ -12,6 +12,30 @@ use crate::scenario::fleet::{Distribution, Outcomes};
 /// The stream of the arrival schedule (device streams are their indices).
 const SCHEDULE_STREAM: u64 = u64::MAX;
 
+/// Parts of a device's stream that lie far beyond anything its behaviour draws, so that
+/// drawing from them changes none of its work times, outcomes or backoffs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Part {
+    /// Whether the device is offline at the start, and for how long.
+    Offline,
+    /// The backoffs of its first connection's retries.
+    Connect,
+    /// The backoffs of its retries to reconnect after a drop.
+    Reconnect,
+}
+
+impl Part {
+    /// Where the part begins, in 32-bit words of the stream (2^64 words apart).
+    fn word(self) -> u128 {
+        let k: u128 = match self {
+            Self::Offline => 1,
+            Self::Connect => 2,
+            Self::Reconnect => 3,
+        };
+        k << 64
+    }
+}
+
 /// One stream of draws.
 #[derive(Debug, Clone)]
 pub struct Draws(ChaCha8Rng);
@@ -22,6 +46,13 @@ impl Draws {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         rng.set_stream(index);
         Self(rng)
+    }
+
+    /// Part `part` of the stream of device `index`.
+    pub fn device_part(seed: u64, index: u64, part: Part) -> Self {
+        let mut draws = Self::device(seed, index);
+        draws.0.set_word_pos(part.word());
+        draws
     }
 
     /// The stream of the arrival schedule of shard `shard`.
@@ -95,6 +126,33 @@ mod tests {
         assert_ne!(
             Draws::device(7, 3).duration(&d),
             Draws::device(7, 4).duration(&d)
+        );
+    }
+
+    #[test]
+    fn a_part_of_a_device_s_stream_repeats_and_leaves_its_behaviour_draws_alone() {
+        let d = Distribution::Uniform {
+            min: 0.0,
+            max: 1000.0,
+        };
+        let mut behaviour = Draws::device(7, 3);
+        let mut offline = Draws::device_part(7, 3, Part::Offline);
+        let first: Vec<f64> = (0..4).map(|_| offline.unit()).collect();
+        let again: Vec<f64> = (0..4)
+            .map({
+                let mut o = Draws::device_part(7, 3, Part::Offline);
+                move |_| o.unit()
+            })
+            .collect();
+        assert_eq!(first, again);
+        // The behaviour's draws are the same whether or not the part was drawn from.
+        assert_eq!(behaviour.duration(&d), Draws::device(7, 3).duration(&d));
+        let parts = [Part::Offline, Part::Connect, Part::Reconnect]
+            .map(|p| Draws::device_part(7, 3, p).unit());
+        assert!(parts[0] != parts[1] && parts[1] != parts[2], "{parts:?}");
+        assert_ne!(
+            Draws::device_part(7, 3, Part::Offline).unit(),
+            Draws::device(7, 3).unit()
         );
     }
 

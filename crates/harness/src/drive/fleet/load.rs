@@ -10,6 +10,7 @@ use tokio::task::JoinSet;
 
 use super::agent::{Agent, CycleEnd};
 use super::draws::Draws;
+use super::rest::rest;
 use super::schedule::Schedule;
 use super::{Fleet, LATE_ALLOWANCE, share};
 use crate::record::Shard;
@@ -28,16 +29,16 @@ pub(super) async fn closed(fleet: &Arc<Fleet>, mut ready: mpsc::UnboundedReceive
                             if fleet.halted() || fleet.ending() {
                                 break;
                             }
-                            let pause = match agent.cycle(&fleet, fleet.now_us()).await {
+                            let end = agent.cycle(&fleet, fleet.now_us()).await;
+                            match end {
                                 CycleEnd::Drained => {
                                     fleet.drained.fetch_add(1, Ordering::Relaxed);
                                     break;
                                 }
                                 CycleEnd::Halted => break,
-                                CycleEnd::Empty => agent.draws.duration(&fleet.spec.behaviour.idle),
-                                CycleEnd::Worked => agent.draws.duration(&fleet.spec.load.think),
-                            };
-                            if !pause.is_zero() && !fleet.pause(pause).await {
+                                CycleEnd::Empty | CycleEnd::Worked => {}
+                            }
+                            if !rest(&mut agent, &fleet, end, true).await {
                                 break;
                             }
                         }
@@ -117,8 +118,12 @@ pub(super) async fn open(
                 CycleEnd::Halted => {
                     agent.close().await;
                 }
-                CycleEnd::Worked | CycleEnd::Empty => {
-                    let _ = idle_tx.send(agent);
+                end @ (CycleEnd::Worked | CycleEnd::Empty) => {
+                    if rest(&mut agent, &fleet, end, false).await {
+                        let _ = idle_tx.send(agent);
+                    } else {
+                        agent.close().await;
+                    }
                 }
             }
         });

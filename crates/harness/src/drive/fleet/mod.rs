@@ -7,9 +7,12 @@
 mod agent;
 mod draws;
 mod load;
+mod offline;
+mod rest;
 mod rollout;
 mod schedule;
 mod shaped;
+mod storm;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -99,6 +102,8 @@ pub struct Fleet {
     retry: Option<RetryPolicy>,
     /// A rollout of `jobs`: its groups, jobs and watch.
     shaped: Shaped,
+    /// The reconnect storm, and the connections it drops.
+    storm: storm::Storm,
 }
 
 /// Where devices send their requests: a broker, through one dial for all (so that a shared TLS
@@ -247,6 +252,7 @@ pub async fn run(
         // The loader refused an unknown policy before the run.
         retry: spec.behaviour.retry.policy().ok().flatten(),
         shaped: Shaped::new(spec),
+        storm: storm::Storm::new(spec.behaviour.reconnect_storm),
     });
     // The bound on the whole run, and the user's interrupt, both halt it.
     let bound = Duration::from_secs_f64(spec.run.max_duration_s);
@@ -363,6 +369,7 @@ async fn drive(fleet: &Arc<Fleet>, things: &[(u64, u64)], settings: &FleetSettin
         Agent::new(
             fleet.spec.things.name_of(&fleet.run_id, index),
             block,
+            index,
             Draws::device(fleet.spec.seed, index),
             device_client(
                 fleet,
@@ -380,6 +387,7 @@ async fn drive(fleet: &Arc<Fleet>, things: &[(u64, u64)], settings: &FleetSettin
         ready_tx,
         share(fleet, devices),
     ));
+    let storm = tokio::spawn(storm::run(fleet.clone()));
     let load_start = Instant::now();
     if let Some(d) = fleet.spec.planned_duration_s() {
         let (ending, halt) = (fleet.ending.clone(), fleet.halt.clone());
@@ -396,6 +404,8 @@ async fn drive(fleet: &Arc<Fleet>, things: &[(u64, u64)], settings: &FleetSettin
     }
     connector.abort();
     let _ = connector.await;
+    storm.abort();
+    let _ = storm.await;
     if let Some(t) = rollout_task {
         t.abort();
         let _ = t.await;
@@ -443,8 +453,30 @@ async fn connect_all(
     let cpu_before = super::process_cpu_ms();
     let handshakes = Arc::new(Semaphore::new(HANDSHAKES));
     let mut pending = JoinSet::new();
-    for (k, mut agent) in agents.into_iter().enumerate() {
-        let due = start + Duration::from_secs_f64(k as f64 / rate.max(f64::MIN_POSITIVE));
+    // Devices offline at the start: not part of the ramp, nor of what its handshakes cost.
+    let mut away_set = JoinSet::new();
+    let offline = fleet.spec.behaviour.offline;
+    let mut slot = 0;
+    for agent in agents {
+        // An offline device comes online at its own time, outside the ramp's pacing.
+        if let Some(away) = offline::away_s(offline.as_ref(), fleet.spec.seed, agent.index) {
+            let (fleet, ready, handshakes) = (fleet.clone(), ready.clone(), handshakes.clone());
+            away_set.spawn(async move {
+                let back = start + fleet.virtual_to_real(away);
+                let waited = fleet
+                    .pause(back.saturating_duration_since(Instant::now()))
+                    .await;
+                match handshakes.acquire_owned().await {
+                    Ok(permit) if waited && !fleet.ending() => {
+                        bring_online(fleet, agent, ready, permit).await
+                    }
+                    _ => false,
+                }
+            });
+            continue;
+        }
+        let due = start + Duration::from_secs_f64(slot as f64 / rate.max(f64::MIN_POSITIVE));
+        slot += 1;
         tokio::time::sleep_until(due.into()).await;
         if fleet.halted() || fleet.ending() {
             break;
@@ -452,17 +484,7 @@ async fn connect_all(
         let Ok(permit) = handshakes.clone().acquire_owned().await else {
             break;
         };
-        let (fleet, ready) = (fleet.clone(), ready.clone());
-        pending.spawn(async move {
-            let ok = agent.connect(&fleet).await;
-            drop(permit);
-            if ok {
-                let _ = ready.send(agent);
-            } else {
-                fleet.drained.fetch_add(1, Ordering::Relaxed);
-            }
-            ok
-        });
+        pending.spawn(bring_online(fleet.clone(), agent, ready.clone(), permit));
     }
     let mut made = 0;
     while let Some(ok) = pending.join_next().await {
@@ -478,6 +500,24 @@ async fn connect_all(
         };
         fleet.recorder.update(|r| r.handshakes = Some(cost));
     }
+    while away_set.join_next().await.is_some() {}
+}
+
+/// Connects `agent` (holding a handshake `permit` while it tries) and hands it over when it
+/// is online; one that cannot connect takes no part. Says whether it connected.
+async fn bring_online(
+    fleet: Arc<Fleet>,
+    mut agent: Agent,
+    ready: mpsc::UnboundedSender<Agent>,
+    permit: tokio::sync::OwnedSemaphorePermit,
+) -> bool {
+    let ok = agent.connect(&fleet, permit).await;
+    if ok {
+        let _ = ready.send(agent);
+    } else {
+        fleet.drained.fetch_add(1, Ordering::Relaxed);
+    }
+    ok
 }
 
 /// Cuts the recorder's intervals at every whole wall-clock second.

@@ -3,7 +3,9 @@
 
 use std::fmt::Write;
 
-use super::{FleetReport, handshakes_text, number, stats, throttles_text, throughput};
+use super::{
+    FleetReport, connects_text, handshakes_text, number, stats, throttles_text, throughput,
+};
 use crate::finding::Severity;
 use crate::record::FleetRecord;
 use crate::report::kit::{Paint, Tone, paint, passed_word};
@@ -49,6 +51,9 @@ fn rates(out: &mut String, record: &FleetRecord) {
     );
     if let Some(h) = &record.handshakes {
         let _ = writeln!(out, "TLS connect ramp: {}", handshakes_text(h));
+    }
+    if let Some(text) = connects_text(record) {
+        let _ = writeln!(out, "connects: {text}");
     }
     if let Some(text) = throttles_text(record) {
         let _ = writeln!(out, "throttled: {text}");

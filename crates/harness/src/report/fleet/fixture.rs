@@ -53,6 +53,9 @@ fn intervals() -> Vec<Interval> {
                 } else {
                     BTreeMap::new()
                 },
+                // Two devices connect in the first second, one of them at the second try.
+                connects: if i == 0 { 3 } else { 0 },
+                connect_failures: u64::from(i == 0),
             }
         })
         .collect()
@@ -194,6 +197,7 @@ pub fn sample() -> (FleetRecord, FleetVerdict) {
             peak_kib: 65_536,
         }),
         replay: None,
+        notice_to_start: LatencyBook::default(),
         handshakes: Some(Handshakes {
             count: 40,
             ramp_ms: 2000,

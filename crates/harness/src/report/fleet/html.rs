@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use std::fmt::{self, Write};
 
 use super::{
-    FleetReport, chart, evidence, handshakes_text, number, shards_text, stats, throttles_text,
-    throughput,
+    FleetReport, chart, connects_text, evidence, handshakes_text, number, shards_text, stats,
+    throttles_text, throughput,
 };
 use crate::finding::Severity;
 use crate::record::FleetRecord;
@@ -62,6 +62,9 @@ fn facts(record: &FleetRecord) -> Vec<(&'static str, String)> {
     ]);
     if let Some(h) = &record.handshakes {
         rows.push(("TLS connect ramp", handshakes_text(h)));
+    }
+    if let Some(text) = connects_text(record) {
+        rows.push(("Connects", text));
     }
     if let Some(text) = throttles_text(record) {
         rows.push(("Throttled", text));

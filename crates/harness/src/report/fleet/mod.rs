@@ -23,7 +23,7 @@ pub use console::console;
 pub use summary::{ReadError, read_record};
 
 use super::{file_part, unanswered};
-use crate::record::{FleetRecord, Handshakes, LatencyKey, Shard, hgrm};
+use crate::record::{CONNECT, FleetRecord, Handshakes, LatencyKey, Shard, hgrm};
 use crate::transport::{Exchange, Outcome, redact};
 use crate::verdict::fleet::FleetVerdict;
 
@@ -187,6 +187,28 @@ fn throttles_text(record: &FleetRecord) -> Option<String> {
     Some(format!("{throttled}; {retried}"))
 }
 
+/// Connection attempts when there were more than first connections (reconnections after a
+/// drop, failures, retries), e.g. `230 attempts, 12 failed, 5 retried; at most 118 in one
+/// second (12 failed), 4 s after the start`; `None` otherwise.
+fn connects_text(record: &FleetRecord) -> Option<String> {
+    let attempts: u64 = record.intervals.iter().map(|i| i.connects).sum();
+    if attempts <= record.connected {
+        return None;
+    }
+    let failed: u64 = record.intervals.iter().map(|i| i.connect_failures).sum();
+    let retried = record.retries.get(CONNECT).copied().unwrap_or(0);
+    let peak = record
+        .intervals
+        .iter()
+        .max_by_key(|i| (i.connects, std::cmp::Reverse(i.start_ms)))?;
+    Some(format!(
+        "{attempts} attempts, {failed} failed, {retried} retried; at most {} in one second ({} failed), {} s after the start",
+        peak.connects,
+        peak.connect_failures,
+        peak.start_ms.saturating_sub(record.started_at_ms) / 1000
+    ))
+}
+
 /// The shards a record holds, e.g. `0/4, 2/4`, or `whole run`.
 fn shards_text(shards: &[Shard]) -> String {
     if shards == [Shard::WHOLE] {
@@ -278,6 +300,31 @@ mod tests {
         );
         record.throttled.clear();
         assert_eq!(throttles_text(&record), None);
+    }
+
+    /// The sample's first second has 3 connection attempts, one failed: they are told only
+    /// when there were more attempts than devices connected.
+    #[rstest]
+    #[case(9, 0, None)]
+    #[case(3, 0, None)]
+    #[case(
+        2,
+        1,
+        Some(
+            "3 attempts, 1 failed, 1 retried; at most 3 in one second (1 failed), 0 s after the start"
+        )
+    )]
+    fn connects_are_told_when_devices_connected_more_than_once(
+        #[case] connected: u64,
+        #[case] retried: u64,
+        #[case] text: Option<&str>,
+    ) {
+        let (mut record, _) = fixture::sample();
+        record.connected = connected;
+        if retried > 0 {
+            record.retries.insert(CONNECT.into(), retried);
+        }
+        assert_eq!(connects_text(&record).as_deref(), text);
     }
 
     #[test]

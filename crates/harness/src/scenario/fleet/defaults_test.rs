@@ -72,6 +72,8 @@ fn loaded(f: &FleetSpec, path: &str) -> Option<Value> {
         "behaviour.program" => json!(f.behaviour.program),
         "behaviour.silent" => json!(f.behaviour.silent),
         "behaviour.retry" => json!(f.behaviour.retry),
+        "behaviour.agent" => json!(f.behaviour.agent),
+        "behaviour.listener-fallback-s" => json!(f.behaviour.listener_fallback_s),
         "load.arrivals" => json!(f.load.arrivals),
         "load.start-rate" => json!(f.load.start_rate),
         "load.stages" => json!(f.load.stages),

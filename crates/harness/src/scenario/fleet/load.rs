@@ -144,6 +144,7 @@ pub fn load_fleet_with(
         p.at(&["rollout", "document"], "must be a mapping");
     }
     behaviour(&spec.behaviour, &mut p);
+    profiles(&spec, &mut p);
     load_model(&spec, &mut p);
     shaped_rollout(&spec, &mut p);
     for (member, problem) in spec.thresholds.problems() {
@@ -318,15 +319,54 @@ fn behaviour(b: &BehaviourSpec, p: &mut Problems<'_>) {
                 );
             }
             for o in &policy.operations {
-                if !Operation::ALL.iter().any(|op| op.name() == o) {
+                if o != CONNECT_OPERATION && !Operation::ALL.iter().any(|op| op.name() == o) {
                     p.at(
                         &["behaviour", "retry", "operations"],
-                        format!("{o:?} is not a device operation"),
+                        format!("{o:?} is not a device operation or {CONNECT_OPERATION}"),
                     );
                 }
             }
         }
         Ok(None) => {}
+    }
+}
+
+/// The agent profile, offline devices and a reconnect storm: what each needs of the fleet.
+fn profiles(spec: &FleetSpec, p: &mut Problems<'_>) {
+    let b = &spec.behaviour;
+    let mqtt = spec.transport == FleetTransport::Mqtt;
+    if b.agent == AgentProfile::Listener {
+        if !mqtt {
+            p.at(
+                &["behaviour", "agent"],
+                "a listener hears notify-next, which only MQTT carries: use transport: mqtt",
+            );
+        }
+        if b.program == Program::Poll {
+            p.at(
+                &["behaviour", "agent"],
+                "a listener waits after finding nothing pending, which the poll program never does",
+            );
+        }
+    }
+    p.seconds(&["behaviour", "listener-fallback-s"], b.listener_fallback_s);
+    if let Some(offline) = &b.offline {
+        if !(0.0..=1.0).contains(&offline.share) {
+            p.at(
+                &["behaviour", "offline", "share"],
+                "is a share between 0 and 1",
+            );
+        }
+        p.distribution(&["behaviour", "offline", "for-ms"], &offline.for_ms);
+    }
+    if let Some(storm) = &b.reconnect_storm {
+        if !mqtt {
+            p.at(
+                &["behaviour", "reconnect-storm"],
+                "drops and remakes device connections, which only MQTT devices keep: use transport: mqtt",
+            );
+        }
+        p.seconds(&["behaviour", "reconnect-storm", "at-s"], storm.at_s);
     }
 }
 

@@ -239,12 +239,56 @@ pub struct BehaviourSpec {
     /// fires, and it then checks that the execution is TIMED_OUT. Needs `step-timeout-minutes`.
     #[serde(default)]
     pub silent: f64,
-    /// Wait before asking again when nothing is pending yet (rollout `during`).
+    /// How the device learns of new jobs: it polls, or it listens for `notify-next`.
+    #[serde(default)]
+    pub agent: AgentProfile,
+    /// A poller's poll interval: the wait before asking again when nothing is pending yet
+    /// (rollout `during`).
     #[serde(default = "default_idle")]
     pub idle: Distribution,
-    /// What the device does when a request is throttled, faulted or unanswered.
+    /// A listener's safety re-check: seconds of device time after which it asks again though
+    /// no `notify-next` came (a lost notification then delays it, never hangs it).
+    #[serde(default = "default_listener_fallback")]
+    pub listener_fallback_s: f64,
+    /// Devices offline when the run starts, and for how long.
+    pub offline: Option<OfflineSpec>,
+    /// Every connected device drops its connection at once, then all reconnect at once.
+    pub reconnect_storm: Option<StormSpec>,
+    /// What the device does when a request is throttled, faulted or unanswered, or a
+    /// connection attempt fails.
     #[serde(default)]
     pub retry: RetrySpec,
+}
+
+/// How a device learns of new jobs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AgentProfile {
+    /// After finding nothing pending, it waits its `idle` time and asks again.
+    #[default]
+    Poller,
+    /// It subscribes to `notify-next`: after finding nothing pending, it asks again only when
+    /// a `notify-next` names an execution (or its fallback runs out). MQTT only.
+    Listener,
+}
+
+/// Devices offline when the run starts.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct OfflineSpec {
+    /// The share of devices offline at the start, each drawn from its own seeded stream.
+    pub share: f64,
+    /// How long an offline device stays away from the run's start, in milliseconds of device
+    /// time (scaled by the time scale like step timers).
+    pub for_ms: Distribution,
+}
+
+/// A reconnect storm.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct StormSpec {
+    /// When, in seconds of device time after the first device came online.
+    pub at_s: f64,
 }
 
 /// A retry policy as the file gives it: a name, or a policy of its own.
@@ -355,6 +399,13 @@ impl RetryPolicy {
 fn default_idle() -> Distribution {
     Distribution::Constant(500.0)
 }
+
+fn default_listener_fallback() -> f64 {
+    3600.0
+}
+
+/// The name a retry policy gives connection attempts (the MQTT packet's name).
+pub const CONNECT_OPERATION: &str = "CONNECT";
 
 /// The device program.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]

@@ -18,7 +18,9 @@ use jobcert_harness::record::{Kept, Shard};
 use jobcert_harness::report::Paint;
 use jobcert_harness::report::fleet::{FleetReport, console};
 use jobcert_harness::report::manifest::{InputRole, RunKind};
-use jobcert_harness::scenario::fleet::{FleetSpec, FleetTransport, Until, load_fleet_with};
+use jobcert_harness::scenario::fleet::{
+    FleetSpec, FleetTransport, RetrySpec, Until, load_fleet_with,
+};
 use jobcert_harness::transport::target::control_plane;
 use jobcert_harness::transport::tls::{ClientTls, IdentityFiles, THING_PLACEHOLDER};
 use jobcert_harness::transport::{DataPlane, Heard, Signer, Target};
@@ -58,6 +60,10 @@ pub struct FleetArgs {
     /// Replace the scenario's seed.
     #[arg(long)]
     seed: Option<u64>,
+    /// Replace the devices' retry policy (`none`, `device-client`, `sdk-standard`): the same
+    /// fleet with another client's backoff.
+    #[arg(long, value_name = "POLICY")]
+    retry: Option<String>,
     /// Region for ARNs and SigV4 (requests are signed when AWS credentials are set).
     #[arg(long, env = "AWS_REGION", default_value = "us-east-1")]
     region: String,
@@ -149,6 +155,9 @@ fn scenario(args: &FleetArgs) -> anyhow::Result<FleetSpec> {
         }
         if let Some(s) = args.seed {
             spec.seed = s;
+        }
+        if let Some(r) = &args.retry {
+            spec.behaviour.retry = RetrySpec::Named(r.clone());
         }
     })
     .map_err(|errors| {

@@ -219,9 +219,11 @@ impl DeviceOracle {
         })
     }
 
-    /// Judges the answer to an update of an IN_PROGRESS execution. `timer_may_have_fired`
-    /// says the step timer could have run out before the update arrived: a refusal is then
-    /// no finding and no error (the device goes on to look at the execution).
+    /// Judges the answer to an update of an IN_PROGRESS execution. `changed_meanwhile` says
+    /// the execution may have changed before the update arrived (its step timer could have
+    /// run out, or an earlier attempt of the same update that got no answer may have been
+    /// applied): a refusal is then no finding and no error (the device goes on to look at the
+    /// execution, or forgets what it knew of it).
     pub fn update(
         &self,
         exchange: &Exchange,
@@ -229,13 +231,13 @@ impl DeviceOracle {
         profile: Profile,
         job: &str,
         status: &str,
-        timer_may_have_fired: bool,
+        changed_meanwhile: bool,
     ) -> (bool, Judged) {
         let (answer, mut findings) =
             wire(exchange, Operation::UpdateJobExecution, binding, profile);
         let accepted = answer.success().is_some();
-        // A refusal that may be the timer's doing is neither a finding nor an error.
-        let excused = timer_may_have_fired && matches!(answer, Answer::Error { .. });
+        // A refusal the execution's change may explain is neither a finding nor an error.
+        let excused = changed_meanwhile && matches!(answer, Answer::Error { .. });
         let error = if excused {
             None
         } else {
@@ -314,9 +316,12 @@ fn started_of(execution: &Value) -> Option<Started> {
 }
 
 /// UP-TRANSITION: an update of an IN_PROGRESS execution of `job` to `status` (IN_PROGRESS or
-/// terminal) is accepted; an unanswered one is no finding.
+/// terminal) is accepted. An unanswered one is no finding, nor one the service declined to
+/// consider (throttled, 429, or faulted, 5xx): that is an error, not a refused transition.
 pub fn transition(answer: &Answer, seq: Option<u64>, job: &str, status: &str) -> Option<Finding> {
-    (!matches!(answer, Answer::Unanswered)).then(|| {
+    let declined =
+        matches!(answer, Answer::Error { status, .. } if *status == 429 || *status >= 500);
+    (!matches!(answer, Answer::Unanswered) && !declined).then(|| {
         Finding::check(
             answer.success().is_some(),
             req::UP_TRANSITION,

@@ -5,7 +5,7 @@
 use rstest::rstest;
 use serde_json::{Value, json};
 
-use super::{CreatedJob, DeviceOracle};
+use super::{CreatedJob, DeviceOracle, transition};
 use crate::check::answer::Answer;
 
 /// Jobs `ids` created 2 s apart (`gap_us` apart when given), oldest first.
@@ -170,4 +170,20 @@ fn only_a_success_is_judged() {
             .is_empty()
     );
     assert!(o.pending_facts(&refused, None, &created, true).is_none());
+}
+
+/// An update's answer and the UP-TRANSITION verdict it gives (`None`: no finding).
+#[rstest]
+#[case::accepted(Answer::Success(json!({})), Some(true))]
+#[case::refused(Answer::Error { status: 409, type_name: Some("InvalidStateTransitionException".into()), body: None }, Some(false))]
+#[case::not_found(Answer::Error { status: 404, type_name: Some("ResourceNotFoundException".into()), body: None }, Some(false))]
+#[case::throttled(Answer::Error { status: 429, type_name: Some("ThrottlingException".into()), body: None }, None)]
+#[case::faulted(Answer::Error { status: 503, type_name: Some("ServiceUnavailableException".into()), body: None }, None)]
+#[case::unanswered(Answer::Unanswered, None)]
+fn a_transition_is_judged_only_when_the_service_considered_it(
+    #[case] answer: Answer,
+    #[case] passed: Option<bool>,
+) {
+    let finding = transition(&answer, None, "j", "SUCCEEDED");
+    assert_eq!(finding.map(|f| f.passed), passed);
 }

@@ -59,6 +59,9 @@ pub struct Agent {
     pub(super) asked_us: u64,
     /// When it heard the `notify-next` its next start-next answers, µs since the run started.
     pub(super) heard_us: Option<u64>,
+    /// Whether an attempt of its last request that got no answer was retried: the target may
+    /// have applied it, so a refusal of a later attempt says nothing.
+    maybe_applied: bool,
     oracle: DeviceOracle,
 }
 
@@ -75,6 +78,7 @@ impl Agent {
             up_seen: 0,
             asked_us: 0,
             heard_us: None,
+            maybe_applied: false,
             oracle: DeviceOracle::default(),
         }
     }
@@ -239,13 +243,15 @@ impl Agent {
         let timer_may_have_fired = step.is_some_and(|s| {
             exchange.timing.done_us.saturating_sub(started_us) >= s.as_micros() as u64
         });
+        // A refusal is no finding when the timer may have ended the execution first, or an
+        // earlier attempt that got no answer may have been applied.
         let (accepted, judged) = self.oracle.update(
             &exchange,
             fleet.binding(),
             fleet.profile,
             &job.job_id,
             status,
-            timer_may_have_fired,
+            timer_may_have_fired || self.maybe_applied,
         );
         let refused = judged.error.is_none() && !accepted;
         fleet.record(&exchange, judged);
@@ -254,7 +260,7 @@ impl Agent {
             self.oracle.finished(&job.job_id);
         } else if refused && timer_may_have_fired {
             return self.look_after_silence(fleet, &job.job_id).await;
-        } else if !matches!(exchange.outcome, Outcome::Answered(_)) {
+        } else if !matches!(exchange.outcome, Outcome::Answered(_)) || self.maybe_applied {
             // Sent but unanswered (a connection dropped under it, say): the update may have
             // been applied, so the device no longer knows the execution's state.
             self.oracle.forget(&job.job_id);
@@ -310,6 +316,7 @@ impl Agent {
         intended_us: u64,
     ) -> Exchange {
         let mut attempt = 1;
+        self.maybe_applied = false;
         loop {
             let exchange = self.send(fleet, operation, &input, intended_us).await;
             let Some(policy) = fleet
@@ -330,6 +337,7 @@ impl Agent {
                 return exchange;
             }
             fleet.record_retried(&exchange);
+            self.maybe_applied |= !matches!(exchange.outcome, Outcome::Answered(_));
         }
     }
 

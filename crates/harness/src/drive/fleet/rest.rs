@@ -104,6 +104,8 @@ async fn waiting(agent: &mut Agent, fleet: &Fleet, wait: &Wait) -> bool {
             };
             tokio::select! {
                 goes_on = heard => goes_on,
+                // Once every job of a rollout of `jobs` is over, one more start-next drains it.
+                () = fleet.shaped.over.cancelled() => true,
                 () = fleet.halt.cancelled() => false,
                 () = fleet.ending.cancelled() => false,
             }

@@ -632,3 +632,41 @@ fn with_quotas_on_throttles_are_counted_per_second_and_a_retry_policy_carries_th
         "retries carry most throttled requests: {seen:?}"
     );
 }
+
+/// Over MQTT an injected delay holds the reply, not the work: the first update of every thing
+/// is applied at once and answered after the deadline. The Device Client's policy sends it
+/// again, and the target refuses the retry (the version moved): a refusal the first attempt
+/// explains, so no transition is judged and nothing fails.
+#[test]
+fn a_refused_retry_of_an_update_that_was_applied_is_no_finding() {
+    let scratch = scratch("mqtt-applied-retry");
+    let faults = scratch.write(
+        "late.yaml",
+        "rules:\n  - { operations: [UpdateJobExecution], fault: delay, delayMs: 600000, firstPerThing: 1 }\n",
+    );
+    let scenario = "\
+fleet:
+  name: applied-retry
+  seed: 3
+  things: { count: 20, per-job: 20 }
+  transport: mqtt
+  rollout: { jobs-per-thing: 1, start: before }
+  behaviour:
+    work: { constant: 10 }
+    retry: device-client
+  load: { model: closed }
+  run: { until: drained, max-duration-s: 30, deadline-ms: 300 }
+  reference: { time-scale: 600 }
+";
+    let (ran, summary) = run(
+        &scratch,
+        scenario,
+        "applied",
+        &["--faults", faults.to_str().unwrap()],
+    );
+    assert_passed(&ran, &summary);
+    let record = &summary["record"];
+    let updates = &record["requests"]["UpdateJobExecution"];
+    assert_eq!(updates["answered"], 20, "{record:#}");
+    assert!(updates["timeout"].as_u64() >= Some(20), "{record:#}");
+}

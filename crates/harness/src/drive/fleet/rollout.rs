@@ -19,7 +19,7 @@ use crate::transport::target::ThingArn;
 use crate::transport::{Call, Called, ControlError, NewJob, Timing};
 use jobcert_contract::ControlOperation;
 
-/// CreateThing calls in flight while seeding.
+/// Seeding calls (CreateThing, AddThingToThingGroup) in flight at once.
 const SEED_CONCURRENCY: usize = 64;
 
 /// What the devices of one block know about its jobs.
@@ -84,7 +84,7 @@ pub fn job_id(run: &str, block: u64, n: u32) -> String {
 
 /// Records a seeding call's exchange (a failure counts as a setup error); when it succeeded,
 /// when it went out and was acknowledged and what it returned, else what went wrong.
-fn recorded<T>(
+pub(super) fn recorded<T>(
     fleet: &Fleet,
     operation: ControlOperation,
     call: Call<T>,
@@ -105,7 +105,7 @@ pub async fn create_things(
     things: &[String],
     stop: &CancellationToken,
 ) -> Result<(), String> {
-    let mut calls = futures_util::stream::iter(things.iter().map(|name| async {
+    let calls = things.iter().map(|name| async {
         let called = fleet
             .control
             .create_thing(fleet.next_seq(), "setup", name)
@@ -116,12 +116,22 @@ pub async fn create_things(
             fleet.rollout.arns().insert(name.clone(), arn);
         }
         Ok::<_, String>(())
-    }))
-    .buffer_unordered(SEED_CONCURRENCY);
+    });
+    seeding(calls, stop, "creating things").await
+}
+
+/// Runs seeding `calls`, [`SEED_CONCURRENCY`] at a time; the first failure ends them, and so
+/// does `stop` (an interruption while `doing` it).
+pub(super) async fn seeding(
+    calls: impl Iterator<Item = impl std::future::Future<Output = Result<(), String>>>,
+    stop: &CancellationToken,
+    doing: &str,
+) -> Result<(), String> {
+    let mut calls = futures_util::stream::iter(calls).buffer_unordered(SEED_CONCURRENCY);
     while let Some(result) = calls.next().await {
         result?;
         if stop.is_cancelled() {
-            return Err("interrupted while creating things".into());
+            return Err(format!("interrupted while {doing}"));
         }
     }
     Ok(())

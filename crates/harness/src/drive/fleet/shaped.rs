@@ -11,21 +11,19 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use futures_util::StreamExt;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 use super::Fleet;
+use super::rollout::{recorded, seeding};
 use crate::record::{
-    AbortFigures, JobRollout, JoinerFigures, RolloutRecord, SETUP_ERROR, StatusSample, per_minute,
+    AbortFigures, JobRollout, JoinerFigures, RolloutRecord, StatusSample, per_minute,
 };
 use crate::scenario::fleet::{FleetSpec, JobSpec};
 use crate::transport::control::Seeding;
-use crate::transport::{Call, Called, Exchange, Outcome};
+use crate::transport::{Called, Exchange, Outcome};
 use jobcert_contract::ControlOperation;
 
-/// AddThingToThingGroup calls in flight while seeding.
-const SEED_CONCURRENCY: usize = 64;
 /// Longest real time between two descriptions of a job.
 const LONGEST_WATCH: Duration = Duration::from_secs(5);
 /// Shortest real time between two descriptions of a job.
@@ -338,21 +336,6 @@ fn job_record(
     }
 }
 
-/// Records a seeding call (a failure counts as a setup error) and returns its result.
-fn recorded<T>(
-    fleet: &Fleet,
-    operation: ControlOperation,
-    call: Call<T>,
-) -> Result<T, crate::transport::ControlError> {
-    let Called { exchange, result } = call?;
-    let error = result
-        .as_ref()
-        .err()
-        .map(|_| format!("{SETUP_ERROR}{}", operation.name()));
-    fleet.recorder.exchange(&exchange, Vec::new(), error);
-    result
-}
-
 /// Creates the groups and adds their first members.
 pub async fn create_groups(fleet: &Fleet, stop: &CancellationToken) -> Result<(), String> {
     let spec = &fleet.spec;
@@ -362,15 +345,15 @@ pub async fn create_groups(fleet: &Fleet, stop: &CancellationToken) -> Result<()
             .control
             .create_thing_group(fleet.next_seq(), "setup", &name)
             .await;
-        let arn = recorded(fleet, ControlOperation::CreateThingGroup, called)
-            .map_err(|e| e.explain(Seeding::CreateThingGroup(&name), &fleet.target))?
-            .ok_or_else(|| {
-                format!(
-                    "CreateThingGroup of group {name} at {}: the answer names no thingGroupArn, \
+        let (_, arn) = recorded(fleet, ControlOperation::CreateThingGroup, called)
+            .map_err(|e| e.explain(Seeding::CreateThingGroup(&name), &fleet.target))?;
+        let arn = arn.ok_or_else(|| {
+            format!(
+                "CreateThingGroup of group {name} at {}: the answer names no thingGroupArn, \
                      which jobs need to target the group",
-                    fleet.target.control.base
-                )
-            })?;
+                fleet.target.control.base
+            )
+        })?;
         fleet
             .shaped
             .groups
@@ -384,18 +367,10 @@ pub async fn create_groups(fleet: &Fleet, stop: &CancellationToken) -> Result<()
                 .filter(|i| !late.contains(i))
                 .collect(),
         };
-        let mut calls = futures_util::stream::iter(
-            members
-                .into_iter()
-                .map(|i| add_to_group(fleet, &name, spec.things.name_of(&fleet.run_id, i))),
-        )
-        .buffer_unordered(SEED_CONCURRENCY);
-        while let Some(result) = calls.next().await {
-            result?;
-            if stop.is_cancelled() {
-                return Err("interrupted while filling thing groups".into());
-            }
-        }
+        let calls = members
+            .into_iter()
+            .map(|i| add_to_group(fleet, &name, spec.things.name_of(&fleet.run_id, i)));
+        seeding(calls, stop, "filling thing groups").await?;
     }
     Ok(())
 }
@@ -431,13 +406,12 @@ async fn create_job(fleet: &Fleet, k: usize) -> Result<(), String> {
         .control
         .create_job_with(fleet.next_seq(), "setup", &id, &targets, &members)
         .await;
-    let acked = called.as_ref().ok().map(|c| c.exchange.timing.done_us);
-    recorded(fleet, ControlOperation::CreateJob, called)
+    let (timing, _) = recorded(fleet, ControlOperation::CreateJob, called)
         .map_err(|e| e.explain(Seeding::CreateGroupJob(&id, &targets), &fleet.target))?;
     fleet.recorder.update(|r| r.jobs += 1);
     let targeted = fleet.shaped.targeted(&fleet.spec, k).len() as u64;
     let mut jobs = fleet.shaped.jobs.lock().unwrap_or_else(|p| p.into_inner());
-    jobs[k].created_us = acked;
+    jobs[k].created_us = Some(timing.done_us);
     jobs[k].targeted_then = targeted;
     Ok(())
 }

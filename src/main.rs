@@ -43,6 +43,22 @@ enum Command {
     Validate(cli::validate::ValidateArgs),
 }
 
+impl Command {
+    /// Whether the command may hold many connections (or start a server that does), and so
+    /// needs more descriptors than a process is given by default.
+    fn holds_connections(&self) -> bool {
+        matches!(
+            self,
+            Self::Run(_)
+                | Self::Fleet(_)
+                | Self::Replay(_)
+                | Self::Diff(_)
+                | Self::Capture(_)
+                | Self::Serve(_)
+        )
+    }
+}
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt()
@@ -52,6 +68,9 @@ async fn main() -> std::process::ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
+    if cli.command.holds_connections() {
+        cli::descriptors::raise();
+    }
     match cli.command {
         Command::Run(args) => cli::run::run(args).await,
         Command::Serve(args) => match cli::serve::run(args).await {

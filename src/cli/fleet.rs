@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use super::profile::ProfileArg;
 use super::progress::Progress;
-use super::{reference, runs};
+use super::{descriptors, reference, runs};
 use crate::pki::TempPki;
 use anyhow::{Context, bail};
 use clap::Args;
@@ -180,6 +180,11 @@ async fn execute(args: FleetArgs) -> anyhow::Result<bool> {
     }
     let run_id = runs::run_id(args.run_id.as_ref())?;
     let shard = args.shard.unwrap_or(Shard::WHOLE);
+    descriptors::ensure(&descriptors::fleet_needs(
+        &spec,
+        shard,
+        args.target.is_none(),
+    ))?;
     let pki = args
         .reference_tls
         .then(|| device_pki(&spec, &run_id))

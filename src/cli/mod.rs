@@ -1,6 +1,7 @@
 //! Command-line commands: one module per command.
 
 pub mod capture;
+pub mod descriptors;
 pub mod diff;
 pub mod fleet;
 pub mod pki;

@@ -3,6 +3,7 @@
 //! It shares only [`jobcert_contract`] with the harness. Layout: `engine` holds the state and the
 //! rules; `http` binds the engine to the REST-JSON wire; `tls` serves it over TLS.
 
+mod accept_failures;
 pub mod admission;
 pub mod calendar;
 pub mod engine;

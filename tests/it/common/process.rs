@@ -139,19 +139,47 @@ impl Process {
         scratch: impl AsRef<Path>,
         env: &[(&str, Option<&str>)],
     ) -> Self {
+        Self::spawn_after(None, args, cwd, scratch.as_ref(), env)
+    }
+
+    /// [`Self::spawn`], by a shell that first runs `setup` (`ulimit -n 256`, say) and then
+    /// execs the binary in its place.
+    pub fn spawn_in_shell(setup: &str, args: &[OsString], scratch: impl AsRef<Path>) -> Self {
         let scratch = scratch.as_ref();
+        Self::spawn_after(Some(setup), args, scratch, scratch, &[])
+    }
+
+    fn spawn_after(
+        setup: Option<&str>,
+        args: &[OsString],
+        cwd: &Path,
+        scratch: &Path,
+        env: &[(&str, Option<&str>)],
+    ) -> Self {
         static NEXT: AtomicU32 = AtomicU32::new(0);
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
         let out = scratch.join(format!("stdout-{n}.txt"));
         let err = scratch.join(format!("stderr-{n}.txt"));
         let command = format!(
-            "jobcert {}",
+            "{}jobcert {}",
+            setup.map(|s| format!("{s} && ")).unwrap_or_default(),
             args.iter()
                 .map(|a| a.to_string_lossy())
                 .collect::<Vec<_>>()
                 .join(" ")
         );
-        let mut program = Command::new(env!("CARGO_BIN_EXE_jobcert"));
+        let jobcert = env!("CARGO_BIN_EXE_jobcert");
+        let mut program = match setup {
+            None => Command::new(jobcert),
+            Some(setup) => {
+                let mut shell = Command::new("sh");
+                shell
+                    .arg("-c")
+                    .arg(format!("{setup} && exec \"$0\" \"$@\""))
+                    .arg(jobcert);
+                shell
+            }
+        };
         program
             .args(args)
             .current_dir(cwd)

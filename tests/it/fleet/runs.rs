@@ -20,10 +20,15 @@ use crate::common::report::{count, statuses_total, summary};
 use crate::common::{ScratchExt, scratch};
 
 /// Longest one fleet run may take here; each scenario bounds itself well below it.
-const LIMIT: Duration = Duration::from_secs(60);
+pub(super) const LIMIT: Duration = Duration::from_secs(60);
 
 /// `jobcert fleet` arguments for `scenario` with reports under `scratch`/reports/`run_id`.
-fn fleet_args(scratch: &TempDir, scenario: &str, run_id: &str, extra: &[&str]) -> Vec<OsString> {
+pub(super) fn fleet_args(
+    scratch: &TempDir,
+    scenario: &str,
+    run_id: &str,
+    extra: &[&str],
+) -> Vec<OsString> {
     let path = scratch.write(&format!("{run_id}.yaml"), scenario);
     let mut out = args([
         OsString::from("fleet"),

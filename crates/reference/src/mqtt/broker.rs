@@ -21,6 +21,7 @@ use super::service::JobsService;
 use super::tls::MqttTlsListener;
 use super::topics;
 use super::ws::WsListener;
+use crate::accept_failures::AcceptFailures;
 use crate::policy::Principal;
 
 /// What a session can run over: a TCP stream, or a WebSocket's byte stream.
@@ -57,6 +58,7 @@ pub async fn serve(listeners: Listeners, service: JobsService, mut stop: watch::
     let websockets =
         ws.map(|ws| tokio::spawn(ws.serve(hub.clone(), service.clone(), stop.clone())));
     let secure = tls.map(|tls| tokio::spawn(tls.serve(hub.clone(), service.clone(), stop.clone())));
+    let mut failures = AcceptFailures::new("MQTT listener");
     loop {
         tokio::select! {
             accepted = accept(tcp.as_ref()) => match accepted {
@@ -64,10 +66,7 @@ pub async fn serve(listeners: Listeners, service: JobsService, mut stop: watch::
                     let _ = stream.set_nodelay(true);
                     tokio::spawn(session(stream, hub.clone(), service.clone(), Principal::default()));
                 }
-                Err(e) => {
-                    tracing::warn!("accept failed: {e}");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
+                Err(e) => failures.failed(&e).await,
             },
             () = super::stopped(&mut stop) => break,
         }

@@ -14,6 +14,7 @@ use tokio_rustls::TlsAcceptor;
 use super::broker::session;
 use super::hub::Hub;
 use super::service::JobsService;
+use crate::accept_failures::AcceptFailures;
 use crate::policy::{Policy, Principal};
 use crate::tls::common_name;
 
@@ -47,6 +48,7 @@ impl MqttTlsListener {
         mut stop: watch::Receiver<bool>,
     ) {
         let acceptor = TlsAcceptor::from(self.config);
+        let mut failures = AcceptFailures::new("MQTT over TLS listener");
         loop {
             tokio::select! {
                 accepted = self.listener.accept() => match accepted {
@@ -75,10 +77,7 @@ impl MqttTlsListener {
                             session(tls, hub, service, Principal::new(policy, thing)).await;
                         });
                     }
-                    Err(e) => {
-                        tracing::warn!("accept failed: {e}");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                    }
+                    Err(e) => failures.failed(&e).await,
                 },
                 () = super::stopped(&mut stop) => return,
             }

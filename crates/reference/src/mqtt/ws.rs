@@ -18,6 +18,7 @@ use ws_stream_tungstenite::WsStream;
 use super::broker::session;
 use super::hub::Hub;
 use super::service::JobsService;
+use crate::accept_failures::AcceptFailures;
 use crate::policy::Principal;
 use crate::sigv4::presigned::{self, Presigned};
 use crate::sigv4::{Credentials, Scope};
@@ -63,6 +64,7 @@ impl WsListener {
         mut stop: watch::Receiver<bool>,
     ) {
         let credentials = Arc::new(self.credentials);
+        let mut failures = AcceptFailures::new("MQTT over WebSockets listener");
         loop {
             tokio::select! {
                 accepted = self.listener.accept() => match accepted {
@@ -86,10 +88,7 @@ impl WsListener {
                             .await;
                         });
                     }
-                    Err(e) => {
-                        tracing::warn!("accept failed: {e}");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                    }
+                    Err(e) => failures.failed(&e).await,
                 },
                 () = super::stopped(&mut stop) => return,
             }

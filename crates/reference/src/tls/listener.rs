@@ -16,6 +16,8 @@ use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
 
+use crate::accept_failures::AcceptFailures;
+
 use super::client_cert::{CertificateJudge, CertificateVerdict};
 use super::subject::common_name;
 
@@ -102,13 +104,12 @@ async fn accept_loop(
     judge: Option<Arc<CertificateJudge>>,
     ready: mpsc::Sender<(TlsStream<TcpStream>, Peer)>,
 ) {
+    let mut failures = AcceptFailures::new("TLS listener");
     loop {
         let (tcp, addr) = match listener.accept().await {
             Ok(accepted) => accepted,
             Err(e) => {
-                // Out of descriptors, say: wait instead of spinning.
-                tracing::warn!("TLS listener: accept failed: {e}");
-                tokio::time::sleep(Duration::from_millis(50)).await;
+                failures.failed(&e).await;
                 continue;
             }
         };

@@ -8,7 +8,7 @@
 //! `arbitrary_precision` would not help: the YAML reader hands over an `f64`, already rounded,
 //! and the feature would change `Number` for the reference and the contract too.
 
-use serde_json::Value;
+use serde_json::Number;
 
 use super::spans::Spans;
 
@@ -58,12 +58,7 @@ fn scalar_at(line: &str, column: u64) -> &str {
 }
 
 /// Why `written`, read as `value`, is not what is sent; `None` when it is.
-fn why_inexact(written: &str, value: &Value) -> Option<String> {
-    let Value::Number(n) = value else {
-        return Some(format!(
-            "{written} has no JSON number form (it would be sent as {value})"
-        ));
-    };
+fn why_inexact(written: &str, n: &Number) -> Option<String> {
     if n.is_i64() || n.is_u64() {
         return None;
     }
@@ -73,21 +68,26 @@ fn why_inexact(written: &str, value: &Value) -> Option<String> {
             "{written} is not a decimal number; it would be sent as {sent}: write the number in decimal"
         ));
     };
-    let sent_decimal = Decimal::parse(&sent)?;
-    if want.same(&sent_decimal) {
-        return None;
-    }
-    Some(if sent_decimal.digits.is_empty() {
-        format!("{written} underflows: it would be sent as {sent}")
-    } else if want.integral_syntax {
-        format!(
+    if want.integral_syntax {
+        // Written as an integer, read as a float: it is beyond 64 bits, and even a float that
+        // holds it exactly goes out in a float's form (`1e+20`), which an integer member need
+        // not accept.
+        return Some(format!(
             "{written} is outside the 64-bit integer range ({}..{}); it would be sent as {sent}",
             i64::MIN,
             u64::MAX
-        )
+        ));
+    }
+    let sent_decimal = Decimal::parse(&sent)?;
+    if want.same(&sent_decimal) {
+        None
+    } else if sent_decimal.digits.is_empty() {
+        Some(format!("{written} underflows: it would be sent as {sent}"))
     } else {
-        format!("{written} has more digits than a 64-bit float holds; it would be sent as {sent}")
-    })
+        Some(format!(
+            "{written} has more digits than a 64-bit float holds; it would be sent as {sent}"
+        ))
+    }
 }
 
 /// A decimal number in canonical form: `0.digits × 10^exponent`, no leading or trailing zero
@@ -97,7 +97,7 @@ struct Decimal {
     negative: bool,
     digits: String,
     exponent: i64,
-    /// Written with neither point nor exponent (compared by value, not by this).
+    /// Written with neither point nor exponent.
     integral_syntax: bool,
 }
 
@@ -183,6 +183,11 @@ mod tests {
     #[case::beyond_u64(
         "expectedVersion",
         "18446744073709551616",
+        Some("outside the 64-bit integer range")
+    )]
+    #[case::beyond_u64_yet_a_float(
+        "expectedVersion",
+        "100000000000000000000",
         Some("outside the 64-bit integer range")
     )]
     #[case::underflow(

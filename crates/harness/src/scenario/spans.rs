@@ -15,8 +15,8 @@ pub struct Spans(Spanned<Node>);
 enum Node {
     Map(Vec<(String, Spans)>),
     Seq(Vec<Spans>),
-    /// A scalar YAML resolved as a number, as the JSON value it becomes.
-    Number(serde_json::Value),
+    /// A scalar YAML resolved as a number, as the JSON number it becomes.
+    Number(serde_json::Number),
     Leaf,
 }
 
@@ -45,8 +45,8 @@ impl Spans {
     }
 
     /// Every scalar read as a number: its path (mapping keys, sequence indices as numbers),
-    /// its `(line, column)` and the JSON value it becomes.
-    pub fn numbers(&self) -> Vec<(Vec<String>, (u64, u64), &serde_json::Value)> {
+    /// its `(line, column)` and the JSON number it becomes.
+    pub fn numbers(&self) -> Vec<(Vec<String>, (u64, u64), &serde_json::Number)> {
         let mut out = Vec::new();
         self.collect_numbers(&mut Vec::new(), &mut out);
         out
@@ -55,7 +55,7 @@ impl Spans {
     fn collect_numbers<'a>(
         &'a self,
         path: &mut Vec<String>,
-        out: &mut Vec<(Vec<String>, (u64, u64), &'a serde_json::Value)>,
+        out: &mut Vec<(Vec<String>, (u64, u64), &'a serde_json::Number)>,
     ) {
         match &self.0.value {
             Node::Map(entries) => {
@@ -133,7 +133,8 @@ impl<'de> Visitor<'de> for NodeVisitor {
     }
 
     fn visit_f64<E>(self, n: f64) -> Result<Node, E> {
-        Ok(Node::Number(n.into()))
+        // YAML's .inf and .nan have no JSON form; the reader refuses them before this.
+        Ok(serde_json::Number::from_f64(n).map_or(Node::Leaf, Node::Number))
     }
 
     fn visit_unit<E>(self) -> Result<Node, E> {

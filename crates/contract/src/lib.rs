@@ -10,6 +10,7 @@ mod operation;
 mod outcomes;
 mod requirements;
 mod schemas;
+mod whole;
 
 pub use errors::{
     ErrorKind, ErrorTable, ErrorType, MqttOnly, MqttOnlyCode, error_status, errors, mqtt_code,
@@ -23,6 +24,7 @@ pub use requirements::{
     Catalogue, Level, Requirement, RequirementId, UnknownRequirement, catalogue, req,
 };
 pub use schemas::{Schema, SchemaError, SchemaSet, Violation, file, files, schemas};
+pub use whole::whole_number;
 
 /// The job id that selects the next pending execution (DescribeJobExecution, and the
 /// StartNextPendingJobExecution route), as `schemas/common.json` `DescribeJobId` admits it.

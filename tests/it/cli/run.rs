@@ -1,6 +1,7 @@
 //! `jobcert run` end to end: the shipped suite against the embedded reference server passes
 //! with full coverage of StartNextPendingJobExecution, and an interrupted run still leaves a
-//! valid report marked partial.
+//! valid report marked partial; integers written as whole floats (`5.0`) are judged by the
+//! harness as the reference reads them.
 
 use std::time::Duration;
 
@@ -38,6 +39,45 @@ fn the_suite_passes_against_the_reference_with_full_start_next_coverage() {
         }
         assert!(row["verdict"] != "fail", "{row}");
     }
+}
+
+/// Integer members written as whole floats: the contract's reading (`5.0` is 5, README,
+/// "Behaviour where the documentation leaves room") on both sides.
+const WHOLE_FLOATS: &str = "\
+cases:
+  - name: whole-floats
+    things: [dev]
+    jobs:
+      - { id: whole, targets: [dev] }
+    steps:
+      - start-next: { thing: dev, stepTimeoutInMinutes: 5.0 }
+        expect: { body: { execution.approximateSecondsBeforeTimedOut: { present: true } } }
+      - describe: { thing: dev, job: whole }
+      - update: { thing: dev, job: whole, status: IN_PROGRESS, stepTimeoutInMinutes: 2.0, expectedVersion: 2.0, includeJobExecutionState: true }
+        expect: { body: { executionState.versionNumber: 3 } }
+      - describe: { thing: dev, job: whole }
+";
+
+#[test]
+fn whole_floats_are_judged_as_the_reference_reads_them() {
+    let dir = scratch("whole-floats");
+    let scenario = dir.write("whole-floats.yaml", WHOLE_FLOATS);
+    let reports = dir.path().join("reports");
+    let ran = Process::spawn_in(
+        &args([
+            "run".as_ref(),
+            scenario.as_os_str(),
+            "--report-dir".as_ref(),
+            reports.as_os_str(),
+        ]),
+        &root(),
+        &dir,
+    )
+    .finish(SUITE_LIMIT);
+    assert_eq!(ran.code, Some(0), "{ran}");
+    let summary = run_summary(&reports);
+    assert_eq!(summary["totals"]["failed"], 0, "{ran}");
+    assert_eq!(summary["totals"]["warned"], 0, "{ran}");
 }
 
 #[test]

@@ -7,7 +7,9 @@ use std::time::Duration;
 use serde_json::Value;
 use serde_saphyr::Spanned;
 
+use super::exact_numbers;
 use super::model::{CaseSpec, Input, ScenarioFile, StepSpec};
+use super::spans::Spans;
 use crate::plan::{Action, Expectation, JobFixture, PlannedCase, Source, Step};
 use jobcert_contract::{Binding, NEXT_EXECUTION, Operation, RequirementId, errors};
 
@@ -149,6 +151,20 @@ pub fn load_file(path: &Path) -> Result<Vec<PlannedCase>, Vec<ScenarioError>> {
             message: e.without_snippet().to_string(),
         }]
     })?;
+    let inexact: Vec<ScenarioError> = Spans::read(&text)
+        .map(|spans| exact_numbers::inexact(&text, &spans))
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(line, column, message)| ScenarioError {
+            file: path.to_path_buf(),
+            line,
+            column,
+            message,
+        })
+        .collect();
+    if !inexact.is_empty() {
+        return Err(inexact);
+    }
     let suite = parsed.suite.clone().unwrap_or_else(|| {
         path.file_stem()
             .map(|s| s.to_string_lossy().into_owned())

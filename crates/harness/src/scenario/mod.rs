@@ -1,6 +1,7 @@
 //! Scenarios: the YAML model with source positions, loading and checking, and expansion into
 //! the [`plan::Plan`] a run executes.
 
+mod exact_numbers;
 pub mod fleet;
 mod load;
 pub mod model;

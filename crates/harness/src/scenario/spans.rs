@@ -15,6 +15,8 @@ pub struct Spans(Spanned<Node>);
 enum Node {
     Map(Vec<(String, Spans)>),
     Seq(Vec<Spans>),
+    /// A scalar YAML resolved as a number, as the JSON number it becomes.
+    Number(serde_json::Number),
     Leaf,
 }
 
@@ -32,7 +34,7 @@ impl Spans {
             let next = match &here.0.value {
                 Node::Map(entries) => entries.iter().find(|(k, _)| k == step).map(|(_, v)| v),
                 Node::Seq(items) => step.parse::<usize>().ok().and_then(|i| items.get(i)),
-                Node::Leaf => None,
+                Node::Number(_) | Node::Leaf => None,
             };
             match next {
                 Some(n) => here = n,
@@ -40,6 +42,39 @@ impl Spans {
             }
         }
         position(here.0.referenced)
+    }
+
+    /// Every scalar read as a number: its path (mapping keys, sequence indices as numbers),
+    /// its `(line, column)` and the JSON number it becomes.
+    pub fn numbers(&self) -> Vec<(Vec<String>, (u64, u64), &serde_json::Number)> {
+        let mut out = Vec::new();
+        self.collect_numbers(&mut Vec::new(), &mut out);
+        out
+    }
+
+    fn collect_numbers<'a>(
+        &'a self,
+        path: &mut Vec<String>,
+        out: &mut Vec<(Vec<String>, (u64, u64), &'a serde_json::Number)>,
+    ) {
+        match &self.0.value {
+            Node::Map(entries) => {
+                for (key, value) in entries {
+                    path.push(key.clone());
+                    value.collect_numbers(path, out);
+                    path.pop();
+                }
+            }
+            Node::Seq(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    path.push(i.to_string());
+                    item.collect_numbers(path, out);
+                    path.pop();
+                }
+            }
+            Node::Number(n) => out.push((path.clone(), position(self.0.referenced), n)),
+            Node::Leaf => {}
+        }
     }
 }
 
@@ -87,7 +122,20 @@ impl<'de> Visitor<'de> for NodeVisitor {
         f.write_str("any YAML value")
     }
 
-    leaf!(visit_bool: bool, visit_i64: i64, visit_u64: u64, visit_f64: f64, visit_str: &str);
+    leaf!(visit_bool: bool, visit_str: &str);
+
+    fn visit_i64<E>(self, n: i64) -> Result<Node, E> {
+        Ok(Node::Number(n.into()))
+    }
+
+    fn visit_u64<E>(self, n: u64) -> Result<Node, E> {
+        Ok(Node::Number(n.into()))
+    }
+
+    fn visit_f64<E>(self, n: f64) -> Result<Node, E> {
+        // YAML's .inf and .nan have no JSON form; the reader refuses them before this.
+        Ok(serde_json::Number::from_f64(n).map_or(Node::Leaf, Node::Number))
+    }
 
     fn visit_unit<E>(self) -> Result<Node, E> {
         Ok(Node::Leaf)

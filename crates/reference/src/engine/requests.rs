@@ -76,17 +76,14 @@ pub fn read<T: DeserializeOwned>(input: Value) -> Result<T, String> {
     })
 }
 
-/// JSON Schema counts `5.0` as an integer; so do the typed inputs. Whole numbers beyond the
-/// 64-bit range stay fractional and are refused by name when the input is read.
+/// A whole number written as a float (`5.0`) is the integer it denotes
+/// ([`jobcert_contract::whole_number`]); one beyond the 64-bit range stays fractional and is
+/// refused by name when the input is read.
 fn whole_numbers(value: Value) -> Value {
-    const LIMIT: f64 = 9_223_372_036_854_775_808.0; // 2^63
     match value {
-        Value::Number(n) => match n.as_f64() {
-            Some(f) if !n.is_i64() && !n.is_u64() && f.fract() == 0.0 && f.abs() < LIMIT => {
-                Value::from(f as i64)
-            }
-            _ => Value::Number(n),
-        },
+        Value::Number(n) => {
+            jobcert_contract::whole_number(&n).map_or(Value::Number(n), Value::from)
+        }
         Value::Array(items) => Value::Array(items.into_iter().map(whole_numbers).collect()),
         Value::Object(map) => Value::Object(
             map.into_iter()
@@ -94,5 +91,30 @@ fn whole_numbers(value: Value) -> Value {
                 .collect(),
         ),
         other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+    use serde_json::json;
+
+    #[rstest]
+    #[case::integer(json!(5), Ok(Some(5)))]
+    #[case::integral_float(json!(5.0), Ok(Some(5)))]
+    #[case::cancel_as_float(json!(-1.0), Ok(Some(-1)))]
+    #[case::fraction(json!(2.5), Err(()))]
+    #[case::beyond_i64(json!(9_223_372_036_854_775_808.0), Err(()))]
+    fn step_timeouts_are_read_as_json_schema_integers(
+        #[case] step: Value,
+        #[case] want: Result<Option<i64>, ()>,
+    ) {
+        let read: Result<StartNext, String> =
+            read(json!({"thingName": "t", "stepTimeoutInMinutes": step}));
+        assert_eq!(
+            read.map(|r| r.step_timeout_in_minutes).map_err(|_| ()),
+            want
+        );
     }
 }

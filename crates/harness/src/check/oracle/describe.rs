@@ -6,7 +6,7 @@ use serde_json::Value;
 use super::super::answer::Answer;
 use super::body::check_execution;
 use super::cause::{confirmed, contradicted, ended_early, reconcile, resync_head};
-use super::model::{Case, ThingModel};
+use super::model::{Case, ThingModel, whole};
 use super::order::OpenPick;
 use super::refusal::{expect_error, expect_success, named_execution};
 use super::{Call, Subject};
@@ -175,7 +175,9 @@ pub(super) fn judge(
     };
     if call.input.contains_key("executionNumber") {
         out.push(Finding::check(
-            execution["executionNumber"] == call.input["executionNumber"],
+            execution["executionNumber"]
+                .as_i64()
+                .is_some_and(|n| whole(&call.input["executionNumber"]) == Some(n)),
             req::DE_EXECUTION_NUMBER,
             format!(
                 "asked for execution {}, got {}",

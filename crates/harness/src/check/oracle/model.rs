@@ -492,6 +492,12 @@ pub(super) fn minutes_ms(m: i64) -> f64 {
     m as f64 * 60_000.0
 }
 
+/// An integer member as sent, read as the target reads it: `5.0` is 5
+/// ([`jobcert_contract::whole_number`]).
+pub(super) fn whole(v: &Value) -> Option<i64> {
+    v.as_number().and_then(jobcert_contract::whole_number)
+}
+
 /// A statusDetails map as sent or answered (`None` unless every value is a string).
 pub(super) fn details_of(v: Option<&Value>) -> Option<BTreeMap<String, String>> {
     let map = v?.as_object()?;

@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use super::super::answer::Answer;
-use super::model::ThingModel;
+use super::model::{ThingModel, whole};
 use super::{Call, Subject};
 use crate::finding::Finding;
 use jobcert_contract::{Operation, RequirementId, outcomes, req};
@@ -88,7 +88,7 @@ pub(super) fn named_execution(
     out: &mut Vec<Finding>,
 ) -> Option<usize> {
     let executions = &thing.executions;
-    let number = call.input.get("executionNumber").and_then(Value::as_i64);
+    let number = call.input.get("executionNumber").and_then(whole);
     let known = |e: &super::model::Execution| number.is_some_and(|n| e.number.value() == Some(&n));
     if number.is_some()
         && !executions.iter().any(|e| e.job == job && known(e))

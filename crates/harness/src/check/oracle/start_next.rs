@@ -1,13 +1,11 @@
 //! The judge of StartNextPendingJobExecution: the head of the pending list (spec §4), started
 //! if it was queued and returned untouched if it was already running (spec §7.9).
 
-use serde_json::Value;
-
 use super::super::answer::Answer;
 use super::Call;
 use super::body::check_execution;
 use super::cause::resync_head;
-use super::model::{Belief, Case, ThingModel, details_of, minutes_ms};
+use super::model::{Belief, Case, ThingModel, details_of, minutes_ms, whole};
 use super::order::OpenPick;
 use super::refusal::expect_success;
 use crate::finding::Finding;
@@ -110,10 +108,7 @@ pub(super) fn judge(
             e.time_out(case.facts);
         }
     }
-    let step = call
-        .input
-        .get("stepTimeoutInMinutes")
-        .and_then(Value::as_i64);
+    let step = call.input.get("stepTimeoutInMinutes").and_then(whole);
     let supplied = details_of(call.input.get("statusDetails"));
     let e = &mut thing.executions[i];
     if e.status == Status::Queued {
@@ -345,6 +340,17 @@ mod tests {
     #[case::step_countdown_wrong(
         Fixture::new().queued("a", 0.0), json!({"stepTimeoutInMinutes": 10}),
         ok(json!({"execution": patched(execution("a", "IN_PROGRESS", 2), json!({"approximateSecondsBeforeTimedOut": 6000}))})),
+        &[(req::TM_APPROXIMATE, false)]
+    )]
+    // `5.0` is the integer 5 (contract `whole_number`): it starts a 5-minute timer.
+    #[case::integral_float_step_countdown(
+        Fixture::new().queued("a", 0.0), json!({"stepTimeoutInMinutes": 5.0}),
+        ok(json!({"execution": patched(execution("a", "IN_PROGRESS", 2), json!({"approximateSecondsBeforeTimedOut": 300}))})),
+        &[(req::SN_STEP_TIMER, true), (req::TM_APPROXIMATE, true)]
+    )]
+    #[case::integral_float_step_misread(
+        Fixture::new().queued("a", 0.0), json!({"stepTimeoutInMinutes": 5.0}),
+        ok(json!({"execution": patched(execution("a", "IN_PROGRESS", 2), json!({"approximateSecondsBeforeTimedOut": 3000}))})),
         &[(req::TM_APPROXIMATE, false)]
     )]
     #[case::terminal_not_pending(

@@ -6,7 +6,7 @@ use serde_json::Value;
 use super::super::answer::Answer;
 use super::body::document_matches;
 use super::cause::{confirmed, contradicted};
-use super::model::{Belief, Case, ThingModel, details_of, minutes_ms};
+use super::model::{Belief, Case, ThingModel, details_of, minutes_ms, whole};
 use super::refusal::{expect_error, expect_success, named_execution};
 use super::{Call, Subject};
 use crate::finding::Finding;
@@ -116,10 +116,7 @@ pub(super) fn judge(
         return;
     }
     let cancel = facts.timers.cancel_step_timeout;
-    let step = call
-        .input
-        .get("stepTimeoutInMinutes")
-        .and_then(Value::as_i64);
+    let step = call.input.get("stepTimeoutInMinutes").and_then(whole);
     if (e.uncertain || (step == Some(cancel) && e.step.is_none())) && answer.success().is_none() {
         // Either answer is right: the execution may have timed out, or there is no timer to cancel.
         if e.uncertain && answer.error_type() == Some("InvalidStateTransitionException") {
@@ -292,7 +289,7 @@ fn check_response(case: &Case, job: &str, call: &Call<'_>, body: &Value, out: &m
 /// expectedVersion as sent: a number, or over MQTT possibly a decimal string.
 fn expected_version(value: Option<&Value>) -> Option<i64> {
     let v = value?;
-    v.as_i64().or_else(|| v.as_str()?.parse().ok())
+    whole(v).or_else(|| v.as_str()?.parse().ok())
 }
 
 #[cfg(test)]

@@ -129,8 +129,8 @@ pub struct ServeArgs {
     #[arg(long, value_name = "MS", default_value_t = 30_000, value_parser = clap::value_parser!(u64).range(1..))]
     http_body_timeout_ms: u64,
     /// Open connections per HTTP listener; the next is answered 503 with `Retry-After: 1`.
-    #[arg(long, value_name = "N", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
-    http_max_connections: u64,
+    #[arg(long, value_name = "N", default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..))]
+    http_max_connections: u32,
 }
 
 /// The limits `--quotas` names: a file, or the embedded AWS figures.
@@ -216,8 +216,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         http_limits: HttpLimits {
             header_timeout: Duration::from_millis(args.http_header_timeout_ms),
             body_timeout: Duration::from_millis(args.http_body_timeout_ms),
-            max_connections: usize::try_from(args.http_max_connections)
-                .context("--http-max-connections")?,
+            max_connections: args.http_max_connections,
         },
     };
     let scheme = if config.tls.is_some() {

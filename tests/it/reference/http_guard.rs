@@ -87,7 +87,7 @@ async fn closed_after(
     sent
 }
 
-fn limits(header: Duration, body: Duration, max: usize) -> HttpLimits {
+fn limits(header: Duration, body: Duration, max: u32) -> HttpLimits {
     HttpLimits {
         header_timeout: header,
         body_timeout: body,
@@ -140,7 +140,7 @@ async fn a_half_sent_body_is_cut_off_after_the_body_timeout() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn past_the_connection_cap_a_connection_is_told_to_retry() {
-    const CAP: usize = 3;
+    const CAP: u32 = 3;
     let s = server(limits(LONG, LONG, CAP)).await;
     let addr = s.data_plane();
     let mut held = Vec::new();
@@ -199,4 +199,23 @@ async fn past_the_connection_cap_a_connection_is_told_to_retry() {
     }
     drop(held);
     s.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutting_down_closes_idle_keep_alive_connections_and_drains() {
+    let s = server(limits(LONG, LONG, 100)).await;
+    let mut idle = tcp(s.data_plane()).await;
+    idle.write_all(REQUEST).await.expect("request");
+    let mut first = [0u8; 12];
+    idle.read_exact(&mut first).await.expect("answered");
+    let since = Instant::now();
+    s.shutdown().await;
+    assert!(
+        since.elapsed() < Duration::from_secs(1),
+        "drained at once: {:?}",
+        since.elapsed()
+    );
+    until_closed(&mut idle, GRACE)
+        .await
+        .expect("an idle connection is closed on shutdown");
 }

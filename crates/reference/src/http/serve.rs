@@ -19,6 +19,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
 
 /// What one HTTP listener allows a client.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,7 +31,7 @@ pub struct HttpLimits {
     /// How long a request's body may take to arrive, from its headers.
     pub body_timeout: Duration,
     /// Open connections per listener; the next is answered 503 with `Retry-After: 1` and closed.
-    pub max_connections: usize,
+    pub max_connections: u32,
 }
 
 impl Default for HttpLimits {
@@ -51,7 +52,8 @@ impl Default for HttpLimits {
 const BUSY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\n\
 content-length: 0\r\nconnection: close\r\n\r\n";
 
-/// Serves `app` on `listener` under `limits` until `stop` resolves; each request carries its
+/// Serves `app` on `listener` under `limits` until `stop` resolves, then lets the open
+/// connections finish their requests and returns once they have; each request carries its
 /// connection's address as `ConnectInfo`.
 pub async fn serve<L>(
     mut listener: L,
@@ -62,18 +64,20 @@ pub async fn serve<L>(
     L: axum::serve::Listener,
     L::Addr: Clone + Send + Sync + 'static,
 {
-    let open = Arc::new(Semaphore::new(limits.max_connections));
+    let open = Arc::new(Semaphore::new(limits.max_connections as usize));
+    let stopping = CancellationToken::new();
     tokio::pin!(stop);
     loop {
         let (io, addr) = tokio::select! {
             accepted = listener.accept() => accepted,
-            () = &mut stop => return,
+            () = &mut stop => break,
         };
         let Ok(permit) = open.clone().try_acquire_owned() else {
             tokio::spawn(refuse(io));
             continue;
         };
         let app = app.clone().layer(Extension(ConnectInfo(addr)));
+        let stopping = stopping.clone();
         tokio::spawn(async move {
             let service = TowerToHyperService::new(BodyDeadline {
                 app,
@@ -84,12 +88,21 @@ pub async fn serve<L>(
                 .http1()
                 .timer(TokioTimer::new())
                 .header_read_timeout(limits.header_timeout);
-            let _ = builder
-                .serve_connection_with_upgrades(TokioIo::new(io), service)
-                .await;
+            let connection = builder.serve_connection_with_upgrades(TokioIo::new(io), service);
+            tokio::pin!(connection);
+            tokio::select! {
+                _ = connection.as_mut() => {}
+                () = stopping.cancelled() => {
+                    connection.as_mut().graceful_shutdown();
+                    let _ = connection.await;
+                }
+            }
             drop(permit);
         });
     }
+    stopping.cancel();
+    // Drained once every connection has handed its permit back.
+    let _ = open.acquire_many(limits.max_connections).await;
 }
 
 /// Answers a connection over the cap and closes it.

@@ -70,6 +70,8 @@ pub struct ServeConfig {
     pub broker_tls: Option<mqtt::attach::BrokerTls>,
     /// The engine's choices where the documentation leaves room.
     pub engine: engine::EngineSettings,
+    /// What each HTTP listener allows a client (timeouts, open connections).
+    pub http_limits: http::HttpLimits,
 }
 
 /// A listener that asks for client certificates: where it listens and which it accepts.
@@ -101,6 +103,7 @@ impl Default for ServeConfig {
             policy: policy::Policy::Open,
             broker_tls: None,
             engine: engine::EngineSettings::default(),
+            http_limits: http::HttpLimits::default(),
         }
     }
 }
@@ -138,13 +141,6 @@ fn listen(addr: std::net::SocketAddr) -> std::io::Result<TcpListener> {
 /// Resolves once the server is told to stop.
 async fn stopping(mut stopped: watch::Receiver<bool>) {
     let _ = stopped.wait_for(|s| *s).await;
-}
-
-/// Serves until the listener ends, logging a failure.
-async fn log_end(serve: impl std::future::IntoFuture<Output = std::io::Result<()>>) {
-    if let Err(e) = serve.await {
-        tracing::error!("listener failed: {e}");
-    }
 }
 
 /// A configuration the server cannot start with.
@@ -199,17 +195,14 @@ impl RunningServer {
                 None => app,
             };
             let shutdown = stopping(stopped.clone());
+            let limits = config.http_limits;
             match &tls {
                 Some(tls) => {
                     let listener = tls::TlsListener::new(listener, tls.clone(), None)?;
-                    tasks.spawn(log_end(
-                        axum::serve(listener, app).with_graceful_shutdown(shutdown),
-                    ));
+                    tasks.spawn(http::serve(listener, app, limits, shutdown));
                 }
                 None => {
-                    tasks.spawn(log_end(
-                        axum::serve(listener, app).with_graceful_shutdown(shutdown),
-                    ));
+                    tasks.spawn(http::serve(listener, app, limits, shutdown));
                 }
             }
         }
@@ -223,10 +216,12 @@ impl RunningServer {
                 let listener = listen(mtls.addr)?;
                 let local = listener.local_addr()?;
                 let listener = tls::TlsListener::new(listener, tls, judge)?;
-                let app = http::mtls_data_plane(engine.clone(), gate.clone(), config.policy)
-                    .into_make_service_with_connect_info::<tls::Peer>();
-                tasks.spawn(log_end(
-                    axum::serve(listener, app).with_graceful_shutdown(stopping(stopped.clone())),
+                let app = http::mtls_data_plane(engine.clone(), gate.clone(), config.policy);
+                tasks.spawn(http::serve(
+                    listener,
+                    app,
+                    config.http_limits,
+                    stopping(stopped.clone()),
                 ));
                 Some(local)
             }

@@ -4,6 +4,7 @@
 mod admission;
 mod control;
 mod http_constraints;
+mod http_guard;
 mod mqtt;
 mod mqtt_scale;
 mod rollout;

@@ -5,6 +5,7 @@ mod authentication;
 mod client_certificate;
 mod control_plane;
 mod data_plane;
+mod serve;
 pub mod wire;
 
 use std::sync::Arc;
@@ -12,6 +13,7 @@ use std::sync::Arc;
 use axum::{Extension, Router};
 
 pub use authentication::Authenticator;
+pub use serve::{HttpLimits, serve};
 
 use super::admission::Gate;
 use super::engine::Engine;

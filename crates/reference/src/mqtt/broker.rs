@@ -278,6 +278,12 @@ enum Step {
     Close,
 }
 
+/// A topic name or filter holding U+0000 is a protocol error the server answers by closing the
+/// network connection (MQTT 3.1.1 §1.5.3, MQTT-1.5.3-2; MQTT 5 §1.5.4).
+fn holds_null(topic: &str) -> bool {
+    topic.contains('\0')
+}
+
 /// The thing a `$aws/things/{thing}/…` topic is about.
 fn topic_thing(topic: &str) -> Option<&str> {
     topic.strip_prefix("$aws/things/")?.split('/').next()
@@ -302,6 +308,7 @@ fn handle(
             if qos > 1
                 || payload.len() > MAX_PAYLOAD
                 || topic.is_empty()
+                || holds_null(&topic)
                 || topic.contains(['+', '#'])
                 || topic_thing(&topic).is_some_and(|thing| !principal.may_act_on(thing))
             {
@@ -333,6 +340,10 @@ fn handle(
                 Step::Later(out, delay)
             }
         }
+        Incoming::Subscribe(_, filters) if filters.iter().any(|(f, _)| holds_null(f)) => {
+            Step::Close
+        }
+        Incoming::Unsubscribe(_, filters) if filters.iter().any(|f| holds_null(f)) => Step::Close,
         Incoming::Subscribe(pkid, filters) => {
             let granted = filters
                 .into_iter()

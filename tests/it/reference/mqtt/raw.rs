@@ -63,6 +63,27 @@ pub(super) fn publish_packet(
     frame(0x30 | (qos << 1), &b)
 }
 
+/// A SUBSCRIBE of one filter at QoS 0.
+pub(super) fn subscribe_packet(proto: Proto, filter: &str, pkid: u16) -> Vec<u8> {
+    let mut b = pkid.to_be_bytes().to_vec();
+    if proto == Proto::V5 {
+        b.push(0); // no properties
+    }
+    b.extend(mqtt_string(filter.as_bytes()));
+    b.push(0); // QoS 0
+    frame(0x82, &b)
+}
+
+/// An UNSUBSCRIBE of one filter.
+pub(super) fn unsubscribe_packet(proto: Proto, filter: &str, pkid: u16) -> Vec<u8> {
+    let mut b = pkid.to_be_bytes().to_vec();
+    if proto == Proto::V5 {
+        b.push(0); // no properties
+    }
+    b.extend(mqtt_string(filter.as_bytes()));
+    frame(0xA2, &b)
+}
+
 pub(super) fn disconnect_packet(proto: Proto) -> Vec<u8> {
     match proto {
         Proto::V4 => vec![0xE0, 0x00],

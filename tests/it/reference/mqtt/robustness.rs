@@ -181,6 +181,42 @@ async fn a_forbidden_publish_ends_the_session(
     assert_eq!(v["execution"]["versionNumber"], 2);
 }
 
+/// MQTT 3.1.1 §1.5.3 (MQTT-1.5.3-2), MQTT 5 §1.5.4: a topic holding U+0000 closes the
+/// network connection; a client on another connection sees nothing of it.
+#[rstest]
+#[case::publish(|p| publish_packet(p, "fleet/a\0b", 0, 0, b"{}"))]
+#[case::publish_on_a_jobs_topic(|p| publish_packet(p, "$aws/things/dev-1/jobs/get\0", 1, 3, b"{}"))]
+#[case::subscribe(|p| subscribe_packet(p, "fleet/\0/#", 4))]
+#[case::unsubscribe(|p| unsubscribe_packet(p, "fleet/\0", 5))]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_topic_holding_u0000_closes_the_connection(
+    #[case] packet: fn(Proto) -> Vec<u8>,
+    #[values(Proto::V4, Proto::V5)] proto: Proto,
+) {
+    let s = seeded(&["a"]).await;
+    let addr = broker(&s);
+    let mut watcher = Client::connect(addr, Proto::V4, "null-watch").await;
+    assert_eq!(watcher.subscribe("fleet/#", 1).await, Some(1));
+    let mut stream = raw_session(addr, proto, "null-topic").await;
+    let _ = stream.write_all(&packet(proto)).await;
+    let sent = drained_until_closed(&mut stream)
+        .await
+        .expect("connection not closed");
+    assert!(
+        sent.is_empty(),
+        "no SUBACK, UNSUBACK or PUBACK before the close: {sent:?}"
+    );
+    watcher
+        .quiet("a topic holding U+0000", QUIET, |s| {
+            matches!(s, Seen::Message { .. })
+        })
+        .await;
+    let publisher = Client::connect(addr, proto, "null-after").await;
+    publisher.publish("fleet/ok", 1, b"{}".to_vec()).await;
+    assert_eq!(watcher.recv("fleet/ok").await.payload, &b"{}"[..]);
+    assert_alive(&s).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_hundred_rapid_connect_disconnect_cycles() {
     let s = seeded(&["a"]).await;

@@ -123,7 +123,7 @@ pub struct ServeArgs {
     abort_denominator: AbortDenominator,
     /// How long (ms, real time) an HTTP request's line and headers may take to arrive; it also
     /// closes a keep-alive connection idle that long between requests.
-    #[arg(long, value_name = "MS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_name = "MS", default_value_t = 60_000, value_parser = clap::value_parser!(u64).range(1..))]
     http_header_timeout_ms: u64,
     /// How long (ms, real time) an HTTP request's body may take to arrive after its headers.
     #[arg(long, value_name = "MS", default_value_t = 30_000, value_parser = clap::value_parser!(u64).range(1..))]

@@ -35,13 +35,15 @@ pub struct HttpLimits {
 }
 
 impl Default for HttpLimits {
-    /// 10 s covers a headers-only request over a slow link; 30 s a job document of the largest
+    /// 60 s (nginx's `client_header_timeout`) covers a headers-only request over any link, and,
+    /// since the same timer ends idle keep-alive connections, outlasts the 30 s clients such as
+    /// the harness's pool keep an idle connection, so none races a close; 30 s a job document of the largest
     /// size the contract allows (32,768 characters) at about a kilobyte a second; 10,000
     /// connections is the largest HTTP fleet scenario (`rollout-http-10k`) even with one
     /// connection per device.
     fn default() -> Self {
         Self {
-            header_timeout: Duration::from_secs(10),
+            header_timeout: Duration::from_secs(60),
             body_timeout: Duration::from_secs(30),
             max_connections: 10_000,
         }

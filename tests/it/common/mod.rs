@@ -191,3 +191,25 @@ pub fn undescribed_properties(schema: &serde_json::Value, titled_only: bool) -> 
     visit(schema, "#", titled_only, &mut missing);
     missing
 }
+
+/// Everything the peer sends on `stream` until it closes, or `None` if it is still open after
+/// `within`.
+pub async fn read_until_closed(
+    stream: &mut tokio::net::TcpStream,
+    within: std::time::Duration,
+) -> Option<Vec<u8>> {
+    use tokio::io::AsyncReadExt;
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    tokio::time::timeout(within, async {
+        loop {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => seen.extend_from_slice(&buf[..n]),
+            }
+        }
+    })
+    .await
+    .ok()?;
+    Some(seen)
+}

@@ -39,18 +39,7 @@ async fn tcp(addr: SocketAddr) -> TcpStream {
 /// Everything the server sends until it closes, and when it closed; `None` if still open
 /// after `within`.
 async fn until_closed(stream: &mut TcpStream, within: Duration) -> Option<(String, Instant)> {
-    let mut seen = Vec::new();
-    let mut buf = [0u8; 4096];
-    tokio::time::timeout(within, async {
-        loop {
-            match stream.read(&mut buf).await {
-                Ok(0) | Err(_) => return,
-                Ok(n) => seen.extend_from_slice(&buf[..n]),
-            }
-        }
-    })
-    .await
-    .ok()?;
+    let seen = crate::common::read_until_closed(stream, within).await?;
     Some((String::from_utf8_lossy(&seen).into_owned(), Instant::now()))
 }
 

@@ -133,19 +133,7 @@ pub(super) async fn raw_session(addr: SocketAddr, proto: Proto, id: &str) -> Tcp
 /// What the broker sent before closing the stream, or `None` if it is still open after
 /// [`WAIT`].
 pub(super) async fn drained_until_closed(stream: &mut TcpStream) -> Option<Vec<u8>> {
-    let mut seen = Vec::new();
-    let mut buf = [0u8; 4096];
-    tokio::time::timeout(WAIT, async {
-        loop {
-            match stream.read(&mut buf).await {
-                Ok(0) | Err(_) => return,
-                Ok(n) => seen.extend_from_slice(&buf[..n]),
-            }
-        }
-    })
-    .await
-    .ok()?;
-    Some(seen)
+    crate::common::read_until_closed(stream, WAIT).await
 }
 
 /// Whether the broker closes the stream within [`WAIT`].

@@ -60,11 +60,20 @@ pub struct ServeArgs {
     /// that is expired, revoked or from another CA fails the handshake.
     #[arg(long, value_name = "ADDR", requires_all = ["tls_cert", "client_ca"])]
     mqtts: Option<SocketAddr>,
-    /// What a device with a client certificate may act on: `open` (anything) or `own-thing`
-    /// (only the thing its certificate's common name names; its MQTT client id must be that
-    /// name).
+    /// What a device may act on: `open` (anything); `own-thing` (a device with a client
+    /// certificate only on the thing its certificate's common name names, its MQTT client id
+    /// that name); `own-thing-all` (as `own-thing`, and an MQTT connection without a
+    /// certificate, over TCP or WebSockets, only on the thing its client id names). A limited
+    /// MQTT client's subscriptions that can reach another thing's topics (`+`, `#`, another
+    /// thing's name) are refused in the SUBACK, and its publishing about another thing closes
+    /// the connection.
     #[arg(long, value_name = "POLICY", default_value = "open")]
     policy: Policy,
+    /// Behave as an AWS IoT account set up as AWS's samples set one up, where that needs no
+    /// files or credentials: `--policy own-thing-all`. (Quotas, SigV4 and TLS stay their own
+    /// flags.)
+    #[arg(long, conflicts_with = "policy")]
+    aws_like: bool,
     /// Serve the Jobs topics through this existing broker instead (`mqtt://HOST:PORT`, or
     /// `mqtts://HOST:PORT` with `--mqtt-broker-ca`).
     #[arg(long, value_name = "URL")]
@@ -201,7 +210,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             .mqtts
             .zip(client_auth)
             .map(|(addr, client_auth)| MtlsListener { addr, client_auth }),
-        policy: args.policy,
+        policy: if args.aws_like {
+            Policy::OwnThingAll
+        } else {
+            args.policy
+        },
         broker_tls: args.mqtt_broker_ca.map(|ca| BrokerTls {
             ca,
             identity: args

@@ -63,7 +63,8 @@ pub struct ServeConfig {
     pub mtls: Option<MtlsListener>,
     /// MQTT over TLS with client certificates on the embedded broker (needs `tls`), if wanted.
     pub mqtts: Option<MtlsListener>,
-    /// What a device with a client certificate may act on.
+    /// What a device may act on: one with a client certificate, and under `OwnThingAll` an
+    /// MQTT connection without one.
     pub policy: policy::Policy,
     /// How attach mode reaches an `mqtts://` broker: the CA to trust and the certificate to
     /// present, when the broker asks for one.
@@ -309,7 +310,10 @@ impl RunningServer {
         let listeners = mqtt::broker::Listeners {
             tcp,
             tls: tls.map(|(l, tls)| mqtt::tls::MqttTlsListener::new(l, tls, config.policy)),
-            ws: ws.map(|(l, tls)| mqtt::ws::WsListener::new(l, config.sigv4.clone(), tls)),
+            ws: ws.map(|(l, tls)| {
+                mqtt::ws::WsListener::new(l, config.sigv4.clone(), tls, config.policy)
+            }),
+            policy: config.policy,
         };
         Ok((listeners, addresses))
     }

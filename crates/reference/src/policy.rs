@@ -1,27 +1,36 @@
-//! Device identity and the AWS-like policy option (`jobcert serve --policy own-thing`).
+//! Device identity and the AWS-like policy option (`jobcert serve --policy`, `--aws-like`).
 //!
 //! A device that connects with a client certificate speaks for the thing its certificate names
 //! (the subject's common name, where `jobcert pki issue` puts it; at AWS IoT, the thing the
 //! certificate is attached to). Under `own-thing` it may act on that thing only, the policy
-//! AWS's samples attach (`${iot:Connection.Thing.ThingName}`):
-//! - MQTT: the client id must be the thing name, or the CONNECT is refused "not authorised";
-//!   subscribing to another thing's topics (or to every thing's, `+`) is refused in the
-//!   SUBACK; publishing to another thing's Jobs topics closes the connection, as AWS IoT does.
+//! AWS's samples attach (`${iot:Connection.Thing.ThingName}`); `own-thing-all` holds every MQTT
+//! connection to it, one without a certificate (plain TCP, WebSockets) speaking for the thing
+//! its client id names, as the samples' `client/${iot:ClientId}` and
+//! `$aws/things/${iot:ClientId}/jobs/*` do. A limited connection:
+//! - MQTT: with a certificate, the client id must be the thing name, or the CONNECT is refused
+//!   "not authorised"; a subscription that can reach another thing's topics (another thing's
+//!   name, or a wildcard where the thing's name or a level above it stands: `+`, `#`,
+//!   `$aws/things/#`) is refused in the SUBACK, as AWS IoT refuses a filter its policy does
+//!   not grant (a policy reads `+` and `#` literally, so a thing-scoped one grants none of
+//!   these); publishing to another thing's Jobs topics closes the connection, as AWS IoT does.
+//!   Notifications and replies then reach the thing's own client only.
 //! - HTTP on the mTLS plane: a request about another thing is answered 403 ForbiddenException.
 //!
-//! A connection without a certificate (plain TCP, or WebSockets whose identity is the signing
-//! access key) is not limited: IAM policies are not modelled.
+//! Plain HTTP is not limited: IAM policies are not modelled.
 
 use std::str::FromStr;
 
-/// The policy every certificate-authenticated device is held to.
+/// The policy devices are held to.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Policy {
     /// Any device may act on any thing.
     #[default]
     Open,
-    /// A device may act only on the thing its certificate names.
+    /// A device with a certificate may act only on the thing its certificate names.
     OwnThing,
+    /// As `OwnThing`, and an MQTT connection without a certificate only on the thing its
+    /// client id names.
+    OwnThingAll,
 }
 
 impl FromStr for Policy {
@@ -31,16 +40,20 @@ impl FromStr for Policy {
         match s {
             "open" => Ok(Self::Open),
             "own-thing" => Ok(Self::OwnThing),
-            other => Err(format!("{other:?} is not a policy: open or own-thing")),
+            "own-thing-all" => Ok(Self::OwnThingAll),
+            other => Err(format!(
+                "{other:?} is not a policy: open, own-thing or own-thing-all"
+            )),
         }
     }
 }
 
-/// What a connection may do: the policy, and the thing its certificate names.
+/// What a connection may do: the policy, and the thing it speaks for.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Principal {
     policy: Policy,
-    /// The certificate's thing; `None` without a certificate (or without a name in it).
+    /// The certificate's thing, or under `OwnThingAll` the MQTT client id's once connected;
+    /// `None` before, and without a certificate (or without a name in it) otherwise.
     thing: Option<String>,
 }
 
@@ -50,16 +63,28 @@ impl Principal {
         Self { policy, thing }
     }
 
-    /// The thing the connection speaks for, if it presented a certificate naming one.
+    /// The thing the connection speaks for, if it is known.
     pub fn thing(&self) -> Option<&str> {
         self.thing.as_deref()
     }
 
-    /// The certificate's thing when the policy limits this connection to it.
+    /// The principal of the MQTT session the connection opened as `client_id`: under
+    /// `OwnThingAll`, a connection whose certificate names no thing speaks for the client id's.
+    pub fn connected_as(self, client_id: &str) -> Self {
+        match (self.policy, &self.thing) {
+            (Policy::OwnThingAll, None) => Self {
+                thing: Some(client_id.to_string()),
+                ..self
+            },
+            _ => self,
+        }
+    }
+
+    /// The thing the policy limits this connection to.
     fn limited_to(&self) -> Option<&str> {
         match self.policy {
             Policy::Open => None,
-            Policy::OwnThing => self.thing.as_deref(),
+            Policy::OwnThing | Policy::OwnThingAll => self.thing.as_deref(),
         }
     }
 
@@ -73,19 +98,26 @@ impl Principal {
         self.limited_to().is_none_or(|own| own == thing)
     }
 
-    /// Whether the connection may subscribe to `filter`: only a filter that can match
-    /// another thing's topics is refused (a `+` or `#` in the thing's place reaches every
-    /// thing; a leading wildcard matches no `$` topic, MQTT §4.7.2).
+    /// Whether the connection may subscribe to `filter`: a filter that can reach another
+    /// thing's topics is refused — one naming another thing, or with a wildcard at or above
+    /// the thing's level of `$aws/things/{thing}/…` (a policy grants filters literally, so a
+    /// thing-scoped one grants no `#` or `+/…`, even where MQTT §4.7.2 keeps `$` topics from
+    /// a leading wildcard).
     pub fn may_subscribe(&self, filter: &str) -> bool {
         let Some(own) = self.limited_to() else {
             return true;
         };
         let mut levels = filter.split('/');
-        match (levels.next(), levels.next(), levels.next()) {
-            (Some("$aws"), Some("things"), Some(thing)) => thing == own,
-            (Some("$aws"), Some("+" | "#"), _) => false,
-            _ => true,
+        for (depth, wanted) in ["$aws", "things", own].into_iter().enumerate() {
+            match levels.next() {
+                None => return true,
+                Some("+" | "#") => return false,
+                Some(level) if level == wanted => {}
+                // Above the thing's level: not a thing's topic; at it: another thing's.
+                Some(_) => return depth < 2,
+            }
         }
+        true
     }
 }
 
@@ -105,9 +137,36 @@ mod tests {
             (own("t1"), "", false),
             (Principal::new(Policy::Open, Some("t1".into())), "t2", true),
             (Principal::new(Policy::OwnThing, None), "t2", true),
+            (
+                Principal::new(Policy::OwnThingAll, Some("t1".into())),
+                "t2",
+                false,
+            ),
         ] {
             assert_eq!(principal.may_connect_as(client_or_thing), allowed);
             assert_eq!(principal.may_act_on(client_or_thing), allowed);
+        }
+    }
+
+    #[test]
+    fn the_client_id_names_the_thing_only_under_own_thing_all_and_without_a_certificate() {
+        for (policy, certificate, limited_to) in [
+            (Policy::Open, None, None),
+            (Policy::OwnThing, None, None),
+            (Policy::OwnThing, Some("t1"), Some("t1")),
+            (Policy::OwnThingAll, None, Some("c1")),
+            (Policy::OwnThingAll, Some("t1"), Some("t1")),
+        ] {
+            let before = Principal::new(policy, certificate.map(str::to_string));
+            // Any client id may connect without a certificate; it then names the thing.
+            assert_eq!(before.may_connect_as("c1"), certificate.is_none());
+            let after = before.connected_as("c1");
+            assert_eq!(after.limited_to(), limited_to, "{policy:?} {certificate:?}");
+            assert_eq!(after.may_act_on("t2"), limited_to.is_none());
+            assert_eq!(
+                after.may_subscribe("$aws/things/+/jobs/#"),
+                limited_to.is_none()
+            );
         }
     }
 
@@ -116,29 +175,48 @@ mod tests {
         for (filter, allowed) in [
             ("$aws/things/t1/jobs/#", true),
             ("$aws/things/t1/jobs/notify-next", true),
+            ("$aws/things/t1/jobs/+/get/accepted", true),
+            ("$aws/things/t1", true),
             ("$aws/things/t2/jobs/#", false),
+            ("$aws/things/t10/jobs/#", false),
             ("$aws/things/+/jobs/#", false),
+            ("$aws/things/+", false),
             ("$aws/things/#", false),
             ("$aws/things", true),
             ("$aws/#", false),
             ("$aws/+/t1/jobs/#", false),
-            ("#", true),
-            ("+/things/t2/jobs", true),
+            ("#", false),
+            ("+/things/t2/jobs", false),
+            ("+", false),
             ("sensors/t2/temperature", true),
+            ("sensors/+/temperature", true),
+            ("sensors/#", true),
             ("$aws/rules/r1", true),
         ] {
-            assert_eq!(own("t1").may_subscribe(filter), allowed, "{filter}");
+            for principal in [
+                own("t1"),
+                Principal::new(Policy::OwnThingAll, None).connected_as("t1"),
+            ] {
+                assert_eq!(principal.may_subscribe(filter), allowed, "{filter}");
+            }
             assert!(
                 Principal::new(Policy::Open, Some("t1".into())).may_subscribe(filter),
+                "{filter}"
+            );
+            assert!(
+                Principal::new(Policy::OwnThing, None)
+                    .connected_as("t1")
+                    .may_subscribe(filter),
                 "{filter}"
             );
         }
     }
 
     #[test]
-    fn policies_are_named_open_and_own_thing() {
+    fn policies_are_named_open_own_thing_and_own_thing_all() {
         assert_eq!("open".parse(), Ok(Policy::Open));
         assert_eq!("own-thing".parse(), Ok(Policy::OwnThing));
+        assert_eq!("own-thing-all".parse(), Ok(Policy::OwnThingAll));
         assert!("thing".parse::<Policy>().is_err());
     }
 }

@@ -2,6 +2,7 @@
 //! that checks SigV4), `serve`, `report verify` and `report diff`, `capture lint`, `capture
 //! proxy`, `capture import`, `replay`, and the Kubernetes example.
 
+mod aws_like;
 mod busy;
 mod capture;
 mod capture_import;

@@ -1,7 +1,8 @@
 //! `jobcert serve --mqtts`: MQTT over TLS with client certificates, as AWS IoT's 8883 (and 443
 //! with ALPN `x-amzn-mqtt-ca`). A device certificate from the CA is served, with and without
 //! the ALPN; an expired, revoked or foreign one, or none, fails the handshake; and under
-//! `--policy own-thing` a device acts only on the thing its certificate names.
+//! `--policy own-thing` or `own-thing-all` a device acts only on the thing its certificate
+//! names, whatever its client id.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -146,10 +147,14 @@ async fn a_usable_certificate_is_served_with_or_without_the_alpn_and_others_fail
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn under_own_thing_a_device_acts_only_on_the_thing_its_certificate_names() {
+async fn under_either_thing_policy_a_device_acts_only_on_the_thing_its_certificate_names() {
     let pki = Pki::init();
     pki.issue("dev-1", None);
-    for (policy, others_allowed) in [("open", true), ("own-thing", false)] {
+    for (policy, others_allowed) in [
+        ("open", true),
+        ("own-thing", false),
+        ("own-thing-all", false),
+    ] {
         let server = pki.serve_mqtts(&["--policy", policy]);
         let url = server.mqtts.clone().expect("an mqtts line");
 

@@ -7,7 +7,9 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS, TlsConfiguration, Transport};
+use rumqttc::{
+    AsyncClient, Event, MqttOptions, Packet, QoS, SubscribeReasonCode, TlsConfiguration, Transport,
+};
 use rustls::ClientConfig;
 use serde_json::Value;
 use tokio::sync::{Notify, oneshot};
@@ -221,6 +223,22 @@ impl Dial {
     }
 }
 
+/// Whether the SUBACK's `codes` granted the device's one subscription, `(filter, thing)`; a
+/// refusal is named, so that a policy keeping the device from its own thing's topics is not
+/// mistaken for a silent target (it would hear no reply, no notification).
+fn granted(
+    codes: &[SubscribeReasonCode],
+    (filter, thing): &(String, String),
+) -> Result<(), String> {
+    match codes {
+        [SubscribeReasonCode::Success(_)] => Ok(()),
+        _ => Err(format!(
+            "the broker refused the subscription to {filter} (SUBACK {codes:?}): its policy does \
+             not let client id {thing:?} read its own thing's Jobs topics"
+        )),
+    }
+}
+
 impl MqttDevice {
     /// Connects as `thing` through `dial` and subscribes to `$aws/things/{thing}/jobs/#`,
     /// within `deadline`; timings count from `origin`. Notifications it hears are also kept in
@@ -251,15 +269,17 @@ impl MqttDevice {
         });
         let (subscribed_tx, subscribed) = oneshot::channel();
         let inbox = mailbox.clone();
+        let filter = format!("$aws/things/{thing}/jobs/#");
+        let filter_words = (filter.clone(), thing.to_string());
         let task = tokio::spawn(async move {
             let mut subscribed_tx = Some(subscribed_tx);
             let mut acknowledged = false;
             loop {
                 match events.poll().await {
                     Ok(Event::Incoming(Packet::ConnAck(_))) => acknowledged = true,
-                    Ok(Event::Incoming(Packet::SubAck(_))) => {
+                    Ok(Event::Incoming(Packet::SubAck(ack))) => {
                         if let Some(tx) = subscribed_tx.take() {
-                            let _ = tx.send(Ok(()));
+                            let _ = tx.send(granted(&ack.return_codes, &filter_words));
                         }
                     }
                     Ok(Event::Incoming(Packet::Publish(p))) => inbox.deliver(Received {
@@ -290,7 +310,6 @@ impl MqttDevice {
                 }
             }
         });
-        let filter = format!("$aws/things/{thing}/jobs/#");
         client
             .subscribe(filter, QoS::AtLeastOnce)
             .await
@@ -608,6 +627,24 @@ mod tests {
     fn devices_offer_aws_iot_s_alpn_on_port_443_only(#[case] url: &str, #[case] alpn: &[&[u8]]) {
         let config = dial(url, None).tls_config("dev-1").unwrap();
         assert_eq!(config.alpn_protocols, alpn, "{url}");
+    }
+
+    #[test]
+    fn only_a_granted_subscription_lets_a_device_connect() {
+        let words = ("$aws/things/t1/jobs/#".to_string(), "t1".to_string());
+        for (codes, granted) in [
+            (vec![SubscribeReasonCode::Success(QoS::AtLeastOnce)], true),
+            (vec![SubscribeReasonCode::Success(QoS::AtMostOnce)], true),
+            (vec![SubscribeReasonCode::Failure], false),
+            (vec![], false),
+        ] {
+            let answer = super::granted(&codes, &words);
+            assert_eq!(answer.is_ok(), granted, "{codes:?}");
+            if let Err(e) = answer {
+                assert!(e.contains("$aws/things/t1/jobs/#"), "{e}");
+                assert!(e.contains("client id \"t1\""), "{e}");
+            }
+        }
     }
 
     #[test]

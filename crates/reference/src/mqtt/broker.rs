@@ -22,7 +22,7 @@ use super::tls::MqttTlsListener;
 use super::topics;
 use super::ws::WsListener;
 use crate::accept_failures::AcceptFailures;
-use crate::policy::Principal;
+use crate::policy::{Policy, Principal};
 
 /// What a session can run over: a TCP stream, or a WebSocket's byte stream.
 pub(super) trait Stream: AsyncRead + AsyncWrite + Unpin + Send + 'static {}
@@ -48,11 +48,19 @@ pub struct Listeners {
     pub tls: Option<MqttTlsListener>,
     /// MQTT over WebSockets.
     pub ws: Option<WsListener>,
+    /// The policy connections without a certificate (TCP) are held to; the TLS and WebSocket
+    /// listeners carry their own.
+    pub policy: Policy,
 }
 
 /// Accepts connections on `listeners` until `stop` turns true.
 pub async fn serve(listeners: Listeners, service: JobsService, mut stop: watch::Receiver<bool>) {
-    let Listeners { tcp, tls, ws } = listeners;
+    let Listeners {
+        tcp,
+        tls,
+        ws,
+        policy,
+    } = listeners;
     let hub = Arc::new(Hub::default());
     let notifier = tokio::spawn(notify(hub.clone(), service.clone()));
     let websockets =
@@ -64,7 +72,7 @@ pub async fn serve(listeners: Listeners, service: JobsService, mut stop: watch::
             accepted = accept(tcp.as_ref()) => match accepted {
                 Ok((stream, _)) => {
                     let _ = stream.set_nodelay(true);
-                    tokio::spawn(session(stream, hub.clone(), service.clone(), Principal::default()));
+                    tokio::spawn(session(stream, hub.clone(), service.clone(), Principal::new(policy, None)));
                 }
                 Err(e) => failures.failed(&e).await,
             },
@@ -200,6 +208,7 @@ async fn run<D: Dialect, S: Stream>(
     } else {
         client_id
     };
+    let principal = principal.connected_as(&client_id);
     if let Some(refusal) = service.gate().admit_connect(&client_id) {
         tracing::debug!("CONNECT by {client_id:?} refused: {refusal:?}");
         if let Some(connack) = D::throttled() {

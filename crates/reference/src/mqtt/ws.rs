@@ -19,7 +19,7 @@ use super::broker::session;
 use super::hub::Hub;
 use super::service::JobsService;
 use crate::accept_failures::AcceptFailures;
-use crate::policy::Principal;
+use crate::policy::{Policy, Principal};
 use crate::sigv4::presigned::{self, Presigned};
 use crate::sigv4::{Credentials, Scope};
 
@@ -37,20 +37,25 @@ pub struct WsListener {
     credentials: Option<Credentials>,
     /// Served over TLS (`wss://`) when given.
     tls: Option<TlsAcceptor>,
+    /// What each session may do (no certificate: the client id names its thing, if anything).
+    policy: Policy,
 }
 
 impl WsListener {
     /// A listener on `listener`, checking signatures against `credentials` when given, over
-    /// TLS with `tls` (from [`crate::tls::websocket_server_config`]) when given.
+    /// TLS with `tls` (from [`crate::tls::websocket_server_config`]) when given, holding each
+    /// session to `policy`.
     pub fn new(
         listener: TcpListener,
         credentials: Option<Credentials>,
         tls: Option<Arc<ServerConfig>>,
+        policy: Policy,
     ) -> Self {
         Self {
             listener,
             credentials,
             tls: tls.map(TlsAcceptor::from),
+            policy,
         }
     }
 
@@ -72,6 +77,7 @@ impl WsListener {
                         let _ = stream.set_nodelay(true);
                         let (hub, service, credentials) = (hub.clone(), service.clone(), credentials.clone());
                         let tls = self.tls.clone();
+                        let principal = Principal::new(self.policy, None);
                         tokio::spawn(async move {
                             let check = |request: &Request, response: Response| {
                                 admit(request, response, credentials.as_ref().as_ref(), SystemTime::now())
@@ -80,9 +86,9 @@ impl WsListener {
                                 match tls {
                                     Some(tls) => {
                                         let Ok(stream) = tls.accept(stream).await else { return };
-                                        upgrade(stream, check, hub, service).await;
+                                        upgrade(stream, check, hub, service, principal).await;
                                     }
-                                    None => upgrade(stream, check, hub, service).await,
+                                    None => upgrade(stream, check, hub, service, principal).await,
                                 }
                             })
                             .await;
@@ -96,8 +102,8 @@ impl WsListener {
     }
 }
 
-/// Upgrades `stream` once `check` admits the request, then hands it to a broker session (which
-/// the upgrade's deadline no longer bounds).
+/// Upgrades `stream` once `check` admits the request, then hands it to a broker session held
+/// to `principal` (which the upgrade's deadline no longer bounds).
 // The handshake callback's error type is tungstenite's, large as it is.
 #[allow(clippy::result_large_err)]
 async fn upgrade<S>(
@@ -105,16 +111,12 @@ async fn upgrade<S>(
     check: impl FnOnce(&Request, Response) -> Result<Response, ErrorResponse> + Unpin,
     hub: Arc<Hub>,
     service: JobsService,
+    principal: Principal,
 ) where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     if let Ok(ws) = async_tungstenite::tokio::accept_hdr_async(stream, check).await {
-        tokio::spawn(session(
-            WsStream::new(ws),
-            hub,
-            service,
-            Principal::default(),
-        ));
+        tokio::spawn(session(WsStream::new(ws), hub, service, principal));
     }
 }
 

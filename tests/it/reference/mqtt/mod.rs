@@ -32,6 +32,7 @@ const CLIENT_MAX_PACKET: usize = 512 * 1024;
 mod admission;
 mod client;
 mod notifications;
+mod policy;
 mod pubsub;
 mod raw;
 mod replies;

@@ -1,7 +1,8 @@
 //! `jobcert serve --aws-like` (`--policy own-thing-all`): the harness's own MQTT clients, whose
 //! client id is their thing's name, still pass — the MQTT suite over TCP and WebSockets, and
 //! a fleet of listeners acting on `notify-next` — and a device the policy keeps from its own
-//! thing's topics says so instead of waiting for replies that never come. `--aws-like` and
+//! thing's topics says so instead of waiting for replies that never come. Over WebSockets, as
+//! over TCP, a client's subscription to every thing's topics is refused. `--aws-like` and
 //! `--policy` are not given together.
 
 use std::time::{Duration, Instant};
@@ -10,6 +11,7 @@ use jobcert_harness::transport::Broker;
 use jobcert_harness::transport::mqtt::{Dial, MqttDevice};
 use jobcert_reference::ServeConfig;
 use jobcert_reference::policy::Policy;
+use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS, SubscribeReasonCode, Transport};
 
 use crate::common::process::{Process, Serve, args, jobcert};
 use crate::common::report::summary;
@@ -144,6 +146,45 @@ async fn a_device_kept_from_its_own_thing_s_topics_says_so() {
                 );
             }
         }
+        server.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn over_websockets_a_client_is_held_to_its_client_id_s_thing() {
+    for (policy, granted) in [(Policy::Open, true), (Policy::OwnThingAll, false)] {
+        let server = server_with(ServeConfig {
+            mqtt_ws: Some("127.0.0.1:0".parse().unwrap()),
+            policy,
+            ..ServeConfig::default()
+        })
+        .await;
+        let port = server.mqtt_ws().expect("a WebSocket listener").port();
+        let mut options = MqttOptions::new("dev-2", format!("ws://127.0.0.1:{port}/mqtt"), port);
+        options.set_transport(Transport::Ws);
+        let (client, mut events) = AsyncClient::new(options, 16);
+        for filter in ["$aws/things/dev-2/jobs/#", "$aws/things/+/jobs/#"] {
+            client.subscribe(filter, QoS::AtLeastOnce).await.unwrap();
+        }
+        let mut acks = Vec::new();
+        while acks.len() < 2 {
+            let event = tokio::time::timeout(Duration::from_secs(10), events.poll())
+                .await
+                .expect("a SUBACK in time")
+                .expect("the connection stays up");
+            if let Event::Incoming(Packet::SubAck(ack)) = event {
+                acks.push(ack.return_codes);
+            }
+        }
+        assert!(
+            matches!(acks[0][..], [SubscribeReasonCode::Success(_)]),
+            "{policy:?}: {acks:?}"
+        );
+        assert_eq!(
+            matches!(acks[1][..], [SubscribeReasonCode::Success(_)]),
+            granted,
+            "{policy:?}: {acks:?}"
+        );
         server.shutdown().await;
     }
 }

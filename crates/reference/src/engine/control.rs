@@ -280,7 +280,10 @@ impl Engine {
     /// its oldest terminal ones first.
     fn add_once(&self, thing: &mut ThingState, job: &Arc<Job>, now: VirtualMillis, seq: u64) {
         if thing.find(&job.spec.id, None).is_none() {
-            let forget = self.settings.bounds.forget_before_one_more(thing.executions.len());
+            let forget = self
+                .settings
+                .bounds
+                .forget_before_one_more(thing.executions.len());
             thing.forget_oldest_terminal(forget, self.model);
             thing.executions.push(execution::Execution::queued(
                 job.clone(),

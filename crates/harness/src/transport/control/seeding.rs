@@ -94,7 +94,12 @@ impl ControlError {
     /// when the answer looks like one to an unsigned request.
     fn cause(&self, sent: Seeding<'_>, target: &Target) -> String {
         let cause = self.cause_if_signed(sent, target);
-        if !target.unsigned() || !matches!(self, Self::Refused { .. }) || self.throttled() {
+        // A throttle or a full account is an answer to a caller the target accepted.
+        if !target.unsigned()
+            || !matches!(self, Self::Refused { .. })
+            || self.throttled()
+            || self.limit_exceeded()
+        {
             return cause;
         }
         match self.unsigned_evidence() {
@@ -438,6 +443,28 @@ mod tests {
     fn without_an_answer_signing_is_not_the_cause(#[case] error: ControlError) {
         let text = error.explain(Seeding::CreateThing("t-1"), &target(false));
         assert!(!text.contains("unsigned"), "{text}");
+    }
+
+    #[test]
+    fn a_full_account_is_named_and_not_blamed_on_signing() {
+        let full = ControlError::Refused {
+            operation: "CreateJob",
+            status: 410,
+            error_type: Some("LimitExceededException".into()),
+            message: None,
+            body: String::new(),
+        };
+        for signed in [false, true] {
+            let text = full.explain(Seeding::CreateJob("j-1", &[]), &target(signed));
+            assert!(
+                text.contains("Likely cause: the target holds as many jobs in progress"),
+                "{text}"
+            );
+            assert!(!text.contains("unsigned"), "{text}");
+        }
+        let other = refused(410, Some("GoneException"), "{}");
+        let text = other.explain(Seeding::CreateThing("t-1"), &target(true));
+        assert!(!text.contains("jobs in progress"), "{text}");
     }
 
     #[test]

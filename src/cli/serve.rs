@@ -9,7 +9,7 @@ use anyhow::Context;
 use clap::Args;
 use jobcert_contract::Limits;
 use jobcert_reference::admission::Faults;
-use jobcert_reference::engine::{AbortDenominator, EngineSettings, Unreleased};
+use jobcert_reference::engine::{AbortDenominator, EngineSettings, StateBounds, Unreleased};
 use jobcert_reference::http::HttpLimits;
 use jobcert_reference::mqtt::attach::BrokerTls;
 use jobcert_reference::policy::Policy;
@@ -100,6 +100,13 @@ pub struct ServeArgs {
     /// `RequestThrottled`. Without FILE, the newest embedded `schemas/limits/aws-<date>.json`.
     #[arg(long, value_name = "FILE", num_args = 0..=1)]
     quotas: Option<Option<PathBuf>>,
+    /// Hold state to the `state` bounds of this limits file rather than those of the newest
+    /// embedded `schemas/limits/aws-<date>.json` (active jobs, executions a thing retains,
+    /// statusDetails size): state is always bounded, and a bound the file leaves out or enforces
+    /// by no figure is not held. To raise a bound, copy the embedded file and change its
+    /// `enforced.figure`.
+    #[arg(long, value_name = "FILE")]
+    state_limits: Option<PathBuf>,
     /// Inject the faults FILE describes (YAML or JSON, `schemas/faults.schema.json`).
     #[arg(long, value_name = "FILE")]
     faults: Option<PathBuf>,
@@ -225,6 +232,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         engine: EngineSettings {
             unreleased: args.unreleased_executions,
             abort_denominator: args.abort_denominator,
+            bounds: match &args.state_limits {
+                Some(path) => StateBounds::of(&quotas(Some(path))?),
+                None => StateBounds::default(),
+            },
         },
         http_limits: HttpLimits {
             header_timeout: Duration::from_millis(args.http_header_timeout_ms),

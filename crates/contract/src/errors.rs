@@ -27,6 +27,8 @@ pub enum ErrorKind {
     ResourceAlreadyExists,
     /// Control plane: `expectedVersion` does not match the resource's version.
     VersionConflict,
+    /// Control plane: the account holds as many of a resource as its limit allows.
+    LimitExceeded,
     /// The method and path name no operation.
     UnknownOperation,
     /// SigV4: the request carries no signature.
@@ -53,6 +55,7 @@ impl ErrorKind {
             Self::CertificateValidation => "CertificateValidationException",
             Self::ResourceAlreadyExists => "ResourceAlreadyExistsException",
             Self::VersionConflict => "VersionConflictException",
+            Self::LimitExceeded => "LimitExceededException",
             Self::UnknownOperation => "UnknownOperationException",
             Self::MissingAuthenticationToken => "MissingAuthenticationTokenException",
             Self::IncompleteSignature => "IncompleteSignatureException",
@@ -218,7 +221,7 @@ mod tests {
     }
     use serde_json::Value;
 
-    const KINDS: [ErrorKind; 14] = [
+    const KINDS: [ErrorKind; 15] = [
         ErrorKind::InvalidRequest,
         ErrorKind::ResourceNotFound,
         ErrorKind::InvalidStateTransition,
@@ -228,6 +231,7 @@ mod tests {
         ErrorKind::CertificateValidation,
         ErrorKind::ResourceAlreadyExists,
         ErrorKind::VersionConflict,
+        ErrorKind::LimitExceeded,
         ErrorKind::UnknownOperation,
         ErrorKind::MissingAuthenticationToken,
         ErrorKind::IncompleteSignature,

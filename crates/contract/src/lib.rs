@@ -17,7 +17,10 @@ pub use errors::{
     type_for_mqtt_code,
 };
 pub use execution_model::{ExecutionModel, Status, execution_model};
-pub use limits::{BucketLimit, Limits, LimitsError, Per, Plane, Source, aws_path};
+pub use limits::{
+    AwsFigure, BucketLimit, Enforced, EnforcedBy, Limits, LimitsError, Past, Per, Plane, Scope,
+    Source, StateError, StateLimit, Unit, aws_path,
+};
 pub use operation::{Binding, ControlOperation, Operation};
 pub use outcomes::{Alternatives, Outcome, OutcomeTable, SchemaCause, StatusSpec, outcomes};
 pub use requirements::{

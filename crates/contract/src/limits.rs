@@ -1,7 +1,7 @@
-//! Request-rate quotas as data (`schemas/limits/<service>-<date>.json`, checked against
-//! `schemas/limits.schema.json`): token buckets shared by the operations they name, kept for the
-//! account or for each MQTT client id, each figure with its source. The reference enforces them;
-//! no figure lives in code.
+//! Request-rate quotas and state bounds as data (`schemas/limits/<service>-<date>.json`, checked
+//! against `schemas/limits.schema.json`): token buckets shared by the operations they name, kept
+//! for the account or for each MQTT client id, and bounds on the state an account keeps, each
+//! figure with its source. The reference enforces them; no figure lives in code.
 
 use std::sync::OnceLock;
 
@@ -75,6 +75,128 @@ impl BucketLimit {
     }
 }
 
+/// Whom a state bound's count is kept for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scope {
+    /// The account (a server serves one).
+    Account,
+    /// Each thing.
+    Thing,
+    /// Each job.
+    Job,
+    /// Each job execution.
+    Execution,
+}
+
+/// What a state bound counts in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Unit {
+    /// Resources.
+    Count,
+    /// UTF-8 bytes.
+    Bytes,
+    /// Characters of text.
+    Characters,
+    /// Entries of a map.
+    Entries,
+}
+
+/// What happens past a state bound.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Past {
+    /// The request that would exceed it is refused.
+    #[default]
+    Refused,
+    /// The oldest terminal resource is forgotten to make room.
+    OldestTerminalForgotten,
+}
+
+/// AWS's figure for a state bound, and where it was read.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AwsFigure {
+    /// The figure; `None` when none could be verified.
+    pub figure: Option<u64>,
+    /// Where it comes from, or why it could not be read.
+    pub source: Source,
+}
+
+/// Whose figure the reference enforces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EnforcedBy {
+    /// AWS's figure.
+    Aws,
+    /// A bound of the reference's own.
+    Reference,
+    /// A request schema's maximum, enforced by request validation.
+    Schema,
+    /// Nothing.
+    None,
+}
+
+/// What the reference enforces of a state bound.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Enforced {
+    /// Whose figure.
+    pub by: EnforcedBy,
+    /// The figure (with `Aws` and `Reference`).
+    pub figure: Option<u64>,
+    /// `file.json#/pointer` of the schema member holding it (with `Schema`).
+    pub schema: Option<String>,
+    /// Why the reference holds a bound of its own (with `Reference`).
+    pub why: Option<String>,
+}
+
+/// The error exceeding a state bound gives.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StateError {
+    /// The plane whose row of `errors.json` it is.
+    pub plane: Plane,
+    /// The error type.
+    #[serde(rename = "type")]
+    pub error_type: String,
+}
+
+/// One bound on the state an account keeps.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StateLimit {
+    /// Its name, by which the reference looks it up.
+    pub name: String,
+    /// What it counts, in words.
+    pub counts: String,
+    /// Whom a count is kept for.
+    pub scope: Scope,
+    /// What it counts in.
+    pub unit: Unit,
+    /// What happens past it.
+    #[serde(default)]
+    pub past: Past,
+    /// AWS's figure.
+    pub aws: AwsFigure,
+    /// What the reference enforces.
+    pub enforced: Enforced,
+    /// The error exceeding it gives.
+    pub error: StateError,
+}
+
+impl StateLimit {
+    /// The figure the reference holds requests to itself; `None` when request validation holds
+    /// it (a schema's maximum) or nothing does.
+    pub fn bound(&self) -> Option<u64> {
+        match self.enforced.by {
+            EnforcedBy::Aws | EnforcedBy::Reference => self.enforced.figure,
+            EnforcedBy::Schema | EnforcedBy::None => None,
+        }
+    }
+}
+
 /// A whole limits file.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -88,6 +210,9 @@ pub struct Limits {
     pub read: String,
     /// The budgets.
     pub buckets: Vec<BucketLimit>,
+    /// The bounds on state.
+    #[serde(default)]
+    pub state: Vec<StateLimit>,
 }
 
 /// Why a limits text is refused.
@@ -115,6 +240,11 @@ impl Limits {
             return Err(LimitsError::Schema(v.to_string()));
         }
         Ok(serde_json::from_value(value)?)
+    }
+
+    /// The state bound named `name`.
+    pub fn state_limit(&self, name: &str) -> Option<&StateLimit> {
+        self.state.iter().find(|s| s.name == name)
     }
 
     /// The newest embedded AWS limits file (`limits/aws-<date>.json`, the latest date).
@@ -184,6 +314,71 @@ mod tests {
                 b.name
             );
         }
+    }
+
+    /// The member of an embedded schema a `file.json#/pointer` names.
+    fn schema_member(at: &str) -> serde_json::Value {
+        let (path, pointer) = at.split_once('#').expect("file#pointer");
+        let text = file(path).unwrap_or_else(|| panic!("{path} is not embedded"));
+        let value: serde_json::Value = serde_json::from_str(text).unwrap();
+        value
+            .pointer(pointer)
+            .unwrap_or_else(|| panic!("{at} names nothing"))
+            .clone()
+    }
+
+    #[test]
+    fn every_state_bound_of_the_aws_file_holds_together() {
+        let limits = Limits::aws();
+        assert!(!limits.state.is_empty());
+        for s in &limits.state {
+            let errors = crate::errors();
+            let row = match s.error.plane {
+                Plane::Data => errors.data_plane.get(&s.error.error_type),
+                Plane::Control => errors.control_plane.get(&s.error.error_type),
+                Plane::Broker => None,
+            };
+            assert!(
+                row.is_some(),
+                "{}: {:?} is no error of its plane",
+                s.name,
+                s.error
+            );
+            assert!(
+                s.aws.source.verified == s.aws.figure.is_some() || !s.aws.source.note.is_empty(),
+                "{}",
+                s.name
+            );
+            match s.enforced.by {
+                EnforcedBy::Aws => assert_eq!(s.enforced.figure, s.aws.figure, "{}", s.name),
+                EnforcedBy::Reference => assert!(s.enforced.why.is_some(), "{}", s.name),
+                EnforcedBy::Schema => {
+                    let at = s.enforced.schema.as_deref().unwrap();
+                    let member = schema_member(at);
+                    let max = member["maxLength"].as_u64().or(member["maxItems"].as_u64());
+                    assert_eq!(max, s.aws.figure, "{}: {at} holds another figure", s.name);
+                }
+                EnforcedBy::None => assert!(s.bound().is_none(), "{}", s.name),
+            }
+        }
+    }
+
+    #[rstest::rstest]
+    #[case::aws_without_a_figure(r#"{"by":"aws"}"#)]
+    #[case::reference_without_why(r#"{"by":"reference","figure":5}"#)]
+    #[case::schema_with_a_figure(r#"{"by":"schema","schema":"common.json#/x","figure":5}"#)]
+    #[case::none_with_a_figure(r#"{"by":"none","figure":5}"#)]
+    fn a_state_bound_that_does_not_say_whose_figure_it_is_is_refused(#[case] enforced: &str) {
+        let file_with = |enforced: &str| {
+            format!(
+                r#"{{"service":"s","read":"2026-01-01","buckets":[{{"name":"c","plane":"broker","operations":["Connect"],"perSecond":null,"burst":null,"source":{{"url":"https://x","read":"2026-01-01","note":"n"}}}}],"state":[{{"name":"b","counts":"c","scope":"thing","unit":"count","aws":{{"figure":null,"source":{{"url":"https://x","read":"2026-01-01","note":"n"}}}},"enforced":{enforced},"error":{{"plane":"control","type":"LimitExceededException"}}}}]}}"#
+            )
+        };
+        let e = Limits::parse(&file_with(enforced)).unwrap_err();
+        assert!(matches!(e, LimitsError::Schema(_)), "{e}");
+        let fixed = file_with(r#"{"by":"reference","figure":5,"why":"w"}"#);
+        let limits = Limits::parse(&fixed).unwrap();
+        assert_eq!(limits.state_limit("b").and_then(StateLimit::bound), Some(5));
     }
 
     #[test]

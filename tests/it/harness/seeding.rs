@@ -15,8 +15,10 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::Response;
 use jobcert_contract::Binding;
 use jobcert_harness::drive::conformance;
+use jobcert_harness::plan::Plan;
 use jobcert_harness::record::CaseRecord;
 use jobcert_harness::transport::{DataPlane, Signer};
+use jobcert_reference::engine::{EngineSettings, StateBounds};
 use jobcert_reference::{RunningServer, ServeConfig};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
@@ -157,10 +159,27 @@ async fn run_against(
     run_id: &str,
     signer: Option<Signer>,
 ) -> Vec<CaseRecord> {
-    let plan = faults::plan(Binding::Http, ONLY);
+    run_plan(
+        faults::plan(Binding::Http, ONLY),
+        server,
+        control,
+        run_id,
+        signer,
+    )
+    .await
+}
+
+/// Runs `plan` as [`run_against`] runs the [`ONLY`] cases.
+async fn run_plan(
+    plan: Plan,
+    server: &RunningServer,
+    control: &str,
+    run_id: &str,
+    signer: Option<Signer>,
+) -> Vec<CaseRecord> {
     assert!(
         plan.cases.iter().any(|c| !c.jobs.is_empty()),
-        "{ONLY:?} creates no job"
+        "the plan creates no job"
     );
     let data = DataPlane::parse(&format!("http://{}", server.data_plane())).expect("data URL");
     let target = jobcert_harness::transport::Target {
@@ -259,6 +278,91 @@ async fn without_a_returned_arn_a_wrong_account_is_named_as_the_cause() {
             assert!(reason.contains(part), "{part:?} missing from: {reason}");
         }
     }
+}
+
+/// A reference holding the account to `active` SNAPSHOT jobs in progress at once.
+async fn bounded_reference(active: usize) -> RunningServer {
+    server_with(ServeConfig {
+        time_scale: TIME_SCALE,
+        engine: EngineSettings {
+            bounds: StateBounds {
+                active_snapshot_jobs: Some(active),
+                ..StateBounds::default()
+            },
+            ..EngineSettings::default()
+        },
+        ..ServeConfig::default()
+    })
+    .await
+}
+
+/// A target whose account holds as many jobs in progress as it may: every case that creates a
+/// job stops as a setup error naming the limit, and none fails.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_account_at_its_active_jobs_limit_is_named_as_the_setup_error() {
+    let server = bounded_reference(1).await;
+    let control = format!("http://{}", server.control_plane());
+    let http = reqwest::Client::new();
+    http.post(format!("{control}/things/t-earlier"))
+        .json(&json!({}))
+        .send()
+        .await
+        .expect("CreateThing");
+    let earlier = http
+        .put(format!("{control}/jobs/j-earlier"))
+        .json(&json!({ "targets": [thing_arn("t-earlier")], "document": "{}" }))
+        .send()
+        .await
+        .expect("CreateJob");
+    assert_eq!(
+        earlier.status(),
+        StatusCode::OK,
+        "a job an earlier run left"
+    );
+    let cases = run_against(&server, &control, "at-limit", None).await;
+    server.shutdown().await;
+    let reasons: Vec<&str> = cases.iter().filter_map(|c| c.aborted.as_deref()).collect();
+    assert_eq!(reasons.len(), cases.len(), "every case creates a job");
+    for reason in reasons {
+        for part in [
+            "CreateJob of job ",
+            "answered 410 LimitExceededException",
+            "Likely cause: the target holds as many jobs in progress as the account may",
+        ] {
+            assert!(reason.contains(part), "{part:?} missing from: {reason}");
+        }
+    }
+    let (_, assessment) = faults::weigh(
+        "at-limit".into(),
+        Instant::now(),
+        (String::new(), String::new(), "http"),
+        cases,
+    );
+    assert!(
+        failures(&assessment).is_empty(),
+        "a setup error is no failure"
+    );
+}
+
+/// Each case's jobs are canceled once it is judged, so the whole suite, whose cases create far
+/// more jobs in all than the account may hold in progress, seeds every case as long as the
+/// cases run at once can hold theirs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_cancels_each_cases_jobs_and_so_fits_the_active_jobs_limit() {
+    let plan = faults::plan(Binding::Http, &[]);
+    let total: usize = plan.cases.iter().map(|c| c.jobs.len()).sum();
+    let settings = faults::settings("fits".into(), Duration::from_secs(5), Instant::now());
+    let most = plan.cases.iter().map(|c| c.jobs.len()).max().unwrap_or(0);
+    let bound = most * settings.concurrency;
+    assert!(
+        total > bound,
+        "{total} jobs in all fit {bound}: the bound proves nothing"
+    );
+    let server = bounded_reference(bound).await;
+    let control = format!("http://{}", server.control_plane());
+    let cases = run_plan(plan, &server, &control, "fits", None).await;
+    server.shutdown().await;
+    assert_clean(cases, "fits");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

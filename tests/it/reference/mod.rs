@@ -1,5 +1,6 @@
 //! The reference server: request constraints, semantics, SigV4, timers, paced rollouts and
-//! aborts, the control plane's executions and things, MQTT and MQTT at scale.
+//! aborts, the control plane's executions and things, the bounds on state, MQTT and MQTT at
+//! scale.
 
 mod admission;
 mod control;
@@ -10,4 +11,5 @@ mod mqtt_scale;
 mod rollout;
 mod semantics;
 mod sigv4;
+mod state_bounds;
 mod timers;

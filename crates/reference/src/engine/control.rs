@@ -2,8 +2,8 @@
 //! the control plane's view of an execution.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLockWriteGuard};
 
 use jobcert_contract::Status;
 
@@ -42,6 +42,9 @@ pub struct JobInfo {
     /// How many targets' latest executions are in each status.
     pub counts: HashMap<Status, u64>,
 }
+
+/// The jobs by id.
+type Jobs = HashMap<Arc<str>, Arc<Job>>;
 
 /// The version every thing has (the reference has no UpdateThing).
 const THING_VERSION: i64 = 1;
@@ -134,7 +137,7 @@ impl Engine {
         }
         let now = self.clock.now_ms();
         let job = {
-            let mut jobs = self.jobs.write().unwrap_or_else(|p| p.into_inner());
+            let mut jobs = self.jobs_admitting(&spec.target_selection, now)?;
             if jobs.contains_key(spec.id.as_str()) {
                 return Err(EngineError::AlreadyExists(format!(
                     "job {} already exists",
@@ -230,10 +233,58 @@ impl Engine {
         Ok(self.job_arn(&job.spec.id))
     }
 
+    /// The jobs, locked for a new one of `target_selection`: refused with LimitExceeded when
+    /// as many jobs of its kind are in progress as the bound allows. Jobs that completed since
+    /// they were last counted are brought up to date first (SNAPSHOT jobs complete lazily).
+    fn jobs_admitting(
+        &self,
+        target_selection: &str,
+        now: VirtualMillis,
+    ) -> Result<RwLockWriteGuard<'_, Jobs>, EngineError> {
+        let bounds = self.settings.bounds;
+        let active = |jobs: &Jobs| -> Vec<Arc<Job>> {
+            jobs.values()
+                .filter(|j| j.spec.target_selection == target_selection)
+                .filter(|j| {
+                    j.state.lock().unwrap_or_else(|p| p.into_inner()).status
+                        == JobStatus::InProgress
+                })
+                .cloned()
+                .collect()
+        };
+        let jobs = self.jobs.write().unwrap_or_else(|p| p.into_inner());
+        let (Some(max), _) = bounds.active_jobs(target_selection) else {
+            return Ok(jobs);
+        };
+        let counted = active(&jobs);
+        if counted.len() < max {
+            return Ok(jobs);
+        }
+        let changes = self.pending_changes.load(Ordering::Relaxed);
+        if self.active_counted_at.swap(changes, Ordering::Relaxed) != changes {
+            drop(jobs);
+            self.settle(now);
+            for job in &counted {
+                self.counts_completing(job, now);
+            }
+            let jobs = self.jobs.write().unwrap_or_else(|p| p.into_inner());
+            bounds.admit_job(target_selection, active(&jobs).len())?;
+            return Ok(jobs);
+        }
+        bounds.admit_job(target_selection, counted.len())?;
+        Ok(jobs)
+    }
+
     /// Queues an execution of `job` on `thing` unless it has one already (a job adds one to
-    /// each of its things, once).
+    /// each of its things, once). A thing holding as many executions as it may retains forgets
+    /// its oldest terminal ones first.
     fn add_once(&self, thing: &mut ThingState, job: &Arc<Job>, now: VirtualMillis, seq: u64) {
         if thing.find(&job.spec.id, None).is_none() {
+            let forget = self
+                .settings
+                .bounds
+                .forget_before_one_more(thing.executions.len());
+            thing.forget_oldest_terminal(forget, self.model);
             thing.executions.push(execution::Execution::queued(
                 job.clone(),
                 1,
@@ -258,6 +309,19 @@ impl Engine {
         let job = self.job(id)?;
         let now = self.clock.now_ms();
         self.settle(now);
+        let (counts, state) = self.counts_completing(&job, now);
+        Ok(JobInfo {
+            arn: self.job_arn(id),
+            spec: job.spec.clone(),
+            created_at: job.created_at,
+            state,
+            counts,
+        })
+    }
+
+    /// How many targets' latest executions are in each status, and the job's state: a SNAPSHOT
+    /// job whose rollout is over and whose every execution is terminal completes here.
+    fn counts_completing(&self, job: &Job, now: VirtualMillis) -> (HashMap<Status, u64>, JobState) {
         let mut counts: HashMap<Status, u64> = HashMap::new();
         for thing in job.targets() {
             self.with_thing(&thing, |t| {
@@ -292,13 +356,7 @@ impl Engine {
             state.completed_at = Some(now);
             state.last_updated_at = now;
         }
-        Ok(JobInfo {
-            arn: self.job_arn(id),
-            spec: job.spec.clone(),
-            created_at: job.created_at,
-            state: state.clone(),
-            counts,
-        })
+        (counts, state.clone())
     }
 
     /// CancelJob: cancels QUEUED executions, and IN_PROGRESS ones too with `force`.
@@ -395,6 +453,9 @@ impl Engine {
     /// CancelJobExecution: cancels `thing`'s latest execution of `job_id` if it is QUEUED, or
     /// IN_PROGRESS with `force`.
     pub fn cancel_execution(&self, req: CancelExecution) -> Result<(), EngineError> {
+        self.settings
+            .bounds
+            .check_details(req.status_details.as_ref())?;
         let now = self.clock.now_ms();
         self.settle(now);
         self.with_thing(&req.thing, |t| {
@@ -466,6 +527,7 @@ impl Engine {
         let Some(thing) = self.things.remove(name) else {
             return Ok(());
         };
+        self.pending_changes.fetch_add(1, Ordering::Relaxed);
         for (i, e) in thing.executions.iter().enumerate() {
             if thing.find(e.job_id(), None) != Some(i) {
                 continue;

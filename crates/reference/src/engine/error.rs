@@ -35,6 +35,9 @@ pub enum EngineError {
     /// Control plane: `expectedVersion` does not match.
     #[error("{0}")]
     VersionConflict(String),
+    /// Control plane: the account holds as many as a state bound allows.
+    #[error("{0}")]
+    LimitExceeded(String),
 }
 
 impl EngineError {
@@ -48,6 +51,7 @@ impl EngineError {
             }
             Self::AlreadyExists(_) => ErrorKind::ResourceAlreadyExists,
             Self::VersionConflict(_) => ErrorKind::VersionConflict,
+            Self::LimitExceeded(_) => ErrorKind::LimitExceeded,
         }
     }
 

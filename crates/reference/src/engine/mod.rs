@@ -2,6 +2,7 @@
 //! the virtual clock. Transports (HTTP, MQTT) call it with validated, typed requests.
 
 mod abort;
+mod bounds;
 mod clock;
 mod control;
 mod error;
@@ -23,6 +24,7 @@ use std::sync::{Arc, RwLock};
 use tokio::sync::broadcast;
 
 pub use abort::{ABORT_REASON_CODE, AbortCriterion, AbortDenominator};
+pub use bounds::StateBounds;
 pub use clock::{VirtualClock, VirtualMillis, epoch_seconds};
 pub use control::{CancelExecution, ControlExecutionView, JobInfo, ThingInfo};
 pub use error::EngineError;
@@ -85,6 +87,11 @@ pub struct Engine {
     /// Jobs still rolling out or with abort criteria to apply (see `progress`).
     watched: std::sync::Mutex<Vec<Arc<Job>>>,
     watching: std::sync::atomic::AtomicUsize,
+    /// Bumped whenever a thing's pending list changes or a thing goes: a job can only complete
+    /// after one of these, so the active jobs need counting again only then.
+    pending_changes: AtomicU64,
+    /// `pending_changes` when the active jobs were last brought up to date.
+    active_counted_at: AtomicU64,
 }
 
 impl Engine {
@@ -104,6 +111,8 @@ impl Engine {
             groups: groups::Groups::default(),
             watched: std::sync::Mutex::new(Vec::new()),
             watching: std::sync::atomic::AtomicUsize::new(0),
+            pending_changes: AtomicU64::new(0),
+            active_counted_at: AtomicU64::new(u64::MAX),
         }
     }
 
@@ -150,6 +159,8 @@ impl Engine {
             }
         });
         if let Some(c) = change {
+            self.pending_changes
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             // Nobody listening is fine.
             let _ = self.changes.send(c);
         }
@@ -195,6 +206,9 @@ impl Engine {
         &self,
         req: &requests::StartNext,
     ) -> Result<Option<ExecutionView>, EngineError> {
+        self.settings
+            .bounds
+            .check_details(req.status_details.as_ref())?;
         let now = self.clock.now_ms();
         self.settle(now);
         let (view, deadline, thing) = self.with_thing(&req.thing_name, |t| {
@@ -229,6 +243,9 @@ impl Engine {
 
     /// UpdateJobExecution.
     pub fn update(&self, req: &requests::Update) -> Result<UpdateOutcome, EngineError> {
+        self.settings
+            .bounds
+            .check_details(req.status_details.as_ref())?;
         let now = self.clock.now_ms();
         self.settle(now);
         let model = self.model;

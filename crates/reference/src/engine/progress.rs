@@ -12,6 +12,7 @@ use std::sync::atomic::Ordering;
 use jobcert_contract::Status;
 
 use super::abort::{ABORT_REASON_CODE, AbortDenominator};
+use super::bounds::StateBounds;
 use super::job::{Job, Rollout};
 use super::timers::Due;
 use super::{Change, Engine, JobStatus, VirtualMillis, execution};
@@ -46,6 +47,8 @@ pub struct EngineSettings {
     pub unreleased: Unreleased,
     /// What abort thresholds are a share of.
     pub abort_denominator: AbortDenominator,
+    /// The bounds on state (those of the newest embedded AWS limits file by default).
+    pub bounds: StateBounds,
 }
 
 impl Engine {

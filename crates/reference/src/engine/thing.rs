@@ -87,6 +87,33 @@ impl ThingState {
         self.executions.push(next);
     }
 
+    /// Forgets the `n` oldest terminal executions (all of them when fewer are terminal); a job
+    /// whose latest execution on this thing goes counts it among its departed, in its status,
+    /// as it counts the executions of a deleted thing.
+    pub(super) fn forget_oldest_terminal(&mut self, n: usize, model: &ExecutionModel) {
+        if n == 0 {
+            return;
+        }
+        let mut terminal: Vec<usize> = (0..self.executions.len())
+            .filter(|&i| model.is_terminal(self.executions[i].status))
+            .collect();
+        terminal.sort_by_key(|&i| self.executions[i].seq);
+        terminal.truncate(n);
+        for &i in &terminal {
+            let e = &self.executions[i];
+            if self.find(e.job_id(), None) == Some(i) {
+                let mut o = e.job.outcomes.lock().unwrap_or_else(|p| p.into_inner());
+                *o.departed.entry(e.status).or_default() += 1;
+            }
+        }
+        let mut i = 0;
+        self.executions.retain(|_| {
+            let keep = !terminal.contains(&i);
+            i += 1;
+            keep
+        });
+    }
+
     /// Index of the head of the pending list: IN_PROGRESS before QUEUED, then oldest queue time,
     /// then creation order.
     pub(super) fn head(&self, model: &ExecutionModel) -> Option<usize> {

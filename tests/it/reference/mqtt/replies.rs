@@ -1,6 +1,7 @@
 //! Request / reply on the reserved topics, the rejected codes, and who receives replies.
 
 use super::*;
+use crate::reference::state_bounds::{details, details_bounds};
 
 #[rstest]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -312,6 +313,41 @@ async fn rejections_carry_code_message_timestamp_and_token(
         .await;
     assert_eq!(v["execution"]["status"], "IN_PROGRESS");
     assert_eq!(v["execution"]["versionNumber"], 2);
+}
+
+/// A statusDetails map past the bounds on its pairs or its size (`state` of the limits file) is
+/// `InvalidRequest`, as it is InvalidRequestException over HTTP (`reference::state_bounds`), and
+/// one at the bounds is accepted.
+#[rstest]
+#[case::at_the_entry_bound(|entries, _| details(entries, 6 * entries), true)]
+#[case::one_entry_past_it(|entries, _| details(entries + 1, 6 * (entries + 1)), false)]
+#[case::at_the_size_bound(|_, bytes| details(64, bytes), true)]
+#[case::one_byte_past_it(|_, bytes| details(64, bytes + 1), false)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_details_past_their_bounds_are_invalid_request(
+    #[case] map: fn(usize, usize) -> Value,
+    #[case] accepted: bool,
+    #[values(Proto::V4, Proto::V5)] proto: Proto,
+) {
+    let (entries, bytes) = details_bounds();
+    let (_s, mut d) = rejection_fixture(proto).await;
+    let topic = jobs(THING, "a/update");
+    let payload = json!({"clientToken": "r-big", "status": "IN_PROGRESS", "statusDetails": map(entries, bytes)});
+    if accepted {
+        let v = d.accepted(&topic, &payload).await;
+        assert_eq!(v["clientToken"], "r-big");
+    } else {
+        let r = d.rejected(&topic, payload.to_string()).await;
+        assert_eq!(r["code"], "InvalidRequest", "{r}");
+        assert_eq!(r["clientToken"], "r-big", "{r}");
+        let v = d
+            .accepted(&jobs(THING, "a/get"), &json!({"includeJobDocument": false}))
+            .await;
+        assert_eq!(
+            v["execution"]["versionNumber"], 2,
+            "a refusal changes nothing"
+        );
+    }
 }
 
 /// Spec §3.3 / §3.1: every reply echoes `clientToken` when one was supplied; an InvalidTopic

@@ -37,6 +37,8 @@ pub(super) struct CaseRun<'a> {
     pub(super) things: BTreeMap<String, String>,
     /// Logical job id → the run's id.
     pub(super) jobs: BTreeMap<String, String>,
+    /// The run's ids of the jobs the target created for the case, to cancel once it is over.
+    pub(super) created: Vec<String>,
     pub(super) oracle: Oracle,
     /// The things a request of the case broke: later server errors follow from that.
     breakage: Breakage,
@@ -99,6 +101,7 @@ impl<'a> CaseRun<'a> {
             control,
             things,
             jobs,
+            created: Vec::new(),
             oracle: Oracle::new(tolerance_ms),
             breakage: Breakage::default(),
             findings: Vec::new(),
@@ -131,6 +134,9 @@ impl<'a> CaseRun<'a> {
                     break;
                 }
             }
+        }
+        if !stop.is_cancelled() {
+            self.retire_jobs().await;
         }
         let c = self.case;
         let record = CaseRecord {

@@ -90,6 +90,7 @@ impl CaseRun<'_> {
         let (exchange, _) = self
             .kept(called)
             .map_err(|e| e.explain(Seeding::CreateJob(&real_id, &targets), self.target))?;
+        self.created.push(new.id.clone());
         let window = self.window(&exchange);
         self.oracle.job_created(
             JobFacts {
@@ -103,6 +104,18 @@ impl CaseRun<'_> {
             window,
         );
         Ok(())
+    }
+
+    /// Cancels (with force) the jobs created for the case once it is over, so that a run holds
+    /// no more jobs in progress than it runs cases at once: a target holds an account to a
+    /// bound on active jobs (AWS's active-jobs limit), which a whole suite would pass. The case
+    /// has been judged, so the answers are neither kept nor judged: a job the case completed
+    /// or canceled already may well be refused.
+    pub(super) async fn retire_jobs(&mut self) {
+        for id in std::mem::take(&mut self.created) {
+            let seq = self.next_seq();
+            let _ = self.control.cancel_job(seq, &self.case.id, &id, true).await;
+        }
     }
 
     /// Cancels the case's job `job`; a refusal is a failed check of the case.

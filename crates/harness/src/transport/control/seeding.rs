@@ -94,7 +94,12 @@ impl ControlError {
     /// when the answer looks like one to an unsigned request.
     fn cause(&self, sent: Seeding<'_>, target: &Target) -> String {
         let cause = self.cause_if_signed(sent, target);
-        if !target.unsigned() || !matches!(self, Self::Refused { .. }) || self.throttled() {
+        // A throttle or a full account is an answer to a caller the target accepted.
+        if !target.unsigned()
+            || !matches!(self, Self::Refused { .. })
+            || self.throttled()
+            || self.limit_exceeded()
+        {
             return cause;
         }
         match self.unsigned_evidence() {
@@ -139,6 +144,12 @@ impl ControlError {
             if *status == 429 || error_type.as_deref() == Some(ErrorKind::Throttling.type_name()))
     }
 
+    /// Whether the target refused the call for a bound on its account's resources.
+    fn limit_exceeded(&self) -> bool {
+        matches!(self, Self::Refused { error_type: Some(t), .. }
+            if t == ErrorKind::LimitExceeded.type_name())
+    }
+
     /// Whether the target refused the signature for its time (AWS's words, spec §2.1).
     fn skewed(&self) -> bool {
         matches!(self, Self::Refused { message: Some(m), .. }
@@ -173,6 +184,12 @@ impl ControlError {
         if self.throttled() {
             return "the target throttled it at every attempt of the SDKs' standard retry: \
                     keep the run under its quota with --rate, or lower --concurrency"
+                .into();
+        }
+        if self.limit_exceeded() {
+            return "the target holds as many jobs in progress as the account may (AWS's \
+                    active-jobs limit, answered LimitExceededException): cancel the jobs \
+                    earlier runs left in progress, lower --concurrency, or raise the limit"
                 .into();
         }
         match (status, sent) {
@@ -347,6 +364,7 @@ mod tests {
     #[case(ControlError::Refused { operation: "CreateThing", status: 503, error_type: None, message: Some("down".into()), body: String::new() }, "answered 503 (no error type): down. Likely cause: the target failed")]
     #[case(ControlError::Refused { operation: "CreateThing", status: 429, error_type: Some("ThrottlingException".into()), message: Some("Rate exceeded".into()), body: String::new() }, "answered 429 ThrottlingException: Rate exceeded. Likely cause: the target throttled it at every attempt")]
     #[case(ControlError::Refused { operation: "CreateThing", status: 400, error_type: Some("InvalidRequestException".into()), message: None, body: String::new() }, "Likely cause: the target does not take the request as the harness sends it")]
+    #[case(ControlError::Refused { operation: "CreateJob", status: 410, error_type: Some("LimitExceededException".into()), message: Some("100 snapshot jobs are in progress".into()), body: String::new() }, "answered 410 LimitExceededException: 100 snapshot jobs are in progress. Likely cause: the target holds as many jobs in progress as the account may")]
     #[case(ControlError::Timeout { operation: "CreateThing", deadline_ms: 50 }, "no answer within 50 ms. Likely cause: the control plane is slow or not there")]
     #[case(ControlError::Failed { operation: "CreateThing", message: "refused".into() }, "the request failed: refused. Likely cause: nothing answers as a control plane")]
     #[case(ControlError::Failed { operation: "CreateThing", message: "client error (Connect): invalid peer certificate: UnknownIssuer".into() }, "invalid peer certificate: UnknownIssuer. Likely cause: the TLS handshake failed on a certificate: the server's is not trusted (give its CA with --ca, or --insecure)")]
@@ -425,6 +443,28 @@ mod tests {
     fn without_an_answer_signing_is_not_the_cause(#[case] error: ControlError) {
         let text = error.explain(Seeding::CreateThing("t-1"), &target(false));
         assert!(!text.contains("unsigned"), "{text}");
+    }
+
+    #[test]
+    fn a_full_account_is_named_and_not_blamed_on_signing() {
+        let full = ControlError::Refused {
+            operation: "CreateJob",
+            status: 410,
+            error_type: Some("LimitExceededException".into()),
+            message: None,
+            body: String::new(),
+        };
+        for signed in [false, true] {
+            let text = full.explain(Seeding::CreateJob("j-1", &[]), &target(signed));
+            assert!(
+                text.contains("Likely cause: the target holds as many jobs in progress"),
+                "{text}"
+            );
+            assert!(!text.contains("unsigned"), "{text}");
+        }
+        let other = refused(410, Some("GoneException"), "{}");
+        let text = other.explain(Seeding::CreateThing("t-1"), &target(true));
+        assert!(!text.contains("jobs in progress"), "{text}");
     }
 
     #[test]

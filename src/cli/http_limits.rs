@@ -14,16 +14,14 @@ fn default_ms(limit: fn(&HttpLimits) -> Duration) -> u64 {
 /// What each HTTP listener allows a client (real time, not the virtual clock).
 #[derive(Debug, Args)]
 pub struct HttpLimitArgs {
-    /// How long (ms) a request's line and headers may take to arrive: from the accept for a
-    /// connection's first request, from the first byte of each later one.
+    /// How long (ms) a request's line and headers may take to arrive, from their first byte.
     #[arg(long, value_name = "MS", default_value_t = default_ms(|l| l.header_timeout), value_parser = clap::value_parser!(u64).range(1..))]
     http_header_timeout_ms: u64,
     /// How long (ms) a request's body may take to arrive after its headers.
     #[arg(long, value_name = "MS", default_value_t = default_ms(|l| l.body_timeout), value_parser = clap::value_parser!(u64).range(1..))]
     http_body_timeout_ms: u64,
-    /// How long (ms) a keep-alive connection may stay idle between an answer and the first
-    /// byte of its next request; keep it above the idle time of the clients' pools (30 s is
-    /// typical).
+    /// How long (ms) a connection may wait for the first byte of a request, from its accept or
+    /// its last answer; keep it above the idle time of the clients' pools (30 s is typical).
     #[arg(long, value_name = "MS", default_value_t = default_ms(|l| l.idle_timeout), value_parser = clap::value_parser!(u64).range(1..))]
     http_idle_timeout_ms: u64,
     /// Open connections per HTTP listener; the next is answered 503 with `Retry-After: 1`.

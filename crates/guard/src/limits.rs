@@ -6,13 +6,12 @@ use std::time::Duration;
 /// What one HTTP listener allows a client. All on real time, not a virtual clock.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HttpLimits {
-    /// How long a request's line and headers may take to arrive: from the connection's accept
-    /// for its first request, from the first byte of each later one.
+    /// How long a request's line and headers may take to arrive, from their first byte.
     pub header_timeout: Duration,
     /// How long a request's body may take to arrive, from its headers.
     pub body_timeout: Duration,
-    /// How long a keep-alive connection may wait, from its last answer, for the first byte of
-    /// its next request.
+    /// How long a connection may wait for the first byte of a request, from its last answer (or
+    /// its accept).
     pub idle_timeout: Duration,
     /// Open connections per listener; the next is answered 503 with `Retry-After: 1` and closed.
     pub max_connections: u32,

@@ -3,7 +3,9 @@
 //! wait between requests (its `header_read_timeout`, hyperium/hyper#3828), so a short header
 //! timeout would cut idle pooled connections; the watchdog keeps the two apart, as Envoy and
 //! Go's `net/http` do, and also covers the wait before hyper has picked HTTP/1 or HTTP/2,
-//! which hyper's timer does not.
+//! which hyper's timer does not. A connection is idle from its accept until its first byte, so
+//! a client that opens its connections ahead of its first requests (a fleet's connect ramp) is
+//! held to the idle timeout, not the header one.
 
 use std::sync::Mutex;
 
@@ -18,9 +20,9 @@ const H2_PREFACE: &[u8] = b"PRI ";
 /// Where a connection stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
-    /// Waiting for the first byte of a request since `since` (its last answer).
+    /// Waiting for the first byte of a request since `since` (the accept, or the last answer).
     Idle,
-    /// A request's line and headers arriving since `since` (the accept, or their first byte).
+    /// A request's line and headers arriving since `since` (their first byte).
     Head,
     /// Requests in the application's hands: the body timeout and the answer take over.
     Busy,
@@ -56,13 +58,11 @@ pub(crate) struct Watchdog {
 }
 
 impl Watchdog {
-    /// A connection accepted at `now`: its first request's headers are due within the header
-    /// timeout, as nginx's `client_header_timeout` has it; a client that pre-opens connections
-    /// and sends nothing holds them no longer than that.
+    /// A connection accepted at `now`, idle until its first byte.
     pub(crate) fn new(now: Instant) -> Self {
         Self {
             state: Mutex::new(State {
-                phase: Phase::Head,
+                phase: Phase::Idle,
                 since: now,
                 in_flight: 0,
                 receiving: 0,
@@ -83,12 +83,7 @@ impl Watchdog {
         }
         let mut s = self.state();
         if s.h2.is_none() {
-            let h2 = bytes.starts_with(H2_PREFACE);
-            s.h2 = Some(h2);
-            if h2 && s.phase == Phase::Head {
-                s.phase = Phase::Idle;
-                s.since = now;
-            }
+            s.h2 = Some(bytes.starts_with(H2_PREFACE));
         }
         if s.phase == Phase::Idle && s.h2 == Some(false) {
             s.phase = Phase::Head;
@@ -197,11 +192,16 @@ mod tests {
     fn each_phase_of_a_connection_has_its_own_timeout_and_its_own_fate_at_a_stop() {
         let get = b"GET / HTTP/1.1\r\n" as &[u8];
         for (name, events, deadline, on_stop) in [
-            ("silent since the accept", vec![], Some(2), OnStop::Close),
             (
-                "a slow first head: from the accept",
-                vec![(1, Read(b"G")), (1, Read(b"E"))],
-                Some(2),
+                "silent since the accept: idle",
+                vec![],
+                Some(30),
+                OnStop::Close,
+            ),
+            (
+                "a slow first head: from its first byte",
+                vec![(1, Read(b"G")), (2, Read(b"E"))],
+                Some(3),
                 OnStop::Close,
             ),
             (

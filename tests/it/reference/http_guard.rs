@@ -102,12 +102,12 @@ async fn a_slowloris_request_is_closed_after_the_header_timeout() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_connection_that_never_sends_is_closed_after_the_header_timeout() {
-    let s = server(limits(LIMIT, LONG, LONG, 100)).await;
+async fn a_connection_that_never_sends_is_closed_after_the_idle_timeout_not_the_header_one() {
+    let s = server(limits(LIMIT, LONG, IDLE, 100)).await;
     let addr = s.data_plane();
     let since = Instant::now();
     let mut silent = tcp(addr).await;
-    closed_after(&mut silent, since, LIMIT, LIMIT, addr).await;
+    closed_after(&mut silent, since, IDLE, IDLE, addr).await;
     s.shutdown().await;
 }
 

@@ -192,7 +192,7 @@ fn judge(kind: &str, closes: Vec<Result<Duration, String>>, timeout: Duration) -
 async fn idle_and_slowloris_connections_are_closed_within_their_timeouts_while_a_client_is_served()
 {
     let connections = (IDLE_CONNECTIONS + SLOWLORIS) as u64;
-    descriptors::ensure(connections + MARGIN);
+    let _descriptors = descriptors::reserve(connections + MARGIN).await;
     let started = Instant::now();
     let server = Serve::with(&[
         "--http-header-timeout-ms",
@@ -254,7 +254,7 @@ async fn idle_and_slowloris_connections_are_closed_within_their_timeouts_while_a
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn at_the_connection_cap_a_connection_is_told_to_retry_and_the_broker_still_serves() {
     const CAP: usize = 100;
-    descriptors::ensure(CAP as u64 + MARGIN);
+    let _descriptors = descriptors::reserve(CAP as u64 + MARGIN).await;
     let server = Serve::with(&[
         "--mqtt",
         "127.0.0.1:0",
@@ -346,7 +346,7 @@ async fn half_sent_requests_do_not_hold_a_stop_and_a_request_being_answered_is_d
     const DRAIN: Duration = Duration::from_secs(30);
     /// Connections of each kind.
     const EACH: usize = 50;
-    descriptors::ensure(3 * EACH as u64 + MARGIN);
+    let _descriptors = descriptors::reserve(3 * EACH as u64 + MARGIN).await;
     let scratch = scratch("hostile-drain");
     let faults = scratch.path().join("faults.yaml");
     std::fs::write(
@@ -538,7 +538,7 @@ async fn the_capture_proxy_holds_its_http_listener_to_the_same_limits() {
     /// Connections of each attack, and the cap once they are gone.
     const EACH: usize = 10;
     const CAP: usize = 3 * EACH;
-    descriptors::ensure(2 * CAP as u64 + MARGIN);
+    let _descriptors = descriptors::reserve(2 * CAP as u64 + MARGIN).await;
     let dir = scratch("hostile-proxy");
     let serve = Serve::start(1.0);
     let proxy = Proxy::start_with(

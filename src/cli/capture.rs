@@ -15,6 +15,8 @@ use jobcert_harness::drive::proxy::{Forward, ProxySettings, RunningProxy};
 use jobcert_harness::record::capture::{Capture, Line, import, lint, read, write};
 use url::Url;
 
+use super::http_limits::HttpLimitArgs;
+
 /// Options of `jobcert capture`.
 #[derive(Debug, Args)]
 pub struct CaptureArgs {
@@ -77,6 +79,8 @@ struct ProxyArgs {
     /// How fast the target's clock runs (1 for real targets), written to the capture.
     #[arg(long, default_value_t = 1.0)]
     target_time_scale: f64,
+    #[command(flatten)]
+    http_limits: HttpLimitArgs,
 }
 
 /// A replay speed: 0.1 to 1000.
@@ -153,6 +157,7 @@ async fn proxy(args: ProxyArgs) -> anyhow::Result<()> {
         data: forward(args.http_listen, args.http_upstream),
         control: forward(args.control_listen, args.control_upstream),
         mqtt: forward(args.mqtt_listen, args.mqtt_upstream),
+        http_limits: args.http_limits.limits(),
     };
     let mut detail = Vec::new();
     for (name, f) in [

@@ -4,6 +4,7 @@ pub mod capture;
 pub mod descriptors;
 pub mod diff;
 pub mod fleet;
+mod http_limits;
 pub mod pki;
 mod profile;
 mod progress;

@@ -3,19 +3,19 @@
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
 use jobcert_contract::Limits;
 use jobcert_reference::admission::Faults;
 use jobcert_reference::engine::{AbortDenominator, EngineSettings, StateBounds, Unreleased};
-use jobcert_reference::http::HttpLimits;
 use jobcert_reference::mqtt::attach::BrokerTls;
 use jobcert_reference::policy::Policy;
 use jobcert_reference::sigv4::Credentials;
 use jobcert_reference::tls::{ClientAuth, TlsFiles};
 use jobcert_reference::{MtlsListener, RunningServer, ServeConfig};
+
+use super::http_limits::HttpLimitArgs;
 
 /// Options of `jobcert serve`.
 #[derive(Debug, Args)]
@@ -137,16 +137,8 @@ pub struct ServeArgs {
     /// executions (succeeded, failed, rejected, timed out) or `notified` (rolled out) ones.
     #[arg(long, value_name = "COUNT", default_value = "finished")]
     abort_denominator: AbortDenominator,
-    /// How long (ms, real time) an HTTP request's line and headers may take to arrive; it also
-    /// closes a keep-alive connection idle that long between requests.
-    #[arg(long, value_name = "MS", default_value_t = 60_000, value_parser = clap::value_parser!(u64).range(1..))]
-    http_header_timeout_ms: u64,
-    /// How long (ms, real time) an HTTP request's body may take to arrive after its headers.
-    #[arg(long, value_name = "MS", default_value_t = 30_000, value_parser = clap::value_parser!(u64).range(1..))]
-    http_body_timeout_ms: u64,
-    /// Open connections per HTTP listener; the next is answered 503 with `Retry-After: 1`.
-    #[arg(long, value_name = "N", default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..))]
-    http_max_connections: u32,
+    #[command(flatten)]
+    http_limits: HttpLimitArgs,
 }
 
 /// The limits `--quotas` names: a file, or the embedded AWS figures.
@@ -237,11 +229,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
                 None => StateBounds::default(),
             },
         },
-        http_limits: HttpLimits {
-            header_timeout: Duration::from_millis(args.http_header_timeout_ms),
-            body_timeout: Duration::from_millis(args.http_body_timeout_ms),
-            max_connections: args.http_max_connections,
-        },
+        http_limits: args.http_limits.limits(),
     };
     let scheme = if config.tls.is_some() {
         "https"

@@ -3,7 +3,6 @@
 //! It shares only [`jobcert_contract`] with the harness. Layout: `engine` holds the state and the
 //! rules; `http` binds the engine to the REST-JSON wire; `tls` serves it over TLS.
 
-mod accept_failures;
 pub mod admission;
 pub mod calendar;
 pub mod engine;
@@ -120,7 +119,12 @@ pub struct RunningServer {
     engine: Arc<Engine>,
     stop: watch::Sender<bool>,
     tasks: JoinSet<()>,
+    drain: std::time::Duration,
 }
+
+/// How long a shutdown waits beyond the drain window for the listeners to end, closing
+/// included, before it aborts them.
+const SHUTDOWN_MARGIN: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Connections waiting to be accepted (the kernel caps it at `net.core.somaxconn`): a fleet
 /// coming online in a burst must not overflow the queue, which costs each dropped connection
@@ -176,16 +180,18 @@ impl RunningServer {
             Some(files) => Some(tls::server_config(files, None).map_err(invalid_input)?.0),
             None => None,
         };
-        for (listener, app, service) in [
+        for (listener, app, service, name) in [
             (
                 data,
                 http::data_plane(engine.clone(), gate.clone()),
                 DATA_SIGNING_NAME,
+                "HTTP data-plane listener",
             ),
             (
                 control,
                 http::control_plane(engine.clone(), gate.clone()),
                 CONTROL_SIGNING_NAME,
+                "HTTP control-plane listener",
             ),
         ] {
             let app = match &config.sigv4 {
@@ -203,6 +209,7 @@ impl RunningServer {
                     tasks.spawn(http::serve(listener, app, limits, shutdown));
                 }
                 None => {
+                    let listener = jobcert_guard::PlainListener::new(listener, name);
                     tasks.spawn(http::serve(listener, app, limits, shutdown));
                 }
             }
@@ -268,6 +275,7 @@ impl RunningServer {
             engine,
             stop,
             tasks,
+            drain: config.http_limits.drain,
         })
     }
 
@@ -353,11 +361,12 @@ impl RunningServer {
         &self.engine
     }
 
-    /// Stops accepting, lets in-flight requests finish, and stops the timer task.
+    /// Stops accepting, lets the requests being answered finish within the drain window
+    /// (`HttpLimits::drain`), and stops the timer task.
     pub async fn shutdown(mut self) {
         let _ = self.stop.send(true);
         // The timer task never ends by itself; the listeners end once drained.
-        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+        let _ = tokio::time::timeout(self.drain + SHUTDOWN_MARGIN, async {
             while self.tasks.len() > 1 {
                 if self.tasks.join_next().await.is_none() {
                     break;

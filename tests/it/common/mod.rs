@@ -3,6 +3,7 @@
 //! mosquitto, reports and the fault-target kit live in the submodules.
 
 pub mod broker;
+pub mod descriptors;
 pub mod faults;
 pub mod pki;
 pub mod process;

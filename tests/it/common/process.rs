@@ -212,6 +212,11 @@ impl Process {
         }
     }
 
+    /// Its process id.
+    pub fn id(&self) -> u32 {
+        self.child.0.id()
+    }
+
     /// Sends SIGINT, as Ctrl-C does.
     pub fn interrupt(&self) {
         self.child.signal("-INT");
@@ -334,10 +339,15 @@ impl Serve {
 
     /// Sends SIGTERM and waits for the process to exit (fails after [`SHUTDOWN_TIMEOUT`]).
     pub fn terminate(&mut self) -> ExitStatus {
+        self.terminate_within(SHUTDOWN_TIMEOUT)
+    }
+
+    /// Sends SIGTERM and waits for the process to exit (fails after `limit`).
+    pub fn terminate_within(&mut self, limit: Duration) -> ExitStatus {
         self.child.signal("-TERM");
-        self.child.wait_within(SHUTDOWN_TIMEOUT).unwrap_or_else(|| {
-            panic!("jobcert serve still running {SHUTDOWN_TIMEOUT:?} after SIGTERM")
-        })
+        self.child
+            .wait_within(limit)
+            .unwrap_or_else(|| panic!("jobcert serve still running {limit:?} after SIGTERM"))
     }
 }
 

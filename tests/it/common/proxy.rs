@@ -46,6 +46,17 @@ impl Proxy {
     /// A proxy in front of every plane `serve` has, writing `capture` (in `scratch`), with the
     /// server's clock speed `time_scale`.
     pub fn start(serve: &Serve, time_scale: f64, capture: &Path, scratch: &Path) -> Self {
+        Self::start_with(serve, time_scale, capture, scratch, &[])
+    }
+
+    /// [`Self::start`] with `extra` options.
+    pub fn start_with(
+        serve: &Serve,
+        time_scale: f64,
+        capture: &Path,
+        scratch: &Path,
+        extra: &[&str],
+    ) -> Self {
         let (data, control, mqtt) = (free_port(), free_port(), free_port());
         let mut words = vec![
             "capture".to_string(),
@@ -63,6 +74,7 @@ impl Proxy {
             "--out".into(),
             capture.display().to_string(),
         ];
+        words.extend(extra.iter().map(|w| w.to_string()));
         if let Some(broker) = &serve.mqtt {
             words.extend([
                 "--mqtt-listen".into(),

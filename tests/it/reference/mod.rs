@@ -4,6 +4,7 @@
 
 mod admission;
 mod control;
+mod hostile_clients;
 mod http_constraints;
 mod http_guard;
 mod mqtt;

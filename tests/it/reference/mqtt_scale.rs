@@ -203,6 +203,7 @@ impl Tally {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn fifteen_thousand_devices_each_get_their_start_next() {
+    let _descriptors = crate::common::descriptors::reserve(DEVICES as u64 + 256).await;
     let test_start = Instant::now();
     let deadline = tokio::time::Instant::now() + BUDGET;
     let (server, control, mqtt) = start();

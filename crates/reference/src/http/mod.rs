@@ -5,7 +5,6 @@ mod authentication;
 mod client_certificate;
 mod control_plane;
 mod data_plane;
-mod serve;
 pub mod wire;
 
 use std::sync::Arc;
@@ -13,7 +12,7 @@ use std::sync::Arc;
 use axum::{Extension, Router};
 
 pub use authentication::Authenticator;
-pub use serve::{HttpLimits, serve};
+pub use jobcert_guard::{HttpLimits, serve};
 
 use super::admission::Gate;
 use super::engine::Engine;

@@ -21,8 +21,8 @@ use super::service::JobsService;
 use super::tls::MqttTlsListener;
 use super::topics;
 use super::ws::WsListener;
-use crate::accept_failures::AcceptFailures;
 use crate::policy::{Policy, Principal};
+use jobcert_guard::AcceptFailures;
 
 /// What a session can run over: a TCP stream, or a WebSocket's byte stream.
 pub(super) trait Stream: AsyncRead + AsyncWrite + Unpin + Send + 'static {}

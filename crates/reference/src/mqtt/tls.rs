@@ -14,9 +14,9 @@ use tokio_rustls::TlsAcceptor;
 use super::broker::session;
 use super::hub::Hub;
 use super::service::JobsService;
-use crate::accept_failures::AcceptFailures;
 use crate::policy::{Policy, Principal};
 use crate::tls::common_name;
+use jobcert_guard::AcceptFailures;
 
 /// How long a new connection may take to finish its handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);

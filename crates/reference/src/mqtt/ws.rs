@@ -18,10 +18,10 @@ use ws_stream_tungstenite::WsStream;
 use super::broker::session;
 use super::hub::Hub;
 use super::service::JobsService;
-use crate::accept_failures::AcceptFailures;
 use crate::policy::{Policy, Principal};
 use crate::sigv4::presigned::{self, Presigned};
 use crate::sigv4::{Credentials, Scope};
+use jobcert_guard::AcceptFailures;
 
 /// The SigV4 service name of AWS IoT's device gateway.
 pub const SERVICE: &str = "iotdevicegateway";

@@ -16,7 +16,7 @@ use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
 
-use crate::accept_failures::AcceptFailures;
+use jobcert_guard::AcceptFailures;
 
 use super::client_cert::{CertificateJudge, CertificateVerdict};
 use super::subject::common_name;

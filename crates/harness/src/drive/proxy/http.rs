@@ -10,6 +10,7 @@ use axum::body::{Body, to_bytes};
 use axum::extract::{Request, State};
 use axum::response::Response;
 use http::{HeaderMap, HeaderName, StatusCode};
+use jobcert_guard::{HttpLimits, PlainListener};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use url::Url;
@@ -74,15 +75,21 @@ impl HttpProxy {
         }
     }
 
-    /// Serves `listener` until `stop`, then lets open requests finish.
-    pub(super) async fn serve(self, listener: TcpListener, stop: CancellationToken) {
+    /// Serves `listener` under `limits` until `stop`, then lets the requests being answered
+    /// finish within the drain window.
+    pub(super) async fn serve(
+        self,
+        listener: TcpListener,
+        limits: HttpLimits,
+        stop: CancellationToken,
+    ) {
+        let name = match self.plane {
+            Plane::Data => "capture proxy's data-plane listener",
+            Plane::Control => "capture proxy's control-plane listener",
+        };
         let app = Router::new().fallback(forward).with_state(Arc::new(self));
-        let served = axum::serve(listener, app)
-            .with_graceful_shutdown(stop.cancelled_owned())
-            .await;
-        if let Err(e) = served {
-            tracing::warn!("capture proxy: {e}");
-        }
+        let listener = PlainListener::new(listener, name);
+        jobcert_guard::serve(listener, app, limits, stop.cancelled_owned()).await;
     }
 
     fn url(&self, path_and_query: &str) -> String {

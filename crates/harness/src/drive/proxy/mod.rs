@@ -12,6 +12,7 @@ mod tape;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use jobcert_guard::HttpLimits;
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -60,6 +61,8 @@ pub struct ProxySettings {
     pub control: Option<Forward>,
     /// The MQTT broker.
     pub mqtt: Option<Forward>,
+    /// What each HTTP listener allows a client (timeouts, open connections, drain window).
+    pub http_limits: HttpLimits,
 }
 
 /// The addresses a running proxy listens on (port 0 resolved).
@@ -135,7 +138,7 @@ impl RunningProxy {
                 let listener = bind(f.listen).await?;
                 *addr = listener.local_addr().ok();
                 let proxy = http::HttpProxy::new(plane, upstream, tape.clone());
-                tasks.spawn(proxy.serve(listener, stop.clone()));
+                tasks.spawn(proxy.serve(listener, settings.http_limits, stop.clone()));
             }
         }
         if let Some(f) = &settings.mqtt {

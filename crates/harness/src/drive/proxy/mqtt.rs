@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use bytes::BytesMut;
+use jobcert_guard::AcceptFailures;
 use rumqttc::mqttbytes::Error as V4Error;
 use rumqttc::mqttbytes::v4;
 use rumqttc::v5::mqttbytes::Error as V5Error;
@@ -44,6 +45,7 @@ pub(super) async fn serve(
     stop: CancellationToken,
 ) {
     let mut connections = JoinSet::new();
+    let mut failures = AcceptFailures::new("capture proxy's MQTT listener");
     loop {
         tokio::select! {
             () = stop.cancelled() => break,
@@ -51,7 +53,7 @@ pub(super) async fn serve(
                 Ok((device, _)) => {
                     connections.spawn(connection(device, upstream.clone(), tape.clone(), stop.clone()));
                 }
-                Err(e) => tracing::warn!("capture proxy: accepting an MQTT connection: {e}"),
+                Err(e) => failures.failed(&e).await,
             },
             Some(_) = connections.join_next(), if !connections.is_empty() => {}
         }

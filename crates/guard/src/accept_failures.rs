@@ -12,14 +12,14 @@ const QUIET: Duration = Duration::from_secs(10);
 
 /// The failed accepts of the listener `name`.
 #[derive(Debug)]
-pub(crate) struct AcceptFailures {
+pub struct AcceptFailures {
     name: &'static str,
     last_logged: Option<Instant>,
     unlogged: u64,
 }
 
 impl AcceptFailures {
-    pub(crate) fn new(name: &'static str) -> Self {
+    pub fn new(name: &'static str) -> Self {
         Self {
             name,
             last_logged: None,
@@ -28,7 +28,7 @@ impl AcceptFailures {
     }
 
     /// Logs the failure unless one was logged within [`QUIET`], then waits [`BACKOFF`].
-    pub(crate) async fn failed(&mut self, error: &std::io::Error) {
+    pub async fn failed(&mut self, error: &std::io::Error) {
         if let Some(unlogged) = self.count_at(Instant::now()) {
             let repeats = match unlogged {
                 0 => String::new(),

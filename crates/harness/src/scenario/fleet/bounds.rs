@@ -1,0 +1,66 @@
+//! The bounds the loader holds a fleet's numbers to, read from `schemas/fleet.schema.json`
+//! (its `$defs` `Rate`, `Seconds` and `Milliseconds`, the time scale's and a log-normal
+//! shape's `maximum`), so that the schema an editor checks against and the loader agree.
+
+use std::sync::LazyLock;
+
+use serde_json::Value;
+
+/// The figures, once read.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Bounds {
+    /// Lowest non-zero rate, per second.
+    pub min_rate: f64,
+    /// Highest rate, per second.
+    pub max_rate: f64,
+    /// Longest time, in seconds.
+    pub max_seconds: f64,
+    /// Longest duration of a distribution or a deadline, in milliseconds.
+    pub max_ms: f64,
+    /// Fastest virtual clock of the reference.
+    pub max_time_scale: f64,
+    /// Widest log-normal shape.
+    pub max_sigma: f64,
+}
+
+/// The bounds of the embedded schema.
+pub fn bounds() -> Bounds {
+    static BOUNDS: LazyLock<Bounds> = LazyLock::new(|| {
+        let schema: Value = serde_json::from_str(
+            jobcert_contract::file("fleet.schema.json").expect("fleet.schema.json is embedded"),
+        )
+        .expect("fleet.schema.json is JSON");
+        let at = |pointer: &str| {
+            schema
+                .pointer(pointer)
+                .and_then(Value::as_f64)
+                .unwrap_or_else(|| panic!("fleet.schema.json has a number at {pointer}"))
+        };
+        Bounds {
+            min_rate: at("/$defs/Rate/minimum"),
+            max_rate: at("/$defs/Rate/maximum"),
+            max_seconds: at("/$defs/Seconds/maximum"),
+            max_ms: at("/$defs/Milliseconds/maximum"),
+            max_time_scale: at("/$defs/Reference/properties/time-scale/maximum"),
+            max_sigma: at(
+                "/$defs/Distribution/oneOf/3/properties/lognormal/properties/sigma/maximum",
+            ),
+        }
+    });
+    *BOUNDS
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The schema states every bound, and they fit together: a week in milliseconds is a week
+    /// in seconds, and the lowest rate is below the highest.
+    #[test]
+    fn the_schema_states_bounds_that_fit_together() {
+        let b = bounds();
+        assert_eq!(b.max_ms, b.max_seconds * 1000.0);
+        assert!(0.0 < b.min_rate && b.min_rate < b.max_rate, "{b:?}");
+        assert!(b.max_time_scale > 1.0 && b.max_sigma > 0.0, "{b:?}");
+    }
+}

@@ -53,6 +53,7 @@ pub fn bounds() -> Bounds {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rstest::rstest;
 
     /// The schema states every bound, and they fit together: a week in milliseconds is a week
     /// in seconds, and the lowest rate is below the highest.
@@ -62,5 +63,57 @@ mod tests {
         assert_eq!(b.max_ms, b.max_seconds * 1000.0);
         assert!(0.0 < b.min_rate && b.min_rate < b.max_rate, "{b:?}");
         assert!(b.max_time_scale > 1.0 && b.max_sigma > 0.0, "{b:?}");
+    }
+
+    /// The loader holds a fleet to the schema's figures: at a bound passes, beyond it is refused
+    /// naming the member.
+    #[rstest]
+    #[case::highest_rate("connect: { rate: 10000000 }", None)]
+    #[case::rate_beyond("connect: { rate: 10000001 }", Some("connect.rate"))]
+    #[case::lowest_rate("rollout: { rate: 0.001 }", None)]
+    #[case::rate_below("rollout: { rate: 0.0009 }", Some("rollout.rate"))]
+    #[case::a_week("run: { max-duration-s: 604800 }", None)]
+    #[case::beyond_a_week("run: { max-duration-s: 604801 }", Some("run.max-duration-s"))]
+    #[case::work_beyond_a_week(
+        "behaviour: { work: { constant: 604800001 } }",
+        Some("behaviour.work")
+    )]
+    #[case::fastest_clock("reference: { time-scale: 1000000 }", None)]
+    #[case::clock_beyond("reference: { time-scale: 1000001 }", Some("reference.time-scale"))]
+    #[case::widest_shape(
+        "load: { model: closed, think: { lognormal: { median: 1, sigma: 10 } } }",
+        None
+    )]
+    #[case::shape_beyond(
+        "load: { model: closed, think: { lognormal: { median: 1, sigma: 10.5 } } }",
+        Some("load.think")
+    )]
+    fn the_loader_holds_a_fleet_to_the_schema_s_bounds(
+        #[case] member: &str,
+        #[case] refused: Option<&str>,
+    ) {
+        let mut text =
+            String::from("fleet:\n  name: bounds\n  things: { count: 1 }\n  transport: http\n");
+        for (key, default) in [
+            ("rollout", "rollout: {}"),
+            ("behaviour", "behaviour: {}"),
+            ("load", "load: { model: closed }"),
+        ] {
+            if !member.starts_with(key) {
+                text.push_str(&format!("  {default}\n"));
+            }
+        }
+        text.push_str(&format!("  {member}\n"));
+        let dir = tempfile::tempdir().expect("dir");
+        let file = dir.path().join("fleet.yaml");
+        std::fs::write(&file, &text).expect("write");
+        match (super::super::load_fleet(&file), refused) {
+            (Ok(_), None) => {}
+            (Err(errors), Some(at)) => assert!(
+                errors.iter().any(|e| e.message.starts_with(at)),
+                "{at}: {errors:?}"
+            ),
+            (got, want) => panic!("{text}: expected a refusal at {want:?}, got {got:?}"),
+        }
     }
 }

@@ -1,6 +1,7 @@
 //! The bounds the loader holds a fleet's numbers to, read from `schemas/fleet.schema.json`
-//! (its `$defs` `Rate`, `Seconds` and `Milliseconds`, the time scale's and a log-normal
-//! shape's `maximum`), so that the schema an editor checks against and the loader agree.
+//! (its `$defs` `Rate`, `Seconds` and `Milliseconds`, the `maximum` of the time scale, of a
+//! log-normal shape and of a retry policy's attempts), so that the schema an editor checks
+//! against and the loader agree.
 
 use std::sync::LazyLock;
 
@@ -21,6 +22,8 @@ pub struct Bounds {
     pub max_time_scale: f64,
     /// Widest log-normal shape.
     pub max_sigma: f64,
+    /// Most attempts a retry policy makes.
+    pub max_attempts: u32,
 }
 
 /// The bounds of the embedded schema.
@@ -45,6 +48,7 @@ pub fn bounds() -> Bounds {
             max_sigma: at(
                 "/$defs/Distribution/oneOf/3/properties/lognormal/properties/sigma/maximum",
             ),
+            max_attempts: at("/$defs/RetryPolicy/properties/max-attempts/maximum") as u32,
         }
     });
     *BOUNDS
@@ -63,6 +67,7 @@ mod tests {
         assert_eq!(b.max_ms, b.max_seconds * 1000.0);
         assert!(0.0 < b.min_rate && b.min_rate < b.max_rate, "{b:?}");
         assert!(b.max_time_scale > 1.0 && b.max_sigma > 0.0, "{b:?}");
+        assert!(b.max_attempts > 1, "{b:?}");
     }
 
     /// The loader holds a fleet to the schema's figures: at a bound passes, beyond it is refused
@@ -80,6 +85,14 @@ mod tests {
     )]
     #[case::fastest_clock("reference: { time-scale: 1000000 }", None)]
     #[case::clock_beyond("reference: { time-scale: 1000001 }", Some("reference.time-scale"))]
+    #[case::most_attempts(
+        "behaviour: { retry: { max-attempts: 20, base-ms: 1, max-ms: 2, jitter: full, operations: [CONNECT] } }",
+        None
+    )]
+    #[case::attempts_beyond(
+        "behaviour: { retry: { max-attempts: 21, base-ms: 1, max-ms: 2, jitter: full, operations: [CONNECT] } }",
+        Some("behaviour.retry")
+    )]
     #[case::widest_shape(
         "load: { model: closed, think: { lognormal: { median: 1, sigma: 10 } } }",
         None

@@ -307,10 +307,14 @@ fn behaviour(b: &BehaviourSpec, p: &mut Problems<'_>) {
     match b.retry.policy() {
         Err(problem) => p.at(&["behaviour", "retry"], problem),
         Ok(Some(policy)) => {
-            if policy.max_attempts == 0 || policy.base_ms == 0 || policy.max_ms < policy.base_ms {
+            let most = bounds().max_attempts;
+            if !(1..=most).contains(&policy.max_attempts)
+                || policy.base_ms == 0
+                || policy.max_ms < policy.base_ms
+            {
                 p.at(
                     &["behaviour", "retry"],
-                    "needs max-attempts of at least 1 and 0 < base-ms ≤ max-ms",
+                    format!("needs max-attempts from 1 to {most} and 0 < base-ms ≤ max-ms"),
                 );
             }
             for o in &policy.operations {

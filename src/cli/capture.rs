@@ -81,6 +81,11 @@ struct ProxyArgs {
     target_time_scale: f64,
     #[command(flatten)]
     http_limits: HttpLimitArgs,
+    /// Client connections expected at once (devices and programs together): each costs the
+    /// proxy two open descriptors, and a number the descriptor limit cannot hold is refused
+    /// before listening.
+    #[arg(long, default_value_t = 256)]
+    connections: u64,
 }
 
 /// A replay speed: 0.1 to 1000.
@@ -174,6 +179,10 @@ async fn proxy(args: ProxyArgs) -> anyhow::Result<()> {
             "nothing to proxy: give --http-listen/--http-upstream, --control-listen/--control-upstream or --mqtt-listen/--mqtt-upstream"
         );
     }
+    super::descriptors::ensure(&super::descriptors::proxy_needs(
+        detail.len() as u64,
+        args.connections,
+    ))?;
     let proxy = RunningProxy::start(&settings).await?;
     let l = proxy.listening;
     for (name, scheme, addr) in [

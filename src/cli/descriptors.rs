@@ -1,16 +1,18 @@
 //! The process's limit on open descriptors (RLIMIT_NOFILE). Most Linux machines start a
 //! process with a soft limit of 1,024 under a much higher hard one, and every connection a
-//! fleet's device holds, or the reference accepts, is a descriptor: the long-running commands
-//! raise the soft limit to the hard one, and `fleet` refuses up front a run that even the hard
-//! limit cannot hold, rather than failing connections part-way.
+//! device holds, or a server accepts, is a descriptor: the long-running commands raise the soft
+//! limit to the hard one, count what their run needs (`fleet`, `run`, `replay`, `diff` and
+//! `capture proxy`, each from what it knows before it connects), and refuse up front a run that
+//! even the hard limit cannot hold, rather than failing connections part-way.
 
 use anyhow::bail;
+use jobcert_contract::Binding;
 use jobcert_harness::record::Shard;
 use jobcert_harness::scenario::fleet::{Connections, FleetSpec, FleetTransport};
 
-/// Descriptors a process needs beyond its connections to the devices: the listeners, the
-/// runtime's own, standard streams, the files it reads and writes, and the control plane's
-/// connections (the seeding calls run at most some dozens at a time).
+/// Descriptors a process needs beyond its connections: the listeners, the runtime's own,
+/// standard streams, the files it reads and writes, and the control plane's connections (the
+/// seeding calls run at most some dozens at a time).
 const MARGIN: u64 = 256;
 
 /// The limit in force: the soft one, which `open` and `accept` meet, and the hard one, as high
@@ -29,9 +31,19 @@ pub struct Need {
     pub descriptors: u64,
 }
 
+impl Need {
+    /// A process holding `connections` at once, and the [`MARGIN`].
+    fn holding(process: &'static str, connections: u64) -> Self {
+        Self {
+            process,
+            descriptors: connections.saturating_add(MARGIN),
+        }
+    }
+}
+
 /// Raises the soft limit to the hard one and returns the limit then in force; `None` where
 /// there is no such limit (not Unix) or it cannot be read. A child started afterwards (the
-/// reference `fleet` and `replay` start) inherits the raised limit.
+/// reference `fleet`, `replay` and `diff` start) inherits the raised limit.
 pub fn raise() -> Option<Limit> {
     let limit = imp::raise();
     match limit {
@@ -49,17 +61,56 @@ pub fn fleet_needs(spec: &FleetSpec, shard: Shard, own_reference: bool) -> Vec<N
         (FleetTransport::Mqtt, _) | (FleetTransport::Http, Connections::PerDevice) => devices,
         (FleetTransport::Http, Connections::Pool) => devices.min(spec.http.pool as u64),
     };
-    let mut needs = vec![Need {
-        process: "jobcert fleet",
-        descriptors: connections + MARGIN,
-    }];
+    let mut needs = vec![Need::holding("jobcert fleet", connections)];
     if own_reference {
-        needs.push(Need {
-            process: "its reference server",
-            descriptors: connections + MARGIN,
-        });
+        needs.push(Need::holding("its reference server", connections));
     }
     needs
+}
+
+/// What a conformance run needs: `concurrency` cases side by side, each holding `per_case`
+/// connections (see [`case_connections`]). The embedded reference runs in this process, so
+/// with it (`embedded`) each connection is counted at both ends.
+pub fn run_needs(concurrency: usize, per_case: u64, embedded: bool) -> Vec<Need> {
+    let client = (concurrency as u64).saturating_mul(per_case);
+    let ends = if embedded { 2 } else { 1 };
+    vec![Need::holding("jobcert run", client.saturating_mul(ends))]
+}
+
+/// The connections one case holds at most over `binding`: over MQTT one per thing it names;
+/// over HTTP one from the pool, its steps being one after another; and one to the control
+/// plane.
+pub fn case_connections(binding: Binding, things_per_case: usize) -> u64 {
+    let data = match binding {
+        Binding::Http => 1,
+        Binding::Mqtt => things_per_case as u64,
+    };
+    data + 1
+}
+
+/// What playing a capture's `devices` needs: a connection per device to each of `targets`
+/// data planes in this process (`replay` one target; `diff` a primary, a candidate and perhaps
+/// a secondary), and the same devices in each reference server it starts (`references`).
+pub fn replay_needs(
+    process: &'static str,
+    devices: u64,
+    targets: u64,
+    references: u64,
+) -> Vec<Need> {
+    let mut needs = vec![Need::holding(process, devices.saturating_mul(targets))];
+    if references > 0 {
+        needs.push(Need::holding("its reference servers", devices));
+    }
+    needs
+}
+
+/// What a recording proxy needs: its `listeners`, and two descriptors for each of the
+/// `connections` it is told to expect at once (the client's, and its own to the target).
+pub fn proxy_needs(listeners: u64, connections: u64) -> Vec<Need> {
+    vec![Need::holding(
+        "jobcert capture proxy",
+        listeners.saturating_add(connections.saturating_mul(2)),
+    )]
 }
 
 /// Things in `shard` of `count` things made into blocks of `block`.
@@ -93,8 +144,8 @@ fn refusal(needs: &[Need], limit: Limit) -> Option<String> {
         .join(", ");
     (n > limit.soft).then(|| {
         format!(
-            "this run needs {n} open descriptors ({each}: a connection per device, and some \
-             more), but the limit is {} (hard limit {}): raise it to at least {n} with \
+            "this run needs {n} open descriptors ({each}: one per connection, and some more), \
+             but the limit is {} (hard limit {}): raise it to at least {n} with \
              `ulimit -Hn {n}; ulimit -n {n}` (as root, or in /etc/security/limits.conf), or \
              `LimitNOFILE={n}` in a systemd unit, then run again",
             shown(limit.soft),
@@ -240,6 +291,55 @@ fleet:
                 needs, expected,
                 "{:?} shard {s}, own reference {own}",
                 spec.transport
+            );
+        }
+    }
+
+    #[test]
+    fn the_other_commands_count_their_connections_and_a_margin() {
+        let m = MARGIN;
+        let cases: [(&str, Vec<Need>, Vec<u64>); 8] = [
+            // 8 cases of 3 connections each (2 things over MQTT and the control plane), both
+            // ends in-process with the embedded reference.
+            ("run embedded", run_needs(8, 3, true), vec![48 + m]),
+            ("run against a target", run_needs(8, 3, false), vec![24 + m]),
+            ("run of no case", run_needs(8, 0, false), vec![m]),
+            (
+                "replay on its reference",
+                replay_needs("r", 600, 1, 1),
+                vec![600 + m, 600 + m],
+            ),
+            (
+                "replay on a target",
+                replay_needs("r", 600, 1, 0),
+                vec![600 + m],
+            ),
+            (
+                "diff of two references",
+                replay_needs("d", 600, 2, 2),
+                vec![1200 + m, 600 + m],
+            ),
+            ("proxy of three planes", proxy_needs(3, 256), vec![515 + m]),
+            ("proxy of no connection", proxy_needs(1, 0), vec![1 + m]),
+        ];
+        for (what, needs, expected) in cases {
+            let got: Vec<u64> = needs.iter().map(|n| n.descriptors).collect();
+            assert_eq!(got, expected, "{what}");
+        }
+    }
+
+    #[test]
+    fn a_case_holds_a_connection_per_thing_over_mqtt_and_one_over_http() {
+        for (binding, things, connections) in [
+            (Binding::Mqtt, 3, 4),
+            (Binding::Mqtt, 0, 1),
+            (Binding::Http, 3, 2),
+            (Binding::Http, 0, 2),
+        ] {
+            assert_eq!(
+                case_connections(binding, things),
+                connections,
+                "{binding:?} {things}"
             );
         }
     }

@@ -170,6 +170,23 @@ async fn execute(args: DiffArgs) -> anyhow::Result<bool> {
         bail!("--speed takes 0.1 to 1000, not {}", args.speed);
     }
     let capture = read(&args.capture).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let has_secondary = !args.secondary.is_empty() || args.reference_secondary;
+    let roles = [
+        Some(&args.primary),
+        Some(&args.candidate),
+        has_secondary.then_some(&args.secondary),
+    ];
+    let embedded = roles
+        .iter()
+        .flatten()
+        .filter(|urls| urls.is_empty())
+        .count();
+    super::descriptors::ensure(&super::descriptors::replay_needs(
+        "jobcert diff",
+        replay::devices(&capture, 1, Shard::WHOLE),
+        roles.iter().flatten().count() as u64,
+        embedded as u64,
+    ))?;
     let mut servers = Vec::new();
     let primary = role(
         "primary",
@@ -189,7 +206,7 @@ async fn execute(args: DiffArgs) -> anyhow::Result<bool> {
         &mut servers,
     )
     .await?;
-    let secondary = if args.secondary.is_empty() && !args.reference_secondary {
+    let secondary = if !has_secondary {
         None
     } else {
         Some(

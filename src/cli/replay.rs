@@ -187,6 +187,12 @@ async fn execute(args: ReplayArgs) -> anyhow::Result<bool> {
     let (wants_http, wants_mqtt) = transports(&capture);
     let run_id = runs::run_id(args.run_id.as_ref())?;
     let shard = args.shard.unwrap_or(Shard::WHOLE);
+    super::descriptors::ensure(&super::descriptors::replay_needs(
+        "jobcert replay",
+        replay::devices(&capture, args.clones, shard),
+        1,
+        u64::from(args.target.is_empty()),
+    ))?;
     let reference = match args.target.is_empty() {
         true => Some(reference::start(needed, wants_mqtt, &args.region, &args.account_id).await?),
         false => None,

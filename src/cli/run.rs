@@ -249,6 +249,23 @@ async fn execute(args: RunArgs) -> anyhow::Result<bool> {
         None => None,
     };
     let bindings = bindings(&args, given.as_ref());
+    // The bindings run one after another: the busier one decides.
+    let things_per_case = plan
+        .cases
+        .iter()
+        .map(|c| c.things.len() + c.absent_things.len())
+        .max()
+        .unwrap_or(0);
+    let per_case = bindings
+        .iter()
+        .map(|b| super::descriptors::case_connections(*b, things_per_case))
+        .max()
+        .unwrap_or(0);
+    super::descriptors::ensure(&super::descriptors::run_needs(
+        args.concurrency,
+        per_case,
+        given.is_none(),
+    ))?;
     let embedded = match &given {
         None => Some(
             RunningServer::start(&ServeConfig {

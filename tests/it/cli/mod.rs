@@ -8,6 +8,7 @@ mod capture;
 mod capture_import;
 mod capture_proxy;
 mod deploy_example;
+mod descriptors;
 mod progress;
 mod replay;
 mod report_bundle;

@@ -9,15 +9,21 @@ use crate::transport::{Exchange, Outcome};
 use jobcert_contract::{Binding, Operation, RequirementId, outcomes, req};
 
 /// The expectation a call is held to: the step's own, and, for an input its request schema
-/// refuses, the contract's default — refused as `InvalidRequestException` under the
+/// refuses or whose reading the contract leaves open (`situation`, see `whole_query`), the
+/// default — refused as `InvalidRequestException` under the situation's requirement, or the
 /// operation's input requirement — unless the step expects something else.
-pub fn effective(step: &Expectation, operation: Operation, valid: bool) -> Expectation {
+pub fn effective(
+    step: &Expectation,
+    operation: Operation,
+    valid: bool,
+    situation: Option<RequirementId>,
+) -> Expectation {
     let mut expectation = step.clone();
     if !valid && expectation.error.is_none() && expectation.status.is_none() {
         expectation.error = Some("InvalidRequestException".to_string());
         expectation
             .requirement
-            .get_or_insert_with(|| input_requirement(operation));
+            .get_or_insert_with(|| situation.unwrap_or_else(|| input_requirement(operation)));
     }
     expectation
 }

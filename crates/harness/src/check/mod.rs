@@ -11,3 +11,4 @@ pub mod health;
 pub mod notify;
 pub mod oracle;
 pub mod replay;
+pub mod whole_query;

@@ -1,5 +1,6 @@
 //! A number a scenario carries to the target (an operation's input, a job document, an
-//! expected body member, a wait) goes on the wire as written, or the file is refused: YAML
+//! expected body member, a wait; in a fleet file a job document, CreateJob's members, the step
+//! timeout) goes on the wire as written, or the file is refused: YAML
 //! reads an integer beyond 64 bits, or a decimal with more digits than a 64-bit float holds,
 //! as the nearest float, and a case would then test a value its author never wrote.
 //!
@@ -8,29 +9,86 @@
 //! `arbitrary_precision` would not help: the YAML reader hands over an `f64`, already rounded,
 //! and the feature would change `Number` for the reference and the contract too.
 
+use std::path::Path;
+
 use serde_json::Number;
 
+use super::load::ScenarioError;
 use super::spans::Spans;
 
-/// Where numbers are sent or compared as written; `*` is any one member or index. Raw bodies,
+/// The members of a format whose numbers are sent or compared as written: those under a
+/// prefix of `sent` and under none of `except`; `*` is any one member or index. Raw bodies,
 /// paths and topics are text and never pass through a number.
-const CARRIED: &[&[&str]] = &[
-    &["cases", "*", "steps", "*", "start-next"],
-    &["cases", "*", "steps", "*", "update"],
-    &["cases", "*", "steps", "*", "describe"],
-    &["cases", "*", "steps", "*", "get-pending"],
-    &["cases", "*", "steps", "*", "expect", "body"],
-    &["cases", "*", "steps", "*", "wait", "minutes"],
-    &["cases", "*", "jobs", "*", "document"],
-];
+#[derive(Debug, Clone, Copy)]
+pub struct Carried {
+    sent: &'static [&'static [&'static str]],
+    except: &'static [&'static [&'static str]],
+}
+
+/// A conformance scenario's inputs, job documents, expected bodies and waits.
+pub const SCENARIO: Carried = Carried {
+    sent: &[
+        &["cases", "*", "steps", "*", "start-next"],
+        &["cases", "*", "steps", "*", "update"],
+        &["cases", "*", "steps", "*", "describe"],
+        &["cases", "*", "steps", "*", "get-pending"],
+        &["cases", "*", "steps", "*", "expect", "body"],
+        &["cases", "*", "steps", "*", "wait", "minutes"],
+        &["cases", "*", "jobs", "*", "document"],
+    ],
+    except: &[],
+};
+
+/// A fleet's job documents, its jobs' CreateJob members and in-progress timeout, and the step
+/// timeout its devices send; a job's `at-s` is the fleet's own time, never sent.
+pub const FLEET: Carried = Carried {
+    sent: &[
+        &["fleet", "rollout", "document"],
+        &["fleet", "rollout", "in-progress-timeout-minutes"],
+        &["fleet", "rollout", "jobs", "*"],
+        &["fleet", "behaviour", "step-timeout-minutes"],
+    ],
+    except: &[&["fleet", "rollout", "jobs", "*", "at-s"]],
+};
+
+/// A file that sends no number of its own (a thresholds file).
+pub const NOTHING: Carried = Carried {
+    sent: &[],
+    except: &[],
+};
+
+impl Carried {
+    fn holds(&self, path: &[String]) -> bool {
+        let under = |prefix: &&[&str]| {
+            path.len() >= prefix.len() && prefix.iter().zip(path).all(|(p, k)| *p == "*" || p == k)
+        };
+        self.sent.iter().any(under) && !self.except.iter().any(under)
+    }
+}
+
+/// Every carried number of the YAML `text` read from `file` that would not be sent as
+/// written, at `file:line:column`; none when `text` is not YAML (its reader says why).
+pub fn refusals(file: &Path, text: &str, carried: Carried) -> Vec<ScenarioError> {
+    Spans::read(text)
+        .map(|spans| inexact(text, &spans, carried))
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(line, column, message)| ScenarioError {
+            file: file.to_path_buf(),
+            line,
+            column,
+            message,
+        })
+        .collect()
+}
 
 /// `(line, column, why)` of every carried number of `text` that would not be sent as written.
-pub fn inexact(text: &str, spans: &Spans) -> Vec<(u64, u64, String)> {
+fn inexact(text: &str, spans: &Spans, carried: Carried) -> Vec<(u64, u64, String)> {
     let lines: Vec<&str> = text.lines().collect();
     spans
         .numbers()
         .into_iter()
-        .filter(|(path, _, _)| carried(path))
+        .filter(|(path, _, _)| carried.holds(path))
         .filter_map(|(_, (line, column), value)| {
             let written = lines
                 .get(usize::try_from(line).ok()?.checked_sub(1)?)
@@ -38,12 +96,6 @@ pub fn inexact(text: &str, spans: &Spans) -> Vec<(u64, u64, String)> {
             why_inexact(written, value).map(|why| (line, column, why))
         })
         .collect()
-}
-
-fn carried(path: &[String]) -> bool {
-    CARRIED.iter().any(|prefix| {
-        path.len() >= prefix.len() && prefix.iter().zip(path).all(|(p, k)| *p == "*" || p == k)
-    })
 }
 
 /// The plain scalar starting at 1-based character `column` of `line`.
@@ -171,7 +223,7 @@ mod tests {
     }
 
     fn refusals(text: &str) -> Vec<(u64, u64, String)> {
-        inexact(text, &Spans::read(text).expect("YAML"))
+        inexact(text, &Spans::read(text).expect("YAML"), SCENARIO)
     }
 
     #[rstest]

@@ -9,7 +9,6 @@ use serde_saphyr::Spanned;
 
 use super::exact_numbers;
 use super::model::{CaseSpec, Input, ScenarioFile, StepSpec};
-use super::spans::Spans;
 use crate::plan::{Action, Expectation, JobFixture, PlannedCase, Source, Step};
 use jobcert_contract::{Binding, NEXT_EXECUTION, Operation, RequirementId, errors};
 
@@ -151,17 +150,7 @@ pub fn load_file(path: &Path) -> Result<Vec<PlannedCase>, Vec<ScenarioError>> {
             message: e.without_snippet().to_string(),
         }]
     })?;
-    let inexact: Vec<ScenarioError> = Spans::read(&text)
-        .map(|spans| exact_numbers::inexact(&text, &spans))
-        .unwrap_or_default()
-        .into_iter()
-        .map(|(line, column, message)| ScenarioError {
-            file: path.to_path_buf(),
-            line,
-            column,
-            message,
-        })
-        .collect();
+    let inexact = exact_numbers::refusals(path, &text, exact_numbers::SCENARIO);
     if !inexact.is_empty() {
         return Err(inexact);
     }

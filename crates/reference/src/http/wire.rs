@@ -160,8 +160,10 @@ fn json_type(v: &Value) -> &'static str {
     }
 }
 
-/// A query-string value as the schema types the member: `true`/`false` for booleans, decimal for
-/// integers; anything else stays a string, so the schema reports it.
+/// A query-string value as the schema types the member: `true`/`false` for booleans, decimal
+/// digits for integers; anything else stays a string, so the schema reports it. A whole float
+/// (`executionNumber=1.0`) is no integer here, unlike in a JSON body: the documentation leaves
+/// it open (WI-QUERY-WHOLE), and refusing it is the default the README gives.
 fn query_value(schema: &Schema, name: &str, raw: &str) -> Value {
     match schema.inline_type(name) {
         Some("boolean") => match raw {

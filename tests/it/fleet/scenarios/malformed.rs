@@ -451,6 +451,55 @@ fleet:
     rollout: { completed-within: '7' }
 ";
 
+/// A step timeout below the signed 64-bit range: YAML reads it as the float -2^63, which is
+/// not what the file says.
+const STEP_TIMEOUT_BELOW_I64: &str = "\
+fleet:
+  name: bad
+  things: { count: 4 }
+  transport: http
+  rollout: {}
+  behaviour: { step-timeout-minutes: -9223372036854775809 }
+  load: { model: closed }
+";
+
+const DOCUMENT_UNDERFLOWS: &str = "\
+fleet:
+  name: bad
+  things: { count: 4 }
+  transport: http
+  rollout:
+    document: { wait: 1e-999999 }
+  behaviour: {}
+  load: { model: closed }
+";
+
+const DOCUMENT_OVERFLOWS: &str = "\
+fleet:
+  name: bad
+  things: { count: 4 }
+  transport: http
+  rollout:
+    document: { wait: 1e999999 }
+  behaviour: {}
+  load: { model: closed }
+";
+
+const JOB_DOCUMENT_BEYOND_U64: &str = "\
+fleet:
+  name: bad
+  things: { count: 4 }
+  transport: http
+  rollout:
+    groups: [{ name: g }]
+    jobs:
+      - id: j
+        targets: [g]
+        document: { expectedVersion: 18446744073709551616 }
+  behaviour: {}
+  load: { model: closed }
+";
+
 const BAD_YAML: &str = "\
 fleet:
   name: bad
@@ -618,6 +667,21 @@ fleet:
     12,
     "\"Reconnect\" is not a device operation or CONNECT",
     Refuses("fleet.behaviour.retry")
+)]
+// A number the fleet sends is sent as written, or refused where it is written.
+#[case::step_timeout_below_i64(
+    STEP_TIMEOUT_BELOW_I64,
+    6,
+    "outside the 64-bit integer range",
+    CannotExpress
+)]
+#[case::document_underflows(DOCUMENT_UNDERFLOWS, 6, "underflows", CannotExpress)]
+#[case::document_overflows(DOCUMENT_OVERFLOWS, 6, "non-finite", NotYaml)]
+#[case::job_document_beyond_u64(
+    JOB_DOCUMENT_BEYOND_U64,
+    10,
+    "outside the 64-bit integer range",
+    CannotExpress
 )]
 // A missing member is reported where its mapping ends.
 #[case::missing_load(MISSING_LOAD, 6, "missing field `load`", Refuses("fleet"))]

@@ -29,6 +29,7 @@ mod one_cause;
 mod proxy;
 mod replay;
 mod timing_premise;
+mod whole_query;
 
 use proxy::RunningProxy;
 
@@ -105,6 +106,11 @@ enum Fault {
     /// A StartNext that finds nothing pending answers with the thing's last SUCCEEDED
     /// execution, as if it had come back.
     FinishedComesBack,
+    /// A query's whole decimal (`executionNumber=1.0`) is read as its integer (not a broken
+    /// rule: the contract leaves it open, WI-QUERY-WHOLE).
+    WholeQueryRead,
+    /// A request whose query holds a whole decimal (`executionNumber=1.0`) is answered 500.
+    WholeQueryBreaks,
 }
 
 /// How long [`Fault::SlowOnce`] and [`Fault::SlowEveryTime`] hold back an answer: 6 minutes of

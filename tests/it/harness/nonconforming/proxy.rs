@@ -370,6 +370,10 @@ async fn handle(
             renumber_query(&uri, -RENUMBER)
         }
         Fault::NextKeepsTheDocument if method == Method::GET => quirks::keep_next_document(uri),
+        Fault::WholeQueryRead => quirks::whole_query_as_integers(uri),
+        Fault::WholeQueryBreaks if quirks::whole_query_as_integers(uri.clone()) != uri => {
+            return Answer::internal_error();
+        }
         _ => uri,
     };
     let op = classify(&method, uri.path());

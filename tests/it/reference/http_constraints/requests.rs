@@ -210,6 +210,10 @@ async fn namespace_id(
 )]
 #[case::execution_number_word("executionNumber=abc", Invalid("executionNumber"))]
 #[case::execution_number_fraction("executionNumber=1.5", Invalid("executionNumber"))]
+// A long in a query is decimal digits: `1.0` is refused, the default of WI-QUERY-WHOLE (README,
+// "Behaviour where the documentation leaves room"), and so is an exponent.
+#[case::execution_number_whole_float("executionNumber=1.0", Invalid("executionNumber"))]
+#[case::execution_number_exponent("executionNumber=1e0", Invalid("executionNumber"))]
 #[case::execution_number_empty("executionNumber=", Invalid("executionNumber"))]
 #[tokio::test]
 async fn describe_query(#[case] query: String, #[case] expect: Expect) {

@@ -179,6 +179,16 @@ fn strict_only(mut expect: Expectation) -> Expectation {
     expect
 }
 
+/// The default of a call whose integer query member is a whole float (`whole_query`).
+fn whole_query() -> Expectation {
+    effective(
+        &Expectation::default(),
+        Operation::DescribeJobExecution,
+        false,
+        Some(req::WI_QUERY_WHOLE),
+    )
+}
+
 fn terminal_body() -> Expectation {
     expecting(None, None, json!({ "execution.status": "SUCCEEDED" }))
 }
@@ -223,6 +233,10 @@ fn mismatch() -> Vec<Finding> {
 #[case::version_400_strict_only_under_aws(strict_only(version_refusal()), req::UP_EXPECTED_VERSION, mismatch(), Profile::Aws, 400, Some("InvalidRequestException"), &[(req::UP_EXPECTED_VERSION, true)])]
 #[case::strict_only_warns_under_aws(strict_only(version_refusal()), req::UP_EXPECTED_VERSION, vec![], Profile::Aws, 404, Some("ResourceNotFoundException"), &[(req::UP_EXPECTED_VERSION_TYPE, false), (req::UP_EXPECTED_VERSION_TYPE, false)])]
 #[case::as_written_when_as_written(version_refusal(), req::UP_EXPECTED_VERSION, vec![], Profile::Aws, 409, Some("InvalidStateTransitionException"), &[(req::UP_EXPECTED_VERSION, true), (req::UP_EXPECTED_VERSION, true)])]
+#[case::whole_query_refused(whole_query(), req::WI_QUERY_WHOLE, vec![], Profile::Aws, 400, Some("InvalidRequestException"), &[(req::WI_QUERY_WHOLE, true)])]
+#[case::whole_query_read(whole_query(), req::WI_QUERY_WHOLE, vec![], Profile::Aws, 200, None, &[(req::WI_QUERY_WHOLE, true), (req::WI_QUERY_WHOLE_REFUSED, false)])]
+#[case::whole_query_server_error(whole_query(), req::WI_QUERY_WHOLE, vec![], Profile::Aws, 500, Some("InternalError"), &[(req::WI_QUERY_WHOLE, false)])]
+#[case::whole_query_not_found(whole_query(), req::WI_QUERY_WHOLE, vec![], Profile::Aws, 404, Some("ResourceNotFoundException"), &[(req::WI_QUERY_WHOLE, false)])]
 fn an_expectation_admits_what_the_contract_allows(
     #[case] expect: Expectation,
     #[case] requirement: RequirementId,

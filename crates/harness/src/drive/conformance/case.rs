@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 use crate::check::answer;
 use crate::check::health::{self, Breakage, ReadBack};
 use crate::check::oracle::{Call, Deadline, Oracle, Subject, Window, subject};
-use crate::check::{expect, notify};
+use crate::check::{expect, notify, whole_query};
 use crate::finding::Finding;
 use crate::plan::{Action, PlannedCase, Step};
 use crate::record::CaseRecord;
@@ -429,12 +429,16 @@ impl<'a> CaseRun<'a> {
             .map(|s| s.violations(&Value::Object(sent.clone())).is_empty())
             .unwrap_or(false);
         // A raw body or topic is not the bound request: the state model does not judge it.
-        let valid = schema_ok && step.raw_body.is_none() && step.raw_topic.is_none();
+        let bound = schema_ok && step.raw_body.is_none() && step.raw_topic.is_none();
+        // An input whose reading on the wire is open is expected refused, the default; a
+        // target that reads it as the schema does is judged by the model on that reading.
+        let open = whole_query::situation(operation, self.binding(), &sent);
         let Some(exchange) = self.send(operation, &sent, step).await else {
             return;
         };
         let (answer, wire) =
             answer::read(&exchange, operation, self.binding(), self.settings.profile);
+        let valid = bound && (open.is_none() || answer.success().is_some());
         let checked = self.findings.len();
         self.findings.extend(wire);
         // A raw body's members are what the target read, when it reads them at all.
@@ -465,7 +469,7 @@ impl<'a> CaseRun<'a> {
             profile: self.settings.profile,
             judged: &judged,
         };
-        let expectation = expect::effective(&step.expect, operation, valid);
+        let expectation = expect::effective(&step.expect, operation, valid && open.is_none(), open);
         let requirement = expectation
             .requirement
             .unwrap_or_else(|| self.primary_requirement());

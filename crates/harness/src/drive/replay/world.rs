@@ -102,6 +102,24 @@ pub fn units(capture: &Capture, clones: u32, shard: Shard) -> Vec<Unit> {
     out
 }
 
+/// The devices shard `shard` plays, each copy counted: the things of its units that exchange
+/// anything, each holding a connection of its own.
+pub fn devices(capture: &Capture, clones: u32, shard: Shard) -> u64 {
+    let talking: std::collections::HashSet<&str> = capture
+        .exchanges()
+        .map(|(_, e)| e.device.as_str())
+        .collect();
+    units(capture, clones, shard)
+        .iter()
+        .map(|u| {
+            u.things
+                .iter()
+                .filter(|t| talking.contains(t.as_str()))
+                .count() as u64
+        })
+        .sum()
+}
+
 /// Names in one copy of the world: `label-<run id>-<copy>`, made to fit the contract's
 /// patterns (letters, digits, `-`, `_`; a job id at most 64 characters).
 #[derive(Debug, Clone)]
@@ -189,6 +207,25 @@ mod tests {
         assert_eq!(sorted.len(), 6);
         sorted.dedup();
         assert_eq!(sorted.len(), 6, "{all:?}");
+    }
+
+    #[test]
+    fn only_devices_that_exchange_are_counted_once_per_copy_and_shard() {
+        // Of the seeded things none exchanges; the literal device does, in group 2.
+        let capture = read_str("c", CAPTURE).unwrap();
+        for (clones, shard, expected) in [
+            (1, Shard::WHOLE, 1),
+            (3, Shard::WHOLE, 3),
+            (1, Shard { index: 0, count: 3 }, 0),
+            (1, Shard { index: 2, count: 3 }, 1),
+            (2, Shard { index: 1, count: 2 }, 1),
+        ] {
+            assert_eq!(
+                devices(&capture, clones, shard),
+                expected,
+                "{clones} {shard:?}"
+            );
+        }
     }
 
     #[test]

@@ -6,7 +6,9 @@ use std::path::Path;
 
 use serde_json::json;
 
+use super::bounds::{Bounds, bounds};
 use super::*;
+use crate::scenario::exact_numbers::{self, Carried};
 use crate::scenario::load::ScenarioError;
 use crate::scenario::spans::Spans;
 use jobcert_contract::{ControlOperation, Operation};
@@ -26,13 +28,6 @@ pub fn is_fleet_file(path: &Path) -> bool {
 
 /// Longest run id (it prefixes every thing name and job id).
 pub const MAX_RUN_ID: usize = 16;
-
-/// Highest rate accepted anywhere, per second.
-const MAX_RATE: f64 = 1e7;
-/// Lowest non-zero rate accepted, per second.
-const MIN_RATE: f64 = 1e-3;
-/// Longest time accepted anywhere, in seconds (a week).
-const MAX_SECONDS: f64 = 604_800.0;
 
 /// Collects problems, each at the position of the member it is about.
 struct Problems<'a> {
@@ -54,24 +49,33 @@ impl Problems<'_> {
         });
     }
 
-    /// A rate: positive (or zero when `zero` allows it) and at most [`MAX_RATE`].
+    /// A rate within the schema's `Rate` (or zero when `zero` allows it).
     fn rate(&mut self, member: &[&str], v: f64, zero: bool) {
-        let ok = v.is_finite() && v <= MAX_RATE && (v >= MIN_RATE || (zero && v == 0.0));
+        let Bounds {
+            min_rate, max_rate, ..
+        } = bounds();
+        let ok = v.is_finite() && v <= max_rate && (v >= min_rate || (zero && v == 0.0));
         if !ok {
             self.at(
                 member,
-                format!("{v} is not a rate between {MIN_RATE} and {MAX_RATE} per second"),
+                format!("{v} is not a rate between {min_rate} and {max_rate} per second"),
             );
         }
     }
 
-    /// A time in seconds: positive and at most [`MAX_SECONDS`].
+    /// A time in seconds: positive and within the schema's `Seconds`.
     fn seconds(&mut self, member: &[&str], v: f64) {
-        if !(v.is_finite() && v > 0.0 && v <= MAX_SECONDS) {
-            self.at(
-                member,
-                format!("{v} is not a time between 0 and {MAX_SECONDS} s"),
-            );
+        let max = bounds().max_seconds;
+        if !(v.is_finite() && v > 0.0 && v <= max) {
+            self.at(member, format!("{v} is not a time between 0 and {max} s"));
+        }
+    }
+
+    /// A time in seconds from the start: zero or more, within the schema's `Seconds`.
+    fn offset(&mut self, member: &[&str], v: f64) {
+        let max = bounds().max_seconds;
+        if !(v.is_finite() && (0.0..=max).contains(&v)) {
+            self.at(member, format!("{v} is not a time between 0 and {max} s"));
         }
     }
 
@@ -92,7 +96,7 @@ pub fn load_fleet_with(
     path: &Path,
     change: impl FnOnce(&mut FleetSpec),
 ) -> Result<FleetSpec, Vec<ScenarioError>> {
-    let (file, text): (FleetFile, String) = parse(path)?;
+    let (file, text): (FleetFile, String) = parse(path, exact_numbers::FLEET)?;
     let mut spec = file.fleet;
     change(&mut spec);
     let mut p = Problems {
@@ -109,13 +113,14 @@ pub fn load_fleet_with(
     names(&spec, &mut p);
     p.rate(&["connect", "rate"], spec.connect.rate, false);
     p.rate(&["rollout", "rate"], spec.rollout.rate, false);
+    let max_time_scale = bounds().max_time_scale;
     if !(spec.reference.time_scale.is_finite()
         && spec.reference.time_scale > 0.0
-        && spec.reference.time_scale <= 1e6)
+        && spec.reference.time_scale <= max_time_scale)
     {
         p.at(
             &["reference", "time-scale"],
-            "must be a number in (0, 1000000]",
+            format!("must be a number in (0, {max_time_scale}]"),
         );
     }
     p.seconds(&["run", "max-duration-s"], spec.run.max_duration_s);
@@ -126,7 +131,7 @@ pub fn load_fleet_with(
         ("deadline-ms", spec.run.deadline_ms),
         ("timeout-ms", spec.connect.timeout_ms),
     ] {
-        if ms == 0 || ms as f64 > MAX_SECONDS * 1000.0 {
+        if ms == 0 || ms as f64 > bounds().max_ms {
             let section = if member == "deadline-ms" {
                 "run"
             } else {
@@ -225,12 +230,7 @@ fn shaped_rollout(spec: &FleetSpec, p: &mut Problems<'_>) {
                 j.per_minute / 60.0,
                 false,
             );
-            if !(j.after_s.is_finite() && (0.0..=MAX_SECONDS).contains(&j.after_s)) {
-                p.at(
-                    &["rollout", "groups", &i, "joiners", "after-s"],
-                    format!("{} is not a time between 0 and {MAX_SECONDS} s", j.after_s),
-                );
-            }
+            p.offset(&["rollout", "groups", &i, "joiners", "after-s"], j.after_s);
         }
     }
     let job_schema = ControlOperation::CreateJob
@@ -262,12 +262,7 @@ fn shaped_rollout(spec: &FleetSpec, p: &mut Problems<'_>) {
                 );
             }
         }
-        if !(job.at_s.is_finite() && (0.0..=MAX_SECONDS).contains(&job.at_s)) {
-            p.at(
-                &["rollout", "jobs", &i, "at-s"],
-                format!("{} is not a time between 0 and {MAX_SECONDS} s", job.at_s),
-            );
-        }
+        p.offset(&["rollout", "jobs", &i, "at-s"], job.at_s);
         if job.document.as_ref().is_some_and(|d| !d.is_object()) {
             p.at(&["rollout", "jobs", &i, "document"], "must be a mapping");
         }
@@ -312,10 +307,14 @@ fn behaviour(b: &BehaviourSpec, p: &mut Problems<'_>) {
     match b.retry.policy() {
         Err(problem) => p.at(&["behaviour", "retry"], problem),
         Ok(Some(policy)) => {
-            if policy.max_attempts == 0 || policy.base_ms == 0 || policy.max_ms < policy.base_ms {
+            let most = bounds().max_attempts;
+            if !(1..=most).contains(&policy.max_attempts)
+                || policy.base_ms == 0
+                || policy.max_ms < policy.base_ms
+            {
                 p.at(
                     &["behaviour", "retry"],
-                    "needs max-attempts of at least 1 and 0 < base-ms ≤ max-ms",
+                    format!("needs max-attempts from 1 to {most} and 0 < base-ms ≤ max-ms"),
                 );
             }
             for o in &policy.operations {
@@ -372,13 +371,16 @@ fn profiles(spec: &FleetSpec, p: &mut Problems<'_>) {
 
 /// Whether a distribution's parameters make sense.
 pub fn distribution_ok(d: &Distribution) -> Result<(), String> {
-    let ok = |v: f64| v.is_finite() && (0.0..=MAX_SECONDS * 1000.0).contains(&v);
+    let Bounds {
+        max_ms, max_sigma, ..
+    } = bounds();
+    let ok = |v: f64| v.is_finite() && (0.0..=max_ms).contains(&v);
     let fine = match *d {
         Distribution::Constant(v) => ok(v),
         Distribution::Uniform { min, max } => ok(min) && ok(max) && min <= max,
         Distribution::Exponential { mean } => ok(mean),
         Distribution::Lognormal { median, sigma } => {
-            ok(median) && sigma.is_finite() && (0.0..=10.0).contains(&sigma)
+            ok(median) && sigma.is_finite() && (0.0..=max_sigma).contains(&sigma)
         }
     };
     if fine {
@@ -435,7 +437,7 @@ pub fn load_thresholds(path: &Path) -> Result<Thresholds, Vec<ScenarioError>> {
     struct ThresholdsFile {
         thresholds: Thresholds,
     }
-    let (file, text): (ThresholdsFile, String) = parse(path)?;
+    let (file, text): (ThresholdsFile, String) = parse(path, exact_numbers::NOTHING)?;
     let spans = Spans::read(&text);
     let found: Vec<ScenarioError> = file
         .thresholds
@@ -460,8 +462,13 @@ pub fn load_thresholds(path: &Path) -> Result<Thresholds, Vec<ScenarioError>> {
     }
 }
 
-/// The YAML file at `path` read as a `T`, and its text; a problem as `file:line:column`.
-fn parse<T: serde::de::DeserializeOwned>(path: &Path) -> Result<(T, String), Vec<ScenarioError>> {
+/// The YAML file at `path` read as a `T`, and its text; a problem as `file:line:column`. The
+/// `carried` numbers are checked first, so that one a typed member could not hold is named for
+/// what it is (beyond 64 bits, underflowing) rather than as a type mismatch.
+fn parse<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    carried: Carried,
+) -> Result<(T, String), Vec<ScenarioError>> {
     let error = |line: u64, column: u64, message: String| ScenarioError {
         file: path.to_path_buf(),
         line,
@@ -470,6 +477,10 @@ fn parse<T: serde::de::DeserializeOwned>(path: &Path) -> Result<(T, String), Vec
     };
     let text = std::fs::read_to_string(path)
         .map_err(|e| vec![error(0, 0, format!("cannot read: {e}"))])?;
+    let inexact = exact_numbers::refusals(path, &text, carried);
+    if !inexact.is_empty() {
+        return Err(inexact);
+    }
     let value = serde_saphyr::from_str(&text).map_err(|e| {
         let (line, column) = e.location().map_or((0, 0), |l| (l.line(), l.column()));
         vec![error(line, column, e.without_snippet().to_string())]

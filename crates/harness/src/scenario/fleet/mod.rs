@@ -6,6 +6,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+mod bounds;
 mod jobs;
 mod load;
 mod thresholds;
@@ -634,5 +635,7 @@ impl FleetSpec {
 
 #[cfg(test)]
 mod defaults_test;
+#[cfg(test)]
+mod numbers_test;
 #[cfg(test)]
 mod retry_test;

@@ -328,6 +328,34 @@ pub(super) fn keep_next_document(uri: Uri) -> Uri {
     rewritten.parse().unwrap_or(uri)
 }
 
+/// A query whose values written as whole decimals (`executionNumber=1.0`) are rewritten as
+/// their integers (`executionNumber=1`); any other query is left as it is.
+pub(super) fn whole_query_as_integers(uri: Uri) -> Uri {
+    let Some(query) = uri.query() else {
+        return uri;
+    };
+    let rewritten: Vec<String> = query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((name, value)) => match value.split_once('.') {
+                Some((whole, zeros))
+                    if !whole.is_empty()
+                        && whole.bytes().all(|b| b.is_ascii_digit())
+                        && !zeros.is_empty()
+                        && zeros.bytes().all(|b| b == b'0') =>
+                {
+                    format!("{name}={whole}")
+                }
+                _ => pair.to_string(),
+            },
+            None => pair.to_string(),
+        })
+        .collect();
+    format!("{}?{}", uri.path(), rewritten.join("&"))
+        .parse()
+        .unwrap_or(uri)
+}
+
 /// An Update whose fractional expectedVersion is truncated to an integer.
 pub(super) fn truncate_version(body: Bytes) -> Bytes {
     let Ok(mut input) = serde_json::from_slice::<Map<String, Value>>(&body) else {

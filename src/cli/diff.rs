@@ -123,8 +123,17 @@ async fn role(
             true => capture.header.target_time_scale,
             false => capture.header.target_time_scale * args.speed,
         };
-        let server =
-            reference::start(scale, uses_mqtt(capture), &args.region, &args.account_id).await?;
+        let server = reference::start_with(
+            scale,
+            uses_mqtt(capture),
+            &args.region,
+            &args.account_id,
+            &reference::Extras {
+                jobs: Some(replay::jobs(capture, 1, Shard::WHOLE)),
+                ..Default::default()
+            },
+        )
+        .await?;
         let urls: Vec<String> = std::iter::once(server.data.clone())
             .chain(server.mqtt.clone())
             .collect();

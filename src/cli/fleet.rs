@@ -199,6 +199,7 @@ async fn execute(args: FleetArgs) -> anyhow::Result<bool> {
                     .or(spec.reference.quotas.then_some(None)),
                 faults: args.faults.as_deref(),
                 pki: pki.as_ref().map(TempPki::dir),
+                jobs: None,
             };
             Some(
                 reference::start_with(

@@ -6,6 +6,7 @@ use std::path::Path;
 use std::process::Stdio;
 
 use anyhow::Context;
+use jobcert_reference::engine::StateBounds;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
@@ -32,20 +33,24 @@ pub struct Extras<'a> {
     /// A PKI folder (`jobcert pki`'s files): the server then speaks TLS, requires client
     /// certificates from its CA on MQTT (`--mqtts`) and serves an mTLS data plane.
     pub pki: Option<&'a Path>,
+    /// The jobs the load creates: when more than an account holds (the limits file's
+    /// active-jobs bounds), the server is told to hold that many (`--max-active-jobs`).
+    pub jobs: Option<u64>,
+}
+
+/// The active jobs of each kind one account holds: the smaller of the embedded limits file's
+/// bounds (none: no bound).
+fn account_jobs() -> u64 {
+    let bounds = StateBounds::default();
+    [bounds.active_snapshot_jobs, bounds.active_continuous_jobs]
+        .into_iter()
+        .flatten()
+        .min()
+        .map_or(u64::MAX, |n| n as u64)
 }
 
 /// Starts `jobcert serve` on free loopback ports, its clock `time_scale` times real time, with
-/// an MQTT broker when `mqtt`.
-pub async fn start(
-    time_scale: f64,
-    mqtt: bool,
-    region: &str,
-    account_id: &str,
-) -> anyhow::Result<Reference> {
-    start_with(time_scale, mqtt, region, account_id, &Extras::default()).await
-}
-
-/// [`start`], with `extras`.
+/// an MQTT broker when `mqtt`, and `extras`.
 pub async fn start_with(
     time_scale: f64,
     mqtt: bool,
@@ -67,6 +72,9 @@ pub async fn start_with(
     }
     if let Some(faults) = extras.faults {
         command.arg("--faults").arg(faults);
+    }
+    if let Some(jobs) = extras.jobs.filter(|&n| n > account_jobs()) {
+        command.args(["--max-active-jobs", &jobs.to_string()]);
     }
     let (mqtt_line, mtls) = match (extras.pki, mqtt) {
         (Some(pki), _) => {

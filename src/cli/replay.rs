@@ -194,7 +194,19 @@ async fn execute(args: ReplayArgs) -> anyhow::Result<bool> {
         u64::from(args.target.is_empty()),
     ))?;
     let reference = match args.target.is_empty() {
-        true => Some(reference::start(needed, wants_mqtt, &args.region, &args.account_id).await?),
+        true => Some(
+            reference::start_with(
+                needed,
+                wants_mqtt,
+                &args.region,
+                &args.account_id,
+                &reference::Extras {
+                    jobs: Some(replay::jobs(&capture, args.clones, shard)),
+                    ..Default::default()
+                },
+            )
+            .await?,
+        ),
         false => None,
     };
     let (urls, control, time_scale) = match &reference {

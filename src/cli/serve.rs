@@ -107,6 +107,11 @@ pub struct ServeArgs {
     /// `enforced.figure`.
     #[arg(long, value_name = "FILE")]
     state_limits: Option<PathBuf>,
+    /// Hold the account to N active jobs of each kind (SNAPSHOT, CONTINUOUS) rather than the
+    /// limits file's bound: a replay that plays a capture in many copies creates each copy's
+    /// jobs afresh, more than one account holds.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    max_active_jobs: Option<u64>,
     /// Inject the faults FILE describes (YAML or JSON, `schemas/faults.schema.json`).
     #[arg(long, value_name = "FILE")]
     faults: Option<PathBuf>,
@@ -151,6 +156,21 @@ pub fn quotas(arg: Option<&Path>) -> anyhow::Result<Limits> {
             Limits::parse(&text).with_context(|| format!("{}", path.display()))
         }
     }
+}
+
+/// The state bounds of `--state-limits` (or the embedded file's), the active-jobs ones
+/// replaced by `--max-active-jobs`.
+fn bounds(file: Option<&Path>, max_active_jobs: Option<u64>) -> anyhow::Result<StateBounds> {
+    let mut bounds = match file {
+        Some(path) => StateBounds::of(&quotas(Some(path))?),
+        None => StateBounds::default(),
+    };
+    if let Some(n) = max_active_jobs {
+        let n = usize::try_from(n).unwrap_or(usize::MAX);
+        bounds.active_snapshot_jobs = Some(n);
+        bounds.active_continuous_jobs = Some(n);
+    }
+    Ok(bounds)
 }
 
 /// The faults `--faults` names.
@@ -224,10 +244,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         engine: EngineSettings {
             unreleased: args.unreleased_executions,
             abort_denominator: args.abort_denominator,
-            bounds: match &args.state_limits {
-                Some(path) => StateBounds::of(&quotas(Some(path))?),
-                None => StateBounds::default(),
-            },
+            bounds: bounds(args.state_limits.as_deref(), args.max_active_jobs)?,
         },
         http_limits: args.http_limits.limits(),
     };

@@ -36,7 +36,7 @@ use crate::transport::{ControlClient, DataClient, DataPlane, Label, Target};
 use jobcert_contract::Binding;
 
 pub use self::lockstep::{DiffSettings, DiffTargets, run as diff};
-pub use self::world::{devices, groups};
+pub use self::world::{devices, groups, jobs};
 
 /// A send later than this after its intended time is counted late.
 pub const LATE_ALLOWANCE: Duration = Duration::from_millis(2);

@@ -102,6 +102,14 @@ pub fn units(capture: &Capture, clones: u32, shard: Shard) -> Vec<Unit> {
     out
 }
 
+/// The jobs shard `shard` creates, each copy counted: a copy creates its unit's jobs afresh.
+pub fn jobs(capture: &Capture, clones: u32, shard: Shard) -> u64 {
+    units(capture, clones, shard)
+        .iter()
+        .map(|u| u.jobs.len() as u64)
+        .sum()
+}
+
 /// The devices shard `shard` plays, each copy counted: the things of its units that exchange
 /// anything, each holding a connection of its own.
 pub fn devices(capture: &Capture, clones: u32, shard: Shard) -> u64 {
@@ -207,6 +215,24 @@ mod tests {
         assert_eq!(sorted.len(), 6);
         sorted.dedup();
         assert_eq!(sorted.len(), 6, "{all:?}");
+    }
+
+    #[test]
+    fn each_copy_creates_its_groups_jobs_afresh() {
+        let capture = read_str("c", CAPTURE).unwrap();
+        for (clones, shard, expected) in [
+            (1, Shard::WHOLE, 2),
+            (40, Shard::WHOLE, 80),
+            (1, Shard { index: 0, count: 3 }, 1),
+            (1, Shard { index: 2, count: 3 }, 0),
+            (2, Shard { index: 1, count: 2 }, 2),
+        ] {
+            assert_eq!(
+                jobs(&capture, clones, shard),
+                expected,
+                "{clones} {shard:?}"
+            );
+        }
     }
 
     #[test]

@@ -264,26 +264,7 @@ async fn at_the_connection_cap_a_connection_is_told_to_retry_and_the_broker_stil
         "60000",
     ]);
     let data = addr(&server.data);
-    let mut held = Vec::new();
-    for _ in 0..CAP {
-        // An answer shows the server holds the connection.
-        let mut stream = TcpStream::connect(data).await.expect("connect");
-        stream.write_all(REQUEST).await.expect("request");
-        let status = tokio::time::timeout(BOUND, read_answer(&mut stream))
-            .await
-            .expect("answered in time")
-            .expect("answered");
-        assert!(status.starts_with("http/1.1 200"), "{status}");
-        held.push(stream);
-    }
-
-    let mut over = TcpStream::connect(data).await.expect("connect");
-    let reply = read_until_closed(&mut over, BOUND)
-        .await
-        .expect("refused and closed");
-    let reply = String::from_utf8_lossy(&reply).to_ascii_lowercase();
-    assert!(reply.starts_with("http/1.1 503 "), "{reply:?}");
-    assert!(reply.contains("\r\nretry-after: 1\r\n"), "{reply:?}");
+    let held = fill_to_the_cap(data, CAP).await;
 
     // The other listeners are not starved: the control plane answers and the broker serves.
     normal_request_on(addr(&server.control), "GET /jobs/none HTTP/1.1").await;
@@ -322,6 +303,30 @@ async fn at_the_connection_cap_a_connection_is_told_to_retry_and_the_broker_stil
         "{answered}"
     );
     drop(held);
+}
+
+/// Holds `cap` connections to `addr`, each answered (so the server holds it), and shows that
+/// the next is told to retry: 503 with `Retry-After: 1`, then closed. Returns those held.
+async fn fill_to_the_cap(addr: SocketAddr, cap: usize) -> Vec<TcpStream> {
+    let mut held = Vec::new();
+    for _ in 0..cap {
+        let mut stream = TcpStream::connect(addr).await.expect("connect");
+        stream.write_all(REQUEST).await.expect("request");
+        let status = tokio::time::timeout(BOUND, read_answer(&mut stream))
+            .await
+            .expect("answered in time")
+            .expect("answered");
+        assert!(status.starts_with("http/1.1 200"), "{status}");
+        held.push(stream);
+    }
+    let mut over = TcpStream::connect(addr).await.expect("connect");
+    let reply = read_until_closed(&mut over, BOUND)
+        .await
+        .expect("refused and closed");
+    let reply = String::from_utf8_lossy(&reply).to_ascii_lowercase();
+    assert!(reply.starts_with("http/1.1 503 "), "{reply:?}");
+    assert!(reply.contains("\r\nretry-after: 1\r\n"), "{reply:?}");
+    held
 }
 
 /// `request_line` on a fresh connection to `addr` is answered, not refused as busy.
@@ -578,24 +583,7 @@ async fn the_capture_proxy_holds_its_http_listener_to_the_same_limits() {
         .await
         .expect("served through the proxy");
 
-    let mut held = Vec::new();
-    for _ in 0..CAP {
-        let mut stream = TcpStream::connect(data).await.expect("connect");
-        stream.write_all(REQUEST).await.expect("request");
-        let status = tokio::time::timeout(BOUND, read_answer(&mut stream))
-            .await
-            .expect("answered in time")
-            .expect("answered");
-        assert!(status.starts_with("http/1.1 200"), "{status}");
-        held.push(stream);
-    }
-    let mut over = TcpStream::connect(data).await.expect("connect");
-    let reply = read_until_closed(&mut over, BOUND)
-        .await
-        .expect("refused and closed");
-    let reply = String::from_utf8_lossy(&reply).to_ascii_lowercase();
-    assert!(reply.starts_with("http/1.1 503 "), "{reply:?}");
-    assert!(reply.contains("\r\nretry-after: 1\r\n"), "{reply:?}");
+    let held = fill_to_the_cap(data, CAP).await;
     drop(held);
     proxy.stop();
 }
